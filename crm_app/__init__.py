@@ -1,0 +1,1 @@
+"""Finance CRM and helpdesk."""

@@ -1,0 +1,26 @@
+"""The HTTP API, served on the app's own port under `/api` (one module per resource)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from crm_app.api import health
+from crm_app.services.errors import ServiceError
+
+
+def build_api() -> FastAPI:
+    api = FastAPI(
+        title="Finance CRM API",
+        version="1.0",
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    api.include_router(health.router, prefix="/api")
+
+    @api.exception_handler(ServiceError)
+    async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
+        return JSONResponse({"error": error.message}, status_code=error.http_status)
+
+    return api

@@ -1,0 +1,1 @@
+"""Identity (passwords, sessions) and the role × action permission matrix."""

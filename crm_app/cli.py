@@ -1,0 +1,110 @@
+"""Operator commands: `python -m crm_app.cli COMMAND --help`.
+
+    migrate          upgrade the database to the latest schema
+    create-manager   create the first manager on an empty instance (scripted installs)
+    seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import os
+import sys
+
+from crm_app.logging_setup import configure_logging
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    from crm_app.db import upgrade_to_head
+    from crm_app.services.sla import ensure_default_targets
+
+    upgrade_to_head()
+    ensure_default_targets()
+    print("database is at the latest schema")
+    return 0
+
+
+def _create_manager(args: argparse.Namespace) -> int:
+    from crm_app.db import upgrade_to_head
+    from crm_app.services.accounts import create_first_manager
+    from crm_app.services.errors import ServiceError
+
+    upgrade_to_head()
+    password = os.environ.get("CRM_MANAGER_PASSWORD") or getpass.getpass("Password: ")
+    try:
+        user = create_first_manager(args.email, args.name, password)
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(f"created manager {user.email} (id {user.id})")
+    return 0
+
+
+def _seed_demo(args: argparse.Namespace) -> int:
+    from crm_app.db import upgrade_to_head
+    from crm_app.services.demo_data import DEMO_DOMAIN, SeedProgress, seed_demo
+    from crm_app.services.errors import ServiceError
+
+    upgrade_to_head()
+    configure_logging()  # Alembic's logging config replaces the handlers during the upgrade
+
+    def progress(step: SeedProgress) -> None:
+        share = step.done / step.total if step.total else 1.0
+        print(f"\r{step.stage}: {step.done:,}/{step.total:,} ({share:.0%}), "
+              f"{step.messages:,} messages, {step.seconds:.0f} s", end="", file=sys.stderr,
+              flush=True)
+        if step.done == step.total:
+            print(file=sys.stderr)
+
+    try:
+        result = seed_demo(args.tickets, args.clients, args.messages_per_ticket, args.agents,
+                           append=args.append, progress=progress,
+                           **({"password": args.password} if args.password else {}))
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    from crm_app.services.demo_data import DEMO_PASSWORD
+
+    print(f"seeded {result.clients:,} clients, {result.tickets:,} tickets and "
+          f"{result.messages:,} messages in {result.seconds:.1f} s "
+          f"({result.agents_created} new agents)")
+    print(f"demo staff sign in as agent001@{DEMO_DOMAIN} … with the password "
+          f"{args.password or DEMO_PASSWORD!r}"
+          + (f"; manager: manager@{DEMO_DOMAIN}" if result.manager_created else ""))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m crm_app.cli", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("migrate", help="upgrade the database to head").set_defaults(run=_migrate)
+    manager = commands.add_parser(
+        "create-manager",
+        help="create the first manager (password from CRM_MANAGER_PASSWORD or a prompt)",
+    )
+    manager.add_argument("--email", required=True)
+    manager.add_argument("--name", required=True)
+    manager.set_defaults(run=_create_manager)
+    demo = commands.add_parser("seed-demo", help="seed demo data (opt-in; COPY, fast at volume)")
+    demo.add_argument("--tickets", type=int, required=True)
+    demo.add_argument("--clients", type=int, required=True)
+    demo.add_argument("--messages-per-ticket", type=float, default=5.0)
+    demo.add_argument("--agents", type=int, default=20)
+    demo.add_argument("--append", action="store_true",
+                      help="add to a database that already holds demo data")
+    demo.add_argument("--password", default=None,
+                      help="password for the demo staff (default: the documented demo one)")
+    demo.set_defaults(run=_seed_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    configure_logging()
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,23 @@
+"""Builds the app: pages, the HTTP API on the same port, and every model for migrations."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+import models  # noqa: F401 - every table registered for Alembic
+import pages.clients
+import pages.home
+import pages.login
+import pages.portal
+import pages.setup
+import pages.signup
+import pages.ticket
+import pages.tickets
+import pages.users
+import pages.waiting  # noqa: F401 - pages register themselves with @rx.page
+from crm_app.api import build_api
+from crm_app.logging_setup import configure_logging
+
+configure_logging()
+
+app = rx.App(api_transformer=build_api())

@@ -1,0 +1,100 @@
+"""Engine, sessions and the embedded PostgreSQL.
+
+With no `DATABASE_URL` a real PostgreSQL (with pgvector) runs from `<data dir>/pg` through
+`pgserver`; several processes asking for it share one server.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+from sqlalchemy import Engine, create_engine, text
+from sqlmodel import Session
+
+from crm_app.settings import PROJECT_ROOT, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def sqlalchemy_url(url: str) -> str:
+    """Point a plain `postgresql://` URL at the psycopg 3 driver."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def libpq_url(url: str) -> str:
+    """The URL as libpq (psycopg.connect) takes it."""
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def start_embedded_postgres(data_dir: Path) -> str:
+    """Start (or join) the embedded server in `data_dir`; returns its libpq URL."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return get_embedded_server(str(data_dir)).get_uri()
+
+
+@lru_cache(maxsize=4)
+def get_embedded_server(data_dir: str):
+    import pgserver  # imported here: only the embedded default needs it
+
+    log.info("starting embedded postgresql", extra={"data_dir": data_dir})
+    return pgserver.get_server(data_dir, cleanup_mode="stop")
+
+
+@lru_cache(maxsize=1)
+def database_url() -> str:
+    """The configured database, starting the embedded one when none is configured."""
+    settings = get_settings()
+    if settings.database_url:
+        return sqlalchemy_url(settings.database_url)
+    return sqlalchemy_url(start_embedded_postgres(settings.data_dir / "pg"))
+
+
+@lru_cache(maxsize=1)
+def get_engine() -> Engine:
+    return create_engine(database_url(), pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def reset_engine() -> None:
+    """Forget the cached engine and URL (tests switch databases)."""
+    if get_engine.cache_info().currsize:
+        get_engine().dispose()
+    get_engine.cache_clear()
+    database_url.cache_clear()
+
+
+@contextmanager
+def session_scope() -> Iterator[Session]:
+    """A short unit of work: commits on success, rolls back on error."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def check_database() -> dict[str, str]:
+    with get_engine().connect() as conn:
+        version = conn.execute(text("SHOW server_version")).scalar_one()
+        revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    return {"server_version": str(version), "schema_revision": str(revision)}
+
+
+def upgrade_to_head() -> None:
+    """Run Alembic `upgrade head` (the app and the jobs process both do at start)."""
+    from alembic import command
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
+    cfg.attributes["sqlalchemy_url"] = database_url()
+    cfg.attributes["skip_logging_config"] = True  # keep the process's own (JSON) logging
+    command.upgrade(cfg, "head")

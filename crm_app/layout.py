@@ -1,0 +1,173 @@
+"""The app shell: sidebar showing each role only its pages, a top bar with the user menu,
+and `signed_in_page`, the one decorator that puts a page behind login and a permission."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import reflex as rx
+
+from crm_app import routes
+from crm_app.auth.permissions import Action
+from crm_app.state import AppState
+
+
+def _nav_item(label: str, icon: str, href: str, visible: rx.Var[bool]) -> rx.Component:
+    return rx.cond(
+        visible,
+        rx.link(
+            rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), align="center",
+                      spacing="3"),
+            href=href,
+            underline="none",
+            color_scheme="gray",
+            high_contrast=True,
+            padding="0.5rem 0.75rem",
+            border_radius="6px",
+            width="100%",
+            _hover={"background": rx.color("accent", 3)},
+        ),
+    )
+
+
+def sidebar() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.icon("landmark", size=22, color=rx.color("accent", 9)),
+            rx.heading("Finance CRM", size="4"),
+            align="center",
+            padding_bottom="1rem",
+        ),
+        _nav_item("Tickets", "inbox", routes.TICKETS, AppState.nav_tickets),
+        _nav_item("Clients", "users", routes.CLIENTS, AppState.nav_clients),
+        _nav_item("Users & roles", "shield-check", routes.USERS, AppState.nav_users),
+        _nav_item("My tickets", "life-buoy", routes.PORTAL, AppState.nav_portal),
+        width="14rem",
+        min_height="100vh",
+        padding="1.25rem 0.75rem",
+        background=rx.color("gray", 2),
+        border_right=f"1px solid {rx.color('gray', 5)}",
+        spacing="1",
+        as_="nav",
+        aria_label="Main",
+    )
+
+
+def top_bar(title: str) -> rx.Component:
+    return rx.hstack(
+        rx.heading(title, size="5"),
+        rx.spacer(),
+        rx.menu.root(
+            rx.menu.trigger(
+                rx.button(
+                    rx.avatar(fallback=AppState.user_initials, size="1", radius="full"),
+                    rx.text(AppState.user_name),
+                    rx.badge(AppState.user_role, variant="soft"),
+                    variant="ghost",
+                    id="user-menu",
+                ),
+            ),
+            rx.menu.content(
+                rx.menu.item(AppState.user_email, disabled=True),
+                rx.menu.separator(),
+                rx.menu.item("Sign out", on_click=AppState.log_out, color="red", id="sign-out"),
+            ),
+        ),
+        align="center",
+        padding="0.75rem 1.5rem",
+        border_bottom=f"1px solid {rx.color('gray', 5)}",
+        width="100%",
+    )
+
+
+def shell(title: str, content: rx.Component) -> rx.Component:
+    return rx.hstack(
+        sidebar(),
+        rx.vstack(
+            top_bar(title),
+            rx.cond(
+                AppState.access_ok,
+                rx.box(content, padding="1.5rem", width="100%"),
+                rx.center(rx.spinner(size="3"), padding="4rem", width="100%"),
+            ),
+            width="100%",
+            spacing="0",
+        ),
+        spacing="0",
+        align="start",
+        width="100%",
+    )
+
+
+def signed_in_page(
+    route: str, title: str, action: Action, on_load: list | None = None
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Register a page that needs a signed-in user allowed to take `action`.
+
+    The guard runs first on load; the page's own load events follow it.
+    """
+
+    def decorator(page: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        def wrapped() -> rx.Component:
+            return shell(title, page())
+
+        wrapped.__name__ = page.__name__
+        return rx.page(
+            route=route,
+            title=f"{title} · Finance CRM",
+            on_load=[AppState.guard(action.value), *(on_load or [])],
+        )(wrapped)
+
+    return decorator
+
+
+def public_page(title: str, *children: rx.Component) -> rx.Component:
+    """A centred card for the pages before sign-in (setup, login, sign-up, waiting)."""
+    return rx.center(
+        rx.card(
+            rx.vstack(
+                rx.hstack(
+                    rx.icon("landmark", size=24, color=rx.color("accent", 9)),
+                    rx.heading("Finance CRM", size="5"),
+                    align="center",
+                ),
+                rx.heading(title, size="6"),
+                *children,
+                spacing="4",
+                width="100%",
+            ),
+            width="26rem",
+            padding="2rem",
+        ),
+        min_height="100vh",
+        background=rx.color("gray", 2),
+    )
+
+
+def empty_state(icon: str, title: str, hint: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=40, color=rx.color("gray", 8)),
+            rx.heading(title, size="4"),
+            rx.text(hint, color_scheme="gray"),
+            align="center",
+            spacing="2",
+        ),
+        padding="3rem",
+        width="100%",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="8px",
+    )
+
+
+def form_error(message: rx.Var[str]) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert",
+                   width="100%"),
+    )
+
+
+def field(label: str, control: rx.Component) -> rx.Component:
+    return rx.vstack(rx.text(label, as_="label", size="2", weight="medium"), control,
+                     spacing="1", width="100%")

@@ -1,0 +1,4 @@
+"""Domain logic: every write goes through an action here.
+
+Nothing below this package imports Reflex.
+"""

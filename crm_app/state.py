@@ -1,0 +1,117 @@
+"""AppState: the signed-in user and the permission helper every page state builds on."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from crm_app import routes
+from crm_app.auth.permissions import Action, Actor, can
+from crm_app.services import accounts
+from crm_app.services.errors import NotAuthenticated, ServiceError
+from crm_app.settings import get_settings
+
+# Where each role lands after signing in.
+ROLE_HOME = {
+    "manager": routes.TICKETS,
+    "agent": routes.TICKETS,
+    "marketing": routes.CLIENTS,
+    "client": routes.PORTAL,
+}
+
+
+class AppState(rx.State):
+    """Who is signed in. The browser keeps only an opaque session token."""
+
+    session_token: str = rx.Cookie(
+        "", name="crm_session", same_site="lax", max_age=get_settings().session_hours * 3600
+    )
+    user_name: str = ""
+    user_email: str = ""
+    user_role: str = ""
+    access_ok: bool = False
+
+    def actor(self) -> Actor | None:
+        """The acting user, re-read from the session on every event (revocation is immediate)."""
+        return accounts.actor_for_token(self.session_token)
+
+    def require_actor(self) -> Actor:
+        actor = self.actor()
+        if actor is None:
+            raise NotAuthenticated("Your session has ended: please sign in again.")
+        return actor
+
+    def _remember(self, actor: Actor | None) -> None:
+        self.user_name = actor.name if actor else ""
+        self.user_email = actor.email if actor else ""
+        self.user_role = (actor.role or "") if actor else ""
+
+    @rx.var
+    def signed_in(self) -> bool:
+        return bool(self.user_email)
+
+    @rx.var
+    def user_initials(self) -> str:
+        return "".join(part[0] for part in self.user_name.split()[:2]).upper() or "?"
+
+    @rx.var
+    def nav_tickets(self) -> bool:
+        return self.user_role in ("manager", "agent")
+
+    @rx.var
+    def nav_clients(self) -> bool:
+        return self.user_role in ("manager", "agent", "marketing")
+
+    @rx.var
+    def nav_users(self) -> bool:
+        return self.user_role == "manager"
+
+    @rx.var
+    def nav_portal(self) -> bool:
+        return self.user_role == "client"
+
+    @rx.event
+    def guard(self, action: str):
+        """on_load of every signed-in page: send the visitor where they belong."""
+        self.access_ok = False
+        actor = self.actor()
+        self._remember(actor)
+        if actor is None:
+            return rx.redirect(routes.SETUP if accounts.needs_setup() else routes.LOGIN)
+        if not actor.role:
+            return rx.redirect(routes.WAITING)
+        if not can(actor, Action(action)):
+            return rx.redirect(ROLE_HOME.get(actor.role, routes.WAITING))
+        self.access_ok = True
+        return None
+
+    @rx.event
+    def route_home(self):
+        """`/`: to the setup wizard, the login, the waiting page or the role's first page."""
+        actor = self.actor()
+        self._remember(actor)
+        if actor is None:
+            return rx.redirect(routes.SETUP if accounts.needs_setup() else routes.LOGIN)
+        return rx.redirect(ROLE_HOME.get(actor.role or "", routes.WAITING))
+
+    @rx.event
+    def check_waiting(self):
+        """The waiting page: leave it as soon as a manager has assigned a role."""
+        actor = self.actor()
+        self._remember(actor)
+        if actor is None:
+            return rx.redirect(routes.LOGIN)
+        if actor.role:
+            return rx.redirect(ROLE_HOME.get(actor.role, routes.HOME))
+        return None
+
+    @rx.event
+    def log_out(self):
+        accounts.log_out(self.session_token)
+        self.session_token = ""
+        self._remember(None)
+        self.access_ok = False
+        return rx.redirect(routes.LOGIN)
+
+
+def error_toast(error: ServiceError):
+    return rx.toast.error(error.message, position="top-center")

@@ -1,0 +1,1 @@
+"""The background jobs process: `python -m jobs` (see `jobs.scheduler` and `jobs.registry`)."""

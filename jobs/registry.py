@@ -1,0 +1,40 @@
+"""Everything that runs in the background, in one list: job id -> dotted callable -> trigger.
+
+Reading `scheduled_jobs()` tells an operator all the jobs process does on a schedule. The leader
+registers exactly these (replacing stored copies) and removes stored jobs no longer listed here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from crm_app.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class ScheduledJob:
+    id: str
+    func: str  # "module:callable", resolved by APScheduler when the job runs
+    trigger: BaseTrigger
+    description: str
+    # Run once as soon as a process takes the lead, instead of waiting a whole interval.
+    run_at_start: bool = False
+    # How late a run may still start (e.g. after a leader change) before it is skipped.
+    misfire_grace_seconds: int = 60
+
+
+def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
+    settings = settings or get_settings()
+    return [
+        ScheduledJob(
+            id="sla_scan",
+            func="jobs.sla_scan:run",
+            trigger=IntervalTrigger(seconds=settings.sla_scan_seconds, timezone="UTC"),
+            description="set SLA due times and flag near-breach / breached tickets",
+            run_at_start=True,
+            misfire_grace_seconds=max(settings.sla_scan_seconds, 30),
+        ),
+    ]

@@ -1,0 +1,1 @@
+"""One module per page: the page function, its components and its State."""

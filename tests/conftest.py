@@ -1,0 +1,46 @@
+"""One real embedded PostgreSQL per test run, migrated once; every test starts on empty tables."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+# Tests never touch the developer's own data directory or a configured server.
+_RUN_DIR = Path(tempfile.mkdtemp(prefix="crm-tests-"))
+os.environ.pop("DATABASE_URL", None)
+os.environ["CRM_DATA_DIR"] = str(_RUN_DIR)
+os.environ.setdefault("CRM_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """Start the embedded server for this run, migrate it to head, and hand out its URL."""
+    from crm_app.db import database_url as configured_url
+    from crm_app.db import upgrade_to_head
+
+    upgrade_to_head()
+    url = configured_url()
+    os.environ["DATABASE_URL"] = url  # child processes (jobs, the web app) join the same server
+    yield url
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[str]:
+    """Empty every table before the test, so tests never see each other's rows."""
+    from sqlalchemy import text
+    from sqlmodel import SQLModel
+
+    import models  # noqa: F401
+    from crm_app.db import get_engine
+
+    tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
+    with get_engine().begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    from crm_app.services import sla
+
+    sla.ensure_default_targets()
+    yield database_url

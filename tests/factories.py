@@ -1,0 +1,56 @@
+"""Small helpers that make users, clients and tickets through the real services."""
+
+from __future__ import annotations
+
+import itertools
+
+from crm_app.auth.permissions import Actor
+from crm_app.services import accounts, clients, tickets
+
+PASSWORD = "correct horse battery"
+_counter = itertools.count(1)
+
+
+def make_user(role: str | None, name: str | None = None) -> Actor:
+    n = next(_counter)
+    name = name or f"{role or 'norole'} user {n}"
+    email = f"{(role or 'norole')}{n}@firm.example"
+    if accounts.needs_setup():
+        accounts.create_first_manager("owner@firm.example", "Firm Owner", PASSWORD)
+    summary = accounts.sign_up(email, name, PASSWORD)
+    if summary.role != role:
+        manager = first_manager()
+        accounts.assign_role(manager, summary.id, role)
+    return Actor(user_id=summary.id, role=role, name=name, email=email)
+
+
+def first_manager() -> Actor:
+    from sqlalchemy import select
+
+    from crm_app.db import session_scope
+    from models.user import User
+
+    with session_scope() as session:
+        user = session.execute(
+            select(User).where(User.role == "manager").order_by(User.id)
+        ).scalars().first()
+        assert user is not None
+        return Actor(user_id=user.id, role=user.role, name=user.name, email=user.email)
+
+
+def make_client(actor: Actor, name: str = "Ada Lovelace", portal_user: Actor | None = None,
+                net_worth: str = "2500000") -> int:
+    row = clients.create_client(actor, name=name, email=f"{name.split()[0].lower()}@x.example",
+                                net_worth=net_worth)
+    if portal_user is not None:
+        from crm_app.db import session_scope
+        from models.client import Client
+
+        with session_scope() as session:
+            session.get(Client, row.id).portal_user_id = portal_user.user_id
+    return row.id
+
+
+def make_ticket(actor: Actor, client_id: int | None, subject: str = "Withdrawal request") -> int:
+    return tickets.create_ticket(actor, client_id=client_id, subject=subject,
+                                 body="Please wire 10,000 USD to my account.").number

@@ -1,0 +1,45 @@
+"""Operability: secrets at rest, structured logs that never carry secrets, the health API."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+from fastapi.testclient import TestClient
+
+from crm_app.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
+from crm_app.logging_setup import JsonFormatter
+
+
+def test_secrets_round_trip_and_are_not_stored_in_clear() -> None:
+    token = encrypt_secret("imap-password-123")
+    assert "imap-password-123" not in token
+    assert decrypt_secret(token) == "imap-password-123"
+
+
+def test_tampered_secret_is_refused() -> None:
+    token = encrypt_secret("api-key")
+    with pytest.raises(SecretUnreadable):
+        decrypt_secret(token[:-4] + "AAAA")
+
+
+def test_log_lines_are_json_and_redact_secret_fields() -> None:
+    record = logging.LogRecord("crm", logging.INFO, __file__, 1, "login for %s", ("a@b",), None)
+    record.password = "hunter2hunter2"
+    record.user_id = 7
+    line = json.loads(JsonFormatter().format(record))
+    assert line["msg"] == "login for a@b" and line["user_id"] == 7
+    assert line["password"] == "[redacted]"
+
+
+def test_health_reports_database_and_schema(db: str) -> None:
+    from crm_app.api import build_api
+
+    client = TestClient(build_api())
+    response = client.get("/api/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok" and body["schema_revision"] != "None"
+    spec = client.get("/api/openapi.json").json()
+    assert "/api/health" in spec["paths"]
