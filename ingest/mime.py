@@ -1,0 +1,371 @@
+"""RFC 5322 / MIME bytes -> `Message`.
+
+Parses with the email package's compat32 policy: it tolerates the broken mail real archives
+hold (and is several times faster than `policy.default`); decoding of headers, charsets and
+RFC 2231 parameters is done here, with fallbacks for mislabelled text.
+"""
+
+from __future__ import annotations
+
+import binascii
+import email
+import email.errors
+import email.generator
+import email.message
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from .attachments import BLOCK_SIZE, AttachmentSink, DiscardSink, HashingWriter
+from .automation import detect_automation
+from .charsets import decode_text
+from .dedup import dedup_key
+from .errors import IngestError
+from .headers import (
+    date_from_received,
+    decode_header_value,
+    normalize_message_id,
+    parse_addresses,
+    parse_date,
+    parse_references,
+    ticket_number,
+)
+from .html import html_to_text, sanitize_html
+from .model import Attachment, DateSource, Message, Provenance, SourceKind
+from .reply import split_reply
+
+MAX_NESTING = 8  # message/rfc822 inside message/rfc822...: deeper ones are kept as files
+_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
+_BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200})\s*$", re.MULTILINE)
+_EMBEDDED_TYPES = ("message/rfc822", "message/global")
+_HEADER_LINE = re.compile(rb"^[!-9;-~]{1,200}:")
+
+
+@dataclass
+class _Parts:
+    plain: list[str] = field(default_factory=list)
+    html: list[str] = field(default_factory=list)
+    attachments: list[Attachment] = field(default_factory=list)
+    defects: list[str] = field(default_factory=list)
+
+
+def looks_like_mime(head: bytes) -> bool:
+    """Whether bytes start like an RFC 5322 message (a header field line)."""
+    first = head.lstrip(b"\r\n").split(b"\n", 1)[0]
+    return bool(_HEADER_LINE.match(first))
+
+
+def parse_mime(
+    raw: bytes,
+    *,
+    source: str = "<bytes>",
+    kind: SourceKind = SourceKind.MIME,
+    folder: str | None = None,
+    position: int | None = None,
+    sink: AttachmentSink | None = None,
+    ingested_at: datetime | None = None,
+) -> Message:
+    """Normalize one MIME message. Raises `IngestError` (only) when it is not a message."""
+    if not isinstance(raw, bytes | bytearray | memoryview):
+        raise IngestError(f"MIME input must be bytes, not {type(raw).__name__}", source=source)
+    provenance = Provenance(source=source, kind=kind, folder=folder, position=position)
+    try:
+        parsed = email.message_from_bytes(bytes(raw))
+        if not parsed.keys():
+            raise IngestError("no RFC 5322 header found: not a mail message", source=source)
+        return normalize_email(
+            parsed, provenance, sink=sink or DiscardSink(), now=ingested_at or datetime.now(UTC)
+        )
+    except IngestError:
+        raise
+    except (Exception, RecursionError) as exc:  # any parser failure is this input's fault
+        raise IngestError(f"unparseable MIME message: {exc!r}"[:300], source=source) from exc
+
+
+def normalize_email(
+    msg: email.message.Message,
+    provenance: Provenance,
+    *,
+    sink: AttachmentSink,
+    now: datetime,
+    depth: int = 0,
+) -> Message:
+    """An already-parsed `email.message.Message` -> `Message`."""
+    msg = _repair_boundary(msg)
+    subject = decode_header_value(msg.get("Subject"))
+    senders = parse_addresses(msg.get_all("From") or []) or parse_addresses(
+        msg.get_all("Sender") or []
+    )
+    sender = senders[0] if senders else None
+    date = parse_date(msg.get("Date"), now=now)
+    date_source = DateSource.HEADER
+    if date is None:
+        date = date_from_received(msg.get_all("Received") or [], now=now)
+        date_source = DateSource.RECEIVED
+    if date is None:
+        date, date_source = now, DateSource.INGESTION
+
+    parts = _Parts(defects=[type(d).__name__ for d in msg.defects])
+    _collect(msg, parts, provenance, sink, now, depth, top=True)
+    text_body = "\n\n".join(t for t in parts.plain if t.strip())
+    html_body = sanitize_html("\n".join(parts.html)) if parts.html else None
+    if not text_body.strip() and parts.html:
+        text_body = html_to_text("\n".join(parts.html))
+    split = split_reply(text_body)
+    message_id = normalize_message_id(msg.get("Message-ID"))
+
+    def header(name: str) -> str | None:
+        value = msg.get(name)
+        return None if value is None else decode_header_value(value)
+
+    automation = detect_automation(
+        header,
+        content_type=msg.get_content_type(),
+        report_type=str(msg.get_param("report-type") or "").lower(),
+        sender=sender,
+        return_path=msg.get("Return-Path"),
+        subject=subject,
+    )
+    return Message(
+        message_id=message_id,
+        in_reply_to=normalize_message_id(msg.get("In-Reply-To")),
+        references=parse_references(" ".join(str(v) for v in msg.get_all("References") or [])),
+        subject=subject,
+        ticket_number=ticket_number(subject),
+        sender=sender,
+        to=parse_addresses(msg.get_all("To") or []),
+        cc=parse_addresses(msg.get_all("Cc") or []),
+        reply_to=parse_addresses(msg.get_all("Reply-To") or []),
+        date=date,
+        date_source=date_source,
+        text_body=text_body,
+        html_body=html_body,
+        reply_text=split.reply_text,
+        signature=split.signature,
+        attachments=parts.attachments,
+        automation=automation,
+        dedup_key=dedup_key(
+            message_id,
+            sender=sender,
+            subject=subject,
+            date=date,
+            date_source=date_source,
+            text_body=text_body,
+        ),
+        provenance=provenance,
+        defects=parts.defects,
+    )
+
+
+def _repair_boundary(msg: email.message.Message) -> email.message.Message:
+    """A multipart whose declared boundary never occurs: re-parse with the one the body uses."""
+    if msg.is_multipart() or msg.get_content_maintype() != "multipart":
+        return msg
+    payload = msg.get_payload()
+    if not isinstance(payload, str):
+        return msg
+    match = _BOUNDARY_LINE.search(payload)
+    if not match:
+        return msg
+    boundary = match.group(1).removesuffix("--")
+    msg.set_param("boundary", boundary)
+    reparsed = email.message_from_bytes(msg.as_bytes())
+    reparsed.defects.append(email.errors.StartBoundaryNotFoundDefect())
+    return reparsed if reparsed.is_multipart() else msg
+
+
+def _collect(
+    part: email.message.Message,
+    parts: _Parts,
+    provenance: Provenance,
+    sink: AttachmentSink,
+    now: datetime,
+    depth: int,
+    *,
+    top: bool = False,
+) -> None:
+    if not top:
+        parts.defects.extend(type(d).__name__ for d in part.defects)
+    content_type = part.get_content_type()
+    if part.is_multipart():
+        payload = part.get_payload()
+        if part.get_content_maintype() == "message":
+            parts.attachments.append(_embedded(part, payload, provenance, sink, now, depth))
+            return
+        for child in payload:
+            if isinstance(child, email.message.Message):
+                _collect(child, parts, provenance, sink, now, depth)
+        return
+    disposition = part.get_content_disposition()
+    filename = _filename(part)
+    if content_type in ("text/plain", "text/html") and disposition != "attachment" and not filename:
+        text = _decode_body(part)
+        (parts.plain if content_type == "text/plain" else parts.html).append(text)
+        return
+    if top and content_type.startswith("text/") and not filename:
+        parts.plain.append(_decode_body(part))  # a bare text/enriched, text/calendar body...
+        return
+    parts.attachments.append(_attachment(part, filename, disposition, provenance, sink, now, depth))
+
+
+def _decode_body(part: email.message.Message) -> str:
+    payload = part.get_payload(decode=True)
+    if payload is None:
+        payload = b""
+    try:
+        declared = part.get_content_charset()
+    except Exception:  # a malformed RFC 2231 charset parameter
+        declared = None
+    text, _ = decode_text(payload, declared)
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _filename(part: email.message.Message) -> str | None:
+    try:
+        raw = part.get_filename()
+    except Exception:
+        raw = None
+    if raw is None:
+        return None
+    name = decode_header_value(raw)
+    return name or None
+
+
+def _content_id(part: email.message.Message) -> str | None:
+    value = part.get("Content-ID")
+    if value is None:
+        return None
+    cid = str(value).strip().strip("<>").strip()
+    return cid or None
+
+
+def _attachment(
+    part: email.message.Message,
+    filename: str | None,
+    disposition: str | None,
+    provenance: Provenance,
+    sink: AttachmentSink,
+    now: datetime,
+    depth: int,
+) -> Attachment:
+    content_type = part.get_content_type()
+    writer = HashingWriter(sink.open(filename, content_type))
+    error = None
+    try:
+        error = _stream_payload(part, writer)
+    except Exception as exc:
+        writer.abort()
+        return Attachment(filename, content_type, 0, "", _content_id(part), error=repr(exc)[:200])
+    size, sha, location = writer.finish()
+    embedded = None
+    if content_type == "message/rfc822" and depth < MAX_NESTING:
+        # A message/rfc822 sent base64-encoded arrives as a leaf: parse its decoded bytes.
+        decoded = part.get_payload(decode=True)
+        if decoded:
+            try:
+                embedded = normalize_email(
+                    email.message_from_bytes(decoded), provenance, sink=sink, now=now,
+                    depth=depth + 1,
+                )  # fmt: skip
+            except Exception as exc:
+                error = f"embedded message unreadable: {exc!r}"[:200]
+    cid = _content_id(part)
+    return Attachment(
+        filename=filename,
+        content_type=content_type,
+        size=size,
+        sha256=sha,
+        content_id=cid,
+        is_inline=disposition == "inline" or (disposition is None and cid is not None),
+        location=location,
+        embedded_message=embedded,
+        error=error,
+    )
+
+
+def _stream_payload(part: email.message.Message, writer: HashingWriter) -> str | None:
+    """Decode the part's transfer encoding block by block into the writer; return an error."""
+    payload = part.get_payload()
+    if not isinstance(payload, str):
+        data = part.get_payload(decode=True) or b""
+        writer.write(data)
+        return None
+    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    if encoding == "base64":
+        return _stream_base64(payload, writer)
+    if encoding == "quoted-printable":
+        start = 0
+        while start < len(payload):
+            end = payload.find("\n", start + BLOCK_SIZE)
+            end = len(payload) if end < 0 else end + 1
+            writer.write(binascii.a2b_qp(payload[start:end].encode("ascii", "surrogateescape")))
+            start = end
+        return None
+    if encoding in ("x-uuencode", "uuencode", "x-uue", "uue"):
+        writer.write(part.get_payload(decode=True) or b"")
+        return None
+    for start in range(0, len(payload), BLOCK_SIZE):
+        block = payload[start : start + BLOCK_SIZE]
+        try:
+            writer.write(block.encode("ascii", "surrogateescape"))
+        except UnicodeEncodeError:
+            writer.write(block.encode("utf-8", "surrogateescape"))
+    return None
+
+
+def _stream_base64(payload: str, writer: HashingWriter) -> str | None:
+    leftover = b""
+    error = None
+    for start in range(0, len(payload), BLOCK_SIZE):
+        block = _BASE64_JUNK.sub(b"", payload[start : start + BLOCK_SIZE].encode("ascii", "ignore"))
+        data = leftover + block
+        cut = len(data) - len(data) % 4
+        data, leftover = data[:cut], data[cut:]
+        try:
+            writer.write(binascii.a2b_base64(data))
+        except binascii.Error as exc:
+            error = f"invalid base64: {exc}"
+    if leftover.strip(b"="):
+        padded = leftover + b"=" * (-len(leftover) % 4)
+        try:
+            writer.write(binascii.a2b_base64(padded))
+        except binascii.Error:
+            error = "truncated base64 at end of attachment"
+    return error
+
+
+def _embedded(
+    part: email.message.Message,
+    payload: object,
+    provenance: Provenance,
+    sink: AttachmentSink,
+    now: datetime,
+    depth: int,
+) -> Attachment:
+    inner = payload[0] if isinstance(payload, list) and payload else None
+    writer = HashingWriter(sink.open(_filename(part), part.get_content_type()))
+    error = None
+    embedded = None
+    try:
+        if isinstance(inner, email.message.Message):
+            generator = email.generator.BytesGenerator(writer, mangle_from_=False)  # type: ignore[arg-type]
+            generator.flatten(inner)
+            if depth < MAX_NESTING and part.get_content_type() in _EMBEDDED_TYPES:
+                embedded = normalize_email(inner, provenance, sink=sink, now=now, depth=depth + 1)
+    except Exception as exc:
+        error = f"embedded message unreadable: {exc!r}"[:200]
+    size, sha, location = writer.finish()
+    filename = _filename(part)
+    if filename is None and embedded is not None and embedded.subject:
+        filename = f"{embedded.subject[:120]}.eml"
+    return Attachment(
+        filename=filename,
+        content_type=part.get_content_type(),
+        size=size,
+        sha256=sha,
+        content_id=_content_id(part),
+        is_inline=False,
+        location=location,
+        embedded_message=embedded,
+        error=error,
+    )
