@@ -13,6 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from crm_app.settings import PROJECT_ROOT, get_settings
@@ -88,13 +89,29 @@ def check_database() -> dict[str, str]:
     return {"server_version": str(version), "schema_revision": str(revision)}
 
 
+# Held while migrating, so a web and a jobs process starting together migrate once.
+MIGRATION_LOCK_KEY = 7_242_002
+
+
 def upgrade_to_head() -> None:
-    """Run Alembic `upgrade head` (the app and the jobs process both do at start)."""
+    """Run Alembic `upgrade heads` (the app and the jobs process both do at start)."""
     from alembic import command
     from alembic.config import Config
 
     cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
     cfg.set_main_option("script_location", str(PROJECT_ROOT / "alembic"))
-    cfg.attributes["sqlalchemy_url"] = database_url()
     cfg.attributes["skip_logging_config"] = True  # keep the process's own (JSON) logging
-    command.upgrade(cfg, "head")
+    engine = create_engine(database_url(), poolclass=NullPool)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY})
+            conn.commit()
+            try:
+                cfg.attributes["connection"] = conn
+                command.upgrade(cfg, "heads")
+                conn.commit()
+            finally:
+                conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})
+                conn.commit()
+    finally:
+        engine.dispose()

@@ -103,3 +103,24 @@ def test_bad_sign_up_input_gets_a_clear_message(db: str, email: str, name: str,
     with pytest.raises(InvalidInput) as refused:
         accounts.sign_up(email, name, password)
     assert refused.value.message
+
+
+def test_cli_creates_the_first_manager_for_scripted_installs(db: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from crm_app.settings import PROJECT_ROOT
+
+    env = {**os.environ, "CRM_MANAGER_PASSWORD": PASSWORD}
+    command = [sys.executable, "-m", "crm_app.cli", "create-manager",
+               "--email", "ops@firm.example", "--name", "Ops Lead"]
+    first = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                           timeout=120)
+    assert first.returncode == 0, first.stderr
+    assert "created manager ops@firm.example" in first.stdout
+    actor = accounts.actor_for_token(accounts.log_in("ops@firm.example", PASSWORD))
+    assert actor is not None and actor.role == "manager"
+    second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
+                            timeout=120)
+    assert second.returncode == 1 and "already set up" in second.stderr
