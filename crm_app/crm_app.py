@@ -5,10 +5,12 @@ from __future__ import annotations
 import reflex as rx
 
 import models  # noqa: F401 - every table registered for Alembic
+import pages.client_profile
 import pages.clients
 import pages.home
 import pages.login
 import pages.portal
+import pages.segments
 import pages.setup
 import pages.signup
 import pages.ticket

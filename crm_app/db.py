@@ -7,6 +7,7 @@ With no `DATABASE_URL` a real PostgreSQL (with pgvector) runs from `<data dir>/p
 from __future__ import annotations
 
 import logging
+import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -34,9 +35,34 @@ def libpq_url(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
+class EmbeddedDatabaseError(RuntimeError):
+    """The embedded data directory cannot be used by the bundled PostgreSQL."""
+
+
+def _check_data_dir_version(data_dir: Path) -> None:
+    """A data directory made by another PostgreSQL major version would fail obscurely: say so."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    version_file = data_dir / "PG_VERSION"
+    if not version_file.exists():
+        return
+    made_by = version_file.read_text().strip()
+    bundled = subprocess.run(
+        [str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True,
+        check=True,
+    ).stdout.split()[-1].split(".")[0]
+    if made_by != bundled:
+        raise EmbeddedDatabaseError(
+            f"The embedded database in {data_dir} was made by PostgreSQL {made_by}, but this "
+            f"install bundles PostgreSQL {bundled}. Dump it with that version's pg_dump and "
+            f"restore it, or move the directory away to start empty."
+        )
+
+
 def start_embedded_postgres(data_dir: Path) -> str:
     """Start (or join) the embedded server in `data_dir`; returns its libpq URL."""
     data_dir.mkdir(parents=True, exist_ok=True)
+    _check_data_dir_version(data_dir)
     return get_embedded_server(str(data_dir)).get_uri()
 
 
@@ -94,7 +120,7 @@ MIGRATION_LOCK_KEY = 7_242_002
 
 
 def upgrade_to_head() -> None:
-    """Run Alembic `upgrade heads` (the app and the jobs process both do at start)."""
+    """Run Alembic `upgrade head` (the app and the jobs process both do at start)."""
     from alembic import command
     from alembic.config import Config
 
@@ -108,7 +134,7 @@ def upgrade_to_head() -> None:
             conn.commit()
             try:
                 cfg.attributes["connection"] = conn
-                command.upgrade(cfg, "heads")
+                command.upgrade(cfg, "head")
                 conn.commit()
             finally:
                 conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK_KEY})

@@ -40,6 +40,7 @@ def sidebar() -> rx.Component:
         ),
         _nav_item("Tickets", "inbox", routes.TICKETS, AppState.nav_tickets),
         _nav_item("Clients", "users", routes.CLIENTS, AppState.nav_clients),
+        _nav_item("Segments", "filter", routes.SEGMENTS, AppState.nav_segments),
         _nav_item("Users & roles", "shield-check", routes.USERS, AppState.nav_users),
         _nav_item("My tickets", "life-buoy", routes.PORTAL, AppState.nav_portal),
         width="14rem",

@@ -10,6 +10,8 @@ WAITING = "/waiting"
 TICKETS = "/tickets"
 TICKET = "/tickets/[number]"
 CLIENTS = "/clients"
+CLIENT = "/clients/[client_id]"
+SEGMENTS = "/segments"
 USERS = "/users"
 PORTAL = "/portal"
 PORTAL_TICKET = "/portal/tickets/[number]"
@@ -21,3 +23,7 @@ def ticket(number: int | str) -> str:
 
 def portal_ticket(number: int | str) -> str:
     return f"/portal/tickets/{number}"
+
+
+def client(client_id: int | str) -> str:
+    return f"/clients/{client_id}"

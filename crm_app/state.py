@@ -62,6 +62,10 @@ class AppState(rx.State):
         return self.user_role in ("manager", "agent", "marketing")
 
     @rx.var
+    def nav_segments(self) -> bool:
+        return self.user_role in ("manager", "agent", "marketing")
+
+    @rx.var
     def nav_users(self) -> bool:
         return self.user_role == "manager"
 
@@ -111,6 +115,12 @@ class AppState(rx.State):
         self._remember(None)
         self.access_ok = False
         return rx.redirect(routes.LOGIN)
+
+
+def chain(*events: object) -> list:
+    """Events to return from a handler, without the Nones that helpers return on success
+    (Reflex refuses a None inside a returned list)."""
+    return [event for event in events if event is not None]
 
 
 def error_toast(error: ServiceError):

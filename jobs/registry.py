@@ -37,4 +37,13 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             run_at_start=True,
             misfire_grace_seconds=max(settings.sla_scan_seconds, 30),
         ),
+        ScheduledJob(
+            id="ai_index",
+            func="jobs.ai_index:run",
+            trigger=IntervalTrigger(seconds=60, timezone="UTC"),
+            description="index resolved tickets for retrieval, re-embed after a model change, "
+            "score the sentiment of new client messages",
+            run_at_start=True,
+            misfire_grace_seconds=120,
+        ),
     ]

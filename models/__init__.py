@@ -1,8 +1,19 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
+from models.ai import LlmSettings, MessageSentiment, ReplySuggestion, SuggestionFeedback
 from models.audit import AuditLog
-from models.client import Client, RiskCategory
+from models.client import (
+    Client,
+    ClientFieldDefinition,
+    ClientKind,
+    ClientNote,
+    CustomFieldType,
+    KycStatus,
+    RiskCategory,
+)
 from models.notification import Notification
+from models.retrieval import RetrievalChunk, RetrievalDocument
+from models.segment import Segment
 from models.sla import SlaConfig
 from models.ticket import (
     OPEN_STATUSES,
@@ -16,23 +27,40 @@ from models.ticket import (
     TicketStatus,
 )
 from models.user import IdentityProvider, LoginAttempt, Role, User, UserSession
+from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 
 __all__ = [
     "OPEN_STATUSES",
+    "AssignmentSetting",
     "Attachment",
     "AuditLog",
     "Channel",
     "Client",
+    "ClientFieldDefinition",
+    "ClientKind",
+    "ClientNote",
+    "CustomFieldType",
     "IdentityProvider",
+    "KycStatus",
+    "LlmSettings",
     "LoginAttempt",
+    "Macro",
+    "MessageSentiment",
     "Notification",
+    "ReplySuggestion",
+    "RetrievalChunk",
+    "RetrievalDocument",
     "RiskCategory",
     "Role",
+    "SavedView",
+    "Segment",
     "SenderKind",
     "SlaConfig",
     "SlaState",
+    "SuggestionFeedback",
     "Ticket",
     "TicketMessage",
+    "TicketPresence",
     "TicketPriority",
     "TicketStatus",
     "User",

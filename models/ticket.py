@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_field, timestamp_field
@@ -20,6 +21,18 @@ class TicketStatus(StrEnum):
 
 
 OPEN_STATUSES = (TicketStatus.NEW, TicketStatus.OPEN, TicketStatus.PENDING)
+_OPEN_SQL = "status IN ('new', 'open', 'pending')"
+
+# The queue's default order as stored columns, so one btree serves it and keyset pages seek:
+# unread or new first, then SLA urgency (breached, near breach, the rest), then due soonest.
+QUEUE_BUCKET_SQL = (
+    "CASE WHEN is_unread OR status = 'new' THEN 0 ELSE 3 END + "
+    "CASE sla_state WHEN 'breached' THEN 0 WHEN 'near_breach' THEN 1 ELSE 2 END"
+)
+QUEUE_DUE_SQL = (
+    "coalesce(least(CASE WHEN first_responded_at IS NULL THEN first_response_due_at END, "
+    "resolution_due_at), 'infinity'::timestamptz)"
+)
 
 
 class TicketPriority(StrEnum):
@@ -54,7 +67,27 @@ class SenderKind(StrEnum):
 
 class Ticket(SQLModel, table=True):
     __tablename__ = "ticket"
-    __table_args__ = (sa.Index("ix_ticket_status_created", "status", "created_at"),)
+    # Generated columns: filled by PostgreSQL on every write, COPY included; read by the queue
+    # and search queries only, so the ORM does not load them.
+    __table_args__ = (
+        sa.Index("ix_ticket_status_created", "status", "created_at"),
+        sa.Column("search_vector", TSVECTOR,
+                  sa.Computed("to_tsvector('english'::regconfig, (subject)::text)",
+                              persisted=True)),
+        sa.Column("queue_bucket", sa.SmallInteger, sa.Computed(QUEUE_BUCKET_SQL, persisted=True)),
+        sa.Column("queue_due_at", sa.DateTime(timezone=True),
+                  sa.Computed(QUEUE_DUE_SQL, persisted=True)),
+        sa.Index("ix_ticket_search_vector", "search_vector", postgresql_using="gin"),
+        sa.Index("ix_ticket_queue", "queue_bucket", "queue_due_at", "id"),
+        sa.Index("ix_ticket_queue_open", "queue_bucket", "queue_due_at", "id",
+                 postgresql_where=sa.text(_OPEN_SQL)),
+        sa.Index("ix_ticket_queue_assignee_open", "assignee_id", "queue_bucket",
+                 "queue_due_at", "id", postgresql_where=sa.text(_OPEN_SQL)),
+        sa.Index("ix_ticket_queue_assignee", "assignee_id", "queue_bucket", "queue_due_at",
+                 "id"),
+        sa.Index("ix_ticket_created_at", "created_at"),
+    )
+    __mapper_args__ = {"exclude_properties": ["search_vector", "queue_bucket", "queue_due_at"]}
 
     id: int | None = Field(default=None, primary_key=True)
     # Human-facing number, from its own identity sequence so it is never reused.
@@ -83,10 +116,21 @@ class Ticket(SQLModel, table=True):
     updated_at: datetime = timestamp_field()
     resolved_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     closed_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    # Optimistic locking: every change bumps it; a save naming an older version is refused.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": sa.text("1")})
+    # Set when this ticket was merged into another (it is closed and points there).
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id",
+                                       ondelete="SET NULL")
 
 
 class TicketMessage(SQLModel, table=True):
     __tablename__ = "ticket_message"
+    __table_args__ = (
+        sa.Column("search_vector", TSVECTOR,
+                  sa.Computed("to_tsvector('english'::regconfig, body_text)", persisted=True)),
+        sa.Index("ix_ticket_message_search_vector", "search_vector", postgresql_using="gin"),
+    )
+    __mapper_args__ = {"exclude_properties": ["search_vector"]}
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")

@@ -1,4 +1,4 @@
-"""Clients: a searchable page of the client list and a form to add one."""
+"""Clients: a searchable, filterable, sortable page of the client list; export; add a client."""
 
 from __future__ import annotations
 
@@ -7,13 +7,39 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.services import client_export
 from crm_app.services import clients as client_service
+from crm_app.services.client_fields import CURRENCIES
 from crm_app.services.clients import ClientRow
 from crm_app.services.errors import ServiceError
 from crm_app.state import AppState, error_toast
-from models.client import RiskCategory
+from models.client import ClientKind, KycStatus, RiskCategory
 
 PAGE_SIZE = 25
+ANY = "any"
+# (filter key, label, kind) shown in the filter panel; finance ones only to those who may.
+FILTERS = (
+    ("kind", "Type", [ANY, *[k.value for k in ClientKind]]),
+    ("risk_category", "Risk", [ANY, *[r.value for r in RiskCategory]]),
+    ("country", "Country", None),
+    ("region", "Region", None),
+    ("tag", "Tag", None),
+    ("marketing_consent", "Consent", [ANY, "yes", "no"]),
+    ("created_at__from", "Created from", "date"),
+    ("created_at__to", "Created to", "date"),
+)
+FINANCE_FILTERS = (
+    ("kyc_status", "KYC", [ANY, *[k.value for k in KycStatus]]),
+    ("net_worth__min", "Net worth ≥", "money"),
+    ("net_worth__max", "Net worth ≤", "money"),
+    ("aum__min", "AUM ≥", "money"),
+    ("aum__max", "AUM ≤", "money"),
+    ("kyc_review_due__from", "KYC review from", "date"),
+    ("kyc_review_due__to", "KYC review to", "date"),
+)
+COLUMNS = (("name", "Name"), ("email", "Email"), ("", "Phone"), ("country", "Country"),
+           ("risk_category", "Risk"), ("", "Tags"), ("", "Manager"))
+FINANCE_COLUMNS = (("net_worth", "Net worth"), ("aum", "AUM"), ("kyc_status", "KYC"))
 
 
 class ClientsState(AppState):
@@ -21,6 +47,10 @@ class ClientsState(AppState):
     total: int = 0
     page: int = 1
     search: str = ""
+    filters: dict[str, str] = {}
+    sort: str = ""
+    descending: bool = False
+    list_error: str = ""
     dialog_open: bool = False
     create_error: str = ""
     new_risk: str = RiskCategory.MODERATE.value
@@ -33,13 +63,27 @@ class ClientsState(AppState):
     def can_edit(self) -> bool:
         return self.user_role in ("manager", "agent")
 
+    @rx.var
+    def sees_finances(self) -> bool:
+        return self.user_role in ("manager", "agent")
+
+    @rx.var
+    def filter_count(self) -> int:
+        return sum(1 for v in self.filters.values() if v not in ("", ANY))
+
+    def _criteria(self) -> dict:
+        return {key: value for key, value in self.filters.items() if value not in ("", ANY)}
+
     @rx.event
     def load(self):
         try:
-            result = client_service.list_clients(self.require_actor(), search=self.search,
-                                                 page=self.page, page_size=PAGE_SIZE)
+            result = client_service.list_clients(
+                self.require_actor(), search=self.search, page=self.page, page_size=PAGE_SIZE,
+                filters=self._criteria(), sort=self.sort, descending=self.descending)
         except ServiceError as error:
-            return error_toast(error)
+            self.list_error, self.clients, self.total = error.message, [], 0
+            return None
+        self.list_error = ""
         self.clients, self.total = result.items, result.total
         return None
 
@@ -49,9 +93,41 @@ class ClientsState(AppState):
         return ClientsState.load
 
     @rx.event
+    def set_filter(self, key: str, value: str):
+        self.filters = {**self.filters, key: value}
+        self.page = 1
+        return ClientsState.load
+
+    @rx.event
+    def clear_filters(self):
+        self.filters, self.search, self.page = {}, "", 1
+        return ClientsState.load
+
+    @rx.event
+    def sort_by(self, column: str):
+        if not column:
+            return None
+        self.descending = not self.descending if self.sort == column else False
+        self.sort, self.page = column, 1
+        return ClientsState.load
+
+    @rx.event
     def go_to_page(self, page: int):
         self.page = min(max(1, page), self.page_count)
         return ClientsState.load
+
+    @rx.event
+    def open_client(self, client_id: int):
+        return rx.redirect(routes.client(client_id))
+
+    @rx.event
+    def export(self, fmt: str):
+        try:
+            data = client_export.export_clients(self.require_actor(), fmt, search=self.search,
+                                                filters=self._criteria())
+        except ServiceError as error:
+            return error_toast(error)
+        return rx.download(data=data, filename=f"clients.{fmt}")
 
     @rx.event
     def set_dialog_open(self, value: bool):
@@ -65,31 +141,92 @@ class ClientsState(AppState):
     def create(self, form: dict):
         self.create_error = ""
         try:
-            client_service.create_client(
+            row = client_service.create_client(
                 self.require_actor(),
                 name=form.get("name", ""),
                 email=form.get("email", ""),
                 phone=form.get("phone", ""),
+                country=form.get("country", ""),
                 region=form.get("region", ""),
                 risk_category=self.new_risk,
                 net_worth=form.get("net_worth", ""),
+                currency=form.get("currency", "") or "USD",
             )
         except ServiceError as error:
             self.create_error = error.message
             return None
         self.dialog_open = False
-        return [ClientsState.load, rx.toast.success("Client added")]
+        return [rx.toast.success("Client added"), rx.redirect(routes.client(row.id))]
+
+
+def _header(column: str, label: str) -> rx.Component:
+    arrow = rx.cond(ClientsState.sort == column,
+                    rx.cond(ClientsState.descending, " ↓", " ↑"), "")
+    if not column:
+        return rx.table.column_header_cell(label)
+    return rx.table.column_header_cell(
+        rx.button(label, arrow, variant="ghost", size="1", color_scheme="gray",
+                  high_contrast=True, on_click=ClientsState.sort_by(column),
+                  aria_label=f"Sort by {label}"),
+    )
 
 
 def _row(client: ClientRow) -> rx.Component:
     return rx.table.row(
-        rx.table.cell(rx.text(client.name, weight="medium")),
+        rx.table.cell(rx.link(client.name, href="/clients/" + client.id.to_string(),
+                              weight="medium")),
         rx.table.cell(client.email),
         rx.table.cell(client.phone),
-        rx.table.cell(client.region),
+        rx.table.cell(client.country),
         rx.table.cell(rx.badge(client.risk_category, variant="soft")),
-        rx.table.cell(client.net_worth),
+        rx.table.cell(client.tags),
+        rx.table.cell(client.owner_name),
+        rx.cond(ClientsState.sees_finances, rx.table.cell(client.net_worth)),
+        rx.cond(ClientsState.sees_finances, rx.table.cell(client.aum)),
+        rx.cond(ClientsState.sees_finances, rx.table.cell(client.kyc_status)),
         class_name="client-row",
+        cursor="pointer",
+        _hover={"background": rx.color("accent", 2)},
+        on_click=ClientsState.open_client(client.id),
+    )
+
+
+def _filter_control(key: str, label: str, kind) -> rx.Component:
+    value = ClientsState.filters.get(key, "")
+    if isinstance(kind, list):
+        control = rx.select(kind, value=rx.cond(value == "", ANY, value), size="1",
+                            on_change=lambda v: ClientsState.set_filter(key, v),
+                            aria_label=label)
+    else:
+        # Text filters apply when the field is left, dates as soon as one is picked.
+        handler = {"on_change" if kind == "date" else "on_blur":
+                   lambda v: ClientsState.set_filter(key, v)}
+        control = rx.input(
+            default_value=value, size="1", width="9rem", aria_label=label,
+            type="date" if kind == "date" else "text",
+            input_mode="decimal" if kind == "money" else None,
+            placeholder="" if kind == "date" else label,
+            key=ClientsState.filter_count.to_string(),  # cleared with "Clear"
+            **handler,
+        )
+    return rx.vstack(rx.text(label, size="1", color_scheme="gray"), control, spacing="1")
+
+
+def _filters() -> rx.Component:
+    return rx.flex(
+        *[_filter_control(*spec) for spec in FILTERS],
+        rx.cond(ClientsState.sees_finances,
+                rx.flex(*[_filter_control(*spec) for spec in FINANCE_FILTERS], wrap="wrap",
+                        spacing="3")),
+        rx.button("Clear", variant="soft", color_scheme="gray", size="1",
+                  on_click=ClientsState.clear_filters, align_self="end"),
+        wrap="wrap",
+        spacing="3",
+        padding="0.75rem",
+        border=f"1px solid {rx.color('gray', 5)}",
+        border_radius="8px",
+        width="100%",
+        id="client-filters",
     )
 
 
@@ -104,14 +241,22 @@ def _new_client_dialog() -> rx.Component:
                                            width="100%")),
                     field("Email", rx.input(name="email", id="client-email", type="email",
                                             width="100%")),
-                    field("Phone", rx.input(name="phone", width="100%")),
+                    rx.hstack(
+                        field("Phone", rx.input(name="phone", id="client-phone",
+                                                placeholder="+44 20 7946 0958")),
+                        field("Country", rx.input(name="country", id="client-country",
+                                                  placeholder="GB", max_length=2)),
+                        width="100%",
+                    ),
                     field("Region", rx.input(name="region", width="100%")),
                     rx.hstack(
                         field("Risk category", rx.select([r.value for r in RiskCategory],
                                                          value=ClientsState.new_risk,
                                                          on_change=ClientsState.set_new_risk)),
-                        field("Net worth (USD)", rx.input(name="net_worth", id="net-worth",
-                                                          input_mode="decimal")),
+                        field("Net worth", rx.input(name="net_worth", id="net-worth",
+                                                    input_mode="decimal")),
+                        field("Currency", rx.select(list(CURRENCIES), name="currency",
+                                                    default_value="USD")),
                         width="100%",
                     ),
                     form_error(ClientsState.create_error),
@@ -132,47 +277,63 @@ def _new_client_dialog() -> rx.Component:
     )
 
 
+def _pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(ClientsState.total, " clients", size="2", color_scheme="gray", id="client-total"),
+        rx.spacer(),
+        rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous",
+                  disabled=ClientsState.page <= 1,
+                  on_click=ClientsState.go_to_page(ClientsState.page - 1)),
+        rx.text("Page ", ClientsState.page, " of ", ClientsState.page_count, size="2"),
+        rx.button(rx.icon("chevron-right"), variant="soft", aria_label="Next",
+                  disabled=ClientsState.page >= ClientsState.page_count,
+                  on_click=ClientsState.go_to_page(ClientsState.page + 1)),
+        width="100%",
+        align="center",
+    )
+
+
 @signed_in_page(routes.CLIENTS, "Clients", Action.VIEW_CLIENTS, on_load=[ClientsState.load])
 def clients_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
-            rx.input(placeholder="Search name or email…", value=ClientsState.search,
-                     on_change=ClientsState.set_search.debounce(300), width="20rem",
-                     aria_label="Search clients"),
+            rx.input(placeholder="Search name, email or phone…", value=ClientsState.search,
+                     on_change=ClientsState.set_search.debounce(300), width="22rem",
+                     aria_label="Search clients", id="client-search"),
+            rx.badge(ClientsState.filter_count, " filters", variant="soft"),
             rx.spacer(),
+            rx.button(rx.icon("download"), "CSV", variant="soft",
+                      on_click=ClientsState.export("csv")),
+            rx.button(rx.icon("sheet"), "XLSX", variant="soft",
+                      on_click=ClientsState.export("xlsx")),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),
             width="100%",
         ),
+        _filters(),
+        form_error(ClientsState.list_error),
         rx.cond(
             ClientsState.clients.length() > 0,
             rx.vstack(
                 rx.table.root(
-                    rx.table.header(rx.table.row(*[
-                        rx.table.column_header_cell(h)
-                        for h in ("Name", "Email", "Phone", "Region", "Risk", "Net worth")
-                    ])),
+                    rx.table.header(rx.table.row(
+                        *[_header(c, label) for c, label in COLUMNS],
+                        *[rx.cond(ClientsState.sees_finances, _header(c, label))
+                          for c, label in FINANCE_COLUMNS],
+                    )),
                     rx.table.body(rx.foreach(ClientsState.clients, _row)),
                     width="100%",
                     variant="surface",
                 ),
-                rx.hstack(
-                    rx.text(ClientsState.total, " clients", size="2", color_scheme="gray"),
-                    rx.spacer(),
-                    rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous",
-                              disabled=ClientsState.page <= 1,
-                              on_click=ClientsState.go_to_page(ClientsState.page - 1)),
-                    rx.text("Page ", ClientsState.page, " of ", ClientsState.page_count,
-                            size="2"),
-                    rx.button(rx.icon("chevron-right"), variant="soft", aria_label="Next",
-                              disabled=ClientsState.page >= ClientsState.page_count,
-                              on_click=ClientsState.go_to_page(ClientsState.page + 1)),
-                    width="100%",
-                    align="center",
-                ),
+                _pager(),
                 width="100%",
             ),
-            empty_state("users", "No clients yet",
-                        "Add the firm's first client with “New client”."),
+            rx.cond(
+                (ClientsState.filter_count > 0) | (ClientsState.search != ""),
+                empty_state("search-x", "No client matches",
+                            "Change the search or clear the filters."),
+                empty_state("users", "No clients yet",
+                            "Add the firm's first client with “New client”."),
+            ),
         ),
         spacing="4",
         width="100%",

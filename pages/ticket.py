@@ -1,18 +1,31 @@
-"""One ticket: the conversation, a reply/internal-note composer, status, and the client."""
+"""One ticket: the conversation as a timeline, the reply/internal-note composer with macros,
+status/priority/assignee controls under optimistic locking, presence of other agents, the client
+sidebar, merge, read/unread, the audit history, and live reload."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, signed_in_page
+from crm_app.services import accounts, live, macros, presence
 from crm_app.services import tickets as ticket_service
-from crm_app.services.errors import InvalidInput, ServiceError
-from crm_app.services.tickets import MessageRow, TicketRow
+from crm_app.services.errors import Conflict, InvalidInput, ServiceError
+from crm_app.services.macros import MacroRow
+from crm_app.services.presence import PresenceRow
+from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
 from crm_app.state import AppState, error_toast
-from models.ticket import TicketStatus
+from models.ticket import TicketPriority, TicketStatus
+from pages.ai_panel import ai_panel
 from pages.tickets import priority_badge, sla_badge, status_badge
+
+LIVE_POLL_SECONDS = 3
+LIVE_MAX_SECONDS = 4 * 3600
+UNASSIGNED = "— unassigned —"
 
 
 def route_number(params: dict) -> int:
@@ -25,27 +38,100 @@ def route_number(params: dict) -> int:
 class TicketState(AppState):
     ticket: TicketRow | None = None
     messages: list[MessageRow] = []
+    client: ClientProfile | None = None
+    other_tickets: list[TicketRow] = []
+    history: list[HistoryRow] = []
+    merged_into: int = 0
     client_email: str = ""
     first_response_due_at: str = ""
     resolution_due_at: str = ""
+    assignee_label: str = UNASSIGNED
     not_found: str = ""
+    conflict: str = ""
     draft: str = ""
     internal: bool = False
+    macros: list[MacroRow] = []
+    staff_labels: list[str] = []
+    _staff_ids: dict[str, int] = {}
+    others_here: list[PresenceRow] = []
+    merge_target: str = ""
+    _number: int = 0
+    _signature: str = ""
+    _live_running: bool = False
 
-    @rx.event
-    def load(self):
-        self.not_found = ""
-        try:
-            detail = ticket_service.get_ticket(self.require_actor(),
-                                               route_number(self.router.page.params))
-        except ServiceError as error:
-            self.ticket, self.messages, self.not_found = None, [], error.message
-            return None
+    @rx.var
+    def presence_text(self) -> str:
+        replying = [p.name for p in self.others_here if p.activity == "replying"]
+        viewing = [p.name for p in self.others_here if p.activity != "replying"]
+        parts = []
+        if replying:
+            parts.append(f"{', '.join(replying)} {'is' if len(replying) == 1 else 'are'} "
+                         "replying")
+        if viewing:
+            parts.append(f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} viewing")
+        return " · ".join(parts) + (" this ticket" if parts else "")
+
+    @rx.var
+    def macro_titles(self) -> list[str]:
+        return [m.title for m in self.macros]
+
+    def _refresh(self) -> None:
+        """Load the ticket as it is now (after a conflict, a live change or a save)."""
+        actor = self.require_actor()
+        detail = ticket_service.get_ticket(actor, self._number)
         self.ticket, self.messages = detail.ticket, detail.messages
+        self.client, self.other_tickets = detail.client, detail.other_tickets
+        self.history, self.merged_into = detail.history, detail.merged_into_number or 0
         self.client_email = detail.client_email
         self.first_response_due_at = detail.first_response_due_at
         self.resolution_due_at = detail.resolution_due_at
-        return None
+        self.assignee_label = detail.ticket.assignee_name or UNASSIGNED
+        self._signature = live.ticket_signature(actor, self._number)
+
+    @rx.event
+    def load(self):
+        self.not_found, self.conflict, self.draft, self.merge_target = "", "", "", ""
+        try:
+            self._number = route_number(self.router.page.params)
+            self._refresh()
+            actor = self.require_actor()
+            self.macros = macros.list_macros(actor)
+            self._staff_ids = {name: uid for uid, name in ticket_service.staff_choices(actor)}
+            self.staff_labels = [UNASSIGNED, *self._staff_ids]
+            self.others_here = presence.heartbeat(actor, self._number)
+        except ServiceError as error:
+            self.ticket, self.messages, self.not_found = None, [], error.message
+            return None
+        return TicketState.live_loop
+
+    def _save(self, **change):
+        """One field change, checked against the version this view shows."""
+        if self.ticket is None:
+            return None
+        self.conflict = ""
+        try:
+            ticket_service.update_ticket(self.require_actor(), self._number,
+                                         expected_version=self.ticket.version, **change)
+        except Conflict as error:
+            self.conflict = error.message
+            self._refresh()
+            return error_toast(error)
+        except ServiceError as error:
+            return error_toast(error)
+        self._refresh()
+        return rx.toast.success("Saved")
+
+    @rx.event
+    def change_status(self, status: str):
+        return self._save(status=status)
+
+    @rx.event
+    def change_priority(self, priority: str):
+        return self._save(priority=priority)
+
+    @rx.event
+    def change_assignee(self, label: str):
+        return self._save(assignee_id=self._staff_ids.get(label))
 
     @rx.event
     def set_draft(self, value: str):
@@ -60,34 +146,118 @@ class TicketState(AppState):
         if self.ticket is None:
             return None
         try:
-            ticket_service.add_message(self.require_actor(), self.ticket.number, self.draft,
+            ticket_service.add_message(self.require_actor(), self._number, self.draft,
                                        internal=self.internal)
+            self._refresh()
         except ServiceError as error:
             return error_toast(error)
         self.draft = ""
-        return [TicketState.load,
-                rx.toast.success("Internal note added" if self.internal else "Reply sent")]
+        return rx.toast.success("Internal note added" if self.internal else "Reply sent")
 
     @rx.event
-    def change_status(self, status: str):
+    def apply_macro(self, title: str):
+        macro = next((m for m in self.macros if m.title == title), None)
+        if macro is None or self.ticket is None:
+            return None
+        try:
+            applied = macros.apply_macro(self.require_actor(), macro.id, self._number,
+                                         expected_version=self.ticket.version)
+        except Conflict as error:
+            self.conflict = error.message
+            self._refresh()
+            return error_toast(error)
+        except ServiceError as error:
+            return error_toast(error)
+        self.draft = applied.body if not self.draft.strip() else f"{self.draft}\n\n{applied.body}"
+        self.internal = False
+        self._refresh()
+        return rx.set_focus("composer")
+
+    @rx.event
+    def toggle_unread(self):
         if self.ticket is None:
             return None
         try:
-            ticket_service.change_status(self.require_actor(), self.ticket.number, status)
+            ticket_service.set_unread(self.require_actor(), self._number,
+                                      not self.ticket.is_unread)
+            # Re-read without marking it read again (the agent just asked for unread).
+            detail = ticket_service.get_ticket(self.require_actor(), self._number,
+                                               mark_read=False)
         except ServiceError as error:
             return error_toast(error)
-        return [TicketState.load, rx.toast.success(f"Status set to {status}")]
+        self.ticket = detail.ticket
+        return rx.toast.success("Marked unread" if detail.ticket.is_unread else "Marked read")
+
+    @rx.event
+    def set_merge_target(self, value: str):
+        self.merge_target = value
+
+    @rx.event
+    def merge(self):
+        target = self.merge_target.strip().lstrip("#")
+        if not target.isdigit():
+            return rx.toast.error("Enter the number of the ticket to merge into.",
+                                  position="top-center")
+        try:
+            ticket_service.merge_tickets(self.require_actor(), self._number, int(target))
+        except ServiceError as error:
+            return error_toast(error)
+        return [rx.redirect(routes.ticket(int(target))),
+                rx.toast.success(f"Merged into #{target}")]
+
+    @rx.event(background=True)
+    async def live_loop(self):
+        """Keep the view current and tell the others who is here: a heartbeat and a cheap
+        version check every few seconds, through PostgreSQL so every worker agrees."""
+        async with self:
+            if self._live_running:
+                return
+            self._live_running = True
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < LIVE_MAX_SECONDS:
+                await asyncio.sleep(LIVE_POLL_SECONDS)
+                async with self:
+                    if self.router.page.path != routes.TICKET or self.ticket is None:
+                        return
+                    token, number, seen = self.session_token, self._number, self._signature
+                    activity = "replying" if self.draft.strip() else "viewing"
+                actor = await asyncio.to_thread(accounts.actor_for_token, token)
+                if actor is None:
+                    return
+                try:
+                    others = await asyncio.to_thread(presence.heartbeat, actor, number, activity)
+                    signature = await asyncio.to_thread(live.ticket_signature, actor, number)
+                except ServiceError:
+                    return
+                async with self:
+                    if self._number != number:
+                        continue
+                    self.others_here = others
+                    if signature != seen:
+                        self._refresh()
+        finally:
+            async with self:
+                self._live_running = False
 
 
 def _message(message: MessageRow) -> rx.Component:
+    kind = rx.cond(message.is_internal, "note",
+                   rx.cond(message.sender_kind == "client", "client",
+                           rx.cond(message.sender_kind == "system", "system", "agent")))
     return rx.box(
         rx.hstack(
             rx.icon(rx.cond(message.is_internal, "lock",
                             rx.cond(message.sender_kind == "client", "user", "headset")),
                     size=16),
             rx.text(message.author_name, weight="bold", size="2"),
-            rx.cond(message.is_internal,
-                    rx.badge("internal note", color_scheme="amber", variant="solid")),
+            rx.match(
+                kind,
+                ("note", rx.badge("internal note", color_scheme="amber", variant="solid")),
+                ("client", rx.badge("client", color_scheme="gray")),
+                ("system", rx.badge("system", color_scheme="gray", variant="outline")),
+                rx.badge("agent reply", color_scheme="blue"),
+            ),
             rx.badge(message.channel, variant="soft", color_scheme="gray"),
             rx.spacer(),
             rx.text(message.created_at, size="1", color_scheme="gray"),
@@ -98,6 +268,7 @@ def _message(message: MessageRow) -> rx.Component:
         padding="0.75rem 1rem",
         border_radius="8px",
         width="100%",
+        margin_left=rx.cond(message.sender_kind == "client", "0", "2rem"),
         class_name=rx.cond(message.is_internal, "message internal-note", "message"),
         background=rx.cond(
             message.is_internal,
@@ -110,15 +281,23 @@ def _message(message: MessageRow) -> rx.Component:
 
 def _composer() -> rx.Component:
     return rx.vstack(
-        rx.segmented_control.root(
-            rx.segmented_control.item("Reply to client", value="reply"),
-            rx.segmented_control.item("Internal note", value="note"),
-            value=rx.cond(TicketState.internal, "note", "reply"),
-            on_change=lambda value: TicketState.set_internal(value == "note"),
+        rx.hstack(
+            rx.segmented_control.root(
+                rx.segmented_control.item("Reply to client", value="reply"),
+                rx.segmented_control.item("Internal note", value="note"),
+                value=rx.cond(TicketState.internal, "note", "reply"),
+                on_change=lambda value: TicketState.set_internal(value == "note"),
+            ),
+            rx.spacer(),
+            rx.select(TicketState.macro_titles, placeholder="Apply a macro…",
+                      on_change=TicketState.apply_macro, value="", size="2",
+                      aria_label="Apply a macro", id="macro-select"),
+            width="100%",
+            align="center",
         ),
         rx.text_area(
             value=TicketState.draft,
-            on_change=TicketState.set_draft,
+            on_change=TicketState.set_draft.debounce(300),
             placeholder=rx.cond(TicketState.internal, "Note for colleagues (never sent)…",
                                 "Write your reply…"),
             rows="5",
@@ -126,6 +305,9 @@ def _composer() -> rx.Component:
             id="composer",
         ),
         rx.hstack(
+            rx.text(rx.cond(TicketState.internal, "Only staff will see this note.",
+                            "The client receives this reply."), size="1",
+                    color_scheme="gray"),
             rx.spacer(),
             rx.button(
                 rx.cond(TicketState.internal, "Add internal note", "Send reply"),
@@ -135,38 +317,144 @@ def _composer() -> rx.Component:
                 id="send",
             ),
             width="100%",
+            align="center",
         ),
         width="100%",
         padding="1rem",
         border=f"1px solid {rx.color('gray', 5)}",
         border_radius="8px",
+        background=rx.cond(TicketState.internal, rx.color("amber", 2), "transparent"),
     )
 
 
-def _sidebar(ticket: TicketRow) -> rx.Component:
+def _label(text: str) -> rx.Component:
+    return rx.text(text, size="1", color_scheme="gray")
+
+
+def _controls(ticket: TicketRow) -> rx.Component:
     return rx.card(
         rx.vstack(
-            rx.text("Status", size="1", color_scheme="gray"),
+            _label("Status"),
             rx.select([s.value for s in TicketStatus], value=ticket.status,
                       on_change=TicketState.change_status, aria_label="Status",
                       id="status-select"),
-            rx.text("Priority", size="1", color_scheme="gray"),
-            priority_badge(ticket.priority),
-            rx.text("SLA", size="1", color_scheme="gray"),
-            sla_badge(ticket.sla_state),
+            _label("Priority"),
+            rx.select([p.value for p in TicketPriority], value=ticket.priority,
+                      on_change=TicketState.change_priority, aria_label="Priority",
+                      id="priority-select"),
+            _label("Assignee"),
+            rx.select(TicketState.staff_labels, value=TicketState.assignee_label,
+                      on_change=TicketState.change_assignee, aria_label="Assignee",
+                      id="assignee-select"),
+            rx.hstack(_label("SLA"), sla_badge(ticket.sla_state), align="center"),
             rx.text("First response due: ", TicketState.first_response_due_at, size="1"),
             rx.text("Resolution due: ", TicketState.resolution_due_at, size="1"),
-            rx.divider(),
-            rx.text("Client", size="1", color_scheme="gray"),
-            rx.text(rx.cond(ticket.client_name != "", ticket.client_name, "No client"),
-                    weight="bold"),
-            rx.text(TicketState.client_email, size="2"),
-            rx.text("Assignee", size="1", color_scheme="gray"),
-            rx.text(rx.cond(ticket.assignee_name != "", ticket.assignee_name, "Unassigned")),
+            rx.hstack(
+                rx.button(rx.cond(ticket.is_unread, "Mark read", "Mark unread"), size="1",
+                          variant="soft", on_click=TicketState.toggle_unread, id="toggle-unread"),
+                rx.text("version ", ticket.version, size="1", color_scheme="gray"),
+                align="center",
+                justify="between",
+                width="100%",
+            ),
             spacing="2",
+            width="100%",
         ),
-        width="18rem",
-        flex_shrink="0",
+        width="100%",
+    )
+
+
+def _client_card() -> rx.Component:
+    client = TicketState.client
+    return rx.card(
+        rx.vstack(
+            _label("Client"),
+            rx.cond(
+                client,
+                rx.vstack(
+                    rx.text(client.name, weight="bold"),
+                    rx.text(client.email, size="2"),
+                    rx.text(client.phone, size="2"),
+                    rx.hstack(rx.badge(client.region, variant="soft"),
+                              rx.badge("risk: ", client.risk_category, variant="outline")),
+                    rx.cond(client.net_worth != "",
+                            rx.text("Net worth: ", client.net_worth, size="2")),
+                    spacing="1",
+                ),
+                rx.text("No client", color_scheme="gray"),
+            ),
+            rx.cond(
+                TicketState.other_tickets.length() > 0,
+                rx.vstack(
+                    rx.divider(),
+                    _label("Their other tickets"),
+                    rx.foreach(TicketState.other_tickets, lambda t: rx.hstack(
+                        rx.link("#", t.number, " ", t.subject,
+                                href="/tickets/" + t.number.to_string(), size="1"),
+                        rx.spacer(), status_badge(t.status), width="100%", align="center")),
+                    width="100%",
+                    spacing="1",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _merge_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            _label("Merge this ticket into another (it closes, its messages move)"),
+            rx.hstack(
+                rx.input(placeholder="#number", value=TicketState.merge_target,
+                         on_change=TicketState.set_merge_target, size="1", id="merge-target",
+                         width="8rem"),
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(rx.button("Merge…", size="1", variant="soft",
+                                                      color_scheme="orange",
+                                                      disabled=TicketState.merge_target == "")),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Merge ticket"),
+                        rx.alert_dialog.description(
+                            "Move every message into #", TicketState.merge_target,
+                            " and close this ticket? This cannot be undone."),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft",
+                                                             color_scheme="gray")),
+                            rx.alert_dialog.action(rx.button("Merge", color_scheme="orange",
+                                                             on_click=TicketState.merge,
+                                                             id="confirm-merge")),
+                            justify="end", spacing="3", padding_top="1rem",
+                        ),
+                    ),
+                ),
+                align="center",
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        width="100%",
+    )
+
+
+def _history_card() -> rx.Component:
+    return rx.card(
+        rx.vstack(
+            _label("History"),
+            rx.foreach(TicketState.history, lambda h: rx.vstack(
+                rx.text(h.actor_name, " · ", h.action, size="1", weight="medium"),
+                rx.cond(h.changes != "", rx.text(h.changes, size="1", color_scheme="gray")),
+                rx.text(h.created_at, size="1", color_scheme="gray"),
+                spacing="0",
+            )),
+            spacing="2",
+            width="100%",
+            max_height="20rem",
+            overflow_y="auto",
+        ),
+        width="100%",
     )
 
 
@@ -174,16 +462,44 @@ def _ticket(ticket: TicketRow) -> rx.Component:
     return rx.hstack(
         rx.vstack(
             rx.hstack(
+                rx.link(rx.icon("arrow-left", size=16), "Queue", href=routes.TICKETS,
+                        size="2"),
                 rx.heading("#", ticket.number, " ", ticket.subject, size="5", id="ticket-title"),
                 status_badge(ticket.status),
+                priority_badge(ticket.priority),
                 align="center",
+                wrap="wrap",
             ),
-            rx.foreach(TicketState.messages, _message),
+            rx.cond(TicketState.merged_into > 0,
+                    rx.callout(rx.hstack(rx.text("Merged into "),
+                                         rx.link("#", TicketState.merged_into,
+                                                 href="/tickets/"
+                                                 + TicketState.merged_into.to_string())),
+                               icon="git-merge", color_scheme="gray", width="100%")),
+            rx.cond(TicketState.presence_text != "",
+                    rx.callout(TicketState.presence_text, icon="eye", color_scheme="blue",
+                               width="100%", id="presence")),
+            rx.cond(TicketState.conflict != "",
+                    rx.callout(TicketState.conflict, icon="triangle-alert", color_scheme="red",
+                               role="alert", width="100%", id="conflict")),
+            rx.vstack(rx.foreach(TicketState.messages, _message), width="100%", spacing="3",
+                      id="timeline"),
             _composer(),
             width="100%",
             spacing="3",
         ),
-        _sidebar(ticket),
+        rx.vstack(
+            _controls(ticket),
+            # AI suggestion panel: add its component on the next line.
+            ai_panel(),
+            _client_card(),
+            _merge_card(),
+            _history_card(),
+            width="20rem",
+            flex_shrink="0",
+            spacing="3",
+            id="ticket-side",
+        ),
         align="start",
         spacing="5",
         width="100%",

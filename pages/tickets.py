@@ -1,29 +1,75 @@
-"""The ticket queue: one page at a time from SQL, a status filter, and a new-ticket dialog."""
+"""The agent queue: views, combinable filters, keyset pages, search with highlights, bulk
+actions, live reload, and the new-ticket dialog."""
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.services import accounts, assignment, live, saved_views
 from crm_app.services import clients as client_service
+from crm_app.services import search as search_service
 from crm_app.services import tickets as ticket_service
-from crm_app.services.errors import ServiceError
-from crm_app.services.tickets import TicketRow
-from crm_app.state import AppState, error_toast
-from models.ticket import Channel, TicketPriority
+from crm_app.services.errors import InvalidInput, ServiceError
+from crm_app.services.saved_views import ViewRow
+from crm_app.services.search import SearchHit
+from crm_app.services.tickets import QueueFilters, TicketRow
+from crm_app.state import AppState, chain, error_toast
+from models.ticket import Channel, SlaState, TicketPriority
 
-STATUS_FILTERS = ["open", "new", "pending", "resolved", "closed", "all"]
 PAGE_SIZE = 25
 NO_CLIENT = "— no client —"
+
+
+LIVE_POLL_SECONDS = 3
+LIVE_MAX_SECONDS = 4 * 3600  # a forgotten tab stops polling after a working day's half
+ANY = "any"
+STATUS_CHOICES = ["open", "new", "pending", "resolved", "closed", "all"]
+PRIORITY_CHOICES = [ANY, *[p.value for p in TicketPriority]]
+CHANNEL_CHOICES = [ANY, *[c.value for c in Channel]]
+SLA_CHOICES = [ANY, *[s.value for s in SlaState]]
+BULK_STATUS = ["pending", "open", "resolved", "closed"]
 
 
 class TicketsState(AppState):
     tickets: list[TicketRow] = []
     total: int = 0
+    total_capped: bool = False
     page: int = 1
+    has_next: bool = False
+    _cursors: list[str] = [""]  # the cursor that starts each page seen so far
+    _next_cursor: str = ""
+    # filters (the "any" choice is stored as "")
+    view_key: str = "all_open"
+    views: list[ViewRow] = []
     status_filter: str = "open"
+    priority_filter: str = ANY
+    channel_filter: str = ANY
+    assignee_filter: str = "anyone"
+    sla_filter: str = ANY
+    client_filter: str = ""
+    created_from: str = ""
+    created_to: str = ""
+    filter_error: str = ""
+    view_name: str = ""
+    # search
+    search_query: str = ""
+    search_hits: list[SearchHit] = []
+    search_active: bool = False
+    # selection and bulk actions
+    selected: list[int] = []
+    staff_labels: list[str] = []
+    _staff_ids: dict[str, int] = {}
+    loading: bool = False
+    # live updates
+    _live_counter: int = 0
+    _live_running: bool = False
+    # new-ticket dialog
     dialog_open: bool = False
     create_error: str = ""
     client_labels: list[str] = []
@@ -36,25 +82,226 @@ class TicketsState(AppState):
     def page_count(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
 
-    @rx.event
-    def load(self):
+    @rx.var
+    def total_label(self) -> str:
+        return (f"{self.total:,}+ tickets" if self.total_capped
+                else f"{self.total:,} ticket" + ("" if self.total == 1 else "s"))
+
+    @rx.var
+    def view_labels(self) -> list[str]:
+        return [v.name for v in self.views]
+
+    @rx.var
+    def view_name_selected(self) -> str:
+        for view in self.views:
+            if view.key == self.view_key:
+                return view.name
+        return "Custom filters"
+
+    @rx.var
+    def selected_count(self) -> int:
+        return len(self.selected)
+
+    def _filters(self) -> QueueFilters:
+        def plain(value: str) -> str:
+            return "" if value == ANY else value
+
+        return QueueFilters(
+            status=self.status_filter, priority=plain(self.priority_filter),
+            channel=plain(self.channel_filter), assignee=self.assignee_filter,
+            client=self.client_filter.strip(), sla_state=plain(self.sla_filter),
+            created_from=self.created_from.strip(), created_to=self.created_to.strip(),
+        )
+
+    def _show_filters(self, filters: QueueFilters) -> None:
+        self.status_filter = filters.status or "all"
+        self.priority_filter = filters.priority or ANY
+        self.channel_filter = filters.channel or ANY
+        self.assignee_filter = filters.assignee or "anyone"
+        self.sla_filter = filters.sla_state or ANY
+        self.client_filter = filters.client
+        self.created_from, self.created_to = filters.created_from, filters.created_to
+
+    def _fetch(self) -> rx.event.EventSpec | None:
+        self.filter_error = ""
         try:
-            result = ticket_service.list_tickets(self.require_actor(), status=self.status_filter,
-                                                 page=self.page, page_size=PAGE_SIZE)
+            actor = self.require_actor()
+            result = ticket_service.queue(actor, self._filters(),
+                                          after=self._cursors[self.page - 1],
+                                          page_size=PAGE_SIZE)
+        except InvalidInput as error:
+            self.filter_error, self.tickets = error.message, []
+            self.total, self.has_next = 0, False
+            return None
         except ServiceError as error:
             return error_toast(error)
-        self.tickets, self.total = result.items, result.total
+        self.tickets, self.total, self.total_capped = result.items, result.total, \
+            result.total_capped
+        self._next_cursor, self.has_next = result.next_cursor, bool(result.next_cursor)
+        visible = {t.number for t in result.items}
+        self.selected = [n for n in self.selected if n in visible]
         return None
 
     @rx.event
-    def set_status_filter(self, value: str):
-        self.status_filter, self.page = value, 1
-        return TicketsState.load
+    def load(self):
+        try:
+            actor = self.require_actor()
+            self.views = saved_views.list_views(actor)
+            choices = ticket_service.staff_choices(actor)
+            self._live_counter = live.change_counter(actor)
+        except ServiceError as error:
+            return error_toast(error)
+        self._staff_ids = {name: uid for uid, name in choices}
+        self.staff_labels = list(self._staff_ids)
+        self.page, self._cursors, self.selected = 1, [""], []
+        return chain(self._fetch(), TicketsState.live_loop)
+
+    def _restart(self):
+        self.page, self._cursors, self.selected = 1, [""], []
+        return self._fetch()
 
     @rx.event
-    def go_to_page(self, page: int):
-        self.page = min(max(1, page), self.page_count)
-        return TicketsState.load
+    def choose_view(self, name: str):
+        key = next((v.key for v in self.views if v.name == name), "")
+        try:
+            filters = saved_views.view_filters(self.require_actor(), key)
+        except ServiceError as error:
+            return error_toast(error)
+        self.view_key = key
+        self._show_filters(filters)
+        return self._restart()
+
+    @rx.event
+    def set_filter(self, name: str, value: str):
+        if name in ("status_filter", "priority_filter", "channel_filter", "assignee_filter",
+                    "sla_filter"):
+            setattr(self, name, value)
+            self.view_key = ""
+            return self._restart()
+        return None
+
+    @rx.event
+    def apply_text_filters(self, form: dict):
+        self.client_filter = str(form.get("client", ""))
+        self.created_from = str(form.get("created_from", ""))
+        self.created_to = str(form.get("created_to", ""))
+        self.view_key = ""
+        return self._restart()
+
+    @rx.event
+    def save_view(self, form: dict):
+        try:
+            view = saved_views.save_view(self.require_actor(), str(form.get("view_name", "")),
+                                         self._filters())
+            self.views = saved_views.list_views(self.require_actor())
+        except ServiceError as error:
+            return error_toast(error)
+        self.view_key = view.key
+        return rx.toast.success(f"View “{view.name}” saved")
+
+    @rx.event
+    def next_page(self):
+        if not self._next_cursor:
+            return None
+        self._cursors = [*self._cursors[: self.page], self._next_cursor]
+        self.page += 1
+        return self._fetch()
+
+    @rx.event
+    def previous_page(self):
+        self.page = max(1, self.page - 1)
+        return self._fetch()
+
+    @rx.event
+    def toggle(self, number: int, checked: bool):
+        if checked and number not in self.selected:
+            self.selected = [*self.selected, number]
+        elif not checked:
+            self.selected = [n for n in self.selected if n != number]
+
+    @rx.event
+    def toggle_all(self, checked: bool):
+        self.selected = [t.number for t in self.tickets] if checked else []
+
+    def _bulk(self, **change):
+        try:
+            result = ticket_service.bulk_update(self.require_actor(), self.selected, **change)
+        except ServiceError as error:
+            return error_toast(error)
+        self.selected = []
+        return chain(self._fetch(), rx.toast.success(f"{result.changed} ticket(s) changed"))
+
+    @rx.event
+    def bulk_status(self, status: str):
+        return self._bulk(status=status)
+
+    @rx.event
+    def bulk_priority(self, priority: str):
+        return self._bulk(priority=priority)
+
+    @rx.event
+    def bulk_assign(self, name: str):
+        return self._bulk(assignee_id=self._staff_ids.get(name))
+
+    @rx.event
+    def bulk_round_robin(self):
+        try:
+            count = assignment.assign_round_robin(self.require_actor(), self.selected)
+        except ServiceError as error:
+            return error_toast(error)
+        self.selected = []
+        return chain(self._fetch(),
+                     rx.toast.success(f"{count} ticket(s) assigned round-robin"))
+
+    @rx.event
+    def run_search(self, form: dict):
+        self.search_query = str(form.get("q", "")).strip()
+        if not self.search_query:
+            return self.clear_search()
+        try:
+            result = search_service.search_tickets(self.require_actor(), self.search_query)
+        except ServiceError as error:
+            return error_toast(error)
+        if result.kind == "number" and len(result.hits) == 1:
+            return rx.redirect(routes.ticket(result.hits[0].number))
+        self.search_hits, self.search_active = result.hits, True
+        return None
+
+    @rx.event
+    def clear_search(self):
+        self.search_query, self.search_hits, self.search_active = "", [], False
+
+    @rx.event(background=True)
+    async def live_loop(self):
+        """Reload the open queue when any ticket or message changes (checked every few
+        seconds through a counter in PostgreSQL, so writes on any worker show up)."""
+        async with self:
+            if self._live_running:
+                return
+            self._live_running = True
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < LIVE_MAX_SECONDS:
+                await asyncio.sleep(LIVE_POLL_SECONDS)
+                async with self:
+                    if self.router.page.path != routes.TICKETS:
+                        return
+                    token, seen = self.session_token, self._live_counter
+                actor = await asyncio.to_thread(accounts.actor_for_token, token)
+                if actor is None:
+                    return
+                try:
+                    counter = await asyncio.to_thread(live.change_counter, actor)
+                except ServiceError:
+                    return
+                if counter != seen:
+                    async with self:
+                        self._live_counter = counter
+                        if not self.search_active:
+                            self._fetch()
+        finally:
+            async with self:
+                self._live_running = False
 
     @rx.event
     def open_dialog(self):
@@ -132,20 +379,177 @@ def sla_badge(state: rx.Var[str]) -> rx.Component:
 
 
 def _row(ticket: TicketRow) -> rx.Component:
+    weight = rx.cond(ticket.is_unread, "bold", "regular")
     return rx.table.row(
-        rx.table.cell(rx.text("#", ticket.number, weight=rx.cond(ticket.is_unread, "bold",
-                                                                   "regular"))),
+        rx.table.cell(rx.checkbox(
+            checked=TicketsState.selected.contains(ticket.number),
+            on_change=lambda checked: TicketsState.toggle(ticket.number, checked),
+            aria_label="Select ticket " + ticket.number.to_string(),
+        )),
+        rx.table.cell(rx.hstack(
+            rx.cond(ticket.is_unread, rx.box(width="8px", height="8px", border_radius="50%",
+                                             background=rx.color("accent", 9),
+                                             title="unread")),
+            rx.text("#", ticket.number, weight=weight), align="center", spacing="2")),
         rx.table.cell(
-            rx.link(ticket.subject, href="/tickets/" + ticket.number.to_string(),
-                    weight=rx.cond(ticket.is_unread, "bold", "regular"))
+            rx.link(ticket.subject, href="/tickets/" + ticket.number.to_string(), weight=weight)
         ),
         rx.table.cell(ticket.client_name),
         rx.table.cell(status_badge(ticket.status)),
         rx.table.cell(priority_badge(ticket.priority)),
         rx.table.cell(sla_badge(ticket.sla_state)),
-        rx.table.cell(ticket.assignee_name),
+        rx.table.cell(rx.text(ticket.channel, size="1")),
+        rx.table.cell(rx.cond(ticket.assignee_name != "", ticket.assignee_name,
+                              rx.text("unassigned", color_scheme="gray", size="1"))),
         rx.table.cell(rx.text(ticket.created_at, size="1", color_scheme="gray")),
         class_name="ticket-row",
+    )
+
+
+def _filter_select(label: str, choices: list[str], value: rx.Var[str], name: str
+                   ) -> rx.Component:
+    return rx.vstack(
+        rx.text(label, size="1", color_scheme="gray"),
+        rx.select(choices, value=value, on_change=lambda v: TicketsState.set_filter(name, v),
+                  aria_label=label, size="1"),
+        spacing="1",
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.vstack(
+                rx.text("View", size="1", color_scheme="gray"),
+                rx.select(TicketsState.view_labels, value=TicketsState.view_name_selected,
+                          on_change=TicketsState.choose_view, aria_label="View", size="1",
+                          id="view-select"),
+                spacing="1",
+            ),
+            _filter_select("Status", STATUS_CHOICES, TicketsState.status_filter,
+                           "status_filter"),
+            _filter_select("Priority", PRIORITY_CHOICES, TicketsState.priority_filter,
+                           "priority_filter"),
+            _filter_select("Channel", CHANNEL_CHOICES, TicketsState.channel_filter,
+                           "channel_filter"),
+            _filter_select("Assignee", ["anyone", "mine", "unassigned"],
+                           TicketsState.assignee_filter, "assignee_filter"),
+            _filter_select("SLA", SLA_CHOICES, TicketsState.sla_filter, "sla_filter"),
+            rx.form(
+                rx.hstack(
+                    rx.vstack(rx.text("Client id or email", size="1", color_scheme="gray"),
+                              rx.input(name="client", default_value=TicketsState.client_filter,
+                                       size="1", width="12rem", id="client-filter"),
+                              spacing="1"),
+                    rx.vstack(rx.text("Created from", size="1", color_scheme="gray"),
+                              rx.input(name="created_from", type="date", size="1",
+                                       default_value=TicketsState.created_from),
+                              spacing="1"),
+                    rx.vstack(rx.text("to", size="1", color_scheme="gray"),
+                              rx.input(name="created_to", type="date", size="1",
+                                       default_value=TicketsState.created_to),
+                              spacing="1"),
+                    rx.button("Apply", type="submit", size="1", variant="soft"),
+                    align="end",
+                ),
+                on_submit=TicketsState.apply_text_filters,
+                reset_on_submit=False,
+            ),
+            wrap="wrap",
+            align="end",
+            spacing="3",
+        ),
+        rx.form(
+            rx.hstack(
+                rx.input(name="view_name", placeholder="Name these filters…", size="1",
+                         width="14rem", id="view-name", max_length=80),
+                rx.button(rx.icon("bookmark-plus", size=14), "Save as view", type="submit",
+                          size="1", variant="soft", id="save-view"),
+                align="center",
+            ),
+            on_submit=TicketsState.save_view,
+            reset_on_submit=True,
+        ),
+        form_error(TicketsState.filter_error),
+        width="100%",
+        spacing="2",
+    )
+
+
+def _bulk_bar() -> rx.Component:
+    return rx.cond(
+        TicketsState.selected_count > 0,
+        rx.hstack(
+            rx.text(TicketsState.selected_count, " selected", weight="bold", size="2"),
+            rx.select(BULK_STATUS, placeholder="Set status…", on_change=TicketsState.bulk_status,
+                      size="1", aria_label="Set status of selected"),
+            rx.select([p.value for p in TicketPriority], placeholder="Set priority…",
+                      on_change=TicketsState.bulk_priority, size="1",
+                      aria_label="Set priority of selected"),
+            rx.select(TicketsState.staff_labels, placeholder="Assign to…",
+                      on_change=TicketsState.bulk_assign, size="1",
+                      aria_label="Assign selected"),
+            rx.button("Round-robin", size="1", variant="soft",
+                      on_click=TicketsState.bulk_round_robin),
+            rx.button(rx.icon("archive", size=14), "Close", size="1", color_scheme="red",
+                      variant="soft", on_click=TicketsState.bulk_status("closed"),
+                      id="bulk-close"),
+            align="center",
+            padding="0.5rem 0.75rem",
+            border_radius="8px",
+            background=rx.color("accent", 3),
+            width="100%",
+            id="bulk-bar",
+        ),
+    )
+
+
+def _search_bar() -> rx.Component:
+    return rx.form(
+        rx.hstack(
+            rx.input(rx.input.slot(rx.icon("search", size=16)), name="q",
+                     placeholder="Search subjects and messages, #number or client email…",
+                     default_value=TicketsState.search_query, width="28rem", id="search"),
+            rx.button("Search", type="submit", variant="soft"),
+            rx.cond(TicketsState.search_active,
+                    rx.button("Back to queue", type="button", variant="ghost",
+                              on_click=TicketsState.clear_search)),
+            align="center",
+        ),
+        on_submit=TicketsState.run_search,
+        reset_on_submit=False,
+    )
+
+
+def _hit(hit: SearchHit) -> rx.Component:
+    return rx.box(
+        rx.hstack(
+            rx.text("#", hit.number, weight="bold"),
+            rx.link(rx.html(hit.subject_html), href="/tickets/" + hit.number.to_string()),
+            status_badge(hit.status),
+            rx.spacer(),
+            rx.text(hit.client_name, size="1", color_scheme="gray"),
+            rx.text(hit.created_at, size="1", color_scheme="gray"),
+            align="center",
+            width="100%",
+        ),
+        rx.cond(hit.snippet_html != "",
+                rx.box(rx.html(hit.snippet_html), font_size="0.85rem",
+                       color=rx.color("gray", 11), padding_top="0.25rem")),
+        padding="0.6rem 0.9rem",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        width="100%",
+        class_name="search-hit",
+    )
+
+
+def _search_results() -> rx.Component:
+    return rx.cond(
+        TicketsState.search_hits.length() > 0,
+        rx.vstack(rx.foreach(TicketsState.search_hits, _hit), spacing="0", width="100%",
+                  border=f"1px solid {rx.color('gray', 5)}", border_radius="8px"),
+        empty_state("search-x", "No matches",
+                    "Try fewer or shorter words; the start of a word is enough."),
     )
 
 
@@ -199,50 +603,58 @@ def _new_ticket_dialog() -> rx.Component:
 
 def _pager() -> rx.Component:
     return rx.hstack(
-        rx.text(TicketsState.total, " tickets", size="2", color_scheme="gray"),
+        rx.text(TicketsState.total_label, size="2", color_scheme="gray", id="queue-total"),
         rx.spacer(),
         rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous page",
-                  disabled=TicketsState.page <= 1,
-                  on_click=TicketsState.go_to_page(TicketsState.page - 1)),
-        rx.text("Page ", TicketsState.page, " of ", TicketsState.page_count, size="2"),
+                  disabled=TicketsState.page <= 1, on_click=TicketsState.previous_page),
+        rx.text("Page ", TicketsState.page, size="2"),
         rx.button(rx.icon("chevron-right"), variant="soft", aria_label="Next page",
-                  disabled=TicketsState.page >= TicketsState.page_count,
-                  on_click=TicketsState.go_to_page(TicketsState.page + 1)),
+                  disabled=~TicketsState.has_next, on_click=TicketsState.next_page,
+                  id="next-page"),
         width="100%",
         align="center",
+    )
+
+
+def _queue_table() -> rx.Component:
+    return rx.cond(
+        TicketsState.tickets.length() > 0,
+        rx.vstack(
+            _bulk_bar(),
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell(rx.checkbox(
+                            checked=(TicketsState.selected_count > 0)
+                            & (TicketsState.selected_count == TicketsState.tickets.length()),
+                            on_change=TicketsState.toggle_all, aria_label="Select all")),
+                        *[rx.table.column_header_cell(h) for h in (
+                            "#", "Subject", "Client", "Status", "Priority", "SLA", "Channel",
+                            "Assignee", "Created")],
+                    )
+                ),
+                rx.table.body(rx.foreach(TicketsState.tickets, _row)),
+                width="100%",
+                variant="surface",
+                size="1",
+            ),
+            _pager(),
+            width="100%",
+        ),
+        empty_state("inbox", "No tickets here",
+                    "Nothing matches these filters. Pick another view or create a ticket."),
     )
 
 
 @signed_in_page(routes.TICKETS, "Tickets", Action.VIEW_TICKETS, on_load=[TicketsState.load])
 def tickets_page() -> rx.Component:
     return rx.vstack(
-        rx.hstack(
-            rx.select(STATUS_FILTERS, value=TicketsState.status_filter,
-                      on_change=TicketsState.set_status_filter, aria_label="Status filter"),
-            rx.spacer(),
-            _new_ticket_dialog(),
-            width="100%",
-        ),
+        rx.hstack(_search_bar(), rx.spacer(), _new_ticket_dialog(), width="100%",
+                  align="center"),
         rx.cond(
-            TicketsState.tickets.length() > 0,
-            rx.vstack(
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[rx.table.column_header_cell(h) for h in (
-                                "#", "Subject", "Client", "Status", "Priority", "SLA",
-                                "Assignee", "Created")]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(TicketsState.tickets, _row)),
-                    width="100%",
-                    variant="surface",
-                ),
-                _pager(),
-                width="100%",
-            ),
-            empty_state("inbox", "No tickets here",
-                        "Nothing matches this filter. Create a ticket with “New ticket”."),
+            TicketsState.search_active,
+            _search_results(),
+            rx.vstack(_filters(), _queue_table(), width="100%", spacing="3"),
         ),
         spacing="4",
         width="100%",

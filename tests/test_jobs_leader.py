@@ -16,6 +16,7 @@ import pytest
 
 from crm_app.db import libpq_url, session_scope
 from crm_app.settings import PROJECT_ROOT
+from jobs.registry import scheduled_jobs
 from jobs.scheduler import (
     EXIT_LOST_LEADERSHIP,
     JOBSTORE_SCHEMA,
@@ -129,8 +130,8 @@ def test_only_one_jobs_process_leads_and_a_standby_takes_over_when_the_leader_is
     standby_name = next(name for name in processes if name != leader_name)
 
     _wait_for(lambda: _sla_state(first_ticket) == SlaState.BREACHED, 15, "the sla_scan job")
-    stored = _sql(db, f"SELECT id FROM {JOBSTORE_SCHEMA}.{JOBSTORE_TABLE}")
-    assert stored == [("sla_scan",)]
+    stored = _sql(db, f"SELECT id FROM {JOBSTORE_SCHEMA}.{JOBSTORE_TABLE} ORDER BY id")
+    assert stored == sorted((job.id,) for job in scheduled_jobs())
 
     processes[leader_name].send_signal(signal.SIGKILL)
     killed_at = time.monotonic()

@@ -43,3 +43,11 @@ def test_health_reports_database_and_schema(db: str) -> None:
     assert body["status"] == "ok" and body["schema_revision"] != "None"
     spec = client.get("/api/openapi.json").json()
     assert "/api/health" in spec["paths"]
+
+
+def test_data_dir_from_another_postgres_major_gets_a_clear_error(tmp_path) -> None:
+    from crm_app.db import EmbeddedDatabaseError, start_embedded_postgres
+
+    (tmp_path / "PG_VERSION").write_text("9\n")
+    with pytest.raises(EmbeddedDatabaseError, match="PostgreSQL 9"):
+        start_embedded_postgres(tmp_path)

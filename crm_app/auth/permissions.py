@@ -24,6 +24,11 @@ class Action(StrEnum):
     MANAGE_CAMPAIGNS = "manage_campaigns"
     USE_PORTAL = "use_portal"  # a client's own tickets only
     VIEW_AUDIT_LOG = "view_audit_log"
+    VIEW_SEGMENTS = "view_segments"  # see segments and who is in them
+    EDIT_SEGMENTS = "edit_segments"  # build and save segments
+    MANAGE_CLIENT_FIELDS = "manage_client_fields"  # define custom client fields
+    MANAGE_CLIENT_PRIVACY = "manage_client_privacy"  # data export, erasure, legal hold
+    MANAGE_AI = "manage_ai"  # LLM settings; confidential (managers-only) retrieval sources
 
 
 _STAFF_TICKETS = {
@@ -36,8 +41,9 @@ _STAFF_TICKETS = {
 
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.MANAGER: frozenset(set(Action) - {Action.USE_PORTAL}),
-    Role.AGENT: frozenset(_STAFF_TICKETS),
-    Role.MARKETING: frozenset({Action.VIEW_CLIENTS, Action.MANAGE_CAMPAIGNS}),
+    Role.AGENT: frozenset(_STAFF_TICKETS | {Action.VIEW_SEGMENTS}),
+    Role.MARKETING: frozenset({Action.VIEW_CLIENTS, Action.MANAGE_CAMPAIGNS,
+                               Action.VIEW_SEGMENTS, Action.EDIT_SEGMENTS}),
     Role.CLIENT: frozenset({Action.USE_PORTAL}),
 }
 

@@ -1,18 +1,63 @@
-"""Clients: create and list (the full client database is its own issue)."""
+"""Clients: the record, the searchable list, the profile, notes and the record's history.
+
+Marketing reads clients but never their net worth, assets under management or KYC fields:
+every function here that returns client data blanks them unless the actor may
+`VIEW_CLIENT_FINANCES`, and refuses filters or sorting on them.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
-from crm_app.db import session_scope
+from crm_app.db import get_engine, session_scope
 from crm_app.services import audit
-from crm_app.services.errors import InvalidInput
+from crm_app.services.client_fields import (
+    CURRENCIES,
+    FIELDS,
+    RESTRICTED_FIELDS,
+    clean_text,
+    custom_field_definitions,
+    may_see_finances,
+    parse_bool,
+    parse_choice,
+    parse_country,
+    parse_custom_value,
+    parse_date,
+    parse_email,
+    parse_email_list,
+    parse_money,
+    parse_phone,
+    parse_phone_list,
+    parse_tags,
+)
+from crm_app.services.errors import InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
-from models.client import Client, RiskCategory
+from crm_app.services.segments import compile_rules, live_clients_clause
+from models.audit import AuditLog
+from models.base import utcnow
+from models.client import Client, ClientKind, ClientNote, KycStatus, RiskCategory
+from models.ticket import Ticket
+from models.user import Role, User
+
+MAX_NOTE = 20_000
+WORD_SIMILARITY = 0.5
+SORTS = tuple(key for key, spec in FIELDS.items() if spec.sortable)
+# Fields a person edits on the profile, in the order the form shows them.
+EDITABLE = (
+    "kind", "name", "email", "other_emails", "phone", "other_phones", "country", "region",
+    "risk_category", "net_worth", "aum", "currency", "kyc_status", "kyc_review_due",
+    "owner_agent_id", "tags", "marketing_consent", "marketing_consent_source", "portal_user_id",
+)
 
 
 @dataclass(frozen=True)
@@ -25,13 +70,79 @@ class ClientRow:
     risk_category: str
     # Empty when the viewer may not see client finances.
     net_worth: str
+    kind: str = ClientKind.INDIVIDUAL.value
+    country: str = ""
+    aum: str = ""
+    kyc_status: str = ""
+    owner_name: str = ""
+    tags: str = ""
+    created_at: str = ""
 
 
-def _row(client: Client, show_finances: bool) -> ClientRow:
+@dataclass(frozen=True)
+class ClientDetail:
+    """One client as the profile shows and edits it; values are strings ready for a form."""
+
+    id: int
+    kind: str
+    name: str
+    email: str
+    other_emails: str
+    phone: str
+    other_phones: str
+    country: str
+    region: str
+    risk_category: str
+    net_worth: str
+    aum: str
+    currency: str
+    kyc_status: str
+    kyc_review_due: str
+    owner_agent_id: str
+    owner_name: str
+    tags: list[str]
+    custom_fields: dict[str, str]
+    marketing_consent: bool
+    marketing_consent_at: str
+    marketing_consent_source: str
+    portal_user_id: str
+    portal_user_email: str
+    legal_hold: bool
+    legal_hold_reason: str
+    erased: bool
+    deleted: bool
+    merged_into_id: int
+    created_at: str
+    updated_at: str
+    finances_visible: bool
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: str
+    who: str
+    action: str
+    changes: list[tuple[str, str, str]] = field(default_factory=list)  # (field, before, after)
+
+
+@dataclass(frozen=True)
+class NoteRow:
+    id: int
+    author: str
+    body: str
+    created_at: str
+
+
+def _fmt_time(moment: datetime | None) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+
+
+def _money(client: Client, amount: Decimal | None) -> str:
+    return f"{client.currency} {amount:,.2f}" if amount is not None else ""
+
+
+def _row(client: Client, show_finances: bool, owner_name: str | None = None) -> ClientRow:
     assert client.id is not None
-    net_worth = ""
-    if show_finances and client.net_worth is not None:
-        net_worth = f"{client.currency} {client.net_worth:,.2f}"
     return ClientRow(
         id=client.id,
         name=client.name,
@@ -39,83 +150,474 @@ def _row(client: Client, show_finances: bool) -> ClientRow:
         phone=client.phone or "",
         region=client.region or "",
         risk_category=client.risk_category,
-        net_worth=net_worth,
+        net_worth=_money(client, client.net_worth) if show_finances else "",
+        kind=client.kind,
+        country=client.country or "",
+        aum=_money(client, client.aum) if show_finances else "",
+        kyc_status=client.kyc_status if show_finances else "",
+        owner_name=owner_name or "",
+        tags=", ".join(client.tags or []),
+        created_at=client.created_at.strftime("%Y-%m-%d") if client.created_at else "",
     )
 
 
-def _parse_money(value: str | Decimal | None) -> Decimal | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    try:
-        amount = Decimal(str(value).replace(",", "").strip())
-    except InvalidOperation:
-        raise InvalidInput("Net worth must be a number, e.g. 2500000.00") from None
-    if not amount.is_finite() or amount < 0 or amount >= Decimal("1e16"):
-        raise InvalidInput("Net worth must be a positive amount below 10^16.")
-    return amount.quantize(Decimal("0.01"))
+def _plain(value: Any) -> Any:
+    """A value as the audit log stores it (JSON)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    if isinstance(value, list):
+        return list(value)
+    return value
 
 
-def create_client(
-    actor: Actor,
-    *,
-    name: str,
-    email: str = "",
-    phone: str = "",
-    region: str = "",
-    risk_category: str = RiskCategory.MODERATE,
-    net_worth: str | Decimal | None = None,
-    owner_agent_id: int | None = None,
-) -> ClientRow:
-    require(actor, Action.EDIT_CLIENTS)
-    name = " ".join((name or "").split())
-    if not name or len(name) > 200:
-        raise InvalidInput("A client needs a name (up to 200 characters).")
-    if risk_category not in {r.value for r in RiskCategory}:
-        raise InvalidInput("Risk category must be conservative, moderate or aggressive.")
-    email = (email or "").strip().lower()
-    if email and ("@" not in email or len(email) > 320):
-        raise InvalidInput("Enter a valid client email address.")
-    client = Client(
-        name=name,
-        email=email or None,
-        phone=(phone or "").strip()[:40] or None,
-        region=(region or "").strip()[:100] or None,
-        risk_category=risk_category,
-        net_worth=_parse_money(net_worth),
-        owner_agent_id=owner_agent_id or actor.user_id,
-    )
-    with session_scope() as session:
-        session.add(client)
-        session.flush()
-        audit.record(session, actor, "client.created", "client", client.id, {"name": [None, name]})
-        return _row(client, can(actor, Action.VIEW_CLIENT_FINANCES))
+# --- search and listing ------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _has_trigram(url: str) -> bool:
+    with get_engine().connect() as conn:
+        return bool(conn.execute(
+            text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar())
 
 
-def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: int = 25) -> Page:
+def has_trigram_search() -> bool:
+    """pg_trgm is in every stock PostgreSQL; an embedded build without it searches substrings."""
+    return _has_trigram(str(get_engine().url))
+
+
+def search_clause(search: str) -> tuple[ColumnElement | None, ColumnElement | None]:
+    """(WHERE, relevance) for a fuzzy search over name, email and phone."""
+    term = " ".join((search or "").split())[:100]
+    if not term:
+        return None, None
+    parts: list[ColumnElement] = [Client.name.icontains(term, autoescape=True),
+                                  Client.email.icontains(term, autoescape=True)]
+    digits = re.sub(r"\D", "", term)
+    if len(digits) >= 3:
+        parts.append(Client.phone.contains(digits, autoescape=True))
+    relevance = None
+    if has_trigram_search() and len(term) >= 3:
+        # `term <% name`: some word run of the name is similar to the term (typos, order).
+        parts.append(Client.name.op("%>")(term))
+        relevance = func.word_similarity(term, Client.name)
+    return or_(*parts), relevance
+
+
+def filters_to_rules(filters: dict[str, Any] | None) -> dict[str, Any]:
+    """The list page's filter panel as a rule group, so it compiles through the same whitelist.
+
+    Keys: `<field>` for equality, `<field>__min` / `__max` for ranges, `<field>__from` /
+    `__to` for dates, `tag` for a tag.
+    """
+    rules: list[dict[str, Any]] = []
+    for key, value in (filters or {}).items():
+        if value in (None, "", []):
+            continue
+        name, _, bound = key.partition("__")
+        if name == "tag":
+            rules.append({"field": "tags", "operator": "has", "value": value})
+        elif bound in ("min", "from"):
+            rules.append({"field": name, "operator": "gte" if bound == "min" else "after_eq",
+                          "value": value})
+        elif bound in ("max", "to"):
+            rules.append({"field": name, "operator": "lte" if bound == "max" else "before_eq",
+                          "value": value})
+        elif name in ("marketing_consent", "legal_hold", "has_open_ticket"):
+            rules.append({"field": name,
+                          "operator": "is_true" if parse_bool(value, name) else "is_false"})
+        elif name == "owner_agent_id":
+            rules.append({"field": name, "operator": "eq", "value": value})
+        elif FIELDS.get(name) and FIELDS[name].kind == "text":
+            rules.append({"field": name, "operator": "contains", "value": value})
+        else:
+            rules.append({"field": name, "operator": "eq", "value": value})
+    # Inclusive date bounds: between the day given and itself.
+    for rule in rules:
+        if rule["operator"] == "after_eq":
+            rule["operator"], rule["value"] = "between", [rule["value"], "9999-12-31"]
+        elif rule["operator"] == "before_eq":
+            rule["operator"], rule["value"] = "between", ["0001-01-01", rule["value"]]
+    return {"op": "and", "rules": rules}
+
+
+def client_list_query(session: Session, actor: Actor, *, search: str = "",
+                      filters: dict[str, Any] | None = None,
+                      rules: dict[str, Any] | None = None):
+    """(SELECT client rows, relevance) for the list, an export or a segment, as `actor` sees it."""
+    show = may_see_finances(actor)
+    definitions = custom_field_definitions(session)
+    query = select(Client).where(live_clients_clause())
+    for tree in (filters_to_rules(filters), rules):
+        if tree:
+            query = query.where(compile_rules(tree, definitions, show_finances=show))
+    where, relevance = search_clause(search)
+    if where is not None:
+        query = query.where(where)
+    if relevance is not None:
+        # The default (0.6) misses one-letter typos in short names ("Margret").
+        session.execute(text(f"SET LOCAL pg_trgm.word_similarity_threshold = {WORD_SIMILARITY}"))
+    return query, relevance
+
+
+def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: int = 25,
+                 filters: dict[str, Any] | None = None, rules: dict[str, Any] | None = None,
+                 sort: str = "", descending: bool = False) -> Page:
+    """One page of clients, searched, filtered and sorted in SQL."""
     require(actor, Action.VIEW_CLIENTS)
-    page, page_size = max(page, 1), min(max(page_size, 1), 100)
-    query = select(Client)
-    if search.strip():
-        term = f"%{search.strip()}%"
-        query = query.where(or_(Client.name.ilike(term), Client.email.ilike(term)))
+    page, page_size = max(int(page), 1), min(max(int(page_size), 1), 100)
+    if sort and sort not in SORTS:
+        raise InvalidInput("That column cannot be sorted.")
+    if sort in RESTRICTED_FIELDS and not may_see_finances(actor):
+        raise PermissionDenied("You may not sort clients by finance fields.")
     with session_scope() as session:
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
-        clients = session.execute(
-            query.order_by(Client.name, Client.id).offset((page - 1) * page_size).limit(page_size)
-        ).scalars()
-        show = can(actor, Action.VIEW_CLIENT_FINANCES)
-        return Page(items=[_row(c, show) for c in clients], total=total, page=page,
-                    page_size=page_size)
+        query, relevance = client_list_query(session, actor, search=search, filters=filters,
+                                             rules=rules)
+        total = session.execute(select(func.count()).select_from(query.subquery())
+                                ).scalar_one()
+        if sort:
+            column = getattr(Client, sort)
+            order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
+        elif relevance is not None:
+            order = [relevance.desc()]
+        else:
+            order = [Client.name]
+        listed = session.execute(
+            query.add_columns(User.name).outerjoin(User, User.id == Client.owner_agent_id)
+            .order_by(*order, Client.id).offset((page - 1) * page_size).limit(page_size)
+        ).all()
+        show = may_see_finances(actor)
+        return Page(items=[_row(c, show, owner) for c, owner in listed], total=total,
+                    page=page, page_size=page_size)
 
 
 def client_choices(actor: Actor, search: str = "", limit: int = 50) -> list[tuple[int, str]]:
     """(id, label) pairs for pickers."""
     require(actor, Action.VIEW_CLIENTS)
-    query = select(Client.id, Client.name, Client.email).order_by(Client.name).limit(limit)
+    query = (select(Client.id, Client.name, Client.email).where(live_clients_clause())
+             .order_by(Client.name).limit(limit))
     if search.strip():
-        query = query.where(Client.name.ilike(f"%{search.strip()}%"))
+        query = query.where(Client.name.icontains(search.strip(), autoescape=True))
     with session_scope() as session:
         return [
             (cid, f"{name} <{email}>" if email else name)
             for cid, name, email in session.execute(query)
         ]
+
+
+def staff_choices(actor: Actor) -> list[tuple[int, str]]:
+    """Agents and managers who can be a client's relationship manager."""
+    require(actor, Action.VIEW_CLIENTS)
+    with session_scope() as session:
+        return [(uid, name) for uid, name in session.execute(
+            select(User.id, User.name).where(User.role.in_([Role.AGENT, Role.MANAGER]),
+                                             User.is_active).order_by(User.name))]
+
+
+# --- one client --------------------------------------------------------------------------------
+
+def _load(session: Session, client_id: int, *, allow_deleted: bool = False) -> Client:
+    client = session.get(Client, client_id) if isinstance(client_id, int) else None
+    if client is None or (client.deleted_at is not None and not allow_deleted):
+        raise NotFound("That client does not exist.")
+    return client
+
+
+def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
+    assert client.id is not None
+    show = may_see_finances(actor)
+    owner = session.get(User, client.owner_agent_id) if client.owner_agent_id else None
+    portal = session.get(User, client.portal_user_id) if client.portal_user_id else None
+    return ClientDetail(
+        id=client.id, kind=client.kind, name=client.name, email=client.email or "",
+        other_emails=", ".join(client.other_emails or []), phone=client.phone or "",
+        other_phones=", ".join(client.other_phones or []), country=client.country or "",
+        region=client.region or "", risk_category=client.risk_category,
+        net_worth=str(client.net_worth) if show and client.net_worth is not None else "",
+        aum=str(client.aum) if show and client.aum is not None else "",
+        currency=client.currency,
+        kyc_status=client.kyc_status if show else "",
+        kyc_review_due=(client.kyc_review_due.isoformat()
+                        if show and client.kyc_review_due else ""),
+        owner_agent_id=str(client.owner_agent_id or ""), owner_name=owner.name if owner else "",
+        tags=list(client.tags or []),
+        custom_fields={k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+                       for k, v in (client.custom_fields or {}).items()},
+        marketing_consent=client.marketing_consent,
+        marketing_consent_at=_fmt_time(client.marketing_consent_at),
+        marketing_consent_source=client.marketing_consent_source or "",
+        portal_user_id=str(client.portal_user_id or ""),
+        portal_user_email=portal.email if portal else "",
+        legal_hold=client.legal_hold, legal_hold_reason=client.legal_hold_reason or "",
+        erased=client.erased_at is not None, deleted=client.deleted_at is not None,
+        merged_into_id=client.merged_into_id or 0,
+        created_at=_fmt_time(client.created_at), updated_at=_fmt_time(client.updated_at),
+        finances_visible=show,
+    )
+
+
+def get_client(actor: Actor, client_id: int) -> ClientDetail:
+    require(actor, Action.VIEW_CLIENTS)
+    with session_scope() as session:
+        return _detail(session, _load(session, client_id, allow_deleted=True), actor)
+
+
+def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) -> dict[str, Any]:
+    """Every submitted field parsed to its stored type; the first bad one raises."""
+    unknown = set(changes) - set(EDITABLE) - {"custom_fields"}
+    if unknown:
+        raise InvalidInput(f"Unknown field: {sorted(unknown)[0][:60]}.")
+    country = parse_country(changes["country"]) if "country" in changes else client.country
+    parsed: dict[str, Any] = {}
+    for key, value in changes.items():
+        match key:
+            case "kind":
+                parsed[key] = parse_choice(value, tuple(k.value for k in ClientKind),
+                                           "Client type")
+            case "name":
+                name = clean_text(value, "Name")
+                if not name:
+                    raise InvalidInput("A client needs a name (up to 200 characters).")
+                parsed[key] = name
+            case "email":
+                parsed[key] = parse_email(value)
+            case "other_emails":
+                parsed[key] = parse_email_list(value)
+            case "phone":
+                parsed[key] = parse_phone(value, country)
+            case "other_phones":
+                parsed[key] = parse_phone_list(value, country)
+            case "country":
+                parsed[key] = country
+            case "region":
+                parsed[key] = clean_text(value, "Region", max_length=100) or None
+            case "risk_category":
+                parsed[key] = parse_choice(value, tuple(r.value for r in RiskCategory),
+                                           "Risk category")
+            case "net_worth":
+                parsed[key] = parse_money(value, "Net worth")
+            case "aum":
+                parsed[key] = parse_money(value, "Assets under management")
+            case "currency":
+                parsed[key] = parse_choice(str(value).upper(), CURRENCIES, "Currency")
+            case "kyc_status":
+                parsed[key] = parse_choice(value, tuple(k.value for k in KycStatus),
+                                           "KYC status")
+            case "kyc_review_due":
+                parsed[key] = parse_date(value, "KYC review date")
+            case "owner_agent_id" | "portal_user_id":
+                parsed[key] = _user_ref(session, key, value)
+            case "tags":
+                parsed[key] = parse_tags(value)
+            case "marketing_consent":
+                parsed[key] = parse_bool(value, "Marketing consent")
+            case "marketing_consent_source":
+                parsed[key] = clean_text(value, "Consent source", max_length=100) or None
+            case "custom_fields":
+                parsed[key] = _parse_custom(session, client, value)
+    return parsed
+
+
+def _user_ref(session: Session, key: str, value: Any) -> int | None:
+    if value in (None, "", 0, "0"):
+        return None
+    try:
+        user_id = int(value)
+    except (TypeError, ValueError):
+        raise InvalidInput("Pick a user from the list.") from None
+    user = session.get(User, user_id)
+    if key == "owner_agent_id":
+        if user is None or user.role not in (Role.AGENT, Role.MANAGER):
+            raise InvalidInput("The relationship manager must be an agent or a manager.")
+    elif user is None or user.role != Role.CLIENT:
+        raise InvalidInput("The portal user must be a user with the client role.")
+    return user_id
+
+
+def _parse_custom(session: Session, client: Client, values: Any) -> dict[str, Any]:
+    if not isinstance(values, dict):
+        raise InvalidInput("Custom fields must be given as field: value.")
+    definitions = custom_field_definitions(session)
+    merged = dict(client.custom_fields or {})
+    for key, value in values.items():
+        if key not in definitions:
+            raise InvalidInput(f"Unknown custom field {str(key)[:60]!r}.")
+        parsed = parse_custom_value(definitions[key], value)
+        if parsed is None:
+            merged.pop(key, None)
+        else:
+            merged[key] = parsed
+    return merged
+
+
+def _apply(client: Client, parsed: dict[str, Any]) -> dict[str, list[Any]]:
+    """Set the parsed values; returns {field: [before, after]} of what really changed."""
+    diff: dict[str, list[Any]] = {}
+    for key, value in parsed.items():
+        before = getattr(client, key)
+        if before == value:
+            continue
+        diff[key] = [_plain(before), _plain(value)]
+        setattr(client, key, value)
+    if "marketing_consent" in diff:
+        client.marketing_consent_at = utcnow() if client.marketing_consent else None
+        diff["marketing_consent_at"] = [None, _plain(client.marketing_consent_at)]
+    if diff:
+        client.updated_at = utcnow()
+    return diff
+
+
+def create_client(actor: Actor, *, name: str, email: str = "", phone: str = "",
+                  region: str = "", risk_category: str = RiskCategory.MODERATE,
+                  net_worth: str | Decimal | None = None, owner_agent_id: int | None = None,
+                  **more: Any) -> ClientRow:
+    """Add a client; `more` takes any other editable field (country, aum, tags, …)."""
+    require(actor, Action.EDIT_CLIENTS)
+    fields: dict[str, Any] = {"name": name, "email": email, "phone": phone, "region": region,
+                              "risk_category": risk_category, **more}
+    if net_worth not in (None, ""):
+        fields["net_worth"] = net_worth
+    if owner_agent_id:
+        fields["owner_agent_id"] = owner_agent_id
+    with session_scope() as session:
+        client = Client(name="", owner_agent_id=actor.user_id)
+        parsed = _parse_changes(session, client, fields)
+        for key, value in parsed.items():
+            setattr(client, key, value)
+        if client.marketing_consent:
+            client.marketing_consent_at = utcnow()
+        session.add(client)
+        session.flush()
+        audit.record(session, actor, "client.created", "client", client.id,
+                     {k: [None, _plain(v)] for k, v in parsed.items() if v not in (None, [])})
+        return _row(client, may_see_finances(actor))
+
+
+def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> ClientDetail:
+    """Change some fields of a client; the audit entry holds each one's before and after."""
+    require(actor, Action.EDIT_CLIENTS)
+    if set(changes) & RESTRICTED_FIELDS:
+        require(actor, Action.VIEW_CLIENT_FINANCES)
+    with session_scope() as session:
+        client = _load(session, client_id)
+        if client.erased_at is not None:
+            raise InvalidInput("This client's personal data was erased; it cannot be edited.")
+        diff = _apply(client, _parse_changes(session, client, changes))
+        if diff:
+            audit.record(session, actor, "client.updated", "client", client.id, diff)
+        session.flush()
+        return _detail(session, client, actor)
+
+
+def delete_client(actor: Actor, client_id: int) -> None:
+    """Soft delete: the client leaves every list and segment; tickets keep their link."""
+    require(actor, Action.EDIT_CLIENTS)
+    with session_scope() as session:
+        client = _load(session, client_id)
+        client.deleted_at = utcnow()
+        audit.record(session, actor, "client.deleted", "client", client.id,
+                     {"deleted_at": [None, _plain(client.deleted_at)]})
+
+
+def restore_client(actor: Actor, client_id: int) -> None:
+    require(actor, Action.EDIT_CLIENTS)
+    with session_scope() as session:
+        client = _load(session, client_id, allow_deleted=True)
+        if client.deleted_at is None or client.merged_into_id:
+            raise InvalidInput("Only a deleted (not merged) client can be restored.")
+        audit.record(session, actor, "client.restored", "client", client.id,
+                     {"deleted_at": [_plain(client.deleted_at), None]})
+        client.deleted_at = None
+
+
+# --- notes, tickets, history -------------------------------------------------------------------
+
+def add_note(actor: Actor, client_id: int, body: str) -> NoteRow:
+    require(actor, Action.EDIT_CLIENTS)
+    body = (body or "").strip()
+    if not body:
+        raise InvalidInput("Write the note first.")
+    if len(body) > MAX_NOTE:
+        raise InvalidInput(f"A note may hold at most {MAX_NOTE:,} characters.")
+    with session_scope() as session:
+        client = _load(session, client_id)
+        note = ClientNote(client_id=client.id, author_id=actor.user_id, body=body)
+        session.add(note)
+        session.flush()
+        audit.record(session, actor, "client.note_added", "client", client.id,
+                     {"note": [None, body[:200]]})
+        return NoteRow(note.id or 0, actor.name, body, _fmt_time(note.created_at))
+
+
+def list_notes(actor: Actor, client_id: int) -> list[NoteRow]:
+    require(actor, Action.VIEW_CLIENTS)
+    with session_scope() as session:
+        _load(session, client_id, allow_deleted=True)
+        rows = session.execute(
+            select(ClientNote, User.name).outerjoin(User, User.id == ClientNote.author_id)
+            .where(ClientNote.client_id == client_id).order_by(ClientNote.created_at.desc())
+            .limit(200)
+        ).all()
+        return [NoteRow(n.id, author or "—", n.body, _fmt_time(n.created_at))
+                for n, author in rows]
+
+
+@dataclass(frozen=True)
+class ClientTicket:
+    number: int
+    subject: str
+    status: str
+    priority: str
+    created_at: str
+
+
+def client_tickets(actor: Actor, client_id: int, limit: int = 50) -> list[ClientTicket]:
+    """The client's latest tickets, for staff who work tickets."""
+    require(actor, Action.VIEW_TICKETS)
+    with session_scope() as session:
+        _load(session, client_id, allow_deleted=True)
+        return [ClientTicket(t.number or 0, t.subject, t.status, t.priority,
+                             _fmt_time(t.created_at))
+                for t in session.execute(select(Ticket).where(Ticket.client_id == client_id)
+                                         .order_by(Ticket.created_at.desc()).limit(limit)
+                                         ).scalars()]
+
+
+def _shown(value: Any) -> str:
+    if value is None or value == []:
+        return "—"
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k}={v}" for k, v in value.items()) or "—"
+    return str(value)
+
+
+def client_history(actor: Actor, client_id: int, limit: int = 200) -> list[HistoryEntry]:
+    """Who changed what on this client, newest first; finance values hidden from marketing."""
+    require(actor, Action.VIEW_CLIENTS)
+    show = may_see_finances(actor)
+    with session_scope() as session:
+        _load(session, client_id, allow_deleted=True)
+        rows = session.execute(
+            select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.actor_id)
+            .where(AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
+            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
+        ).all()
+    history = []
+    for entry, who in rows:
+        changes = []
+        for key, pair in (entry.changes or {}).items():
+            before, after = (pair if isinstance(pair, list) and len(pair) == 2
+                             else (None, pair))
+            if key in RESTRICTED_FIELDS and not show:
+                before, after = ("hidden" if before is not None else None), "hidden"
+            label = FIELDS[key].label if key in FIELDS else key.replace("_", " ")
+            changes.append((label, _shown(before), _shown(after)))
+        history.append(HistoryEntry(_fmt_time(entry.created_at), who or "System",
+                                    entry.action.removeprefix("client."), changes))
+    return history
+
+
+def can_edit_clients(actor: Actor | None) -> bool:
+    return can(actor, Action.EDIT_CLIENTS)

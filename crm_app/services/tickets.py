@@ -1,18 +1,23 @@
-"""Tickets: create, list, open, reply, internal notes, status. Every write is audited."""
+"""Tickets: the agent queue (keyset pages, filters, views), opening a ticket, replies and notes,
+field changes under optimistic locking, bulk actions and merge. Every write is audited."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
-from sqlalchemy import case, func, select
+import sqlalchemy as sa
+from sqlalchemy import case, func, select, tuple_
 from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
 from crm_app.services import audit
-from crm_app.services.errors import InvalidInput, NotFound, PermissionDenied
+from crm_app.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
+from models.audit import AuditLog
 from models.base import utcnow
 from models.client import Client
 from models.sla import SlaConfig
@@ -44,6 +49,7 @@ class TicketRow:
     assignee_name: str
     created_at: str
     updated_at: str
+    version: int = 1
 
 
 @dataclass(frozen=True)
@@ -58,6 +64,27 @@ class MessageRow:
 
 
 @dataclass(frozen=True)
+class ClientProfile:
+    """The client sidebar: contact and finance fields (money only for roles that may see it)."""
+
+    id: int
+    name: str
+    email: str
+    phone: str
+    region: str
+    risk_category: str
+    net_worth: str
+
+
+@dataclass(frozen=True)
+class HistoryRow:
+    action: str
+    actor_name: str
+    changes: str
+    created_at: str
+
+
+@dataclass(frozen=True)
 class TicketDetail:
     ticket: TicketRow
     client_id: int | None
@@ -65,6 +92,11 @@ class TicketDetail:
     messages: list[MessageRow]
     first_response_due_at: str
     resolution_due_at: str
+    assignee_id: int | None = None
+    client: ClientProfile | None = None
+    other_tickets: list[TicketRow] = field(default_factory=list)
+    history: list[HistoryRow] = field(default_factory=list)
+    merged_into_number: int | None = None
 
 
 def _fmt(moment: datetime | None) -> str:
@@ -85,6 +117,7 @@ def _ticket_row(ticket: Ticket, client_name: str | None, assignee_name: str | No
         assignee_name=assignee_name or "",
         created_at=_fmt(ticket.created_at),
         updated_at=_fmt(ticket.updated_at),
+        version=ticket.version,
     )
 
 
@@ -212,9 +245,12 @@ def list_tickets(
         )
 
 
-def _load_for(session: Session, actor: Actor, number: int) -> Ticket:
+def _load_for(session: Session, actor: Actor, number: int, *, lock: bool = False) -> Ticket:
     """The ticket, if this actor may see it. A client sees only their own tickets."""
-    ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
+    query = select(Ticket).where(Ticket.number == number)
+    if lock:
+        query = query.with_for_update()
+    ticket = session.execute(query).scalar_one_or_none()
     if can(actor, Action.VIEW_TICKETS):
         if ticket is None:
             raise NotFound(f"There is no ticket #{number}.")
@@ -231,35 +267,120 @@ def _load_for(session: Session, actor: Actor, number: int) -> Ticket:
     return ticket
 
 
+def _names(session: Session, ticket: Ticket) -> tuple[str | None, str | None]:
+    client = session.get(Client, ticket.client_id) if ticket.client_id else None
+    assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+    return (client.name if client else None), (assignee.name if assignee else None)
+
+
+def _check_version(session: Session, ticket: Ticket, expected_version: int | None) -> None:
+    """Optimistic locking: refuse a save made against an older version of the ticket."""
+    if expected_version is None or ticket.version == expected_version:
+        return
+    last = session.execute(
+        select(User.name, AuditLog.action)
+        .select_from(AuditLog)
+        .outerjoin(User, User.id == AuditLog.actor_id)
+        .where(AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket.id)
+        .order_by(AuditLog.id.desc())
+        .limit(1)
+    ).first()
+    who = f" by {last[0]}" if last and last[0] else ""
+    raise Conflict(
+        f"Ticket #{ticket.number} was changed{who} while you were working on it. "
+        "The view now shows the latest version: check it and make your change again."
+    )
+
+
+def _touch(ticket: Ticket, now: datetime) -> None:
+    ticket.updated_at = now
+    ticket.version = (ticket.version or 1) + 1
+
+
+def _history(session: Session, ticket_id: int, limit: int = 50) -> list[HistoryRow]:
+    rows = session.execute(
+        select(AuditLog.action, User.name, AuditLog.changes, AuditLog.created_at)
+        .select_from(AuditLog)
+        .outerjoin(User, User.id == AuditLog.actor_id)
+        .where(AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket_id)
+        .order_by(AuditLog.id.desc())
+        .limit(limit)
+    ).all()
+    return [
+        HistoryRow(
+            action=action.removeprefix("ticket.").replace("_", " "),
+            actor_name=name or "System",
+            changes=", ".join(f"{key}: {_describe(value)}"
+                              for key, value in (changes or {}).items()),
+            created_at=_fmt(created),
+        )
+        for action, name, changes, created in rows
+    ]
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 2:
+        return f"{value[0] or '—'} → {value[1] or '—'}"
+    return str(value)
+
+
 def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDetail:
-    """Open a ticket. Staff see internal notes; a client never does."""
+    """Open a ticket. Staff see internal notes, the client sidebar and the audit history;
+    a client never does. Side effect: opening marks the ticket read for staff."""
     with session_scope() as session:
         ticket = _load_for(session, actor, number)
         staff = can(actor, Action.VIEW_TICKETS)
         if staff and mark_read and ticket.is_unread:
+            # Reading is not an edit: no version bump, so it never conflicts with a save.
             ticket.is_unread = False
         client = session.get(Client, ticket.client_id) if ticket.client_id else None
         assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
         message_query = (
-            select(TicketMessage, User.name)
+            select(TicketMessage.id, TicketMessage.sender_kind, TicketMessage.body_text,
+                   TicketMessage.is_internal, TicketMessage.channel, TicketMessage.created_at,
+                   User.name)
             .outerjoin(User, User.id == TicketMessage.author_id)
             .where(TicketMessage.ticket_id == ticket.id)
             .order_by(TicketMessage.created_at, TicketMessage.id)
         )
         if not staff:
             message_query = message_query.where(TicketMessage.is_internal.is_(False))
+        client_name = client.name if client else ""
         messages = [
             MessageRow(
-                id=m.id,
-                sender_kind=m.sender_kind,
-                author_name=author or (client.name if client and m.sender_kind == "client" else ""),
-                body_text=m.body_text,
-                is_internal=m.is_internal,
-                channel=m.channel,
-                created_at=_fmt(m.created_at),
+                id=mid, sender_kind=kind,
+                author_name=author or (client_name if kind == SenderKind.CLIENT else
+                                       ("System" if kind == SenderKind.SYSTEM else "")),
+                body_text=body, is_internal=internal, channel=channel, created_at=_fmt(created),
             )
-            for m, author in session.execute(message_query).all()
+            for mid, kind, body, internal, channel, created, author in session.execute(
+                message_query
+            ).all()
         ]
+        profile, others, history, merged_into = None, [], [], None
+        if staff:
+            if client is not None:
+                finances = can(actor, Action.VIEW_CLIENT_FINANCES)
+                profile = ClientProfile(
+                    id=client.id, name=client.name, email=client.email or "",
+                    phone=client.phone or "", region=client.region or "",
+                    risk_category=client.risk_category or "",
+                    net_worth=(f"{client.net_worth:,.0f} {client.currency}"
+                               if finances and client.net_worth is not None else ""),
+                )
+                others = [
+                    _ticket_row(other, client.name, None)
+                    for other in session.execute(
+                        select(Ticket).where(Ticket.client_id == client.id,
+                                             Ticket.id != ticket.id)
+                        .order_by(Ticket.created_at.desc()).limit(10)
+                    ).scalars()
+                ]
+            history = _history(session, ticket.id)
+            if ticket.merged_into_id:
+                merged_into = session.execute(
+                    select(Ticket.number).where(Ticket.id == ticket.merged_into_id)
+                ).scalar_one_or_none()
         return TicketDetail(
             ticket=_ticket_row(ticket, client.name if client else None,
                                assignee.name if assignee else None),
@@ -268,20 +389,32 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
             messages=messages,
             first_response_due_at=_fmt(ticket.first_response_due_at) if staff else "",
             resolution_due_at=_fmt(ticket.resolution_due_at) if staff else "",
+            assignee_id=ticket.assignee_id if staff else None,
+            client=profile,
+            other_tickets=others,
+            history=history,
+            merged_into_number=merged_into,
         )
 
 
 def add_message(actor: Actor, number: int, body: str, *, internal: bool = False) -> MessageRow:
-    """A staff reply or internal note, or a client's reply from the portal."""
+    """A staff reply or internal note, or a client's reply from the portal.
+
+    Side effects: the ticket's version and update time move on (open views see it); a staff
+    reply records the first response and opens a new ticket; a client reply reopens a pending
+    or resolved ticket and marks it unread.
+    """
     body = _clean_body(body)
     with session_scope() as session:
-        ticket = _load_for(session, actor, number)
+        ticket = _load_for(session, actor, number, lock=True)
         staff = can(actor, Action.EDIT_TICKETS)
         if not staff:
             if internal:
                 raise PermissionDenied("Only staff can write internal notes.")
             if ticket.status == TicketStatus.CLOSED:
                 raise InvalidInput("This ticket is closed. Open a new one instead.")
+        if ticket.merged_into_id is not None:
+            raise InvalidInput("This ticket was merged into another one: reply there.")
         now = utcnow()
         message = TicketMessage(
             ticket_id=ticket.id,
@@ -294,7 +427,7 @@ def add_message(actor: Actor, number: int, body: str, *, internal: bool = False)
             created_at=now,
         )
         session.add(message)
-        ticket.updated_at = now
+        _touch(ticket, now)
         if staff and not internal:
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
@@ -314,28 +447,215 @@ def add_message(actor: Actor, number: int, body: str, *, internal: bool = False)
         )
 
 
-def change_status(actor: Actor, number: int, status: str) -> TicketRow:
+_UNSET: Any = object()
+
+
+def _staff_member(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None or not user.is_active or user.role not in ("agent", "manager"):
+        raise InvalidInput("Tickets can only be assigned to an active agent or manager.")
+    return user
+
+
+def _apply_changes(session: Session, actor: Actor, ticket: Ticket, *, status: str | None,
+                   priority: str | None, assignee_id: int | Any | None,
+                   now: datetime) -> dict[str, list[Any]]:
+    """Set status/priority/assignee on a locked ticket; returns the audit changes."""
+    changes: dict[str, list[Any]] = {}
+    if status is not None and status != ticket.status:
+        changes["status"] = [ticket.status, status]
+        ticket.status = status
+        if status == TicketStatus.RESOLVED:
+            ticket.resolved_at = now
+        if status == TicketStatus.CLOSED:
+            ticket.closed_at = now
+        if status in {s.value for s in OPEN_STATUSES}:
+            ticket.resolved_at = ticket.closed_at = None
+    if priority is not None and priority != ticket.priority:
+        changes["priority"] = [ticket.priority, priority]
+        ticket.priority = priority
+        if ticket.status in {s.value for s in OPEN_STATUSES}:
+            apply_sla_targets(session, ticket)  # the new priority's targets apply at once
+    if assignee_id is not _UNSET and assignee_id != ticket.assignee_id:
+        before = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
+        after = _staff_member(session, assignee_id) if assignee_id is not None else None
+        changes["assignee"] = [before.name if before else None, after.name if after else None]
+        ticket.assignee_id = assignee_id
+    if changes:
+        _touch(ticket, now)
+        for key, action in (("status", "ticket.status_changed"),
+                            ("priority", "ticket.priority_changed"),
+                            ("assignee", "ticket.assigned")):
+            if key in changes:
+                audit.record(session, actor, action, "ticket", ticket.id, {key: changes[key]})
+    return changes
+
+
+def update_ticket(
+    actor: Actor,
+    number: int,
+    *,
+    expected_version: int | None,
+    status: str | None = None,
+    priority: str | None = None,
+    assignee_id: int | Any | None = _UNSET,
+) -> TicketRow:
+    """Change status, priority and/or assignee in one save.
+
+    `expected_version` is the version the agent's view showed: when someone changed the ticket
+    since, nothing is written and Conflict says so (None skips the check, for jobs).
+    Side effects: one audit entry per changed field; the version moves on.
+    """
     require(actor, Action.EDIT_TICKETS)
-    _choice(status, TicketStatus, "Status")
+    if status is not None:
+        _choice(status, TicketStatus, "Status")
+    if priority is not None:
+        _choice(priority, TicketPriority, "Priority")
+    with session_scope() as session:
+        ticket = _load_for(session, actor, number, lock=True)
+        _check_version(session, ticket, expected_version)
+        if ticket.merged_into_id is not None and status is not None and status != ticket.status:
+            raise InvalidInput("This ticket was merged into another one and stays closed.")
+        _apply_changes(session, actor, ticket, status=status, priority=priority,
+                       assignee_id=assignee_id, now=utcnow())
+        client_name, assignee_name = _names(session, ticket)
+        return _ticket_row(ticket, client_name, assignee_name)
+
+
+def change_status(actor: Actor, number: int, status: str, *,
+                  expected_version: int | None = None) -> TicketRow:
+    return update_ticket(actor, number, expected_version=expected_version, status=status)
+
+
+def assign(actor: Actor, number: int, assignee_id: int | None, *,
+           expected_version: int | None = None) -> TicketRow:
+    """Assign to a staff member (None: unassign)."""
+    return update_ticket(actor, number, expected_version=expected_version,
+                         assignee_id=assignee_id)
+
+
+def set_unread(actor: Actor, number: int, unread: bool) -> None:
+    """Mark a ticket read or unread (a reminder for the queue; not an edit, no version bump)."""
+    require(actor, Action.EDIT_TICKETS)
     with session_scope() as session:
         ticket = _load_for(session, actor, number)
-        before = ticket.status
-        if before != status:
-            now = utcnow()
-            ticket.status = status
-            ticket.updated_at = now
-            if status == TicketStatus.RESOLVED:
-                ticket.resolved_at = now
-            if status == TicketStatus.CLOSED:
-                ticket.closed_at = now
-            if status in {s.value for s in OPEN_STATUSES}:
-                ticket.resolved_at = ticket.closed_at = None
-            audit.record(session, actor, "ticket.status_changed", "ticket", ticket.id,
-                         {"status": [before, status]})
-        client = session.get(Client, ticket.client_id) if ticket.client_id else None
-        assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
-        return _ticket_row(ticket, client.name if client else None,
-                           assignee.name if assignee else None)
+        ticket.is_unread = unread
+
+
+def staff_choices(actor: Actor) -> list[tuple[int, str]]:
+    """(id, name) of active agents and managers, for assignee pickers."""
+    require(actor, Action.VIEW_TICKETS)
+    with session_scope() as session:
+        return [(uid, name) for uid, name in session.execute(
+            select(User.id, User.name)
+            .where(User.is_active.is_(True), User.role.in_(["agent", "manager"]))
+            .order_by(User.name).limit(500)
+        ).all()]
+
+
+BULK_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class BulkResult:
+    changed: int
+    unchanged: int
+
+
+def bulk_update(
+    actor: Actor,
+    numbers: Sequence[int],
+    *,
+    status: str | None = None,
+    priority: str | None = None,
+    assignee_id: int | Any | None = _UNSET,
+) -> BulkResult:
+    """Apply the same change to selected tickets in one transaction, each audited."""
+    require(actor, Action.EDIT_TICKETS)
+    numbers = sorted({int(n) for n in numbers})
+    if not numbers:
+        raise InvalidInput("Select at least one ticket.")
+    if len(numbers) > BULK_LIMIT:
+        raise InvalidInput(f"Change at most {BULK_LIMIT} tickets at once.")
+    if status is None and priority is None and assignee_id is _UNSET:
+        raise InvalidInput("Choose a change to apply.")
+    if status is not None:
+        _choice(status, TicketStatus, "Status")
+    if priority is not None:
+        _choice(priority, TicketPriority, "Priority")
+    with session_scope() as session:
+        if assignee_id not in (_UNSET, None):
+            _staff_member(session, assignee_id)
+        tickets = list(session.execute(
+            select(Ticket).where(Ticket.number.in_(numbers)).order_by(Ticket.id)
+            .with_for_update()
+        ).scalars())
+        if len(tickets) != len(numbers):
+            raise NotFound("Some of the selected tickets no longer exist.")
+        now, changed = utcnow(), 0
+        for ticket in tickets:
+            if ticket.merged_into_id is not None:
+                continue
+            if _apply_changes(session, actor, ticket, status=status, priority=priority,
+                              assignee_id=assignee_id, now=now):
+                changed += 1
+        return BulkResult(changed=changed, unchanged=len(tickets) - changed)
+
+
+def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> TicketRow:
+    """Merge a duplicate into another ticket.
+
+    Side effects: every message of the duplicate moves to the target (in time order with the
+    target's own); the duplicate closes, points at the target and gets a system note with the
+    link; the target gets a note too; both audit logs record the merge.
+    """
+    require(actor, Action.EDIT_TICKETS)
+    if duplicate_number == target_number:
+        raise InvalidInput("A ticket cannot be merged into itself.")
+    with session_scope() as session:
+        found = {t.number: t for t in session.execute(
+            select(Ticket).where(Ticket.number.in_([duplicate_number, target_number]))
+            .order_by(Ticket.id).with_for_update()
+        ).scalars()}
+        for number in (duplicate_number, target_number):
+            if number not in found:
+                raise NotFound(f"There is no ticket #{number}.")
+        duplicate, target = found[duplicate_number], found[target_number]
+        if duplicate.merged_into_id is not None:
+            raise InvalidInput(f"Ticket #{duplicate_number} was already merged.")
+        if target.merged_into_id is not None:
+            raise InvalidInput(f"Ticket #{target_number} was itself merged: merge into the "
+                               "ticket it points to.")
+        if duplicate.client_id and target.client_id and duplicate.client_id != target.client_id:
+            raise InvalidInput("Only tickets of the same client can be merged.")
+        moved = session.execute(
+            sa.update(TicketMessage).where(TicketMessage.ticket_id == duplicate.id)
+            .values(ticket_id=target.id)
+        ).rowcount
+        now = utcnow()
+        for ticket, text in (
+            (target, f"Ticket #{duplicate_number} ({duplicate.subject}) was merged into this "
+                     f"ticket by {actor.name}: {moved} message(s) moved here."),
+            (duplicate, f"Merged into ticket #{target_number} by {actor.name}."),
+        ):
+            session.add(TicketMessage(ticket_id=ticket.id, sender_kind=SenderKind.SYSTEM,
+                                      author_id=None, body_text=text, is_internal=True,
+                                      channel=Channel.AGENT, created_at=now))
+        if duplicate.status != TicketStatus.CLOSED:
+            duplicate.status = TicketStatus.CLOSED
+            duplicate.closed_at = now
+        duplicate.merged_into_id = target.id
+        duplicate.is_unread = False
+        target.is_unread = target.is_unread or duplicate.is_unread
+        _touch(duplicate, now)
+        _touch(target, now)
+        session.flush()
+        audit.record(session, actor, "ticket.merged_into", "ticket", duplicate.id,
+                     {"into": target_number, "messages": moved})
+        audit.record(session, actor, "ticket.merged_from", "ticket", target.id,
+                     {"from": duplicate_number, "messages": moved})
+        client_name, assignee_name = _names(session, target)
+        return _ticket_row(target, client_name, assignee_name)
 
 
 def portal_tickets(actor: Actor) -> list[TicketRow]:
@@ -351,3 +671,174 @@ def portal_tickets(actor: Actor) -> list[TicketRow]:
         ).all()
         return [_ticket_row(t, cname, None) for t, cname in rows]
 
+
+# --- the agent queue: filters, views, keyset pages ------------------------------------------
+
+QUEUE_COUNT_CAP = 10_000
+_CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
+_T = Ticket.__table__
+ASSIGNEE_CHOICES = ("anyone", "mine", "unassigned")
+
+
+@dataclass(frozen=True)
+class QueueFilters:
+    """A combination of queue filters; empty strings mean "any"."""
+
+    status: str = "open"  # "open" (new, open, pending), one status, or "all"
+    priority: str = ""
+    channel: str = ""
+    assignee: str = "anyone"  # "anyone", "mine", "unassigned" or a user id
+    client: str = ""  # a client id or email
+    sla_state: str = ""
+    created_from: str = ""  # YYYY-MM-DD, inclusive
+    created_to: str = ""  # YYYY-MM-DD, inclusive
+
+    def as_dict(self) -> dict[str, str]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> QueueFilters:
+        known = cls.__dataclass_fields__
+        return cls(**{k: str(v) for k, v in (raw or {}).items() if k in known and v is not None})
+
+
+BUILTIN_VIEWS: dict[str, tuple[str, QueueFilters]] = {
+    "my_open": ("My open", QueueFilters(status="open", assignee="mine")),
+    "unassigned": ("Unassigned", QueueFilters(status="open", assignee="unassigned")),
+    "near_breach": ("Near SLA breach", QueueFilters(status="open", sla_state="near_breach")),
+    "all_open": ("All open", QueueFilters(status="open")),
+}
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    items: list[TicketRow]
+    total: int  # exact up to QUEUE_COUNT_CAP
+    total_capped: bool
+    next_cursor: str  # "" on the last page
+    page_size: int
+
+
+def _parse_day(value: str, what: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InvalidInput(f"{what} must be a date like 2026-01-31.") from None
+
+
+def _queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
+    conditions: list[Any] = []
+    if filters.status == "open":
+        conditions.append(_T.c.status.in_([s.value for s in OPEN_STATUSES]))
+    elif filters.status in {s.value for s in TicketStatus}:
+        conditions.append(_T.c.status == filters.status)
+    elif filters.status not in ("all", ""):
+        raise InvalidInput("Unknown status filter.")
+    if filters.priority:
+        conditions.append(_T.c.priority == _choice(filters.priority, TicketPriority, "Priority"))
+    if filters.channel:
+        conditions.append(_T.c.channel == _choice(filters.channel, Channel, "Channel"))
+    if filters.sla_state:
+        conditions.append(_T.c.sla_state == _choice(filters.sla_state, SlaState, "SLA state"))
+    assignee = filters.assignee or "anyone"
+    if assignee == "mine":
+        conditions.append(_T.c.assignee_id == actor.user_id)
+    elif assignee == "unassigned":
+        conditions.append(_T.c.assignee_id.is_(None))
+    elif assignee.isdigit():
+        conditions.append(_T.c.assignee_id == int(assignee))
+    elif assignee != "anyone":
+        raise InvalidInput("Assignee must be anyone, mine, unassigned or a user id.")
+    client = filters.client.strip()
+    if client:
+        if client.isdigit() and len(client) < 10:
+            conditions.append(_T.c.client_id == int(client))
+        elif "@" in client:
+            conditions.append(_T.c.client_id.in_(
+                select(Client.id).where(Client.email == client.lower())
+            ))
+        else:
+            raise InvalidInput("Filter clients by their id or email address.")
+    if filters.created_from:
+        start = datetime.combine(_parse_day(filters.created_from, "From"), time.min, UTC)
+        conditions.append(_T.c.created_at >= start)
+    if filters.created_to:
+        end = datetime.combine(_parse_day(filters.created_to, "To"), time.min, UTC)
+        conditions.append(_T.c.created_at < end + timedelta(days=1))
+    return conditions
+
+
+def _decode_cursor(cursor: str) -> tuple[int, str, int]:
+    try:
+        bucket, due, ticket_id = cursor.split("|")
+        return int(bucket), due, int(ticket_id)
+    except ValueError:
+        raise InvalidInput("That page link is no longer valid: start from the first page.") \
+            from None
+
+
+QUEUE_COLUMNS = (
+    _T.c.id, _T.c.number, _T.c.subject, _T.c.status, _T.c.priority, _T.c.channel,
+    _T.c.sla_state, _T.c.is_unread, _T.c.created_at, _T.c.updated_at, _T.c.version,
+    _T.c.queue_bucket, sa.cast(_T.c.queue_due_at, sa.Text).label("due_key"),
+)
+
+
+def queue_query(actor: Actor, filters: QueueFilters, *, after: str = "",
+                page_size: int = 25) -> tuple[sa.Select, sa.Select]:
+    """The page query and its capped count query (the benchmark runs these as plain SQL)."""
+    conditions = _queue_conditions(actor, filters)
+    page = (
+        select(*QUEUE_COLUMNS, Client.name.label("client_name"),
+               User.name.label("assignee_name"))
+        .select_from(_T)
+        .outerjoin(Client, Client.id == _T.c.client_id)
+        .outerjoin(User, User.id == _T.c.assignee_id)
+        .where(*conditions)
+        .order_by(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id)
+        .limit(page_size + 1)
+    )
+    if after:
+        bucket, due, ticket_id = _decode_cursor(after)
+        page = page.where(tuple_(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id) > tuple_(
+            sa.literal(bucket), sa.cast(sa.literal(due), sa.DateTime(timezone=True)),
+            sa.literal(ticket_id)))
+    count = select(func.count()).select_from(
+        select(sa.literal(1)).select_from(_T).where(*conditions)
+        .limit(QUEUE_COUNT_CAP + 1).subquery()
+    )
+    return page, count
+
+
+def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
+          page_size: int = 25, with_count: bool = True) -> QueuePage:
+    """One page of the agent queue in the default order (unread/new, SLA urgency, due soonest,
+    oldest), read with a keyset cursor so deep pages cost the same as the first."""
+    require(actor, Action.VIEW_TICKETS)
+    filters = filters or QueueFilters()
+    page_size = min(max(page_size, 1), 100)
+    page, count = queue_query(actor, filters, after=after, page_size=page_size)
+    with session_scope() as session:
+        # Filters decide the best index: never reuse one generic plan for every combination.
+        session.execute(_CUSTOM_PLANS)
+        rows = session.execute(page).all()
+        total = session.execute(count).scalar_one() if with_count else 0
+    more = len(rows) > page_size
+    rows = rows[:page_size]
+    items = [
+        TicketRow(
+            number=r.number, subject=r.subject, status=r.status, priority=r.priority,
+            channel=r.channel, sla_state=r.sla_state, is_unread=r.is_unread,
+            client_name=r.client_name or "", assignee_name=r.assignee_name or "",
+            created_at=_fmt(r.created_at), updated_at=_fmt(r.updated_at), version=r.version,
+        )
+        for r in rows
+    ]
+    last = rows[-1] if rows else None
+    return QueuePage(
+        items=items,
+        total=min(total, QUEUE_COUNT_CAP),
+        total_capped=total > QUEUE_COUNT_CAP,
+        next_cursor=f"{last.queue_bucket}|{last.due_key}|{last.id}" if more and last else "",
+        page_size=page_size,
+    )

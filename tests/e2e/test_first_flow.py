@@ -83,8 +83,10 @@ def test_manager_bootstrap_role_assignment_and_agent_ticket_flow(
     _fill_form(page, **{"client-name": "Ada Lovelace", "client-email": "ada@example.com",
                         "net-worth": "2500000"})
     page.locator("#create-client").click()
-    expect(page.locator("tr.client-row", has_text="Ada Lovelace")).to_contain_text(
-        "USD 2,500,000.00")
+    expect(page).to_have_url(re.compile(r"/clients/\d+$"), timeout=TIMEOUT)  # the new profile
+    expect(page.get_by_text("Ada Lovelace").first).to_be_visible()
+    page.get_by_role("link", name="Clients").click()
+    expect(page.locator("tr.client-row", has_text="Ada Lovelace")).to_contain_text("2,500,000")
     shoot(page, "05-clients")
 
     page.get_by_role("link", name="Tickets").click()

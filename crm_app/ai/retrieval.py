@@ -1,0 +1,382 @@
+"""The retrieval store: index documents as chunks (full text + vectors) and search them with
+reciprocal rank fusion, filtered by what the asking user may see.
+
+Sources share one shape (`DocumentInput`): resolved tickets and FAQ entries are indexed here;
+the archive ingest job hands its message chunks over in the same shape
+(`SourceKind.ARCHIVE_MESSAGE`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+from pgvector.sqlalchemy import Vector
+from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, text
+from sqlmodel import Session
+
+from crm_app import routes
+from crm_app.ai.embeddings import EmbeddingProvider, get_provider
+from crm_app.auth.permissions import Action, Actor, can, require
+from crm_app.db import session_scope
+from crm_app.services.errors import InvalidInput, NotAuthenticated, PermissionDenied
+from models.base import utcnow
+from models.client import Client
+from models.retrieval import (
+    Audience,
+    RetrievalChunk,
+    RetrievalDocument,
+    SourceKind,
+)
+from models.ticket import SenderKind, Ticket, TicketMessage, TicketStatus
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60  # the usual reciprocal-rank-fusion constant
+CANDIDATES = 50  # per ranker, before fusion
+CHUNK_CHARS = 1500
+CHUNK_OVERLAP = 200
+MAX_QUERY_CHARS = 4000
+
+
+@dataclass
+class DocumentInput:
+    source_kind: str
+    source_ref: str
+    title: str = ""
+    question: str = ""
+    answer: str = ""
+    audience: str = Audience.STAFF
+    client_id: int | None = None
+    link: str | None = None
+    label: str | None = None
+    participants: list[str] = field(default_factory=list)
+    metadata: dict[str, Any] = field(default_factory=dict)
+    occurred_at: datetime | None = None
+    source_updated_at: datetime | None = None
+    # Ready-made chunks (the archive job's); otherwise question and answer are chunked here.
+    chunks: list[str] | None = None
+
+    def chunk_texts(self) -> list[str]:
+        if self.chunks:
+            return [c for c in (c.strip() for c in self.chunks) if c]
+        body = "\n\n".join(p for p in (self.title, self.question, self.answer) if p.strip())
+        return chunk_text(body)
+
+    def content_hash(self) -> str:
+        payload = json.dumps([self.title, self.question, self.answer, self.chunks, self.audience,
+                              self.client_id, self.label], sort_keys=True, default=str)
+        return hashlib.sha256(payload.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    document_id: int
+    source_kind: str
+    source_ref: str
+    title: str
+    link: str
+    snippet: str
+    question: str
+    answer: str
+    label: str
+    client_id: int | None
+    occurred_at: str
+    score: float
+    text_rank: int | None
+    vector_rank: int | None
+    similarity: float
+
+
+def chunk_text(body: str, size: int = CHUNK_CHARS, overlap: int = CHUNK_OVERLAP) -> list[str]:
+    """Split on paragraph/sentence boundaries into chunks of about `size` characters."""
+    body = body.strip()
+    if len(body) <= size:
+        return [body] if body else []
+    chunks, start = [], 0
+    while start < len(body):
+        end = min(len(body), start + size)
+        if end < len(body):
+            floor = start + size // 2
+            cut = max(body.rfind("\n", floor, end), body.rfind(". ", floor, end))
+            end = cut + 1 if cut > 0 else end
+        chunks.append(body[start:end].strip())
+        if end >= len(body):
+            break
+        start = max(end - overlap, start + 1)
+    return [c for c in chunks if c]
+
+
+# --- indexing ---------------------------------------------------------------------------------
+
+
+def upsert_documents(actor: Actor, documents: list[DocumentInput],
+                     provider: EmbeddingProvider | None = None) -> int:
+    """Insert or refresh documents and their chunks (embedded in batches). Returns how many
+    documents changed. Unchanged documents embedded by the current model are left alone."""
+    require(actor, Action.EDIT_TICKETS)
+    if not documents:
+        return 0
+    provider = provider or get_provider()
+    for doc in documents:
+        if doc.source_kind not in {k.value for k in SourceKind}:
+            raise InvalidInput(f"Unknown source kind {doc.source_kind!r}.")
+        if doc.audience not in {a.value for a in Audience}:
+            raise InvalidInput(f"Unknown audience {doc.audience!r}.")
+    with session_scope() as session:
+        existing = {
+            (d.source_kind, d.source_ref): d
+            for d in session.execute(
+                select(RetrievalDocument).where(
+                    or_(*[and_(RetrievalDocument.source_kind == d.source_kind,
+                               RetrievalDocument.source_ref == d.source_ref) for d in documents])
+                )
+            ).scalars()
+        }
+        stale_models = set()
+        if existing:
+            stale_models = {
+                row[0] for row in session.execute(
+                    select(RetrievalChunk.document_id).where(
+                        RetrievalChunk.document_id.in_([d.id for d in existing.values()]),
+                        or_(RetrievalChunk.embedding_model.is_(None),
+                            RetrievalChunk.embedding_model != provider.name)))
+            }
+        todo: list[tuple[DocumentInput, RetrievalDocument]] = []
+        now = utcnow()
+        for doc in documents:
+            digest = doc.content_hash()
+            row = existing.get((doc.source_kind, doc.source_ref))
+            if row is not None and row.content_hash == digest and row.id not in stale_models:
+                continue
+            if row is None:
+                row = RetrievalDocument(source_kind=doc.source_kind, source_ref=doc.source_ref)
+                session.add(row)
+            row.title, row.question, row.answer = doc.title[:500], doc.question, doc.answer
+            row.audience, row.client_id, row.link, row.label = (doc.audience, doc.client_id,
+                                                                doc.link, doc.label)
+            row.participants, row.meta = list(doc.participants), dict(doc.metadata)
+            row.occurred_at, row.source_updated_at = doc.occurred_at, doc.source_updated_at
+            row.content_hash, row.updated_at = digest, now
+            todo.append((doc, row))
+        session.flush()
+        if not todo:
+            return 0
+        session.execute(delete(RetrievalChunk).where(
+            RetrievalChunk.document_id.in_([row.id for _, row in todo])))
+        pieces = [(row, i, chunk) for doc, row in todo for i, chunk in enumerate(doc.chunk_texts())]
+        vectors = provider.embed([chunk for _, _, chunk in pieces]) if pieces else []
+        for (row, index, chunk), vector in zip(pieces, vectors, strict=True):
+            session.add(RetrievalChunk(
+                document_id=row.id, chunk_index=index, text=chunk,
+                meta={"source_kind": row.source_kind, "client_id": row.client_id},
+                embedding=vector, embedding_model=provider.name,
+            ))
+        return len(todo)
+
+
+def delete_document(actor: Actor, source_kind: str, source_ref: str) -> bool:
+    """Forget a source (e.g. an unpublished FAQ entry, a ticket reopened)."""
+    require(actor, Action.EDIT_TICKETS)
+    with session_scope() as session:
+        result = session.execute(delete(RetrievalDocument).where(
+            RetrievalDocument.source_kind == source_kind,
+            RetrievalDocument.source_ref == source_ref))
+        return bool(result.rowcount)
+
+
+def resolved_ticket_document(session: Session, ticket: Ticket) -> DocumentInput | None:
+    """A resolved ticket as question (the client's words) and answer (the agent's last reply).
+    Internal notes never enter the store."""
+    messages = session.execute(
+        select(TicketMessage).where(TicketMessage.ticket_id == ticket.id,
+                                    TicketMessage.is_internal.is_(False))
+        .order_by(TicketMessage.created_at, TicketMessage.id)
+    ).scalars().all()
+    if not messages:
+        return None
+    client_msgs = [m.body_text for m in messages if m.sender_kind == SenderKind.CLIENT]
+    question = "\n\n".join(client_msgs) if client_msgs else messages[0].body_text
+    replies = [m for m in messages[1:] if m.sender_kind == SenderKind.AGENT]
+    if not replies:
+        return None
+    client = session.get(Client, ticket.client_id) if ticket.client_id else None
+    return DocumentInput(
+        source_kind=SourceKind.RESOLVED_TICKET, source_ref=str(ticket.number),
+        title=ticket.subject, question=question.strip(), answer=replies[-1].body_text.strip(),
+        audience=Audience.CLIENT, client_id=ticket.client_id, link=routes.ticket(ticket.number),
+        participants=[client.name] if client else [],
+        metadata={"ticket_number": ticket.number, "channel": ticket.channel},
+        occurred_at=ticket.resolved_at or ticket.updated_at, source_updated_at=ticket.updated_at,
+        chunks=[f"{ticket.subject}\n{question}".strip(), replies[-1].body_text.strip()],
+    )
+
+
+def index_resolved_tickets(limit: int = 200, provider: EmbeddingProvider | None = None) -> int:
+    """Index resolved/closed tickets that are new or changed since last indexed; drop ones that
+    were reopened. Incremental: compares the ticket's `updated_at` with what was indexed."""
+    from crm_app.auth.permissions import SYSTEM
+
+    done = {TicketStatus.RESOLVED.value, TicketStatus.CLOSED.value}
+    doc = RetrievalDocument
+    with session_scope() as session:
+        ref = sa.cast(Ticket.number, sa.String)
+        changed = session.execute(
+            select(Ticket).outerjoin(doc, and_(doc.source_kind == SourceKind.RESOLVED_TICKET,
+                                               doc.source_ref == ref))
+            .where(Ticket.status.in_(done),
+                   or_(doc.id.is_(None), doc.source_updated_at < Ticket.updated_at))
+            .order_by(Ticket.updated_at).limit(limit)
+        ).scalars().all()
+        inputs = [d for d in (resolved_ticket_document(session, t) for t in changed) if d]
+        reopened = session.execute(
+            select(doc.id).join(Ticket, ref == doc.source_ref)
+            .where(doc.source_kind == SourceKind.RESOLVED_TICKET, Ticket.status.not_in(done))
+        ).scalars().all()
+        if reopened:
+            session.execute(delete(doc).where(doc.id.in_(reopened)))
+    return upsert_documents(SYSTEM, inputs, provider)
+
+
+def reembed_stale(limit: int = 256, provider: EmbeddingProvider | None = None) -> int:
+    """Re-embed chunks made by another model (after a model change), a batch at a time."""
+    provider = provider or get_provider()
+    with session_scope() as session:
+        rows = session.execute(
+            select(RetrievalChunk).where(or_(RetrievalChunk.embedding_model.is_(None),
+                                             RetrievalChunk.embedding_model != provider.name))
+            .order_by(RetrievalChunk.id).limit(limit).with_for_update(skip_locked=True)
+        ).scalars().all()
+        if not rows:
+            return 0
+        for row, vector in zip(rows, provider.embed([r.text for r in rows]), strict=True):
+            row.embedding, row.embedding_model = vector.tolist(), provider.name
+        return len(rows)
+
+
+# --- search -----------------------------------------------------------------------------------
+
+
+def visible_documents(actor: Actor | None) -> ColumnElement[bool]:
+    """The SQL condition for documents `actor` may retrieve; raises for no role at all."""
+    if actor is None:
+        raise NotAuthenticated("Please sign in.")
+    doc = RetrievalDocument
+    if actor.is_system or can(actor, Action.MANAGE_AI):
+        return literal(True)
+    if can(actor, Action.VIEW_TICKETS):
+        return doc.audience.in_([Audience.PUBLIC, Audience.CLIENT, Audience.STAFF])
+    if can(actor, Action.USE_PORTAL):
+        own_clients = select(Client.id).where(Client.portal_user_id == actor.user_id)
+        return or_(doc.audience == Audience.PUBLIC,
+                   and_(doc.audience == Audience.CLIENT, doc.client_id.in_(own_clients)))
+    if actor.role:
+        return doc.audience == Audience.PUBLIC
+    raise PermissionDenied("Your account has no role yet: a manager must assign one.")
+
+
+def _filters(actor: Actor, source_kinds: list[str] | None, client_id: int | None,
+             date_from: datetime | None, date_to: datetime | None) -> list[ColumnElement[bool]]:
+    doc = RetrievalDocument
+    conditions = [visible_documents(actor)]
+    if source_kinds:
+        unknown = set(source_kinds) - {k.value for k in SourceKind}
+        if unknown:
+            raise InvalidInput(f"Unknown source kind: {', '.join(sorted(unknown))}.")
+        conditions.append(doc.source_kind.in_(source_kinds))
+    if client_id is not None:
+        conditions.append(doc.client_id == client_id)
+    if date_from is not None:
+        conditions.append(doc.occurred_at >= date_from)
+    if date_to is not None:
+        conditions.append(doc.occurred_at <= date_to)
+    return conditions
+
+
+def search(
+    actor: Actor | None,
+    query: str,
+    *,
+    k: int = 5,
+    source_kinds: list[str] | None = None,
+    client_id: int | None = None,
+    date_from: datetime | None = None,
+    date_to: datetime | None = None,
+    exclude_refs: list[tuple[str, str]] | None = None,
+    provider: EmbeddingProvider | None = None,
+    query_vector: np.ndarray | None = None,
+) -> list[SearchHit]:
+    """Hybrid search: full-text and vector rankings fused by reciprocal rank, best document
+    first. Only documents the actor may see are ever considered."""
+    conditions = _filters(actor, source_kinds, client_id, date_from, date_to)
+    query = " ".join((query or "").split())[:MAX_QUERY_CHARS]
+    if not query:
+        raise InvalidInput("Type something to search for.")
+    k = min(max(int(k), 1), 50)
+    for kind, ref in exclude_refs or []:
+        conditions.append(~and_(RetrievalDocument.source_kind == kind,
+                                RetrievalDocument.source_ref == ref))
+    provider = provider or get_provider()
+    if query_vector is None:
+        query_vector = provider.embed([query])[0]
+    chunk, doc = RetrievalChunk, RetrievalDocument
+    # Any word may match (OR), ranked by cover density: questions rarely share every word.
+    tsquery = func.to_tsquery("english", func.replace(
+        sa.cast(func.plainto_tsquery("english", query), sa.Text), "&", "|"))
+    text_rank = func.ts_rank_cd(chunk.tsv, tsquery)
+    with session_scope() as session:
+        text_rows = session.execute(
+            select(chunk.document_id, func.max(text_rank).label("rank"))
+            .join(doc, doc.id == chunk.document_id)
+            .where(chunk.tsv.op("@@")(tsquery), *conditions)
+            .group_by(chunk.document_id).order_by(text("rank DESC")).limit(CANDIDATES)
+        ).all()
+        dims = int(query_vector.shape[0])
+        session.execute(text("SET LOCAL hnsw.ef_search = 200"))
+        # A cast to the query's width matches the partial HNSW index's expression (for the
+        # default width), so the planner can use it; other widths are scanned exactly.
+        distance = sa.cast(chunk.embedding, Vector(dims)).cosine_distance(query_vector.tolist())
+        width_ok = func.vector_dims(chunk.embedding) == dims
+        nearest = (
+            select(chunk.document_id, distance.label("distance"))
+            .join(doc, doc.id == chunk.document_id)
+            .where(width_ok, chunk.embedding_model == provider.name, *conditions)
+            .order_by(distance).limit(CANDIDATES * 3)
+        )
+        vector_rows = session.execute(nearest).all()
+        text_ranks = {doc_id: i + 1 for i, (doc_id, _) in enumerate(text_rows)}
+        vector_ranks: dict[int, int] = {}
+        similarity: dict[int, float] = {}
+        for doc_id, dist in vector_rows:
+            if doc_id not in vector_ranks:
+                vector_ranks[doc_id] = len(vector_ranks) + 1
+                similarity[doc_id] = 1.0 - float(dist)
+        fused: dict[int, float] = {}
+        for ranks in (text_ranks, vector_ranks):
+            for doc_id, rank in ranks.items():
+                fused[doc_id] = fused.get(doc_id, 0.0) + 1.0 / (RRF_K + rank)
+        best = sorted(fused, key=lambda d: (-fused[d], d))[:k]
+        if not best:
+            return []
+        docs = {d.id: d for d in session.execute(select(doc).where(doc.id.in_(best))).scalars()}
+        snippets = dict(session.execute(
+            select(chunk.document_id, chunk.text).where(chunk.document_id.in_(best),
+                                                       chunk.chunk_index == 0)).all())
+        return [
+            SearchHit(
+                document_id=d, source_kind=docs[d].source_kind, source_ref=docs[d].source_ref,
+                title=docs[d].title, link=docs[d].link or "",
+                snippet=(snippets.get(d) or "")[:300], question=docs[d].question,
+                answer=docs[d].answer, label=docs[d].label or "", client_id=docs[d].client_id,
+                occurred_at=docs[d].occurred_at.isoformat() if docs[d].occurred_at else "",
+                score=round(fused[d], 6), text_rank=text_ranks.get(d),
+                vector_rank=vector_ranks.get(d), similarity=round(similarity.get(d, 0.0), 4),
+            )
+            for d in best if d in docs
+        ]

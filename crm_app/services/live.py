@@ -1,0 +1,32 @@
+"""Live updates across web workers: a change counter PostgreSQL bumps (statement triggers on
+ticket and ticket_message, see the workspace migration). An open queue or ticket polls it,
+a single cheap read, and reloads only when it moved."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select, text
+
+from crm_app.auth.permissions import Action, Actor, require
+from crm_app.db import get_engine
+from models.ticket import Ticket, TicketMessage
+from models.workspace import CHANGE_SEQUENCE
+
+_COUNTER = text(f"SELECT last_value FROM {CHANGE_SEQUENCE}")
+
+
+def change_counter(actor: Actor) -> int:
+    """A number that grows whenever any ticket or message is written."""
+    require(actor, Action.VIEW_TICKETS)
+    with get_engine().connect() as conn:
+        return int(conn.execute(_COUNTER).scalar_one())
+
+
+def ticket_signature(actor: Actor, number: int) -> str:
+    """The ticket's version and newest message id ("" when it is gone): what an open ticket
+    view compares, so a message written by any path (mail intake included) shows up."""
+    require(actor, Action.VIEW_TICKETS)
+    newest = (select(func.max(TicketMessage.id)).where(TicketMessage.ticket_id == Ticket.id)
+              .scalar_subquery())
+    with get_engine().connect() as conn:
+        row = conn.execute(select(Ticket.version, newest).where(Ticket.number == number)).first()
+    return f"{row[0]}:{row[1] or 0}" if row else ""

@@ -1,0 +1,314 @@
+"""One client's profile: edit every field, their tickets, campaigns, notes and history."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from crm_app import routes
+from crm_app.auth.permissions import Action
+from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.services import clients as client_service
+from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_custom_fields
+from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
+from crm_app.services.errors import InvalidInput, ServiceError
+from crm_app.state import AppState, error_toast
+from models.client import ClientKind, KycStatus, RiskCategory
+
+TEXT_FIELDS = ("name", "email", "other_emails", "phone", "other_phones", "country", "region",
+               "marketing_consent_source")
+
+
+def route_client_id(params: dict) -> int:
+    raw = str(params.get("client_id", "")).strip()
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput("That is not a client.")
+    return int(raw)
+
+
+class ClientProfileState(AppState):
+    client: ClientDetail | None = None
+    not_found: str = ""
+    form_error: str = ""
+    tags_text: str = ""
+    kind: str = ClientKind.INDIVIDUAL.value
+    risk: str = RiskCategory.MODERATE.value
+    kyc: str = KycStatus.PENDING.value
+    currency: str = "USD"
+    owner: str = ""
+    consent: bool = False
+    staff: list[list[str]] = []
+    custom_defs: list[CustomFieldRow] = []
+    tickets: list[ClientTicket] = []
+    notes: list[NoteRow] = []
+    history: list[HistoryEntry] = []
+    note_draft: str = ""
+
+    @rx.var
+    def can_edit(self) -> bool:
+        return self.user_role in ("manager", "agent")
+
+    @rx.var
+    def sees_finances(self) -> bool:
+        return self.user_role in ("manager", "agent")
+
+    @rx.var
+    def sees_tickets(self) -> bool:
+        return self.user_role in ("manager", "agent")
+
+    @rx.event
+    def load(self):
+        self.not_found = self.form_error = ""
+        try:
+            actor = self.require_actor()
+            client_id = route_client_id(self.router.page.params)
+            detail = client_service.get_client(actor, client_id)
+            self.notes = client_service.list_notes(actor, client_id)
+            self.history = client_service.client_history(actor, client_id)
+            self.custom_defs = list_custom_fields(actor)
+            self.tickets = (client_service.client_tickets(actor, client_id)
+                            if self.sees_tickets else [])
+            self.staff = [[str(i), n] for i, n in client_service.staff_choices(actor)]
+        except ServiceError as error:
+            self.client, self.not_found = None, error.message
+            return None
+        self._show(detail)
+        return None
+
+    def _show(self, detail: ClientDetail) -> None:
+        self.client = detail
+        self.tags_text = ", ".join(detail.tags)
+        self.kind, self.risk, self.currency = detail.kind, detail.risk_category, detail.currency
+        self.kyc = detail.kyc_status or KycStatus.PENDING.value
+        self.owner = detail.owner_agent_id
+        self.consent = detail.marketing_consent
+
+    @rx.event
+    def set_kind(self, value: str):
+        self.kind = value
+
+    @rx.event
+    def set_risk(self, value: str):
+        self.risk = value
+
+    @rx.event
+    def set_kyc(self, value: str):
+        self.kyc = value
+
+    @rx.event
+    def set_currency(self, value: str):
+        self.currency = value
+
+    @rx.event
+    def set_owner(self, value: str):
+        self.owner = value
+
+    @rx.event
+    def set_consent(self, value: bool):
+        self.consent = value
+
+    @rx.event
+    def set_note_draft(self, value: str):
+        self.note_draft = value
+
+    @rx.event
+    def save(self, form: dict):
+        if self.client is None:
+            return None
+        self.form_error = ""
+        changes = {key: form.get(key, "") for key in TEXT_FIELDS}
+        changes.update(kind=self.kind, risk_category=self.risk, tags=form.get("tags", ""),
+                       owner_agent_id=self.owner or None, marketing_consent=self.consent,
+                       currency=self.currency)
+        if self.sees_finances:
+            changes.update(net_worth=form.get("net_worth", ""), aum=form.get("aum", ""),
+                           kyc_status=self.kyc, kyc_review_due=form.get("kyc_review_due", ""))
+        custom = {d.key: form.get(f"custom_{d.key}", "") for d in self.custom_defs}
+        if custom:
+            changes["custom_fields"] = custom
+        try:
+            client_service.update_client(self.require_actor(), self.client.id, changes)
+        except ServiceError as error:
+            self.form_error = error.message
+            return None
+        return [ClientProfileState.load, rx.toast.success("Saved")]
+
+    @rx.event
+    def add_note(self):
+        if self.client is None:
+            return None
+        try:
+            client_service.add_note(self.require_actor(), self.client.id, self.note_draft)
+        except ServiceError as error:
+            return error_toast(error)
+        self.note_draft = ""
+        return ClientProfileState.load
+
+    @rx.event
+    def delete(self):
+        if self.client is None:
+            return None
+        try:
+            client_service.delete_client(self.require_actor(), self.client.id)
+        except ServiceError as error:
+            return error_toast(error)
+        return [rx.toast.success("Client deleted"), rx.redirect(routes.CLIENTS)]
+
+
+def _input(label: str, name: str, value, **props) -> rx.Component:
+    return field(label, rx.input(name=name, default_value=value, id=f"profile-{name}",
+                                 width="100%", read_only=~ClientProfileState.can_edit, **props))
+
+
+def _details_form(client: ClientDetail) -> rx.Component:
+    s = ClientProfileState
+    finance = rx.cond(
+        s.sees_finances,
+        rx.grid(
+            _input("Net worth", "net_worth", client.net_worth, input_mode="decimal"),
+            _input("Assets under management", "aum", client.aum, input_mode="decimal"),
+            field("KYC status", rx.select([k.value for k in KycStatus], value=s.kyc,
+                                          on_change=s.set_kyc)),
+            _input("KYC review due", "kyc_review_due", client.kyc_review_due, type="date"),
+            columns="4", spacing="3", width="100%",
+        ),
+    )
+    return rx.form(
+        rx.vstack(
+            rx.grid(
+                field("Type", rx.select([k.value for k in ClientKind], value=s.kind,
+                                        on_change=s.set_kind)),
+                _input("Name", "name", client.name, required=True),
+                _input("Email", "email", client.email, type="email"),
+                _input("Other emails (comma separated)", "other_emails", client.other_emails),
+                _input("Phone (international, or set the country)", "phone", client.phone),
+                _input("Other phones", "other_phones", client.other_phones),
+                _input("Country (ISO code)", "country", client.country, max_length=2),
+                _input("Region", "region", client.region),
+                field("Risk category", rx.select([r.value for r in RiskCategory], value=s.risk,
+                                                 on_change=s.set_risk)),
+                field("Currency", rx.select(list(CURRENCIES), value=s.currency,
+                                            on_change=s.set_currency)),
+                field("Relationship manager", rx.select.root(
+                    rx.select.trigger(placeholder="Nobody"),
+                    rx.select.content(rx.foreach(
+                        s.staff, lambda o: rx.select.item(o[1], value=o[0]))),
+                    value=s.owner, on_change=s.set_owner)),
+                _input("Tags (comma separated)", "tags", s.tags_text),
+                columns="3", spacing="3", width="100%",
+            ),
+            finance,
+            rx.hstack(
+                rx.switch(checked=s.consent, on_change=s.set_consent, disabled=~s.can_edit,
+                          aria_label="Marketing consent"),
+                rx.text("Marketing consent", size="2"),
+                rx.text(client.marketing_consent_at, size="1", color_scheme="gray"),
+                _input("Consent source", "marketing_consent_source",
+                       client.marketing_consent_source),
+                align="center", width="100%",
+            ),
+            rx.cond(s.custom_defs.length() > 0, rx.grid(
+                rx.foreach(s.custom_defs, lambda d: field(d.label, rx.input(
+                    name="custom_" + d.key, default_value=client.custom_fields.get(d.key, ""),
+                    placeholder=d.field_type, read_only=~s.can_edit))),
+                columns="3", spacing="3", width="100%")),
+            form_error(s.form_error),
+            rx.cond(s.can_edit, rx.hstack(
+                rx.button("Delete client", type="button", color_scheme="red", variant="soft",
+                          on_click=s.delete),
+                rx.spacer(),
+                rx.button("Save changes", type="submit", id="save-client"),
+                width="100%")),
+            spacing="4", width="100%",
+        ),
+        on_submit=s.save,
+        key=client.updated_at,  # fresh defaults after each save
+    )
+
+
+def _tickets() -> rx.Component:
+    return rx.cond(
+        ClientProfileState.tickets.length() > 0,
+        rx.table.root(
+            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
+                                           ("#", "Subject", "Status", "Priority", "Created")])),
+            rx.table.body(rx.foreach(ClientProfileState.tickets, lambda t: rx.table.row(
+                rx.table.cell(rx.link("#", t.number.to_string(),
+                                      href="/tickets/" + t.number.to_string())),
+                rx.table.cell(t.subject), rx.table.cell(rx.badge(t.status)),
+                rx.table.cell(t.priority), rx.table.cell(t.created_at)))),
+            width="100%", variant="surface"),
+        empty_state("inbox", "No tickets", "This client has not contacted the firm yet."),
+    )
+
+
+def _notes() -> rx.Component:
+    s = ClientProfileState
+    return rx.vstack(
+        rx.cond(s.can_edit, rx.hstack(
+            rx.text_area(value=s.note_draft, on_change=s.set_note_draft, width="100%",
+                         placeholder="Add a note…", id="note-draft"),
+            rx.button("Add note", on_click=s.add_note, id="add-note"),
+            width="100%", align="end")),
+        rx.cond(s.notes.length() > 0,
+                rx.foreach(s.notes, lambda n: rx.card(
+                    rx.text(n.author, " · ", n.created_at, size="1", color_scheme="gray"),
+                    rx.text(n.body, white_space="pre-wrap"), width="100%")),
+                empty_state("notebook-pen", "No notes yet", "Notes the team adds show here.")),
+        width="100%", spacing="3",
+    )
+
+
+def _history() -> rx.Component:
+    return rx.cond(
+        ClientProfileState.history.length() > 0,
+        rx.vstack(rx.foreach(ClientProfileState.history, lambda h: rx.card(
+            rx.text(h.at, " · ", h.who, " · ", rx.badge(h.action), size="2"),
+            rx.foreach(h.changes, lambda c: rx.text(
+                rx.text.strong(c[0]), ": ", c[1], " → ", c[2], size="2")),
+            width="100%")), width="100%", id="client-history"),
+        empty_state("history", "No history", "Changes to this record show here."),
+    )
+
+
+@signed_in_page(routes.CLIENT, "Client", Action.VIEW_CLIENTS, on_load=[ClientProfileState.load])
+def client_profile_page() -> rx.Component:
+    s = ClientProfileState
+    return rx.cond(
+        s.client,
+        rx.vstack(
+            rx.hstack(
+                rx.link(rx.icon("arrow-left"), href=routes.CLIENTS, aria_label="Back"),
+                rx.heading(s.client.name, size="6", id="client-heading"),
+                rx.badge(s.client.kind), rx.badge(s.client.risk_category, color_scheme="blue"),
+                rx.cond(s.client.legal_hold, rx.badge("legal hold", color_scheme="amber")),
+                rx.cond(s.client.deleted, rx.badge("deleted", color_scheme="red")),
+                rx.spacer(),
+                rx.text("Created ", s.client.created_at, " · updated ", s.client.updated_at,
+                        size="1", color_scheme="gray"),
+                align="center", width="100%",
+            ),
+            rx.tabs.root(
+                rx.tabs.list(
+                    rx.tabs.trigger("Details", value="details"),
+                    rx.cond(s.sees_tickets, rx.tabs.trigger("Tickets", value="tickets")),
+                    rx.tabs.trigger("Campaigns", value="campaigns"),
+                    rx.tabs.trigger("Notes", value="notes"),
+                    rx.tabs.trigger("History", value="history", id="history-tab"),
+                ),
+                rx.tabs.content(rx.box(_details_form(s.client), padding_top="1rem"),
+                                value="details"),
+                rx.tabs.content(rx.box(_tickets(), padding_top="1rem"), value="tickets"),
+                rx.tabs.content(rx.box(empty_state(
+                    "megaphone", "No campaigns yet",
+                    "Campaigns this client receives will be listed here."), padding_top="1rem"),
+                    value="campaigns"),
+                rx.tabs.content(rx.box(_notes(), padding_top="1rem"), value="notes"),
+                rx.tabs.content(rx.box(_history(), padding_top="1rem"), value="history"),
+                default_value="details", width="100%",
+            ),
+            spacing="4", width="100%",
+        ),
+        rx.cond(s.not_found != "",
+                empty_state("user-x", "Client not found", s.not_found),
+                rx.center(rx.spinner(), padding="3rem")),
+    )

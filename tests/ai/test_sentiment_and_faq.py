@@ -1,0 +1,92 @@
+"""Sentiment of client messages (stored by the indexing job, better than VADER on financial
+text) and FAQ topics found without being told how many."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import timedelta
+
+import pytest
+
+from crm_app.ai import faq_clusters, sentiment
+from crm_app.services import tickets
+from crm_app.services.errors import InvalidInput, PermissionDenied
+from jobs import ai_index
+from models.base import utcnow
+from tests.factories import make_client, make_user
+
+FINANCIAL = [
+    ("Net sales fell to EUR 80.2 mn from EUR 95.1 mn.", "negative"),
+    ("Operating profit increased to EUR 5.3 mn from EUR 3.9 mn.", "positive"),
+    ("The company will cut 200 jobs in Finland.", "negative"),
+    ("The contract includes maintenance and support services.", "neutral"),
+    ("The agreement will be signed in Helsinki next week.", "neutral"),
+    ("Order intake grew by 24% in the third quarter.", "positive"),
+    ("Shares in the company dropped 7% on Friday.", "negative"),
+    ("The company expects its net sales to increase in 2026.", "positive"),
+]
+
+
+def test_offline_sentiment_reads_financial_direction_where_vader_does_not() -> None:
+    texts = [t for t, _ in FINANCIAL]
+    ours = [s.label for s in sentiment.classify_offline(texts)]
+    vader = sentiment.vader_labels(texts)
+    gold = [label for _, label in FINANCIAL]
+    ours_right = sum(a == b for a, b in zip(ours, gold, strict=True))
+    vader_right = sum(a == b for a, b in zip(vader, gold, strict=True))
+    assert ours_right >= 7 and ours_right > vader_right + 2
+
+
+def test_shipped_sentiment_model_matches_its_training_data() -> None:
+    shipped = json.loads(sentiment.MODEL_FILE.read_text())
+    assert shipped["train_sha256"] == hashlib.sha256(sentiment.TRAIN_FILE.read_bytes()).hexdigest()
+
+
+def test_indexing_job_scores_each_client_message_once(db: str) -> None:
+    agent, client_user = make_user("agent"), make_user("client")
+    client = make_client(agent, portal_user=client_user)
+    number = tickets.create_ticket(agent, client_id=client, subject="Fees",
+                                   body="Opened for the client.").number
+    tickets.add_message(client_user, number, "Thank you so much, the refund arrived. Great help!")
+    tickets.add_message(client_user, number, "I'm furious, you charged the fee again!")
+    first = ai_index.run()
+    assert first["messages_scored"] == 2
+    assert ai_index.run()["messages_scored"] == 0
+    detail = tickets.get_ticket(agent, number)
+    ids = [m.id for m in detail.messages if m.sender_kind == "client"]
+    stored = sentiment.sentiment_for_messages(agent, ids)
+    assert [stored[i].label for i in ids] == ["positive", "negative"]
+    assert stored[ids[1]].score < 0 < stored[ids[0]].score
+    with pytest.raises(PermissionDenied):
+        sentiment.sentiment_for_messages(client_user, ids)
+
+
+def test_faq_topics_group_questions_without_being_told_how_many(db: str) -> None:
+    agent, client_user = make_user("agent"), make_user("client")
+    client = make_client(agent, portal_user=client_user)
+    questions = {
+        "password": ["I forgot my portal password, how do I reset it?",
+                     "How can I reset my password for the client portal?",
+                     "My portal password no longer works, please help me reset it."],
+        "tax": ["When will my 1099 tax form be available?",
+                "Where can I download my 1099 tax form?",
+                "I still have not received my 1099 tax form."],
+    }
+    numbers: dict[str, list[int]] = {}
+    for topic, texts in questions.items():
+        for text in texts:
+            number = tickets.create_ticket(agent, client_id=client, subject="Question",
+                                           body="Opened for the client.").number
+            tickets.add_message(client_user, number, text)
+            numbers.setdefault(topic, []).append(number)
+    now = utcnow()
+    topics = faq_clusters.faq_topics(agent, now - timedelta(days=1), now + timedelta(minutes=1))
+    assert sorted(sorted(t.ticket_numbers) for t in topics) == sorted(
+        sorted(n) for n in numbers.values())
+    every_question = [q for texts in questions.values() for q in texts]
+    assert all(t.size == 3 and t.representative in every_question for t in topics)
+    with pytest.raises(InvalidInput):
+        faq_clusters.faq_topics(agent, now, now - timedelta(days=1))
+    with pytest.raises(PermissionDenied):
+        faq_clusters.faq_topics(client_user, now - timedelta(days=1), now)
