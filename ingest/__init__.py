@@ -7,8 +7,8 @@ No dependence on the web app or the database. Entry points:
 - `iter_pst(path)`, `PstReader` (pypff in a child process), `iter_mbox(path)`
 - `chunk_message(message)` -> retrieval chunks with provenance
 
-Names are imported lazily so the PST child process (which imports `ingest.pst_child`) starts
-without loading the HTML, reply and charset libraries.
+Names are imported lazily: a PST child process (which imports `ingest.pst_child`) loads the
+normalizer's HTML, reply and charset libraries only when it is given its first file.
 """
 
 from __future__ import annotations

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import codecs
 
-import chardet
-
 # Declared names mapped to the superset real senders actually use (as browsers do): mail
 # labelled gb2312 is routinely GBK/GB18030, "iso-8859-1" is routinely windows-1252, etc.
 _SUPERSETS = {
@@ -67,6 +65,8 @@ def normalize_charset(declared: str | None) -> str | None:
 
 def detect_charset(data: bytes) -> str | None:
     """A guess at the charset of undeclared or mislabelled bytes (None when unsure)."""
+    import chardet  # imported on first use: most mail never needs it, and PST children start faster
+
     try:
         guess = chardet.detect(data[:_DETECT_LIMIT])
     except Exception:  # the detector is a heuristic; never let it fail a message

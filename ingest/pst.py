@@ -1,109 +1,165 @@
-"""PST/OST archives -> `Message` / `NonMailItem` / `ItemError`, read in a child process.
+"""PST/OST archives -> `Message` / `NonMailItem` / `ItemError`, read in child processes.
 
-`PstReader` keeps one spawned child that runs `pst_child.serve`; the child walks a file and
-streams raw items back in small batches (the pipe's back-pressure keeps memory flat), while
-this process normalizes them, so the two cores work side by side. When the child dies (a
-crash inside pypff), the file it was reading gets an `ItemError` and the next file gets a
-fresh child.
+`PstReader` keeps a small pool of spawned children that run `pst_child.serve`. Each child
+reads one file at a time with pypff *and normalizes its items itself*
+(`pst_normalize.normalize_raw_item`), then streams finished records back in batches. With
+several files, up to `workers` children (default: one per CPU) work on different files at
+once, while this process yields the records strictly in file order: the children that are
+ahead wait on their bounded queues (back-pressure through the pipe), so memory stays flat.
+
+pypff is C, and so are the HTML sanitizer and friends: when a child dies, the file it was
+reading gets an `ItemError`, the child is replaced, and files it had queued go to a fresh one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import email.message
-import email.parser
-import mimetypes
 import multiprocessing
 import os
 import queue
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from typing import Any
 
-from striprtf.striprtf import rtf_to_text
-
 from . import pst_child
 from .attachments import AttachmentSink, DiscardSink
-from .automation import detect_automation
-from .charsets import decode_text
-from .dedup import dedup_key
 from .errors import IngestError
-from .headers import (
-    date_from_received,
-    decode_header_value,
-    normalize_message_id,
-    parse_addresses,
-    parse_date,
-    parse_references,
-    ticket_number,
+from .model import IngestRecord, ItemError, Provenance, SourceKind
+from .pst_normalize import (  # re-exported: the normalizer lived here before
+    codepage_charset,
+    item_kind,
+    message_from_raw,
+    normalize_raw_item,
+    rtf_text,
 )
-from .html import html_to_text, sanitize_html
-from .model import (
-    Address,
-    Attachment,
-    DateSource,
-    IngestRecord,
-    ItemError,
-    Message,
-    NonMailItem,
-    Provenance,
-    SourceKind,
-)
-from .reply import split_reply
 
-DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a word from the child before it counts as hung
-_PREFETCH_BATCHES = 8
+__all__ = [
+    "DEFAULT_IDLE_TIMEOUT",
+    "PstReader",
+    "codepage_charset",
+    "item_kind",
+    "iter_pst",
+    "message_from_raw",
+    "normalize_raw_item",
+    "require_pst",
+    "rtf_text",
+]
 
-# Message classes that are mail (including reports and meeting mail); others are non-mail.
-_MAIL_CLASS_PREFIXES = ("ipm.note", "ipm.post", "report.", "ipm.schedule.", "ipm.outlook.recall",
-                        "ipm.sharing", "ipm.taskrequest")  # fmt: skip
-_NON_MAIL_KINDS = (
-    ("ipm.appointment", "calendar"),
-    ("ipm.contact", "contact"),
-    ("ipm.distlist", "distribution_list"),
-    ("ipm.task", "task"),
-    ("ipm.stickynote", "note"),
-    ("ipm.activity", "journal"),
-    ("ipm.microsoft.scheduledata.freebusy", "free_busy"),
-)
-_CODEPAGES = {
-    65001: "utf-8", 20127: "ascii", 28591: "latin-1", 936: "gb18030", 54936: "gb18030",
-    950: "big5hkscs", 932: "cp932", 949: "cp949", 50220: "iso2022_jp", 50221: "iso2022_jp",
-    50222: "iso2022_jp", 51932: "euc_jp", 51949: "euc_kr", 20866: "koi8_r", 21866: "koi8_u",
-    1200: "utf-16-le", 1201: "utf-16-be", 10000: "mac_roman", 65000: "utf-7",
-}  # fmt: skip
-_HEADER_PARSER = email.parser.HeaderParser()
+DEFAULT_IDLE_TIMEOUT = 300.0  # seconds without a word from a busy child before it counts as hung
+# Replies read ahead per child: batches of at most ~512 KB of bodies each, and "done" notes.
+_PREFETCH_BATCHES = 32
+# Files handed to one child before the parent has drained them: a child that is ahead of the
+# file being yielded keeps working on its next files instead of idling (in-order output).
+_FILES_AHEAD = 4
+_POLL_SLICE = 0.5
 
 
-def codepage_charset(codepage: int | None) -> str | None:
-    if not codepage:
-        return None
-    if codepage in _CODEPAGES:
-        return _CODEPAGES[codepage]
-    if 28592 <= codepage <= 28606:
-        return f"iso8859-{codepage - 28590}"
-    return f"cp{codepage}"
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
 
 
-def item_kind(message_class: str | None) -> str | None:
-    """None for mail, else the kind of non-mail item ("calendar", "contact", ...)."""
-    lowered = (message_class or "ipm.note").lower()
-    if lowered.startswith(_MAIL_CLASS_PREFIXES) or lowered == "ipm":
-        return None
-    for prefix, kind in _NON_MAIL_KINDS:
-        if lowered.startswith(prefix):
-            return kind
-    return "other"
+class _Worker:
+    """One child process, its pipe, and a thread reading its replies into a bounded queue."""
+
+    def __init__(self, target: Callable[[Connection], None], idle_timeout: float) -> None:
+        context = multiprocessing.get_context("spawn")
+        parent_end, child_end = context.Pipe(duplex=True)
+        self.process = context.Process(target=target, args=(child_end,), daemon=True)
+        self.process.start()
+        child_end.close()
+        self.conn = parent_end
+        self.inbox: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=_PREFETCH_BATCHES)
+        self.jobs: deque[_Job] = deque()  # files sent to this child and not yet drained here
+        self._idle_timeout = idle_timeout
+        self._lock = threading.Lock()
+        self._outstanding = 0  # files sent and not yet answered with done/fatal
+        self._last_word = time.monotonic()
+        self._stop = threading.Event()
+        threading.Thread(target=self._pump, name="pst-reader", daemon=True).start()
+
+    def send_file(self, job: _Job, sink: AttachmentSink, now: datetime) -> None:
+        with self._lock:
+            self._outstanding += 1
+            self._last_word = time.monotonic()
+        self.jobs.append(job)
+        job.worker = self
+        with contextlib.suppress(OSError):  # a dead child: its pump reports the EOF
+            self.conn.send(("file", job.source, sink, now))
+
+    def _pump(self) -> None:
+        """Read replies ahead into the bounded inbox; report EOF (a crash) and silence (hung).
+
+        Silence only counts while the child owes an answer, so an idle child never looks hung.
+        """
+        conn, inbox, stop = self.conn, self.inbox, self._stop
+        while not stop.is_set():
+            try:
+                if conn.poll(_POLL_SLICE):
+                    reply: tuple[Any, ...] = conn.recv()
+                    with self._lock:
+                        self._last_word = time.monotonic()
+                        if reply[0] in ("done", "fatal"):
+                            self._outstanding -= 1
+                else:
+                    with self._lock:
+                        silent = time.monotonic() - self._last_word
+                        hung = self._outstanding > 0 and silent > self._idle_timeout
+                    if not hung:
+                        continue
+                    reply = ("hung",)
+            except (EOFError, OSError):
+                reply = ("eof",)
+            while not stop.is_set():
+                try:
+                    inbox.put(reply, timeout=_POLL_SLICE)
+                    break
+                except queue.Full:
+                    continue
+            with self._lock:
+                self._last_word = time.monotonic()  # time blocked on a full inbox is not silence
+            if reply[0] in ("eof", "hung"):
+                return
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def stop(self) -> None:
+        """Ask the child to finish (it exits after the file it is on)."""
+        with contextlib.suppress(OSError, ValueError):
+            self.conn.send(("stop",))
+
+    def kill(self) -> int | None:
+        self._stop.set()
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=10)
+        self.conn.close()
+        for job in self.jobs:
+            job.worker = None
+        self.jobs.clear()
+        return self.process.exitcode
+
+
+@dataclass(eq=False)
+class _Job:
+    """One file of an `iter_files` call, in input order."""
+
+    source: str
+    error: ItemError | None = None  # known before any child sees the file
+    worker: _Worker | None = None
+    received: int = 0
 
 
 class PstReader:
-    """Reads PST/OST files through one reusable child process. Use as a context manager.
+    """Reads PST/OST files through reusable child processes. Use as a context manager.
 
-    `iter_files` keeps the next file queued in the child while this process normalizes the
-    current one, so reading and normalizing overlap across file boundaries too.
+    `iter_files` spreads the files over up to `workers` children (default: `os.cpu_count()`),
+    each reading and normalizing whole files, and yields their records in file order.
     """
 
     def __init__(
@@ -112,14 +168,13 @@ class PstReader:
         sink: AttachmentSink | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         child_target: Callable[[Connection], None] = pst_child.serve,
+        workers: int | None = None,
     ) -> None:
         self.sink = sink or DiscardSink()
         self.idle_timeout = idle_timeout
+        self.workers = max(1, workers if workers is not None else _default_workers())
         self._child_target = child_target
-        self._process: Any = None
-        self._conn: Connection | None = None
-        self._inbox: queue.Queue[tuple[Any, ...]] | None = None
-        self._stop_pump: threading.Event | None = None
+        self._pool: list[_Worker] = []
 
     def __enter__(self) -> PstReader:
         return self
@@ -128,61 +183,34 @@ class PstReader:
         self.close()
 
     def close(self) -> None:
-        """Stop the child (politely, then by force)."""
-        if self._conn is not None:
-            with contextlib.suppress(OSError, ValueError):
-                self._conn.send(("stop",))
-        if self._process is not None:
-            self._process.join(timeout=5)
-        self._kill()
+        """Stop the children (politely, then by force)."""
+        pool, self._pool = self._pool, []
+        for worker in pool:
+            worker.stop()
+        deadline = time.monotonic() + 5
+        for worker in pool:
+            worker.process.join(timeout=max(0.0, deadline - time.monotonic()))
+        for worker in pool:
+            worker.kill()
 
-    def _kill(self) -> int | None:
-        process, conn, stop = self._process, self._conn, self._stop_pump
-        self._process = self._conn = self._inbox = self._stop_pump = None
-        if stop is not None:
-            stop.set()
-        if process is not None and process.is_alive():
-            process.kill()
-        if process is not None:
-            process.join(timeout=10)
-        if conn is not None:
-            conn.close()
-        return None if process is None else process.exitcode
+    def _retire(self, worker: _Worker) -> int | None:
+        with contextlib.suppress(ValueError):
+            self._pool.remove(worker)
+        return worker.kill()
 
-    def _ensure_child(self) -> queue.Queue[tuple[Any, ...]]:
-        if self._process is not None and self._process.is_alive() and self._inbox is not None:
-            return self._inbox
-        self._kill()
-        context = multiprocessing.get_context("spawn")
-        parent_end, child_end = context.Pipe(duplex=True)
-        process = context.Process(target=self._child_target, args=(child_end,), daemon=True)
-        process.start()
-        child_end.close()
-        inbox: queue.Queue[tuple[Any, ...]] = queue.Queue(maxsize=_PREFETCH_BATCHES)
-        stop = threading.Event()
-        threading.Thread(
-            target=self._pump, args=(parent_end, inbox, stop), name="pst-reader", daemon=True
-        ).start()
-        self._process, self._conn, self._inbox, self._stop_pump = process, parent_end, inbox, stop
-        return inbox
-
-    def _pump(
-        self, conn: Connection, inbox: queue.Queue[tuple[Any, ...]], stop: threading.Event
-    ) -> None:
-        """Read the child's replies ahead into a bounded queue (back-pressure keeps memory flat)."""
-        while not stop.is_set():
-            try:
-                reply: tuple[Any, ...] = conn.recv() if conn.poll(self.idle_timeout) else ("hung",)
-            except (EOFError, OSError):
-                reply = ("eof",)
-            while not stop.is_set():
-                try:
-                    inbox.put(reply, timeout=0.5)
-                    break
-                except queue.Full:
-                    continue
-            if reply[0] == "eof":
-                return
+    def _free_worker(self, force: bool = False) -> _Worker | None:
+        """A child that can take one more file: an idle one, a new one, or a short queue."""
+        for worker in [w for w in self._pool if not w.jobs and not w.alive()]:
+            self._retire(worker)  # died while idle: do not blame the next file on it
+        idle = [w for w in self._pool if not w.jobs]
+        if idle:
+            return idle[0]
+        if len(self._pool) < self.workers or force:
+            worker = _Worker(self._child_target, self.idle_timeout)
+            self._pool.append(worker)
+            return worker
+        open_queues = [w for w in self._pool if len(w.jobs) < _FILES_AHEAD]
+        return min(open_queues, key=lambda w: len(w.jobs)) if open_queues else None
 
     def iter_file(
         self, path: str | os.PathLike[str], *, now: datetime | None = None
@@ -194,67 +222,82 @@ class PstReader:
     def iter_files(
         self, paths: Iterable[str | os.PathLike[str]], *, now: datetime | None = None
     ) -> Iterator[tuple[str, IngestRecord]]:
-        """(file, record) for every item of every file, in file order."""
+        """(file, record) for every item of every file, in file order, items in walk order."""
         now = now or datetime.now(UTC)
         todo = deque(os.fspath(path) for path in paths)
-        inflight: deque[str] = deque()
-        received = 0
+        pending: deque[_Job] = deque()  # files handed out (or failed early), in input order
+        window = self.workers * _FILES_AHEAD + 1
+
+        def hand_out() -> None:
+            for job in pending:  # files whose child was replaced go first, in order
+                if job.worker is None and job.error is None:
+                    worker = self._free_worker(force=job is pending[0])
+                    if worker is None:
+                        return
+                    worker.send_file(job, self.sink, now)
+            while todo and len(pending) < window:
+                problem = _signature_problem(todo[0])
+                if problem:
+                    error = ItemError(problem, _file_level(todo[0]), fatal_for_file=True)
+                    pending.append(_Job(todo.popleft(), error=error))
+                    continue
+                worker = self._free_worker()
+                if worker is None:
+                    return
+                job = _Job(todo.popleft())
+                pending.append(job)
+                worker.send_file(job, self.sink, now)
+
         try:
-            while todo or inflight:
-                if not inflight and todo:
-                    source = todo[0]
-                    problem = _signature_problem(source)
-                    if problem:
-                        todo.popleft()
-                        yield source, ItemError(problem, _file_level(source), fatal_for_file=True)
-                        continue
-                inbox = self._ensure_child()
-                if not inflight:
-                    _drain_idle_notices(inbox)
-                while todo and len(inflight) < _FILES_AHEAD and not _signature_problem(todo[0]):
-                    assert self._conn is not None
-                    self._conn.send(("file", todo[0], self.sink))
-                    inflight.append(todo.popleft())
-                reply = inbox.get()
-                tag, current = reply[0], inflight[0]
+            while todo or pending:
+                hand_out()
+                job = pending[0]
+                if job.error is not None:
+                    pending.popleft()
+                    yield job.source, job.error
+                    continue
+                worker = job.worker
+                assert worker is not None and worker.jobs[0] is job
+                reply = worker.inbox.get()
+                tag = reply[0]
                 if tag == "items":
-                    for raw in reply[1]:
-                        received += 1
-                        yield current, normalize_raw_item(raw, current, now)
+                    for item in reply[1]:
+                        job.received += 1
+                        if isinstance(item, dict):  # a child that sends raw items
+                            item = normalize_raw_item(item, job.source, now)
+                        yield job.source, item
                     continue
                 if tag in ("done", "fatal"):
-                    inflight.popleft()
-                    received = 0
+                    worker.jobs.popleft()
+                    pending.popleft()
+                    job.worker = None
                     if tag == "fatal":
-                        error = ItemError(str(reply[1]), _file_level(current), fatal_for_file=True)
-                        yield current, error
+                        error = ItemError(
+                            str(reply[1]), _file_level(job.source), fatal_for_file=True
+                        )
+                        yield job.source, error
                     continue
                 if tag == "hung":
                     message = (
                         f"PST reader stopped answering for {self.idle_timeout:.0f} s after "
-                        f"{received} items; killed"
+                        f"{job.received} items; killed"
                     )
                 else:
-                    message = f"PST reader crashed after {received} items"
-                code = self._kill()
-                inflight.popleft()
-                todo.extendleft(reversed(inflight))  # queued files get a fresh child
-                inflight.clear()
-                received = 0
+                    message = f"PST reader crashed after {job.received} items"
+                code = self._retire(worker)  # its queued files go to a fresh child
+                pending.popleft()
                 yield (
-                    current,
+                    job.source,
                     ItemError(
                         f"{message} (exit code {code}); the rest of this file was skipped",
-                        _file_level(current),
+                        _file_level(job.source),
                         fatal_for_file=True,
                     ),
                 )
         finally:
-            if inflight:
-                self._kill()  # abandoned mid-file: the child's stream is out of step now
-
-
-_FILES_AHEAD = 2
+            # Abandoned midway: children still streaming files nobody reads are out of step.
+            for worker in {job.worker for job in pending if job.worker is not None}:
+                self._retire(worker)
 
 
 def _file_level(source: str) -> Provenance:
@@ -268,239 +311,12 @@ def _signature_problem(source: str) -> str | None:
         return f"cannot read file: {exc.strerror or exc}"
 
 
-def _drain_idle_notices(inbox: queue.Queue[tuple[Any, ...]]) -> None:
-    """Drop "hung" notices the pump queued while no file was being read."""
-    while True:
-        try:
-            reply = inbox.get_nowait()
-        except queue.Empty:
-            return
-        if reply[0] != "hung":
-            inbox.put(reply)  # a real reply (eof): keep it for the reader loop
-            return
-
-
 def iter_pst(
     path: str | os.PathLike[str], *, sink: AttachmentSink | None = None
 ) -> Iterator[IngestRecord]:
     """Every item of one PST/OST file (a fresh child process for this file alone)."""
-    with PstReader(sink=sink) as reader:
+    with PstReader(sink=sink, workers=1) as reader:
         yield from reader.iter_file(path)
-
-
-def normalize_raw_item(raw: dict[str, Any], source: str, now: datetime) -> IngestRecord:
-    """One raw item from the child -> a normalized record (never raises)."""
-    provenance = Provenance(
-        source=source, kind=SourceKind.PST, folder=raw.get("folder"), position=raw.get("index")
-    )
-    try:
-        if raw["type"] == "error":
-            return ItemError(str(raw.get("error")), provenance)
-        if raw["type"] == "untyped":
-            return NonMailItem(
-                kind=item_kind(raw.get("message_class")) or "other",
-                item_class=raw.get("message_class"),
-                title=raw.get("subject") or "",
-                body_text="",
-                provenance=provenance,
-                created=raw.get("creation_time"),
-            )
-        kind = item_kind(raw.get("message_class"))
-        if kind is not None:
-            return _non_mail(raw, kind, provenance)
-        return message_from_raw(raw, provenance, now)
-    except (Exception, RecursionError) as exc:
-        return ItemError(f"item could not be normalized: {type(exc).__name__}: {exc}", provenance)
-
-
-def _bodies(raw: dict[str, Any]) -> tuple[str, str | None]:
-    """(plain text, raw HTML text) from the plain/HTML/RTF bodies of an item."""
-    plain = decode_text(raw["plain"], "utf-8")[0] if raw.get("plain") else ""
-    html = (
-        decode_text(raw["html"], codepage_charset(raw.get("codepage")))[0]
-        if raw.get("html")
-        else None
-    )
-    if not plain.strip() and html:
-        plain = html_to_text(html)
-    if not plain.strip() and raw.get("rtf"):
-        plain = rtf_text(raw["rtf"])
-    return plain.replace("\r\n", "\n").strip(), html
-
-
-def rtf_text(rtf: bytes) -> str:
-    try:
-        return rtf_to_text(rtf.decode("latin-1"), errors="ignore")
-    except Exception:  # a hand-written RTF scanner: damaged RTF must not lose the item
-        return ""
-
-
-def _non_mail(raw: dict[str, Any], kind: str, provenance: Provenance) -> NonMailItem:
-    body, _ = _bodies(raw)
-    contact = (raw.get("contact") or {}) if kind == "contact" else {}
-    details = {key: value for key, value in contact.items() if value}
-    return NonMailItem(
-        kind=kind,
-        item_class=raw.get("message_class"),
-        title=raw.get("subject") or "",
-        body_text=body,
-        provenance=provenance,
-        created=raw.get("creation_time"),
-        modified=raw.get("modification_time"),
-        details=details,
-    )
-
-
-def _mapi_sender(raw: dict[str, Any]) -> Address | None:
-    addrtype = (raw.get("sender_addrtype") or "SMTP").upper()
-    email_address = raw.get("sender_smtp") or (
-        raw.get("sender_email") if addrtype == "SMTP" else None
-    )
-    email_address = email_address or (
-        raw.get("representing_email") if "@" in (raw.get("representing_email") or "") else ""
-    )
-    name = raw.get("sender_name") or raw.get("representing_name") or ""
-    if not email_address and not name:
-        return None
-    return Address(email=email_address or "", name=name if name != email_address else "")
-
-
-def _mapi_recipients(raw: dict[str, Any], kind: int) -> list[Address]:
-    result = []
-    for recipient_kind, name, address in raw.get("recipients") or []:
-        if recipient_kind != kind:
-            continue
-        clean_name = (name or "").strip("'\" ")
-        name_shown = "" if clean_name == address else clean_name
-        result.append(Address(email=address or "", name=name_shown))
-    return result
-
-
-def message_from_raw(
-    raw: dict[str, Any], provenance: Provenance, now: datetime, depth: int = 0
-) -> Message:
-    headers_text = raw.get("transport_headers")
-    headers: email.message.Message | None = None
-    if headers_text and headers_text.strip():
-        headers = _HEADER_PARSER.parsestr(headers_text.replace("\r\n", "\n").strip() + "\n\n")
-
-    def header(name: str) -> str | None:
-        value = headers.get(name) if headers is not None else None
-        return None if value is None else decode_header_value(value)
-
-    subject = raw.get("subject") or header("Subject") or ""
-    sender = None
-    to = cc = reply_to = []
-    if headers is not None:
-        senders = parse_addresses(headers.get_all("From") or [])
-        sender = senders[0] if senders else None
-        to = parse_addresses(headers.get_all("To") or [])
-        cc = parse_addresses(headers.get_all("Cc") or [])
-        reply_to = parse_addresses(headers.get_all("Reply-To") or [])
-    sender = sender or _mapi_sender(raw)
-    to = to or _mapi_recipients(raw, 1)
-    cc = cc or _mapi_recipients(raw, 2)
-
-    date, date_source = _message_date(raw, headers, now)
-    message_id = normalize_message_id(raw.get("message_id") or header("Message-ID"))
-    text_body, html = _bodies(raw)
-    split = split_reply(text_body)
-    attachments = [_attachment(a, provenance, now, depth) for a in raw.get("attachments") or []]
-    has_type = headers is not None and "Content-Type" in headers
-    content_type = headers.get_content_type() if headers is not None and has_type else ""
-    report_type = str(headers.get_param("report-type") or "") if content_type else ""
-    automation = detect_automation(
-        header,
-        content_type=content_type,
-        report_type=report_type.lower(),
-        sender=sender,
-        return_path=header("Return-Path"),
-        subject=subject,
-        item_class=raw.get("message_class"),
-    )
-    return Message(
-        message_id=message_id,
-        in_reply_to=normalize_message_id(raw.get("in_reply_to") or header("In-Reply-To")),
-        references=parse_references(raw.get("references") or header("References")),
-        subject=subject,
-        ticket_number=ticket_number(subject),
-        sender=sender,
-        to=to,
-        cc=cc,
-        reply_to=reply_to,
-        date=date,
-        date_source=date_source,
-        text_body=text_body,
-        html_body=sanitize_html(html) if html else None,
-        reply_text=split.reply_text,
-        signature=split.signature,
-        attachments=attachments,
-        automation=automation,
-        dedup_key=dedup_key(
-            message_id,
-            sender=sender,
-            subject=subject,
-            date=date,
-            date_source=date_source,
-            text_body=text_body,
-        ),
-        provenance=provenance,
-        item_class=raw.get("message_class"),
-        transport_headers=headers_text or None,
-        defects=list(raw.get("errors") or []),
-    )
-
-
-def _message_date(
-    raw: dict[str, Any], headers: email.message.Message | None, now: datetime
-) -> tuple[datetime, DateSource]:
-    if headers is not None:
-        parsed = parse_date(headers.get("Date"), now=now)
-        if parsed is not None:
-            return parsed, DateSource.HEADER
-    for key, source in (
-        ("submit_time", DateSource.PST_SUBMIT_TIME),
-        ("delivery_time", DateSource.PST_DELIVERY_TIME),
-    ):
-        if raw.get(key) is not None:
-            return raw[key], source
-    if headers is not None:
-        parsed = date_from_received(headers.get_all("Received") or [], now=now)
-        if parsed is not None:
-            return parsed, DateSource.RECEIVED
-    if raw.get("creation_time") is not None:
-        return raw["creation_time"], DateSource.PST_CREATION_TIME
-    return now, DateSource.INGESTION
-
-
-def _attachment(a: dict[str, Any], provenance: Provenance, now: datetime, depth: int) -> Attachment:
-    filename = a.get("filename") or a.get("display_name")
-    embedded = None
-    error = a.get("error")
-    if a.get("embedded") is not None and depth < 8:
-        try:
-            embedded = message_from_raw(a["embedded"], provenance, now, depth + 1)
-        except Exception as exc:
-            error = f"embedded message could not be normalized: {exc}"
-    if a.get("method") == pst_child.ATTACH_EMBEDDED_MESSAGE:
-        content_type = "application/vnd.ms-outlook"  # the bytes are Outlook properties, not MIME
-    else:
-        content_type = (
-            (a.get("mime_tag") or "").strip().lower()
-            or (mimetypes.guess_type(filename)[0] if filename else None)
-            or "application/octet-stream"
-        )
-    return Attachment(
-        filename=filename,
-        content_type=content_type,
-        size=a.get("size") or 0,
-        sha256=a.get("sha256") or "",
-        content_id=(a.get("content_id") or "").strip("<> ") or None,
-        is_inline=bool(a.get("content_id")) or bool((a.get("flags") or 0) & 0x4),
-        location=a.get("location"),
-        embedded_message=embedded,
-        error=error,
-    )
 
 
 def require_pst(path: str | os.PathLike[str]) -> None:

@@ -1,13 +1,18 @@
 """The part of PST/OST reading that touches `pypff`; it runs in a child process only.
 
 pypff is C: a hostile or damaged file can crash the interpreter. This module reads raw fields
-and sends plain Python values (dicts of str/bytes/int/datetime) back over a pipe, so a crash
-costs the parent one file, never itself. It imports nothing heavy so a child starts fast.
+as plain Python values (dicts of str/bytes/int/datetime), and by default normalizes each item
+right here in the child (`pst_normalize`) before sending the finished records back over a pipe
+in batches, so a crash costs the parent one file, never itself, and reading and normalizing a
+file happen in the same process, side by side with the other children. The normalizer (and
+its HTML and reply libraries) is imported on the first file, not at import time.
 """
 
 from __future__ import annotations
 
+import functools
 import struct
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
@@ -17,8 +22,12 @@ from typing import Any
 from .attachments import BLOCK_SIZE, AttachmentSink, HashingWriter
 
 PST_SIGNATURE = b"!BDN"
-_BATCH_ITEMS = 1
-_BATCH_BYTES = 4 << 20
+# A batch goes to the parent when it holds this many items or this many body bytes, or has been
+# gathering for this long: few pickles and pipe round trips per file, a bounded amount in
+# flight per child, and never a long silence (the parent takes a silent child for hung).
+_BATCH_ITEMS = 64
+_BATCH_BYTES = 512 << 10
+_BATCH_SECONDS = 1.0
 
 # MAPI property tags (property id) read from each item.
 PR_MESSAGE_CLASS = 0x001A
@@ -85,7 +94,7 @@ _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 
 def serve(conn: Connection) -> None:
-    """Child main loop: read ("file", path, sink) requests until ("stop",) or EOF."""
+    """Child main loop: read ("file", path, sink[, now]) requests until ("stop",) or EOF."""
     while True:
         try:
             request = conn.recv()
@@ -93,9 +102,10 @@ def serve(conn: Connection) -> None:
             return
         if not request or request[0] != "file":
             return
-        _, path, sink = request
+        path, sink = request[1], request[2]
+        now = request[3] if len(request) > 3 else None
         try:
-            walk_file(path, sink, conn.send)
+            walk_file(path, sink, conn.send, now=now)
         except Exception as exc:  # the file failed as a whole: tell the parent, serve on
             conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
         else:
@@ -111,9 +121,27 @@ def check_signature(path: str) -> str | None:
     return None
 
 
-def walk_file(path: str, sink: AttachmentSink, send: Callable[[Any], None]) -> None:
-    """Walk every folder of a PST/OST, sending batches of raw items through `send`."""
+def walk_file(
+    path: str,
+    sink: AttachmentSink,
+    send: Callable[[Any], None],
+    *,
+    now: datetime | None = None,
+    normalize: bool = True,
+) -> None:
+    """Walk every folder of a PST/OST, sending ("items", batch) messages through `send`.
+
+    A batch holds normalized records (`Message` / `NonMailItem` / `ItemError`, with `path` as
+    their source and `now` as the ingestion time), or the raw item dicts when `normalize` is
+    false.
+    """
     import pypff  # imported here: the parent process never loads the C extension
+
+    convert: Callable[[dict[str, Any]], Any] = _as_is
+    if normalize:
+        from .pst_normalize import normalize_raw_item  # heavy imports, child side only
+
+        convert = functools.partial(normalize_raw_item, source=path, now=now or datetime.now(UTC))
 
     problem = check_signature(path)
     if problem:
@@ -123,19 +151,24 @@ def walk_file(path: str, sink: AttachmentSink, send: Callable[[Any], None]) -> N
         pst.open(path)
     except OSError as exc:
         raise ValueError(f"pypff cannot open the file: {exc}") from exc
-    batch: list[dict[str, Any]] = []
+    batch: list[Any] = []
     batch_bytes = 0
+    batch_started = time.monotonic()
     try:
         root = pst.get_root_folder()
         stack: list[tuple[Any, str]] = [(root, "")]
         while stack:
             folder, folder_path = stack.pop()
             for raw in _folder_items(folder, folder_path, sink):
-                batch.append(raw)
-                batch_bytes += raw.get("_bytes", 0)
-                if len(batch) >= _BATCH_ITEMS or batch_bytes >= _BATCH_BYTES:
+                batch_bytes += raw.pop("_bytes", 0)
+                batch.append(convert(raw))
+                if (
+                    len(batch) >= _BATCH_ITEMS
+                    or batch_bytes >= _BATCH_BYTES
+                    or time.monotonic() - batch_started >= _BATCH_SECONDS
+                ):
                     send(("items", batch))
-                    batch, batch_bytes = [], 0
+                    batch, batch_bytes, batch_started = [], 0, time.monotonic()
             children = []
             try:
                 for index in range(folder.number_of_sub_folders):
@@ -143,13 +176,18 @@ def walk_file(path: str, sink: AttachmentSink, send: Callable[[Any], None]) -> N
                     name = (sub.name or "").replace("/", "\u2215")
                     children.append((sub, f"{folder_path}/{name}" if folder_path else name))
             except OSError as exc:
-                batch.append({"type": "error", "folder": folder_path, "index": None,
-                              "error": f"cannot list sub-folders: {exc}"})  # fmt: skip
+                raw = {"type": "error", "folder": folder_path, "index": None,
+                       "error": f"cannot list sub-folders: {exc}"}  # fmt: skip
+                batch.append(convert(raw))
             stack.extend(reversed(children))
     finally:
         if batch:
             send(("items", batch))
         pst.close()
+
+
+def _as_is(raw: dict[str, Any]) -> dict[str, Any]:
+    return raw
 
 
 def _folder_items(folder: Any, folder_path: str, sink: AttachmentSink) -> Any:
@@ -165,7 +203,7 @@ def _folder_items(folder: Any, folder_path: str, sink: AttachmentSink) -> Any:
         except OSError as exc:
             yield _untyped_item(folder, folder_path, index, exc)
             continue
-        if not hasattr(item, "plain_text_body"):
+        if not hasattr(type(item), "plain_text_body"):  # on the type: no body read just to ask
             yield _untyped_item(folder, folder_path, index, None, item)
             continue
         try:

@@ -135,15 +135,46 @@ def _eml(path: Path, sink: AttachmentSink, now: datetime) -> IngestRecord:
         return ItemError(f"unparseable message: {exc!r}"[:300], provenance, fatal_for_file=True)
 
 
+def _goes_to_pst_reader(path: Path) -> bool:
+    """Whether `iter_file` would hand this file to the PST reader (as it decides it)."""
+    claimed = claimed_kind(path)
+    if claimed is SourceKind.PST:
+        return True
+    try:
+        actual = sniff(path)
+    except OSError:
+        return False  # iter_file words that error
+    return actual is SourceKind.PST and claimed is None
+
+
 def iter_paths(
     paths: Iterable[str | os.PathLike[str]],
     *,
     sink: AttachmentSink | None = None,
     now: datetime | None = None,
 ) -> Iterator[tuple[Path, IngestRecord]]:
-    """(file, record) for every file under the given paths; one PST child serves them all."""
+    """(file, record) for every file under the given paths, in order.
+
+    Consecutive PST/OST files go to one `PstReader` together, so its children read and
+    normalize several of them at once (records still come file by file).
+    """
     sink = sink or DiscardSink()
+    now = now or datetime.now(UTC)
+    files = list(discover(paths))
     with PstReader(sink=sink) as reader:
-        for path in discover(paths):
+        index = 0
+        while index < len(files):
+            run_end = index
+            while run_end < len(files) and _goes_to_pst_reader(files[run_end]):
+                run_end += 1
+            if run_end > index:
+                run = files[index:run_end]
+                by_source = {str(path): path for path in run}
+                for source, record in reader.iter_files(run, now=now):
+                    yield by_source[source], record
+                index = run_end
+                continue
+            path = files[index]
             for record in iter_file(path, sink=sink, pst_reader=reader, now=now):
                 yield path, record
+            index += 1

@@ -1,0 +1,219 @@
+"""The speed-ups change nothing: cached reply regexes, the reusable sanitizer, parallel PST."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import UTC, datetime
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from mailparser_reply import EmailReplyParser
+from mailparser_reply.parser import EmailMessage
+
+from ingest import ItemError, Message, PstReader, iter_pst, record_to_dict
+from ingest.html import sanitize_html
+from ingest.reply import REPLY_LANGUAGES, LineAnchoredFindall, _parser_setup, _read, split_reply
+
+from .conftest import MIME_DIR, SAMPLE_PST
+from .test_pst import crash_on_marked_files
+
+
+def _header_regex():
+    probe = EmailMessage(
+        text="", languages=EmailReplyParser(languages=list(REPLY_LANGUAGES)).languages
+    )
+    return probe.HEADER_REGEX
+
+
+def _replies(message: EmailMessage) -> list[tuple]:
+    return [(r.content, r.headers, r.signatures, r.disclaimers, r.body) for r in message.replies]
+
+
+_LINES = st.sampled_from(
+    [
+        "",
+        "Thanks, that works for us.",
+        "On Mon, 3 Jun 2024 at 10:00, Anna Weber <anna@client.example> wrote:",
+        "Am 3. Juni 2024 schrieb Anna Weber <anna@client.example>:",
+        "Le lun. 3 juin 2024 à 10:00, Anna a écrit :",
+        "El lun, 3 jun 2024 a las 10:00, Anna escribió:",
+        "Il giorno lun 3 giu 2024 Anna ha scritto:",
+        "Op ma 3 jun 2024 schreef Anna:",
+        "From: Anna Weber <anna@client.example>",
+        "Sent: Monday, June 3, 2024 10:00 AM",
+        "To: Wealth Desk",
+        "Subject: RE: portfolio [#12345]",
+        "Von: Anna",
+        "Gesendet: Montag",
+        "De : Anna",
+        "Objet : test",
+        "*From:* Anna",
+        "> quoted line",
+        "> > From: deeper",
+        "-----Original Message-----",
+        "----- Original Message -----",
+        "Best regards,",
+        "Mit freundlichen Grüßen",
+        "--",
+        "Sent from my iPhone",
+        "Disclaimer: this e-mail is confidential",
+        "  indented: text with: colons",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(_LINES | st.text(max_size=40), max_size=30), st.sampled_from(["\n", "\r\n"]))
+def test_line_anchored_findall_equals_findall(lines, newline):
+    regex = _header_regex()
+    assert LineAnchoredFindall.applies_to(regex)
+    text = newline.join(lines)
+    assert LineAnchoredFindall(regex).findall(text) == regex.findall(text)
+    assert _replies(_read(text)) == _replies(
+        EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(text)
+    )
+
+
+def test_cached_reply_parser_matches_the_library_on_the_mime_corpus():
+    import email
+
+    for path in sorted(MIME_DIR.glob("*.eml")):
+        for part in email.message_from_bytes(path.read_bytes()).walk():
+            if part.get_content_maintype() != "text":
+                continue
+            text = (part.get_payload(decode=True) or b"").decode("utf-8", "replace").strip()
+            fresh = EmailReplyParser(languages=list(REPLY_LANGUAGES)).read(text[:4000])
+            assert _replies(_read(text[:4000])) == _replies(fresh), path.name
+
+
+def test_reply_setup_is_built_once():
+    assert _parser_setup() is _parser_setup()
+    assert (
+        split_reply("Yes.\n\nOn Mon, Jun 3, 2024 Bob <b@x.example> wrote:\n> hi").reply_text
+        == "Yes."
+    )
+
+
+def test_sanitizer_drops_remote_images_however_they_are_spelled():
+    for html in (
+        '<img src="http://tracker.example/p.gif">',
+        '<IMG SRC="https://tracker.example/p.gif">',
+        '<image src="http://tracker.example/p.gif">',  # the HTML parser turns <image> into <img>
+        '<p style="background:u&#114;l(http://tracker.example/x)">x</p>',
+        '<p style="background:url&lpar;http://tracker.example/x)">x</p>',
+    ):
+        assert "tracker.example" not in sanitize_html(html), html
+    assert 'src="cid:logo"' in sanitize_html('<img src="cid:logo">')
+
+
+def _records(reader: PstReader, paths) -> list[tuple[str, dict]]:
+    return [(source, record_to_dict(record)) for source, record in reader.iter_files(paths)]
+
+
+def test_parallel_children_yield_the_same_records_in_file_order(tmp_path):
+    paths = []
+    for index in range(5):
+        paths.append(tmp_path / f"copy-{index}.pst")
+        shutil.copy(SAMPLE_PST, paths[-1])
+    fake = tmp_path / "fake.pst"
+    fake.write_text("not a pst")
+    paths.insert(2, fake)
+    with PstReader(workers=1) as reader:
+        serial = _records(reader, paths)
+    with PstReader(workers=3) as reader:
+        parallel = _records(reader, paths)
+    assert parallel == serial
+    assert [source for source, _ in parallel] == sorted(
+        (source for source, _ in parallel), key=lambda s: [str(p) for p in paths].index(s)
+    )
+    assert sum(r["record"] == "message" for _, r in parallel) == 5 * 11
+    single = [record_to_dict(r) for r in iter_pst(paths[0])]
+    assert [r for s, r in serial if s == str(paths[0])] == single
+
+
+def test_a_crash_in_one_child_costs_only_its_file_with_parallel_children(tmp_path):
+    names = ["a.pst", "crash-me.pst", "b.pst", "c.pst", "crash-me-too.pst", "d.pst"]
+    paths = [tmp_path / name for name in names]
+    for path in paths:
+        shutil.copy(SAMPLE_PST, path)
+    with PstReader(child_target=crash_on_marked_files, workers=2) as reader:
+        records = list(reader.iter_files(paths))
+        again = list(reader.iter_file(paths[0]))
+    per_file: dict[str, list] = {str(path): [] for path in paths}
+    for source, record in records:
+        per_file[source].append(record)
+    for path in paths:
+        got = per_file[str(path)]
+        if "crash-me" in path.name:
+            assert len(got) == 1 and isinstance(got[0], ItemError) and got[0].fatal_for_file
+            assert "crashed" in got[0].message
+        else:
+            assert sum(isinstance(r, Message) for r in got) == 11
+            assert not any(isinstance(r, ItemError) for r in got)
+    assert [source for source, _ in records] == sorted(
+        (source for source, _ in records), key=[str(p) for p in paths].index
+    )
+    assert sum(isinstance(r, Message) for r in again) == 11
+
+
+def test_abandoning_a_parallel_walk_leaves_the_reader_usable(tmp_path):
+    paths = [tmp_path / f"c{index}.pst" for index in range(4)]
+    for path in paths:
+        shutil.copy(SAMPLE_PST, path)
+    with PstReader(workers=2) as reader:
+        walk = reader.iter_files(paths)
+        next(walk)
+        walk.close()
+        assert sum(isinstance(r, Message) for _, r in reader.iter_files(paths)) == 44
+
+
+def test_iter_paths_sends_runs_of_pst_files_to_the_reader_together(tmp_path):
+    from ingest import iter_file, iter_paths
+
+    folder = tmp_path / "mail"
+    folder.mkdir()
+    for name in ("a.pst", "b.pst", "d.pst"):
+        shutil.copy(SAMPLE_PST, folder / name)
+    shutil.copy(MIME_DIR / "nested_rfc822.eml", folder / "c.eml")
+    (folder / "e.pst").write_text("not a pst")
+    now = datetime(2024, 6, 3, tzinfo=UTC)
+    got = [(path.name, record_to_dict(record)) for path, record in iter_paths([folder], now=now)]
+    expected = [
+        (path.name, record_to_dict(record))
+        for path in sorted(folder.iterdir())
+        for record in iter_file(path, now=now)
+    ]
+    assert got == expected
+    assert [name for name, _ in got].count("b.pst") == 14
+
+
+def hang_on_marked_files(conn) -> None:
+    """A child that goes silent on files named hang-me*, and otherwise serves normally."""
+    import time
+
+    from ingest import pst_child
+
+    while True:
+        request = conn.recv()
+        if request[0] != "file":
+            return
+        if "hang-me" in request[1]:
+            time.sleep(3600)
+        pst_child.walk_file(request[1], request[2], conn.send)
+        conn.send(("done", None))
+
+
+def test_a_silent_child_is_killed_and_an_idle_one_is_never_taken_for_hung(tmp_path):
+    import time
+
+    hanging, healthy = tmp_path / "hang-me.pst", tmp_path / "ok.pst"
+    shutil.copy(SAMPLE_PST, hanging)
+    shutil.copy(SAMPLE_PST, healthy)
+    with PstReader(child_target=hang_on_marked_files, idle_timeout=3, workers=2) as reader:
+        first = list(reader.iter_file(healthy))
+        time.sleep(4)  # idle children longer than the timeout: not hung, nothing owed
+        records = list(reader.iter_files([healthy, hanging, healthy]))
+    assert sum(isinstance(r, Message) for r in first) == 11
+    hung = [r for source, r in records if source == str(hanging)]
+    assert len(hung) == 1 and "stopped answering" in hung[0].message
+    assert sum(isinstance(r, Message) for _, r in records) == 22
