@@ -196,6 +196,12 @@ def _collect(
             if isinstance(child, email.message.Message):
                 _collect(child, parts, provenance, sink, now, depth)
         return
+    if part.get_content_maintype() == "multipart":
+        # A multipart the parser could not split is kept as raw content, unless it holds none.
+        raw = part.get_payload()
+        if isinstance(raw, str) and not raw.strip():
+            parts.defects.append("EmptyMultipartDefect")
+            return
     disposition = part.get_content_disposition()
     filename = _filename(part)
     if content_type in ("text/plain", "text/html") and disposition != "attachment" and not filename:

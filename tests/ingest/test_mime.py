@@ -231,3 +231,18 @@ def test_directory_sink_stores_attachment_bytes_by_hash(mime_bytes, tmp_path):
     stored = tmp_path / pdf.sha256
     assert pdf.location == str(stored)
     assert stored.read_bytes() == base64.b64decode("JVBERi0xLjQK")
+
+
+def test_empty_multipart_left_by_a_reused_boundary_is_not_an_attachment():
+    # Outlook Express for Mac reused the outer boundary for the inner multipart/alternative.
+    raw = (
+        b"From: a@example.com\r\nTo: b@example.com\r\nSubject: XX\r\nMessage-ID: <x@y>\r\n"
+        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
+        b"--B\r\nContent-Type: multipart/alternative; boundary=\"B\"\r\n\r\n\r\n"
+        b"--B\r\nContent-Type: text/plain\r\n\r\nSome text.\r\n"
+        b"--B\r\nContent-Type: text/html\r\n\r\n<p>Some text.</p>\r\n--B--\r\n"
+    )
+    message = parse_mime(raw)
+    assert message.attachments == []
+    assert "Some text." in message.text_body
+    assert "EmptyMultipartDefect" in message.defects
