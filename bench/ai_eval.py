@@ -7,7 +7,11 @@ Loads the train texts into the retrieval store as resolved tickets (label = topi
 same hybrid search with each test text (hit@1, hit@5), clusters the test texts with the FAQ
 clustering service (NMI, ARI, clusters found), scores sentiment against the majority baseline
 and VADER, and measures embedding throughput beside the bare model. Runs on a throwaway
-embedded PostgreSQL unless DATABASE_URL is set. Last line: one JSON object.
+embedded PostgreSQL unless DATABASE_URL is set. Last line: one JSON object (the issue's keys,
+plus `embed_vs_bare`, the product's embedding throughput over the bare model's).
+
+Development sets (bench/data, written for this project): `support_*` and `support2_*` for
+tuning, `holdout_*` (other topics, typos in the test half) only for checking what was tuned.
 """
 
 from __future__ import annotations
@@ -64,19 +68,29 @@ def main() -> None:
     provider = LocalMiniLM()
     get_encoder()  # load once, outside the timings
 
-    # Throughput: the bare model, then the product's provider, on the same texts.
-    sample = (train_texts + test_texts)[:160]
-    # Interleaved rounds, best of each: the machine is shared, so single timings are noisy.
-    bare_rate = product_rate = 0.0
-    for _ in range(3):
-        started = time.perf_counter()
-        get_encoder().encode(sample)
-        bare_rate = max(bare_rate, len(sample) / (time.perf_counter() - started))
-        started = time.perf_counter()
-        provider.embed(sample)
-        product_rate = max(product_rate, len(sample) / (time.perf_counter() - started))
-    print(f"embedding: bare model {bare_rate:.1f} texts/s, product {product_rate:.1f} texts/s "
-          f"({product_rate / bare_rate:.2f}x)")
+    # Throughput: the bare model, then the product's provider, on the same texts, in rounds that
+    # alternate which goes first. The machine is shared, so wall-clock rates swing with other
+    # people's work; the ratio is taken on this process's CPU time (all its threads), which is
+    # what the code itself costs, best round of each side as timeit does. The reported rate is
+    # the best wall-clock one.
+    sample = (train_texts + test_texts)[:192]
+    wall = {"bare": 0.0, "product": 0.0}
+    cpu = {"bare": 0.0, "product": 0.0}
+    for round_no in range(5):
+        for side in (("bare", "product") if round_no % 2 == 0 else ("product", "bare")):
+            started, started_cpu = time.perf_counter(), time.process_time()
+            if side == "bare":
+                get_encoder().encode(sample)
+            else:
+                provider.embed(sample)
+            wall[side] = max(wall[side], len(sample) / (time.perf_counter() - started))
+            cpu[side] = max(cpu[side], len(sample) / max(time.process_time() - started_cpu,
+                                                            1e-9))
+    product_rate = wall["product"]
+    embed_ratio = cpu["product"] / cpu["bare"]
+    print(f"embedding: bare model {wall['bare']:.1f} texts/s, product {product_rate:.1f} "
+          f"texts/s wall-clock ({product_rate / wall['bare']:.2f}x); per CPU second "
+          f"{cpu['bare']:.1f} vs {cpu['product']:.1f} ({embed_ratio:.2f}x)")
 
     from sqlalchemy import text
 
@@ -106,17 +120,20 @@ def main() -> None:
     print(f"retrieval: hit@1 {hit1 / len(test_texts):.3f} hit@5 {hit5 / len(test_texts):.3f} "
           f"({per_query_ms:.1f} ms/query)")
 
-    clusters = faq_clusters.cluster_labels(query_vectors)
+    clusters = faq_clusters.cluster_labels(query_vectors, test_texts)
     nmi = normalized_mutual_info_score(test_labels, clusters)
     ari = adjusted_rand_score(test_labels, clusters)
-    print(f"clustering: {len(set(clusters.tolist()))} clusters for {len(set(test_labels))} "
-          f"labels, NMI {nmi:.3f}, ARI {ari:.3f}")
+    sizes = Counter(clusters.tolist())
+    print(f"clustering: {len(sizes)} clusters for {len(set(test_labels))} labels "
+          f"({sum(1 for n in sizes.values() if n >= 2)} with two or more questions, the ones "
+          f"the FAQ service reports), NMI {nmi:.3f}, ARI {ari:.3f}")
 
     result = {"hit_at_1": round(hit1 / len(test_texts), 4),
               "hit_at_5": round(hit5 / len(test_texts), 4), "nmi": round(nmi, 4),
               "ari": round(ari, 4), "clusters": len(set(clusters.tolist())),
               "sentiment_accuracy": None, "sentiment_macro_f1": None, "majority_baseline": None,
-              "embed_texts_per_s": round(product_rate, 1)}
+              "embed_texts_per_s": round(product_rate, 1),
+              "embed_vs_bare": round(embed_ratio, 3)}
     if args.sentiment:
         texts, gold = _read(args.sentiment)
         predicted = [s.label for s in sentiment.classify_offline(texts)]

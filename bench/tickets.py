@@ -214,7 +214,12 @@ def main() -> int:
     from crm_app.db import database_url, libpq_url
     from crm_app.services import search, tickets
     from crm_app.services.demo_data import DEMO_DOMAIN, DEMO_PASSWORD
-    from crm_app.services.tickets import BUILTIN_VIEWS, QueueFilters, queue_query
+    from crm_app.services.tickets import (
+        BUILTIN_VIEWS,
+        QueueFilters,
+        queue_count_query,
+        queue_page_query,
+    )
 
     url = libpq_url(database_url())
     conn = psycopg.connect(url)
@@ -237,8 +242,12 @@ def main() -> int:
         conn.rollback()
 
     def queue_case(filters: QueueFilters, actor: Actor, after: str = ""):
-        page, count = queue_query(actor, filters, after=after, page_size=25)
-        return filters, actor, after, [_literal_sql(page), _literal_sql(count)]
+        # As the app does: the capped count first, whose result picks the page's query shape.
+        count = queue_count_query(actor, filters)
+        total = conn.execute(_literal_sql(count)).fetchone()[0]
+        conn.rollback()
+        page = queue_page_query(actor, filters, after=after, page_size=25, total=total)
+        return filters, actor, after, [_literal_sql(count), _literal_sql(page)]
 
     results: dict[str, float] = {"tickets": counts[0], "messages": counts[1]}
 
@@ -303,11 +312,12 @@ def main() -> int:
                 rows: list = []
                 dense = plan[0]["Plan"]["Plan Rows"] / total >= search.DENSE_SHARE
                 if dense:
+                    cur.execute(search.RESET_SCANS)
                     newest = cur.execute(search.MAX_ID_SQL.format(table=table)).fetchone()[0]
                     cur.execute(search.WALK_NEWEST)
                     rows = cur.execute(pg(sql), {"q": q, "n": search.CANDIDATES, "floor":
                                                  newest - search.DENSE_WINDOW[table]}).fetchall()
-                if len(rows) < search.CANDIDATES:
+                if search.ran_dry(rows, table, walked=dense):
                     cur.execute("SAVEPOINT gin")
                     cur.execute(search.USE_GIN)
                     if dense:
@@ -320,7 +330,7 @@ def main() -> int:
                         cur.execute("RELEASE SAVEPOINT gin")
                     except psycopg.errors.QueryCanceled:
                         cur.execute("ROLLBACK TO SAVEPOINT gin")
-                for ticket_id, message_id, rank in rows:
+                for ticket_id, message_id, rank, _ in rows:
                     if ticket_id not in best or rank > best[ticket_id][0]:
                         best[ticket_id] = (rank, message_id)
             cur.execute(search.RESET_SCANS)

@@ -5,6 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 import models  # noqa: F401 - every table registered for Alembic
+import pages.ai_settings
+import pages.client_duplicates
+import pages.client_import
 import pages.client_profile
 import pages.clients
 import pages.home
@@ -16,7 +19,8 @@ import pages.signup
 import pages.ticket
 import pages.tickets
 import pages.users
-import pages.waiting  # noqa: F401 - pages register themselves with @rx.page
+import pages.waiting
+import pages.workspace_settings  # noqa: F401 - pages register themselves with @rx.page
 from crm_app.api import build_api
 from crm_app.logging_setup import configure_logging
 

@@ -39,9 +39,12 @@ def sidebar() -> rx.Component:
             padding_bottom="1rem",
         ),
         _nav_item("Tickets", "inbox", routes.TICKETS, AppState.nav_tickets),
+        _nav_item("Macros & assignment", "message-square-text", routes.WORKSPACE,
+                  AppState.nav_tickets),
         _nav_item("Clients", "users", routes.CLIENTS, AppState.nav_clients),
         _nav_item("Segments", "filter", routes.SEGMENTS, AppState.nav_segments),
         _nav_item("Users & roles", "shield-check", routes.USERS, AppState.nav_users),
+        _nav_item("AI settings", "sparkles", routes.AI_SETTINGS, AppState.nav_ai_settings),
         _nav_item("My tickets", "life-buoy", routes.PORTAL, AppState.nav_portal),
         width="14rem",
         min_height="100vh",
@@ -95,8 +98,10 @@ def shell(title: str, content: rx.Component) -> rx.Component:
             spacing="0",
         ),
         spacing="0",
-        align="start",
+        # Stretch, so the sidebar's background runs the full height of long pages.
+        align="stretch",
         width="100%",
+        min_height="100vh",
     )
 
 

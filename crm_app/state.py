@@ -70,6 +70,10 @@ class AppState(rx.State):
         return self.user_role == "manager"
 
     @rx.var
+    def nav_ai_settings(self) -> bool:
+        return self.user_role == "manager"
+
+    @rx.var
     def nav_portal(self) -> bool:
         return self.user_role == "client"
 

@@ -46,4 +46,11 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             run_at_start=True,
             misfire_grace_seconds=120,
         ),
+        ScheduledJob(
+            id="presence_sweep",
+            func="crm_app.services.presence:sweep",
+            trigger=IntervalTrigger(minutes=10, timezone="UTC"),
+            description="delete ticket-presence heartbeats of agents gone for over an hour",
+            misfire_grace_seconds=600,
+        ),
     ]

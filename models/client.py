@@ -48,6 +48,8 @@ class Client(SQLModel, table=True):
         _trigram_index("email"),
         _trigram_index("phone"),
         sa.Index("ix_client_tags", "tags", postgresql_using="gin"),
+        # The list's most common filter pair (risk and a net worth range) and segment counts.
+        sa.Index("ix_client_risk_net_worth", "risk_category", "net_worth"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -95,7 +97,8 @@ class Client(SQLModel, table=True):
     legal_hold: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     legal_hold_reason: str | None = Field(default=None, sa_type=sa.String(300))
     erased_at: datetime | None = timestamp_field(nullable=True, default_now=False)
-    merged_into_id: int | None = Field(default=None, foreign_key="client.id",
+    # Indexed: deleting clients checks this self-reference row by row.
+    merged_into_id: int | None = Field(default=None, foreign_key="client.id", index=True,
                                        ondelete="SET NULL")
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

@@ -86,6 +86,10 @@ class Ticket(SQLModel, table=True):
         sa.Index("ix_ticket_queue_assignee", "assignee_id", "queue_bucket", "queue_due_at",
                  "id"),
         sa.Index("ix_ticket_created_at", "created_at"),
+        # Every equality filter of the queue with the sort keys: counts and the sort of a
+        # filtered queue are index-only scans (skip scan over the columns not filtered on).
+        sa.Index("ix_ticket_filters", "status", "sla_state", "priority", "channel",
+                 "assignee_id", postgresql_include=["queue_bucket", "queue_due_at"]),
     )
     __mapper_args__ = {"exclude_properties": ["search_vector", "queue_bucket", "queue_due_at"]}
 

@@ -34,6 +34,7 @@ class AiPanelState(AppState):
     sentiment_label: str = ""
     sentiment_score: str = ""
     llm_configured: bool = False
+    provider_down: bool = False  # an LLM is configured but did not answer for this draft
     rated: int = 0
 
     def _number(self) -> int:
@@ -44,6 +45,7 @@ class AiPanelState(AppState):
         if view is None:
             self.suggestion_id, self.status, self.draft = 0, "", ""
             self.sources, self.flags, self.notice, self.mode, self.model = [], [], "", "", ""
+            self.provider_down = False
             return
         self.suggestion_id, self.status, self.mode, self.model = (view.id, view.status,
                                                                   view.mode, view.model)
@@ -52,6 +54,7 @@ class AiPanelState(AppState):
         self.flags = [{k: str(v) for k, v in f.items()} for f in view.flags]
         self.notice = view.error or (suggestions.RETRIEVAL_ONLY_NOTE
                                      if view.mode == "retrieval_only" else "")
+        self.provider_down = bool(view.error)
 
     def _load_sentiment(self, actor) -> None:
         from crm_app.services import tickets
@@ -183,9 +186,12 @@ def _flag(flag: rx.Var[dict[str, str]]) -> rx.Component:
 def _draft() -> rx.Component:
     return rx.vstack(
         rx.cond(AiPanelState.notice != "",
-                rx.callout(AiPanelState.notice, icon="info", size="1",
-                           color_scheme=rx.cond(AiPanelState.mode == "llm", "red", "blue"),
-                           id="ai-notice", width="100%")),
+                rx.cond(AiPanelState.provider_down,
+                        rx.callout(AiPanelState.notice, icon="cloud-off", size="1",
+                                   color_scheme="red", role="alert", id="ai-notice",
+                                   class_name="ai-provider-down", width="100%"),
+                        rx.callout(AiPanelState.notice, icon="info", size="1",
+                                   color_scheme="blue", id="ai-notice", width="100%"))),
         rx.text(AiPanelState.draft, white_space="pre-wrap", size="2", id="ai-draft",
                 padding="0.5rem", background=rx.color("gray", 2), border_radius="6px",
                 width="100%"),
@@ -221,8 +227,11 @@ def ai_panel() -> rx.Component:
                 rx.icon("sparkles", size=16),
                 rx.text("Assistant", weight="bold"),
                 rx.spacer(),
-                rx.badge(rx.cond(AiPanelState.llm_configured, "LLM", "retrieval-only"),
-                         variant="soft", color_scheme="gray"),
+                rx.badge(rx.cond(AiPanelState.provider_down, "LLM down",
+                                 rx.cond(AiPanelState.llm_configured, "LLM", "retrieval-only")),
+                         variant="soft",
+                         color_scheme=rx.cond(AiPanelState.provider_down, "red", "gray"),
+                         id="ai-mode-badge"),
                 width="100%",
                 align="center",
             ),

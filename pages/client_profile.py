@@ -7,6 +7,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.services import client_privacy
 from crm_app.services import clients as client_service
 from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_custom_fields
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
@@ -42,6 +43,10 @@ class ClientProfileState(AppState):
     notes: list[NoteRow] = []
     history: list[HistoryEntry] = []
     note_draft: str = ""
+    hold_reason: str = ""
+    erase_reason: str = ""
+    # Bumped on every load so the form remounts with the saved values (inputs are uncontrolled).
+    form_version: int = 0
 
     @rx.var
     def can_edit(self) -> bool:
@@ -50,6 +55,10 @@ class ClientProfileState(AppState):
     @rx.var
     def sees_finances(self) -> bool:
         return self.user_role in ("manager", "agent")
+
+    @rx.var
+    def handles_privacy(self) -> bool:
+        return self.user_role == "manager"
 
     @rx.var
     def sees_tickets(self) -> bool:
@@ -76,6 +85,7 @@ class ClientProfileState(AppState):
 
     def _show(self, detail: ClientDetail) -> None:
         self.client = detail
+        self.form_version += 1
         self.tags_text = ", ".join(detail.tags)
         self.kind, self.risk, self.currency = detail.kind, detail.risk_category, detail.currency
         self.kyc = detail.kyc_status or KycStatus.PENDING.value
@@ -144,6 +154,48 @@ class ClientProfileState(AppState):
         return ClientProfileState.load
 
     @rx.event
+    def set_hold_reason(self, value: str):
+        self.hold_reason = value
+
+    @rx.event
+    def set_erase_reason(self, value: str):
+        self.erase_reason = value
+
+    @rx.event
+    def export_data(self):
+        if self.client is None:
+            return None
+        try:
+            data = client_privacy.export_client_json(self.require_actor(), self.client.id)
+        except ServiceError as error:
+            return error_toast(error)
+        return [rx.download(data=data, filename=f"client-{self.client.id}.json"),
+                ClientProfileState.load]
+
+    @rx.event
+    def toggle_legal_hold(self):
+        if self.client is None:
+            return None
+        try:
+            client_privacy.set_legal_hold(self.require_actor(), self.client.id,
+                                          not self.client.legal_hold, self.hold_reason)
+        except ServiceError as error:
+            return error_toast(error)
+        self.hold_reason = ""
+        return ClientProfileState.load
+
+    @rx.event
+    def erase(self):
+        if self.client is None:
+            return None
+        try:
+            client_privacy.erase_client(self.require_actor(), self.client.id, self.erase_reason)
+        except ServiceError as error:
+            return error_toast(error)
+        self.erase_reason = ""
+        return [ClientProfileState.load, rx.toast.success("Personal data erased")]
+
+    @rx.event
     def delete(self):
         if self.client is None:
             return None
@@ -176,7 +228,7 @@ def _details_form(client: ClientDetail) -> rx.Component:
         rx.vstack(
             rx.grid(
                 field("Type", rx.select([k.value for k in ClientKind], value=s.kind,
-                                        on_change=s.set_kind)),
+                                        on_change=s.set_kind, disabled=~s.can_edit)),
                 _input("Name", "name", client.name, required=True),
                 _input("Email", "email", client.email, type="email"),
                 _input("Other emails (comma separated)", "other_emails", client.other_emails),
@@ -185,14 +237,14 @@ def _details_form(client: ClientDetail) -> rx.Component:
                 _input("Country (ISO code)", "country", client.country, max_length=2),
                 _input("Region", "region", client.region),
                 field("Risk category", rx.select([r.value for r in RiskCategory], value=s.risk,
-                                                 on_change=s.set_risk)),
+                                                 on_change=s.set_risk, disabled=~s.can_edit)),
                 field("Currency", rx.select(list(CURRENCIES), value=s.currency,
-                                            on_change=s.set_currency)),
+                                            on_change=s.set_currency, disabled=~s.can_edit)),
                 field("Relationship manager", rx.select.root(
                     rx.select.trigger(placeholder="Nobody"),
                     rx.select.content(rx.foreach(
                         s.staff, lambda o: rx.select.item(o[1], value=o[0]))),
-                    value=s.owner, on_change=s.set_owner)),
+                    value=s.owner, on_change=s.set_owner, disabled=~s.can_edit)),
                 _input("Tags (comma separated)", "tags", s.tags_text),
                 columns="3", spacing="3", width="100%",
             ),
@@ -221,7 +273,7 @@ def _details_form(client: ClientDetail) -> rx.Component:
             spacing="4", width="100%",
         ),
         on_submit=s.save,
-        key=client.updated_at,  # fresh defaults after each save
+        key=s.form_version.to_string(),  # fresh defaults after each save
     )
 
 
@@ -270,6 +322,61 @@ def _history() -> rx.Component:
     )
 
 
+def _privacy() -> rx.Component:
+    s = ClientProfileState
+    return rx.vstack(
+        rx.hstack(
+            rx.button(rx.icon("file-json"), "Export all data (JSON)", variant="soft",
+                      on_click=s.export_data, id="export-client-data"),
+            rx.text("Everything held about this client, for an access request.", size="2",
+                    color_scheme="gray"),
+            align="center",
+        ),
+        rx.card(rx.vstack(
+            rx.heading("Legal hold", size="3"),
+            rx.cond(s.client.legal_hold,
+                    rx.text("On hold: ", s.client.legal_hold_reason, id="legal-hold-status"),
+                    rx.text("Not on hold.", color_scheme="gray", id="legal-hold-status")),
+            rx.hstack(
+                rx.cond(~s.client.legal_hold, rx.input(
+                    value=s.hold_reason, on_change=s.set_hold_reason, width="24rem",
+                    placeholder="Reason (case, regulator, …)", id="hold-reason")),
+                rx.button(rx.cond(s.client.legal_hold, "Lift the hold", "Put on legal hold"),
+                          variant="soft", color_scheme="amber", on_click=s.toggle_legal_hold,
+                          id="toggle-hold"),
+            ),
+        ), width="100%"),
+        rx.card(rx.vstack(
+            rx.heading("Erase personal data", size="3"),
+            rx.text("Replaces the name, contact data, finances, notes and ticket texts; tickets "
+                    "and the audit trail keep their shape. This cannot be undone.", size="2"),
+            rx.cond(
+                s.client.erased,
+                rx.badge("erased", color_scheme="red"),
+                rx.alert_dialog.root(
+                    rx.alert_dialog.trigger(rx.button("Erase…", color_scheme="red",
+                                                      disabled=s.client.legal_hold,
+                                                      id="erase-client")),
+                    rx.alert_dialog.content(
+                        rx.alert_dialog.title("Erase this client's personal data?"),
+                        rx.input(value=s.erase_reason, on_change=s.set_erase_reason,
+                                 placeholder="Reason (e.g. erasure request of 2026-11-20)"),
+                        rx.hstack(
+                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft",
+                                                             color_scheme="gray")),
+                            rx.alert_dialog.action(rx.button("Erase", color_scheme="red",
+                                                             on_click=s.erase,
+                                                             id="confirm-erase")),
+                            justify="end", padding_top="1rem",
+                        ),
+                    ),
+                ),
+            ),
+        ), width="100%"),
+        width="100%", spacing="3",
+    )
+
+
 @signed_in_page(routes.CLIENT, "Client", Action.VIEW_CLIENTS, on_load=[ClientProfileState.load])
 def client_profile_page() -> rx.Component:
     s = ClientProfileState
@@ -294,6 +401,8 @@ def client_profile_page() -> rx.Component:
                     rx.tabs.trigger("Campaigns", value="campaigns"),
                     rx.tabs.trigger("Notes", value="notes"),
                     rx.tabs.trigger("History", value="history", id="history-tab"),
+                    rx.cond(s.handles_privacy,
+                            rx.tabs.trigger("Privacy", value="privacy", id="privacy-tab")),
                 ),
                 rx.tabs.content(rx.box(_details_form(s.client), padding_top="1rem"),
                                 value="details"),
@@ -304,6 +413,7 @@ def client_profile_page() -> rx.Component:
                     value="campaigns"),
                 rx.tabs.content(rx.box(_notes(), padding_top="1rem"), value="notes"),
                 rx.tabs.content(rx.box(_history(), padding_top="1rem"), value="history"),
+                rx.tabs.content(rx.box(_privacy(), padding_top="1rem"), value="privacy"),
                 default_value="details", width="100%",
             ),
             spacing="4", width="100%",

@@ -173,8 +173,9 @@ def _header(column: str, label: str) -> rx.Component:
 
 def _row(client: ClientRow) -> rx.Component:
     return rx.table.row(
+        # The link serves keyboards and new tabs; a click elsewhere on the row opens it too.
         rx.table.cell(rx.link(client.name, href="/clients/" + client.id.to_string(),
-                              weight="medium")),
+                              weight="medium", on_click=rx.stop_propagation)),
         rx.table.cell(client.email),
         rx.table.cell(client.phone),
         rx.table.cell(client.country),
@@ -306,6 +307,12 @@ def clients_page() -> rx.Component:
                       on_click=ClientsState.export("csv")),
             rx.button(rx.icon("sheet"), "XLSX", variant="soft",
                       on_click=ClientsState.export("xlsx")),
+            rx.cond(ClientsState.can_edit, rx.link(
+                rx.button(rx.icon("copy"), "Duplicates", variant="soft", id="find-duplicates"),
+                href=routes.CLIENT_DUPLICATES)),
+            rx.cond(ClientsState.can_edit, rx.link(
+                rx.button(rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"),
+                href=routes.CLIENT_IMPORT)),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),
             width="100%",
         ),

@@ -5,6 +5,7 @@ sidebar, merge, read/unread, the audit history, and live reload."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import reflex as rx
@@ -20,7 +21,7 @@ from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
 from crm_app.state import AppState, error_toast
 from models.ticket import TicketPriority, TicketStatus
-from pages.ai_panel import ai_panel
+from pages.ai_panel import AiPanelState, ai_panel
 from pages.tickets import priority_badge, sla_badge, status_badge
 
 LIVE_POLL_SECONDS = 3
@@ -66,10 +67,11 @@ class TicketState(AppState):
         parts = []
         if replying:
             parts.append(f"{', '.join(replying)} {'is' if len(replying) == 1 else 'are'} "
-                         "replying")
+                         "replying to this ticket")
         if viewing:
-            parts.append(f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} viewing")
-        return " · ".join(parts) + (" this ticket" if parts else "")
+            parts.append(f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} "
+                         "viewing this ticket")
+        return " · ".join(parts)
 
     @rx.var
     def macro_titles(self) -> list[str]:
@@ -113,13 +115,27 @@ class TicketState(AppState):
             ticket_service.update_ticket(self.require_actor(), self._number,
                                          expected_version=self.ticket.version, **change)
         except Conflict as error:
+            # The callout says it (role=alert) above the refreshed view; no toast on top.
             self.conflict = error.message
             self._refresh()
-            return error_toast(error)
+            return None
         except ServiceError as error:
             return error_toast(error)
         self._refresh()
         return rx.toast.success("Saved")
+
+    @rx.event
+    def leave(self):
+        """The agent left the ticket page: drop their presence at once and stop polling."""
+        number, self._number = self._number, 0
+        actor = self.actor()
+        if number and actor is not None:
+            with contextlib.suppress(ServiceError):  # leaving never fails the navigation
+                presence.leave(actor, number)
+
+    @rx.event
+    def dismiss_conflict(self):
+        self.conflict = ""
 
     @rx.event
     def change_status(self, status: str):
@@ -218,7 +234,8 @@ class TicketState(AppState):
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 await asyncio.sleep(LIVE_POLL_SECONDS)
                 async with self:
-                    if self.router.page.path != routes.TICKET or self.ticket is None:
+                    if (self.router.page.path != routes.TICKET or self.ticket is None
+                            or not self._number):
                         return
                     token, number, seen = self.session_token, self._number, self._signature
                     activity = "replying" if self.draft.strip() else "viewing"
@@ -230,15 +247,30 @@ class TicketState(AppState):
                     signature = await asyncio.to_thread(live.ticket_signature, actor, number)
                 except ServiceError:
                     return
+                changed = False
                 async with self:
                     if self._number != number:
                         continue
                     self.others_here = others
                     if signature != seen:
                         self._refresh()
+                        changed = True
+                if changed:
+                    yield AiPanelState.load  # the assistant follows the newest client message
         finally:
             async with self:
                 self._live_running = False
+
+
+def _sentiment_badge(label: rx.Var[str]) -> rx.Component:
+    return rx.badge(
+        rx.icon(rx.match(label, ("negative", "frown"), ("positive", "smile"), "meh"), size=12),
+        label,
+        color_scheme=rx.match(label, ("negative", "red"), ("positive", "green"), "gray"),
+        variant="surface",
+        title="Sentiment of this client message",
+        class_name="sentiment",
+    )
 
 
 def _message(message: MessageRow) -> rx.Component:
@@ -259,6 +291,7 @@ def _message(message: MessageRow) -> rx.Component:
                 rx.badge("agent reply", color_scheme="blue"),
             ),
             rx.badge(message.channel, variant="soft", color_scheme="gray"),
+            rx.cond(message.sentiment != "", _sentiment_badge(message.sentiment)),
             rx.spacer(),
             rx.text(message.created_at, size="1", color_scheme="gray"),
             align="center",
@@ -482,6 +515,9 @@ def _ticket(ticket: TicketRow) -> rx.Component:
             rx.cond(TicketState.conflict != "",
                     rx.callout(TicketState.conflict, icon="triangle-alert", color_scheme="red",
                                role="alert", width="100%", id="conflict")),
+            rx.cond(TicketState.conflict != "",
+                    rx.button("Dismiss", size="1", variant="ghost", color_scheme="gray",
+                              on_click=TicketState.dismiss_conflict, id="dismiss-conflict")),
             rx.vstack(rx.foreach(TicketState.messages, _message), width="100%", spacing="3",
                       id="timeline"),
             _composer(),
@@ -503,6 +539,7 @@ def _ticket(ticket: TicketRow) -> rx.Component:
         align="start",
         spacing="5",
         width="100%",
+        on_unmount=TicketState.leave,
     )
 
 

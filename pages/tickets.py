@@ -20,9 +20,16 @@ from crm_app.services.saved_views import ViewRow
 from crm_app.services.search import SearchHit
 from crm_app.services.tickets import QueueFilters, TicketRow
 from crm_app.state import AppState, chain, error_toast
+from models.ai import SentimentLabel
 from models.ticket import Channel, SlaState, TicketPriority
 
 PAGE_SIZE = 25
+
+
+def plural(count: int, word: str) -> str:
+    """"1 ticket", "2 tickets", "10,000 tickets"."""
+    return f"{count:,} {word}" + ("" if count == 1 else "s")
+
 NO_CLIENT = "— no client —"
 
 
@@ -33,6 +40,7 @@ STATUS_CHOICES = ["open", "new", "pending", "resolved", "closed", "all"]
 PRIORITY_CHOICES = [ANY, *[p.value for p in TicketPriority]]
 CHANNEL_CHOICES = [ANY, *[c.value for c in Channel]]
 SLA_CHOICES = [ANY, *[s.value for s in SlaState]]
+SENTIMENT_CHOICES = [ANY, *[s.value for s in SentimentLabel]]
 BULK_STATUS = ["pending", "open", "resolved", "closed"]
 
 
@@ -52,6 +60,7 @@ class TicketsState(AppState):
     channel_filter: str = ANY
     assignee_filter: str = "anyone"
     sla_filter: str = ANY
+    sentiment_filter: str = ANY
     client_filter: str = ""
     created_from: str = ""
     created_to: str = ""
@@ -84,8 +93,7 @@ class TicketsState(AppState):
 
     @rx.var
     def total_label(self) -> str:
-        return (f"{self.total:,}+ tickets" if self.total_capped
-                else f"{self.total:,} ticket" + ("" if self.total == 1 else "s"))
+        return f"{self.total:,}+ tickets" if self.total_capped else plural(self.total, "ticket")
 
     @rx.var
     def view_labels(self) -> list[str]:
@@ -110,6 +118,7 @@ class TicketsState(AppState):
             status=self.status_filter, priority=plain(self.priority_filter),
             channel=plain(self.channel_filter), assignee=self.assignee_filter,
             client=self.client_filter.strip(), sla_state=plain(self.sla_filter),
+            sentiment=plain(self.sentiment_filter),
             created_from=self.created_from.strip(), created_to=self.created_to.strip(),
         )
 
@@ -119,6 +128,7 @@ class TicketsState(AppState):
         self.channel_filter = filters.channel or ANY
         self.assignee_filter = filters.assignee or "anyone"
         self.sla_filter = filters.sla_state or ANY
+        self.sentiment_filter = filters.sentiment or ANY
         self.client_filter = filters.client
         self.created_from, self.created_to = filters.created_from, filters.created_to
 
@@ -174,7 +184,7 @@ class TicketsState(AppState):
     @rx.event
     def set_filter(self, name: str, value: str):
         if name in ("status_filter", "priority_filter", "channel_filter", "assignee_filter",
-                    "sla_filter"):
+                    "sla_filter", "sentiment_filter"):
             setattr(self, name, value)
             self.view_key = ""
             return self._restart()
@@ -229,7 +239,7 @@ class TicketsState(AppState):
         except ServiceError as error:
             return error_toast(error)
         self.selected = []
-        return chain(self._fetch(), rx.toast.success(f"{result.changed} ticket(s) changed"))
+        return chain(self._fetch(), rx.toast.success(f"{plural(result.changed, 'ticket')} changed"))
 
     @rx.event
     def bulk_status(self, status: str):
@@ -251,7 +261,7 @@ class TicketsState(AppState):
             return error_toast(error)
         self.selected = []
         return chain(self._fetch(),
-                     rx.toast.success(f"{count} ticket(s) assigned round-robin"))
+                     rx.toast.success(f"{plural(count, 'ticket')} assigned round-robin"))
 
     @rx.event
     def run_search(self, form: dict):
@@ -435,6 +445,8 @@ def _filters() -> rx.Component:
             _filter_select("Assignee", ["anyone", "mine", "unassigned"],
                            TicketsState.assignee_filter, "assignee_filter"),
             _filter_select("SLA", SLA_CHOICES, TicketsState.sla_filter, "sla_filter"),
+            _filter_select("Client mood (latest message)", SENTIMENT_CHOICES,
+                           TicketsState.sentiment_filter, "sentiment_filter"),
             rx.form(
                 rx.hstack(
                     rx.vstack(rx.text("Client id or email", size="1", color_scheme="gray"),
@@ -482,13 +494,13 @@ def _bulk_bar() -> rx.Component:
         rx.hstack(
             rx.text(TicketsState.selected_count, " selected", weight="bold", size="2"),
             rx.select(BULK_STATUS, placeholder="Set status…", on_change=TicketsState.bulk_status,
-                      size="1", aria_label="Set status of selected"),
+                      size="1", aria_label="Set status of selected", id="bulk-status"),
             rx.select([p.value for p in TicketPriority], placeholder="Set priority…",
                       on_change=TicketsState.bulk_priority, size="1",
-                      aria_label="Set priority of selected"),
+                      aria_label="Set priority of selected", id="bulk-priority"),
             rx.select(TicketsState.staff_labels, placeholder="Assign to…",
                       on_change=TicketsState.bulk_assign, size="1",
-                      aria_label="Assign selected"),
+                      aria_label="Assign selected", id="bulk-assign"),
             rx.button("Round-robin", size="1", variant="soft",
                       on_click=TicketsState.bulk_round_robin),
             rx.button(rx.icon("archive", size=14), "Close", size="1", color_scheme="red",

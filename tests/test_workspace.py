@@ -273,3 +273,130 @@ def test_ticket_view_has_client_profile_other_tickets_and_history(db: str) -> No
     assert [h.action for h in detail.history] == ["status changed", "created"]
     with session_scope() as session:
         assert session.execute(select(TicketMessage.id)).first() is not None
+
+
+def _score(message_id: int, ticket_number: int, label: str) -> None:
+    from models.ai import MessageSentiment
+
+    with session_scope() as session:
+        ticket_id = session.execute(select(Ticket.id).where(Ticket.number == ticket_number)
+                                    ).scalar_one()
+        session.add(MessageSentiment(message_id=message_id, ticket_id=ticket_id, label=label,
+                                     score=-0.8 if label == "negative" else 0.5, model="test"))
+
+
+def test_client_messages_show_their_sentiment_to_staff_only(db: str) -> None:
+    agent = make_user("agent")
+    client_user = make_user("client")
+    number = make_ticket(agent, make_client(agent, portal_user=client_user))
+    angry = tickets.add_message(client_user, number, "This is a disgrace, where is my money?")
+    _score(angry.id, number, "negative")
+    staff_view = {m.id: m.sentiment for m in tickets.get_ticket(agent, number).messages}
+    assert staff_view[angry.id] == "negative"
+    assert set(staff_view.values()) == {"", "negative"}  # agent replies carry no label
+    client_view = tickets.get_ticket(client_user, number).messages
+    assert {m.sentiment for m in client_view} == {""}
+
+
+def test_queue_filters_on_the_sentiment_of_the_latest_client_message(db: str) -> None:
+    agent = make_user("agent")
+    client_user = make_user("client")
+    client_id = make_client(agent, portal_user=client_user)
+    calmed, upset, unscored = (make_ticket(agent, client_id, f"Mood {i}") for i in range(3))
+    first = tickets.add_message(client_user, calmed, "Terrible service!")
+    _score(first.id, calmed, "negative")
+    later = tickets.add_message(client_user, calmed, "Thanks, all sorted now.")
+    _score(later.id, calmed, "positive")
+    _score(tickets.add_message(client_user, upset, "Still nothing. Awful.").id, upset,
+           "negative")
+    tickets.add_message(client_user, unscored, "Hello?")
+
+    def numbers(label: str) -> list[int]:
+        return [r.number for r in tickets.queue(agent, QueueFilters(sentiment=label)).items]
+
+    assert numbers("negative") == [upset]  # the calmed client's latest message is positive
+    assert numbers("positive") == [calmed]
+    assert numbers("neutral") == []
+    assert len(numbers("")) == 3
+    with pytest.raises(InvalidInput):
+        tickets.queue(agent, QueueFilters(sentiment="furious"))
+    view = saved_views.save_view(agent, "Upset clients", QueueFilters(sentiment="negative"))
+    assert saved_views.view_filters(agent, view.key).sentiment == "negative"
+
+
+def test_new_tickets_go_round_robin_when_on_and_to_the_creator_when_off(db: str) -> None:
+    manager = make_user("manager")
+    a1, a2 = make_user("agent"), make_user("agent")
+    client_id = make_client(manager)
+    assert tickets.create_ticket(manager, client_id=client_id, subject="Off", body="x"
+                                 ).assignee_name == manager.name
+    assignment.set_round_robin(manager, True)
+    rows = [tickets.create_ticket(manager, client_id=client_id, subject=f"On {i}", body="x")
+            for i in range(3)]
+    assert [r.assignee_name for r in rows] == [a1.name, a2.name, a1.name]
+    assert all(r.is_unread for r in rows)  # news for the agent who got it
+    chosen = tickets.create_ticket(manager, client_id=client_id, subject="Chosen", body="x",
+                                   assignee_id=a2.user_id)
+    assert chosen.assignee_name == a2.name
+    with pytest.raises(InvalidInput):
+        tickets.create_ticket(manager, client_id=client_id, subject="Bad", body="x",
+                              assignee_id=make_user("client").user_id)
+
+
+def test_agent_availability_and_round_robin_status_are_reported(db: str) -> None:
+    manager, agent = make_user("manager"), make_user("agent", "Ann Able")
+    status = assignment.status(agent)
+    assert not status.round_robin_enabled and status.you_are_available
+    assert status.available_agents == ["Ann Able"]
+    assignment.set_available(agent, False)
+    assignment.set_round_robin(manager, True)
+    status = assignment.status(agent)
+    assert status.round_robin_enabled and not status.you_are_available
+    assert status.available_agents == []
+
+
+def test_stale_presence_rows_are_swept_on_a_schedule(db: str) -> None:
+    from jobs.registry import scheduled_jobs
+    from models.workspace import TicketPresence
+
+    alice = make_user("agent")
+    number = make_ticket(alice, make_client(alice))
+    presence.heartbeat(alice, number)
+    with session_scope() as session:
+        session.execute(update(TicketPresence).values(
+            seen_at=datetime.now(UTC) - timedelta(hours=2)))
+    assert presence.sweep() == 1
+    assert "crm_app.services.presence:sweep" in [job.func for job in scheduled_jobs()]
+
+
+def test_macro_library_can_be_edited_and_deleted(db: str) -> None:
+    agent = make_user("agent")
+    macro = macros.save_macro(agent, title="Hello", body="Hi {client.first_name}")
+    edited = macros.save_macro(agent, title="Hello again", body="Hi {agent.first_name}",
+                               set_priority="high", macro_id=macro.id)
+    assert (edited.id, edited.title, edited.set_priority) == (macro.id, "Hello again", "high")
+    assert [m.title for m in macros.list_macros(agent)] == ["Hello again"]
+    macros.delete_macro(agent, macro.id)
+    assert macros.list_macros(agent) == []
+    with pytest.raises(NotFound):
+        macros.save_macro(agent, title="Gone", body="x", macro_id=macro.id)
+
+
+def test_big_and_small_result_sets_page_in_the_same_order(db: str, monkeypatch) -> None:
+    agent = make_user("agent")
+    client_id = make_client(agent)
+    numbers = [make_ticket(agent, client_id, f"Order {i}") for i in range(12)]
+    for i, number in enumerate(numbers):
+        _set(number, is_unread=i % 2 == 0,
+             sla_state=["on_track", "near_breach", "breached", "met"][i % 4])
+    for filters in (QueueFilters(status="all"), QueueFilters(status="all", sla_state="met"),
+                    QueueFilters(status="all", sla_state="breached")):
+        sorted_matches = _all_pages(agent, filters, page_size=2)  # counted: sort the matches
+        monkeypatch.setattr(tickets, "QUEUE_COUNT_CAP", 1)  # too many: walk the index
+        walked = _all_pages(agent, filters, page_size=2)
+        monkeypatch.undo()
+        assert walked == sorted_matches
+        states = {tickets.get_ticket(agent, n, mark_read=False).ticket.sla_state
+                  for n in walked}
+        assert filters.sla_state == "" or states == {filters.sla_state}
+    assert len(_all_pages(agent, QueueFilters(status="all", sla_state="met"), 2)) == 3

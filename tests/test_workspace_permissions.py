@@ -51,6 +51,8 @@ def _workspace_actions(w: dict) -> dict[str, Callable[[Actor | None], object]]:
         "live_ticket": lambda a: live.ticket_signature(a, n),
         "round_robin": lambda a: assignment.assign_round_robin(a, [n]),
         "availability": lambda a: assignment.set_available(a, False),
+        "assignment_status": lambda a: assignment.status(a),
+        "queue_by_sentiment": lambda a: tickets.queue(a, QueueFilters(sentiment="negative")),
     }
 
 

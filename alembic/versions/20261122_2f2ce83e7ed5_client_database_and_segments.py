@@ -63,6 +63,9 @@ def upgrade() -> None:
                           ["id"], ondelete="SET NULL")
     op.create_index(op.f("ix_client_country"), "client", ["country"], unique=False)
     op.create_index("ix_client_tags", "client", ["tags"], unique=False, postgresql_using="gin")
+    op.create_index("ix_client_risk_net_worth", "client", ["risk_category", "net_worth"],
+                    unique=False)
+    op.create_index(op.f("ix_client_merged_into_id"), "client", ["merged_into_id"], unique=False)
     for column in TRIGRAM_COLUMNS:
         if trigram:
             op.create_index(f"ix_client_{column}_trgm", "client", [column], unique=False,
@@ -116,6 +119,8 @@ def downgrade() -> None:
     op.drop_table("client_note")
     for column in TRIGRAM_COLUMNS:
         op.drop_index(f"ix_client_{column}_trgm", table_name="client")
+    op.drop_index(op.f("ix_client_merged_into_id"), table_name="client")
+    op.drop_index("ix_client_risk_net_worth", table_name="client")
     op.drop_index("ix_client_tags", table_name="client")
     op.drop_index(op.f("ix_client_country"), table_name="client")
     op.drop_constraint("client_merged_into_id_fkey", "client", type_="foreignkey")

@@ -6,6 +6,7 @@ that is down raises `LlmUnavailable`, which the UI shows as such instead of fail
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,8 @@ from crm_app.services import audit
 from crm_app.services.errors import InvalidInput
 from models.ai import LlmSettings
 from models.base import utcnow
+
+log = logging.getLogger(__name__)
 
 
 class LlmUnavailable(Exception):
@@ -120,6 +123,43 @@ def update_config(
     return load_config()
 
 
+def settings_for(actor: Actor) -> dict[str, Any]:
+    """What the settings screen may show a manager: everything but the key itself."""
+    require(actor, Action.MANAGE_AI)
+    return load_config().describe()
+
+
+@dataclass(frozen=True)
+class ConnectionCheck:
+    ok: bool
+    message: str
+    seconds: float = 0.0
+
+
+def check_connection(actor: Actor, config: LlmConfig | None = None) -> ConnectionCheck:
+    """Ask the configured chat (and embedding) model for a one-word answer; never raises for a
+    provider problem, so the settings screen can say plainly what is wrong."""
+    import time
+
+    require(actor, Action.MANAGE_AI)
+    config = config if config is not None else load_config()
+    if not config.chat_model and not config.embedding_model:
+        return ConnectionCheck(False, "No model is configured: drafts are retrieval-only.")
+    started = time.monotonic()
+    try:
+        if config.chat_model:
+            chat(config, [{"role": "user", "content": "Reply with the single word OK."}],
+                 max_tokens=5, temperature=0.0)
+        if config.embedding_model:
+            embed(config, ["connection check"])
+    except LlmUnavailable as failure:
+        return ConnectionCheck(False, f"Provider unreachable. {failure}",
+                               round(time.monotonic() - started, 2))
+    seconds = round(time.monotonic() - started, 2)
+    models = " and ".join(m for m in (config.chat_model, config.embedding_model) if m)
+    return ConnectionCheck(True, f"Connected: {models} answered in {seconds:.2f} s.", seconds)
+
+
 def _common(config: LlmConfig) -> dict[str, Any]:
     kwargs: dict[str, Any] = {"timeout": config.timeout_seconds, "num_retries": config.max_retries}
     if config.api_base:
@@ -142,8 +182,10 @@ def chat(config: LlmConfig, messages: list[dict[str, str]], *, max_tokens: int |
         )
         content = response.choices[0].message.content
     except Exception as error:  # litellm maps every provider error to its own classes
+        log.warning("chat model call failed", extra={"model": config.chat_model,
+                                                     "error": str(error)[:500]})
         raise LlmUnavailable(
-            f"The language model did not answer: {type(error).__name__}") from error
+            f"The language model did not answer ({type(error).__name__}).") from error
     if not content or not content.strip():
         raise LlmUnavailable("The language model returned an empty answer.")
     return content.strip()
@@ -158,7 +200,7 @@ def embed(config: LlmConfig, texts: list[str]) -> list[list[float]]:
         return [list(map(float, row["embedding"])) for row in rows]
     except Exception as error:
         raise LlmUnavailable(
-            f"The embedding model did not answer: {type(error).__name__}") from error
+            f"The embedding model did not answer ({type(error).__name__}).") from error
 
 
 def approx_tokens(text: str) -> int:

@@ -21,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
-from sqlalchemy import select
+from sqlalchemy import Subquery, select
 
 from crm_app.ai import llm
 from crm_app.ai.embeddings import LocalMiniLM
@@ -168,6 +168,16 @@ def sentiment_for_messages(actor: Actor, message_ids: list[int]) -> dict[int, Se
         rows = session.execute(select(MessageSentiment).where(
             MessageSentiment.message_id.in_(message_ids))).scalars().all()
         return {r.message_id: Sentiment(r.label, r.score, r.model) for r in rows}
+
+
+def latest_ticket_sentiment() -> Subquery:
+    """(ticket_id, label, score) of each ticket's latest scored client message, for queue
+    queries to join and filter on (`.where(sub.c.label == "negative")`). Build the query in a
+    service that has already checked the actor may view tickets."""
+    return (select(MessageSentiment.ticket_id, MessageSentiment.label, MessageSentiment.score)
+            .distinct(MessageSentiment.ticket_id)
+            .order_by(MessageSentiment.ticket_id, MessageSentiment.message_id.desc())
+            .subquery("latest_sentiment"))
 
 
 def score_message_now(message_id: int) -> Sentiment | None:

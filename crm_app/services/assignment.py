@@ -25,6 +25,7 @@ from models.workspace import AssignmentSetting
 class AssignmentStatus:
     round_robin_enabled: bool
     available_agents: list[str]
+    you_are_available: bool = False
 
 
 def _setting(session: Session) -> AssignmentSetting:
@@ -44,8 +45,10 @@ def status(actor: Actor) -> AssignmentStatus:
             select(User.name).where(User.role == "agent", User.is_active.is_(True),
                                     User.is_available.is_(True)).order_by(User.name)
         ).scalars())
+        me = session.get(User, actor.user_id) if actor.user_id is not None else None
     return AssignmentStatus(round_robin_enabled=bool(setting and setting.round_robin_enabled),
-                            available_agents=names)
+                            available_agents=names,
+                            you_are_available=bool(me and me.is_available))
 
 
 def set_round_robin(actor: Actor, enabled: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from typing import Any
 
 from openpyxl import Workbook
@@ -22,14 +23,24 @@ BASE_COLUMNS = ("id", "kind", "name", "email", "phone", "country", "region", "ri
 FINANCE_COLUMNS = ("net_worth", "aum", "kyc_status", "kyc_review_due")
 
 
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9.]*")  # E.164 phones, amounts: safe as they are
+
+
 def _cell(value: Any) -> Any:
     if isinstance(value, list):
-        return ", ".join(value)
+        value = ", ".join(value)
     if value is None:
         return ""
     if hasattr(value, "isoformat"):
         return value.isoformat()
-    return value if isinstance(value, int | float | bool) else str(value)
+    if isinstance(value, int | float | bool):
+        return value
+    text = str(value)
+    # A name like "=HYPERLINK(...)" must stay text in Excel, never become a formula.
+    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
 
 
 def export_rows(actor: Actor, *, search: str = "", filters: dict | None = None,

@@ -8,6 +8,7 @@ from sqlalchemy import func, select, text
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine
+from models.ai import MessageSentiment
 from models.ticket import Ticket, TicketMessage
 from models.workspace import CHANGE_SEQUENCE
 
@@ -27,6 +28,10 @@ def ticket_signature(actor: Actor, number: int) -> str:
     require(actor, Action.VIEW_TICKETS)
     newest = (select(func.max(TicketMessage.id)).where(TicketMessage.ticket_id == Ticket.id)
               .scalar_subquery())
+    # Sentiment is scored by a job after the message lands: its arrival refreshes the view too.
+    scored = (select(func.count()).where(MessageSentiment.ticket_id == Ticket.id)
+              .scalar_subquery())
     with get_engine().connect() as conn:
-        row = conn.execute(select(Ticket.version, newest).where(Ticket.number == number)).first()
-    return f"{row[0]}:{row[1] or 0}" if row else ""
+        row = conn.execute(select(Ticket.version, newest, scored)
+                           .where(Ticket.number == number)).first()
+    return f"{row[0]}:{row[1] or 0}:{row[2]}" if row else ""

@@ -48,9 +48,14 @@ class SearchResult:
 
 
 def tsquery_for(raw: str) -> str:
-    """`'word':* & 'other':*` from what a user typed: words only, so nothing can inject."""
+    """`'word' & 'other':*` from what a user typed: words only, so nothing can inject.
+
+    As in search-as-you-type, the last word may be unfinished and matches as a prefix; the
+    words before it are complete. (A prefix of a common word reads every key it starts, which
+    GIN can only hold as a lossy bitmap on millions of messages.)"""
     words = _WORD.findall(raw.lower())[:MAX_TERMS]
-    return " & ".join(f"'{word}':*" for word in words)
+    return " & ".join(f"'{word}'" for word in words[:-1]) + (" & " if len(words) > 1 else "") \
+        + (f"'{words[-1]}':*" if words else "")
 
 
 # Candidates per source (message bodies, subjects), newest first, ranked afterwards.
@@ -61,16 +66,40 @@ DENSE_SHARE = 0.01
 
 ESTIMATE_SQL = "EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE search_vector @@ " \
     "to_tsquery('english', :q)"
+# Candidates are tickets: the newest MESSAGES_PER_CANDIDATE * n matching messages, grouped per
+# ticket (a long thread must not fill every slot), each ticket with its best message. The last
+# column is how many matches were read, so a caller knows whether the source ran dry.
+MESSAGES_PER_CANDIDATE = 4
 CANDIDATES_SQL = {
-    "ticket_message": """
-        SELECT m.ticket_id, m.id AS message_id, ts_rank(m.search_vector, q) AS rank
-        FROM ticket_message m, to_tsquery('english', :q) q
-        WHERE m.search_vector @@ q AND m.id > :floor ORDER BY m.id DESC LIMIT :n""",
+    "ticket_message": f"""
+        WITH newest AS MATERIALIZED (
+            SELECT m.ticket_id, m.id, ts_rank(m.search_vector, q) AS rank
+            FROM ticket_message m, to_tsquery('english', :q) q
+            WHERE m.search_vector @@ q AND m.id > :floor
+            ORDER BY m.id DESC LIMIT :n * {MESSAGES_PER_CANDIDATE})
+        SELECT ticket_id, (array_agg(id ORDER BY rank DESC, id DESC))[1] AS message_id,
+               max(rank) AS rank, (SELECT count(*) FROM newest) AS matched
+        FROM newest GROUP BY ticket_id ORDER BY max(id) DESC LIMIT :n""",
     "ticket": """
-        SELECT t.id AS ticket_id, NULL::int AS message_id, 2 * ts_rank(t.search_vector, q) AS rank
+        SELECT t.id AS ticket_id, NULL::int AS message_id, 2 * ts_rank(t.search_vector, q) AS rank,
+               :n AS matched
         FROM ticket t, to_tsquery('english', :q) q
         WHERE t.search_vector @@ q AND t.id > :floor ORDER BY t.id DESC LIMIT :n""",
 }
+
+
+# A walk over the newest rows that found this many tickets has a page to rank: the GIN lookup
+# (slow for words that are each common but rarely together) is skipped.
+ENOUGH_AFTER_WALK = 50
+
+
+def ran_dry(rows: list, table: str, *, walked: bool = False) -> bool:
+    """Whether the candidates found so far are too few, so the GIN index must be asked."""
+    if walked and len(rows) >= ENOUGH_AFTER_WALK:
+        return False
+    if table != "ticket_message":
+        return len(rows) < CANDIDATES
+    return not rows or rows[0][3] < CANDIDATES * MESSAGES_PER_CANDIDATE
 TABLE_ROWS_SQL = "SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = :table"
 # A walk over the newest rows stops after this many: a wrong "common" guess costs little.
 DENSE_WINDOW = {"ticket_message": 50_000, "ticket": 20_000}
@@ -133,7 +162,7 @@ def _hit(row: Any, subject_html: str | None = None, snippet_html: str = "") -> S
 
 # Words that are each common but rarely together make the GIN intersection read ~1M row ids:
 # after a walk over the newest rows, that lookup gets this long and the walk's matches stand.
-GIN_AFTER_WALK_TIMEOUT_MS = 120
+GIN_AFTER_WALK_TIMEOUT_MS = 60
 
 
 def _gin_candidates(session: Any, sql: str, tsquery: str, *, bounded: bool) -> list[Any]:
@@ -168,13 +197,15 @@ def ranked_candidates(session: Any, tsquery: str) -> list[tuple[int, int | None,
         rows: list[Any] = []
         dense = plan[0]["Plan"]["Plan Rows"] / total >= DENSE_SHARE
         if dense:
+            # The previous source may have left index scans off: max(id) needs its index.
+            session.execute(text(RESET_SCANS))
             newest = session.execute(text(MAX_ID_SQL.format(table=table))).scalar_one()
             session.execute(text(WALK_NEWEST))
             rows = session.execute(text(sql), {"q": tsquery, "n": CANDIDATES,
                                                "floor": newest - DENSE_WINDOW[table]}).all()
-        if len(rows) < CANDIDATES:  # rare words, or the guess was wrong: the GIN index
+        if ran_dry(rows, table, walked=dense):  # rare words, or the guess was wrong: the GIN index
             rows = _gin_candidates(session, sql, tsquery, bounded=dense) or rows
-        for ticket_id, message_id, rank in rows:
+        for ticket_id, message_id, rank, _ in rows:
             if ticket_id not in best or rank > best[ticket_id][0]:
                 best[ticket_id] = (rank, message_id)
     session.execute(text(RESET_SCANS))

@@ -14,9 +14,10 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
-from crm_app.services import audit
+from crm_app.services import assignment, audit
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
+from models.ai import MessageSentiment, SentimentLabel
 from models.audit import AuditLog
 from models.base import utcnow
 from models.client import Client
@@ -61,6 +62,7 @@ class MessageRow:
     is_internal: bool
     channel: str
     created_at: str
+    sentiment: str = ""  # negative / neutral / positive for a scored client message
 
 
 @dataclass(frozen=True)
@@ -160,7 +162,14 @@ def create_ticket(
     body: str,
     priority: str = TicketPriority.NORMAL,
     channel: str = Channel.AGENT,
+    assignee_id: int | None = None,
 ) -> TicketRow:
+    """Open a ticket with its first message.
+
+    `assignee_id` None means "no one chosen": with round-robin on, the next available agent
+    gets it; otherwise the creating staff member does (a job creating it leaves it unassigned).
+    Side effects: audited; the assignee sees it unread unless they created it.
+    """
     require(actor, Action.EDIT_TICKETS)
     subject = " ".join((subject or "").split())
     if not subject or len(subject) > 300:
@@ -172,15 +181,19 @@ def create_ticket(
         client = session.get(Client, client_id) if client_id else None
         if client_id and client is None:
             raise InvalidInput("That client does not exist.")
+        if assignee_id is not None:
+            _staff_member(session, assignee_id)
+        else:
+            assignee_id = assignment.next_agent(session) or actor.user_id
         now = utcnow()
         ticket = Ticket(
             subject=subject,
             priority=priority,
             channel=channel,
             client_id=client_id,
-            assignee_id=actor.user_id,
-            # The creating agent has read it; unread marks news for the assignee.
-            is_unread=False,
+            assignee_id=assignee_id,
+            # The creating agent has read it; unread marks news for another assignee.
+            is_unread=actor.user_id is None or assignee_id != actor.user_id,
             created_at=now,
             updated_at=now,
         )
@@ -200,7 +213,9 @@ def create_ticket(
         audit.record(session, actor, "ticket.created", "ticket", ticket.id,
                      {"number": ticket.number, "subject": subject, "priority": priority})
         session.refresh(ticket)
-        return _ticket_row(ticket, client.name if client else None, actor.name)
+        assignee = session.get(User, assignee_id) if assignee_id else None
+        return _ticket_row(ticket, client.name if client else None,
+                           assignee.name if assignee else None)
 
 
 _SLA_URGENCY = case(
@@ -338,8 +353,9 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
         message_query = (
             select(TicketMessage.id, TicketMessage.sender_kind, TicketMessage.body_text,
                    TicketMessage.is_internal, TicketMessage.channel, TicketMessage.created_at,
-                   User.name)
+                   User.name, MessageSentiment.label)
             .outerjoin(User, User.id == TicketMessage.author_id)
+            .outerjoin(MessageSentiment, MessageSentiment.message_id == TicketMessage.id)
             .where(TicketMessage.ticket_id == ticket.id)
             .order_by(TicketMessage.created_at, TicketMessage.id)
         )
@@ -352,8 +368,9 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
                 author_name=author or (client_name if kind == SenderKind.CLIENT else
                                        ("System" if kind == SenderKind.SYSTEM else "")),
                 body_text=body, is_internal=internal, channel=channel, created_at=_fmt(created),
+                sentiment=(sentiment or "") if staff and kind == SenderKind.CLIENT else "",
             )
-            for mid, kind, body, internal, channel, created, author in session.execute(
+            for mid, kind, body, internal, channel, created, author, sentiment in session.execute(
                 message_query
             ).all()
         ]
@@ -635,7 +652,8 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
         now = utcnow()
         for ticket, text in (
             (target, f"Ticket #{duplicate_number} ({duplicate.subject}) was merged into this "
-                     f"ticket by {actor.name}: {moved} message(s) moved here."),
+                     f"ticket by {actor.name}: {moved} message{'' if moved == 1 else 's'} "
+                     "moved here."),
             (duplicate, f"Merged into ticket #{target_number} by {actor.name}."),
         ):
             session.add(TicketMessage(ticket_id=ticket.id, sender_kind=SenderKind.SYSTEM,
@@ -692,6 +710,7 @@ class QueueFilters:
     sla_state: str = ""
     created_from: str = ""  # YYYY-MM-DD, inclusive
     created_to: str = ""  # YYYY-MM-DD, inclusive
+    sentiment: str = ""  # of the latest client message: negative, neutral or positive
 
     def as_dict(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -739,7 +758,12 @@ def _queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
     if filters.channel:
         conditions.append(_T.c.channel == _choice(filters.channel, Channel, "Channel"))
     if filters.sla_state:
-        conditions.append(_T.c.sla_state == _choice(filters.sla_state, SlaState, "SLA state"))
+        state = _choice(filters.sla_state, SlaState, "SLA state")
+        conditions.append(_T.c.sla_state == state)
+        # The queue bucket encodes SLA urgency: saying which buckets can hold this state lets
+        # the ordered walk skip the others (met tickets sit behind every breached one).
+        urgency = _BUCKET_URGENCY.get(state, 2)
+        conditions.append(_T.c.queue_bucket.in_([urgency, 3 + urgency]))
     assignee = filters.assignee or "anyone"
     if assignee == "mine":
         conditions.append(_T.c.assignee_id == actor.user_id)
@@ -759,6 +783,9 @@ def _queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
             ))
         else:
             raise InvalidInput("Filter clients by their id or email address.")
+    if filters.sentiment:
+        conditions.append(_T.c.id.in_(_latest_client_sentiment(
+            _choice(filters.sentiment, SentimentLabel, "Sentiment"))))
     if filters.created_from:
         start = datetime.combine(_parse_day(filters.created_from, "From"), time.min, UTC)
         conditions.append(_T.c.created_at >= start)
@@ -766,6 +793,21 @@ def _queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
         end = datetime.combine(_parse_day(filters.created_to, "To"), time.min, UTC)
         conditions.append(_T.c.created_at < end + timedelta(days=1))
     return conditions
+
+
+def _latest_client_sentiment(label: str) -> sa.Select:
+    """Ids of tickets whose latest client message was scored `label` (a set as large as the
+    scored messages with that label, never a walk over every ticket)."""
+    latest = (select(func.max(TicketMessage.id))
+              .where(TicketMessage.ticket_id == MessageSentiment.ticket_id,
+                     TicketMessage.sender_kind == SenderKind.CLIENT)
+              .scalar_subquery())
+    return select(MessageSentiment.ticket_id).where(MessageSentiment.label == label,
+                                                    MessageSentiment.message_id == latest)
+
+
+# SLA state -> its part of queue_bucket (see QUEUE_BUCKET_SQL in models/ticket.py).
+_BUCKET_URGENCY = {SlaState.BREACHED.value: 0, SlaState.NEAR_BREACH.value: 1}
 
 
 def _decode_cursor(cursor: str) -> tuple[int, str, int]:
@@ -784,30 +826,50 @@ QUEUE_COLUMNS = (
 )
 
 
-def queue_query(actor: Actor, filters: QueueFilters, *, after: str = "",
-                page_size: int = 25) -> tuple[sa.Select, sa.Select]:
-    """The page query and its capped count query (the benchmark runs these as plain SQL)."""
+def queue_count_query(actor: Actor, filters: QueueFilters) -> sa.Select:
+    """How many tickets match, counted up to QUEUE_COUNT_CAP + 1."""
+    return select(func.count()).select_from(
+        select(sa.literal(1)).select_from(_T).where(*_queue_conditions(actor, filters))
+        .limit(QUEUE_COUNT_CAP + 1).subquery()
+    )
+
+
+def queue_page_query(actor: Actor, filters: QueueFilters, *, after: str = "",
+                     page_size: int = 25, total: int | None = None) -> sa.Select:
+    """One page in queue order after the keyset cursor `after`.
+
+    With `total` known and within QUEUE_COUNT_CAP, the page is the top of the matching rows
+    sorted (at most the cap of them, found through whichever index suits the filters);
+    otherwise the queue index is walked in order. Walking is what a first page of a big queue
+    wants, but when the matches sit late in the order (a date range of old, settled tickets)
+    it reads most of the table before it finds them.
+    """
     conditions = _queue_conditions(actor, filters)
+    if after:
+        bucket, due, ticket_id = _decode_cursor(after)
+        conditions.append(tuple_(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id) > tuple_(
+            sa.literal(bucket), sa.cast(sa.literal(due), sa.DateTime(timezone=True)),
+            sa.literal(ticket_id)))
     page = (
         select(*QUEUE_COLUMNS, Client.name.label("client_name"),
                User.name.label("assignee_name"))
         .select_from(_T)
         .outerjoin(Client, Client.id == _T.c.client_id)
         .outerjoin(User, User.id == _T.c.assignee_id)
-        .where(*conditions)
         .order_by(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id)
         .limit(page_size + 1)
     )
-    if after:
-        bucket, due, ticket_id = _decode_cursor(after)
-        page = page.where(tuple_(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id) > tuple_(
-            sa.literal(bucket), sa.cast(sa.literal(due), sa.DateTime(timezone=True)),
-            sa.literal(ticket_id)))
-    count = select(func.count()).select_from(
-        select(sa.literal(1)).select_from(_T).where(*conditions)
-        .limit(QUEUE_COUNT_CAP + 1).subquery()
-    )
-    return page, count
+    if total is None or total > QUEUE_COUNT_CAP:
+        return page.where(*conditions)
+    # Materialized: PostgreSQL must collect the matches' sort keys first (ix_ticket_filters
+    # holds them) and cannot fall back to the ordered walk; the top of at most the cap of
+    # them is sorted, and only that page's rows are read in full.
+    matches = (select(_T.c.id, _T.c.queue_bucket, _T.c.queue_due_at).where(*conditions)
+               .cte("matches").prefix_with("MATERIALIZED"))
+    top = (select(matches.c.id)
+           .order_by(matches.c.queue_bucket, matches.c.queue_due_at, matches.c.id)
+           .limit(page_size + 1).scalar_subquery())
+    return page.where(_T.c.id == sa.func.any(sa.func.array(top)))
 
 
 def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
@@ -817,12 +879,14 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
     require(actor, Action.VIEW_TICKETS)
     filters = filters or QueueFilters()
     page_size = min(max(page_size, 1), 100)
-    page, count = queue_query(actor, filters, after=after, page_size=page_size)
+    count = queue_count_query(actor, filters) if with_count else None
     with session_scope() as session:
         # Filters decide the best index: never reuse one generic plan for every combination.
         session.execute(_CUSTOM_PLANS)
+        total = session.execute(count).scalar_one() if count is not None else None
+        page = queue_page_query(actor, filters, after=after, page_size=page_size, total=total)
         rows = session.execute(page).all()
-        total = session.execute(count).scalar_one() if with_count else 0
+        total = total or 0
     more = len(rows) > page_size
     rows = rows[:page_size]
     items = [

@@ -90,3 +90,52 @@ def test_faq_topics_group_questions_without_being_told_how_many(db: str) -> None
         faq_clusters.faq_topics(agent, now, now - timedelta(days=1))
     with pytest.raises(PermissionDenied):
         faq_clusters.faq_topics(client_user, now - timedelta(days=1), now)
+
+
+def test_faq_clustering_keeps_paraphrases_and_typos_together_and_topics_apart() -> None:
+    from sklearn.metrics import adjusted_rand_score
+
+    questions = {
+        "rmd": ["When do I have to take my required minimum distribution?",
+                "rmd amount for this year?", "How is my RMD calcualted?",
+                "I turned 73, do I need to start withdrawals from my IRA?"],
+        "overdraft": ["Why was I charged an overdraft fee?",
+                      "Can you refund the overdarft charge from yesterday?",
+                      "How do I turn off overdraft coverage?",
+                      "I went negative by $3 and got a $35 fee, that's outrageous."],
+        "2fa": ["How do I turn on two-factor authentication?",
+                "2fa code not working", "The text message verification code never arrives.",
+                "I got a new phone and my authenticator app codes don't work."],
+    }
+    texts = [q for qs in questions.values() for q in qs]
+    gold = [topic for topic, qs in questions.items() for _ in qs]
+    labels, _ = faq_clusters.cluster_texts(texts)
+    assert 3 <= len(set(labels.tolist())) <= 6  # found, not given; never one bucket
+    assert adjusted_rand_score(gold, labels) >= 0.5
+    # No cluster mixes two topics.
+    for label in set(labels.tolist()):
+        assert len({g for g, lab in zip(gold, labels, strict=True) if lab == label}) == 1
+
+
+def test_queue_can_filter_tickets_by_the_latest_client_sentiment(db: str) -> None:
+    from sqlalchemy import select
+
+    from crm_app.db import session_scope
+    from models.ticket import Ticket
+
+    agent, client_user = make_user("agent"), make_user("client")
+    client = make_client(agent, portal_user=client_user)
+    calmed = tickets.create_ticket(agent, client_id=client, subject="Fee",
+                                   body="Opened for the client.").number
+    tickets.add_message(client_user, calmed, "I'm furious, you charged the fee twice!")
+    tickets.add_message(client_user, calmed, "Thank you so much, the refund arrived. Great!")
+    angry = tickets.create_ticket(agent, client_id=client, subject="Card",
+                                  body="Opened for the client.").number
+    tickets.add_message(client_user, angry, "This is unacceptable, my card was declined again!")
+    ai_index.run()
+    latest = sentiment.latest_ticket_sentiment()
+    with session_scope() as session:
+        negative = session.execute(
+            select(Ticket.number).join(latest, latest.c.ticket_id == Ticket.id)
+            .where(latest.c.label == "negative")).scalars().all()
+    assert negative == [angry]  # the calmed-down client's ticket is no longer negative

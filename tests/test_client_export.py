@@ -1,0 +1,34 @@
+"""CSV and XLSX export of the client list, as the actor may see it."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from openpyxl import load_workbook
+
+from crm_app.services import client_export, clients
+from tests.factories import make_user
+
+
+def test_export_never_turns_a_clients_text_into_a_spreadsheet_formula(db: str) -> None:
+    agent = make_user("agent")
+    clients.create_client(agent, name='=HYPERLINK("http://evil.example","x")',
+                          email="eve@x.example", phone="+44 20 7946 0958")
+    rows = list(csv.reader(io.StringIO(
+        client_export.export_clients(agent, "csv").decode("utf-8-sig"))))
+    record = dict(zip(rows[0], rows[1], strict=True))
+    assert record["name"].startswith("'=HYPERLINK")
+    assert record["phone"] == "+442079460958"  # numbers stay as they are
+    sheet = load_workbook(io.BytesIO(client_export.export_clients(agent, "xlsx"))).active
+    names = [row[2] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert names == ['\'=HYPERLINK("http://evil.example","x")']
+
+
+def test_marketing_exports_carry_no_finance_columns(db: str) -> None:
+    agent, marketer = make_user("agent"), make_user("marketing")
+    clients.create_client(agent, name="Ada Lovelace", net_worth="2500000")
+    header = client_export.export_clients(marketer, "csv").decode("utf-8-sig").splitlines()[0]
+    assert "net_worth" not in header and "kyc_status" not in header
+    assert "2500000" not in client_export.export_clients(marketer, "csv").decode("utf-8-sig")
+    assert "net_worth" in client_export.export_clients(agent, "csv").decode("utf-8-sig")
