@@ -7,6 +7,7 @@ import reflex as rx
 import models  # noqa: F401 - every table registered for Alembic
 import pages.ai_settings
 import pages.client_duplicates
+import pages.client_fields
 import pages.client_import
 import pages.client_profile
 import pages.clients

@@ -313,6 +313,10 @@ def clients_page() -> rx.Component:
             rx.cond(ClientsState.can_edit, rx.link(
                 rx.button(rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"),
                 href=routes.CLIENT_IMPORT)),
+            rx.cond(ClientsState.user_role == "manager", rx.link(
+                rx.button(rx.icon("list-plus"), "Custom fields", variant="soft",
+                          id="custom-fields"),
+                href=routes.CLIENT_FIELDS)),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),
             width="100%",
         ),

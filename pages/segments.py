@@ -14,6 +14,7 @@ from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, form_error, signed_in_page
 from crm_app.layout import field as labelled
+from crm_app.services import client_export
 from crm_app.services import segments as segment_service
 from crm_app.services.errors import ServiceError
 from crm_app.services.segments import NO_VALUE, SegmentRow
@@ -207,6 +208,19 @@ class SegmentsState(AppState):
         return [SegmentsState.load, rx.toast.success("Segment saved")]
 
     @rx.event
+    def export(self, fmt: str):
+        """Download the saved segment's clients, evaluated now (segments are dynamic)."""
+        if not self.editing_id:
+            return None
+        try:
+            data = client_export.export_clients(self.require_actor(), fmt,
+                                                segment_id=self.editing_id)
+        except ServiceError as error:
+            return error_toast(error)
+        name = "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
+        return rx.download(data=data, filename=f"segment-{name or self.editing_id}.{fmt}")
+
+    @rx.event
     def delete(self):
         if not self.editing_id:
             return None
@@ -286,6 +300,12 @@ def _builder() -> rx.Component:
         rx.hstack(
             rx.heading(s.count.to_string() + " matching clients", size="4", id="segment-count"),
             rx.spacer(),
+            rx.cond(s.editing_id != 0, rx.hstack(
+                rx.button(rx.icon("download"), "CSV", variant="soft", id="segment-export-csv",
+                          on_click=s.export("csv")),
+                rx.button(rx.icon("download"), "XLSX", variant="soft",
+                          on_click=s.export("xlsx")),
+            )),
             rx.cond(s.can_edit & (s.editing_id != 0),
                     rx.button("Delete", color_scheme="red", variant="soft", on_click=s.delete)),
             rx.cond(s.can_edit, rx.button("Save segment", on_click=s.save, id="save-segment")),

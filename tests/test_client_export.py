@@ -32,3 +32,20 @@ def test_marketing_exports_carry_no_finance_columns(db: str) -> None:
     assert "net_worth" not in header and "kyc_status" not in header
     assert "2500000" not in client_export.export_clients(marketer, "csv").decode("utf-8-sig")
     assert "net_worth" in client_export.export_clients(agent, "csv").decode("utf-8-sig")
+
+
+def test_segment_export_holds_only_the_segments_clients_evaluated_now(db: str) -> None:
+    from crm_app.services import segments
+
+    manager, marketer = make_user("manager"), make_user("marketing")
+    clients.create_client(manager, name="Vera Vip", tags="vip", net_worth="9000000")
+    clients.create_client(manager, name="Paul Plain")
+    vips = segments.save_segment(marketer, name="VIPs", rules={"op": "and", "rules": [
+        {"field": "tags", "operator": "has", "value": "vip"}]})
+    exported = client_export.export_clients(marketer, "csv", segment_id=vips.id)
+    text = exported.decode("utf-8-sig")
+    assert "Vera Vip" in text and "Paul Plain" not in text
+    assert "9000000" not in text  # marketing never gets finance columns, segment or not
+    clients.create_client(manager, name="Nina Newvip", tags="vip")
+    assert "Nina Newvip" in client_export.export_clients(
+        marketer, "csv", segment_id=vips.id).decode("utf-8-sig")
