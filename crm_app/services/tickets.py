@@ -6,14 +6,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import case, func, select, tuple_
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
-from crm_app.db import session_scope
+from crm_app.db import get_engine, session_scope
 from crm_app.services import assignment, audit
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
@@ -339,79 +341,134 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
+# Opening a ticket: the ticket with its client, assignee and merge target in one row, then
+# the timeline, the client's other tickets and the history sent together (one round trip).
+_OPEN_TICKET_SQL = """
+SELECT t.id, t.number, t.subject, t.status, t.priority, t.channel, t.sla_state, t.is_unread,
+       t.created_at, t.updated_at, t.version, t.client_id, t.assignee_id,
+       t.first_response_due_at, t.resolution_due_at, merged.number,
+       c.name, c.email, c.phone, c.region, c.risk_category, c.net_worth, c.currency,
+       c.portal_user_id, u.name
+FROM ticket t
+LEFT JOIN client c ON c.id = t.client_id
+LEFT JOIN user_account u ON u.id = t.assignee_id
+LEFT JOIN ticket merged ON merged.id = t.merged_into_id
+WHERE t.number = %(number)s
+"""
+_TIMELINE_SQL = """
+SELECT m.id, m.sender_kind, m.body_text, m.is_internal, m.channel, m.created_at, u.name, s.label
+FROM ticket_message m
+LEFT JOIN user_account u ON u.id = m.author_id
+LEFT JOIN message_sentiment s ON s.message_id = m.id
+WHERE m.ticket_id = %(ticket_id)s {public}
+ORDER BY m.created_at, m.id
+"""
+_OTHER_TICKETS_SQL = """
+SELECT number, subject, status, priority, channel, sla_state, is_unread, created_at,
+       updated_at, version
+FROM ticket WHERE client_id = %(client_id)s AND id <> %(ticket_id)s
+ORDER BY created_at DESC LIMIT 10
+"""
+_HISTORY_SQL = """
+SELECT a.action, u.name, a.changes, a.created_at
+FROM audit_log a LEFT JOIN user_account u ON u.id = a.actor_id
+WHERE a.entity_type = 'ticket' AND a.entity_id = %(ticket_id)s
+ORDER BY a.id DESC LIMIT 50
+"""
+_MARK_READ_SQL = "UPDATE ticket SET is_unread = false WHERE id = %(ticket_id)s AND is_unread"
+
+
+def _history_row(action: str, name: str | None, changes: dict | None,
+                 created: datetime | None) -> HistoryRow:
+    return HistoryRow(
+        action=action.removeprefix("ticket.").replace("_", " "),
+        actor_name=name or "System",
+        changes=", ".join(f"{key}: {_describe(value)}" for key, value in (changes or {}).items()),
+        created_at=_fmt(created),
+    )
+
+
 def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDetail:
     """Open a ticket. Staff see internal notes, the client sidebar and the audit history;
     a client never does. Side effect: opening marks the ticket read for staff."""
-    with session_scope() as session:
-        ticket = _load_for(session, actor, number)
-        staff = can(actor, Action.VIEW_TICKETS)
-        if staff and mark_read and ticket.is_unread:
-            # Reading is not an edit: no version bump, so it never conflicts with a save.
-            ticket.is_unread = False
-        client = session.get(Client, ticket.client_id) if ticket.client_id else None
-        assignee = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
-        message_query = (
-            select(TicketMessage.id, TicketMessage.sender_kind, TicketMessage.body_text,
-                   TicketMessage.is_internal, TicketMessage.channel, TicketMessage.created_at,
-                   User.name, MessageSentiment.label)
-            .outerjoin(User, User.id == TicketMessage.author_id)
-            .outerjoin(MessageSentiment, MessageSentiment.message_id == TicketMessage.id)
-            .where(TicketMessage.ticket_id == ticket.id)
-            .order_by(TicketMessage.created_at, TicketMessage.id)
+    staff = can(actor, Action.VIEW_TICKETS)
+    if not staff:
+        require(actor, Action.USE_PORTAL)
+    with get_engine().connect() as conn:
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            t = cur.execute(_OPEN_TICKET_SQL, {"number": number}).fetchone()
+            # A client sees only their own tickets, with the same answer as a missing ticket
+            # so numbers cannot be probed.
+            if t is None or (not staff and (t[23] is None or t[23] != actor.user_id)):
+                raw.rollback()
+                raise NotFound(f"There is no ticket #{number}.")
+            ticket_id, client_id, unread = t[0], t[11], t[7]
+            params = {"ticket_id": ticket_id, "client_id": client_id}
+            timeline = _TIMELINE_SQL.format(public="" if staff else "AND NOT m.is_internal")
+            with raw.pipeline():
+                messages_cur = raw.cursor()
+                messages_cur.execute(timeline, params)
+                if staff:
+                    others_cur = raw.cursor()
+                    if client_id is not None:
+                        others_cur.execute(_OTHER_TICKETS_SQL, params)
+                    history_cur = raw.cursor()
+                    history_cur.execute(_HISTORY_SQL, params)
+                    if mark_read and unread:
+                        # Reading is not an edit: no version bump, so it never conflicts.
+                        cur.execute(_MARK_READ_SQL, params)
+            message_rows = messages_cur.fetchall()
+            other_rows = others_cur.fetchall() if staff and client_id is not None else []
+            history_rows = history_cur.fetchall() if staff else []
+        if staff and mark_read and unread:
+            raw.commit()
+            unread = False
+        else:
+            raw.rollback()
+    client_name = t[16] or ""
+    messages = [
+        MessageRow(
+            id=mid, sender_kind=kind,
+            author_name=author or (client_name if kind == SenderKind.CLIENT else
+                                   ("System" if kind == SenderKind.SYSTEM else "")),
+            body_text=body, is_internal=internal, channel=channel, created_at=_fmt(created),
+            sentiment=(sentiment or "") if staff and kind == SenderKind.CLIENT else "",
         )
-        if not staff:
-            message_query = message_query.where(TicketMessage.is_internal.is_(False))
-        client_name = client.name if client else ""
-        messages = [
-            MessageRow(
-                id=mid, sender_kind=kind,
-                author_name=author or (client_name if kind == SenderKind.CLIENT else
-                                       ("System" if kind == SenderKind.SYSTEM else "")),
-                body_text=body, is_internal=internal, channel=channel, created_at=_fmt(created),
-                sentiment=(sentiment or "") if staff and kind == SenderKind.CLIENT else "",
-            )
-            for mid, kind, body, internal, channel, created, author, sentiment in session.execute(
-                message_query
-            ).all()
-        ]
-        profile, others, history, merged_into = None, [], [], None
-        if staff:
-            if client is not None:
-                finances = can(actor, Action.VIEW_CLIENT_FINANCES)
-                profile = ClientProfile(
-                    id=client.id, name=client.name, email=client.email or "",
-                    phone=client.phone or "", region=client.region or "",
-                    risk_category=client.risk_category or "",
-                    net_worth=(f"{client.net_worth:,.0f} {client.currency}"
-                               if finances and client.net_worth is not None else ""),
-                )
-                others = [
-                    _ticket_row(other, client.name, None)
-                    for other in session.execute(
-                        select(Ticket).where(Ticket.client_id == client.id,
-                                             Ticket.id != ticket.id)
-                        .order_by(Ticket.created_at.desc()).limit(10)
-                    ).scalars()
-                ]
-            history = _history(session, ticket.id)
-            if ticket.merged_into_id:
-                merged_into = session.execute(
-                    select(Ticket.number).where(Ticket.id == ticket.merged_into_id)
-                ).scalar_one_or_none()
-        return TicketDetail(
-            ticket=_ticket_row(ticket, client.name if client else None,
-                               assignee.name if assignee else None),
-            client_id=client.id if client else None,
-            client_email=(client.email or "") if client and staff else "",
-            messages=messages,
-            first_response_due_at=_fmt(ticket.first_response_due_at) if staff else "",
-            resolution_due_at=_fmt(ticket.resolution_due_at) if staff else "",
-            assignee_id=ticket.assignee_id if staff else None,
-            client=profile,
-            other_tickets=others,
-            history=history,
-            merged_into_number=merged_into,
+        for mid, kind, body, internal, channel, created, author, sentiment in message_rows
+    ]
+    profile = None
+    if staff and client_id is not None:
+        finances = can(actor, Action.VIEW_CLIENT_FINANCES)
+        profile = ClientProfile(
+            id=client_id, name=client_name, email=t[17] or "", phone=t[18] or "",
+            region=t[19] or "", risk_category=t[20] or "",
+            net_worth=(f"{t[21]:,.0f} {t[22]}" if finances and t[21] is not None else ""),
         )
+    others = [
+        TicketRow(number=o[0], subject=o[1], status=o[2], priority=o[3], channel=o[4],
+                  sla_state=o[5], is_unread=o[6], client_name=client_name, assignee_name="",
+                  created_at=_fmt(o[7]), updated_at=_fmt(o[8]), version=o[9])
+        for o in other_rows
+    ]
+    return TicketDetail(
+        ticket=TicketRow(
+            number=t[1], subject=t[2], status=t[3], priority=t[4], channel=t[5],
+            sla_state=t[6], is_unread=unread, client_name=client_name,
+            assignee_name=t[24] or "", created_at=_fmt(t[8]), updated_at=_fmt(t[9]),
+            version=t[10],
+        ),
+        client_id=client_id if client_id is not None else None,
+        client_email=(t[17] or "") if client_id is not None and staff else "",
+        messages=messages,
+        first_response_due_at=_fmt(t[13]) if staff else "",
+        resolution_due_at=_fmt(t[14]) if staff else "",
+        assignee_id=t[12] if staff else None,
+        client=profile,
+        other_tickets=others,
+        history=[_history_row(*row) for row in history_rows],
+        merged_into_number=t[15] if staff else None,
+    )
 
 
 def add_message(actor: Actor, number: int, body: str, *, internal: bool = False) -> MessageRow:
@@ -693,7 +750,6 @@ def portal_tickets(actor: Actor) -> list[TicketRow]:
 # --- the agent queue: filters, views, keyset pages ------------------------------------------
 
 QUEUE_COUNT_CAP = 10_000
-_CUSTOM_PLANS = sa.text("SET LOCAL plan_cache_mode = force_custom_plan")
 _T = Ticket.__table__
 ASSIGNEE_CHOICES = ("anyone", "mine", "unassigned")
 
@@ -872,6 +928,31 @@ def queue_page_query(actor: Actor, filters: QueueFilters, *, after: str = "",
     return page.where(_T.c.id == sa.func.any(sa.func.array(top)))
 
 
+_PG_DIALECT = postgresql_psycopg.dialect()
+
+
+@lru_cache(maxsize=1024)
+def _compiled(statement_key: tuple) -> tuple[str, dict[str, Any]]:
+    """SQL text and parameters of one queue statement, compiled once per exact input.
+
+    The key holds everything the statement is built from (the actor's id, the filters, the
+    cursor, the page size, the count's shape); the built-in views are the same few keys for
+    every page load, so they are never rebuilt nor recompiled."""
+    kind, user_id, role, filters, after, page_size, total = statement_key
+    actor = Actor(user_id=user_id, role=role, name="", email="")
+    statement = (queue_count_query(actor, filters) if kind == "count" else
+                 queue_page_query(actor, filters, after=after, page_size=page_size, total=total))
+    compiled = statement.compile(dialect=_PG_DIALECT,
+                                 compile_kwargs={"render_postcompile": True})
+    return str(compiled), dict(compiled.params)
+
+
+def _page_shape(total: int | None) -> int | None:
+    """What of the count the page query depends on: within the cap (a sort of the matches)
+    or not (the ordered walk) — so pages of any size of queue share their compiled SQL."""
+    return None if total is None or total > QUEUE_COUNT_CAP else 0
+
+
 def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
           page_size: int = 25, with_count: bool = True) -> QueuePage:
     """One page of the agent queue in the default order (unread/new, SLA urgency, due soonest,
@@ -879,22 +960,28 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
     require(actor, Action.VIEW_TICKETS)
     filters = filters or QueueFilters()
     page_size = min(max(page_size, 1), 100)
-    count = queue_count_query(actor, filters) if with_count else None
-    with session_scope() as session:
-        # Filters decide the best index: never reuse one generic plan for every combination.
-        session.execute(_CUSTOM_PLANS)
-        total = session.execute(count).scalar_one() if count is not None else None
-        page = queue_page_query(actor, filters, after=after, page_size=page_size, total=total)
-        rows = session.execute(page).all()
-        total = total or 0
+    key = (actor.user_id, actor.role, filters, after, page_size)
+    count_sql = _compiled(("count", *key, None)) if with_count else None
+    with get_engine().connect() as conn:
+        # Plain psycopg, unprepared: each statement is planned for its own values (the filters
+        # decide the best index), with no ORM rows built for a read-only page.
+        raw = conn.connection.driver_connection
+        with raw.cursor() as cur:
+            total = None
+            if count_sql is not None:
+                total = cur.execute(count_sql[0], count_sql[1], prepare=False).fetchone()[0]
+            page_sql = _compiled(("page", *key, _page_shape(total)))
+            rows = cur.execute(page_sql[0], page_sql[1], prepare=False).fetchall()
+        raw.rollback()
+    total = total or 0
     more = len(rows) > page_size
     rows = rows[:page_size]
+    # Columns: QUEUE_COLUMNS, then client_name and assignee_name.
     items = [
         TicketRow(
-            number=r.number, subject=r.subject, status=r.status, priority=r.priority,
-            channel=r.channel, sla_state=r.sla_state, is_unread=r.is_unread,
-            client_name=r.client_name or "", assignee_name=r.assignee_name or "",
-            created_at=_fmt(r.created_at), updated_at=_fmt(r.updated_at), version=r.version,
+            number=r[1], subject=r[2], status=r[3], priority=r[4], channel=r[5],
+            sla_state=r[6], is_unread=r[7], client_name=r[13] or "", assignee_name=r[14] or "",
+            created_at=_fmt(r[8]), updated_at=_fmt(r[9]), version=r[10],
         )
         for r in rows
     ]
@@ -903,6 +990,6 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
         items=items,
         total=min(total, QUEUE_COUNT_CAP),
         total_capped=total > QUEUE_COUNT_CAP,
-        next_cursor=f"{last.queue_bucket}|{last.due_key}|{last.id}" if more and last else "",
+        next_cursor=f"{last[11]}|{last[12]}|{last[0]}" if more and last else "",
         page_size=page_size,
     )
