@@ -966,13 +966,18 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
         # Plain psycopg, unprepared: each statement is planned for its own values (the filters
         # decide the best index), with no ORM rows built for a read-only page.
         raw = conn.connection.driver_connection
-        with raw.cursor() as cur:
-            total = None
-            if count_sql is not None:
-                total = cur.execute(count_sql[0], count_sql[1], prepare=False).fetchone()[0]
-            page_sql = _compiled(("page", *key, _page_shape(total)))
-            rows = cur.execute(page_sql[0], page_sql[1], prepare=False).fetchall()
-        raw.rollback()
+        raw.rollback()  # a no-op unless the pool's liveness check left a transaction open
+        # Two reads need no transaction: autocommit spares the BEGIN and ROLLBACK round trips.
+        raw.autocommit = True
+        try:
+            with raw.cursor() as cur:
+                total = None
+                if count_sql is not None:
+                    total = cur.execute(count_sql[0], count_sql[1], prepare=False).fetchone()[0]
+                page_sql = _compiled(("page", *key, _page_shape(total)))
+                rows = cur.execute(page_sql[0], page_sql[1], prepare=False).fetchall()
+        finally:
+            raw.autocommit = False
     total = total or 0
     more = len(rows) > page_size
     rows = rows[:page_size]
