@@ -23,12 +23,9 @@ import csv
 import json
 import os
 import random
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,6 +36,8 @@ os.environ.pop("DATABASE_URL", None)  # never a configured server: this database
 os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
 
 import psycopg  # noqa: E402
+
+from bench.timing import measure  # noqa: E402
 
 SEARCH_TERMS = ["margret", "jonson", "olivia.m", "kowalsky", "hiroshi ta", "4420794", "ingrid",
                 "garcia", "zainab", "dmitri pet"]
@@ -53,12 +52,6 @@ SEGMENT_RULES = {"op": "and", "rules": [
         {"field": "has_open_ticket", "operator": "is_true", "value": ""},
     ]},
 ]}
-
-
-def _ms(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)
 
 
 def seed_if_needed(clients: int) -> None:
@@ -96,30 +89,6 @@ def prepare(conn: psycopg.Connection) -> None:
     conn.execute("VACUUM ANALYZE ticket")
     conn.autocommit = False
     marker.write_text("prepared\n")
-
-
-def measure(name: str, runs: int, app: Callable[[int], object], plain: Callable[[int], object],
-            results: dict[str, float]) -> None:
-    app_times, sql_times = [], []
-    for i in range(3):  # warm both paths
-        app(i)
-        plain(i)
-    for i in range(runs):
-        started = time.perf_counter()
-        app(i)
-        app_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        plain(i)
-        sql_times.append(time.perf_counter() - started)
-    app_p50, app_p95 = _ms(app_times)
-    sql_p50, sql_p95 = _ms(sql_times)
-    results.update({
-        f"{name}_p50_ms": app_p50, f"{name}_p95_ms": app_p95,
-        f"{name}_sql_p50_ms": sql_p50, f"{name}_sql_p95_ms": sql_p95,
-        f"{name}_ratio": round(app_p95 / sql_p95, 2) if sql_p95 else 0.0,
-    })
-    print(f"{name:16} app p50 {app_p50:8.2f} ms  p95 {app_p95:8.2f} ms   "
-          f"sql p50 {sql_p50:8.2f} ms  p95 {sql_p95:8.2f} ms", file=sys.stderr)
 
 
 def hand_search(conn: psycopg.Connection, term: str, trigram: bool) -> None:

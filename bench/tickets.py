@@ -25,7 +25,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +37,8 @@ os.environ.setdefault("CRM_LOG_LEVEL", "WARNING")
 import psycopg  # noqa: E402
 from sqlalchemy.dialects import postgresql  # noqa: E402
 
+from bench.timing import measure  # noqa: E402
+
 # Words of the demo vocabulary: which of them match >= 5% of messages is measured, not assumed.
 COMMON_CANDIDATES = ["withdrawal", "transfer", "account", "please", "statement", "portfolio",
                      "thank", "update", "fund", "payment", "wire"]
@@ -45,12 +46,6 @@ RARE_PREFIXES = ["withdr", "rebalanc", "beneficiar", "custod", "pension"]
 RARE_NAMES = ["kwame", "ingrid", "zainab", "hiroshi", "dmitri", "xylophone"]
 THREAD_SUBJECT = "Bench: a long thread"
 THREAD_MESSAGES = 50
-
-
-def _ms(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)
 
 
 def _literal_sql(statement) -> str:
@@ -116,34 +111,6 @@ def common_terms(conn: psycopg.Connection) -> tuple[list[str], dict[str, float]]
         conn.rollback()
         cache.write_text(json.dumps(shares))
     return [w for w, share in shares.items() if share >= 0.05], shares
-
-
-def measure(name: str, runs: int, app: Callable[[int], object], plain: Callable[[int], object],
-            results: dict[str, float], cases: int = 3) -> None:
-    """Time `runs` calls of each side, after one untimed call per distinct case on both sides:
-    steady state, as a server sees the same views all day (the app compiles each distinct query
-    shape once per process; that first call costs a few ms more and is not in these figures)."""
-    app_times, sql_times = [], []
-    for i in range(cases):  # warm both paths
-        app(i)
-        plain(i)
-    for i in range(runs):
-        started = time.perf_counter()
-        app(i)
-        app_times.append(time.perf_counter() - started)
-        started = time.perf_counter()
-        plain(i)
-        sql_times.append(time.perf_counter() - started)
-    app_p50, app_p95 = _ms(app_times)
-    sql_p50, sql_p95 = _ms(sql_times)
-    results.update({
-        f"{name}_p50_ms": app_p50, f"{name}_p95_ms": app_p95,
-        f"{name}_sql_p50_ms": sql_p50, f"{name}_sql_p95_ms": sql_p95,
-        f"{name}_ratio": round(app_p95 / sql_p95, 2) if sql_p95 else 0.0,
-    })
-    print(f"{name:16s} app p50 {app_p50:7.2f} ms  p95 {app_p95:7.2f} ms | plain SQL p50 "
-          f"{sql_p50:7.2f} ms  p95 {sql_p95:7.2f} ms | ratio {results[f'{name}_ratio']}",
-          file=sys.stderr)
 
 
 def browser_queue_ms(url: str, email: str, password: str) -> float:
