@@ -9,42 +9,12 @@ import re
 
 from playwright.sync_api import Browser, Page, expect
 
-from crm_app.ai import retrieval
-from crm_app.services import tickets
 from tests.ai.conftest import FakeOpenAI, fake_openai  # noqa: F401 - the fake provider fixture
-from tests.factories import PASSWORD, make_client, make_user
+from tests.e2e.session import signed_in, ticket_with_known_answer
+from tests.factories import make_user
 
 TIMEOUT = 60_000
 SECRET = "sk-test-fake"
-
-
-def _sign_in(browser: Browser, app_url: str, email: str) -> Page:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    page.goto(f"{app_url}/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/tickets$"), timeout=TIMEOUT)
-    return page
-
-
-def _ticket_with_knowledge() -> tuple[object, int]:
-    agent = make_user("agent", name="Sam Agent")
-    bob = make_client(agent, "Bob Stone")
-    old = tickets.create_ticket(agent, client_id=bob, subject="Wire transfer timing",
-                                body="How long does an international wire take to arrive?")
-    tickets.add_message(agent, old.number, "Dear Bob,\n\nInternational wires arrive within two "
-                        "business days.\n\nKind regards,\nSam")
-    tickets.change_status(agent, old.number, "resolved")
-    retrieval.index_resolved_tickets()
-    ada_user = make_user("client")
-    ada = make_client(agent, "Ada Lovelace", portal_user=ada_user)
-    number = tickets.create_ticket(agent, client_id=ada, subject="Money abroad",
-                                   body="Opened for the client.").number
-    tickets.add_message(ada_user, number, "When will my international wire arrive?")
-    return agent, number
 
 
 def _configure(page: Page, app_url: str, fake: FakeOpenAI) -> None:
@@ -64,9 +34,9 @@ def _configure(page: Page, app_url: str, fake: FakeOpenAI) -> None:
 def test_manager_configures_the_llm_and_the_agent_gets_a_generated_draft(
     db: str, app_url: str, browser: Browser, fake_openai: FakeOpenAI, shoot  # noqa: F811
 ) -> None:
-    agent, number = _ticket_with_knowledge()
+    agent, number, _ = ticket_with_known_answer("When will my international wire arrive?")
     manager = make_user("manager")
-    page = _sign_in(browser, app_url, manager.email)
+    _, page = signed_in(browser, app_url, manager.email, timeout=TIMEOUT, height=1000)
     page.get_by_role("link", name="AI settings").click()
     expect(page).to_have_url(re.compile(r"/settings/ai$"), timeout=TIMEOUT)
     _configure(page, app_url, fake_openai)
@@ -85,7 +55,7 @@ def test_manager_configures_the_llm_and_the_agent_gets_a_generated_draft(
 
     fake_openai.reply = ("Dear Ada,\n\nYour international wire will arrive within two business "
                          "days [1].\n\nKind regards,\nSam Agent")
-    page = _sign_in(browser, app_url, agent.email)
+    _, page = signed_in(browser, app_url, agent.email, timeout=TIMEOUT, height=1000)
     expect(page.get_by_role("link", name="AI settings")).to_have_count(0)  # managers only
     page.goto(f"{app_url}/tickets/{number}")
     panel = page.locator("#ai-panel")
@@ -104,9 +74,9 @@ def test_manager_configures_the_llm_and_the_agent_gets_a_generated_draft(
 def test_provider_down_is_said_plainly_and_the_agent_still_gets_a_retrieval_draft(
     db: str, app_url: str, browser: Browser, fake_openai: FakeOpenAI, shoot  # noqa: F811
 ) -> None:
-    agent, number = _ticket_with_knowledge()
+    agent, number, _ = ticket_with_known_answer("When will my international wire arrive?")
     manager = make_user("manager")
-    page = _sign_in(browser, app_url, manager.email)
+    _, page = signed_in(browser, app_url, manager.email, timeout=TIMEOUT, height=1000)
     _configure(page, app_url, fake_openai)
     fake_openai.down = True
     page.locator("#ai-test-connection").click()
@@ -119,7 +89,7 @@ def test_provider_down_is_said_plainly_and_the_agent_still_gets_a_retrieval_draf
     expect(page.get_by_role("alert").filter(has_text="http(s) URL")).to_be_visible(timeout=TIMEOUT)
     page.context.close()
 
-    page = _sign_in(browser, app_url, agent.email)
+    _, page = signed_in(browser, app_url, agent.email, timeout=TIMEOUT, height=1000)
     page.goto(f"{app_url}/tickets/{number}")
     panel = page.locator("#ai-panel")
     expect(panel.locator(".ai-provider-down")).to_contain_text("did not answer", timeout=TIMEOUT)
@@ -133,7 +103,7 @@ def test_agents_are_turned_away_from_the_ai_settings_page(
     db: str, app_url: str, browser: Browser
 ) -> None:
     agent = make_user("agent")
-    page = _sign_in(browser, app_url, agent.email)
+    _, page = signed_in(browser, app_url, agent.email, timeout=TIMEOUT, height=1000)
     page.goto(f"{app_url}/settings/ai")
     expect(page).to_have_url(re.compile(r"/tickets$"), timeout=TIMEOUT)
     page.context.close()

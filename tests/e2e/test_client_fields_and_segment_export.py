@@ -9,7 +9,7 @@ from playwright.sync_api import Browser, expect
 
 from crm_app.services import clients as client_service
 from crm_app.services import segments
-from tests.e2e.test_clients import _signed_in
+from tests.e2e.session import signed_in
 from tests.factories import make_user
 
 
@@ -21,7 +21,7 @@ def test_manager_adds_a_custom_field_and_exports_a_segment(
     client_service.create_client(manager, name="Paul Plain")
     segments.save_segment(manager, name="VIPs", rules={"op": "and", "rules": [
         {"field": "tags", "operator": "has", "value": "vip"}]})
-    context, page = _signed_in(browser, app_url, manager.email, "/tickets")
+    context, page = signed_in(browser, app_url, manager.email)
 
     page.goto(f"{app_url}/clients")
     page.locator("#custom-fields").click()

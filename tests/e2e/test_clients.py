@@ -6,25 +6,13 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, expect
 
 from crm_app.services import clients as client_service
-from tests.factories import PASSWORD, make_client, make_user
+from tests.e2e.session import signed_in
+from tests.factories import make_client, make_user
 
 TIMEOUT = 30_000
-
-
-def _signed_in(browser: Browser, app_url: str, email: str, landing: str) -> tuple[
-        BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    page.goto(f"{app_url}/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(landing + "$"), timeout=TIMEOUT)
-    return context, page
 
 
 def test_agent_finds_a_client_edits_with_validation_and_sees_the_change_in_history(
@@ -33,7 +21,7 @@ def test_agent_finds_a_client_edits_with_validation_and_sees_the_change_in_histo
     agent = make_user("agent", "Alex Agent")
     make_client(agent, "Margaret Hale")
     make_client(agent, "Ada Lovelace")
-    context, page = _signed_in(browser, app_url, agent.email, "/tickets")
+    context, page = signed_in(browser, app_url, agent.email, landing="/tickets")
 
     page.goto(f"{app_url}/clients")  # a direct visit, not only through the sidebar
     expect(page.locator("#user-menu")).to_contain_text("Alex Agent")
@@ -71,7 +59,7 @@ def test_marketing_sees_clients_but_no_finance_fields(
     agent = make_user("agent")
     marketer = make_user("marketing", "Mia Marketing")
     client_id = make_client(agent, "Margaret Hale", net_worth="7300000")
-    context, page = _signed_in(browser, app_url, marketer.email, "/clients")
+    context, page = signed_in(browser, app_url, marketer.email, landing="/clients")
 
     row = page.locator("tr.client-row", has_text="Margaret Hale")
     expect(row).to_be_visible()
@@ -96,7 +84,7 @@ def test_segment_builder_counts_matching_clients_while_editing(
     make_client(manager, "Margaret Hale")
     make_client(manager, "Ada Lovelace")
     make_client(manager, "Grace Hopper")
-    context, page = _signed_in(browser, app_url, manager.email, "/tickets")
+    context, page = signed_in(browser, app_url, manager.email, landing="/tickets")
 
     page.get_by_role("link", name="Segments").click()
     expect(page.locator("#segment-count")).to_have_text("3 matching clients")
@@ -132,7 +120,7 @@ def test_agent_imports_a_csv_maps_columns_and_reads_the_rejected_rows(
         "Ada Lovelace,ada@x.example,+44 20 7946 0958,GB,vip\n"
         "Bad Email,not-an-email,,GB,\n"
         "Grace Hopper,grace@x.example,+1 202 555 0143,US,esg\n", encoding="utf-8")
-    context, page = _signed_in(browser, app_url, agent.email, "/tickets")
+    context, page = signed_in(browser, app_url, agent.email, landing="/tickets")
     page.goto(f"{app_url}/clients")
     page.locator("#import-clients").click()
     expect(page).to_have_url(re.compile(r"/import/clients$"))
@@ -162,7 +150,7 @@ def test_manager_holds_then_erases_a_client_and_merges_a_duplicate(
     erased_id = clients_create(manager, "Ada Lovelace", "ada@x.example")
     keep_id = clients_create(manager, "Grace Hopper", "grace@x.example")
     clients_create(manager, "Grace  Hopper", "GRACE@x.example")
-    context, page = _signed_in(browser, app_url, manager.email, "/tickets")
+    context, page = signed_in(browser, app_url, manager.email, landing="/tickets")
 
     page.goto(f"{app_url}/clients/{erased_id}")
     page.locator("#privacy-tab").click()

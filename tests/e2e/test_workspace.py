@@ -7,26 +7,15 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from crm_app.ai import sentiment
 from crm_app.services import tickets
-from tests.factories import PASSWORD, make_client, make_user
+from tests.e2e.session import signed_in
+from tests.factories import make_client, make_user
 
 TIMEOUT = 30_000
 LIVE = 15_000  # the views poll every 3 s; a change must show within a few polls
-
-
-def _signed_in(browser: Browser, url: str, email: str) -> tuple[BrowserContext, Page]:
-    context = browser.new_context(viewport={"width": 1500, "height": 1000})
-    context.set_default_timeout(TIMEOUT)
-    page = context.new_page()
-    page.goto(f"{url}/login")
-    page.locator("#email").fill(email)
-    page.locator("#password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page).to_have_url(re.compile(r"/tickets$"))
-    return context, page
 
 
 def _pick(page: Page, select_id: str, option: str) -> None:
@@ -49,8 +38,8 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
                                     body="Where is my quarterly statement?").number
               for i in range(3)]
 
-    alice_context, a = _signed_in(browser, app_url, alice.email)
-    bob_context, b = _signed_in(browser, app_url, bob.email)
+    alice_context, a = signed_in(browser, app_url, alice.email, width=1500, height=1000)
+    bob_context, b = signed_in(browser, app_url, bob.email, width=1500, height=1000)
 
     # Presence: each sees the other on the ticket, and when the other is writing.
     a.goto(f"{app_url}/tickets/{main}")
