@@ -12,6 +12,11 @@ config = rx.Config(
     telemetry_enabled=False,
     show_built_with_reflex=False,
     redis_url=_settings.redis_url,
+    # One worker keeps tab state in memory (nothing on disk); several share it through Redis.
+    state_manager_mode="redis" if _settings.redis_url else "memory",
+    # Cross-site browsers get no CORS answer unless configured (crm_app/api/security.py
+    # refuses their websocket and state-changing requests).
+    cors_allowed_origins=list(_settings.allowed_origins),
     frontend_port=3000,
     backend_port=3000,
     disable_plugins=[SitemapPlugin],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import reflex as rx
 
 import models  # noqa: F401 - every table registered for Alembic
@@ -23,8 +25,18 @@ import pages.users
 import pages.waiting
 import pages.workspace_settings  # noqa: F401 - pages register themselves with @rx.page
 from crm_app.api import build_api
+from crm_app.api.security import SecurityMiddleware
+from crm_app.auth.middleware import SessionMiddleware
+from crm_app.errors_ui import backend_exception_handler
 from crm_app.logging_setup import configure_logging
 
 configure_logging()
+# State, uploads and anything else the app writes are for the service user alone.
+os.umask(0o077)
 
-app = rx.App(api_transformer=build_api())
+app = rx.App(
+    # The API is mounted first; the security middleware then wraps pages, API and websocket.
+    api_transformer=[build_api(), SecurityMiddleware],
+    backend_exception_handler=backend_exception_handler,
+)
+app.add_middleware(SessionMiddleware())

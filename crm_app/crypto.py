@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import hmac
 import os
 from functools import lru_cache
 
@@ -21,7 +22,7 @@ class SecretUnreadable(Exception):
 
 
 @lru_cache(maxsize=1)
-def _fernet() -> Fernet:
+def _key_material() -> str:
     settings = get_settings()
     material = settings.secret_key
     if not material:
@@ -32,7 +33,12 @@ def _fernet() -> Fernet:
             with os.fdopen(fd, "w") as handle:
                 handle.write(Fernet.generate_key().decode())
         material = key_file.read_text().strip()
-    digest = hashlib.sha256(material.encode()).digest()
+    return material
+
+
+@lru_cache(maxsize=1)
+def _fernet() -> Fernet:
+    digest = hashlib.sha256(_key_material().encode()).digest()
     return Fernet(base64.urlsafe_b64encode(digest))
 
 
@@ -45,3 +51,13 @@ def decrypt_secret(token: str) -> str:
         return _fernet().decrypt(token.encode()).decode()
     except InvalidToken as error:
         raise SecretUnreadable("A stored secret could not be decrypted with this key.") from error
+
+
+def sign(message: str) -> str:
+    """An HMAC of `message` under the app's key: proof that the app itself wrote it."""
+    key = hashlib.sha256(b"sign:" + _key_material().encode()).digest()
+    return hmac.new(key, message.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def signed_by_app(message: str, signature: str) -> bool:
+    return hmac.compare_digest(sign(message), signature or "")

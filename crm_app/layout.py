@@ -74,7 +74,15 @@ def top_bar(title: str) -> rx.Component:
             rx.menu.content(
                 rx.menu.item(AppState.user_email, disabled=True),
                 rx.menu.separator(),
-                rx.menu.item("Sign out", on_click=AppState.log_out, color="red", id="sign-out"),
+                rx.menu.item(
+                    native_form(
+                        rx.el.button("Sign out", type="submit", id="sign-out", width="100%",
+                                     text_align="left", cursor="pointer", color="inherit"),
+                        action=routes.API_AUTH_LOGOUT,
+                    ),
+                    as_child=True,
+                    color="red",
+                ),
             ),
         ),
         align="center",
@@ -148,6 +156,24 @@ def public_page(title: str, *children: rx.Component) -> rx.Component:
         min_height="100vh",
         background=rx.color("gray", 2),
     )
+
+
+def sign_out_button(**props: object) -> rx.Component:
+    """Sign out as a form post: the endpoint revokes the session and drops the cookie."""
+    return native_form(rx.button("Sign out", type="submit", **props),
+                       action=routes.API_AUTH_LOGOUT)
+
+
+def auth_form(action: str, *children: rx.Component) -> rx.Component:
+    """A plain HTML form posting to an `/api/auth` endpoint, which answers with the session
+    cookie and a redirect: the token never passes through page state or scripts."""
+    return native_form(rx.vstack(*children, spacing="3", width="100%"), action=action,
+                       width="100%")
+
+
+def native_form(*children: rx.Component, action: str, **props: object) -> rx.Component:
+    """A form the browser itself posts (Reflex's forms prevent that unless told not to)."""
+    return rx.el.form(*children, action=action, method="post", on_submit=None, **props)
 
 
 def empty_state(icon: str, title: str, hint: str) -> rx.Component:

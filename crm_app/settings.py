@@ -14,6 +14,9 @@
 | `CRM_JOBS_LEADER_POLL_SECONDS` | `2` | how often a standby jobs process tries to take the lead |
 | `CRM_LOG_LEVEL` | `INFO` | log level; logs are JSON lines |
 | `REDIS_URL` | unset | Redis for Reflex state when several web workers run |
+| `CRM_ALLOWED_ORIGINS` | empty: same origin only | comma-separated extra origins (`https://crm.firm.example`) allowed to call the app from a browser (websocket, CORS) |
+| `CRM_COOKIE_SECURE` | `auto`: when the request came over HTTPS | `true` marks the session cookie `Secure` always (set it behind a TLS-terminating proxy), `false` never |
+| `CRM_TRUST_PROXY` | `false` | trust `X-Forwarded-Proto`/`-Host` from a reverse proxy in front of the app |
 """
 
 from __future__ import annotations
@@ -43,10 +46,22 @@ class Settings:
     jobs_leader_poll_seconds: float
     log_level: str
     redis_url: str | None
+    allowed_origins: tuple[str, ...]
+    cookie_secure: bool | None  # None: decide per request (HTTPS or not)
+    trust_proxy: bool
 
 
 def _env(name: str, default: str = "") -> str:
     return os.environ.get(name, default).strip()
+
+
+def _tristate(value: str) -> bool | None:
+    value = value.lower()
+    if value in ("1", "true", "yes"):
+        return True
+    if value in ("0", "false", "no"):
+        return False
+    return None
 
 
 @lru_cache(maxsize=1)
@@ -68,4 +83,10 @@ def get_settings() -> Settings:
         jobs_leader_poll_seconds=float(_env("CRM_JOBS_LEADER_POLL_SECONDS", "2")),
         log_level=_env("CRM_LOG_LEVEL", "INFO").upper(),
         redis_url=_env("REDIS_URL") or None,
+        allowed_origins=tuple(
+            origin.strip().rstrip("/").lower()
+            for origin in _env("CRM_ALLOWED_ORIGINS").split(",") if origin.strip()
+        ),
+        cookie_secure=_tristate(_env("CRM_COOKIE_SECURE", "auto")),
+        trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
     )

@@ -5,10 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
+from crm_app.auth.middleware import current_session
 from crm_app.auth.permissions import Action, Actor, can
-from crm_app.services import accounts
+from crm_app.crypto import signed_by_app
+from crm_app.services import accounts, web_sessions
 from crm_app.services.errors import NotAuthenticated, ServiceError
-from crm_app.settings import get_settings
 
 # Where each role lands after signing in.
 ROLE_HOME = {
@@ -20,19 +21,33 @@ ROLE_HOME = {
 
 
 class AppState(rx.State):
-    """Who is signed in. The browser keeps only an opaque session token."""
+    """Who is signed in. The session lives in an HttpOnly cookie that page scripts cannot
+    read; the state knows the session only by its row id, stamped by SessionMiddleware."""
 
-    session_token: str = rx.Cookie(
-        "", name="crm_session", same_site="lax", max_age=get_settings().session_hours * 3600
-    )
+    # The session this tab's page data was loaded under (a row id, not a credential).
+    _session_id: int = 0
     user_name: str = ""
     user_email: str = ""
     user_role: str = ""
     access_ok: bool = False
 
     def actor(self) -> Actor | None:
-        """The acting user, re-read from the session on every event (revocation is immediate)."""
-        return accounts.actor_for_token(self.session_token)
+        """The acting user, resolved from the session cookie once per event by
+        SessionMiddleware (so a revoked or expired session stops at its next event)."""
+        found = current_session.get()
+        return found.actor if found is not None and found.session_id == self._session_id else None
+
+    def live_actor(self) -> Actor | None:
+        """The acting user re-checked by session id, for background loops that outlive the
+        event that started them."""
+        return web_sessions.actor_for_session(self._session_id)
+
+    def form_error_from_query(self) -> str:
+        """The message an auth form post sent back, if the app signed it (a crafted link
+        cannot put words on the page)."""
+        query = self.router.url.query_parameters
+        message, signature = str(query.get("error", "")), str(query.get("sig", ""))
+        return message[:300] if message and signed_by_app(message, signature) else ""
 
     def require_actor(self) -> Actor:
         actor = self.actor()
@@ -111,14 +126,6 @@ class AppState(rx.State):
         if actor.role:
             return rx.redirect(ROLE_HOME.get(actor.role, routes.HOME))
         return None
-
-    @rx.event
-    def log_out(self):
-        accounts.log_out(self.session_token)
-        self.session_token = ""
-        self._remember(None)
-        self.access_ok = False
-        return rx.redirect(routes.LOGIN)
 
 
 def chain(*events: object) -> list:

@@ -1,13 +1,12 @@
-"""Sign in."""
+"""Sign in. The form posts to `/api/auth/login`, which sets the HttpOnly session cookie."""
 
 from __future__ import annotations
 
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import field, form_error, public_page
+from crm_app.layout import auth_form, field, form_error, public_page
 from crm_app.services import accounts
-from crm_app.services.errors import ServiceError
 from crm_app.state import AppState
 
 
@@ -16,38 +15,27 @@ class LoginState(AppState):
 
     @rx.event
     def check(self):
+        self.error = self.form_error_from_query()
         if accounts.needs_setup():
             return rx.redirect(routes.SETUP)
         if self.actor() is not None:
             return rx.redirect(routes.HOME)
         return None
 
-    @rx.event
-    def log_in(self, form: dict):
-        self.error = ""
-        try:
-            self.session_token = accounts.log_in(form.get("email", ""), form.get("password", ""))
-        except ServiceError as error:
-            self.error = error.message
-            return None
-        return rx.redirect(routes.HOME)
-
 
 @rx.page(route=routes.LOGIN, title="Sign in · Finance CRM", on_load=LoginState.check)
 def login_page() -> rx.Component:
     return public_page(
         "Sign in",
-        rx.form(
-            rx.vstack(
-                field("Email", rx.input(name="email", id="email", type="email", required=True,
-                                        auto_focus=True, width="100%")),
-                field("Password", rx.input(name="password", id="password", type="password",
-                                           required=True, width="100%")),
-                form_error(LoginState.error),
-                rx.button("Sign in", type="submit", width="100%"),
-                spacing="3",
-            ),
-            on_submit=LoginState.log_in,
+        auth_form(
+            routes.API_AUTH_LOGIN,
+            field("Email", rx.input(name="email", id="email", type="email", required=True,
+                                    auto_focus=True, width="100%", auto_complete="username")),
+            field("Password", rx.input(name="password", id="password", type="password",
+                                       required=True, width="100%",
+                                       auto_complete="current-password")),
+            form_error(LoginState.error),
+            rx.button("Sign in", type="submit", width="100%"),
         ),
         rx.text("No account yet? ", rx.link("Create one", href=routes.SIGNUP), size="2"),
     )

@@ -5,9 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import field, form_error, public_page
+from crm_app.layout import auth_form, field, form_error, public_page
 from crm_app.services import accounts
-from crm_app.services.errors import ServiceError
 from crm_app.state import AppState
 
 
@@ -16,21 +15,10 @@ class SetupState(AppState):
 
     @rx.event
     def check_needed(self):
+        self.error = self.form_error_from_query()
         if not accounts.needs_setup():
             return rx.redirect(routes.LOGIN)
         return None
-
-    @rx.event
-    def create_manager(self, form: dict):
-        self.error = ""
-        try:
-            accounts.create_first_manager(form.get("email", ""), form.get("name", ""),
-                                          form.get("password", ""))
-            self.session_token = accounts.log_in(form.get("email", ""), form.get("password", ""))
-        except ServiceError as error:
-            self.error = error.message
-            return None
-        return rx.redirect(routes.HOME)
 
 
 @rx.page(route=routes.SETUP, title="Set up · Finance CRM", on_load=SetupState.check_needed)
@@ -39,19 +27,16 @@ def setup_page() -> rx.Component:
         "Create the first manager",
         rx.text("This instance is new. The first account manages users, roles and SLAs.",
                 color_scheme="gray"),
-        rx.form(
-            rx.vstack(
-                field("Full name", rx.input(name="name", id="name", required=True,
-                                            auto_focus=True, width="100%")),
-                field("Email", rx.input(name="email", id="email", type="email", required=True,
-                                        width="100%")),
-                field("Password (at least 10 characters)",
-                      rx.input(name="password", id="password", type="password", required=True,
-                               min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
-                form_error(SetupState.error),
-                rx.button("Create manager and sign in", type="submit", width="100%"),
-                spacing="3",
-            ),
-            on_submit=SetupState.create_manager,
+        auth_form(
+            routes.API_AUTH_SETUP,
+            field("Full name", rx.input(name="name", id="name", required=True,
+                                        auto_focus=True, width="100%")),
+            field("Email", rx.input(name="email", id="email", type="email", required=True,
+                                    width="100%")),
+            field("Password (at least 10 characters)",
+                  rx.input(name="password", id="password", type="password", required=True,
+                           min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
+            form_error(SetupState.error),
+            rx.button("Create manager and sign in", type="submit", width="100%"),
         ),
     )

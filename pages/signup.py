@@ -5,9 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import field, form_error, public_page
+from crm_app.layout import auth_form, field, form_error, public_page
 from crm_app.services import accounts
-from crm_app.services.errors import ServiceError
 from crm_app.state import AppState
 
 
@@ -15,36 +14,25 @@ class SignupState(AppState):
     error: str = ""
 
     @rx.event
-    def sign_up(self, form: dict):
-        self.error = ""
-        try:
-            accounts.sign_up(form.get("email", ""), form.get("name", ""),
-                             form.get("password", ""))
-            self.session_token = accounts.log_in(form.get("email", ""), form.get("password", ""))
-        except ServiceError as error:
-            self.error = error.message
-            return None
-        return rx.redirect(routes.HOME)
+    def check(self):
+        self.error = self.form_error_from_query()
 
 
-@rx.page(route=routes.SIGNUP, title="Create account · Finance CRM")
+@rx.page(route=routes.SIGNUP, title="Create account · Finance CRM", on_load=SignupState.check)
 def signup_page() -> rx.Component:
     return public_page(
         "Create your account",
-        rx.form(
-            rx.vstack(
-                field("Full name", rx.input(name="name", id="name", required=True,
-                                            auto_focus=True, width="100%")),
-                field("Email", rx.input(name="email", id="email", type="email", required=True,
-                                        width="100%")),
-                field("Password (at least 10 characters)",
-                      rx.input(name="password", id="password", type="password", required=True,
-                               min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
-                form_error(SignupState.error),
-                rx.button("Create account", type="submit", width="100%"),
-                spacing="3",
-            ),
-            on_submit=SignupState.sign_up,
+        auth_form(
+            routes.API_AUTH_SIGNUP,
+            field("Full name", rx.input(name="name", id="name", required=True,
+                                        auto_focus=True, width="100%")),
+            field("Email", rx.input(name="email", id="email", type="email", required=True,
+                                    width="100%")),
+            field("Password (at least 10 characters)",
+                  rx.input(name="password", id="password", type="password", required=True,
+                           min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
+            form_error(SignupState.error),
+            rx.button("Create account", type="submit", width="100%"),
         ),
         rx.text("Already have an account? ", rx.link("Sign in", href=routes.LOGIN), size="2"),
     )

@@ -13,7 +13,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, signed_in_page
-from crm_app.services import accounts, live, macros, presence
+from crm_app.services import live, macros, presence
 from crm_app.services import tickets as ticket_service
 from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
@@ -237,9 +237,9 @@ class TicketState(AppState):
                     if (self.router.page.path != routes.TICKET or self.ticket is None
                             or not self._number):
                         return
-                    token, number, seen = self.session_token, self._number, self._signature
+                    number, seen = self._number, self._signature
                     activity = "replying" if self.draft.strip() else "viewing"
-                actor = await asyncio.to_thread(accounts.actor_for_token, token)
+                actor = await asyncio.to_thread(self.live_actor)
                 if actor is None:
                     return
                 try:

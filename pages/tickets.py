@@ -11,7 +11,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
-from crm_app.services import accounts, assignment, live, saved_views
+from crm_app.services import assignment, live, saved_views
 from crm_app.services import clients as client_service
 from crm_app.services import search as search_service
 from crm_app.services import tickets as ticket_service
@@ -296,8 +296,8 @@ class TicketsState(AppState):
                 async with self:
                     if self.router.page.path != routes.TICKETS:
                         return
-                    token, seen = self.session_token, self._live_counter
-                actor = await asyncio.to_thread(accounts.actor_for_token, token)
+                    seen = self._live_counter
+                actor = await asyncio.to_thread(self.live_actor)
                 if actor is None:
                     return
                 try:

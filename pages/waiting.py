@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import public_page
+from crm_app.layout import public_page, sign_out_button
 from crm_app.state import AppState
 
 
@@ -23,7 +23,7 @@ def waiting_page() -> rx.Component:
         rx.text("Signed in as ", rx.text.strong(AppState.user_email), size="2"),
         rx.hstack(
             rx.button("Check again", on_click=AppState.check_waiting, variant="soft"),
-            rx.button("Sign out", on_click=AppState.log_out, variant="outline"),
+            sign_out_button(variant="outline"),
         ),
     )
 

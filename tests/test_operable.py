@@ -33,14 +33,24 @@ def test_log_lines_are_json_and_redact_secret_fields() -> None:
     assert line["password"] == "[redacted]"
 
 
-def test_health_reports_database_and_schema(db: str) -> None:
+def test_health_tells_anonymous_callers_only_the_verdict_and_managers_the_details(
+    db: str,
+) -> None:
     from crm_app.api import build_api
+    from crm_app.services import accounts
+    from tests.factories import PASSWORD, make_user
 
     client = TestClient(build_api())
     response = client.get("/api/health")
     assert response.status_code == 200
-    body = response.json()
-    assert body["status"] == "ok" and body["schema_revision"] != "None"
+    assert response.json() == {"status": "ok", "database": "ok"}
+    agent = make_user("agent")
+    client.cookies.set("crm_session", accounts.log_in(agent.email, PASSWORD))
+    assert "schema_revision" not in client.get("/api/health").json()
+    manager = make_user("manager")
+    client.cookies.set("crm_session", accounts.log_in(manager.email, PASSWORD))
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["schema_revision"] not in ("", "None")
     spec = client.get("/api/openapi.json").json()
     assert "/api/health" in spec["paths"]
 

@@ -1,0 +1,73 @@
+"""Every event, before its handler runs: who is signed in, and is this tab's page data theirs?
+
+The session cookie is HttpOnly, so it reaches the backend only in the websocket handshake's
+headers. Per event this middleware reads it there, resolves the live session once (the actor a
+handler gets from `AppState.actor()`), and strips the app's private cookies from the headers the
+state keeps, so no stored or sent state ever holds a token. Page data is stamped with the session
+that loaded it; when the tab's session is a different one (signed out, expired, another user
+signed in on this tab, or a bare tab token with no session) every page state is reset before
+the event runs, so a hydrate never replays another session's data.
+"""
+
+from __future__ import annotations
+
+from contextvars import ContextVar
+from typing import TYPE_CHECKING
+
+from reflex.istate.data import HeaderData
+from reflex.middleware import Middleware
+
+from crm_app.auth.cookies import SESSION_COOKIE, read_cookie, without_private_cookies
+from crm_app.services import web_sessions
+
+if TYPE_CHECKING:
+    from reflex.app import App
+    from reflex.state import BaseState, StateUpdate
+    from reflex_base.event import Event
+
+# The session of the event being processed (each event runs in its own task and context).
+current_session: ContextVar[web_sessions.WebSession | None] = ContextVar(
+    "current_session", default=None
+)
+
+
+def _session_token_from(state: BaseState) -> str:
+    headers = state.router_data.get("headers") or {}
+    cookie_header = headers.get("cookie", "")
+    if not cookie_header:
+        return ""
+    token = read_cookie(cookie_header, SESSION_COOKIE)
+    kept = without_private_cookies(cookie_header)
+    if kept != cookie_header:
+        state.router_data["headers"] = {**headers, "cookie": kept}
+        state.rx_router_headers = HeaderData.from_router_data(state.router_data)
+    return token
+
+
+async def clear_page_data(root: BaseState) -> None:
+    """Reset the signed-in state and every page state below it, loaded or not."""
+    from crm_app.state import AppState
+
+    pending = [AppState]
+    while pending:
+        cls = pending.pop()
+        await root.get_state(cls)  # loads a substate kept by a disk or Redis state manager
+        pending.extend(cls.get_substates())
+    app_state = await root.get_state(AppState)
+    app_state.reset()
+
+
+class SessionMiddleware(Middleware):
+    async def preprocess(
+        self, app: App, state: BaseState, event: Event
+    ) -> StateUpdate | None:
+        from crm_app.state import AppState
+
+        found = web_sessions.session_for_token(_session_token_from(state))
+        current_session.set(found)
+        stamp = found.session_id if found else 0
+        app_state = await state.get_state(AppState)
+        if app_state._session_id != stamp:
+            await clear_page_data(state)
+            app_state._session_id = stamp
+        return None
