@@ -269,8 +269,10 @@ def main() -> int:
         queue_call(i)
     idle = [queue_call(i) for i in range(args.queue_runs)]
 
+    # Its own session, as a jobs process started by a service manager has.
     indexer = subprocess.Popen([sys.executable, "-c", INDEXER, str(ROOT)], cwd=ROOT,
-                               stdout=subprocess.PIPE, text=True, env={**os.environ})
+                               stdout=subprocess.PIPE, text=True, env={**os.environ},
+                               start_new_session=True)
     time.sleep(3)  # past the model load, into the indexing itself
     busy: list[float] = []
     i = 0

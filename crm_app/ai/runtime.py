@@ -17,6 +17,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 log = logging.getLogger(__name__)
@@ -56,17 +57,39 @@ def index_seconds() -> int:
 
 
 def lower_this_thread(niceness: int) -> None:
-    """Raise this OS thread's niceness to at least `niceness` (Linux niceness is per thread;
-    threads started from it, such as a thread pool it creates, inherit it)."""
-    if not hasattr(os, "setpriority"):
+    """Raise this OS thread's niceness to at least `niceness` and, at niceness > 0, put it in
+    the idle scheduling class, so any waking agent-facing task preempts it at once (Linux
+    niceness and policy are per thread; threads it starts, such as a thread pool, inherit
+    them). When this process leads its own session, its autogroup is lowered too: with
+    autogroup scheduling, niceness only ranks threads inside one session."""
+    if not hasattr(os, "setpriority") or niceness <= 0:
         return
     tid = threading.get_native_id()
     try:
         current = os.getpriority(os.PRIO_PROCESS, tid)
         if current < niceness:
             os.setpriority(os.PRIO_PROCESS, tid, niceness)
+        if hasattr(os, "SCHED_IDLE"):
+            os.sched_setscheduler(0, os.SCHED_IDLE, os.sched_param(0))
     except OSError as failure:  # not permitted here: run at the priority we have
         log.warning("could not lower the priority of background AI work: %s", failure)
+    _lower_own_autogroup(niceness)
+
+
+def _lower_own_autogroup(niceness: int) -> None:
+    autogroup = Path("/proc/self/autogroup")
+    try:
+        if os.getsid(0) != os.getpid() or not autogroup.exists():
+            return
+        current = int(autogroup.read_text().split("nice")[-1])
+        if current < niceness:
+            autogroup.write_text(str(niceness))
+    except (OSError, ValueError) as failure:
+        log.debug("autogroup left as it is: %s", failure)
+
+
+def thread_policy() -> int:
+    return os.sched_getscheduler(0) if hasattr(os, "sched_getscheduler") else 0
 
 
 def thread_niceness() -> int:
