@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from crm_app.ai import runtime
-from crm_app.ai.minilm import DIMENSIONS, MAX_TOKENS, model_dir
+from crm_app.ai.minilm import DIMENSIONS, MAX_TOKENS, BatchedEncoder, model_dir
 
 OPSET = 18  # LayerNormalization (17) and reductions taking axes as an input (18)
 
@@ -138,7 +138,7 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
     return model
 
 
-class OnnxMiniLMEncoder:
+class OnnxMiniLMEncoder(BatchedEncoder):
     """Same interface and vectors as `minilm.MiniLMEncoder`, several times faster."""
 
     def __init__(self, path: Path | None = None, threads: int | None = None) -> None:
@@ -165,27 +165,5 @@ class OnnxMiniLMEncoder:
         self.tokenizer.no_padding()
         self._lock = threading.Lock()
 
-    def _tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.int64)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
-        return ids, mask
-
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Unit vectors, one row per text. Texts of similar length are batched together, so
-        little work goes into padding."""
-        if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        with self._lock:
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                ids, mask = self._tokenize([texts[i] for i in chunk])
-                out[chunk] = self.session.run(["embeddings"], {"input_ids": ids,
-                                                               "attention_mask": mask})[0]
-        return out
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self.session.run(["embeddings"], {"input_ids": ids, "attention_mask": mask})[0]
