@@ -67,3 +67,22 @@ def check(draft: str) -> list[ComplianceFlag]:
         flags.append(ComplianceFlag("missing_disclaimer",
                                     "The reply touches investments but has no disclaimer.", ""))
     return flags
+
+
+def check_grounding(draft: str, *, sources: list[str], own_text: str) -> list[ComplianceFlag]:
+    """The checks a draft built from past answers gets on top of `check`: no detail of a
+    source that is not this ticket's (amounts, numbers, names, dates), no claim of an
+    attachment, one sign-off."""
+    from crm_app.ai import facts
+
+    flags = [ComplianceFlag("foreign_fact", "This detail comes from another client's case, "
+                            "not this one.", leaked)
+             for leaked in dict.fromkeys(facts.foreign(draft, sources, own_text))]
+    if facts.claims_attachment(draft):
+        flags.append(ComplianceFlag("attachment_claim", "The draft says something is "
+                                    "attached: attach it or remove the sentence.", ""))
+    sign_offs = [line for line in draft.splitlines() if facts.is_sign_off(line)]
+    if len(sign_offs) > 1:
+        flags.append(ComplianceFlag("several_sign_offs", "The draft signs off more than once.",
+                                    " / ".join(sign_offs)[:160]))
+    return flags

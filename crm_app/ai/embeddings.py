@@ -6,12 +6,16 @@ model re-embeds in the background instead of mixing vector spaces.
 
 from __future__ import annotations
 
+import logging
+from functools import lru_cache
 from typing import Protocol
 
 import numpy as np
 
 from crm_app.ai import llm
 from crm_app.ai.minilm import MODEL_NAME, get_encoder
+
+log = logging.getLogger(__name__)
 
 BATCH_SIZE = 32
 
@@ -24,11 +28,29 @@ class EmbeddingProvider(Protocol):
         ...
 
 
+class SentenceEncoder(Protocol):
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+@lru_cache(maxsize=1)
+def local_encoder() -> SentenceEncoder:
+    """The offline encoder on onnxruntime; the numpy reference when onnxruntime is missing.
+    Both give the same vectors (cosine > 0.999), so stored vectors stay valid either way."""
+    try:
+        from crm_app.ai.minilm_onnx import OnnxMiniLMEncoder
+
+        return OnnxMiniLMEncoder()
+    except ImportError as missing:
+        log.warning("onnxruntime unavailable (%s): embedding on numpy, several times slower",
+                    missing)
+        return get_encoder()
+
+
 class LocalMiniLM:
     name = f"local/{MODEL_NAME}"
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        return get_encoder().encode(texts, batch_size=BATCH_SIZE)
+        return local_encoder().encode(texts, batch_size=BATCH_SIZE)
 
 
 class LiteLLMEmbeddings:

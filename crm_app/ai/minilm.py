@@ -37,8 +37,44 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
 
 
-class MiniLMEncoder:
-    """Tokenize, encode and pool; `encode` returns unit-length float32 vectors."""
+class BatchedEncoder:
+    """Tokenizing and length-sorted batching, shared by the encoders; `_forward` maps token
+    ids and mask (batch x tokens) to unit vectors."""
+
+    tokenizer: object
+    _lock: threading.Lock
+
+    def _tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
+        width = max(len(e.ids) for e in encodings)
+        ids = np.zeros((len(texts), width), dtype=np.int64)
+        mask = np.zeros((len(texts), width), dtype=np.int64)
+        for row, encoding in enumerate(encodings):
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+        return ids, mask
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        """Unit vectors, one row per text. Texts of similar length are batched together, so
+        little work goes into padding."""
+        if not texts:
+            return np.zeros((0, DIMENSIONS), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
+        with self._lock:
+            for start in range(0, len(order), batch_size):
+                chunk = order[start : start + batch_size]
+                ids, mask = self._tokenize([texts[i] for i in chunk])
+                out[chunk] = self._forward(ids, mask)
+        return out
+
+
+class MiniLMEncoder(BatchedEncoder):
+    """Tokenize, encode and pool on numpy (the reference); `encode` returns unit-length float32
+    vectors."""
 
     def __init__(self, path: Path | None = None) -> None:
         from safetensors.numpy import load_file
@@ -60,18 +96,9 @@ class MiniLMEncoder:
                 self.w[key] = np.ascontiguousarray(self.w[key].T)
         self._lock = threading.Lock()
 
-    def _tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        encodings = self.tokenizer.encode_batch([t or "" for t in texts])
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(texts), width), dtype=np.int64)
-        mask = np.zeros((len(texts), width), dtype=np.float32)
-        for row, encoding in enumerate(encodings):
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1.0
-        return ids, mask
-
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         w = self.w
+        mask = mask.astype(np.float32)
         batch, seq = ids.shape
         x = (
             w["embeddings.word_embeddings.weight"][ids]
@@ -113,19 +140,6 @@ class MiniLMEncoder:
                                                                1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
-
-    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
-        """Unit vectors, one row per text. Texts of similar length are batched together."""
-        if not texts:
-            return np.zeros((0, DIMENSIONS), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        out = np.zeros((len(texts), DIMENSIONS), dtype=np.float32)
-        with self._lock:
-            for start in range(0, len(order), batch_size):
-                chunk = order[start : start + batch_size]
-                ids, mask = self._tokenize([texts[i] for i in chunk])
-                out[chunk] = self._forward(ids, mask)
-        return out
 
 
 @lru_cache(maxsize=1)

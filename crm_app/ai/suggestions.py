@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import difflib
 import logging
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
 
-from crm_app.ai import compliance, llm, retrieval
+from crm_app.ai import compliance, drafting, llm, retrieval
+from crm_app.ai.embeddings import get_provider
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
 from crm_app.services import audit
@@ -38,10 +38,6 @@ log = logging.getLogger(__name__)
 SOURCES = 4
 RETRIEVAL_ONLY_NOTE = ("Retrieval-only draft: composed from the best-matching resolved answer "
                        "because no language model is configured. Check it before sending.")
-_GREETING = re.compile(r"^\s*(dear|hi|hello|good (morning|afternoon|evening))\b[^\n]*\n+",
-                       re.IGNORECASE)
-_SIGN_OFF = re.compile(r"\n+\s*(kind regards|best regards|regards|best wishes|sincerely|thanks,|"
-                       r"thank you,)[\s\S]*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -150,37 +146,26 @@ def _context(actor: Actor, session, ticket: Ticket) -> _Context:
     return _Context(ticket, conversation, profile, client.name if client else "", question)
 
 
-def _first_name(name: str) -> str:
-    return name.split()[0] if name.strip() else ""
+def _own_text(ctx: _Context) -> str:
+    """This ticket's own words: the facts a draft may repeat."""
+    return "\n".join([ctx.ticket.subject, *(text for _, text in ctx.conversation),
+                      *ctx.client_profile.values()])
 
 
-def _core_answer(answer: str, source_names: list[str], client_name: str) -> str:
-    body = _SIGN_OFF.sub("", _GREETING.sub("", answer.strip())).strip()
-    for name in source_names:  # another client's name never travels into this reply
-        for part in {name, *name.split()}:
-            if len(part) > 2:
-                body = re.sub(rf"\b{re.escape(part)}\b", _first_name(client_name) or "you", body)
-    return body
+def _draft_source(hit: retrieval.SearchHit) -> drafting.Source:
+    return drafting.Source(question=hit.question or hit.title, answer=hit.answer or hit.snippet,
+                           kind=hit.source_kind, participants=tuple(_participants(
+                               hit.document_id)) if hit.client_id is not None else ())
 
 
-def compose_retrieval_only(ctx: _Context, hits: list[retrieval.SearchHit], agent_name: str
-                           ) -> str:
-    greeting = f"Dear {_first_name(ctx.client_name)}," if ctx.client_name else "Hello,"
-    if hits:
-        best = hits[0]
-        body = _core_answer(best.answer or best.snippet, [], ctx.client_name)
-        if best.client_id is not None:
-            body = _core_answer(best.answer or best.snippet,
-                                _participants(best.document_id), ctx.client_name)
-        body = f"Thank you for your message. {body} [1]"
-    else:
-        body = ("Thank you for your message. We are looking into your request and will come "
-                "back to you shortly.")
-    parts = [greeting, "", body]
-    if compliance.touches_investments(ctx.question + " " + body):
-        parts += ["", compliance.FINANCE_DISCLAIMER]
-    parts += ["", "Kind regards,", agent_name or "Your client service team"]
-    return "\n".join(parts)
+def compose_retrieval_only(ctx: _Context, hits: list[retrieval.SearchHit], agent_name: str,
+                           embed: drafting.Embed | None = None) -> drafting.Draft:
+    """The best source rewritten for this client (its facts replaced by this ticket's or by
+    marked blanks), or a holding reply when no source answers the client's question."""
+    embed = embed or get_provider().embed
+    return drafting.draft_from_source(
+        ctx.question, _draft_source(hits[0]) if hits else None, client_name=ctx.client_name,
+        agent_name=agent_name, own_text=_own_text(ctx), embed=embed)
 
 
 def _participants(document_id: int) -> list[str]:
@@ -198,7 +183,13 @@ SYSTEM_PROMPT = (
     "and cite them like [1]; if the sources do not answer the question, say the team will follow "
     "up rather than inventing facts. Never promise returns, never guarantee outcomes, never give "
     "a personal recommendation without noting it depends on the client's risk profile and "
-    "circumstances. If the reply touches investments, end with this disclaimer verbatim: "
+    "circumstances. The sources are other clients' cases: never copy their amounts, account, "
+    "IBAN or reference numbers, names, dates, addresses or phone numbers; use only this "
+    "client's details from the conversation, or leave a blank such as [amount] or [date] for "
+    "the agent. Never say anything is attached or enclosed. Write one greeting and one "
+    "sign-off, as the agent named below. If no source answers the client's actual question, "
+    "do not answer a different one: say the team is looking into it. If the reply touches "
+    "investments, end with this disclaimer verbatim: "
     f"\"{compliance.FINANCE_DISCLAIMER}\""
 )
 
@@ -247,19 +238,26 @@ def generate_suggestion(actor: Actor, suggestion_id: int,
         source_kinds=[SourceKind.RESOLVED_TICKET, SourceKind.FAQ, SourceKind.ARCHIVE_MESSAGE],
         exclude_refs=[(SourceKind.RESOLVED_TICKET, str(ticket.number))])
     error, mode, model = "", SuggestionMode.RETRIEVAL_ONLY, ""
+    sources = [_draft_source(h) for h in hits]
+    own_text = _own_text(ctx)
+    answered = True
     if config.chat_enabled:
         try:
-            draft = llm.chat(config, _llm_messages(ctx, hits, actor.name, config))
+            generated = llm.chat(config, _llm_messages(ctx, hits, actor.name, config))
             mode, model = SuggestionMode.LLM, config.chat_model
-            if (compliance.touches_investments(ctx.question + " " + draft)
-                    and compliance.FINANCE_DISCLAIMER not in draft):
-                draft = f"{draft}\n\n{compliance.FINANCE_DISCLAIMER}"
+            # The post-check: the model's draft keeps none of the sources' foreign facts.
+            draft = drafting.finish_generated(
+                generated, client_name=ctx.client_name, agent_name=actor.name,
+                sources=sources, own_text=own_text, topic_text=ctx.question)
         except llm.LlmUnavailable as failure:
             error = f"{failure} The draft below is retrieval-only."
-            draft = compose_retrieval_only(ctx, hits, actor.name)
-    else:
-        draft = compose_retrieval_only(ctx, hits, actor.name)
+    if mode == SuggestionMode.RETRIEVAL_ONLY:
+        composed = compose_retrieval_only(ctx, hits, actor.name)
+        draft, answered = composed.text, composed.answered
     flags = [f.as_dict() for f in compliance.check(draft)]
+    flags += [f.as_dict() for f in drafting.grounding_flags(
+        draft, sources=sources, own_text=own_text, answered=answered,
+        best_question=sources[0].question if sources else "")]
     with session_scope() as session:
         row = session.get(ReplySuggestion, suggestion_id)
         row.draft, row.sources, row.flags = draft, _source_dicts(hits), flags

@@ -1,0 +1,107 @@
+"""The offline encoder's fast path: same vectors as the numpy reference, bounded threads, and
+background indexing at low OS priority."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import pytest
+
+from crm_app.ai import runtime
+from crm_app.ai.minilm import DIMENSIONS, get_encoder
+
+TEXTS = [
+    "I would like to withdraw 411,000 EUR from my investment account to my usual bank account.",
+    "Is the review complete? I need to place a trade this week.",
+    "Dear Olivia,\nThe annual tax statement is now available in the documents section of the "
+    "portal. Let me know if your accountant needs anything else.\nBest,\nJames",
+    "Bonjour, je n'arrive plus à me connecter au portail depuis que j'ai changé de téléphone.",
+    "",
+    "ok",
+    " ".join(["The fee on my latest statement seems higher than last quarter."] * 60),  # > 256 tok
+]
+
+
+@pytest.fixture(scope="module")
+def onnx_encoder():
+    from crm_app.ai.minilm_onnx import OnnxMiniLMEncoder
+
+    return OnnxMiniLMEncoder(threads=1)
+
+
+def test_onnx_encoder_gives_the_reference_vectors(onnx_encoder) -> None:
+    fast = onnx_encoder.encode(TEXTS)
+    reference = get_encoder().encode(TEXTS)
+    assert fast.shape == (len(TEXTS), DIMENSIONS) and fast.dtype == np.float32
+    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-5)
+    assert float((fast * reference).sum(axis=1).min()) > 0.999
+
+
+def test_batching_and_padding_do_not_change_a_text_vector(onnx_encoder) -> None:
+    alone = np.vstack([onnx_encoder.encode([t]) for t in TEXTS])
+    together = onnx_encoder.encode(TEXTS, batch_size=3)
+    assert float((alone * together).sum(axis=1).min()) > 0.9999
+
+
+def test_builtin_provider_runs_on_onnxruntime_and_keeps_its_name() -> None:
+    from crm_app.ai.embeddings import LocalMiniLM, local_encoder
+    from crm_app.ai.minilm_onnx import OnnxMiniLMEncoder
+
+    assert isinstance(local_encoder(), OnnxMiniLMEncoder)
+    # Stored vectors carry this name: unchanged, so nothing is re-embedded by the switch.
+    assert LocalMiniLM.name == "local/all-MiniLM-L6-v2"
+
+
+def test_embedding_threads_are_capped_by_setting(monkeypatch) -> None:
+    from crm_app.ai.minilm_onnx import OnnxMiniLMEncoder
+
+    monkeypatch.setenv("CRM_AI_MAX_THREADS", "1")
+    assert runtime.max_threads() == 1
+    assert OnnxMiniLMEncoder().session.get_session_options().intra_op_num_threads == 1
+    monkeypatch.setenv("CRM_AI_MAX_THREADS", "999")
+    assert runtime.max_threads() == runtime.cpu_count()
+    monkeypatch.setenv("CRM_AI_MAX_THREADS", "lots")
+    assert runtime.max_threads() == max(1, runtime.cpu_count() // 2)
+    monkeypatch.delenv("CRM_AI_MAX_THREADS")
+    assert 1 <= runtime.max_threads() <= max(1, runtime.cpu_count() // 2)
+
+
+@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no OS priorities here")
+def test_background_work_runs_at_low_priority_and_the_caller_keeps_its_own() -> None:
+    before = runtime.thread_niceness()
+    policy = runtime.thread_policy()
+    seen = runtime.run_in_background(
+        lambda: (runtime.thread_niceness(), threading.current_thread() is threading.main_thread(),
+                 runtime.thread_policy()),
+        niceness=min(before + 7, 19))
+    assert seen[:2] == (min(before + 7, 19), False)
+    assert seen[2] == getattr(os, "SCHED_IDLE", seen[2])  # preempted by any agent-facing task
+    assert (runtime.thread_niceness(), runtime.thread_policy()) == (before, policy)
+
+
+def test_background_errors_reach_the_caller() -> None:
+    def fails() -> None:
+        raise ValueError("boom")
+
+    with pytest.raises(ValueError, match="boom"):
+        runtime.run_in_background(fails)
+
+
+def test_indexing_job_drains_its_backlog_at_low_priority(db: str, monkeypatch) -> None:
+    import jobs.ai_index as job
+    from crm_app.ai import retrieval, sentiment
+
+    niceness: list[int] = []
+    batches = iter([200, 200, 57, 0])
+    monkeypatch.setattr(retrieval, "index_resolved_tickets",
+                        lambda limit, provider: (niceness.append(runtime.thread_niceness()),
+                                                 next(batches))[1])
+    monkeypatch.setattr(retrieval, "reembed_stale", lambda limit, provider: 0)
+    monkeypatch.setattr(sentiment, "score_new_client_messages", lambda limit: 0)
+    monkeypatch.setenv("CRM_AI_NICE", "12")
+    result = job.run()
+    # One run keeps going while there is work, instead of 200 tickets a minute.
+    assert result["tickets_indexed"] == 457
+    assert niceness and all(n >= 12 for n in niceness)
