@@ -8,7 +8,7 @@ every function here that returns client data blanks them unless the actor may
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -39,7 +39,9 @@ from crm_app.services.client_fields import (
     parse_phone,
     parse_phone_list,
     parse_tags,
+    phone_warnings,
 )
+from crm_app.services.currency_rates import converted, reporting_currency
 from crm_app.services.errors import InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
 from crm_app.services.segments import compile_rules, live_clients_clause
@@ -77,6 +79,11 @@ class ClientRow:
     owner_name: str = ""
     tags: str = ""
     created_at: str = ""
+    # What the save accepted but wants a human to look at (an unassigned phone range).
+    warnings: tuple[str, ...] = ()
+    # The amounts in the reporting currency, as money filters and sorting compare them.
+    net_worth_converted: str = ""
+    aum_converted: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +122,9 @@ class ClientDetail:
     created_at: str
     updated_at: str
     finances_visible: bool
+    warnings: tuple[str, ...] = ()
+    net_worth_converted: str = ""
+    aum_converted: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +151,17 @@ def _money(client: Client, amount: Decimal | None) -> str:
     return f"{client.currency} {amount:,.2f}" if amount is not None else ""
 
 
-def _row(client: Client, show_finances: bool, owner_name: str | None = None) -> ClientRow:
+def _converted(client: Client, amount: Decimal | None, converted_amount: Decimal | None,
+               reporting: str) -> str:
+    if amount is None or not reporting or client.currency == reporting:
+        return ""
+    if converted_amount is None:
+        return f"no {client.currency} rate"
+    return converted(converted_amount, reporting)
+
+
+def _row(client: Client, show_finances: bool, owner_name: str | None = None,
+         reporting: str = "") -> ClientRow:
     assert client.id is not None
     return ClientRow(
         id=client.id,
@@ -158,6 +178,10 @@ def _row(client: Client, show_finances: bool, owner_name: str | None = None) -> 
         owner_name=owner_name or "",
         tags=", ".join(client.tags or []),
         created_at=client.created_at.strftime("%Y-%m-%d") if client.created_at else "",
+        net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
+                                       reporting) if show_finances else "",
+        aum_converted=_converted(client, client.aum, client.aum_reporting,
+                                 reporting) if show_finances else "",
     )
 
 
@@ -276,7 +300,7 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
         total = session.execute(select(func.count()).select_from(query.subquery())
                                 ).scalar_one()
         if sort:
-            column = getattr(Client, sort)
+            column = getattr(Client, FIELDS[sort].column or sort)
             order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
         elif relevance is not None:
             order = [relevance.desc()]
@@ -286,8 +310,8 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
             query.add_columns(User.name).outerjoin(User, User.id == Client.owner_agent_id)
             .order_by(*order, Client.id).offset((page - 1) * page_size).limit(page_size)
         ).all()
-        show = may_see_finances(actor)
-        return Page(items=[_row(c, show, owner) for c, owner in listed], total=total,
+        show, reporting = may_see_finances(actor), reporting_currency(session)
+        return Page(items=[_row(c, show, owner, reporting) for c, owner in listed], total=total,
                     page=page, page_size=page_size)
 
 
@@ -325,7 +349,7 @@ def _load(session: Session, client_id: int, *, allow_deleted: bool = False) -> C
 
 def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
     assert client.id is not None
-    show = may_see_finances(actor)
+    show, reporting = may_see_finances(actor), reporting_currency(session)
     owner = session.get(User, client.owner_agent_id) if client.owner_agent_id else None
     portal = session.get(User, client.portal_user_id) if client.portal_user_id else None
     return ClientDetail(
@@ -353,6 +377,10 @@ def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
         merged_into_id=client.merged_into_id or 0,
         created_at=_fmt_time(client.created_at), updated_at=_fmt_time(client.updated_at),
         finances_visible=show,
+        net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
+                                       reporting) if show else "",
+        aum_converted=_converted(client, client.aum, client.aum_reporting,
+                                 reporting) if show else "",
     )
 
 
@@ -362,11 +390,49 @@ def get_client(actor: Actor, client_id: int) -> ClientDetail:
         return _detail(session, _load(session, client_id, allow_deleted=True), actor)
 
 
-def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) -> dict[str, Any]:
-    """Every submitted field parsed to its stored type; the first bad one raises."""
+def _check_known(changes: dict[str, Any]) -> None:
     unknown = set(changes) - set(EDITABLE) - {"custom_fields"}
     if unknown:
         raise InvalidInput(f"Unknown field: {sorted(unknown)[0][:60]}.")
+
+
+def _as_form_text(value: Any) -> str:
+    """A stored or submitted value as the profile form shows it, for spotting edits."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return " ".join(str(value).split())
+
+
+def _edited_only(client: Client, changes: dict[str, Any]) -> dict[str, Any]:
+    """The submitted fields whose value differs from the stored one.
+
+    A form submits every field; only what the user edited is validated, so a record saved
+    under older rules (a phone range newer rules dislike) stays editable.
+    """
+    edited: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "custom_fields":
+            stored = client.custom_fields or {}
+            custom = (value if not isinstance(value, dict) else
+                      {k: v for k, v in value.items()
+                       if _as_form_text(v) != _as_form_text(stored.get(k))})
+            if custom:
+                edited[key] = custom
+        elif not isinstance(value, str | int | float | bool | list | None) or (
+                _as_form_text(value) != _as_form_text(getattr(client, key))):
+            edited[key] = value
+    return edited
+
+
+def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) -> dict[str, Any]:
+    """Every submitted field parsed to its stored type; the first bad one raises."""
+    _check_known(changes)
     country = parse_country(changes["country"]) if "country" in changes else client.country
     parsed: dict[str, Any] = {}
     for key, value in changes.items():
@@ -490,7 +556,8 @@ def create_client(actor: Actor, *, name: str, email: str = "", phone: str = "",
         session.flush()
         audit.record(session, actor, "client.created", "client", client.id,
                      {k: [None, _plain(v)] for k, v in parsed.items() if v not in (None, [])})
-        return _row(client, may_see_finances(actor))
+        return replace(_row(client, may_see_finances(actor)),
+                       warnings=tuple(phone_warnings(parsed)))
 
 
 def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> ClientDetail:
@@ -502,11 +569,14 @@ def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> Clie
         client = _load(session, client_id)
         if client.erased_at is not None:
             raise InvalidInput("This client's personal data was erased; it cannot be edited.")
-        diff = _apply(client, _parse_changes(session, client, changes))
+        _check_known(changes)
+        parsed = _parse_changes(session, client, _edited_only(client, changes))
+        diff = _apply(client, parsed)
         if diff:
             audit.record(session, actor, "client.updated", "client", client.id, diff)
         session.flush()
-        return _detail(session, client, actor)
+        session.refresh(client)  # the converted amounts the database trigger wrote
+        return replace(_detail(session, client, actor), warnings=tuple(phone_warnings(parsed)))
 
 
 def delete_client(actor: Actor, client_id: int) -> None:
