@@ -187,3 +187,20 @@ def test_notes_are_kept_on_the_profile_and_audited(db: str) -> None:
     assert clients.client_history(agent, client_id)[0].action == "note_added"
     with pytest.raises(InvalidInput):
         clients.add_note(agent, client_id, "   ")
+
+
+def test_each_user_chooses_the_list_columns_and_marketing_gets_no_finance_column(
+    db: str,
+) -> None:
+    agent, other, marketing = make_user("agent"), make_user("agent"), make_user("marketing")
+    assert clients.list_columns(agent) == list(clients.DEFAULT_LIST_COLUMNS)
+    assert "net_worth" not in clients.list_columns(marketing)
+    assert clients.save_list_columns(agent, ["aum", "email", "country"]) == [
+        "email", "country", "aum"]
+    assert clients.list_columns(agent) == ["email", "country", "aum"]
+    assert clients.list_columns(other) == list(clients.DEFAULT_LIST_COLUMNS)
+    for bad in (["password_hash"], "email", [1], list(clients.LIST_COLUMNS)):
+        with pytest.raises(InvalidInput):
+            clients.save_list_columns(agent, bad)
+    with pytest.raises(InvalidInput):
+        clients.save_list_columns(marketing, ["net_worth"])
