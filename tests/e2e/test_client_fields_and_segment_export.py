@@ -63,7 +63,7 @@ def test_marketing_cannot_export_a_segment_built_on_net_worth(
     page.get_by_role("button", name="Millionaires").click()
     expect(page.get_by_role("alert").first).to_contain_text("net worth")
     downloads = []
-    page.on("download", downloads.append)
+    page.on("download", lambda download: downloads.append(download))
     page.locator("#segment-export-csv").click()
     expect(page.get_by_text("You may not build segments on net worth").last).to_be_visible()
     page.wait_for_timeout(1000)
