@@ -13,6 +13,7 @@ import pages.client_fields
 import pages.client_import
 import pages.client_profile
 import pages.clients
+import pages.currency_rates
 import pages.home
 import pages.login
 import pages.portal

@@ -6,11 +6,13 @@ from models.client import (
     Client,
     ClientFieldDefinition,
     ClientKind,
+    ClientListLayout,
     ClientNote,
     CustomFieldType,
     KycStatus,
     RiskCategory,
 )
+from models.currency import CurrencyRate, ReportingCurrency
 from models.notification import Notification
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
@@ -38,7 +40,9 @@ __all__ = [
     "Client",
     "ClientFieldDefinition",
     "ClientKind",
+    "ClientListLayout",
     "ClientNote",
+    "CurrencyRate",
     "CustomFieldType",
     "IdentityProvider",
     "KycStatus",
@@ -48,6 +52,7 @@ __all__ = [
     "MessageSentiment",
     "Notification",
     "ReplySuggestion",
+    "ReportingCurrency",
     "RetrievalChunk",
     "RetrievalDocument",
     "RiskCategory",

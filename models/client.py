@@ -48,8 +48,11 @@ class Client(SQLModel, table=True):
         _trigram_index("email"),
         _trigram_index("phone"),
         sa.Index("ix_client_tags", "tags", postgresql_using="gin"),
-        # The list's most common filter pair (risk and a net worth range) and segment counts.
-        sa.Index("ix_client_risk_net_worth", "risk_category", "net_worth"),
+        # Money filters, sorting and segments compare amounts in the reporting currency: the
+        # list's most common filter pair (risk and a net worth range), and each money column.
+        sa.Index("ix_client_risk_net_worth_reporting", "risk_category", "net_worth_reporting"),
+        sa.Index("ix_client_net_worth_reporting", "net_worth_reporting"),
+        sa.Index("ix_client_aum_reporting", "aum_reporting"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -74,6 +77,11 @@ class Client(SQLModel, table=True):
     net_worth: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 2))
     aum: Decimal | None = Field(default=None, sa_type=sa.Numeric(18, 2))
     currency: str = Field(default="USD", sa_type=sa.String(3))
+    # The two amounts in the reporting currency at today's rate, kept by a database trigger on
+    # every write and by `currency_rates` when a rate changes; NULL when no rate is known.
+    # Read-only here: the ORM never writes them (the trigger would overwrite it anyway).
+    net_worth_reporting: Decimal | None = Field(default=None, sa_type=sa.Numeric(24, 2))
+    aum_reporting: Decimal | None = Field(default=None, sa_type=sa.Numeric(24, 2))
     kyc_status: str = Field(default=KycStatus.PENDING.value, sa_type=sa.String(32),
                             sa_column_kwargs={"server_default": KycStatus.PENDING.value})
     kyc_review_due: date | None = Field(default=None)
@@ -135,3 +143,13 @@ class ClientFieldDefinition(SQLModel, table=True):
     field_type: str = enum_field(CustomFieldType, CustomFieldType.TEXT)
     choices: list[str] = Field(default_factory=list, sa_type=ARRAY(sa.String(100)))
     created_at: datetime = timestamp_field()
+
+
+class ClientListLayout(SQLModel, table=True):
+    """The columns one user chose to see on the client list (the rest is in the profile)."""
+
+    __tablename__ = "client_list_layout"
+
+    user_id: int = Field(primary_key=True, foreign_key="user_account.id", ondelete="CASCADE")
+    columns: list[str] = Field(default_factory=list, sa_type=ARRAY(sa.String(40)))
+    updated_at: datetime = timestamp_field()

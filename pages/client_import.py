@@ -47,6 +47,8 @@ class ClientImportState(AppState):
     updated: int = 0
     rejected_count: int = 0
     rejected: list[RejectedRow] = []
+    warned_count: int = 0
+    warnings: list[RejectedRow] = []
     aborted: bool = False
     seconds: str = ""
     _path: str = ""
@@ -64,6 +66,7 @@ class ClientImportState(AppState):
             Path(self._path).unlink(missing_ok=True)
         self.step, self.file_name, self.error, self._path = "upload", "", "", ""
         self.columns, self.sample, self.mapping, self.rejected = [], [], {}, []
+        self.warned_count, self.warnings = 0, []
         self.upload_percent = self.done_rows = self.total_rows = 0
 
     @rx.event
@@ -144,6 +147,7 @@ class ClientImportState(AppState):
             self.inserted, self.updated = result.inserted, result.updated
             self.rejected_count, self.aborted = result.rejected_count, result.aborted
             self.rejected = result.rejected[:SHOWN_REJECTS]
+            self.warned_count, self.warnings = result.warned_count, result.warnings[:SHOWN_REJECTS]
             self._report_csv = client_import.rejected_rows_csv(result)
             self.seconds = f"{result.seconds:.1f}"
             self.step = "done"
@@ -271,6 +275,19 @@ def _done_step() -> rx.Component:
                 width="100%",
             ),
             rx.text("Every row was accepted.", color_scheme="gray"),
+        ),
+        rx.cond(
+            (s.warned_count > 0) & ~s.aborted,
+            rx.callout(
+                rx.vstack(
+                    rx.text(s.warned_count.to_string(),
+                            " imported with a warning: check these numbers with the clients.",
+                            id="import-warnings"),
+                    rx.foreach(s.warnings, lambda w: rx.text(
+                        "Line ", w.line.to_string(), ": ", w.reason, size="1")),
+                    spacing="1",
+                ),
+                icon="info", color_scheme="amber", width="100%"),
         ),
         rx.hstack(
             rx.button("Import another file", variant="soft", on_click=s.reset_import),

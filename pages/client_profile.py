@@ -136,11 +136,12 @@ class ClientProfileState(AppState):
         if custom:
             changes["custom_fields"] = custom
         try:
-            client_service.update_client(self.require_actor(), self.client.id, changes)
+            saved = client_service.update_client(self.require_actor(), self.client.id, changes)
         except ServiceError as error:
             self.form_error = error.message
             return None
-        return [ClientProfileState.load, rx.toast.success("Saved")]
+        return [ClientProfileState.load, rx.toast.success("Saved"),
+                *[rx.toast.warning(w, duration=10_000) for w in saved.warnings]]
 
     @rx.event
     def add_note(self):
@@ -216,8 +217,13 @@ def _details_form(client: ClientDetail) -> rx.Component:
     finance = rx.cond(
         s.sees_finances,
         rx.grid(
-            _input("Net worth", "net_worth", client.net_worth, input_mode="decimal"),
-            _input("Assets under management", "aum", client.aum, input_mode="decimal"),
+            rx.vstack(_input("Net worth", "net_worth", client.net_worth, input_mode="decimal"),
+                      rx.text(client.net_worth_converted, size="1", color_scheme="gray",
+                              id="net-worth-converted"), spacing="1"),
+            rx.vstack(_input("Assets under management", "aum", client.aum,
+                             input_mode="decimal"),
+                      rx.text(client.aum_converted, size="1", color_scheme="gray"),
+                      spacing="1"),
             field("KYC status", rx.select([k.value for k in KycStatus], value=s.kyc,
                                           on_change=s.set_kyc)),
             _input("KYC review due", "kyc_review_due", client.kyc_review_due, type="date"),

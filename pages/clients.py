@@ -7,7 +7,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
-from crm_app.services import client_export
+from crm_app.services import client_export, currency_rates
 from crm_app.services import clients as client_service
 from crm_app.services.client_fields import CURRENCIES
 from crm_app.services.clients import ClientRow
@@ -37,9 +37,14 @@ FINANCE_FILTERS = (
     ("kyc_review_due__from", "KYC review from", "date"),
     ("kyc_review_due__to", "KYC review to", "date"),
 )
-COLUMNS = (("name", "Name"), ("email", "Email"), ("", "Phone"), ("country", "Country"),
-           ("risk_category", "Risk"), ("", "Tags"), ("", "Manager"))
-FINANCE_COLUMNS = (("net_worth", "Net worth"), ("aum", "AUM"), ("kyc_status", "KYC"))
+FILTER_KEYS = frozenset(key for key, _, _ in FILTERS + FINANCE_FILTERS)
+MAX_FILTER_TEXT = 200
+# Column key -> the field it sorts by ("" = not sortable).
+SORT_KEYS = {"email": "email", "country": "country", "region": "region",
+             "risk_category": "risk_category", "created_at": "created_at",
+             "net_worth": "net_worth", "aum": "aum", "kyc_status": "kyc_status"}
+# Typing pauses this long before a text filter applies; Enter applies at once.
+FILTER_DEBOUNCE_MS = 500
 
 
 class ClientsState(AppState):
@@ -54,6 +59,8 @@ class ClientsState(AppState):
     dialog_open: bool = False
     create_error: str = ""
     new_risk: str = RiskCategory.MODERATE.value
+    shown: list[str] = list(client_service.DEFAULT_LIST_COLUMNS)
+    reporting_currency: str = "USD"
 
     @rx.var
     def page_count(self) -> int:
@@ -77,6 +84,17 @@ class ClientsState(AppState):
     @rx.event
     def load(self):
         try:
+            actor = self.require_actor()
+            self.shown = client_service.list_columns(actor)
+            self.reporting_currency = currency_rates.current_reporting_currency(actor)
+        except ServiceError as error:
+            self.list_error, self.clients, self.total = error.message, [], 0
+            return None
+        return ClientsState.load_page
+
+    @rx.event
+    def load_page(self):
+        try:
             result = client_service.list_clients(
                 self.require_actor(), search=self.search, page=self.page, page_size=PAGE_SIZE,
                 filters=self._criteria(), sort=self.sort, descending=self.descending)
@@ -89,32 +107,50 @@ class ClientsState(AppState):
 
     @rx.event
     def set_search(self, value: str):
-        self.search, self.page = value, 1
-        return ClientsState.load
+        self.search, self.page = str(value)[:MAX_FILTER_TEXT], 1
+        return ClientsState.load_page
 
     @rx.event
     def set_filter(self, key: str, value: str):
+        if key not in FILTER_KEYS or not isinstance(value, str):
+            return None
+        value = value.strip()[:MAX_FILTER_TEXT]
+        if self.filters.get(key, "") == value:
+            return None  # Enter after the pause already applied it: no second query
         self.filters = {**self.filters, key: value}
         self.page = 1
-        return ClientsState.load
+        return ClientsState.load_page
 
     @rx.event
     def clear_filters(self):
         self.filters, self.search, self.page = {}, "", 1
-        return ClientsState.load
+        return ClientsState.load_page
+
+    @rx.event
+    def toggle_column(self, key: str, checked: bool):
+        if key not in client_service.LIST_COLUMNS:
+            return None
+        chosen = [k for k in self.shown if k != key] + ([key] if checked is True else [])
+        try:
+            self.shown = client_service.save_list_columns(self.require_actor(), chosen)
+        except ServiceError as error:
+            return error_toast(error)
+        return None
 
     @rx.event
     def sort_by(self, column: str):
-        if not column:
+        if column != "name" and column not in SORT_KEYS.values():
             return None
         self.descending = not self.descending if self.sort == column else False
         self.sort, self.page = column, 1
-        return ClientsState.load
+        return ClientsState.load_page
 
     @rx.event
     def go_to_page(self, page: int):
+        if not isinstance(page, int) or isinstance(page, bool):
+            return None
         self.page = min(max(1, page), self.page_count)
-        return ClientsState.load
+        return ClientsState.load_page
 
     @rx.event
     def open_client(self, client_id: int):
@@ -156,40 +192,72 @@ class ClientsState(AppState):
             self.create_error = error.message
             return None
         self.dialog_open = False
-        return [rx.toast.success("Client added"), rx.redirect(routes.client(row.id))]
+        return [rx.toast.success("Client added"),
+                *[rx.toast.warning(w, duration=10_000) for w in row.warnings],
+                rx.redirect(routes.client(row.id))]
 
 
-def _header(column: str, label: str) -> rx.Component:
-    arrow = rx.cond(ClientsState.sort == column,
+def _header(column: str, label: str, sort_key: str) -> rx.Component:
+    if not sort_key:  # same size as the sortable headers' buttons
+        return rx.table.column_header_cell(rx.text(label, size="1", weight="medium"))
+    arrow = rx.cond(ClientsState.sort == sort_key,
                     rx.cond(ClientsState.descending, " ↓", " ↑"), "")
-    if not column:
-        return rx.table.column_header_cell(label)
     return rx.table.column_header_cell(
         rx.button(label, arrow, variant="ghost", size="1", color_scheme="gray",
-                  high_contrast=True, on_click=ClientsState.sort_by(column),
+                  high_contrast=True, on_click=ClientsState.sort_by(sort_key),
                   aria_label=f"Sort by {label}"),
     )
+
+
+# One line per cell, cut with an ellipsis: a long email never widens the table.
+_CLIPPED = {"max_width": "16rem", "overflow": "hidden", "text_overflow": "ellipsis",
+            "white_space": "nowrap"}
+
+
+def _money(amount: rx.Var, converted: rx.Var) -> rx.Component:
+    return rx.vstack(
+        rx.text(amount, size="2", white_space="nowrap"),
+        rx.cond(converted != "", rx.text(converted, size="1", color_scheme="gray",
+                                         white_space="nowrap")),
+        spacing="0",
+    )
+
+
+def _cell(key: str, client: ClientRow) -> rx.Component:
+    content = {
+        "risk_category": rx.badge(client.risk_category, variant="soft"),
+        "net_worth": _money(client.net_worth, client.net_worth_converted),
+        "aum": _money(client.aum, client.aum_converted),
+    }.get(key)
+    if content is None:  # plain text: the full value on hover
+        return rx.table.cell(getattr(client, key), style=_CLIPPED,
+                             custom_attrs={"title": getattr(client, key)})
+    return rx.table.cell(content, style=_CLIPPED)
+
+
+def _shown(key: str) -> rx.Var[bool]:
+    return ClientsState.shown.contains(key)
 
 
 def _row(client: ClientRow) -> rx.Component:
     return rx.table.row(
         # The link serves keyboards and new tabs; a click elsewhere on the row opens it too.
         rx.table.cell(rx.link(client.name, href="/clients/" + client.id.to_string(),
-                              weight="medium", on_click=rx.stop_propagation)),
-        rx.table.cell(client.email),
-        rx.table.cell(client.phone),
-        rx.table.cell(client.country),
-        rx.table.cell(rx.badge(client.risk_category, variant="soft")),
-        rx.table.cell(client.tags),
-        rx.table.cell(client.owner_name),
-        rx.cond(ClientsState.sees_finances, rx.table.cell(client.net_worth)),
-        rx.cond(ClientsState.sees_finances, rx.table.cell(client.aum)),
-        rx.cond(ClientsState.sees_finances, rx.table.cell(client.kyc_status)),
+                              weight="medium", on_click=rx.stop_propagation),
+                      style=_CLIPPED, custom_attrs={"title": client.name}),
+        *[rx.cond(_shown(key), _cell(key, client)) for key in client_service.LIST_COLUMNS],
         class_name="client-row",
         cursor="pointer",
         _hover={"background": rx.color("accent", 2)},
         on_click=ClientsState.open_client(client.id),
     )
+
+
+def _filter_label(key: str, label: str, kind) -> rx.Component | str:
+    if kind == "money":
+        return rx.text(label, " (", ClientsState.reporting_currency, ")", size="1",
+                       color_scheme="gray")
+    return rx.text(label, size="1", color_scheme="gray")
 
 
 def _filter_control(key: str, label: str, kind) -> rx.Component:
@@ -199,18 +267,18 @@ def _filter_control(key: str, label: str, kind) -> rx.Component:
                             on_change=lambda v: ClientsState.set_filter(key, v),
                             aria_label=label)
     else:
-        # Text filters apply when the field is left, dates as soon as one is picked.
-        handler = {"on_change" if kind == "date" else "on_blur":
-                   lambda v: ClientsState.set_filter(key, v)}
+        # Controlled and debounced: applies after a short pause in typing, at once on Enter
+        # (and when the field is left); dates as soon as one is picked.
         control = rx.input(
-            default_value=value, size="1", width="9rem", aria_label=label,
+            value=value, size="1", width="9rem", aria_label=label,
             type="date" if kind == "date" else "text",
             input_mode="decimal" if kind == "money" else None,
             placeholder="" if kind == "date" else label,
-            key=ClientsState.filter_count.to_string(),  # cleared with "Clear"
-            **handler,
+            on_change=lambda v: ClientsState.set_filter(key, v),
+            debounce_timeout=FILTER_DEBOUNCE_MS,
+            class_name=f"filter-{key.replace('__', '-')}",
         )
-    return rx.vstack(rx.text(label, size="1", color_scheme="gray"), control, spacing="1")
+    return rx.vstack(_filter_label(key, label, kind), control, spacing="1")
 
 
 def _filters() -> rx.Component:
@@ -228,6 +296,29 @@ def _filters() -> rx.Component:
         border_radius="8px",
         width="100%",
         id="client-filters",
+    )
+
+
+def _column_chooser() -> rx.Component:
+    def option(key: str, label: str, finance: bool) -> rx.Component:
+        box = rx.checkbox(label, checked=_shown(key), size="2",
+                          on_change=lambda checked: ClientsState.toggle_column(key, checked),
+                          class_name=f"column-{key}")
+        return rx.cond(ClientsState.sees_finances, box) if finance else box
+
+    return rx.popover.root(
+        rx.popover.trigger(rx.button(rx.icon("columns-3"), "Columns", variant="soft",
+                                     id="choose-columns")),
+        rx.popover.content(
+            rx.vstack(
+                rx.text("Shown on the list (the profile has everything)", size="1",
+                        color_scheme="gray"),
+                *[option(key, label, finance)
+                  for key, (label, finance) in client_service.LIST_COLUMNS.items()],
+                spacing="2",
+            ),
+            id="column-chooser",
+        ),
     )
 
 
@@ -297,16 +388,21 @@ def _pager() -> rx.Component:
 @signed_in_page(routes.CLIENTS, "Clients", Action.VIEW_CLIENTS, on_load=[ClientsState.load])
 def clients_page() -> rx.Component:
     return rx.vstack(
-        rx.hstack(
+        rx.flex(
             rx.input(placeholder="Search name, email or phone…", value=ClientsState.search,
-                     on_change=ClientsState.set_search.debounce(300), width="22rem",
+                     on_change=ClientsState.set_search.debounce(300), width="20rem",
                      aria_label="Search clients", id="client-search"),
             rx.badge(ClientsState.filter_count, " filters", variant="soft"),
             rx.spacer(),
-            rx.button(rx.icon("download"), "CSV", variant="soft",
-                      on_click=ClientsState.export("csv")),
-            rx.button(rx.icon("sheet"), "XLSX", variant="soft",
-                      on_click=ClientsState.export("xlsx")),
+            _column_chooser(),
+            rx.menu.root(
+                rx.menu.trigger(rx.button(rx.icon("download"), "Export", variant="soft",
+                                          id="export-clients")),
+                rx.menu.content(
+                    rx.menu.item("CSV", on_click=ClientsState.export("csv")),
+                    rx.menu.item("Excel (XLSX)", on_click=ClientsState.export("xlsx")),
+                ),
+            ),
             rx.cond(ClientsState.can_edit, rx.link(
                 rx.button(rx.icon("copy"), "Duplicates", variant="soft", id="find-duplicates"),
                 href=routes.CLIENT_DUPLICATES)),
@@ -317,8 +413,11 @@ def clients_page() -> rx.Component:
                 rx.button(rx.icon("list-plus"), "Custom fields", variant="soft",
                           id="custom-fields"),
                 href=routes.CLIENT_FIELDS)),
+            rx.cond(ClientsState.user_role == "manager", rx.link(
+                rx.button(rx.icon("coins"), "Rates", variant="soft", id="currency-rates"),
+                href=routes.CURRENCY_RATES)),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),
-            width="100%",
+            width="100%", wrap="wrap", spacing="2", align="center",
         ),
         _filters(),
         form_error(ClientsState.list_error),
@@ -327,9 +426,9 @@ def clients_page() -> rx.Component:
             rx.vstack(
                 rx.table.root(
                     rx.table.header(rx.table.row(
-                        *[_header(c, label) for c, label in COLUMNS],
-                        *[rx.cond(ClientsState.sees_finances, _header(c, label))
-                          for c, label in FINANCE_COLUMNS],
+                        _header("name", "Name", "name"),
+                        *[rx.cond(_shown(key), _header(key, label, SORT_KEYS.get(key, "")))
+                          for key, (label, _) in client_service.LIST_COLUMNS.items()],
                     )),
                     rx.table.body(rx.foreach(ClientsState.clients, _row)),
                     width="100%",

@@ -182,8 +182,16 @@ class SegmentsState(AppState):
 
     @rx.event
     def set_value(self, path: str, value: str):
+        if not isinstance(path, str) or not isinstance(value, str):
+            return None
         tree = copy.deepcopy(self.tree)
-        _at(tree, path)["value"] = value
+        try:
+            node = _at(tree, path)
+        except (ValueError, IndexError, KeyError, TypeError):
+            return None  # a stale or forged path: nothing to change
+        if "rules" in node or node.get("value") == value:
+            return None
+        node["value"] = value
         return self._changed(tree)
 
     @rx.event
@@ -268,10 +276,11 @@ def _rule_row(row: BuilderRow) -> rx.Component:
                                          lambda o: rx.select.item(o[1], value=o[0]))),
             value=row.operator, on_change=lambda v: s.set_operator(row.path, v), size="1",
             disabled=~s.can_edit),
+        # Controlled and debounced: the count follows a short pause in typing, Enter at once.
         rx.cond(row.needs_value, rx.input(
-            default_value=row.value, size="1", width="14rem", key=row.path + row.field,
+            value=row.value, size="1", width="14rem", key=row.path + row.field,
             placeholder=rx.cond(row.choices.length() > 0, row.choices.join(", "), "value"),
-            on_blur=lambda v: s.set_value(row.path, v),
+            on_change=lambda v: s.set_value(row.path, v), debounce_timeout=500,
             read_only=~s.can_edit, class_name="rule-value")),
         rx.cond(s.can_edit, rx.icon_button(
             rx.icon("x", size=14), size="1", variant="ghost", color_scheme="red",

@@ -173,3 +173,24 @@ def test_a_file_that_is_not_utf8_csv_gets_a_clear_message(db: str, tmp_path) -> 
     empty.write_text("")
     with pytest.raises(InvalidInput, match="empty"):
         client_import.preview_file(agent, empty)
+
+
+def test_an_export_imports_back_without_rejections_uk_drama_numbers_included(
+    db: str, tmp_path
+) -> None:
+    from crm_app.services import client_export
+
+    agent = make_user("agent")
+    clients.create_client(agent, name="Demo Client", email="demo@x.example",
+                          phone="+44 7700 900414", country="GB", net_worth="1500000",
+                          currency="GBP", tags="vip")
+    clients.create_client(agent, name="=cmd|' /C calc'!A0", email="eve@x.example")
+    path = tmp_path / "export.csv"
+    path.write_bytes(client_export.export_clients(agent, "csv"))
+    columns = path.read_text(encoding="utf-8-sig").splitlines()[0].split(",")
+    mapping = {c: c for c in columns if c in client_import.IMPORTABLE}
+    result = client_import.import_clients(agent, path, mapping)
+    assert (result.rejected_count, result.updated, result.inserted) == (0, 2, 0)
+    assert result.warned_count == 1 and "+447700900414" in result.warnings[0].reason
+    names = {c.name for c in clients.list_clients(agent).items}
+    assert names == {"Demo Client", "=cmd|' /C calc'!A0"}  # the apostrophe is not kept

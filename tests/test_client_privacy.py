@@ -87,3 +87,49 @@ def test_legal_hold_blocks_erasure_until_lifted_and_both_are_audited(db: str) ->
     client_privacy.erase_client(manager, client_id)
     actions = [h.action for h in clients.client_history(manager, client_id)]
     assert actions[:3] == ["erased", "legal_hold_lifted", "legal_hold_set"]
+
+
+def test_erasure_leaves_no_trace_in_ticket_history_retrieval_chunks_embeddings_or_drafts(
+    db: str,
+) -> None:
+    from crm_app.ai import retrieval
+    from crm_app.auth.permissions import SYSTEM
+    from crm_app.services import tickets
+    from models.ai import ReplySuggestion
+    from models.retrieval import RetrievalChunk, RetrievalDocument
+
+    manager = make_user("manager")
+    client_id = make_client(manager, "Ada Lovelace")
+    keep_id = make_client(manager, "Grace Hopper")
+    number = make_ticket(manager, client_id, "Ada's withdrawal of 411,000 EUR")
+    other = make_ticket(manager, keep_id, "Grace asks about fees")
+    for n in (number, other):
+        tickets.add_message(manager, n, "Done, the wire left today.")
+        tickets.update_ticket(manager, n, expected_version=None, status="resolved")
+    assert retrieval.index_resolved_tickets(provider=None) == 2
+    retrieval.upsert_documents(SYSTEM, [retrieval.DocumentInput(
+        source_kind="archive_message", source_ref="<m1@x.example>", title="Old mail",
+        question="Ada wrote about her portfolio", answer="", audience="staff",
+        participants=["Ada Lovelace <ada@x.example>", "desk@firm.example"],
+        chunks=["Ada wrote about her portfolio"])], provider=None)
+    with session_scope() as session:
+        ticket_id = session.execute(select(Ticket.id).where(Ticket.number == number)).scalar()
+        session.add(ReplySuggestion(ticket_id=ticket_id, draft="Dear Ada, about 411,000 EUR"))
+
+    client_privacy.erase_client(manager, client_id, reason="GDPR art. 17 request")
+
+    with session_scope() as session:
+        history = session.execute(select(AuditLog.changes).where(
+            AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket_id)).scalars().all()
+        documents = session.execute(select(RetrievalDocument)).scalars().all()
+        chunks = session.execute(select(RetrievalChunk)).scalars().all()
+        drafts = session.execute(select(ReplySuggestion.draft)).scalars().all()
+        dump = json.dumps([history, [(d.title, d.question, d.answer, d.participants)
+                                     for d in documents], [c.text for c in chunks], drafts])
+    assert history and "Ada" not in dump and "411,000" not in dump
+    assert any(entry.get("number") == number for entry in history)  # the shape stays
+    assert {c.document_id for c in chunks} == {d.id for d in documents
+                                               if d.source_ref == str(other)}
+    assert "Grace" in dump  # other clients are untouched
+    # The indexer does not bring the erased ticket back.
+    assert retrieval.index_resolved_tickets(provider=None) == 0

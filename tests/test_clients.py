@@ -13,10 +13,41 @@ def test_phone_numbers_are_stored_in_e164_and_bad_ones_are_refused(db: str) -> N
     agent = make_user("agent")
     row = clients.create_client(agent, name="Hana Sato", phone="020 7946 0958", country="GB")
     assert row.phone == "+442079460958"
-    with pytest.raises(InvalidInput, match="not a valid phone number"):
+    with pytest.raises(InvalidInput, match="too few or too many digits"):
         clients.create_client(agent, name="Bad Phone", phone="+44 12")
     with pytest.raises(InvalidInput, match="start with \\+"):
         clients.create_client(agent, name="No Country", phone="020 7946 0958")
+
+
+def test_possible_but_unassigned_numbers_are_saved_with_a_warning(db: str) -> None:
+    agent = make_user("agent")
+    # The demo data's own range: Ofcom keeps 07700 900xxx for drama, so it is possible, not valid.
+    row = clients.create_client(agent, name="Drama Range", phone="+44 7700 900414")
+    assert row.phone == "+447700900414"
+    assert row.warnings and "not a number in use" in row.warnings[0]
+    detail = clients.update_client(agent, row.id, {"other_phones": "+44 7700 900415"})
+    assert detail.other_phones == "+447700900415" and "Other phone" in detail.warnings[0]
+    assert not clients.update_client(agent, row.id, {"phone": "+44 20 7946 0958"}).warnings
+
+
+def test_a_record_saved_under_older_rules_stays_editable_when_its_phone_is_untouched(
+    db: str,
+) -> None:
+    from crm_app.db import session_scope
+    from models.client import Client
+
+    agent = make_user("agent")
+    client_id = make_client(agent, "Old Record")
+    with session_scope() as session:  # as the seeder or an older version stored it
+        session.get(Client, client_id).phone = "+999 12"
+    form = {"name": "Old Record Renamed", "phone": "+999 12", "other_phones": "",
+            "email": "old@x.example", "country": "", "tags": "", "marketing_consent": False}
+    detail = clients.update_client(agent, client_id, form)
+    assert (detail.name, detail.phone) == ("Old Record Renamed", "+999 12")
+    history = clients.client_history(agent, client_id)[0]
+    assert [c[0] for c in history.changes] == ["Name"]  # only the edited field is recorded
+    with pytest.raises(InvalidInput, match="phone"):
+        clients.update_client(agent, client_id, {**form, "phone": "+999 13"})
 
 
 def test_profile_edit_validates_each_field_and_records_before_and_after(db: str) -> None:
@@ -156,3 +187,20 @@ def test_notes_are_kept_on_the_profile_and_audited(db: str) -> None:
     assert clients.client_history(agent, client_id)[0].action == "note_added"
     with pytest.raises(InvalidInput):
         clients.add_note(agent, client_id, "   ")
+
+
+def test_each_user_chooses_the_list_columns_and_marketing_gets_no_finance_column(
+    db: str,
+) -> None:
+    agent, other, marketing = make_user("agent"), make_user("agent"), make_user("marketing")
+    assert clients.list_columns(agent) == list(clients.DEFAULT_LIST_COLUMNS)
+    assert "net_worth" not in clients.list_columns(marketing)
+    assert clients.save_list_columns(agent, ["aum", "email", "country"]) == [
+        "email", "country", "aum"]
+    assert clients.list_columns(agent) == ["email", "country", "aum"]
+    assert clients.list_columns(other) == list(clients.DEFAULT_LIST_COLUMNS)
+    for bad in (["password_hash"], "email", [1], list(clients.LIST_COLUMNS)):
+        with pytest.raises(InvalidInput):
+            clients.save_list_columns(agent, bad)
+    with pytest.raises(InvalidInput):
+        clients.save_list_columns(marketing, ["net_worth"])

@@ -50,7 +50,7 @@ def test_segments_are_dynamic_and_saved_as_json(db: str) -> None:
     clients.create_client(manager, name="New VIP", tags="vip")
     assert segments.count_segment(manager, saved.id) == 1
     with session_scope() as session:
-        ids = session.execute(segments.segment_client_ids_query(session, saved.id)).all()
+        ids = session.execute(segments.segment_client_ids_query(session, manager, saved.id)).all()
     assert len(ids) == 1
 
 
@@ -132,3 +132,28 @@ def test_marketing_builds_segments_but_not_on_finance_or_kyc_fields(db: str) -> 
         segments.list_segments(make_user("client"))
     with pytest.raises(Conflict):
         segments.save_segment(marketing, name="consenting", rules={})
+
+
+def test_no_path_evaluates_a_finance_segment_for_marketing(db: str) -> None:
+    """Count, preview, export and the campaign audience share one permission check."""
+    from crm_app.services import client_export
+
+    manager, marketing = make_user("manager"), make_user("marketing")
+    make_client(manager, "Rich Client", net_worth="9000000")
+    make_client(manager, "Modest Client", net_worth="1000")
+    rich = segments.save_segment(manager, name="Millionaires", rules={"op": "and", "rules": [
+        {"field": "net_worth", "operator": "gte", "value": "1000000"}]})
+    assert segments.count_segment(manager, rich.id) == 1
+    assert len(segments.segment_audience(manager, rich.id)) == 1
+    refused = [
+        lambda: segments.count_segment(marketing, rich.id),
+        lambda: segments.preview_rules(marketing, rich.rules),
+        lambda: segments.segment_audience(marketing, rich.id),
+        lambda: client_export.export_clients(marketing, "csv", segment_id=rich.id),
+        lambda: client_export.export_clients(marketing, "xlsx", segment_id=rich.id),
+    ]
+    for call in refused:
+        with pytest.raises(PermissionDenied, match="net worth"):
+            call()
+    with session_scope() as session, pytest.raises(PermissionDenied):
+        segments.segment_client_ids_query(session, marketing, rich.id)

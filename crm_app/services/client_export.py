@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import re
 from typing import Any
-
-from openpyxl import Workbook
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -15,32 +10,13 @@ from crm_app.services.client_fields import may_see_finances
 from crm_app.services.clients import client_list_query
 from crm_app.services.errors import InvalidInput
 from crm_app.services.segments import segment_client_ids_query
+from crm_app.services.spreadsheet import spreadsheet_bytes
 from models.client import Client
 
 MAX_EXPORT_ROWS = 250_000
 BASE_COLUMNS = ("id", "kind", "name", "email", "phone", "country", "region", "risk_category",
                 "currency", "tags", "marketing_consent", "created_at")
 FINANCE_COLUMNS = ("net_worth", "aum", "kyc_status", "kyc_review_due")
-
-
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-PLAIN_NUMBER = re.compile(r"[+-]?[0-9][0-9.]*")  # E.164 phones, amounts: safe as they are
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        value = ", ".join(value)
-    if value is None:
-        return ""
-    if hasattr(value, "isoformat"):
-        return value.isoformat()
-    if isinstance(value, int | float | bool):
-        return value
-    text = str(value)
-    # A name like "=HYPERLINK(...)" must stay text in Excel, never become a formula.
-    if text.startswith(FORMULA_START) and not PLAIN_NUMBER.fullmatch(text):
-        return "'" + text
-    return text
 
 
 def export_rows(actor: Actor, *, search: str = "", filters: dict | None = None,
@@ -51,8 +27,9 @@ def export_rows(actor: Actor, *, search: str = "", filters: dict | None = None,
         query, _ = client_list_query(session, actor, search=search, filters=filters)
         if segment_id is not None:
             require(actor, Action.VIEW_SEGMENTS)
-            query = query.where(Client.id.in_(segment_client_ids_query(session, segment_id)))
-        rows = [[_cell(getattr(client, column)) for column in columns]
+            members = segment_client_ids_query(session, actor, segment_id)
+            query = query.where(Client.id.in_(members))
+        rows = [[getattr(client, column) for column in columns]
                 for client in session.execute(
                     query.order_by(Client.name, Client.id).limit(MAX_EXPORT_ROWS + 1)).scalars()]
     if len(rows) > MAX_EXPORT_ROWS:
@@ -63,20 +40,7 @@ def export_rows(actor: Actor, *, search: str = "", filters: dict | None = None,
 
 def export_clients(actor: Actor, fmt: str, **criteria: Any) -> bytes:
     """The file's bytes; `fmt` is "csv" or "xlsx"."""
+    if fmt not in ("csv", "xlsx"):
+        raise InvalidInput("Export as csv or xlsx.")
     columns, rows = export_rows(actor, **criteria)
-    if fmt == "csv":
-        buffer = io.StringIO()
-        writer = csv.writer(buffer)
-        writer.writerow(columns)
-        writer.writerows(rows)
-        return buffer.getvalue().encode("utf-8-sig")  # Excel opens UTF-8 CSV with the BOM
-    if fmt == "xlsx":
-        book = Workbook(write_only=True)
-        sheet = book.create_sheet("Clients")
-        sheet.append(columns)
-        for row in rows:
-            sheet.append(row)
-        out = io.BytesIO()
-        book.save(out)
-        return out.getvalue()
-    raise InvalidInput("Export as csv or xlsx.")
+    return spreadsheet_bytes(fmt, columns, rows, sheet_name="Clients") or b""

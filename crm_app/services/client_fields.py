@@ -44,6 +44,9 @@ class FieldSpec:
     # Net worth, AUM and KYC: never shown to, filtered or sorted by marketing.
     restricted: bool = False
     sortable: bool = False
+    # The client column filters, sorting and segments compare, when not `key` itself: money is
+    # compared in the reporting currency, never as raw numbers across currencies.
+    column: str = ""
 
 
 FIELDS: dict[str, FieldSpec] = {
@@ -57,8 +60,10 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("region", "Region", "text", sortable=True),
         FieldSpec("risk_category", "Risk category", "enum",
                   tuple(r.value for r in RiskCategory), sortable=True),
-        FieldSpec("net_worth", "Net worth", "number", restricted=True, sortable=True),
-        FieldSpec("aum", "Assets under management", "number", restricted=True, sortable=True),
+        FieldSpec("net_worth", "Net worth", "number", restricted=True, sortable=True,
+                  column="net_worth_reporting"),
+        FieldSpec("aum", "Assets under management", "number", restricted=True, sortable=True,
+                  column="aum_reporting"),
         FieldSpec("currency", "Currency", "enum", CURRENCIES),
         FieldSpec("kyc_status", "KYC status", "enum", tuple(k.value for k in KycStatus),
                   restricted=True, sortable=True),
@@ -76,6 +81,7 @@ FIELDS: dict[str, FieldSpec] = {
     )
 }
 RESTRICTED_FIELDS = frozenset(key for key, spec in FIELDS.items() if spec.restricted)
+MONEY_FIELDS = frozenset(key for key, spec in FIELDS.items() if spec.column)
 CUSTOM_PREFIX = "custom."
 _CUSTOM_KIND = {
     CustomFieldType.TEXT: "text", CustomFieldType.NUMBER: "number",
@@ -180,7 +186,12 @@ def parse_country(value: Any) -> str | None:
 
 
 def parse_phone(value: Any, country: str | None = None, label: str = "Phone") -> str | None:
-    """A phone number in E.164 (+441632960961); national numbers need the client's country."""
+    """A phone number in E.164 (+441632960961); national numbers need the client's country.
+
+    Every number `phonenumbers` deems possible for its region is accepted: reserved drama and
+    test ranges (+44 7700 900xxx) and numbers newer than the library's metadata are real
+    records. `unassigned_phone_warning` says when a number is not a valid assigned one.
+    """
     text = str(value or "").strip()
     if not text:
         return None
@@ -191,9 +202,31 @@ def parse_phone(value: Any, country: str | None = None, label: str = "Phone") ->
     except phonenumbers.NumberParseException:
         hint = "" if text.startswith("+") or country else " (start with + and the country code)"
         raise InvalidInput(f"{label}: {text!r} is not a phone number{hint}.") from None
-    if not phonenumbers.is_possible_number(number) or not phonenumbers.is_valid_number(number):
-        raise InvalidInput(f"{label}: {text!r} is not a valid phone number.")
+    if not phonenumbers.is_possible_number(number):
+        raise InvalidInput(f"{label}: {text!r} has too few or too many digits for its country.")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def unassigned_phone_warning(phone: str | None, label: str = "Phone") -> str | None:
+    """A warning (never a refusal) for a stored E.164 number outside the assigned ranges."""
+    if not phone:
+        return None
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return f"{label} {phone} could not be checked."
+    if phonenumbers.is_valid_number(number):
+        return None
+    return (f"{label} {phone} is not a number in use in its country (a reserved or test range?)."
+            " Saved anyway; check it with the client.")
+
+
+def phone_warnings(parsed: dict[str, Any]) -> list[str]:
+    """Warnings for the phone numbers among parsed fields (`phone`, `other_phones`)."""
+    warnings = [unassigned_phone_warning(parsed.get("phone"))]
+    warnings += [unassigned_phone_warning(p, "Other phone") for p in parsed.get("other_phones")
+                 or []]
+    return [w for w in warnings if w]
 
 
 def parse_tags(value: Any) -> list[str]:

@@ -45,8 +45,10 @@ from crm_app.services.client_fields import (
     parse_phone,
     parse_phone_list,
     parse_tags,
+    phone_warnings,
 )
 from crm_app.services.errors import InvalidInput, ServiceError
+from crm_app.services.spreadsheet import csv_bytes, unescape_csv_cell
 from models.client import ClientKind, KycStatus, RiskCategory
 
 MAX_FILE_BYTES = 512 * 1024 * 1024
@@ -103,6 +105,9 @@ class ImportResult:
     updated: int = 0
     rejected_count: int = 0
     rejected: list[RejectedRow] = field(default_factory=list)
+    # Rows imported as they are but worth a look (a phone outside the assigned ranges).
+    warned_count: int = 0
+    warnings: list[RejectedRow] = field(default_factory=list)
     seconds: float = 0.0
     aborted: bool = False  # all-or-nothing and a row was refused: nothing imported
 
@@ -327,6 +332,9 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
         parse = _row_parser(fields, definitions)
         email_at = table_columns.index("email") if "email" in table_columns else None
         name_at = table_columns.index("name") if "name" in table_columns else None
+        phone_at = table_columns.index("phone") if "phone" in table_columns else None
+        others_at = (table_columns.index("other_phones") if "other_phones" in table_columns
+                     else None)
 
         def reject(line: int, reason: str, email: str = "") -> None:
             result.rejected_count += 1
@@ -351,7 +359,8 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
                     raise InvalidInput(f"A file may hold at most {MAX_ROWS:,} rows; split it.")
                 if result.rows % PROGRESS_EVERY == 0:
                     report("checking", result.rows, total_lines)
-                cells = {key: row[i] if i < len(row) else "" for i, key in by_index.items()}
+                cells = {key: unescape_csv_cell(row[i]) if i < len(row) else ""
+                         for i, key in by_index.items()}
                 try:
                     values = parse(cells)
                 except ServiceError as error:
@@ -368,6 +377,13 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
                 else:
                     seen_emails[email] = number
                 copy.write_row((number, *values))
+                for warning in phone_warnings({"phone": values[phone_at] if phone_at is not None
+                                               else None,
+                                               "other_phones": values[others_at]
+                                               if others_at is not None else None}):
+                    result.warned_count += 1
+                    if len(result.warnings) < MAX_REPORTED:
+                        result.warnings.append(RejectedRow(number, warning, email or ""))
         report("checking", result.rows, result.rows)
 
         # Match on email: the oldest live client holding it.
@@ -455,11 +471,7 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
 
 
 def rejected_rows_csv(result: ImportResult) -> bytes:
-    """The report of refused rows as a CSV the user can fix and import again."""
-    import io
-
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["line", "email", "reason"])
-    writer.writerows([r.line, r.email, r.reason] for r in result.rejected)
-    return buffer.getvalue().encode("utf-8-sig")
+    """The report of refused rows as a CSV the user can fix and import again; cells are
+    escaped like every file the product writes (an email cell may hold "=HYPERLINK(...)")."""
+    return csv_bytes(["line", "email", "reason"],
+                     ([r.line, r.email, r.reason] for r in result.rejected))

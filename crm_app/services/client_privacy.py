@@ -3,8 +3,10 @@ legal hold that blocks erasure. Managers only; every action is audited.
 
 Erasure anonymizes instead of deleting: the client row keeps its id, the tickets keep their
 number, status, timestamps and messages' sender and time, and the audit log keeps who did what
-and when. Every personal value (name, contact data, finances, notes, message text, attachment
-names and bytes, the values recorded in the client's audit entries) is replaced or removed.
+and when. Every personal value (name, contact data, finances, notes, ticket subjects, message
+text, attachment names and bytes, the values recorded in the client's and their tickets' audit
+entries, the retrieval store's texts, chunks and embeddings, drafted replies, notification
+titles) is replaced or removed.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+import sqlalchemy as sa
+from sqlalchemy import and_, delete, or_, select, update
 from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, require
@@ -23,9 +26,12 @@ from crm_app.db import session_scope
 from crm_app.services import audit
 from crm_app.services.client_fields import clean_text
 from crm_app.services.errors import Conflict, InvalidInput, NotFound
+from models.ai import ReplySuggestion
 from models.audit import AuditLog
 from models.base import utcnow
 from models.client import Client, ClientNote
+from models.notification import Notification
+from models.retrieval import RetrievalChunk, RetrievalDocument, SourceKind
 from models.ticket import Attachment, Ticket, TicketMessage
 from models.user import User
 
@@ -37,6 +43,55 @@ ERASED_VALUES: dict[str, Any] = {
     "custom_fields": {}, "marketing_consent": False, "marketing_consent_at": None,
     "marketing_consent_source": None, "portal_user_id": None, "owner_agent_id": None,
 }
+
+
+# Ticket history keys that never hold what a client wrote or who they are; every other value in
+# a ticket's audit entries (the subject above all) is erased with the client.
+TICKET_HISTORY_KEPT = frozenset({"number", "priority", "status", "assignee", "message_id",
+                                 "into", "from", "messages", "channel", "sla_state"})
+
+
+def _erased_ticket_changes(changes: dict[str, Any] | None) -> dict[str, Any]:
+    return {key: value if key in TICKET_HISTORY_KEPT else
+            [ERASED, ERASED] if isinstance(value, list) else ERASED
+            for key, value in (changes or {}).items()}
+
+
+def _erase_derived_data(session: Session, client: Client, tickets: Any,
+                        needles: list[str]) -> None:
+    """Copies of the client's words outside the ticket tables: the retrieval store (document
+    texts, chunks and their embeddings), drafted replies and notifications."""
+    numbers = select(sa.cast(Ticket.number, sa.String)).where(Ticket.client_id == client.id)
+    # Archived mail names its participants as "Name <address>" or a bare address or name.
+    mentions = sa.text(
+        "jsonb_typeof(retrieval_document.participants) = 'array' AND EXISTS (SELECT 1 FROM"
+        " jsonb_array_elements_text(retrieval_document.participants) AS p(value)"
+        " WHERE lower(p.value) = ANY(:needles)"
+        " OR lower(p.value) LIKE ANY(SELECT '%<' || n || '>%' FROM unnest(:needles) AS n))"
+    ).bindparams(sa.bindparam("needles", needles, type_=sa.ARRAY(sa.String)))
+    documents = select(RetrievalDocument.id).where(or_(
+        RetrievalDocument.client_id == client.id,
+        and_(RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
+             RetrievalDocument.source_ref.in_(numbers)),
+        mentions,
+    ))
+    ticket_documents = select(RetrievalDocument.id).where(
+        RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
+        RetrievalDocument.source_ref.in_(numbers))
+    # Chunks hold the text and its embedding: gone. A resolved ticket's document stays as an
+    # empty tombstone dated now, so the indexer does not index the erased ticket again.
+    session.execute(delete(RetrievalChunk).where(RetrievalChunk.document_id.in_(documents)))
+    session.execute(update(RetrievalDocument).where(RetrievalDocument.id.in_(ticket_documents))
+                    .values(title=ERASED, question="", answer="", participants=[], meta={},
+                            label=None, client_id=None, content_hash="",
+                            source_updated_at=utcnow()),
+                    execution_options={"synchronize_session": False})
+    session.execute(delete(RetrievalDocument).where(RetrievalDocument.id.in_(documents),
+                                                    RetrievalDocument.id.not_in(ticket_documents)),
+                    execution_options={"synchronize_session": False})
+    session.execute(delete(ReplySuggestion).where(ReplySuggestion.ticket_id.in_(tickets)))
+    session.execute(update(Notification).where(Notification.ticket_id.in_(tickets))
+                    .values(title=ERASED))
 
 
 def _json(value: Any) -> Any:
@@ -123,6 +178,9 @@ def erase_client(actor: Actor, client_id: int, reason: str = "") -> None:
             raise Conflict("This client is under legal hold; lift the hold before erasing.")
         if client.erased_at is not None:
             raise Conflict("This client was erased already.")
+        # What identifies the client in free text elsewhere, read before it is erased.
+        needles = [v.lower() for v in (client.name, client.email, *(client.other_emails or []))
+                   if v]
         for key, value in ERASED_VALUES.items():
             setattr(client, key, value)
         client.name = f"Erased client #{client.id}"
@@ -143,6 +201,10 @@ def erase_client(actor: Actor, client_id: int, reason: str = "") -> None:
         for entry in session.execute(select(AuditLog).where(
                 AuditLog.entity_type == "client", AuditLog.entity_id == client.id)).scalars():
             entry.changes = {key: [ERASED, ERASED] for key in (entry.changes or {})}
+        for entry in session.execute(select(AuditLog).where(
+                AuditLog.entity_type == "ticket", AuditLog.entity_id.in_(tickets))).scalars():
+            entry.changes = _erased_ticket_changes(entry.changes)
+        _erase_derived_data(session, client, tickets, needles)
         audit.record(session, actor, "client.erased", "client", client.id,
                      {"erased_at": [None, _json(client.erased_at)], "reason": [None, reason]})
     for path in files:  # after the commit: a rollback must not lose files still referenced

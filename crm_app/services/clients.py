@@ -8,7 +8,7 @@ every function here that returns client data blanks them unless the actor may
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -39,13 +39,22 @@ from crm_app.services.client_fields import (
     parse_phone,
     parse_phone_list,
     parse_tags,
+    phone_warnings,
 )
+from crm_app.services.currency_rates import converted, reporting_currency
 from crm_app.services.errors import InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
 from crm_app.services.segments import compile_rules, live_clients_clause
 from models.audit import AuditLog
 from models.base import utcnow
-from models.client import Client, ClientKind, ClientNote, KycStatus, RiskCategory
+from models.client import (
+    Client,
+    ClientKind,
+    ClientListLayout,
+    ClientNote,
+    KycStatus,
+    RiskCategory,
+)
 from models.ticket import Ticket
 from models.user import Role, User
 
@@ -77,6 +86,11 @@ class ClientRow:
     owner_name: str = ""
     tags: str = ""
     created_at: str = ""
+    # What the save accepted but wants a human to look at (an unassigned phone range).
+    warnings: tuple[str, ...] = ()
+    # The amounts in the reporting currency, as money filters and sorting compare them.
+    net_worth_converted: str = ""
+    aum_converted: str = ""
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,9 @@ class ClientDetail:
     created_at: str
     updated_at: str
     finances_visible: bool
+    warnings: tuple[str, ...] = ()
+    net_worth_converted: str = ""
+    aum_converted: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +158,17 @@ def _money(client: Client, amount: Decimal | None) -> str:
     return f"{client.currency} {amount:,.2f}" if amount is not None else ""
 
 
-def _row(client: Client, show_finances: bool, owner_name: str | None = None) -> ClientRow:
+def _converted(client: Client, amount: Decimal | None, converted_amount: Decimal | None,
+               reporting: str) -> str:
+    if amount is None or not reporting or client.currency == reporting:
+        return ""
+    if converted_amount is None:
+        return f"no {client.currency} rate"
+    return converted(converted_amount, reporting)
+
+
+def _row(client: Client, show_finances: bool, owner_name: str | None = None,
+         reporting: str = "") -> ClientRow:
     assert client.id is not None
     return ClientRow(
         id=client.id,
@@ -158,6 +185,10 @@ def _row(client: Client, show_finances: bool, owner_name: str | None = None) -> 
         owner_name=owner_name or "",
         tags=", ".join(client.tags or []),
         created_at=client.created_at.strftime("%Y-%m-%d") if client.created_at else "",
+        net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
+                                       reporting) if show_finances else "",
+        aum_converted=_converted(client, client.aum, client.aum_reporting,
+                                 reporting) if show_finances else "",
     )
 
 
@@ -276,7 +307,7 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
         total = session.execute(select(func.count()).select_from(query.subquery())
                                 ).scalar_one()
         if sort:
-            column = getattr(Client, sort)
+            column = getattr(Client, FIELDS[sort].column or sort)
             order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
         elif relevance is not None:
             order = [relevance.desc()]
@@ -286,8 +317,8 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
             query.add_columns(User.name).outerjoin(User, User.id == Client.owner_agent_id)
             .order_by(*order, Client.id).offset((page - 1) * page_size).limit(page_size)
         ).all()
-        show = may_see_finances(actor)
-        return Page(items=[_row(c, show, owner) for c, owner in listed], total=total,
+        show, reporting = may_see_finances(actor), reporting_currency(session)
+        return Page(items=[_row(c, show, owner, reporting) for c, owner in listed], total=total,
                     page=page, page_size=page_size)
 
 
@@ -314,6 +345,62 @@ def staff_choices(actor: Actor) -> list[tuple[int, str]]:
                                              User.is_active).order_by(User.name))]
 
 
+# --- the list's columns, chosen per user -------------------------------------------------------
+
+# Column key -> (label, a finance column). The name is always shown; the rest is in the profile.
+LIST_COLUMNS: dict[str, tuple[str, bool]] = {
+    "email": ("Email", False), "phone": ("Phone", False), "kind": ("Type", False),
+    "country": ("Country", False), "region": ("Region", False),
+    "risk_category": ("Risk", False), "tags": ("Tags", False),
+    "owner_name": ("Manager", False), "created_at": ("Created", False),
+    "net_worth": ("Net worth", True), "aum": ("AUM", True), "kyc_status": ("KYC", True),
+}
+# Fits a 1280 px screen beside the sidebar.
+DEFAULT_LIST_COLUMNS = ("email", "phone", "risk_category", "owner_name", "net_worth")
+MAX_LIST_COLUMNS = 8
+
+
+def _allowed_columns(actor: Actor) -> list[str]:
+    show = may_see_finances(actor)
+    return [key for key, (_, finance) in LIST_COLUMNS.items() if show or not finance]
+
+
+def list_columns(actor: Actor) -> list[str]:
+    """The columns `actor` chose for the client list (the default until they choose)."""
+    require(actor, Action.VIEW_CLIENTS)
+    allowed = _allowed_columns(actor)
+    with session_scope() as session:
+        layout = session.get(ClientListLayout, actor.user_id) if actor.user_id else None
+        chosen = list(layout.columns) if layout else list(DEFAULT_LIST_COLUMNS)
+    return [key for key in chosen if key in allowed]
+
+
+def save_list_columns(actor: Actor, columns: Any) -> list[str]:
+    """Remember the columns `actor` wants on the client list, in the list's order."""
+    require(actor, Action.VIEW_CLIENTS)
+    if actor.user_id is None:
+        raise InvalidInput("Only a signed-in user has a column choice.")
+    if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
+        raise InvalidInput("Choose columns from the list.")
+    allowed = _allowed_columns(actor)
+    unknown = set(columns) - set(allowed)
+    if unknown:
+        raise InvalidInput(f"Unknown column {sorted(unknown)[0][:40]!r}.")
+    chosen = [key for key in allowed if key in columns]
+    if len(chosen) > MAX_LIST_COLUMNS:
+        raise InvalidInput(f"Show at most {MAX_LIST_COLUMNS} columns; the profile has the rest.")
+    with session_scope() as session:
+        layout = session.get(ClientListLayout, actor.user_id)
+        before = list(layout.columns) if layout else None
+        if layout is None:
+            layout = ClientListLayout(user_id=actor.user_id, columns=chosen)
+            session.add(layout)
+        layout.columns, layout.updated_at = chosen, utcnow()
+        audit.record(session, actor, "client_list.columns_chosen", "user", actor.user_id,
+                     {"columns": [before, chosen]})
+    return chosen
+
+
 # --- one client --------------------------------------------------------------------------------
 
 def _load(session: Session, client_id: int, *, allow_deleted: bool = False) -> Client:
@@ -325,7 +412,7 @@ def _load(session: Session, client_id: int, *, allow_deleted: bool = False) -> C
 
 def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
     assert client.id is not None
-    show = may_see_finances(actor)
+    show, reporting = may_see_finances(actor), reporting_currency(session)
     owner = session.get(User, client.owner_agent_id) if client.owner_agent_id else None
     portal = session.get(User, client.portal_user_id) if client.portal_user_id else None
     return ClientDetail(
@@ -353,6 +440,10 @@ def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
         merged_into_id=client.merged_into_id or 0,
         created_at=_fmt_time(client.created_at), updated_at=_fmt_time(client.updated_at),
         finances_visible=show,
+        net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
+                                       reporting) if show else "",
+        aum_converted=_converted(client, client.aum, client.aum_reporting,
+                                 reporting) if show else "",
     )
 
 
@@ -362,11 +453,49 @@ def get_client(actor: Actor, client_id: int) -> ClientDetail:
         return _detail(session, _load(session, client_id, allow_deleted=True), actor)
 
 
-def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) -> dict[str, Any]:
-    """Every submitted field parsed to its stored type; the first bad one raises."""
+def _check_known(changes: dict[str, Any]) -> None:
     unknown = set(changes) - set(EDITABLE) - {"custom_fields"}
     if unknown:
         raise InvalidInput(f"Unknown field: {sorted(unknown)[0][:60]}.")
+
+
+def _as_form_text(value: Any) -> str:
+    """A stored or submitted value as the profile form shows it, for spotting edits."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return " ".join(str(value).split())
+
+
+def _edited_only(client: Client, changes: dict[str, Any]) -> dict[str, Any]:
+    """The submitted fields whose value differs from the stored one.
+
+    A form submits every field; only what the user edited is validated, so a record saved
+    under older rules (a phone range newer rules dislike) stays editable.
+    """
+    edited: dict[str, Any] = {}
+    for key, value in changes.items():
+        if key == "custom_fields":
+            stored = client.custom_fields or {}
+            custom = (value if not isinstance(value, dict) else
+                      {k: v for k, v in value.items()
+                       if _as_form_text(v) != _as_form_text(stored.get(k))})
+            if custom:
+                edited[key] = custom
+        elif not isinstance(value, str | int | float | bool | list | None) or (
+                _as_form_text(value) != _as_form_text(getattr(client, key))):
+            edited[key] = value
+    return edited
+
+
+def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) -> dict[str, Any]:
+    """Every submitted field parsed to its stored type; the first bad one raises."""
+    _check_known(changes)
     country = parse_country(changes["country"]) if "country" in changes else client.country
     parsed: dict[str, Any] = {}
     for key, value in changes.items():
@@ -490,7 +619,8 @@ def create_client(actor: Actor, *, name: str, email: str = "", phone: str = "",
         session.flush()
         audit.record(session, actor, "client.created", "client", client.id,
                      {k: [None, _plain(v)] for k, v in parsed.items() if v not in (None, [])})
-        return _row(client, may_see_finances(actor))
+        return replace(_row(client, may_see_finances(actor)),
+                       warnings=tuple(phone_warnings(parsed)))
 
 
 def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> ClientDetail:
@@ -502,11 +632,14 @@ def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> Clie
         client = _load(session, client_id)
         if client.erased_at is not None:
             raise InvalidInput("This client's personal data was erased; it cannot be edited.")
-        diff = _apply(client, _parse_changes(session, client, changes))
+        _check_known(changes)
+        parsed = _parse_changes(session, client, _edited_only(client, changes))
+        diff = _apply(client, parsed)
         if diff:
             audit.record(session, actor, "client.updated", "client", client.id, diff)
         session.flush()
-        return _detail(session, client, actor)
+        session.refresh(client)  # the converted amounts the database trigger wrote
+        return replace(_detail(session, client, actor), warnings=tuple(phone_warnings(parsed)))
 
 
 def delete_client(actor: Actor, client_id: int) -> None:

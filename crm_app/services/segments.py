@@ -33,6 +33,7 @@ from crm_app.services.client_fields import (
     parse_number,
     parse_tags,
 )
+from crm_app.services.currency_rates import reporting_currency
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from models.base import utcnow
 from models.client import Client
@@ -148,7 +149,7 @@ def _column(spec: FieldSpec) -> Any:
         return {
             "number": element.as_float(), "bool": element.as_boolean(),
         }.get(spec.kind, element.as_string())
-    return getattr(Client, spec.key)
+    return getattr(Client, spec.column or spec.key)
 
 
 def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) -> ColumnElement:
@@ -305,7 +306,12 @@ def _segment_row(segment: Segment) -> SegmentRow:
 
 
 def segment_where(session, actor: Actor, rules: Any) -> ColumnElement:
-    """The full WHERE clause for a rule tree as `actor` may evaluate it."""
+    """The full WHERE clause for a rule tree as `actor` may evaluate it.
+
+    The one gate for evaluating rules: preview, count, export and a campaign's audience all
+    come through here, so a rule on a finance field is refused to an actor who may not see
+    client finances whichever path they take (saved or not, whoever saved it).
+    """
     clause = compile_rules(rules, custom_field_definitions(session),
                            show_finances=may_see_finances(actor))
     return and_(live_clients_clause(), clause)
@@ -329,22 +335,26 @@ def preview_rules(actor: Actor, rules: Any, limit: int = 10) -> SegmentPreview:
 def count_segment(actor: Actor, segment_id: int) -> int:
     require(actor, Action.VIEW_SEGMENTS)
     with session_scope() as session:
-        segment = _get(session, segment_id)
-        where = _saved_segment_where(session, segment)
-        return session.execute(select(func.count()).select_from(Client).where(where)
-                               ).scalar_one()
+        return session.execute(select(func.count()).select_from(
+            segment_client_ids_query(session, actor, segment_id).subquery())).scalar_one()
 
 
-def _saved_segment_where(session, segment: Segment) -> ColumnElement:
-    # A saved segment was built by someone allowed to use its fields; evaluating it (for a
-    # campaign's audience, say) only yields clients, never their finance values.
-    clause = compile_rules(segment.rules, custom_field_definitions(session), show_finances=True)
-    return and_(live_clients_clause(), clause)
+def segment_client_ids_query(session, actor: Actor, segment_id: int) -> sa.Select:
+    """`SELECT client.id` of a saved segment's members now, as `actor` may evaluate it: what
+    exports and campaign audiences use. Refused like a preview when the rules use a field the
+    actor may not see (a saved segment does not lend its author's permissions)."""
+    require(actor, Action.VIEW_SEGMENTS)
+    return select(Client.id).where(segment_where(session, actor,
+                                                 _get(session, segment_id).rules))
 
 
-def segment_client_ids_query(session, segment_id: int) -> sa.Select:
-    """`SELECT client.id` of a segment's members now: what campaigns target."""
-    return select(Client.id).where(_saved_segment_where(session, _get(session, segment_id)))
+def segment_audience(actor: Actor, segment_id: int) -> list[int]:
+    """The ids of a segment's members now, for a campaign's audience."""
+    require(actor, Action.VIEW_SEGMENTS)
+    with session_scope() as session:
+        return list(session.execute(
+            segment_client_ids_query(session, actor, segment_id).order_by(Client.id)
+        ).scalars())
 
 
 def _get(session, segment_id: int) -> Segment:
@@ -420,8 +430,10 @@ def field_options(actor: Actor) -> list[dict[str, Any]]:
     show = may_see_finances(actor)
     with session_scope() as session:
         definitions = custom_field_definitions(session)
+        reporting = reporting_currency(session)
     specs = [s for s in FIELDS.values() if show or not s.restricted]
     specs += [field_spec(CUSTOM_PREFIX + key, definitions) for key in sorted(definitions)]
-    return [{"key": s.key, "label": s.label, "kind": s.kind,
+    return [{"key": s.key, "label": f"{s.label} in {reporting}" if s.column else s.label,
+             "kind": s.kind,
              "operators": OPERATORS[s.kind], "choices": list(s.choices)} for s in specs]
 

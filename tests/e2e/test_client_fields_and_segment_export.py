@@ -48,3 +48,25 @@ def test_manager_adds_a_custom_field_and_exports_a_segment(
     assert [row["name"] for row in rows] == ["Vera Vip"]
     shoot(page, "segment-export")
     context.close()
+
+
+def test_marketing_cannot_export_a_segment_built_on_net_worth(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    manager = make_user("manager", "Morgan Manager")
+    marketer = make_user("marketing", "Mia Marketing")
+    client_service.create_client(manager, name="Rich Client", net_worth="9000000")
+    segments.save_segment(manager, name="Millionaires", rules={"op": "and", "rules": [
+        {"field": "net_worth", "operator": "gte", "value": "1000000"}]})
+    context, page = signed_in(browser, app_url, marketer.email, landing="/clients")
+    page.goto(f"{app_url}/segments")
+    page.get_by_role("button", name="Millionaires").click()
+    expect(page.get_by_role("alert").first).to_contain_text("net worth")
+    downloads = []
+    page.on("download", lambda download: downloads.append(download))
+    page.locator("#segment-export-csv").click()
+    expect(page.get_by_text("You may not build segments on net worth").last).to_be_visible()
+    page.wait_for_timeout(1000)
+    assert downloads == []
+    shoot(page, "segment-export-refused-marketing")
+    context.close()

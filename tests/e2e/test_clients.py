@@ -178,3 +178,90 @@ def test_manager_holds_then_erases_a_client_and_merges_a_duplicate(
 
 def clients_create(actor, name: str, email: str) -> int:
     return client_service.create_client(actor, name=name, email=email).id
+
+
+def test_clients_page_fits_1280_filters_apply_on_enter_and_columns_persist(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    from crm_app.services import currency_rates
+
+    manager = make_user("manager", "Morgan Manager")
+    currency_rates.set_rate(manager, "GBP", "1.27", "2026-11-30", "ECB")
+    client_service.create_client(
+        manager, name="Penelope Longname-Fitzwilliam", country="GB", currency="GBP",
+        email="penelope.longname-fitzwilliam.private.office@very-long-domain.example",
+        phone="+44 7700 900414", net_worth="1000000", tags="vip, esg, family-office")
+    client_service.create_client(manager, name="Dora Dollar", country="US",
+                                 net_worth="1200000", email="dora@x.example")
+    context, page = signed_in(browser, app_url, manager.email, landing="/tickets", width=1280)
+    page.goto(f"{app_url}/clients")
+    expect(page.locator("tr.client-row")).to_have_count(2)
+    fits = "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    assert page.evaluate(fits)
+    expect(page.locator("tr.client-row", has_text="Penelope")).to_contain_text("≈ USD 1,270,000")
+    shoot(page, "clients-10-list-1280")
+
+    # Enter applies a text filter at once; it never waits for the field to lose focus.
+    country = page.locator(".filter-country input")
+    country.fill("GB")
+    country.press("Enter")
+    expect(page.locator("tr.client-row")).to_have_count(1)
+    expect(country).to_be_focused()
+    # A short pause in typing applies it too.
+    country.fill("")
+    expect(page.locator("tr.client-row")).to_have_count(2)
+    expect(country).to_be_focused()
+
+    # Net worth compares in USD: GBP 1,000,000 (≈ USD 1.27 M) is above USD 1.25 M.
+    page.locator(".filter-net_worth-min input").fill("1250000")
+    page.locator(".filter-net_worth-min input").press("Enter")
+    expect(page.locator("tr.client-row")).to_have_count(1)
+    expect(page.locator("tr.client-row")).to_contain_text("Penelope")
+    page.get_by_role("button", name="Clear").click()
+    expect(page.locator("tr.client-row")).to_have_count(2)
+
+    # The user's columns are remembered across visits.
+    page.locator("#choose-columns").click()
+    page.locator(".column-region").click()
+    page.locator(".column-phone").click()
+    page.keyboard.press("Escape")
+    expect(page.get_by_role("columnheader", name="Region")).to_have_count(1)
+    page.reload()
+    expect(page.locator("tr.client-row")).to_have_count(2)
+    expect(page.get_by_role("columnheader", name="Region")).to_have_count(1)
+    expect(page.get_by_role("columnheader", name="Phone")).to_have_count(0)
+    assert page.evaluate(fits)
+    shoot(page, "clients-11-chosen-columns")
+
+    # A demo-data UK number does not block saving another field.
+    page.get_by_role("link", name="Penelope Longname-Fitzwilliam").click()
+    expect(page.locator("#profile-phone")).to_have_value("+447700900414")
+    page.locator("#profile-region").fill("London")
+    page.locator("#save-client").click()
+    expect(page.get_by_text("Saved", exact=True)).to_be_visible()
+    expect(page.get_by_role("alert")).to_have_count(0)
+    expect(page.locator("#net-worth-converted")).to_have_text("≈ USD 1,270,000")
+    shoot(page, "clients-12-uk-number-saved")
+    context.close()
+
+
+def test_manager_sets_an_exchange_rate_and_the_list_reconverts(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    manager = make_user("manager", "Morgan Manager")
+    client_service.create_client(manager, name="Yuki Yen", currency="JPY", net_worth="100000000")
+    context, page = signed_in(browser, app_url, manager.email, landing="/tickets", width=1280)
+    page.goto(f"{app_url}/settings/currency-rates")
+    expect(page.locator("#missing-rates")).to_contain_text("JPY")
+    page.get_by_role("combobox").nth(1).click()
+    page.get_by_role("option", name="JPY", exact=True).click()
+    page.locator("#rate-value").fill("0.0067")
+    page.locator("#rate-date").fill("2026-11-30")
+    page.locator("#rate-source").fill("ECB reference rate")
+    page.locator("#save-rate").click()
+    expect(page.locator("tr.rate-row", has_text="JPY")).to_contain_text("2026-11-30")
+    expect(page.locator("#missing-rates")).to_have_count(0)
+    shoot(page, "clients-13-currency-rates")
+    page.goto(f"{app_url}/clients")
+    expect(page.locator("tr.client-row")).to_contain_text("≈ USD 670,000")
+    context.close()
