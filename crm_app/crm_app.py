@@ -14,6 +14,7 @@ import pages.clients
 import pages.home
 import pages.login
 import pages.portal
+import pages.profile
 import pages.segments
 import pages.setup
 import pages.signup

@@ -20,6 +20,7 @@ USERS = "/users"
 AI_SETTINGS = "/settings/ai"
 PORTAL = "/portal"
 PORTAL_TICKET = "/portal/tickets/[number]"
+PROFILE = "/profile"
 
 
 def ticket(number: int | str) -> str:
