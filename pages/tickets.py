@@ -811,8 +811,9 @@ def _client_picker() -> rx.Component:
                             rx.text("No client matches.", size="2", color_scheme="gray",
                                     padding="0.4rem 0.6rem")),
                     rx.box(
-                        rx.text(rx.icon("user-plus", size=14), " New client",
-                                size="2", weight="medium"),
+                        rx.hstack(rx.icon("user-plus", size=14),
+                                  rx.text("New client", size="2", weight="medium"),
+                                  align="center", spacing="2"),
                         role="option",
                         aria_selected=new_active,
                         id="pick-new-client",
