@@ -17,6 +17,7 @@ import pages.currency_rates
 import pages.home
 import pages.login
 import pages.portal
+import pages.profile
 import pages.segments
 import pages.setup
 import pages.signup

@@ -10,6 +10,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.state import AppState
+from crm_app.timefmt import TimeZoneState
 
 
 def _nav_item(label: str, icon: str, href: str, visible: rx.Var[bool]) -> rx.Component:
@@ -73,6 +74,7 @@ def top_bar(title: str) -> rx.Component:
             ),
             rx.menu.content(
                 rx.menu.item(AppState.user_email, disabled=True),
+                rx.menu.item("Profile", on_click=rx.redirect(routes.PROFILE), id="profile-link"),
                 rx.menu.separator(),
                 rx.menu.item(
                     native_form(
@@ -129,7 +131,8 @@ def signed_in_page(
         return rx.page(
             route=route,
             title=f"{title} · Finance CRM",
-            on_load=[AppState.guard(action.value), *(on_load or [])],
+            on_load=[AppState.guard(action.value), TimeZoneState.load_time_zone,
+                     *(on_load or [])],
         )(wrapped)
 
     return decorator

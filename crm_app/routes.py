@@ -25,6 +25,7 @@ API_AUTH_LOGIN = "/api/auth/login"
 API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_SIGNUP = "/api/auth/signup"
 API_AUTH_LOGOUT = "/api/auth/logout"
+PROFILE = "/profile"
 
 
 def ticket(number: int | str) -> str:

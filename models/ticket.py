@@ -48,6 +48,7 @@ class Channel(StrEnum):
     WHATSAPP = "whatsapp"
     PORTAL = "portal"
     PHONE = "phone"
+    IN_PERSON = "in_person"  # a walk-in, logged by the agent who met the client
     AGENT = "agent"
 
 
@@ -133,8 +134,14 @@ class TicketMessage(SQLModel, table=True):
         sa.Column("search_vector", TSVECTOR,
                   sa.Computed("to_tsvector('english'::regconfig, body_text)", persisted=True)),
         sa.Index("ix_ticket_message_search_vector", "search_vector", postgresql_using="gin"),
+        # References in the body ("WD-00012404", IBANs, account numbers) normalized, for
+        # substring search through trigrams; full text splits them apart.
+        sa.Column("reference_tokens", sa.Text,
+                  sa.Computed("crm_reference_tokens(body_text)", persisted=True)),
+        sa.Index("ix_ticket_message_reference_tokens", "reference_tokens",
+                 postgresql_using="gin", postgresql_ops={"reference_tokens": "gin_trgm_ops"}),
     )
-    __mapper_args__ = {"exclude_properties": ["search_vector"]}
+    __mapper_args__ = {"exclude_properties": ["search_vector", "reference_tokens"]}
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")

@@ -39,6 +39,8 @@ class User(SQLModel, table=True):
     is_available: bool = Field(default=True)
     created_at: datetime = timestamp_field()
     last_login_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    # IANA name ("Europe/London"); None shows times in the browser's own zone.
+    time_zone: str | None = Field(default=None, sa_type=sa.String(64))
 
 
 class UserSession(SQLModel, table=True):

@@ -12,6 +12,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
+from crm_app.keyboard import ticket_shortcuts
 from crm_app.layout import empty_state, signed_in_page
 from crm_app.services import live, macros, presence
 from crm_app.services import tickets as ticket_service
@@ -291,6 +292,8 @@ def _message(message: MessageRow) -> rx.Component:
                 rx.badge("agent reply", color_scheme="blue"),
             ),
             rx.badge(message.channel, variant="soft", color_scheme="gray"),
+            rx.cond(message.logged_by != "", rx.text("logged by ", message.logged_by, " · ",
+                    message.channel, size="1", color_scheme="gray", class_name="logged-by")),
             rx.cond(message.sentiment != "", _sentiment_badge(message.sentiment)),
             rx.spacer(),
             rx.text(message.created_at, size="1", color_scheme="gray"),
@@ -493,6 +496,8 @@ def _history_card() -> rx.Component:
 
 def _ticket(ticket: TicketRow) -> rx.Component:
     return rx.hstack(
+        ticket_shortcuts(on_reply=TicketState.set_internal(False),
+                         on_note=TicketState.set_internal(True), on_send=TicketState.send),
         rx.vstack(
             rx.hstack(
                 rx.link(rx.icon("arrow-left", size=16), "Queue", href=routes.TICKETS,

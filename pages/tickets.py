@@ -8,7 +8,7 @@ import time
 
 import reflex as rx
 
-from crm_app import routes
+from crm_app import keyboard, routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
 from crm_app.services import assignment, live, saved_views
@@ -17,9 +17,10 @@ from crm_app.services import search as search_service
 from crm_app.services import tickets as ticket_service
 from crm_app.services.errors import InvalidInput, ServiceError
 from crm_app.services.saved_views import ViewRow
-from crm_app.services.search import SearchHit
+from crm_app.services.search import ClientPick, SearchHit
 from crm_app.services.tickets import QueueFilters, TicketRow
 from crm_app.state import AppState, chain, error_toast
+from crm_app.timefmt import when
 from models.ai import SentimentLabel
 from models.ticket import Channel, SlaState, TicketPriority
 
@@ -30,8 +31,10 @@ def plural(count: int, word: str) -> str:
     """"1 ticket", "2 tickets", "10,000 tickets"."""
     return f"{count:,} {word}" + ("" if count == 1 else "s")
 
-NO_CLIENT = "— no client —"
-
+CLIENT_SEARCH_DEBOUNCE_MS = 250
+# Channel of a new ticket -> how its first message reads: the client's words an agent logs
+# (a call, a visit), or the agent writing to the client.
+LOGGED_CHANNELS = set(ticket_service.LOGGED_FOR_CLIENT_CHANNELS)
 
 LIVE_POLL_SECONDS = 3
 LIVE_MAX_SECONDS = 4 * 3600  # a forgotten tab stops polling after a working day's half
@@ -70,6 +73,12 @@ class TicketsState(AppState):
     search_query: str = ""
     search_hits: list[SearchHit] = []
     search_active: bool = False
+    search_page: int = 1
+    search_total: int = 0
+    search_capped: bool = False
+    search_has_next: bool = False
+    # keyboard: the highlighted row (queue or search results), -1 for none
+    cursor: int = -1
     # selection and bulk actions
     selected: list[int] = []
     staff_labels: list[str] = []
@@ -81,11 +90,19 @@ class TicketsState(AppState):
     # new-ticket dialog
     dialog_open: bool = False
     create_error: str = ""
-    client_labels: list[str] = []
-    _client_ids: dict[str, int] = {}
-    new_client: str = NO_CLIENT
     new_priority: str = TicketPriority.NORMAL.value
     new_channel: str = Channel.PHONE.value
+    # the client picker: search as you type over every client
+    client_query: str = ""
+    client_picks: list[ClientPick] = []
+    pick_index: int = 0
+    picker_open: bool = False
+    picked_id: int = 0
+    picked_label: str = ""
+    adding_client: bool = False
+    new_client_name: str = ""
+    new_client_email: str = ""
+    add_client_error: str = ""
 
     @rx.var
     def page_count(self) -> int:
@@ -109,6 +126,16 @@ class TicketsState(AppState):
     @rx.var
     def selected_count(self) -> int:
         return len(self.selected)
+
+    @rx.var
+    def search_total_label(self) -> str:
+        if self.search_capped:
+            return f"{search_service.SEARCH_CAP:,}+ tickets"
+        return plural(self.search_total, "ticket")
+
+    @rx.var
+    def logged_for_client(self) -> bool:
+        return self.new_channel in LOGGED_CHANNELS
 
     def _filters(self) -> QueueFilters:
         def plain(value: str) -> str:
@@ -150,6 +177,7 @@ class TicketsState(AppState):
         self._next_cursor, self.has_next = result.next_cursor, bool(result.next_cursor)
         visible = {t.number for t in result.items}
         self.selected = [n for n in self.selected if n in visible]
+        self.cursor = min(self.cursor, len(result.items) - 1)
         return None
 
     @rx.event
@@ -263,23 +291,61 @@ class TicketsState(AppState):
         return chain(self._fetch(),
                      rx.toast.success(f"{plural(count, 'ticket')} assigned round-robin"))
 
-    @rx.event
-    def run_search(self, form: dict):
-        self.search_query = str(form.get("q", "")).strip()
-        if not self.search_query:
-            return self.clear_search()
+    def _search(self, page: int):
         try:
-            result = search_service.search_tickets(self.require_actor(), self.search_query)
+            result = search_service.search_tickets(self.require_actor(), self.search_query,
+                                                   page=page, limit=PAGE_SIZE)
         except ServiceError as error:
             return error_toast(error)
         if result.kind == "number" and len(result.hits) == 1:
             return rx.redirect(routes.ticket(result.hits[0].number))
         self.search_hits, self.search_active = result.hits, True
+        self.search_page, self.search_total = result.page, result.total
+        self.search_capped, self.search_has_next = result.total_capped, result.has_next
+        self.cursor = -1
         return None
+
+    @rx.event
+    def run_search(self, form: dict):
+        self.search_query = str(form.get("q", "")).strip()[:search_service.MAX_QUERY_CHARS]
+        if not self.search_query:
+            return self.clear_search()
+        return self._search(1)
+
+    @rx.event
+    def search_next_page(self):
+        return self._search(self.search_page + 1) if self.search_has_next else None
+
+    @rx.event
+    def search_previous_page(self):
+        return self._search(max(1, self.search_page - 1))
 
     @rx.event
     def clear_search(self):
         self.search_query, self.search_hits, self.search_active = "", [], False
+        self.search_page, self.search_total, self.search_capped = 1, 0, False
+        self.search_has_next, self.cursor = False, -1
+
+    def _cursor_numbers(self) -> list[int]:
+        rows = self.search_hits if self.search_active else self.tickets
+        return [row.number for row in rows]
+
+    @rx.event
+    def move_cursor(self, delta: int):
+        """j / k: highlight the next or previous row (of the queue or the search results)."""
+        numbers = self._cursor_numbers()
+        if not numbers or delta not in (1, -1):
+            return None
+        self.cursor = min(max(self.cursor + delta, 0), len(numbers) - 1)
+        return rx.scroll_to(f"row-{numbers[self.cursor]}", align_to_top=False)
+
+    @rx.event
+    def open_cursor(self):
+        """Enter / o: open the highlighted ticket."""
+        numbers = self._cursor_numbers()
+        if 0 <= self.cursor < len(numbers):
+            return rx.redirect(routes.ticket(numbers[self.cursor]))
+        return None
 
     @rx.event(background=True)
     async def live_loop(self):
@@ -315,22 +381,107 @@ class TicketsState(AppState):
 
     @rx.event
     def open_dialog(self):
-        try:
-            choices = client_service.client_choices(self.require_actor(), limit=200)
-        except ServiceError as error:
-            return error_toast(error)
-        self._client_ids = {label: cid for cid, label in choices}
-        self.client_labels = [NO_CLIENT, *self._client_ids]
         self.create_error, self.dialog_open = "", True
-        return None
+        self.client_query, self.client_picks, self.picker_open = "", [], False
+        self.picked_id, self.picked_label, self.pick_index = 0, "", 0
+        self.adding_client, self.add_client_error = False, ""
+        return rx.set_focus("client-search")
 
     @rx.event
     def set_dialog_open(self, value: bool):
-        self.dialog_open = value
+        self.dialog_open = bool(value)
 
     @rx.event
-    def set_new_client(self, value: str):
-        self.new_client = value
+    def search_clients(self, value: str):
+        """The picker's input, debounced: the best few clients of the whole base."""
+        self.client_query = str(value or "")[:100]
+        self.pick_index, self.add_client_error = 0, ""
+        if not self.client_query.strip():
+            self.client_picks, self.picker_open = [], False
+            return None
+        try:
+            self.client_picks = search_service.find_clients(self.require_actor(),
+                                                            self.client_query)
+        except ServiceError as error:
+            return error_toast(error)
+        self.picker_open = True
+        return None
+
+    @rx.event
+    def move_pick(self, delta: int):
+        """Arrow keys in the picker; the last row is "New client"."""
+        if delta not in (1, -1):
+            return
+        self.picker_open = bool(self.client_query.strip())
+        self.pick_index = min(max(self.pick_index + delta, 0), len(self.client_picks))
+
+    @rx.event
+    def choose_pick(self):
+        """Enter in the picker: the highlighted client, or the "New client" form."""
+        if not self.picker_open:
+            return None
+        if self.pick_index < len(self.client_picks):
+            return self.pick(self.client_picks[self.pick_index].id)
+        return self.start_new_client()
+
+    @rx.event
+    def pick(self, client_id: int):
+        chosen = next((c for c in self.client_picks if c.id == client_id), None)
+        if chosen is None:
+            return None
+        self.picked_id, self.picked_label = chosen.id, chosen.label
+        self.client_query, self.client_picks, self.picker_open = "", [], False
+        return rx.set_focus("subject")
+
+    @rx.event
+    def close_picker(self):
+        self.picker_open = False
+
+    @rx.event
+    def clear_pick(self):
+        self.picked_id, self.picked_label = 0, ""
+        return rx.set_focus("client-search")
+
+    @rx.event
+    def start_new_client(self):
+        typed = self.client_query.strip()
+        self.new_client_email = typed if "@" in typed else ""
+        self.new_client_name = "" if "@" in typed else typed
+        self.adding_client, self.picker_open, self.add_client_error = True, False, ""
+        return rx.set_focus("new-client-name")
+
+    @rx.event
+    def cancel_new_client(self):
+        self.adding_client, self.add_client_error = False, ""
+        return rx.set_focus("client-search")
+
+    @rx.event
+    def set_new_client_name(self, value: str):
+        self.new_client_name = str(value or "")[:200]
+
+    @rx.event
+    def set_new_client_email(self, value: str):
+        self.new_client_email = str(value or "")[:320]
+
+    @rx.event
+    def add_client(self):
+        """Create the client (through the clients service: permission, validation, audit)
+        and pick it for this ticket."""
+        self.add_client_error = ""
+        if not self.new_client_name.strip() or not self.new_client_email.strip():
+            self.add_client_error = "A new client needs a name and an email address."
+            return None
+        try:
+            row = client_service.create_client(self.require_actor(),
+                                               name=self.new_client_name,
+                                               email=self.new_client_email)
+        except ServiceError as error:
+            self.add_client_error = error.message
+            return None
+        self.picked_id = row.id
+        self.picked_label = f"{row.name} <{row.email}> · #{row.id}" if row.email else row.name
+        self.adding_client, self.client_query = False, ""
+        return [rx.toast.success(f"Client {row.name} added"), rx.set_focus("subject")]
 
     @rx.event
     def set_new_priority(self, value: str):
@@ -346,7 +497,7 @@ class TicketsState(AppState):
         try:
             row = ticket_service.create_ticket(
                 self.require_actor(),
-                client_id=self._client_ids.get(self.new_client),
+                client_id=self.picked_id or None,
                 subject=form.get("subject", ""),
                 body=form.get("body", ""),
                 priority=self.new_priority,
@@ -388,7 +539,13 @@ def sla_badge(state: rx.Var[str]) -> rx.Component:
     )
 
 
-def _row(ticket: TicketRow) -> rx.Component:
+def _cursor_style(index: rx.Var[int]) -> dict:
+    here = TicketsState.cursor == index
+    return {"background": rx.cond(here, rx.color("accent", 4), "transparent"),
+            "box_shadow": rx.cond(here, f"inset 3px 0 0 {rx.color('accent', 9)}", "none")}
+
+
+def _row(ticket: TicketRow, index: rx.Var[int]) -> rx.Component:
     weight = rx.cond(ticket.is_unread, "bold", "regular")
     return rx.table.row(
         rx.table.cell(rx.checkbox(
@@ -411,8 +568,10 @@ def _row(ticket: TicketRow) -> rx.Component:
         rx.table.cell(rx.text(ticket.channel, size="1")),
         rx.table.cell(rx.cond(ticket.assignee_name != "", ticket.assignee_name,
                               rx.text("unassigned", color_scheme="gray", size="1"))),
-        rx.table.cell(rx.text(ticket.created_at, size="1", color_scheme="gray")),
-        class_name="ticket-row",
+        rx.table.cell(when(ticket.created_iso)),
+        class_name=rx.cond(TicketsState.cursor == index, "ticket-row cursor", "ticket-row"),
+        id="row-" + ticket.number.to_string(),
+        style=_cursor_style(index),
     )
 
 
@@ -520,7 +679,7 @@ def _search_bar() -> rx.Component:
     return rx.form(
         rx.hstack(
             rx.input(rx.input.slot(rx.icon("search", size=16)), name="q",
-                     placeholder="Search subjects and messages, #number or client email…",
+                     placeholder="Search words, references, IBANs, client names, #number…",
                      default_value=TicketsState.search_query, width="28rem", id="search"),
             rx.button("Search", type="submit", variant="soft"),
             rx.cond(TicketsState.search_active,
@@ -533,7 +692,7 @@ def _search_bar() -> rx.Component:
     )
 
 
-def _hit(hit: SearchHit) -> rx.Component:
+def _hit(hit: SearchHit, index: rx.Var[int]) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.text("#", hit.number, weight="bold"),
@@ -541,7 +700,7 @@ def _hit(hit: SearchHit) -> rx.Component:
             status_badge(hit.status),
             rx.spacer(),
             rx.text(hit.client_name, size="1", color_scheme="gray"),
-            rx.text(hit.created_at, size="1", color_scheme="gray"),
+            when(hit.created_iso),
             align="center",
             width="100%",
         ),
@@ -551,17 +710,166 @@ def _hit(hit: SearchHit) -> rx.Component:
         padding="0.6rem 0.9rem",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
         width="100%",
-        class_name="search-hit",
+        class_name=rx.cond(TicketsState.cursor == index, "search-hit cursor", "search-hit"),
+        id="row-" + hit.number.to_string(),
+        style=_cursor_style(index),
+    )
+
+
+def _search_pager() -> rx.Component:
+    return rx.hstack(
+        rx.text(TicketsState.search_total_label, " found", size="2", color_scheme="gray",
+                id="search-total"),
+        rx.spacer(),
+        rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous results",
+                  disabled=TicketsState.search_page <= 1,
+                  on_click=TicketsState.search_previous_page, id="search-previous"),
+        rx.text("Page ", TicketsState.search_page, size="2", id="search-page"),
+        rx.button(rx.icon("chevron-right"), variant="soft", aria_label="More results",
+                  disabled=~TicketsState.search_has_next, on_click=TicketsState.search_next_page,
+                  id="search-next"),
+        width="100%",
+        align="center",
     )
 
 
 def _search_results() -> rx.Component:
     return rx.cond(
         TicketsState.search_hits.length() > 0,
-        rx.vstack(rx.foreach(TicketsState.search_hits, _hit), spacing="0", width="100%",
-                  border=f"1px solid {rx.color('gray', 5)}", border_radius="8px"),
+        rx.vstack(
+            rx.vstack(rx.foreach(TicketsState.search_hits, _hit), spacing="0", width="100%",
+                      border=f"1px solid {rx.color('gray', 5)}", border_radius="8px"),
+            _search_pager(),
+            width="100%",
+        ),
         empty_state("search-x", "No matches",
-                    "Try fewer or shorter words; the start of a word is enough."),
+                    "Try fewer or shorter words, a reference like WD-00012404, an IBAN, a "
+                    "client's name or email, or #number."),
+    )
+
+
+def _when_key(key: rx.Var[str], wanted: str, event: rx.event.EventSpec) -> rx.Var:
+    return rx.cond(key == wanted, event, rx.noop())
+
+
+def _pick_option(pick: ClientPick, index: rx.Var[int]) -> rx.Component:
+    active = TicketsState.pick_index == index
+    return rx.box(
+        rx.text(pick.label, size="2", weight=rx.cond(active, "medium", "regular")),
+        rx.cond(pick.phone != "", rx.text(pick.phone, size="1", color_scheme="gray")),
+        role="option",
+        aria_selected=active,
+        id="pick-" + pick.id.to_string(),
+        class_name=rx.cond(active, "client-pick active", "client-pick"),
+        on_click=TicketsState.pick(pick.id),
+        padding="0.4rem 0.6rem",
+        cursor="pointer",
+        background=rx.cond(active, rx.color("accent", 4), "transparent"),
+        _hover={"background": rx.color("accent", 3)},
+    )
+
+
+def _client_picker() -> rx.Component:
+    """Search the whole client base as you type; arrows move, Enter picks, Esc closes; the last
+    option adds a new client."""
+    new_active = TicketsState.pick_index == TicketsState.client_picks.length()
+    return rx.cond(
+        TicketsState.picked_id > 0,
+        rx.hstack(
+            rx.badge(rx.icon("user", size=14), TicketsState.picked_label, size="2",
+                     variant="soft", id="picked-client"),
+            rx.button("Change", size="1", variant="ghost", on_click=TicketsState.clear_pick,
+                      id="change-client"),
+            align="center",
+        ),
+        rx.box(
+            rx.input(
+                rx.input.slot(rx.icon("search", size=14)),
+                value=TicketsState.client_query,
+                on_change=TicketsState.search_clients,
+                debounce_timeout=CLIENT_SEARCH_DEBOUNCE_MS,
+                on_key_down=lambda key, info: [
+                    _when_key(key, "ArrowDown", TicketsState.move_pick(1).prevent_default),
+                    _when_key(key, "ArrowUp", TicketsState.move_pick(-1).prevent_default),
+                    _when_key(key, "Enter", TicketsState.choose_pick.prevent_default),
+                    _when_key(key, "Escape", TicketsState.close_picker),
+                ],
+                placeholder="Name, email, phone or client number…",
+                id="client-search",
+                role="combobox",
+                aria_expanded=TicketsState.picker_open,
+                aria_controls="client-options",
+                aria_autocomplete="list",
+                auto_complete="off",
+                width="100%",
+            ),
+            rx.cond(
+                TicketsState.picker_open,
+                rx.box(
+                    rx.foreach(TicketsState.client_picks, _pick_option),
+                    rx.cond(TicketsState.client_picks.length() == 0,
+                            rx.text("No client matches.", size="2", color_scheme="gray",
+                                    padding="0.4rem 0.6rem")),
+                    rx.box(
+                        rx.hstack(rx.icon("user-plus", size=14),
+                                  rx.text("New client", size="2", weight="medium"),
+                                  align="center", spacing="2"),
+                        role="option",
+                        aria_selected=new_active,
+                        id="pick-new-client",
+                        on_click=TicketsState.start_new_client,
+                        padding="0.4rem 0.6rem",
+                        cursor="pointer",
+                        border_top=f"1px solid {rx.color('gray', 4)}",
+                        background=rx.cond(new_active, rx.color("accent", 4), "transparent"),
+                        _hover={"background": rx.color("accent", 3)},
+                    ),
+                    role="listbox",
+                    id="client-options",
+                    border=f"1px solid {rx.color('gray', 6)}",
+                    border_radius="6px",
+                    margin_top="0.25rem",
+                    max_height="18rem",
+                    overflow_y="auto",
+                    background=rx.color("gray", 1),
+                ),
+            ),
+            rx.cond(
+                TicketsState.adding_client,
+                rx.vstack(
+                    rx.text("New client", size="2", weight="bold"),
+                    rx.hstack(
+                        rx.input(placeholder="Full name", value=TicketsState.new_client_name,
+                                 on_change=TicketsState.set_new_client_name,
+                                 id="new-client-name", max_length=200, width="50%"),
+                        rx.input(placeholder="Email", type="email",
+                                 value=TicketsState.new_client_email,
+                                 on_change=TicketsState.set_new_client_email,
+                                 on_key_down=lambda key, info: [_when_key(
+                                     key, "Enter", TicketsState.add_client.prevent_default)],
+                                 id="new-client-email", max_length=320, width="50%"),
+                        width="100%",
+                    ),
+                    form_error(TicketsState.add_client_error),
+                    rx.hstack(
+                        rx.button("Cancel", size="1", variant="soft", color_scheme="gray",
+                                  on_click=TicketsState.cancel_new_client, type="button"),
+                        rx.button("Add client", size="1", on_click=TicketsState.add_client,
+                                  type="button", id="add-client"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    padding="0.75rem",
+                    margin_top="0.5rem",
+                    border=f"1px solid {rx.color('gray', 5)}",
+                    border_radius="6px",
+                    width="100%",
+                    spacing="2",
+                    id="new-client-form",
+                ),
+            ),
+            width="100%",
+        ),
     )
 
 
@@ -573,40 +881,55 @@ def _new_ticket_dialog() -> rx.Component:
         ),
         rx.dialog.content(
             rx.dialog.title("New ticket"),
-            rx.form(
-                rx.vstack(
-                    field("Client", rx.select(TicketsState.client_labels,
-                                              value=TicketsState.new_client,
-                                              on_change=TicketsState.set_new_client,
-                                              name="client", width="100%")),
-                    field("Subject", rx.input(name="subject", id="subject", required=True,
-                                              max_length=300, width="100%")),
-                    rx.hstack(
-                        field("Priority", rx.select([p.value for p in TicketPriority],
-                                                    value=TicketsState.new_priority,
-                                                    on_change=TicketsState.set_new_priority,
-                                                    name="priority")),
-                        field("Channel", rx.select([c.value for c in Channel],
-                                                   value=TicketsState.new_channel,
-                                                   on_change=TicketsState.set_new_channel,
-                                                   name="channel")),
-                        width="100%",
+            rx.vstack(
+                # Outside the form: Enter in the picker picks, it does not submit.
+                field("Client", _client_picker()),
+                rx.form(
+                    rx.vstack(
+                        field("Subject", rx.input(name="subject", id="subject", required=True,
+                                                  max_length=300, width="100%")),
+                        rx.hstack(
+                            field("Channel", rx.select(
+                                [c.value for c in Channel], value=TicketsState.new_channel,
+                                on_change=TicketsState.set_new_channel, name="channel",
+                                id="new-channel")),
+                            field("Priority", rx.select(
+                                [p.value for p in TicketPriority],
+                                value=TicketsState.new_priority,
+                                on_change=TicketsState.set_new_priority, name="priority")),
+                            width="100%",
+                        ),
+                        field(rx.cond(TicketsState.logged_for_client,
+                                      "What the client asked",
+                                      "Your message to the client"),
+                              rx.text_area(name="body", id="body", required=True, rows="5",
+                                           width="100%")),
+                        rx.text(rx.cond(
+                            TicketsState.logged_for_client,
+                            "Logged as the client's own message, by you: the reply clock "
+                            "starts now.",
+                            "Sent as your message to the client."),
+                            size="1", color_scheme="gray", id="body-hint"),
+                        form_error(TicketsState.create_error),
+                        rx.hstack(
+                            rx.dialog.close(rx.button("Cancel", variant="soft",
+                                                      color_scheme="gray", type="button")),
+                            rx.button("Create ticket", type="submit", id="create-ticket"),
+                            justify="end",
+                            width="100%",
+                        ),
+                        spacing="3",
                     ),
-                    field("Message", rx.text_area(name="body", id="body", required=True,
-                                                  rows="5", width="100%")),
-                    form_error(TicketsState.create_error),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
-                                                  type="button")),
-                        rx.button("Create ticket", type="submit", id="create-ticket"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
+                    on_submit=TicketsState.create,
+                    reset_on_submit=False,
                 ),
-                on_submit=TicketsState.create,
-                reset_on_submit=False,
+                spacing="3",
+                width="100%",
             ),
+            # Esc closes an open client list first, the dialog on the next press.
+            on_escape_key_down=rx.cond(TicketsState.picker_open,
+                                       TicketsState.close_picker.prevent_default, rx.noop()),
+            max_width="36rem",
         ),
         open=TicketsState.dialog_open,
         on_open_change=TicketsState.set_dialog_open,
@@ -661,8 +984,15 @@ def _queue_table() -> rx.Component:
 @signed_in_page(routes.TICKETS, "Tickets", Action.VIEW_TICKETS, on_load=[TicketsState.load])
 def tickets_page() -> rx.Component:
     return rx.vstack(
-        rx.hstack(_search_bar(), rx.spacer(), _new_ticket_dialog(), width="100%",
-                  align="center"),
+        keyboard.queue_shortcuts(on_move=TicketsState.move_cursor,
+                                 on_open=TicketsState.open_cursor, search_id="search",
+                                 enabled=~TicketsState.dialog_open),
+        rx.hstack(_search_bar(), rx.spacer(),
+                  rx.tooltip(rx.icon_button(rx.icon("keyboard", size=16), variant="ghost",
+                                            color_scheme="gray", aria_label="Keyboard shortcuts",
+                                            on_click=keyboard.ShortcutsState.show_help),
+                             content="Keyboard shortcuts (?)"),
+                  _new_ticket_dialog(), width="100%", align="center"),
         rx.cond(
             TicketsState.search_active,
             _search_results(),

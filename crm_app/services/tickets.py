@@ -34,9 +34,12 @@ from models.ticket import (
     TicketPriority,
     TicketStatus,
 )
-from models.user import User
+from models.user import Role, User
 
 MAX_BODY = 100_000
+# Channels where an agent writes down what the client said: a new ticket's first message is the
+# client's, logged by the agent.
+LOGGED_FOR_CLIENT_CHANNELS = (Channel.PHONE.value, Channel.IN_PERSON.value)
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,7 @@ class TicketRow:
     created_at: str
     updated_at: str
     version: int = 1
+    created_iso: str = ""  # ISO 8601 in UTC, for times shown in the reader's zone
 
 
 @dataclass(frozen=True)
@@ -65,6 +69,7 @@ class MessageRow:
     channel: str
     created_at: str
     sentiment: str = ""  # negative / neutral / positive for a scored client message
+    logged_by: str = ""  # the agent who logged this client message (a call, a visit)
 
 
 @dataclass(frozen=True)
@@ -107,6 +112,10 @@ def _fmt(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
+def _iso(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).isoformat() if moment else ""
+
+
 def _ticket_row(ticket: Ticket, client_name: str | None, assignee_name: str | None) -> TicketRow:
     assert ticket.number is not None
     return TicketRow(
@@ -122,6 +131,7 @@ def _ticket_row(ticket: Ticket, client_name: str | None, assignee_name: str | No
         created_at=_fmt(ticket.created_at),
         updated_at=_fmt(ticket.updated_at),
         version=ticket.version,
+        created_iso=_iso(ticket.created_at),
     )
 
 
@@ -165,14 +175,21 @@ def create_ticket(
     priority: str = TicketPriority.NORMAL,
     channel: str = Channel.AGENT,
     assignee_id: int | None = None,
+    from_client: bool | None = None,
 ) -> TicketRow:
     """Open a ticket with its first message.
 
+    `from_client`: the first message is the client's request, logged by the acting agent (a
+    phone call, a walk-in): sent by the client, on that channel, with the agent as its author.
+    None decides by channel: phone and in person are the client speaking; anything else is the
+    agent writing to the client.
     `assignee_id` None means "no one chosen": with round-robin on, the next available agent
     gets it; otherwise the creating staff member does (a job creating it leaves it unassigned).
     Side effects: audited; the assignee sees it unread unless they created it.
     """
     require(actor, Action.EDIT_TICKETS)
+    if from_client is None:
+        from_client = channel in LOGGED_FOR_CLIENT_CHANNELS
     subject = " ".join((subject or "").split())
     if not subject or len(subject) > 300:
         raise InvalidInput("A ticket needs a subject (up to 300 characters).")
@@ -202,10 +219,14 @@ def create_ticket(
         apply_sla_targets(session, ticket)
         session.add(ticket)
         session.flush()
+        if from_client and client is None:
+            raise InvalidInput("Choose the client whose request this is.")
         session.add(
             TicketMessage(
                 ticket_id=ticket.id,
-                sender_kind=SenderKind.AGENT,
+                # Logged for the client: their words, with the agent as the one who wrote
+                # them down (the timeline says "logged by").
+                sender_kind=SenderKind.CLIENT if from_client else SenderKind.AGENT,
                 author_id=actor.user_id,
                 body_text=body,
                 channel=channel,
@@ -213,7 +234,8 @@ def create_ticket(
             )
         )
         audit.record(session, actor, "ticket.created", "ticket", ticket.id,
-                     {"number": ticket.number, "subject": subject, "priority": priority})
+                     {"number": ticket.number, "subject": subject, "priority": priority,
+                      "channel": channel, "logged_for_client": bool(from_client)})
         session.refresh(ticket)
         assignee = session.get(User, assignee_id) if assignee_id else None
         return _ticket_row(ticket, client.name if client else None,
@@ -341,6 +363,8 @@ def _describe(value: Any) -> str:
     return str(value)
 
 
+STAFF_ROLES = (Role.AGENT.value, Role.MANAGER.value, Role.MARKETING.value)
+
 # Opening a ticket: the ticket with its client, assignee and merge target in one row, then
 # the timeline, the client's other tickets and the history sent together (one round trip).
 _OPEN_TICKET_SQL = """
@@ -356,7 +380,8 @@ LEFT JOIN ticket merged ON merged.id = t.merged_into_id
 WHERE t.number = %(number)s
 """
 _TIMELINE_SQL = """
-SELECT m.id, m.sender_kind, m.body_text, m.is_internal, m.channel, m.created_at, u.name, s.label
+SELECT m.id, m.sender_kind, m.body_text, m.is_internal, m.channel, m.created_at, u.name, s.label,
+       u.role
 FROM ticket_message m
 LEFT JOIN user_account u ON u.id = m.author_id
 LEFT JOIN message_sentiment s ON s.message_id = m.id
@@ -427,16 +452,19 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
         else:
             raw.rollback()
     client_name = t[16] or ""
-    messages = [
-        MessageRow(
+    messages = []
+    for mid, kind, body, internal, channel, created, author, sentiment, role in message_rows:
+        # A client message written by staff is a call or visit the agent logged.
+        logged = kind == SenderKind.CLIENT and role in STAFF_ROLES
+        messages.append(MessageRow(
             id=mid, sender_kind=kind,
-            author_name=author or (client_name if kind == SenderKind.CLIENT else
-                                   ("System" if kind == SenderKind.SYSTEM else "")),
+            author_name=(client_name or "Client") if logged else author or (
+                client_name if kind == SenderKind.CLIENT else
+                ("System" if kind == SenderKind.SYSTEM else "")),
             body_text=body, is_internal=internal, channel=channel, created_at=_fmt(created),
             sentiment=(sentiment or "") if staff and kind == SenderKind.CLIENT else "",
-        )
-        for mid, kind, body, internal, channel, created, author, sentiment in message_rows
-    ]
+            logged_by=(author or "") if logged else "",
+        ))
     profile = None
     if staff and client_id is not None:
         finances = can(actor, Action.VIEW_CLIENT_FINANCES)
@@ -987,6 +1015,7 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
             number=r[1], subject=r[2], status=r[3], priority=r[4], channel=r[5],
             sla_state=r[6], is_unread=r[7], client_name=r[13] or "", assignee_name=r[14] or "",
             created_at=_fmt(r[8]), updated_at=_fmt(r[9]), version=r[10],
+            created_iso=_iso(r[8]),
         )
         for r in rows
     ]

@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 from crm_app.ai import sentiment
 from crm_app.services import tickets
 from tests.e2e.session import signed_in
-from tests.factories import make_client, make_user
+from tests.factories import make_client, make_ticket, make_user
 
 TIMEOUT = 30_000
 LIVE = 15_000  # the views poll every 3 s; a change must show within a few polls
@@ -154,3 +154,161 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     assert tickets.get_ticket(alice, fresh, mark_read=False).ticket.assignee_name == "Alice Archer"
     alice_context.close()
     bob_context.close()
+
+
+def _many_clients(count: int) -> None:
+    """Clients straight into the table, alphabetically before anyone a test looks for."""
+    from sqlalchemy import text
+
+    from crm_app.db import session_scope
+
+    with session_scope() as session:
+        session.execute(text(
+            "INSERT INTO client (name, email, risk_category, currency, created_at, updated_at) "
+            "SELECT 'Aaron ' || lpad(g::text, 5, '0'), 'bulk' || g || '@x.example', "
+            "'moderate', 'USD', now(), now() FROM generate_series(1, :n) g"), {"n": count})
+
+
+def test_phone_ticket_for_any_client_by_keyboard_then_note_with_ctrl_enter(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    agent = make_user("agent", name="Kim Keys")
+    _many_clients(300)
+    zoe = make_client(agent, "Zoe Zimmermann")
+    context, page = signed_in(browser, app_url, agent.email, width=1280)
+    expect(page.get_by_text("No tickets here")).to_be_visible()
+
+    # `?` lists the shortcuts; Esc closes the list.
+    page.keyboard.press("?")
+    expect(page.locator("#shortcuts-help")).to_contain_text("Open the highlighted ticket")
+    page.keyboard.press("Escape")
+    expect(page.locator("#shortcuts-help")).to_have_count(0)
+
+    # The picker searches every client (Zoe is far past the first 200 names) by keyboard.
+    page.locator("#new-ticket").click()
+    expect(page.locator("#client-search")).to_be_focused()
+    page.keyboard.type("zimmer")
+    expect(page.locator(".client-pick")).to_have_count(1)
+    expect(page.locator(".client-pick.active")).to_contain_text(
+        f"Zoe Zimmermann <zoe@x.example> · #{zoe}")
+    shoot(page, "ws-10-client-picker")
+    page.keyboard.press("Enter")
+    expect(page.locator("#picked-client")).to_contain_text("Zoe Zimmermann")
+    expect(page.locator("#subject")).to_be_focused()
+    page.keyboard.type("Called about a withdrawal")
+    expect(page.locator("#body-hint")).to_contain_text("client's own message")
+    page.locator("#body").fill("Please send 5,000 EUR to my usual account by Friday.")
+    page.locator("#create-ticket").click()
+    expect(page).to_have_url(re.compile(r"/tickets/\d+$"))
+    first = page.locator(".message").first
+    expect(first).to_contain_text("Zoe Zimmermann")
+    expect(first.locator(".logged-by")).to_have_text("logged by Kim Keys · phone")
+    shoot(page, "ws-11-logged-call")
+
+    # n: an internal note in the composer; Ctrl+Enter sends it; letters typed there stay there.
+    # (A key pressed while the page is still loading its side panels can be lost.)
+    page.wait_for_timeout(700)
+    page.keyboard.press("n")
+    expect(page.locator("#composer")).to_be_focused()
+    page.keyboard.type("Identity checked on the call, no red flags.")
+    expect(page.locator("#send")).to_have_text("Add internal note")
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".internal-note", has_text="no red flags")).to_be_visible()
+    expect(page.locator("#composer")).to_have_value("")
+    context.close()
+
+
+def test_new_client_inline_from_the_ticket_dialog(db: str, app_url: str, browser: Browser
+                                                 ) -> None:
+    agent = make_user("agent")
+    context, page = signed_in(browser, app_url, agent.email, width=1280)
+    page.locator("#new-ticket").click()
+    page.locator("#client-search").fill("Nina Newcomer")
+    expect(page.locator("#pick-new-client")).to_be_visible()
+    page.keyboard.press("Enter")  # no client matches: the highlighted option is "New client"
+    expect(page.locator("#new-client-name")).to_have_value("Nina Newcomer")
+    page.locator("#new-client-email").fill("nina@newcomer.example")
+    page.keyboard.press("Enter")
+    expect(page.locator("#picked-client")).to_contain_text("Nina Newcomer <nina@newcomer.example>")
+    # Esc with the list open closes the list, not the dialog.
+    page.locator("#change-client").click()
+    page.locator("#client-search").fill("nina")
+    expect(page.locator(".client-pick")).to_have_count(1)
+    page.keyboard.press("Escape")
+    expect(page.locator("#client-options")).to_have_count(0)
+    expect(page.locator("#client-search")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(page.locator("#client-search")).to_have_count(0)
+    context.close()
+
+
+def test_search_finds_an_iban_in_a_message_and_j_enter_open_it(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    agent = make_user("agent")
+    ada = make_client(agent, "Ada Lovelace")
+    wanted = tickets.create_ticket(agent, client_id=ada, subject="New payee", channel="email",
+                                   body="Please pay to GB29 NWBK 6016 1331 9268 19.").number
+    for i in range(30):
+        tickets.create_ticket(agent, client_id=ada, subject=f"Escrow question {i}",
+                              body="About the escrow account.", channel="email")
+    context, page = signed_in(browser, app_url, agent.email, width=1280)
+    expect(page.locator("tr.ticket-row").first).to_be_visible()
+    # Typing j in the search box types a j: no row is highlighted.
+    page.locator("#search").click()
+    page.keyboard.type("jk")
+    expect(page.locator("#search")).to_have_value("jk")
+    expect(page.locator(".cursor")).to_have_count(0)
+    page.locator("#search").fill("")
+    page.locator("#search").blur()
+    page.keyboard.press("/")
+    expect(page.locator("#search")).to_be_focused()
+    expect(page.locator("#search")).to_have_value("")
+    page.keyboard.type("GB29NWBK60161331926819")
+    page.keyboard.press("Enter")
+    hit = page.locator(".search-hit")
+    expect(hit).to_have_count(1)
+    expect(hit.locator("mark")).to_have_text("GB29 NWBK 6016 1331 9268 19")
+    expect(page.locator("#search-total")).to_have_text("1 ticket found")
+    shoot(page, "ws-12-search-iban")
+    page.locator("#search").blur()
+    page.keyboard.press("j")
+    expect(page.locator(".search-hit.cursor")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(rf"/tickets/{wanted}$"))
+
+    # A client's name finds their tickets; 31 results page beyond the first 25.
+    page.goto(f"{app_url}/tickets")
+    page.locator("#search").fill("Ada Lovelace")
+    page.locator("#search").press("Enter")
+    expect(page.locator("#search-total")).to_have_text("31 tickets found")
+    expect(page.locator(".search-hit")).to_have_count(25)
+    page.locator("#search-next").click()
+    expect(page.locator("#search-page")).to_have_text("Page 2")
+    expect(page.locator(".search-hit")).to_have_count(6)
+    # Relative times with the full local time on hover.
+    expect(page.locator(".search-hit .when").first).to_contain_text("ago")
+    expect(page.locator(".search-hit .when time").first).to_have_attribute(
+        "title", re.compile(r"\d{4}, \d\d:\d\d \(UTC[+-]\d\d:\d\d\)"))
+    context.close()
+
+
+def test_the_profile_time_zone_changes_how_queue_times_read(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    agent = make_user("agent")
+    make_ticket(agent, make_client(agent))
+    context, page = signed_in(browser, app_url, agent.email, width=1280)
+    created = page.locator("tr.ticket-row .when time").first
+    expect(created).to_have_attribute("title", re.compile(r"\(UTC\+00:00\)$"))
+    page.locator("#user-menu").click()
+    page.locator("#profile-link").click()
+    expect(page).to_have_url(re.compile("/profile$"))
+    page.locator("#time-zone").select_option("Asia/Tokyo")
+    page.locator("#save-profile").click()
+    expect(page.locator("#clock")).to_contain_text("(UTC+09:00)")
+    shoot(page, "ws-13-profile-time-zone")
+    page.get_by_role("link", name="Tickets").first.click()
+    expect(page.locator("tr.ticket-row .when time").first).to_have_attribute(
+        "title", re.compile(r"\(UTC\+09:00\)$"))
+    context.close()

@@ -1,0 +1,68 @@
+"""Dates as helpdesks show them: relative ("3 hours ago") with the full date and time on hover,
+in the reader's time zone — the one chosen on the profile page, else the browser's own.
+
+    from crm_app.timefmt import when
+    rx.table.cell(when(ticket.created_iso))
+
+`when` takes an ISO 8601 time in UTC (services give rows a `…_iso` field). Rendering runs in
+the browser (react-moment), so "3 hours ago" stays current without a server round trip.
+"""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from crm_app.services import preferences
+from crm_app.services.errors import ServiceError
+from crm_app.state import AppState
+
+# Relative for a week ("3 hours ago", "2 days ago"), then the date ("14 Nov 2026").
+RELATIVE_FOR_MS = 7 * 24 * 3600 * 1000
+DATE_FORMAT = "D MMM YYYY"
+FULL_FORMAT = "ddd D MMM YYYY, HH:mm [(UTC]Z[)]"
+
+
+class TimeZoneState(AppState):
+    """The reader's chosen zone ("" = the browser's), read once per session."""
+
+    time_zone: str = ""
+    _loaded_for: str = ""
+
+    @rx.event
+    def load_time_zone(self):
+        token = self.session_token
+        if not token or self._loaded_for == token:
+            return
+        try:
+            self.time_zone = preferences.time_zone(self.actor())
+        except ServiceError:
+            return
+        self._loaded_for = token
+
+
+def when(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
+    """A relative time with the full local date and time as its title (hover)."""
+    return rx.text(
+        rx.moment(
+            date=iso_utc,
+            from_now=True,
+            from_now_during=RELATIVE_FOR_MS,
+            format=DATE_FORMAT,
+            with_title=True,
+            title_format=FULL_FORMAT,
+            tz=TimeZoneState.time_zone,
+            fallback="—",
+        ),
+        as_="span",
+        size=size,
+        color_scheme="gray",
+        class_name="when",
+        white_space="nowrap",
+    )
+
+
+def clock(*, size: str = "2") -> rx.Component:
+    """The time now in the reader's zone, with its offset (for the profile page)."""
+    return rx.text(rx.moment(format="HH:mm [(UTC]Z[)]", tz=TimeZoneState.time_zone,
+                             interval=30_000),
+                   as_="span", size=size, id="clock")
