@@ -26,7 +26,16 @@ from models.ticket import (
     TicketPriority,
     TicketStatus,
 )
-from models.user import IdentityProvider, LoginAttempt, Role, User, UserSession
+from models.upload import UploadSlot
+from models.user import (
+    IdentityProvider,
+    KnownDevice,
+    LoginThrottle,
+    Role,
+    ThrottleScope,
+    User,
+    UserSession,
+)
 from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 
 __all__ = [
@@ -41,9 +50,10 @@ __all__ = [
     "ClientNote",
     "CustomFieldType",
     "IdentityProvider",
+    "KnownDevice",
     "KycStatus",
     "LlmSettings",
-    "LoginAttempt",
+    "LoginThrottle",
     "Macro",
     "MessageSentiment",
     "Notification",
@@ -58,11 +68,13 @@ __all__ = [
     "SlaConfig",
     "SlaState",
     "SuggestionFeedback",
+    "ThrottleScope",
     "Ticket",
     "TicketMessage",
     "TicketPresence",
     "TicketPriority",
     "TicketStatus",
+    "UploadSlot",
     "User",
     "UserSession",
 ]

@@ -26,7 +26,10 @@ class SetupState(AppState):
         try:
             accounts.create_first_manager(form.get("email", ""), form.get("name", ""),
                                           form.get("password", ""))
-            self.session_token = accounts.log_in(form.get("email", ""), form.get("password", ""))
+            self.session_token = accounts.log_in(
+                form.get("email", ""), form.get("password", ""),
+                client_ip=self.router.session.client_ip, device_id=None,
+            ).token
         except ServiceError as error:
             self.error = error.message
             return None
@@ -45,7 +48,7 @@ def setup_page() -> rx.Component:
                                             auto_focus=True, width="100%")),
                 field("Email", rx.input(name="email", id="email", type="email", required=True,
                                         width="100%")),
-                field("Password (at least 10 characters)",
+                field(accounts.PASSWORD_HINT,
                       rx.input(name="password", id="password", type="password", required=True,
                                min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
                 form_error(SetupState.error),

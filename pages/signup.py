@@ -13,18 +13,20 @@ from crm_app.state import AppState
 
 class SignupState(AppState):
     error: str = ""
+    notice: str = ""
 
     @rx.event
     def sign_up(self, form: dict):
-        self.error = ""
+        self.error = self.notice = ""
         try:
-            accounts.sign_up(form.get("email", ""), form.get("name", ""),
-                             form.get("password", ""))
-            self.session_token = accounts.log_in(form.get("email", ""), form.get("password", ""))
+            # Not signed in afterwards: the same answer whether or not the address is taken.
+            accounts.sign_up(str(form.get("email", "")), str(form.get("name", "")),
+                             str(form.get("password", "")))
         except ServiceError as error:
             self.error = error.message
             return None
-        return rx.redirect(routes.HOME)
+        self.notice = accounts.SIGN_UP_DONE
+        return None
 
 
 @rx.page(route=routes.SIGNUP, title="Create account · Finance CRM")
@@ -37,10 +39,15 @@ def signup_page() -> rx.Component:
                                             auto_focus=True, width="100%")),
                 field("Email", rx.input(name="email", id="email", type="email", required=True,
                                         width="100%")),
-                field("Password (at least 10 characters)",
+                field(accounts.PASSWORD_HINT,
                       rx.input(name="password", id="password", type="password", required=True,
                                min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
                 form_error(SignupState.error),
+                rx.cond(
+                    SignupState.notice != "",
+                    rx.callout(SignupState.notice, icon="mail-check", color_scheme="green",
+                               role="status", id="signup-notice", width="100%"),
+                ),
                 rx.button("Create account", type="submit", width="100%"),
                 spacing="3",
             ),

@@ -24,6 +24,12 @@ def make_user(role: str | None, name: str | None = None) -> Actor:
     return Actor(user_id=summary.id, role=role, name=name, email=email)
 
 
+def log_in(email: str, password: str = PASSWORD, *, client_ip: str = "192.0.2.10",
+           device_id: str | None = None) -> str:
+    """Sign in through the service as a browser would; returns the session token."""
+    return accounts.log_in(email, password, client_ip=client_ip, device_id=device_id).token
+
+
 def first_manager() -> Actor:
     from sqlalchemy import select
 
