@@ -24,7 +24,9 @@ import pages.waiting
 import pages.workspace_settings  # noqa: F401 - pages register themselves with @rx.page
 from crm_app.api import build_api
 from crm_app.logging_setup import configure_logging
+from crm_app.upload_guard import UploadGuard
 
 configure_logging()
 
-app = rx.App(api_transformer=build_api())
+# The upload guard wraps everything: uploads are refused before Reflex reads a byte.
+app = rx.App(api_transformer=[build_api(), UploadGuard])
