@@ -60,3 +60,17 @@ def make_client(actor: Actor, name: str = "Ada Lovelace", portal_user: Actor | N
 def make_ticket(actor: Actor, client_id: int | None, subject: str = "Withdrawal request") -> int:
     return tickets.create_ticket(actor, client_id=client_id, subject=subject,
                                  body="Please wire 10,000 USD to my account.").number
+
+
+def skip_login_waits() -> None:
+    """Move every sign-in throttle's wait into the past, as if the attacker had waited."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from crm_app.db import session_scope
+    from models.user import LoginThrottle
+
+    with session_scope() as session:
+        session.execute(update(LoginThrottle).values(
+            locked_until=LoginThrottle.locked_until - timedelta(hours=1)))

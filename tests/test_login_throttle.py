@@ -14,7 +14,7 @@ from crm_app.services import accounts
 from crm_app.services.errors import InvalidInput, PermissionDenied, RateLimited
 from models.audit import AuditLog
 from models.user import KnownDevice, LoginThrottle
-from tests.factories import PASSWORD, first_manager, make_user
+from tests.factories import PASSWORD, first_manager, make_user, skip_login_waits
 
 OWNER_IP = "203.0.113.5"
 ATTACKER_IP = "198.51.100.66"
@@ -34,18 +34,12 @@ def _fail_until_throttled(email: str, ip: str = ATTACKER_IP, device_id: str | No
         except InvalidInput:
             pass
         except RateLimited:
-            _skip_waits()
-    _skip_waits()
+            skip_login_waits()
+    skip_login_waits()
     with pytest.raises(InvalidInput):  # past the free failures, every failure earns a wait
         _attempt(email, "wrong guess 123", ip, device_id)
     with pytest.raises(RateLimited):
         _attempt(email, "wrong guess 123", ip, device_id)
-
-
-def _skip_waits() -> None:
-    with session_scope() as session:
-        session.execute(update(LoginThrottle).values(
-            locked_until=LoginThrottle.locked_until - timedelta(hours=1)))
 
 
 def test_owner_with_the_right_password_gets_in_from_a_known_device_while_attacked(
@@ -75,7 +69,7 @@ def test_failed_sign_ins_earn_a_doubling_wait_not_a_lock(db: str) -> None:
             waits.append((throttle.locked_until - throttle.last_failure_at).total_seconds())
             with pytest.raises(RateLimited, match="Try again in"):
                 _attempt(owner.email, PASSWORD)  # refused unchecked, right or wrong
-            _skip_waits()
+            skip_login_waits()
     assert waits == [2, 4, 8, 16, 32]
     # Once the wait is over the right password works, even from a new browser.
     assert _attempt(owner.email, PASSWORD).token
