@@ -72,6 +72,8 @@ class ClientImportState(AppState):
     @rx.event(background=True)
     async def receive_upload(self, chunks: rx.UploadChunkIterator):
         """Stream the chunks to a server-side file; the file is never held in memory."""
+        if not isinstance(chunks, rx.UploadChunkIterator):
+            return  # called over the socket with made-up arguments, not through an upload
         try:
             async with self:
                 self.error = ""

@@ -25,6 +25,7 @@ from tests.factories import PASSWORD
 @pytest.fixture
 def mail_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """A real aiosmtpd server storing mail as files; the CRM configured to send to it."""
+    system_mail.flush()  # mail queued by earlier tests goes where it was meant to
     folder = tmp_path / "mail"
     sink = system_mail.start_sink(folder)
     monkeypatch.setenv("CRM_SMTP_HOST", "127.0.0.1")
@@ -63,6 +64,15 @@ def test_sign_up_with_a_registered_address_answers_the_same_and_mails_the_owner(
     assert "sign in" in warning.get_content() and "reset" in warning.get_content()
     assert warning["From"] == "Finance CRM <no-reply@firm.example>"
     assert all(p.stat().st_mode & 0o077 == 0 for p in mail_sink.glob("*.eml"))
+
+
+def test_repeated_sign_ups_with_a_registered_address_send_one_notice_an_hour(
+        db: str, mail_sink: Path) -> None:
+    accounts.create_first_manager("boss@firm.example", "Boss", PASSWORD)
+    for name in ("Eve", "Visit http://evil.example now", "Eve again"):
+        assert accounts.sign_up("boss@firm.example", name, "another fine passphrase") is None
+    (notice,) = _mails(mail_sink)
+    assert "evil" not in notice.get_content()
 
 
 def test_sign_up_succeeds_quickly_when_the_mail_server_is_down(

@@ -33,6 +33,7 @@ from crm_app.db import session_scope
 from crm_app.services import audit, system_mail
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, RateLimited
 from crm_app.settings import get_settings
+from models.audit import AuditLog
 from models.base import utcnow
 from models.user import KnownDevice, LoginThrottle, Role, ThrottleScope, User, UserSession
 
@@ -145,8 +146,14 @@ def sign_up(email: str, name: str, password: str) -> UserSummary | None:
         # Two sign-ups for one address at once: the second waits and sees the first.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(email, 0))))
         existing = session.execute(select(User.id).where(User.email == email)).scalar()
+        notify = True
         if existing is not None:
             hash_password(password)  # the same work as a real sign-up, so timing tells nothing
+            # One notice an hour at most, so the form cannot be used to flood an inbox.
+            notify = session.execute(select(AuditLog.id).where(
+                AuditLog.action == "user.sign_up_existing_email", AuditLog.entity_type == "user",
+                AuditLog.entity_id == existing,
+                AuditLog.created_at > utcnow() - timedelta(hours=1))).first() is None
             audit.record(session, SYSTEM, "user.sign_up_existing_email", "user", existing)
             created = None
         else:
@@ -155,15 +162,17 @@ def sign_up(email: str, name: str, password: str) -> UserSummary | None:
                          {"role": [None, role]})
             created = _summary(user)
     # After the commit, in the background: a mail server never delays or breaks the sign-up.
-    system_mail.queue(_sign_up_mail(email, name, created is not None))
+    if notify:
+        system_mail.queue(_sign_up_mail(email, created is not None))
     return created
 
 
-def _sign_up_mail(email: str, name: str, created: bool) -> system_mail.SystemMail:
+def _sign_up_mail(email: str, created: bool) -> system_mail.SystemMail:
+    # Nothing the visitor typed goes into the mail: the form must not relay their text.
     if created:
         return system_mail.SystemMail(
             to=email, subject="Your Finance CRM account",
-            body=f"Hello {name},\n\nyour account was created. Sign in with this address; you "
+            body="Hello,\n\nyour account was created. Sign in with this address; you "
                  "will see the CRM once a manager has given you a role.\n\nIf you did not "
                  "create it, tell your firm's CRM manager.\n")
     return system_mail.SystemMail(
