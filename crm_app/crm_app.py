@@ -31,14 +31,16 @@ from crm_app.api.security import SecurityMiddleware
 from crm_app.auth.middleware import SessionMiddleware
 from crm_app.errors_ui import backend_exception_handler
 from crm_app.logging_setup import configure_logging
+from crm_app.upload_guard import UploadGuard
 
 configure_logging()
 # State, uploads and anything else the app writes are for the service user alone.
 os.umask(0o077)
 
+# The upload guard refuses uploads before Reflex reads a byte; the security middleware, outermost,
+# refuses other sites and adds the browser security headers to pages, API and websocket alike.
 app = rx.App(
-    # The API is mounted first; the security middleware then wraps pages, API and websocket.
-    api_transformer=[build_api(), SecurityMiddleware],
+    api_transformer=[build_api(), UploadGuard, SecurityMiddleware],
     backend_exception_handler=backend_exception_handler,
 )
 app.add_middleware(SessionMiddleware())

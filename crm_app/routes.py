@@ -23,7 +23,6 @@ PORTAL = "/portal"
 PORTAL_TICKET = "/portal/tickets/[number]"
 API_AUTH_LOGIN = "/api/auth/login"
 API_AUTH_SETUP = "/api/auth/setup"
-API_AUTH_SIGNUP = "/api/auth/signup"
 API_AUTH_LOGOUT = "/api/auth/logout"
 PROFILE = "/profile"
 

@@ -2,7 +2,9 @@
 
 Starts the embedded PostgreSQL when no DATABASE_URL is configured, upgrades the schema, then
 runs `python -m jobs` and `reflex run --env prod --single-port` side by side, stopping both
-(and the embedded database) when either ends or on Ctrl-C.
+(and the embedded database) when either ends or on Ctrl-C. Without `CRM_SMTP_HOST` it also
+runs a local SMTP sink that keeps the CRM's own mail as files in `<data dir>/mail`, so sign-up
+notices can be read there instead of being lost.
 """
 
 from __future__ import annotations
@@ -16,8 +18,9 @@ import time
 
 from crm_app.db import database_url, libpq_url, upgrade_to_head
 from crm_app.logging_setup import configure_logging
+from crm_app.services import system_mail
 from crm_app.services.sla import ensure_default_targets
-from crm_app.settings import PROJECT_ROOT
+from crm_app.settings import PROJECT_ROOT, get_settings
 
 log = logging.getLogger("crm_app.serve")
 
@@ -28,6 +31,12 @@ def main() -> int:
     upgrade_to_head()
     ensure_default_targets()
     env = {**os.environ, "DATABASE_URL": libpq_url(url)}
+    sink = None
+    if not get_settings().smtp_host:
+        mail_dir = get_settings().data_dir / "mail"
+        sink = system_mail.start_sink(mail_dir)
+        env.update(CRM_SMTP_HOST="127.0.0.1", CRM_SMTP_PORT=str(sink.port), CRM_SMTP_TLS="none")
+        log.info("system mail is kept as files", extra={"folder": str(mail_dir)})
     port = os.environ.get("PORT", "3000")
     web = subprocess.Popen(
         [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
@@ -62,6 +71,8 @@ def main() -> int:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
+        if sink is not None:
+            sink.stop()
     return web.returncode or 0
 
 

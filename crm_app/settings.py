@@ -6,8 +6,20 @@
 | `CRM_DATA_DIR` | `<checkout>/.data` | where the embedded database and uploads live |
 | `CRM_SECRET_KEY` | generated once into `<data dir>/secret.key` | key that encrypts secrets at rest (mailbox passwords, API keys) |
 | `CRM_SESSION_HOURS` | `12` | how long a login session lives |
-| `CRM_LOGIN_MAX_FAILURES` | `5` | failed logins per email within the window before login is refused |
-| `CRM_LOGIN_WINDOW_MINUTES` | `15` | the window for the rule above |
+| `CRM_LOGIN_FREE_FAILURES` | `3` | failed sign-ins per account before each further attempt must wait |
+| `CRM_LOGIN_IP_FREE_FAILURES` | `20` | the same per client IP, over all accounts (slows password spraying) |
+| `CRM_LOGIN_BACKOFF_SECONDS` | `2` | the first wait; it doubles with every further failure |
+| `CRM_LOGIN_BACKOFF_MAX_SECONDS` | `900` | the longest wait between two attempts |
+| `CRM_LOGIN_FORGET_HOURS` | `24` | failures older than this no longer count |
+| `CRM_KNOWN_DEVICE_DAYS` | `180` | how long a browser that signed in stays "known": with the right password it gets in past an account's throttle (its own failures are throttled separately) |
+| `CRM_PASSWORD_MIN_SCORE` | `3` | least zxcvbn strength score (0-4) a new password needs, beside 10 characters |
+| `CRM_UPLOAD_MAX_CONCURRENT` | `2` | uploads one user may have in flight at once, over all web workers |
+| `CRM_UPLOAD_ABANDON_HOURS` | `24` | uploaded files not used within this time are deleted by the `upload_cleanup` job |
+| `CRM_SMTP_HOST` | unset (`scripts/run` starts a local sink that stores mail in `<data dir>/mail`) | SMTP server for the CRM's own mail (sign-up notices); unset and no sink: such mail is logged and dropped |
+| `CRM_SMTP_PORT` | `587` | its port |
+| `CRM_SMTP_USER`, `CRM_SMTP_PASSWORD` | unset | SMTP login, when the server wants one |
+| `CRM_SMTP_TLS` | `starttls` | `starttls`, `ssl` (implicit TLS) or `none` |
+| `CRM_MAIL_FROM` | `Finance CRM <no-reply@localhost>` | sender of the CRM's own mail |
 | `CRM_SIGNUP_DEFAULT_ROLE` | empty (no role) | role given to self sign-ups, e.g. `client` for a portal |
 | `CRM_SLA_SCAN_SECONDS` | `60` | how often the SLA scan runs |
 | `CRM_SLA_NEAR_BREACH_SHARE` | `0.8` | share of an SLA target elapsed that counts as near breach |
@@ -30,6 +42,7 @@ from dotenv import load_dotenv
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ROLES = ("manager", "agent", "marketing", "client")
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
 
 
 @dataclass(frozen=True)
@@ -38,8 +51,21 @@ class Settings:
     data_dir: Path
     secret_key: str | None
     session_hours: int
-    login_max_failures: int
-    login_window_minutes: int
+    login_free_failures: int
+    login_ip_free_failures: int
+    login_backoff_seconds: float
+    login_backoff_max_seconds: float
+    login_forget_hours: float
+    known_device_days: int
+    password_min_score: int
+    upload_max_concurrent: int
+    upload_abandon_hours: float
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_tls: str
+    mail_from: str
     signup_default_role: str | None
     sla_scan_seconds: int
     sla_near_breach_share: float
@@ -70,13 +96,29 @@ def get_settings() -> Settings:
     signup_role = _env("CRM_SIGNUP_DEFAULT_ROLE") or None
     if signup_role is not None and signup_role not in ROLES:
         raise ValueError(f"CRM_SIGNUP_DEFAULT_ROLE must be one of {ROLES}, not {signup_role!r}")
+    smtp_tls = _env("CRM_SMTP_TLS", "starttls").lower()
+    if smtp_tls not in SMTP_TLS_MODES:
+        raise ValueError(f"CRM_SMTP_TLS must be one of {SMTP_TLS_MODES}, not {smtp_tls!r}")
     return Settings(
         database_url=_env("DATABASE_URL") or None,
         data_dir=Path(_env("CRM_DATA_DIR") or PROJECT_ROOT / ".data"),
         secret_key=_env("CRM_SECRET_KEY") or None,
         session_hours=int(_env("CRM_SESSION_HOURS", "12")),
-        login_max_failures=int(_env("CRM_LOGIN_MAX_FAILURES", "5")),
-        login_window_minutes=int(_env("CRM_LOGIN_WINDOW_MINUTES", "15")),
+        login_free_failures=int(_env("CRM_LOGIN_FREE_FAILURES", "3")),
+        login_ip_free_failures=int(_env("CRM_LOGIN_IP_FREE_FAILURES", "20")),
+        login_backoff_seconds=float(_env("CRM_LOGIN_BACKOFF_SECONDS", "2")),
+        login_backoff_max_seconds=float(_env("CRM_LOGIN_BACKOFF_MAX_SECONDS", "900")),
+        login_forget_hours=float(_env("CRM_LOGIN_FORGET_HOURS", "24")),
+        known_device_days=int(_env("CRM_KNOWN_DEVICE_DAYS", "180")),
+        password_min_score=int(_env("CRM_PASSWORD_MIN_SCORE", "3")),
+        upload_max_concurrent=int(_env("CRM_UPLOAD_MAX_CONCURRENT", "2")),
+        upload_abandon_hours=float(_env("CRM_UPLOAD_ABANDON_HOURS", "24")),
+        smtp_host=_env("CRM_SMTP_HOST") or None,
+        smtp_port=int(_env("CRM_SMTP_PORT", "587")),
+        smtp_user=_env("CRM_SMTP_USER") or None,
+        smtp_password=_env("CRM_SMTP_PASSWORD") or None,
+        smtp_tls=smtp_tls,
+        mail_from=_env("CRM_MAIL_FROM") or "Finance CRM <no-reply@localhost>",
         signup_default_role=signup_role,
         sla_scan_seconds=int(_env("CRM_SLA_SCAN_SECONDS", "60")),
         sla_near_breach_share=float(_env("CRM_SLA_NEAR_BREACH_SHARE", "0.8")),

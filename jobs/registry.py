@@ -53,4 +53,21 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             description="delete ticket-presence heartbeats of agents gone for over an hour",
             misfire_grace_seconds=600,
         ),
+        ScheduledJob(
+            id="upload_cleanup",
+            func="jobs.upload_cleanup:run",
+            trigger=IntervalTrigger(minutes=15, timezone="UTC"),
+            description="delete uploaded files unused for CRM_UPLOAD_ABANDON_HOURS and the "
+            "upload slots of requests that died",
+            run_at_start=True,
+            misfire_grace_seconds=900,
+        ),
+        ScheduledJob(
+            id="account_sweep",
+            func="crm_app.services.accounts:sweep",
+            trigger=IntervalTrigger(hours=1, timezone="UTC"),
+            description="forget sign-in throttles past CRM_LOGIN_FORGET_HOURS, ended sessions "
+            "and devices unused for CRM_KNOWN_DEVICE_DAYS",
+            misfire_grace_seconds=3600,
+        ),
     ]

@@ -28,7 +28,16 @@ from models.ticket import (
     TicketPriority,
     TicketStatus,
 )
-from models.user import IdentityProvider, LoginAttempt, Role, User, UserSession
+from models.upload import UploadSlot
+from models.user import (
+    IdentityProvider,
+    KnownDevice,
+    LoginThrottle,
+    Role,
+    ThrottleScope,
+    User,
+    UserSession,
+)
 from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 
 __all__ = [
@@ -45,9 +54,10 @@ __all__ = [
     "CurrencyRate",
     "CustomFieldType",
     "IdentityProvider",
+    "KnownDevice",
     "KycStatus",
     "LlmSettings",
-    "LoginAttempt",
+    "LoginThrottle",
     "Macro",
     "MessageSentiment",
     "Notification",
@@ -63,11 +73,13 @@ __all__ = [
     "SlaConfig",
     "SlaState",
     "SuggestionFeedback",
+    "ThrottleScope",
     "Ticket",
     "TicketMessage",
     "TicketPresence",
     "TicketPriority",
     "TicketStatus",
+    "UploadSlot",
     "User",
     "UserSession",
 ]

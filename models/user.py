@@ -1,4 +1,4 @@
-"""People who sign in, their sessions and failed login attempts."""
+"""People who sign in, their sessions, known devices and sign-in throttles."""
 
 from __future__ import annotations
 
@@ -56,11 +56,41 @@ class UserSession(SQLModel, table=True):
     revoked_at: datetime | None = timestamp_field(nullable=True, default_now=False)
 
 
-class LoginAttempt(SQLModel, table=True):
-    """Failed logins, counted per email to rate-limit guessing across all web workers."""
+class ThrottleScope(StrEnum):
+    ACCOUNT = "account"  # failed sign-ins for one email, known or not
+    IP = "ip"  # failed sign-ins from one client address, over all emails (password spraying)
+    DEVICE = "device"  # failed sign-ins from one known device of one user
 
-    __tablename__ = "login_attempt"
+
+class LoginThrottle(SQLModel, table=True):
+    """Failed sign-ins per account, client IP or known device, and the backoff they earned.
+
+    Kept in PostgreSQL so every web worker applies the same delay."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (sa.UniqueConstraint("scope", "subject"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(sa_type=sa.String(320), index=True)
-    attempted_at: datetime = timestamp_field(index=True)
+    scope: str = enum_field(ThrottleScope, ThrottleScope.ACCOUNT)
+    # The email, the IP address, or "<user id>:<device hash>" for a known device.
+    subject: str = Field(sa_type=sa.String(400))
+    failures: int = Field(default=0)
+    first_failure_at: datetime = timestamp_field()
+    last_failure_at: datetime = timestamp_field(index=True)
+    # No attempt is accepted before this time (exponential backoff, not a lock).
+    locked_until: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class KnownDevice(SQLModel, table=True):
+    """A browser that signed in as this user before; the browser keeps a random id in a
+    long-lived HttpOnly cookie, we store its hash. It lets the owner in past an attacker's
+    throttle."""
+
+    __tablename__ = "known_device"
+    __table_args__ = (sa.UniqueConstraint("user_id", "device_hash"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user_account.id", index=True, ondelete="CASCADE")
+    device_hash: str = Field(sa_type=sa.String(64))
+    created_at: datetime = timestamp_field()
+    last_used_at: datetime = timestamp_field(index=True)

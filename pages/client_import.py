@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import uuid
 from pathlib import Path
 
 import reflex as rx
@@ -13,21 +12,21 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, form_error, signed_in_page
-from crm_app.services import client_import
+from crm_app.services import client_import, uploads
 from crm_app.services.client_import import RejectedRow
-from crm_app.services.errors import InvalidInput, ServiceError
-from crm_app.settings import get_settings
+from crm_app.services.errors import ServiceError
 from crm_app.state import AppState
+from crm_app.upload_guard import accept_uploads
 
 SKIP = "skip"
 UPLOAD_ID = "client-csv"
 SHOWN_REJECTS = 200
 
 
-def _upload_dir() -> Path:
-    folder = get_settings().data_dir / "client-imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
+# Checked by the upload guard before the first byte is read, and again by the handler.
+IMPORT_UPLOAD = uploads.UploadPolicy(purpose="client-import", action=Action.EDIT_CLIENTS,
+                                     max_file_bytes=client_import.MAX_FILE_BYTES, max_files=1,
+                                     suffixes=(".csv", ".txt"))
 
 
 class ClientImportState(AppState):
@@ -76,18 +75,25 @@ class ClientImportState(AppState):
     @rx.event(background=True)
     async def receive_upload(self, chunks: rx.UploadChunkIterator):
         """Stream the chunks to a server-side file; the file is never held in memory."""
-        async with self:
-            actor = self.require_actor()
-            self.error = ""
-        path = _upload_dir() / f"{uuid.uuid4().hex}.csv"
-        name, size = "", 0
+        if not isinstance(chunks, rx.UploadChunkIterator):
+            return  # called over the socket with made-up arguments, not through an upload
+        try:
+            async with self:
+                self.error = ""
+                actor = uploads.authorize(self.actor(), IMPORT_UPLOAD)  # before any byte
+        except ServiceError as error:
+            async with self:
+                self.error = error.message
+            return
+        path = uploads.new_upload_path(IMPORT_UPLOAD, ".csv")
+        name, size, files = "", 0, 0
         try:
             with path.open("wb") as out:
                 async for chunk in chunks:
-                    name = chunk.filename
-                    size += len(chunk.data)
-                    if size > client_import.MAX_FILE_BYTES:
-                        raise InvalidInput("A CSV file may be at most 512 MB.")
+                    if chunk.filename != name:
+                        name, files = chunk.filename, files + 1
+                    size = max(size, chunk.offset + len(chunk.data))
+                    uploads.check_chunk(IMPORT_UPLOAD, name, size, files)
                     out.seek(chunk.offset)
                     out.write(chunk.data)
             preview = client_import.preview_file(actor, path)
@@ -96,6 +102,9 @@ class ClientImportState(AppState):
             async with self:
                 self.error = error.message
             return
+        except BaseException:
+            path.unlink(missing_ok=True)  # cancelled (client left) or failed mid-upload
+            raise
         async with self:
             self._path, self.file_name = str(path), Path(name).name
             self.columns, self.sample = preview.columns, preview.sample
@@ -158,6 +167,9 @@ class ClientImportState(AppState):
         return rx.download(data=self._report_csv, filename="rejected-rows.csv")
 
 
+accept_uploads(ClientImportState.receive_upload, IMPORT_UPLOAD)
+
+
 def _upload_step() -> rx.Component:
     s = ClientImportState
     return rx.vstack(
@@ -167,6 +179,7 @@ def _upload_step() -> rx.Component:
                       rx.text(rx.selected_files(UPLOAD_ID), size="1", color_scheme="gray"),
                       align="center"),
             id=UPLOAD_ID, accept={"text/csv": [".csv"]}, max_files=1, padding="2rem",
+            max_size=IMPORT_UPLOAD.max_file_bytes,
             border=f"2px dashed {rx.color('gray', 6)}", border_radius="8px", width="100%",
         ),
         rx.hstack(

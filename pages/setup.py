@@ -33,7 +33,7 @@ def setup_page() -> rx.Component:
                                         auto_focus=True, width="100%")),
             field("Email", rx.input(name="email", id="email", type="email", required=True,
                                     width="100%")),
-            field("Password (at least 10 characters)",
+            field(accounts.PASSWORD_HINT,
                   rx.input(name="password", id="password", type="password", required=True,
                            min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
             form_error(SetupState.error),

@@ -24,6 +24,12 @@ def make_user(role: str | None, name: str | None = None) -> Actor:
     return Actor(user_id=summary.id, role=role, name=name, email=email)
 
 
+def log_in(email: str, password: str = PASSWORD, *, client_ip: str = "192.0.2.10",
+           device_id: str | None = None) -> str:
+    """Sign in through the service as a browser would; returns the session token."""
+    return accounts.log_in(email, password, client_ip=client_ip, device_id=device_id).token
+
+
 def first_manager() -> Actor:
     from sqlalchemy import select
 
@@ -54,3 +60,17 @@ def make_client(actor: Actor, name: str = "Ada Lovelace", portal_user: Actor | N
 def make_ticket(actor: Actor, client_id: int | None, subject: str = "Withdrawal request") -> int:
     return tickets.create_ticket(actor, client_id=client_id, subject=subject,
                                  body="Please wire 10,000 USD to my account.").number
+
+
+def skip_login_waits() -> None:
+    """Move every sign-in throttle's wait into the past, as if the attacker had waited."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from crm_app.db import session_scope
+    from models.user import LoginThrottle
+
+    with session_scope() as session:
+        session.execute(update(LoginThrottle).values(
+            locked_until=LoginThrottle.locked_until - timedelta(hours=1)))

@@ -137,7 +137,8 @@ def test_threads_start_with_the_request_and_the_first_reply_is_the_first_respons
 def test_seeded_agent_signs_in_with_the_demo_password_and_sees_the_queue(
     seeded: list[SeedProgress],
 ) -> None:
-    token = accounts.log_in(f"agent001@{DEMO_DOMAIN}", DEMO_PASSWORD)
+    token = accounts.log_in(f"agent001@{DEMO_DOMAIN}", DEMO_PASSWORD, client_ip=None,
+                            device_id=None).token
     actor = accounts.actor_for_token(token)
     assert actor is not None and actor.role == Role.AGENT
 
@@ -151,7 +152,8 @@ def test_seeded_agent_signs_in_with_the_demo_password_and_sees_the_queue(
 def test_empty_instance_gets_a_demo_manager_so_setup_is_not_locked_out(
     seeded: list[SeedProgress],
 ) -> None:
-    token = accounts.log_in(f"manager@{DEMO_DOMAIN}", DEMO_PASSWORD)
+    token = accounts.log_in(f"manager@{DEMO_DOMAIN}", DEMO_PASSWORD, client_ip=None,
+                            device_id=None).token
     actor = accounts.actor_for_token(token)
     assert actor is not None and actor.role == Role.MANAGER
 

@@ -37,18 +37,17 @@ def test_health_tells_anonymous_callers_only_the_verdict_and_managers_the_detail
     db: str,
 ) -> None:
     from crm_app.api import build_api
-    from crm_app.services import accounts
-    from tests.factories import PASSWORD, make_user
+    from tests.factories import log_in, make_user
 
     client = TestClient(build_api())
     response = client.get("/api/health")
     assert response.status_code == 200
     assert response.json() == {"status": "ok", "database": "ok"}
     agent = make_user("agent")
-    client.cookies.set("crm_session", accounts.log_in(agent.email, PASSWORD))
+    client.cookies.set("crm_session", log_in(agent.email))
     assert "schema_revision" not in client.get("/api/health").json()
     manager = make_user("manager")
-    client.cookies.set("crm_session", accounts.log_in(manager.email, PASSWORD))
+    client.cookies.set("crm_session", log_in(manager.email))
     body = client.get("/api/health").json()
     assert body["status"] == "ok" and body["schema_revision"] not in ("", "None")
     spec = client.get("/api/openapi.json").json()

@@ -1,7 +1,7 @@
 """workspace: reference tokens of message bodies for search; the user's time zone
 
 Revision ID: 9a908e842aaa
-Revises: 5b7d3e0a9c21
+Revises: 84ea624d48e2
 Create Date: 2026-12-01 08:00:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "9a908e842aaa"
-down_revision: str | None = "5b7d3e0a9c21"
+down_revision: str | None = "84ea624d48e2"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

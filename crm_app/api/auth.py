@@ -1,4 +1,4 @@
-"""`/api/auth/*`: the sign-in, first-manager, sign-up and sign-out forms post here.
+"""`/api/auth/*`: the sign-in, first-manager and sign-out forms post here.
 
 These are plain HTML form posts (no script needed), so the session token only ever travels in
 this response's `Set-Cookie` (HttpOnly, SameSite=Lax, Secure over HTTPS) and the next page load
@@ -53,9 +53,22 @@ async def _form(request: Request) -> dict[str, str]:
             if isinstance(value, str)}
 
 
-def _signed_in(request: Request, token: str, target: str) -> RedirectResponse:
+def client_ip(request: Request) -> str | None:
+    if get_settings().trust_proxy:
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        if forwarded:
+            return forwarded
+    return request.client.host if request.client else None
+
+
+def _signed_in(request: Request, result: accounts.LoginResult, target: str) -> RedirectResponse:
     response = RedirectResponse(safe_next(target), status_code=303)
-    response.set_cookie(value=token, **cookie_attributes(is_https(request)))
+    attributes = cookie_attributes(is_https(request))
+    response.set_cookie(value=result.token, **attributes)
+    # The known-device cookie lets its owner in while their account is being guessed at.
+    response.set_cookie(value=result.device_id,
+                        **{**attributes, "key": accounts.KNOWN_DEVICE_COOKIE,
+                           "max_age": result.device_max_age_seconds})
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -66,11 +79,13 @@ async def _sign_in_after(request: Request, page: str,
     try:
         if create is not None:
             await run_in_threadpool(create, form)
-        token = await run_in_threadpool(accounts.log_in, form.get("email", ""),
-                                        form.get("password", ""))
+        device = read_cookie(request.headers.get("cookie", ""), accounts.KNOWN_DEVICE_COOKIE)
+        result = await run_in_threadpool(
+            lambda: accounts.log_in(form.get("email", ""), form.get("password", ""),
+                                    client_ip=client_ip(request), device_id=device or None))
     except ServiceError as error:
         return back_with_error(page, error.message)
-    return _signed_in(request, token, form.get("next", routes.HOME))
+    return _signed_in(request, result, form.get("next", routes.HOME))
 
 
 @router.post("/auth/login")
@@ -86,16 +101,6 @@ async def set_up(request: Request) -> RedirectResponse:
         request, routes.SETUP,
         lambda form: accounts.create_first_manager(form.get("email", ""), form.get("name", ""),
                                                    form.get("password", "")),
-    )
-
-
-@router.post("/auth/signup")
-async def sign_up(request: Request) -> RedirectResponse:
-    """Side effect: creates an account with no role (or the configured default), signs in."""
-    return await _sign_in_after(
-        request, routes.SIGNUP,
-        lambda form: accounts.sign_up(form.get("email", ""), form.get("name", ""),
-                                      form.get("password", "")),
     )
 
 

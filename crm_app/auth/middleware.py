@@ -31,17 +31,20 @@ current_session: ContextVar[web_sessions.WebSession | None] = ContextVar(
 )
 
 
-def _session_token_from(state: BaseState) -> str:
+def _session_token_from(event: Event) -> str:
+    headers = event.router_data.get("headers") or {}
+    return read_cookie(headers.get("cookie", ""), SESSION_COOKIE)
+
+
+def _forget_private_cookies(state: BaseState) -> None:
+    """Keep the app's HttpOnly cookies out of the headers the state stores (and would pickle
+    into a disk or Redis state manager)."""
     headers = state.router_data.get("headers") or {}
     cookie_header = headers.get("cookie", "")
-    if not cookie_header:
-        return ""
-    token = read_cookie(cookie_header, SESSION_COOKIE)
-    kept = without_private_cookies(cookie_header)
+    kept = without_private_cookies(cookie_header) if cookie_header else ""
     if kept != cookie_header:
         state.router_data["headers"] = {**headers, "cookie": kept}
         state.rx_router_headers = HeaderData.from_router_data(state.router_data)
-    return token
 
 
 async def clear_page_data(root: BaseState) -> None:
@@ -63,10 +66,17 @@ class SessionMiddleware(Middleware):
     ) -> StateUpdate | None:
         from crm_app.state import AppState
 
-        found = web_sessions.session_for_token(_session_token_from(state))
+        app_state = await state.get_state(AppState)
+        if event.router_data:
+            # From the browser: its websocket handshake's cookie is the truth.
+            found = web_sessions.session_for_token(_session_token_from(event))
+        else:
+            # Chained by a handler (Reflex gives those no router data of their own) after an
+            # event that was checked: the same session, re-checked by id for revocation.
+            found = web_sessions.session_by_id(app_state._session_id)
+        _forget_private_cookies(state)
         current_session.set(found)
         stamp = found.session_id if found else 0
-        app_state = await state.get_state(AppState)
         if app_state._session_id != stamp:
             await clear_page_data(state)
             app_state._session_id = stamp

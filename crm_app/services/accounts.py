@@ -1,8 +1,18 @@
-"""Built-in accounts: first-manager setup, sign-up, login/logout, sessions, role assignment."""
+"""Built-in accounts: first-manager setup, sign-up, login/logout, sessions, role assignment,
+sign-in throttles and known devices.
+
+Sign-in throttling slows guessing without locking the owner out: failures are counted per
+account and per client IP; past a few free ones each further attempt must wait, the wait
+doubling up to a ceiling. A browser that signed in as the user before (its random id kept in a
+long-lived HttpOnly cookie, the hash stored here) skips the account and IP throttles and has
+its own, so an attacker hammering an address never keeps its owner out.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
+import math
 import re
 import secrets
 from dataclasses import dataclass
@@ -11,16 +21,31 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlmodel import Session
 
-from crm_app.auth.passwords import hash_password, needs_rehash, verify_password
-from crm_app.auth.permissions import Action, Actor, require
+from crm_app.auth.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH  # forms' hint
+from crm_app.auth.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problem,
+    verify_password,
+)
+from crm_app.auth.permissions import SYSTEM, Action, Actor, require
 from crm_app.db import session_scope
-from crm_app.services import audit
+from crm_app.services import audit, system_mail
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, RateLimited
 from crm_app.settings import get_settings
+from models.audit import AuditLog
 from models.base import utcnow
-from models.user import LoginAttempt, Role, User, UserSession
+from models.user import KnownDevice, LoginThrottle, Role, ThrottleScope, User, UserSession
 
-MIN_PASSWORD_LENGTH = 10
+# The cookie that carries a browser's known-device id (HttpOnly, long-lived; set by the web layer).
+KNOWN_DEVICE_COOKIE = "crm_device"
+PASSWORD_HINT = f"Password (at least {MIN_PASSWORD_LENGTH} characters, not easy to guess)"
+WRONG_CREDENTIALS = "Wrong email or password."
+# Shown after every sign-up, new address or not, so the form never tells who is registered.
+SIGN_UP_DONE = (
+    "Thanks. If this address can be used, your account is ready and you can sign in with it. "
+    "We have sent a message to the address either way."
+)
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -68,11 +93,12 @@ def _clean_name(name: str) -> str:
     return name
 
 
-def _check_password(password: str) -> None:
-    if len(password or "") < MIN_PASSWORD_LENGTH:
-        raise InvalidInput(f"Use a password of at least {MIN_PASSWORD_LENGTH} characters.")
-    if len(password) > 1024:
-        raise InvalidInput("That password is too long.")
+def check_new_password(password: str, *, email: str = "", name: str = "") -> None:
+    """Refuse a new password that is short or easy to guess (setup, sign-up, any change)."""
+    problem = password_problem(password, min_score=get_settings().password_min_score,
+                               user_inputs=(email, name))
+    if problem:
+        raise InvalidInput(problem)
 
 
 def _token_hash(token: str) -> str:
@@ -86,8 +112,6 @@ def needs_setup() -> bool:
 
 
 def _insert_user(session: Session, email: str, name: str, password: str, role: str | None) -> User:
-    if session.execute(select(User.id).where(User.email == email)).first() is not None:
-        raise Conflict("An account with that email already exists.")
     user = User(email=email, name=name, password_hash=hash_password(password), role=role)
     session.add(user)
     session.flush()
@@ -97,7 +121,7 @@ def _insert_user(session: Session, email: str, name: str, password: str, role: s
 def create_first_manager(email: str, name: str, password: str) -> UserSummary:
     """Create the first manager; refused once any account exists (setup wizard and CLI)."""
     email, name = _clean_email(email), _clean_name(name)
-    _check_password(password)
+    check_new_password(password, email=email, name=name)
     with session_scope() as session:
         # Serialise concurrent setup attempts so exactly one first manager is made.
         session.execute(select(func.pg_advisory_xact_lock(0x5E7_0_0001)))
@@ -109,43 +133,108 @@ def create_first_manager(email: str, name: str, password: str) -> UserSummary:
         return _summary(user)
 
 
-def sign_up(email: str, name: str, password: str) -> UserSummary:
-    """A self sign-up: no role (or the configured portal default) until a manager assigns one."""
+def sign_up(email: str, name: str, password: str) -> UserSummary | None:
+    """A self sign-up: no role (or the configured portal default) until a manager assigns one.
+
+    Returns the new account, or None when the address was already registered: then nothing
+    changes and its owner is told by mail. Callers show `SIGN_UP_DONE` in both cases and do
+    not sign the visitor in, so the answer never reveals whether an address has an account."""
     email, name = _clean_email(email), _clean_name(name)
-    _check_password(password)
+    check_new_password(password, email=email, name=name)
     role = get_settings().signup_default_role
     with session_scope() as session:
-        user = _insert_user(session, email, name, password, role)
-        audit.record(session, _actor(user), "user.sign_up", "user", user.id, {"role": [None, role]})
-        return _summary(user)
+        # Two sign-ups for one address at once: the second waits and sees the first.
+        session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(email, 0))))
+        existing = session.execute(select(User.id).where(User.email == email)).scalar()
+        notify = True
+        if existing is not None:
+            hash_password(password)  # the same work as a real sign-up, so timing tells nothing
+            # One notice an hour at most, so the form cannot be used to flood an inbox.
+            notify = session.execute(select(AuditLog.id).where(
+                AuditLog.action == "user.sign_up_existing_email", AuditLog.entity_type == "user",
+                AuditLog.entity_id == existing,
+                AuditLog.created_at > utcnow() - timedelta(hours=1))).first() is None
+            audit.record(session, SYSTEM, "user.sign_up_existing_email", "user", existing)
+            created = None
+        else:
+            user = _insert_user(session, email, name, password, role)
+            audit.record(session, _actor(user), "user.sign_up", "user", user.id,
+                         {"role": [None, role]})
+            created = _summary(user)
+    # After the commit, in the background: a mail server never delays or breaks the sign-up.
+    if notify:
+        system_mail.queue(_sign_up_mail(email, created is not None))
+    return created
 
 
-def log_in(email: str, password: str) -> str:
-    """Check the password and open a session; returns the token the browser keeps."""
+def _sign_up_mail(email: str, created: bool) -> system_mail.SystemMail:
+    # Nothing the visitor typed goes into the mail: the form must not relay their text.
+    if created:
+        return system_mail.SystemMail(
+            to=email, subject="Your Finance CRM account",
+            body="Hello,\n\nyour account was created. Sign in with this address; you "
+                 "will see the CRM once a manager has given you a role.\n\nIf you did not "
+                 "create it, tell your firm's CRM manager.\n")
+    return system_mail.SystemMail(
+        to=email, subject="Someone tried to sign up with your address",
+        body="Hello,\n\nsomeone tried to create a Finance CRM account with this address, which "
+             "already has one. Nothing was changed.\n\nIf it was you: sign in with your "
+             "password, or ask your firm's CRM manager to reset it. If it was not you, you "
+             "can ignore this message.\n")
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """A successful sign-in. The web layer keeps `token` in the session cookie and `device_id`
+    in the known-device cookie (`KNOWN_DEVICE_COOKIE`, HttpOnly, `device_max_age_seconds`)."""
+
+    token: str
+    device_id: str
+    device_max_age_seconds: int
+    user: UserSummary
+
+
+def log_in(email: str, password: str, *, client_ip: str | None,
+           device_id: str | None) -> LoginResult:
+    """Check the password and open a session.
+
+    Refused with RateLimited while a throttle that applies asks to wait: the account's and the
+    client IP's, or, from a browser that signed in as this user before, only that device's."""
     settings = get_settings()
-    email = (email or "").strip().lower()
+    email = (email or "").strip().lower()[:320]
+    password = (password or "")[:1024]
+    ip = _clean_ip(client_ip)
     now = utcnow()
-    window_start = now - timedelta(minutes=settings.login_window_minutes)
     with session_scope() as session:
-        failures = session.execute(
-            select(func.count())
-            .select_from(LoginAttempt)
-            .where(LoginAttempt.email == email, LoginAttempt.attempted_at >= window_start)
-        ).scalar_one()
-        if failures >= settings.login_max_failures:
-            raise RateLimited(
-                f"Too many failed sign-ins for this account. Try again in "
-                f"{settings.login_window_minutes} minutes."
-            )
         user = session.execute(select(User).where(User.email == email)).scalars().first()
-        ok = verify_password(user.password_hash if user else None, password or "")
+        device = _known_device(session, user, device_id, now) if user else None
+        if device is not None:
+            keys = [(ThrottleScope.DEVICE, f"{device.user_id}:{device.device_hash}")]
+        else:
+            keys = [(ThrottleScope.ACCOUNT, email), (ThrottleScope.IP, ip)]
+        throttles = _lock_throttles(session, keys, now)
+        waits = [t.locked_until - now for t in throttles.values()
+                 if t.locked_until is not None and t.locked_until > now]
+        if waits:
+            raise RateLimited(f"Too many failed sign-ins. Try again in {_say_wait(max(waits))}.")
+        ok = verify_password(user.password_hash if user else None, password)
         if not ok or user is None or not user.is_active:
-            session.add(LoginAttempt(email=email, attempted_at=now))
+            for scope, subject in keys:
+                _charge(session, throttles.get((scope, subject)), scope, subject, now)
             session.commit()
-            raise InvalidInput("Wrong email or password.")
+            raise InvalidInput(WRONG_CREDENTIALS)
         if user.password_hash and needs_rehash(user.password_hash):
             user.password_hash = hash_password(password)
-        session.execute(delete(LoginAttempt).where(LoginAttempt.email == email))
+        # The owner is in: their account and device start afresh. An IP's count only fades
+        # with time, or a sprayer could reset it by signing in to an account of their own.
+        for (scope, _), throttle in throttles.items():
+            if scope != ThrottleScope.IP:
+                session.delete(throttle)
+        if device is None:
+            device_id = secrets.token_urlsafe(32)
+            device = KnownDevice(user_id=user.id, device_hash=_token_hash(device_id))
+            session.add(device)
+        device.last_used_at = now
         token = secrets.token_urlsafe(32)
         session.add(
             UserSession(
@@ -156,7 +245,158 @@ def log_in(email: str, password: str) -> str:
         )
         user.last_login_at = now
         audit.record(session, _actor(user), "user.login", "user", user.id)
-        return token
+        assert device_id is not None
+        return LoginResult(token=token, device_id=device_id,
+                           device_max_age_seconds=settings.known_device_days * 86400,
+                           user=_summary(user))
+
+
+def _clean_ip(client_ip: str | None) -> str:
+    try:
+        address = ipaddress.ip_address((client_ip or "").strip())
+    except ValueError:
+        return "unknown"
+    if address.version == 6:
+        # One host usually holds a whole /64: count it as one client.
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def _known_device(session: Session, user: User, device_id: str | None,
+                  now: datetime) -> KnownDevice | None:
+    if not device_id or len(device_id) > 200:
+        return None
+    return session.execute(
+        select(KnownDevice).where(
+            KnownDevice.user_id == user.id,
+            KnownDevice.device_hash == _token_hash(device_id),
+            KnownDevice.last_used_at > now - timedelta(days=get_settings().known_device_days),
+        )
+    ).scalars().first()
+
+
+def _lock_throttles(session: Session, keys: list[tuple[ThrottleScope, str]],
+                    now: datetime) -> dict[tuple[str, str], LoginThrottle]:
+    """Serialise attempts on the same account/IP/device across workers (so parallel guesses
+    cannot all slip through before the first failure is counted) and read their throttles."""
+    for scope, subject in sorted(keys):  # one order everywhere: no deadlocks
+        session.execute(select(func.pg_advisory_xact_lock(
+            func.hashtextextended(f"login:{scope}:{subject}", 0))))
+    forget_before = now - timedelta(hours=get_settings().login_forget_hours)
+    found: dict[tuple[str, str], LoginThrottle] = {}
+    for scope, subject in keys:
+        throttle = session.execute(
+            select(LoginThrottle).where(LoginThrottle.scope == scope,
+                                        LoginThrottle.subject == subject)
+        ).scalars().first()
+        if throttle is not None and throttle.last_failure_at < forget_before:
+            session.delete(throttle)
+            session.flush()
+            throttle = None
+        if throttle is not None:
+            found[(scope, subject)] = throttle
+    return found
+
+
+def _charge(session: Session, throttle: LoginThrottle | None, scope: ThrottleScope,
+            subject: str, now: datetime) -> None:
+    """Count one failure and set the wait before the next attempt is accepted."""
+    settings = get_settings()
+    if throttle is None:
+        throttle = LoginThrottle(scope=scope, subject=subject, failures=0,
+                                 first_failure_at=now, last_failure_at=now)
+        session.add(throttle)
+    throttle.failures += 1
+    throttle.last_failure_at = now
+    free = settings.login_ip_free_failures if scope == ThrottleScope.IP else \
+        settings.login_free_failures
+    excess = throttle.failures - free
+    if excess >= 0:
+        seconds = min(settings.login_backoff_seconds * 2 ** min(excess, 30),
+                      settings.login_backoff_max_seconds)
+        throttle.locked_until = now + timedelta(seconds=seconds)
+
+
+def _say_wait(wait: timedelta) -> str:
+    seconds = max(1, math.ceil(wait.total_seconds()))
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minutes"
+
+
+@dataclass(frozen=True)
+class ThrottleRow:
+    """A sign-in throttle as the users page shows it."""
+
+    id: int
+    scope: str
+    subject: str  # the email, the IP, or "<email> (known device)"
+    failures: int
+    last_failure_at: datetime
+    locked_until: datetime | None
+    waiting: bool  # an attempt now would be refused
+
+
+def list_throttles(actor: Actor, limit: int = 200) -> list[ThrottleRow]:
+    """Throttles that still count (failures within the forget window), busiest first."""
+    require(actor, Action.MANAGE_USERS)
+    now = utcnow()
+    forget_before = now - timedelta(hours=get_settings().login_forget_hours)
+    with session_scope() as session:
+        throttles = session.execute(
+            select(LoginThrottle)
+            .where(LoginThrottle.last_failure_at >= forget_before)
+            .order_by(LoginThrottle.locked_until.desc().nulls_last(),
+                      LoginThrottle.failures.desc(), LoginThrottle.id)
+            .limit(limit)
+        ).scalars().all()
+        device_users = {int(t.subject.split(":", 1)[0]) for t in throttles
+                        if t.scope == ThrottleScope.DEVICE}
+        emails = dict(session.execute(
+            select(User.id, User.email).where(User.id.in_(device_users))).tuples().all()
+        ) if device_users else {}
+        return [
+            ThrottleRow(
+                id=t.id, scope=t.scope, failures=t.failures, last_failure_at=t.last_failure_at,
+                subject=(f"{emails.get(int(t.subject.split(':', 1)[0]), 'deleted user')} "
+                         "(known device)") if t.scope == ThrottleScope.DEVICE else t.subject,
+                locked_until=t.locked_until,
+                waiting=t.locked_until is not None and t.locked_until > now,
+            )
+            for t in throttles
+        ]
+
+
+def clear_throttle(actor: Actor, throttle_id: int) -> None:
+    """Forget a throttle's failures (e.g. after the owner called in); recorded in the audit log."""
+    require(actor, Action.MANAGE_USERS)
+    with session_scope() as session:
+        throttle = session.get(LoginThrottle, throttle_id)
+        if throttle is None:
+            raise NotFound("That throttle has already been cleared or has expired.")
+        audit.record(session, actor, "login_throttle.cleared", "login_throttle", throttle.id,
+                     {"scope": throttle.scope, "subject": throttle.subject,
+                      "failures": [throttle.failures, 0]})
+        session.delete(throttle)
+
+
+def sweep() -> dict[str, int]:
+    """Job: delete throttles past the forget window, ended sessions and long-unused devices."""
+    settings = get_settings()
+    now = utcnow()
+    with session_scope() as session:
+        throttles = session.execute(delete(LoginThrottle).where(
+            LoginThrottle.last_failure_at < now - timedelta(hours=settings.login_forget_hours)
+        )).rowcount
+        sessions = session.execute(delete(UserSession).where(
+            (UserSession.expires_at < now - timedelta(days=1))
+            | (UserSession.revoked_at < now - timedelta(days=1))
+        )).rowcount
+        devices = session.execute(delete(KnownDevice).where(
+            KnownDevice.last_used_at < now - timedelta(days=settings.known_device_days)
+        )).rowcount
+    return {"throttles": throttles, "sessions": sessions, "devices": devices}
 
 
 def log_out(token: str) -> None:
