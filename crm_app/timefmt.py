@@ -26,18 +26,18 @@ class TimeZoneState(AppState):
     """The reader's chosen zone ("" = the browser's), read once per session."""
 
     time_zone: str = ""
-    _loaded_for: str = ""
+    _loaded_for: int = 0
 
     @rx.event
     def load_time_zone(self):
-        token = self.session_token
-        if not token or self._loaded_for == token:
+        session = self._session_id
+        if not session or self._loaded_for == session:
             return
         try:
             self.time_zone = preferences.time_zone(self.actor())
         except ServiceError:
             return
-        self._loaded_for = token
+        self._loaded_for = session
 
 
 def when(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:

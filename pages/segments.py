@@ -38,15 +38,23 @@ class BuilderRow:
 
 
 def _at(tree: dict[str, Any], path: str) -> dict[str, Any]:
+    """The rule or group at a dotted path of indexes ("0.2"); ValueError for any other path
+    (the browser only sends paths it was given, so anything else is a forged event)."""
     node = tree
-    for index in (int(p) for p in path.split(".") if p != ""):
-        node = node["rules"][index]
+    try:
+        for index in (int(p) for p in path.split(".") if p != ""):
+            node = node["rules"][index]
+    except (ValueError, IndexError, KeyError, TypeError) as error:
+        raise ValueError(f"no rule at {path!r}") from error
     return node
 
 
 def _parent(path: str) -> tuple[str, int]:
     parts = path.split(".")
-    return ".".join(parts[:-1]), int(parts[-1])
+    try:
+        return ".".join(parts[:-1]), int(parts[-1])
+    except ValueError as error:
+        raise ValueError(f"no rule at {path!r}") from error
 
 
 class SegmentsState(AppState):
@@ -155,7 +163,10 @@ class SegmentsState(AppState):
             return None
         tree = copy.deepcopy(self.tree)
         parent, index = _parent(path)
-        del _at(tree, parent)["rules"][index]
+        siblings = _at(tree, parent).get("rules", [])
+        if not 0 <= index < len(siblings):
+            raise ValueError(f"no rule at {path!r}")
+        del siblings[index]
         return self._changed(tree)
 
     @rx.event

@@ -6,7 +6,8 @@ handler gets from `AppState.actor()`), and strips the app's private cookies from
 state keeps, so no stored or sent state ever holds a token. Page data is stamped with the session
 that loaded it; when the tab's session is a different one (signed out, expired, another user
 signed in on this tab, or a bare tab token with no session) every page state is reset before
-the event runs, so a hydrate never replays another session's data.
+the event runs, so a hydrate never replays another session's data. Last, the event's arguments
+are checked against its handler's type hints (crm_app/auth/event_guard.py).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from reflex.istate.data import HeaderData
 from reflex.middleware import Middleware
 
 from crm_app.auth.cookies import SESSION_COOKIE, read_cookie, without_private_cookies
+from crm_app.auth.event_guard import checked_payload
 from crm_app.services import web_sessions
 
 if TYPE_CHECKING:
@@ -80,4 +82,8 @@ class SessionMiddleware(Middleware):
         if app_state._session_id != stamp:
             await clear_page_data(state)
             app_state._session_id = stamp
+        # Last, so a refused event still left no other session's data behind.
+        checked = checked_payload(type(state), event.name, event.payload)
+        event.payload.clear()
+        event.payload.update(checked)
         return None

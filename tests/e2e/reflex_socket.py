@@ -70,10 +70,11 @@ class Tab:
         self._sio = sio
         await self.settle()
 
-    async def send(self, name: str, payload: dict, path: str) -> None:
+    async def send(self, name: str, payload: dict, path: str, *, wait: bool = True) -> None:
         assert self._sio is not None
         await self._sio.emit("event", _event(name, payload, path), namespace=NAMESPACE)
-        await self.settle()
+        if wait:
+            await self.settle()
 
     async def settle(self, quiet: float = 0.4, limit: float = 8.0) -> None:
         """Wait until the server has been quiet for a moment (events chain further events)."""
@@ -93,9 +94,21 @@ class Tab:
         return json.dumps(self.frames, default=str)
 
 
+def route_params(path: str) -> dict[str, str]:
+    """What the frontend's router puts in `query` for the app's dynamic routes."""
+    parts = path.strip("/").split("/")
+    if len(parts) == 2 and parts[0] in ("tickets", "portal") and parts[1].isdigit():
+        return {"number": parts[1]}
+    if len(parts) == 3 and parts[:2] == ["portal", "tickets"]:
+        return {"number": parts[2]}
+    if len(parts) == 2 and parts[0] == "clients" and parts[1].isdigit():
+        return {"client_id": parts[1]}
+    return {}
+
+
 def _event(name: str, payload: dict, path: str) -> dict:
     return {"name": name, "payload": payload,
-            "router_data": {"pathname": path, "asPath": path, "query": {}}}
+            "router_data": {"pathname": path, "asPath": path, "query": route_params(path)}}
 
 
 @dataclass(frozen=True)
