@@ -20,6 +20,7 @@ USERS = "/users"
 AI_SETTINGS = "/settings/ai"
 PORTAL = "/portal"
 PORTAL_TICKET = "/portal/tickets/[number]"
+API_ATTACHMENT = "/api/attachments/{attachment_id}"
 
 
 def ticket(number: int | str) -> str:
@@ -32,3 +33,7 @@ def portal_ticket(number: int | str) -> str:
 
 def client(client_id: int | str) -> str:
     return f"/clients/{client_id}"
+
+
+def attachment(attachment_id: int | str) -> str:
+    return API_ATTACHMENT.format(attachment_id=attachment_id)

@@ -14,6 +14,8 @@
 | `CRM_JOBS_LEADER_POLL_SECONDS` | `2` | how often a standby jobs process tries to take the lead |
 | `CRM_LOG_LEVEL` | `INFO` | log level; logs are JSON lines |
 | `REDIS_URL` | unset | Redis for Reflex state when several web workers run |
+| `CRM_ATTACHMENT_MAX_MB` | `25` | largest file an agent may attach to a reply or note |
+| `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class Settings:
     jobs_leader_poll_seconds: float
     log_level: str
     redis_url: str | None
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_max_files: int = 10
 
 
 def _env(name: str, default: str = "") -> str:
@@ -68,4 +72,6 @@ def get_settings() -> Settings:
         jobs_leader_poll_seconds=float(_env("CRM_JOBS_LEADER_POLL_SECONDS", "2")),
         log_level=_env("CRM_LOG_LEVEL", "INFO").upper(),
         redis_url=_env("REDIS_URL") or None,
+        attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),
+        attachment_max_files=int(_env("CRM_ATTACHMENT_MAX_FILES", "10")),
     )
