@@ -70,6 +70,7 @@ class TicketState(AppState):
     merge_target: str = ""
     _number: int = 0
     _signature: str = ""
+    _just_cleared: str = ""
     _live_running: bool = False
 
     @rx.var
@@ -104,6 +105,7 @@ class TicketState(AppState):
                               for f in staged]
 
     def _clear_draft(self) -> None:
+        self._just_cleared = self.draft
         self.draft, self.macro_title, self.macro_status, self.macro_priority = "", "", "", ""
         self.upload_error = ""
         self._set_staged([])
@@ -183,6 +185,11 @@ class TicketState(AppState):
 
     @rx.event
     def set_draft(self, value: str):
+        if not isinstance(value, str):
+            return
+        if not self.draft and value and value == self._just_cleared:
+            return  # the composer's delayed echo of a text just sent or discarded
+        self._just_cleared = ""
         self.draft = value
 
     @rx.event
@@ -261,12 +268,14 @@ class TicketState(AppState):
         read; an oversized file or one too many stops the upload at once."""
         async with self:
             actor, number, already = self.actor(), self._number, len(self._staged)
-            self.upload_error, self.uploading = "", True
         sink = None
         try:
             sink = await asyncio.to_thread(attachments.start_upload, actor, number,
                                            already_staged=already)
             async for chunk in chunks:
+                if not sink.staged and sink.receiving is None:
+                    async with self:  # the first bytes of this upload: a fresh start
+                        self.upload_error, self.uploading = "", True
                 await asyncio.to_thread(sink.write, chunk.filename, chunk.offset,
                                         chunk.content_type, chunk.data)
             staged = await asyncio.to_thread(sink.finish)
@@ -366,12 +375,13 @@ def _sentiment_badge(label: rx.Var[str]) -> rx.Component:
 
 
 def _attachment_link(item: AttachmentRow) -> rx.Component:
-    # A plain <a download> (rx.link routes client-side and would open the API URL as a page).
+    # Document navigation: client-side routing would open the API URL as a (missing) page.
     return rx.el.a(
         rx.hstack(rx.icon("paperclip", size=14), rx.text(item.filename, size="1"),
                   rx.text(item.size_label, size="1", color_scheme="gray"), spacing="1",
                   align="center"),
         href=item.url,
+        reload_document=True,
         download=item.filename,
         class_name="attachment",
         title="Download " + item.filename,
@@ -532,6 +542,8 @@ def _composer() -> rx.Component:
         rx.text_area(
             value=TicketState.draft,
             on_change=TicketState.set_draft.debounce(300),
+            # Clicking Send blurs first: the last keystrokes reach the server before the send.
+            on_blur=TicketState.set_draft,
             placeholder=rx.cond(TicketState.internal,
                                 "Note for colleagues (never sent); @name tells them…",
                                 "Write your reply…"),

@@ -129,6 +129,11 @@ class UploadSink:
         self._type = ""
         self.staged: list[StagedFile] = []
 
+    @property
+    def receiving(self) -> str | None:
+        """The name of the file being received, if any."""
+        return self._name if self._out is not None else None
+
     def write(self, filename: str, offset: int, content_type: str, data: bytes) -> None:
         """One chunk; offset 0 starts a new file (Reflex numbers offsets per file)."""
         if offset == 0 or self._out is None:

@@ -103,6 +103,7 @@ def test_files_attach_in_the_composer_and_download_from_the_timeline(
     expect(link).to_contain_text("statement-Q3.pdf")
     expect(link).to_contain_text("53 KB")
     expect(page.locator("#staged-files")).to_have_count(0)
+    expect(page.locator("#composer")).to_have_value("")
     with page.expect_download() as download:
         link.click()
     assert download.value.suggested_filename == "statement-Q3.pdf"
