@@ -9,6 +9,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
+from crm_app.notifications_ui import notification_bell
 from crm_app.state import AppState
 from crm_app.timefmt import TimeZoneState
 
@@ -62,6 +63,7 @@ def top_bar(title: str) -> rx.Component:
     return rx.hstack(
         rx.heading(title, size="5"),
         rx.spacer(),
+        notification_bell(),
         rx.menu.root(
             rx.menu.trigger(
                 rx.button(

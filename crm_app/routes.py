@@ -25,6 +25,7 @@ API_AUTH_LOGIN = "/api/auth/login"
 API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_LOGOUT = "/api/auth/logout"
 PROFILE = "/profile"
+API_ATTACHMENT = "/api/attachments/{attachment_id}"
 
 
 def ticket(number: int | str) -> str:
@@ -37,3 +38,7 @@ def portal_ticket(number: int | str) -> str:
 
 def client(client_id: int | str) -> str:
     return f"/clients/{client_id}"
+
+
+def attachment(attachment_id: int | str) -> str:
+    return API_ATTACHMENT.format(attachment_id=attachment_id)

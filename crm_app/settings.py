@@ -29,6 +29,8 @@
 | `CRM_ALLOWED_ORIGINS` | empty: same origin only | comma-separated extra origins (`https://crm.firm.example`) allowed to call the app from a browser (websocket, CORS) |
 | `CRM_COOKIE_SECURE` | `auto`: when the request came over HTTPS | `true` marks the session cookie `Secure` always (set it behind a TLS-terminating proxy), `false` never |
 | `CRM_TRUST_PROXY` | `false` | trust `X-Forwarded-Proto`/`-Host` from a reverse proxy in front of the app |
+| `CRM_ATTACHMENT_MAX_MB` | `25` | largest file an agent may attach to a reply or note |
+| `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
 """
 
 from __future__ import annotations
@@ -75,6 +77,8 @@ class Settings:
     allowed_origins: tuple[str, ...]
     cookie_secure: bool | None  # None: decide per request (HTTPS or not)
     trust_proxy: bool
+    attachment_max_bytes: int = 25 * 1024 * 1024
+    attachment_max_files: int = 10
 
 
 def _env(name: str, default: str = "") -> str:
@@ -131,4 +135,6 @@ def get_settings() -> Settings:
         ),
         cookie_secure=_tristate(_env("CRM_COOKIE_SECURE", "auto")),
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
+        attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),
+        attachment_max_files=int(_env("CRM_ATTACHMENT_MAX_FILES", "10")),
     )

@@ -1,4 +1,5 @@
-"""One ticket: the conversation as a timeline, the reply/internal-note composer with macros,
+"""One ticket: the conversation as a timeline, the reply/internal-note composer with macros
+(drafts only: their status/priority go with the reply when it is sent) and attachments,
 status/priority/assignee controls under optimistic locking, presence of other agents, the client
 sidebar, merge, read/unread, the audit history, and live reload."""
 
@@ -14,12 +15,14 @@ from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.keyboard import ticket_shortcuts
 from crm_app.layout import empty_state, signed_in_page
-from crm_app.services import live, macros, presence
+from crm_app.services import attachments, live, macros, presence
 from crm_app.services import tickets as ticket_service
+from crm_app.services.attachments import AttachmentRow, StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
 from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
+from crm_app.settings import get_settings
 from crm_app.state import AppState, error_toast
 from models.ticket import TicketPriority, TicketStatus
 from pages.ai_panel import AiPanelState, ai_panel
@@ -28,6 +31,7 @@ from pages.tickets import priority_badge, sla_badge, status_badge
 LIVE_POLL_SECONDS = 3
 LIVE_MAX_SECONDS = 4 * 3600
 UNASSIGNED = "— unassigned —"
+FILES_UPLOAD_ID = "composer-files"
 
 
 def route_number(params: dict) -> int:
@@ -53,12 +57,21 @@ class TicketState(AppState):
     draft: str = ""
     internal: bool = False
     macros: list[MacroRow] = []
+    # What the chosen macro will set when the reply is sent (chips the agent can remove).
+    macro_title: str = ""
+    macro_status: str = ""
+    macro_priority: str = ""
+    staged_labels: list[str] = []  # "name (size)" of the files waiting for the send
+    _staged: list[StagedFile] = []
+    upload_error: str = ""
+    uploading: bool = False
     staff_labels: list[str] = []
     _staff_ids: dict[str, int] = {}
     others_here: list[PresenceRow] = []
     merge_target: str = ""
     _number: int = 0
     _signature: str = ""
+    _just_cleared: str = ""
     _live_running: bool = False
 
     @rx.var
@@ -78,6 +91,26 @@ class TicketState(AppState):
     def macro_titles(self) -> list[str]:
         return [m.title for m in self.macros]
 
+    @rx.var
+    def has_draft(self) -> bool:
+        return bool(self.draft.strip() or self.staged_labels or self.macro_status
+                    or self.macro_priority)
+
+    @rx.var
+    def can_send(self) -> bool:
+        return bool(self.draft.strip() or self.staged_labels) and not self.uploading
+
+    def _set_staged(self, staged: list[StagedFile]) -> None:
+        self._staged = staged
+        self.staged_labels = [f"{f.filename} ({attachments.size_label(f.size_bytes)})"
+                              for f in staged]
+
+    def _clear_draft(self) -> None:
+        self._just_cleared = self.draft
+        self.draft, self.macro_title, self.macro_status, self.macro_priority = "", "", "", ""
+        self.upload_error = ""
+        self._set_staged([])
+
     def _refresh(self) -> None:
         """Load the ticket as it is now (after a conflict, a live change or a save)."""
         actor = self.require_actor()
@@ -93,7 +126,8 @@ class TicketState(AppState):
 
     @rx.event
     def load(self):
-        self.not_found, self.conflict, self.draft, self.merge_target = "", "", "", ""
+        self.not_found, self.conflict, self.merge_target = "", "", ""
+        self._clear_draft()
         try:
             self._number = route_number(self.router.page.params)
             self._refresh()
@@ -152,6 +186,11 @@ class TicketState(AppState):
 
     @rx.event
     def set_draft(self, value: str):
+        if not isinstance(value, str):
+            return
+        if not self.draft and value and value == self._just_cleared:
+            return  # the composer's delayed echo of a text just sent or discarded
+        self._just_cleared = ""
         self.draft = value
 
     @rx.event
@@ -160,35 +199,97 @@ class TicketState(AppState):
 
     @rx.event
     def send(self):
+        """Send the reply or note with its files and the chosen macro's fields, all at once."""
         if self.ticket is None:
             return None
+        changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
         try:
-            ticket_service.add_message(self.require_actor(), self._number, self.draft,
-                                       internal=self.internal)
+            ticket_service.add_message(
+                self.require_actor(), self._number, self.draft, internal=self.internal,
+                files=self._staged, macro=self.macro_title,
+                expected_version=self.ticket.version, **changes)
+        except Conflict as error:
+            # Nothing was written: the draft stays, the view shows what changed meanwhile.
+            self.conflict = error.message
             self._refresh()
+            return None
         except ServiceError as error:
             return error_toast(error)
-        self.draft = ""
-        return rx.toast.success("Internal note added" if self.internal else "Reply sent")
+        self._clear_draft()
+        self._refresh()
+        return [rx.clear_selected_files(FILES_UPLOAD_ID),
+                rx.toast.success("Internal note added" if self.internal else "Reply sent")]
+
+    @rx.event
+    def discard_draft(self):
+        """Drop the draft: its text, files and the macro's pending changes (nothing is written)."""
+        self._clear_draft()
+        return rx.clear_selected_files(FILES_UPLOAD_ID)
 
     @rx.event
     def apply_macro(self, title: str):
+        """Fill the composer from a macro; its status/priority wait for the send."""
         macro = next((m for m in self.macros if m.title == title), None)
         if macro is None or self.ticket is None:
             return None
         try:
-            applied = macros.apply_macro(self.require_actor(), macro.id, self._number,
-                                         expected_version=self.ticket.version)
-        except Conflict as error:
-            self.conflict = error.message
-            self._refresh()
-            return error_toast(error)
+            draft = macros.draft_from_macro(self.require_actor(), macro.id, self._number)
         except ServiceError as error:
             return error_toast(error)
-        self.draft = applied.body if not self.draft.strip() else f"{self.draft}\n\n{applied.body}"
+        self.draft = draft.body if not self.draft.strip() else f"{self.draft}\n\n{draft.body}"
+        self.macro_title = draft.title
+        self.macro_status = draft.set_status if draft.set_status != self.ticket.status else ""
+        self.macro_priority = (draft.set_priority
+                               if draft.set_priority != self.ticket.priority else "")
         self.internal = False
-        self._refresh()
         return rx.set_focus("composer")
+
+    @rx.event
+    def drop_macro_status(self):
+        self.macro_status = ""
+
+    @rx.event
+    def drop_macro_priority(self):
+        self.macro_priority = ""
+
+    @rx.event
+    def remove_file(self, index: int):
+        if isinstance(index, int) and 0 <= index < len(self._staged):
+            self._set_staged([f for i, f in enumerate(self._staged) if i != index])
+
+    @rx.event
+    def files_rejected(self, count: int):
+        """The browser refused files over the limits (the server checks again on upload)."""
+        what = "1 file" if count == 1 else f"{count} files"
+        self.upload_error = f"Not attached ({what}): {attachments.limits_text()}"
+
+    @rx.event(background=True)
+    async def receive_files(self, chunks: rx.UploadChunkIterator):
+        """Stream dropped files into the store. Permission is checked before the first chunk is
+        read; an oversized file or one too many stops the upload at once."""
+        async with self:
+            actor, number, already = self.actor(), self._number, len(self._staged)
+        sink = None
+        try:
+            sink = await asyncio.to_thread(attachments.start_upload, actor, number,
+                                           already_staged=already)
+            async for chunk in chunks:
+                if not sink.staged and sink.receiving is None:
+                    async with self:  # the first bytes of this upload: a fresh start
+                        self.upload_error, self.uploading = "", True
+                await asyncio.to_thread(sink.write, chunk.filename, chunk.offset,
+                                        chunk.content_type, chunk.data)
+            staged = await asyncio.to_thread(sink.finish)
+        except ServiceError as error:
+            if sink is not None:
+                sink.abort()
+            async with self:
+                self.upload_error, self.uploading = error.message, False
+            return
+        async with self:
+            self.uploading = False
+            if self._number == number:
+                self._set_staged([*self._staged, *staged])
 
     @rx.event
     def toggle_unread(self):
@@ -274,6 +375,28 @@ def _sentiment_badge(label: rx.Var[str]) -> rx.Component:
     )
 
 
+def _attachment_link(item: AttachmentRow) -> rx.Component:
+    # Document navigation: client-side routing would open the API URL as a (missing) page.
+    return rx.el.a(
+        rx.hstack(rx.icon("paperclip", size=14), rx.text(item.filename, size="1"),
+                  rx.text(item.size_label, size="1", color_scheme="gray"), spacing="1",
+                  align="center"),
+        href=item.url,
+        reload_document=True,
+        download=item.filename,
+        class_name="attachment",
+        title="Download " + item.filename,
+        padding="0.15rem 0.5rem",
+        border=f"1px solid {rx.color('gray', 6)}",
+        border_radius="6px",
+        color=rx.color("accent", 11),
+        text_decoration="none",
+        max_width="100%",
+        overflow_wrap="anywhere",
+        _hover={"background": rx.color("accent", 3)},
+    )
+
+
 def _message(message: MessageRow) -> rx.Component:
     kind = rx.cond(message.is_internal, "note",
                    rx.cond(message.sender_kind == "client", "client",
@@ -300,10 +423,20 @@ def _message(message: MessageRow) -> rx.Component:
             align="center",
             width="100%",
         ),
-        rx.text(message.body_text, white_space="pre-wrap", padding_top="0.5rem"),
+        rx.text(message.body_text, white_space="pre-wrap", padding_top="0.5rem",
+                # Long unbroken runs (URLs, IBANs) wrap inside the bubble.
+                overflow_wrap="anywhere"),
+        rx.cond(
+            message.attachments.length() > 0,
+            rx.hstack(rx.foreach(message.attachments, _attachment_link), wrap="wrap",
+                      spacing="2", padding_top="0.5rem"),
+        ),
         padding="0.75rem 1rem",
         border_radius="8px",
-        width="100%",
+        # Replies sit indented, within the column (width 100% plus a margin overflowed it).
+        width=rx.cond(message.sender_kind == "client", "100%", "calc(100% - 2rem)"),
+        min_width="0",
+        box_sizing="border-box",
         margin_left=rx.cond(message.sender_kind == "client", "0", "2rem"),
         class_name=rx.cond(message.is_internal, "message internal-note", "message"),
         background=rx.cond(
@@ -312,6 +445,83 @@ def _message(message: MessageRow) -> rx.Component:
             rx.cond(message.sender_kind == "client", rx.color("gray", 3), rx.color("accent", 3)),
         ),
         border=rx.cond(message.is_internal, f"1px dashed {rx.color('amber', 8)}", "none"),
+    )
+
+
+def _chip(label: str, value: rx.Var[str], on_remove: rx.EventHandler,
+          chip_id: str) -> rx.Component:
+    return rx.badge(
+        rx.text(label, " → ", rx.text.strong(value)),
+        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost", color_scheme="gray",
+                       on_click=on_remove, aria_label=f"Do not change the {label.lower()}"),
+        variant="surface",
+        size="2",
+        id=chip_id,
+        class_name="macro-chip",
+    )
+
+
+def _pending_changes() -> rx.Component:
+    """What sending will also do: the macro's fields (removable) and the attached files."""
+    return rx.cond(
+        (TicketState.macro_status != "") | (TicketState.macro_priority != "")
+        | (TicketState.staged_labels.length() > 0) | (TicketState.upload_error != "")
+        | TicketState.uploading,
+        rx.vstack(
+            rx.cond(
+                (TicketState.macro_status != "") | (TicketState.macro_priority != ""),
+                rx.hstack(
+                    rx.text("On send, “", TicketState.macro_title, "” also sets:", size="1",
+                            color_scheme="gray"),
+                    rx.cond(TicketState.macro_status != "",
+                            _chip("Status", TicketState.macro_status,
+                                  TicketState.drop_macro_status, "macro-status-chip")),
+                    rx.cond(TicketState.macro_priority != "",
+                            _chip("Priority", TicketState.macro_priority,
+                                  TicketState.drop_macro_priority, "macro-priority-chip")),
+                    align="center", wrap="wrap", spacing="2", id="macro-changes",
+                ),
+            ),
+            rx.cond(
+                TicketState.staged_labels.length() > 0,
+                rx.hstack(
+                    rx.foreach(TicketState.staged_labels, lambda label, index: rx.badge(
+                        rx.icon("paperclip", size=12), label,
+                        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost",
+                                       color_scheme="gray",
+                                       on_click=TicketState.remove_file(index),
+                                       aria_label="Remove this file"),
+                        variant="soft", color_scheme="gray", class_name="staged-file",
+                        max_width="100%", overflow_wrap="anywhere")),
+                    wrap="wrap", spacing="2", id="staged-files",
+                ),
+            ),
+            rx.cond(TicketState.uploading,
+                    rx.hstack(rx.spinner(size="1"), rx.text("Uploading…", size="1"),
+                              align="center")),
+            rx.cond(TicketState.upload_error != "",
+                    rx.callout(TicketState.upload_error, icon="triangle-alert",
+                               color_scheme="red", size="1", role="alert", width="100%",
+                               id="upload-error")),
+            spacing="2",
+            width="100%",
+        ),
+    )
+
+
+def _attach_button() -> rx.Component:
+    settings = get_settings()
+    return rx.upload.root(
+        rx.button(rx.icon("paperclip", size=14), "Attach files", size="1", variant="soft",
+                  color_scheme="gray", type="button", id="attach-files"),
+        id=FILES_UPLOAD_ID,
+        multiple=True,
+        max_size=settings.attachment_max_bytes,
+        max_files=settings.attachment_max_files,
+        on_drop=TicketState.receive_files(rx.upload_files_chunk(upload_id=FILES_UPLOAD_ID)),
+        # Only the count travels: File objects do not serialize into an event.
+        on_drop_rejected=lambda rejected: TicketState.files_rejected(rejected.length()),
+        title=attachments.limits_text(),
     )
 
 
@@ -330,30 +540,40 @@ def _composer() -> rx.Component:
                       aria_label="Apply a macro", id="macro-select"),
             width="100%",
             align="center",
+            wrap="wrap",
         ),
         rx.text_area(
             value=TicketState.draft,
             on_change=TicketState.set_draft.debounce(300),
-            placeholder=rx.cond(TicketState.internal, "Note for colleagues (never sent)…",
+            # Clicking Send blurs first: the last keystrokes reach the server before the send.
+            on_blur=TicketState.set_draft,
+            placeholder=rx.cond(TicketState.internal,
+                                "Note for colleagues (never sent); @name tells them…",
                                 "Write your reply…"),
             rows="5",
             width="100%",
             id="composer",
         ),
+        _pending_changes(),
         rx.hstack(
+            _attach_button(),
             rx.text(rx.cond(TicketState.internal, "Only staff will see this note.",
                             "The client receives this reply."), size="1",
                     color_scheme="gray"),
             rx.spacer(),
+            rx.cond(TicketState.has_draft,
+                    rx.button("Discard", variant="soft", color_scheme="gray",
+                              on_click=TicketState.discard_draft, id="discard-draft")),
             rx.button(
                 rx.cond(TicketState.internal, "Add internal note", "Send reply"),
                 on_click=TicketState.send,
-                disabled=TicketState.draft.strip() == "",
+                disabled=~TicketState.can_send,
                 color_scheme=rx.cond(TicketState.internal, "amber", "accent"),
                 id="send",
             ),
             width="100%",
             align="center",
+            wrap="wrap",
         ),
         width="100%",
         padding="1rem",
@@ -527,8 +747,13 @@ def _ticket(ticket: TicketRow) -> rx.Component:
                       id="timeline"),
             _composer(),
             width="100%",
+            # A flex item's min-width is its content's by default: without this, one long
+            # unbroken line widens the column under the side panel.
+            min_width="0",
+            flex="1",
             spacing="3",
         ),
+        # Keyboard shortcuts for this page: mount their component here.
         rx.vstack(
             _controls(ticket),
             # AI suggestion panel: add its component on the next line.

@@ -156,17 +156,16 @@ def test_second_save_on_a_stale_version_gets_a_clear_conflict(db: str) -> None:
     tickets.update_ticket(bob, number, expected_version=detail.ticket.version, priority="urgent")
 
 
-def test_macro_fills_placeholders_and_sets_status(db: str) -> None:
+def test_macro_fills_placeholders_and_proposes_its_status(db: str) -> None:
     agent = make_user("agent", "Sam Carter")
     number = make_ticket(agent, make_client(agent, "Ada Lovelace"))
     macro = macros.save_macro(
         agent, title="Withdrawal done",
         body="Dear {client.first_name}, ticket {ticket.number} is done. {agent.name}",
         set_status="resolved")
-    version = tickets.get_ticket(agent, number).ticket.version
-    applied = macros.apply_macro(agent, macro.id, number, expected_version=version)
-    assert applied.body == f"Dear Ada, ticket {number} is done. Sam Carter"
-    assert applied.ticket.status == "resolved"
+    draft = macros.draft_from_macro(agent, macro.id, number)
+    assert draft.body == f"Dear Ada, ticket {number} is done. Sam Carter"
+    assert draft.set_status == "resolved"
 
 
 def test_macro_with_an_unknown_placeholder_is_refused(db: str) -> None:

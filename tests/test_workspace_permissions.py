@@ -41,7 +41,7 @@ def _workspace_actions(w: dict) -> dict[str, Callable[[Actor | None], object]]:
         "staff_choices": lambda a: tickets.staff_choices(a),
         "list_macros": lambda a: macros.list_macros(a),
         "save_macro": lambda a: macros.save_macro(a, title="X", body="Y"),
-        "apply_macro": lambda a: macros.apply_macro(a, w["macro"], n, expected_version=None),
+        "draft_from_macro": lambda a: macros.draft_from_macro(a, w["macro"], n),
         "delete_macro": lambda a: macros.delete_macro(a, w["macro"]),
         "list_views": lambda a: saved_views.list_views(a),
         "view_filters": lambda a: saved_views.view_filters(a, w["view"]),

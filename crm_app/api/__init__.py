@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from crm_app.api import auth, health
+from crm_app.api import attachments, auth, health
 from crm_app.services.errors import ServiceError
 
 
@@ -19,6 +19,7 @@ def build_api() -> FastAPI:
     )
     api.include_router(health.router, prefix="/api")
     api.include_router(auth.router, prefix="/api")
+    api.include_router(attachments.router, prefix="/api")
 
     @api.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:

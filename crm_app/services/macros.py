@@ -1,8 +1,10 @@
 """Canned replies (macros): a shared library staff keep, with placeholders filled per ticket.
 
 Placeholders: {client.name}, {client.first_name}, {ticket.number}, {ticket.subject},
-{agent.name}, {agent.first_name}. Applying a macro returns the filled text for the composer and
-may also set the ticket's status and priority (under the same optimistic lock as any edit).
+{agent.name}, {agent.first_name}. Choosing a macro only drafts: it returns the filled text for the
+composer and the status/priority it proposes. Nothing is written until the agent sends the reply,
+when `tickets.add_message` applies the proposal together with the message (one audited change);
+a discarded draft changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
-from crm_app.services import audit, tickets
+from crm_app.services import audit
 from crm_app.services.errors import Conflict, InvalidInput, NotFound
 from models.base import utcnow
 from models.client import Client
@@ -38,9 +40,14 @@ class MacroRow:
 
 
 @dataclass(frozen=True)
-class AppliedMacro:
+class MacroDraft:
+    """What a chosen macro proposes: the composer's text and the fields it would set on send."""
+
+    macro_id: int
+    title: str
     body: str
-    ticket: tickets.TicketRow
+    set_status: str  # "" when the macro leaves the status alone
+    set_priority: str
 
 
 def _row(macro: Macro) -> MacroRow:
@@ -115,23 +122,25 @@ def render(body: str, values: dict[str, str]) -> str:
     return _PLACEHOLDER.sub(lambda m: values.get(m.group(1), m.group(0)), body)
 
 
-def apply_macro(actor: Actor, macro_id: int, number: int, *,
-                expected_version: int | None) -> AppliedMacro:
-    """The macro's text filled for this ticket; sets its status/priority when the macro says so."""
+def draft_from_macro(actor: Actor, macro_id: int, number: int) -> MacroDraft:
+    """The macro's text filled for this ticket and the status/priority it proposes.
+
+    No side effects: the ticket is not touched until the reply is sent."""
     require(actor, Action.EDIT_TICKETS)
     with session_scope() as session:
         macro = session.get(Macro, macro_id)
         if macro is None:
             raise NotFound("That macro no longer exists.")
         found = session.execute(
-            select(Ticket.number, Ticket.subject, Client.name)
+            select(Ticket.subject, Client.name)
             .outerjoin(Client, Client.id == Ticket.client_id)
             .where(Ticket.number == number)
         ).first()
         if found is None:
             raise NotFound(f"There is no ticket #{number}.")
-        _, subject, client_name = found
-        body, status, priority = macro.body, macro.set_status, macro.set_priority
+        subject, client_name = found
+        title, body = macro.title, macro.body
+        status, priority = macro.set_status or "", macro.set_priority or ""
     values = {
         "client.name": client_name or "there",
         "client.first_name": (client_name or "there").split()[0],
@@ -140,9 +149,5 @@ def apply_macro(actor: Actor, macro_id: int, number: int, *,
         "agent.name": actor.name,
         "agent.first_name": (actor.name or "").split()[0] if actor.name else "",
     }
-    if status or priority:
-        row = tickets.update_ticket(actor, number, expected_version=expected_version,
-                                    status=status, priority=priority)
-    else:
-        row = tickets.get_ticket(actor, number, mark_read=False).ticket
-    return AppliedMacro(body=render(body, values), ticket=row)
+    return MacroDraft(macro_id=macro_id, title=title, body=render(body, values),
+                      set_status=status, set_priority=priority)

@@ -16,7 +16,8 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import get_engine, session_scope
-from crm_app.services import assignment, audit
+from crm_app.services import assignment, attachments, audit, notifications
+from crm_app.services.attachments import AttachmentRow, StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
 from models.ai import MessageSentiment, SentimentLabel
@@ -70,6 +71,7 @@ class MessageRow:
     created_at: str
     sentiment: str = ""  # negative / neutral / positive for a scored client message
     logged_by: str = ""  # the agent who logged this client message (a call, a visit)
+    attachments: list[AttachmentRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -238,8 +240,12 @@ def create_ticket(
                       "channel": channel, "logged_for_client": bool(from_client)})
         session.refresh(ticket)
         assignee = session.get(User, assignee_id) if assignee_id else None
-        return _ticket_row(ticket, client.name if client else None,
-                           assignee.name if assignee else None)
+        row = _ticket_row(ticket, client.name if client else None,
+                          assignee.name if assignee else None)
+        ticket_id = ticket.id
+    notifications.notify_assigned(actor, ticket_id=ticket_id, number=row.number,
+                                  subject=subject, assignee_id=assignee_id)
+    return row
 
 
 _SLA_URGENCY = case(
@@ -400,6 +406,12 @@ FROM audit_log a LEFT JOIN user_account u ON u.id = a.actor_id
 WHERE a.entity_type = 'ticket' AND a.entity_id = %(ticket_id)s
 ORDER BY a.id DESC LIMIT 50
 """
+_ATTACHMENTS_SQL = """
+SELECT a.id, a.message_id, a.filename, a.size_bytes
+FROM attachment a JOIN ticket_message m ON m.id = a.message_id
+WHERE m.ticket_id = %(ticket_id)s {public}
+ORDER BY a.id
+"""
 _MARK_READ_SQL = "UPDATE ticket SET is_unread = false WHERE id = %(ticket_id)s AND is_unread"
 
 
@@ -430,10 +442,12 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
                 raise NotFound(f"There is no ticket #{number}.")
             ticket_id, client_id, unread = t[0], t[11], t[7]
             params = {"ticket_id": ticket_id, "client_id": client_id}
-            timeline = _TIMELINE_SQL.format(public="" if staff else "AND NOT m.is_internal")
+            public = "" if staff else "AND NOT m.is_internal"
             with raw.pipeline():
                 messages_cur = raw.cursor()
-                messages_cur.execute(timeline, params)
+                messages_cur.execute(_TIMELINE_SQL.format(public=public), params)
+                files_cur = raw.cursor()
+                files_cur.execute(_ATTACHMENTS_SQL.format(public=public), params)
                 if staff:
                     others_cur = raw.cursor()
                     if client_id is not None:
@@ -444,6 +458,7 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
                         # Reading is not an edit: no version bump, so it never conflicts.
                         cur.execute(_MARK_READ_SQL, params)
             message_rows = messages_cur.fetchall()
+            files = attachments.group_by_message(files_cur.fetchall())
             other_rows = others_cur.fetchall() if staff and client_id is not None else []
             history_rows = history_cur.fetchall() if staff else []
         if staff and mark_read and unread:
@@ -464,6 +479,7 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
             body_text=body, is_internal=internal, channel=channel, created_at=_fmt(created),
             sentiment=(sentiment or "") if staff and kind == SenderKind.CLIENT else "",
             logged_by=(author or "") if logged else "",
+            attachments=files.get(mid, []),
         ))
     profile = None
     if staff and client_id is not None:
@@ -499,24 +515,50 @@ def get_ticket(actor: Actor, number: int, *, mark_read: bool = True) -> TicketDe
     )
 
 
-def add_message(actor: Actor, number: int, body: str, *, internal: bool = False) -> MessageRow:
+def add_message(
+    actor: Actor,
+    number: int,
+    body: str,
+    *,
+    internal: bool = False,
+    files: Sequence[StagedFile] = (),
+    status: str | None = None,
+    priority: str | None = None,
+    macro: str = "",
+    expected_version: int | None = None,
+) -> MessageRow:
     """A staff reply or internal note, or a client's reply from the portal.
 
+    Staff may send it with staged attachments (`files`) and with the status/priority a chosen
+    macro proposed: message, files and field changes are written in one transaction and
+    recorded as one audit entry. Field changes are checked against `expected_version` (the
+    version the agent's view showed): on a conflict nothing at all is written.
     Side effects: the ticket's version and update time move on (open views see it); a staff
     reply records the first response and opens a new ticket; a client reply reopens a pending
-    or resolved ticket and marks it unread.
+    or resolved ticket and marks it unread. After the commit: the assignee is notified of a
+    client's answer, staff `@named` in an internal note are notified.
     """
-    body = _clean_body(body)
+    body = (body or "").strip() if files else _clean_body(body)
+    if len(body) > MAX_BODY:
+        raise InvalidInput(f"A message may hold at most {MAX_BODY:,} characters.")
+    if status is not None:
+        _choice(status, TicketStatus, "Status")
+    if priority is not None:
+        _choice(priority, TicketPriority, "Priority")
     with session_scope() as session:
         ticket = _load_for(session, actor, number, lock=True)
         staff = can(actor, Action.EDIT_TICKETS)
         if not staff:
             if internal:
                 raise PermissionDenied("Only staff can write internal notes.")
+            if files or status is not None or priority is not None:
+                raise PermissionDenied("Only staff can attach files or change the ticket.")
             if ticket.status == TicketStatus.CLOSED:
                 raise InvalidInput("This ticket is closed. Open a new one instead.")
         if ticket.merged_into_id is not None:
             raise InvalidInput("This ticket was merged into another one: reply there.")
+        if status is not None or priority is not None:
+            _check_version(session, ticket, expected_version)
         now = utcnow()
         message = TicketMessage(
             ticket_id=ticket.id,
@@ -530,6 +572,8 @@ def add_message(actor: Actor, number: int, body: str, *, internal: bool = False)
         )
         session.add(message)
         _touch(ticket, now)
+        changes = _apply_changes(session, actor, ticket, status=status, priority=priority,
+                                 assignee_id=_UNSET, now=now, as_part_of_message=True)
         if staff and not internal:
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
@@ -540,13 +584,29 @@ def add_message(actor: Actor, number: int, body: str, *, internal: bool = False)
             if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
                 ticket.status = TicketStatus.OPEN
         session.flush()
+        attached = attachments.link_staged(session, message.id, files)
+        record: dict[str, Any] = {"message_id": message.id, **changes}
+        if attached:
+            record["attachments"] = attached
+        if macro and changes:
+            record["macro"] = macro[:120]
         audit.record(session, actor, "ticket.note_added" if internal else "ticket.message_added",
-                     "ticket", ticket.id, {"message_id": message.id})
-        return MessageRow(
+                     "ticket", ticket.id, record)
+        ticket_id, subject, assignee_id = ticket.id, ticket.subject, ticket.assignee_id
+        client_name = _names(session, ticket)[0] if not staff else ""
+        row = MessageRow(
             id=message.id, sender_kind=message.sender_kind, author_name=actor.name,
             body_text=body, is_internal=internal, channel=message.channel,
             created_at=_fmt(now),
         )
+    if not staff:
+        notifications.notify_client_replied(ticket_id=ticket_id, number=number, subject=subject,
+                                            client_name=client_name or "",
+                                            assignee_id=assignee_id)
+    elif internal:
+        notifications.notify_mentions(actor, ticket_id=ticket_id, number=number,
+                                      subject=subject, body=body)
+    return row
 
 
 _UNSET: Any = object()
@@ -561,8 +621,10 @@ def _staff_member(session: Session, user_id: int) -> User:
 
 def _apply_changes(session: Session, actor: Actor, ticket: Ticket, *, status: str | None,
                    priority: str | None, assignee_id: int | Any | None,
-                   now: datetime) -> dict[str, list[Any]]:
-    """Set status/priority/assignee on a locked ticket; returns the audit changes."""
+                   now: datetime, as_part_of_message: bool = False) -> dict[str, list[Any]]:
+    """Set status/priority/assignee on a locked ticket; returns the audit changes.
+
+    `as_part_of_message`: the caller's message entry records them and moves the version."""
     changes: dict[str, list[Any]] = {}
     if status is not None and status != ticket.status:
         changes["status"] = [ticket.status, status]
@@ -583,7 +645,7 @@ def _apply_changes(session: Session, actor: Actor, ticket: Ticket, *, status: st
         after = _staff_member(session, assignee_id) if assignee_id is not None else None
         changes["assignee"] = [before.name if before else None, after.name if after else None]
         ticket.assignee_id = assignee_id
-    if changes:
+    if changes and not as_part_of_message:
         _touch(ticket, now)
         for key, action in (("status", "ticket.status_changed"),
                             ("priority", "ticket.priority_changed"),
@@ -618,10 +680,15 @@ def update_ticket(
         _check_version(session, ticket, expected_version)
         if ticket.merged_into_id is not None and status is not None and status != ticket.status:
             raise InvalidInput("This ticket was merged into another one and stays closed.")
-        _apply_changes(session, actor, ticket, status=status, priority=priority,
-                       assignee_id=assignee_id, now=utcnow())
+        changes = _apply_changes(session, actor, ticket, status=status, priority=priority,
+                                 assignee_id=assignee_id, now=utcnow())
         client_name, assignee_name = _names(session, ticket)
-        return _ticket_row(ticket, client_name, assignee_name)
+        row = _ticket_row(ticket, client_name, assignee_name)
+        assigned = (ticket.id, ticket.assignee_id) if "assignee" in changes else None
+    if assigned:
+        notifications.notify_assigned(actor, ticket_id=assigned[0], number=number,
+                                      subject=row.subject, assignee_id=assigned[1])
+    return row
 
 
 def change_status(actor: Actor, number: int, status: str, *,
@@ -694,14 +761,20 @@ def bulk_update(
         ).scalars())
         if len(tickets) != len(numbers):
             raise NotFound("Some of the selected tickets no longer exist.")
-        now, changed = utcnow(), 0
+        now, changed, assigned = utcnow(), 0, []
         for ticket in tickets:
             if ticket.merged_into_id is not None:
                 continue
-            if _apply_changes(session, actor, ticket, status=status, priority=priority,
-                              assignee_id=assignee_id, now=now):
+            changes = _apply_changes(session, actor, ticket, status=status, priority=priority,
+                                     assignee_id=assignee_id, now=now)
+            if changes:
                 changed += 1
-        return BulkResult(changed=changed, unchanged=len(tickets) - changed)
+            if "assignee" in changes:
+                assigned.append((ticket.id, ticket.number, ticket.subject, ticket.assignee_id))
+    for ticket_id, number, subject, assignee in assigned:
+        notifications.notify_assigned(actor, ticket_id=ticket_id, number=number,
+                                      subject=subject, assignee_id=assignee)
+    return BulkResult(changed=changed, unchanged=len(tickets) - changed)
 
 
 def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> TicketRow:
