@@ -16,6 +16,7 @@ import pages.clients
 import pages.currency_rates
 import pages.home
 import pages.login
+import pages.not_found
 import pages.portal
 import pages.profile
 import pages.segments
@@ -41,6 +42,8 @@ os.umask(0o077)
 # refuses other sites and adds the browser security headers to pages, API and websocket alike.
 app = rx.App(
     api_transformer=[build_api(), UploadGuard, SecurityMiddleware],
+    head_components=[rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
+                     rx.el.link(rel="apple-touch-icon", href="/favicon.png")],
     backend_exception_handler=backend_exception_handler,
 )
 app.add_middleware(SessionMiddleware())

@@ -108,6 +108,13 @@ class AppState(rx.State):
         return None
 
     @rx.event
+    def identify(self):
+        """Pages open to anyone (not found): show the shell to a signed-in user with a role."""
+        actor = self.actor()
+        self._remember(actor)
+        self.access_ok = actor is not None and bool(actor.role)
+
+    @rx.event
     def route_home(self):
         """`/`: to the setup wizard, the login, the waiting page or the role's first page."""
         actor = self.actor()

@@ -1,0 +1,88 @@
+"""The session cookie's life: set only by the auth form posts, HttpOnly and Lax (Secure over
+HTTPS), never an open redirect, dead everywhere after sign-out; forged events refused."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from crm_app.api import build_api
+from crm_app.api.auth import safe_next
+from crm_app.auth.cookies import without_private_cookies
+from crm_app.auth.event_guard import EventRefused, fit
+from crm_app.crypto import sign, signed_by_app
+from crm_app.services import web_sessions
+from tests.factories import PASSWORD, make_user
+
+
+def _post_login(client: TestClient, email: str, password: str, **extra: str):
+    return client.post("/api/auth/login", data={"email": email, "password": password, **extra},
+                       follow_redirects=False)
+
+
+def test_signing_in_sets_an_http_only_lax_cookie_and_secure_only_over_https(db: str) -> None:
+    user = make_user("agent")
+    plain = _post_login(TestClient(build_api()), user.email, PASSWORD)
+    assert plain.status_code == 303
+    cookie = plain.headers["set-cookie"].lower()
+    assert "crm_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
+    assert "secure" not in cookie
+    secure = _post_login(TestClient(build_api(), base_url="https://crm.example"), user.email,
+                         PASSWORD)
+    session_cookie = next(c for c in secure.headers.get_list("set-cookie")
+                          if c.startswith("crm_session="))
+    assert "secure" in session_cookie.lower()
+
+
+def test_the_next_page_after_sign_in_is_always_on_this_site(db: str) -> None:
+    for hostile in ("//evil.example/x", "https://evil.example", "/\\evil.example", "", None):
+        assert safe_next(hostile) == "/"
+    assert safe_next("/tickets/12") == "/tickets/12"
+    user = make_user("agent")
+    response = _post_login(TestClient(build_api()), user.email, PASSWORD,
+                           next="https://evil.example/")
+    assert response.headers["location"] == "/"
+
+
+def test_a_wrong_password_goes_back_with_a_message_only_the_app_can_sign(db: str) -> None:
+    user = make_user("agent")
+    response = _post_login(TestClient(build_api()), user.email, "not the password")
+    assert response.status_code == 303 and "set-cookie" not in response.headers
+    assert response.headers["location"].startswith("/login?error=")
+    assert signed_by_app("Wrong email or password.", sign("Wrong email or password."))
+    assert not signed_by_app("Call +1 555 0100 to unlock your account", "0" * 32)
+
+
+def test_signing_out_kills_the_session_everywhere_and_clears_the_tab_storage(db: str) -> None:
+    user = make_user("manager")
+    client = TestClient(build_api())
+    token = _post_login(client, user.email, PASSWORD).cookies["crm_session"]
+    found = web_sessions.session_for_token(token)
+    assert found is not None and found.actor.user_id == user.user_id
+    out = client.post("/api/auth/logout", cookies={"crm_session": token}, follow_redirects=False)
+    assert out.status_code == 303 and out.headers["clear-site-data"] == '"storage"'
+    assert 'crm_session=""' in out.headers["set-cookie"] or "max-age=0" in \
+        out.headers["set-cookie"].lower()
+    assert web_sessions.session_for_token(token) is None
+    assert web_sessions.session_by_id(found.session_id) is None
+
+
+def test_stored_request_headers_never_keep_the_private_cookies() -> None:
+    header = "theme=dark; crm_session=SECRET; crm_device=DEVICE; lang=en"
+    assert without_private_cookies(header) == "theme=dark; lang=en"
+
+
+@pytest.mark.parametrize(("value", "hint"), [
+    ("abc", int), ({"$ne": None}, str), (["1"], str), ("1", bool), (3, list),
+    ({"email": {"$gt": ""}}, dict), (True, int),
+])
+def test_event_arguments_of_the_wrong_type_are_refused(value: object, hint: type) -> None:
+    with pytest.raises(EventRefused):
+        fit(value, hint)
+
+
+def test_event_arguments_of_the_right_type_pass_and_form_numbers_become_text() -> None:
+    assert fit("12", int) == "12" and fit(12, int) == 12 and fit(None, int | None) is None
+    assert fit({"email": "a@b.c", "age": 41, "ok": True}, dict) == \
+        {"email": "a@b.c", "age": "41", "ok": True}
+    assert fit(["a", "b"], list[str]) == ["a", "b"]
