@@ -26,13 +26,16 @@ import pages.ticket
 import pages.tickets
 import pages.users
 import pages.waiting
-import pages.workspace_settings  # noqa: F401 - pages register themselves with @rx.page
+import pages.workspace_settings
 from crm_app.api import build_api
 from crm_app.api.security import SecurityMiddleware
 from crm_app.auth.middleware import SessionMiddleware
+from crm_app.auth.permissions import Action
 from crm_app.errors_ui import backend_exception_handler
 from crm_app.logging_setup import configure_logging
-from crm_app.upload_guard import UploadGuard
+from crm_app.services.uploads import UploadPolicy
+from crm_app.settings import get_settings
+from crm_app.upload_guard import UploadGuard, accept_uploads
 
 configure_logging()
 # State, uploads and anything else the app writes are for the service user alone.
@@ -47,3 +50,8 @@ app = rx.App(
     backend_exception_handler=backend_exception_handler,
 )
 app.add_middleware(SessionMiddleware())
+# Files attached to replies and notes: staff who may edit tickets, within the set limits.
+accept_uploads(pages.ticket.TicketState.receive_files, UploadPolicy(
+    purpose="ticket-attachments", action=Action.EDIT_TICKETS,
+    max_file_bytes=get_settings().attachment_max_bytes,
+    max_files=get_settings().attachment_max_files))

@@ -19,11 +19,11 @@ from reflex_base.event import EventHandler
 from reflex_base.utils.format import format_event_handler
 from starlette.requests import Request
 
-from crm_app.services import accounts, uploads
-from crm_app.services.errors import ServiceError
+from crm_app.auth.cookies import SESSION_COOKIE, read_cookie
+from crm_app.services import uploads, web_sessions
+from crm_app.services.errors import PermissionDenied, ServiceError
 from crm_app.services.uploads import UploadPolicy
 
-SESSION_COOKIE = "crm_session"
 UPLOAD_PATH = "/_upload"
 
 Scope = MutableMapping[str, Any]
@@ -58,8 +58,14 @@ class UploadGuard:
             length = -1
         try:
             uploads.check_request_size(policy, length if length >= 0 else None)
-            actor = await asyncio.to_thread(accounts.actor_for_token,
-                                            request.cookies.get(SESSION_COOKIE, ""))
+            found = await asyncio.to_thread(web_sessions.session_for_token,
+                                            read_cookie(request.headers.get("cookie", ""),
+                                                        SESSION_COOKIE))
+            actor = found.actor if found else None
+            if found is not None and not await _tab_belongs_to(
+                    request.headers.get("reflex-client-token", ""), found.session_id):
+                # The handler runs as the tab's session: only that session may feed it.
+                raise PermissionDenied("This upload does not belong to your session.")
             slot = await asyncio.to_thread(uploads.begin, actor, policy)
         except ServiceError as error:
             await _refuse(send, error.http_status, error.message)
@@ -105,6 +111,22 @@ class UploadGuard:
         await self.app(scope, counted_receive, guarded_send)
         if too_large and not response_started:
             await _refuse(send, 413, policy.too_large_message())
+
+
+async def _tab_belongs_to(tab_token: str, session_id: int) -> bool:
+    """Is the tab the upload names (its handler runs on that tab's state) signed in with the
+    uploader's own session?"""
+    from reflex.istate.manager.token import BaseStateToken
+
+    from crm_app.crm_app import app as reflex_app
+    from crm_app.state import AppState
+
+    if not tab_token or len(tab_token) > 200:
+        return False
+    state = await reflex_app.state_manager.get_state(
+        BaseStateToken(ident=tab_token, cls=AppState))
+    tab = state if isinstance(state, AppState) else await state.get_state(AppState)
+    return tab._session_id == session_id
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:

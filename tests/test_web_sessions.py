@@ -59,7 +59,8 @@ def test_signing_out_kills_the_session_everywhere_and_clears_the_tab_storage(db:
     token = _post_login(client, user.email, PASSWORD).cookies["crm_session"]
     found = web_sessions.session_for_token(token)
     assert found is not None and found.actor.user_id == user.user_id
-    out = client.post("/api/auth/logout", cookies={"crm_session": token}, follow_redirects=False)
+    out = TestClient(build_api()).post("/api/auth/logout", cookies={"crm_session": token},
+                                       follow_redirects=False)
     assert out.status_code == 303 and out.headers["clear-site-data"] == '"storage"'
     assert 'crm_session=""' in out.headers["set-cookie"] or "max-age=0" in \
         out.headers["set-cookie"].lower()
@@ -86,3 +87,36 @@ def test_event_arguments_of_the_right_type_pass() -> None:
     assert fit({"email": "a@b.c", "rules": [{"op": "and"}]}, dict) == \
         {"email": "a@b.c", "rules": [{"op": "and"}]}
     assert fit(["a", "b"], list[str]) == ["a", "b"]
+
+
+def test_resetting_a_tab_stops_its_background_work() -> None:
+    """A background import started under the old session must not write into the page the
+    next session sees (crm_app/auth/middleware.py cancels the tab's other events)."""
+    import asyncio
+
+    from crm_app.auth.middleware import _stop_background_work
+
+    async def scenario() -> tuple[bool, bool]:
+        async def forever() -> None:
+            await asyncio.sleep(60)
+
+        mine = asyncio.create_task(forever(), name="reflex_event|s.run_import|TAB-1|tx1")
+        other_tab = asyncio.create_task(forever(), name="reflex_event|s.run_import|TAB-2|tx2")
+        await asyncio.sleep(0)
+        _stop_background_work("TAB-1")
+        await asyncio.sleep(0)
+        result = mine.cancelled(), other_tab.cancelled()
+        other_tab.cancel()
+        return result
+
+    mine_stopped, other_stopped = asyncio.run(scenario())
+    assert mine_stopped and not other_stopped
+
+
+def test_the_session_cookie_is_read_as_a_browser_sends_it() -> None:
+    from crm_app.auth.cookies import read_cookie
+
+    assert read_cookie("a=b; c; crm_session=X", "crm_session") == "X"
+    assert read_cookie('x="a; crm_session=Y', "crm_session") == "Y"
+    # Two copies (one tossed in from a sibling domain): trust neither.
+    assert read_cookie("crm_session=A; crm_session=B", "crm_session") == ""

@@ -54,8 +54,10 @@ async def _form(request: Request) -> dict[str, str]:
 
 
 def client_ip(request: Request) -> str | None:
+    """The caller's address; behind a trusted proxy the one that proxy appended (the last
+    X-Forwarded-For entry: the ones before it are whatever the client sent)."""
     if get_settings().trust_proxy:
-        forwarded = request.headers.get("x-forwarded-for", "").split(",")[0].strip()
+        forwarded = request.headers.get("x-forwarded-for", "").split(",")[-1].strip()
         if forwarded:
             return forwarded
     return request.client.host if request.client else None

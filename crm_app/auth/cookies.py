@@ -5,7 +5,7 @@ Framework-free, shared by the HTTP endpoints that set it and the event middlewar
 
 from __future__ import annotations
 
-from http.cookies import CookieError, SimpleCookie
+from starlette.requests import cookie_parser
 
 from crm_app.settings import get_settings
 
@@ -15,16 +15,17 @@ PRIVATE_COOKIES = frozenset({SESSION_COOKIE, "crm_device"})
 
 
 def read_cookie(cookie_header: str, name: str) -> str:
-    """One cookie's value from a `Cookie:` header ("" when absent or unparsable)."""
+    """One cookie's value from a `Cookie:` header, parsed as browsers write it (one odd cookie
+    beside it does not hide it). "" when absent, or when the header carries it twice: a second
+    copy is what a cookie set from a sibling domain looks like, and neither can be trusted."""
     if not cookie_header:
         return ""
-    jar: SimpleCookie = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
+    values = [value for key, value in
+              (part.strip().split("=", 1) for part in cookie_header.split(";") if "=" in part)
+              if key.strip() == name]
+    if len(values) != 1:
         return ""
-    morsel = jar.get(name)
-    return morsel.value if morsel else ""
+    return cookie_parser(f"{name}={values[0].strip()}").get(name, "")
 
 
 def without_private_cookies(cookie_header: str) -> str:

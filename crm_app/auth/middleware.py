@@ -12,6 +12,7 @@ are checked against its handler's type hints (crm_app/auth/event_guard.py).
 
 from __future__ import annotations
 
+import asyncio
 from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
@@ -49,9 +50,25 @@ def _forget_private_cookies(state: BaseState) -> None:
         state.rx_router_headers = HeaderData.from_router_data(state.router_data)
 
 
+def _stop_background_work(token: str) -> None:
+    """Cancel this tab's other running events (background imports, uploads, live loops): they
+    hold the previous session's actor and would write its data into the reset page."""
+    current = asyncio.current_task()
+    marker = f"|{token}|"
+    for task in asyncio.all_tasks():
+        name = task.get_name()
+        if task is not current and name.startswith("reflex_event|") and marker in name:
+            task.cancel()
+
+
 async def clear_page_data(root: BaseState) -> None:
-    """Reset the signed-in state and every page state below it, loaded or not."""
+    """Reset the signed-in state and every page state below it, loaded or not, after stopping
+    the tab's background work."""
     from crm_app.state import AppState
+
+    token = root.router.session.client_token
+    if token:
+        _stop_background_work(token)
 
     pending = [AppState]
     while pending:

@@ -179,3 +179,43 @@ def test_the_session_cookie_is_http_only_and_lax(db: str, app_url: str) -> None:
                           headers={"Origin": app_url}, allow_redirects=False, timeout=30)
     assert wrong.status_code == 303 and "set-cookie" not in wrong.headers
     assert "/login" in wrong.headers["location"]
+
+
+def _upload(app_url: str, tab_token: str, cookie: str, handler: str) -> int:
+    boundary = "----probe"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
+            f"filename=\"x.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + \
+        b"name,email\nMallory,m@evil.example\n" + f"\r\n--{boundary}--\r\n".encode()
+    response = requests.post(f"{app_url}/_upload", data=body, timeout=30, headers={
+        "reflex-client-token": tab_token, "reflex-event-handler": handler, "Origin": app_url,
+        "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        cookies={"crm_session": cookie})
+    return response.status_code
+
+
+def test_an_upload_is_refused_into_a_tab_of_another_session(db: str, app_url: str) -> None:
+    """The upload's handler runs on the named tab's state, as that tab's user: only the tab's
+    own session may feed it (an agent must not import a file as the manager)."""
+    from reflex_base.utils.format import format_event_handler
+
+    from pages.client_import import ClientImportState
+
+    handler = format_event_handler(ClientImportState.receive_upload)
+    manager, agent = make_user("manager"), make_user("agent")
+    manager_cookie = sign_in_cookie(app_url, manager.email, PASSWORD)
+    agent_cookie = sign_in_cookie(app_url, agent.email, PASSWORD)
+
+    async def scenario() -> tuple[int, int, str]:
+        victim = Tab(app_url, session_cookie=manager_cookie)
+        await victim.open("/import/clients")
+        victim.frames.clear()
+        foreign = await asyncio.to_thread(_upload, app_url, victim.token, agent_cookie, handler)
+        await victim.settle()
+        seen = victim.text()
+        own = await asyncio.to_thread(_upload, app_url, victim.token, manager_cookie, handler)
+        await victim.close()
+        return foreign, own, seen
+
+    foreign, own, seen = asyncio.run(scenario())
+    assert foreign == 403 and "Mallory" not in seen
+    assert own < 400
