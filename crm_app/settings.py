@@ -28,6 +28,7 @@
 | `REDIS_URL` | unset | Redis for Reflex state when several web workers run |
 | `CRM_ALLOWED_ORIGINS` | empty: same origin only | comma-separated extra origins (`https://crm.firm.example`) allowed to call the app from a browser (websocket, CORS) |
 | `CRM_COOKIE_SECURE` | `auto`: when the request came over HTTPS | `true` marks the session cookie `Secure` always (set it behind a TLS-terminating proxy), `false` never |
+| `CRM_ALLOWED_HOSTS` | empty: any | comma-separated host names the app answers to (`crm.firm.example`); set it in production so a rebinding domain cannot reach the app |
 | `CRM_TRUST_PROXY` | `false` | trust `X-Forwarded-Proto`/`-Host` from a reverse proxy in front of the app |
 | `CRM_ATTACHMENT_MAX_MB` | `25` | largest file an agent may attach to a reply or note |
 | `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
@@ -75,6 +76,7 @@ class Settings:
     log_level: str
     redis_url: str | None
     allowed_origins: tuple[str, ...]
+    allowed_hosts: tuple[str, ...]
     cookie_secure: bool | None  # None: decide per request (HTTPS or not)
     trust_proxy: bool
     attachment_max_bytes: int = 25 * 1024 * 1024
@@ -133,6 +135,8 @@ def get_settings() -> Settings:
             origin.strip().rstrip("/").lower()
             for origin in _env("CRM_ALLOWED_ORIGINS").split(",") if origin.strip()
         ),
+        allowed_hosts=tuple(host.strip().lower() for host in
+                            _env("CRM_ALLOWED_HOSTS").split(",") if host.strip()),
         cookie_secure=_tristate(_env("CRM_COOKIE_SECURE", "auto")),
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
         attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),

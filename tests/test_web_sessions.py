@@ -120,3 +120,21 @@ def test_the_session_cookie_is_read_as_a_browser_sends_it() -> None:
     assert read_cookie('x="a; crm_session=Y', "crm_session") == "Y"
     # Two copies (one tossed in from a sibling domain): trust neither.
     assert read_cookie("crm_session=A; crm_session=B", "crm_session") == ""
+
+
+def test_only_the_configured_hosts_are_answered(monkeypatch) -> None:
+    from crm_app.api.security import host_allowed
+    from crm_app.settings import get_settings
+
+    def scope(host: str) -> dict:
+        return {"type": "http", "headers": [(b"host", host.encode())]}
+
+    assert host_allowed(scope("rebind.example"))  # nothing configured: any host
+    monkeypatch.setenv("CRM_ALLOWED_HOSTS", "crm.firm.example")
+    get_settings.cache_clear()
+    try:
+        assert host_allowed(scope("crm.firm.example:443"))
+        assert not host_allowed(scope("rebind.example"))
+    finally:
+        monkeypatch.delenv("CRM_ALLOWED_HOSTS")
+        get_settings.cache_clear()

@@ -66,6 +66,16 @@ def origin_allowed(scope: Scope) -> bool:
     return origin != "null" and bool(host) and urlsplit(origin).netloc == host
 
 
+def host_allowed(scope: Scope) -> bool:
+    """Any host unless `CRM_ALLOWED_HOSTS` names them (then a DNS-rebinding domain is refused)."""
+    allowed = get_settings().allowed_hosts
+    if not allowed:
+        return True
+    host = _header(scope, b"host").lower()
+    name = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+    return name in allowed or host in allowed
+
+
 @lru_cache(maxsize=512)
 def _csp_for(html: bytes) -> bytes:
     hashes = " ".join(
@@ -82,6 +92,12 @@ class SecurityMiddleware:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] in ("http", "websocket") and not host_allowed(scope):
+            if scope["type"] == "websocket":
+                await send({"type": "websocket.close", "code": 1008})
+            else:
+                await _forbidden(send, b'{"error": "Unknown host."}', status=400)
+            return
         if scope["type"] == "websocket":
             if not origin_allowed(scope):
                 await send({"type": "websocket.close", "code": 1008})
@@ -112,9 +128,9 @@ def _https(scope: Scope) -> bool:
     return scope.get("scheme") == "https"
 
 
-async def _forbidden(send: Send) -> None:
-    body = b'{"error": "Cross-site request refused."}'
-    await send({"type": "http.response.start", "status": 403,
+async def _forbidden(send: Send, body: bytes = b'{"error": "Cross-site request refused."}',
+                     status: int = 403) -> None:
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/json"),
                             (b"content-length", str(len(body)).encode()), *_STATIC_HEADERS]})
     await send({"type": "http.response.body", "body": body})
