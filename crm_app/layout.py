@@ -81,7 +81,8 @@ def top_bar(title: str) -> rx.Component:
                 rx.menu.item(
                     native_form(
                         rx.el.button("Sign out", type="submit", id="sign-out", width="100%",
-                                     text_align="left", cursor="pointer", color="inherit"),
+                                     text_align="left", cursor="pointer", color="inherit",
+                                     on_click=_NEW_TAB_TOKEN),
                         action=routes.API_AUTH_LOGOUT,
                     ),
                     as_child=True,
@@ -163,9 +164,14 @@ def public_page(title: str, *children: rx.Component) -> rx.Component:
     )
 
 
+# Signing out drops the tab's state token too (the next page gets a new one); the logout
+# response's Clear-Site-Data does the same where browsers honour it.
+_NEW_TAB_TOKEN = rx.remove_session_storage("token")
+
+
 def sign_out_button(**props: object) -> rx.Component:
     """Sign out as a form post: the endpoint revokes the session and drops the cookie."""
-    return native_form(rx.button("Sign out", type="submit", **props),
+    return native_form(rx.button("Sign out", type="submit", on_click=_NEW_TAB_TOKEN, **props),
                        action=routes.API_AUTH_LOGOUT)
 
 

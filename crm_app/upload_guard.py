@@ -38,9 +38,15 @@ def accept_uploads(handler: EventHandler, policy: UploadPolicy) -> None:
     uploads.register_handler(format_event_handler(handler), policy)
 
 
+TabCheck = Callable[[str, int], Awaitable[bool]]
+
+
 class UploadGuard:
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, tab_belongs_to: TabCheck | None = None) -> None:
         self.app = app
+        # Whether the named tab is signed in with the uploader's session (the handler runs on
+        # that tab's state, as its user). Tests stand in for Reflex's state manager here.
+        self.tab_belongs_to = tab_belongs_to or _tab_belongs_to
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (scope["type"] != "http" or scope.get("method") != "POST"
@@ -62,7 +68,7 @@ class UploadGuard:
                                             read_cookie(request.headers.get("cookie", ""),
                                                         SESSION_COOKIE))
             actor = found.actor if found else None
-            if found is not None and not await _tab_belongs_to(
+            if found is not None and not await self.tab_belongs_to(
                     request.headers.get("reflex-client-token", ""), found.session_id):
                 # The handler runs as the tab's session: only that session may feed it.
                 raise PermissionDenied("This upload does not belong to your session.")

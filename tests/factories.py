@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from crm_app.auth.permissions import Actor
 from crm_app.services import accounts, clients, tickets
+
+T = TypeVar("T")
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -74,3 +80,10 @@ def skip_login_waits() -> None:
     with session_scope() as session:
         session.execute(update(LoginThrottle).values(
             locked_until=LoginThrottle.locked_until - timedelta(hours=1)))
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end from a test, also while Playwright's sync API keeps an event
+    loop running in this thread (asyncio.run refuses then): in a thread of its own."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

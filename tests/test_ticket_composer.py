@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from crm_app.api import build_api
 from crm_app.db import session_scope
-from crm_app.services import accounts, attachments, macros, tickets
+from crm_app.services import attachments, macros, tickets
 from crm_app.services.errors import (
     Conflict,
     InvalidInput,
@@ -24,7 +24,7 @@ from crm_app.services.errors import (
 from crm_app.settings import get_settings
 from models.audit import AuditLog
 from models.ticket import Attachment
-from tests.factories import PASSWORD, make_client, make_ticket, make_user
+from tests.factories import log_in, make_client, make_ticket, make_user
 
 
 def _stage(actor, number: int, *files: tuple[str, bytes], chunk: int = 7):
@@ -175,7 +175,7 @@ def test_more_files_than_the_limit_are_refused(db: str) -> None:
 
 def _signed_in_client(email: str) -> TestClient:
     client = TestClient(build_api())
-    client.cookies.set("crm_session", accounts.log_in(email, PASSWORD))
+    client.cookies.set("crm_session", log_in(email))
     return client
 
 

@@ -3,7 +3,6 @@ size and uploads in flight per user are capped; abandoned files are cleaned up b
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
 import time
@@ -21,7 +20,7 @@ from crm_app.services import uploads
 from crm_app.services.errors import PermissionDenied, RateLimited
 from crm_app.upload_guard import SESSION_COOKIE, UploadGuard
 from models.upload import UploadSlot
-from tests.factories import log_in, make_user
+from tests.factories import log_in, make_user, run_async
 
 HANDLER = "test_state.receive_test_upload"
 POLICY = uploads.UploadPolicy(purpose="test-upload", action=Action.EDIT_CLIENTS,
@@ -59,21 +58,26 @@ def guarded() -> tuple[_StoringApp, httpx.AsyncClient]:
     shutil.rmtree(uploads.uploads_root(), ignore_errors=True)
     uploads.register_handler(HANDLER, POLICY)
     inner = _StoringApp()
-    client = httpx.AsyncClient(transport=httpx.ASGITransport(app=UploadGuard(inner)),
-                               base_url="http://crm.test")
+
+    async def the_uploaders_own_tab(tab_token: str, session_id: int) -> bool:
+        return tab_token == "tab-token"
+
+    client = httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=UploadGuard(inner, the_uploaders_own_tab)),
+        base_url="http://crm.test")
     return inner, client
 
 
 def _post(client: httpx.AsyncClient, token: str | None, body: bytes | AsyncIterator[bytes],
-          handler: str = HANDLER) -> httpx.Response:
+          handler: str = HANDLER, tab: str = "tab-token") -> httpx.Response:
     cookies = {SESSION_COOKIE: token} if token else {}
-    headers = {"reflex-client-token": "tab-token", "reflex-event-handler": handler}
+    headers = {"reflex-client-token": tab, "reflex-event-handler": handler}
     client.cookies.clear()
 
     async def post() -> httpx.Response:
         return await client.post("/_upload", content=body, headers=headers, cookies=cookies)
 
-    return asyncio.run(post())
+    return run_async(post())
 
 
 def _stored_files() -> list[Path]:
@@ -107,6 +111,15 @@ def test_a_permitted_upload_goes_through_and_frees_its_slot(
     assert response.status_code == 202 and inner.stored == 11_000
     with session_scope() as session:
         assert session.execute(select(func.count()).select_from(UploadSlot)).scalar_one() == 0
+
+
+def test_an_upload_into_a_tab_of_another_session_is_refused_unread(
+        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    inner, client = guarded
+    agent = make_user("agent")
+    response = _post(client, log_in(agent.email), b"name,email\n", tab="a-managers-tab")
+    assert response.status_code == 403 and inner.calls == 0
+    assert "does not belong to your session" in response.json()["detail"]
 
 
 def test_an_upload_announced_larger_than_the_cap_is_refused_unread(

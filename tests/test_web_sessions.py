@@ -12,7 +12,7 @@ from crm_app.auth.cookies import without_private_cookies
 from crm_app.auth.event_guard import EventRefused, fit
 from crm_app.crypto import sign, signed_by_app
 from crm_app.services import web_sessions
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, run_async
 
 
 def _post_login(client: TestClient, email: str, password: str, **extra: str):
@@ -109,7 +109,7 @@ def test_resetting_a_tab_stops_its_background_work() -> None:
         other_tab.cancel()
         return result
 
-    mine_stopped, other_stopped = asyncio.run(scenario())
+    mine_stopped, other_stopped = run_async(scenario())
     assert mine_stopped and not other_stopped
 
 

@@ -15,7 +15,7 @@ from crm_app.auth.permissions import Actor
 from crm_app.services import accounts, clients, tickets
 from crm_app.state import AppState
 from tests.e2e.reflex_socket import Tab, handlers_of, payloads_for, sign_in_cookie, sign_out
-from tests.factories import PASSWORD, make_client, make_user
+from tests.factories import PASSWORD, make_client, make_user, run_async
 
 SUBJECT = "Sentinel-subject-Q7X"
 NOTE = "Sentinel-internal-note-K2P"
@@ -84,7 +84,7 @@ def test_no_handler_gives_a_user_without_the_right_another_users_data(
         await tab.close()
         return tab, sent
 
-    tab, sent = asyncio.run(probe())
+    tab, sent = run_async(probe())
     seen = tab.text()
     assert sent > 300  # the sweep really covered the app's handlers
     forbidden = [SUBJECT, NOTE, manager.email, *NET_WORTH_MARKS, cookie]
@@ -123,14 +123,14 @@ def test_a_tab_reused_after_sign_out_or_without_a_session_replays_nothing(
         await other.close()
         return seen_by_manager, seen_bare, seen_after
 
-    seen_by_manager, seen_bare, seen_after = asyncio.run(scenario())
+    seen_by_manager, seen_bare, seen_after = run_async(scenario())
     assert NOTE in seen_by_manager and SUBJECT in seen_by_manager  # the probe can see a leak
     assert manager_cookie not in seen_by_manager  # the token never travels in a delta
     for seen in (seen_bare, seen_after):
         assert NOTE not in seen and SUBJECT not in seen and manager.email not in seen
     # The signed-out session is dead everywhere.
     tab = Tab(app_url, session_cookie=manager_cookie)
-    asyncio.run(tab.open(path))
+    run_async(tab.open(path))
     assert NOTE not in tab.text()
 
 
@@ -139,7 +139,7 @@ def test_the_websocket_and_state_changing_requests_refuse_other_sites(
 ) -> None:
     tab = Tab(app_url, origin="https://evil.example")
     with pytest.raises(Exception, match=r"(?i)connect"):
-        asyncio.run(tab.open("/"))
+        run_async(tab.open("/"))
     response = requests.post(f"{app_url}/api/auth/login", data={"email": "a@b.c"},
                              headers={"Origin": "https://evil.example"},
                              allow_redirects=False, timeout=30)
@@ -216,6 +216,6 @@ def test_an_upload_is_refused_into_a_tab_of_another_session(db: str, app_url: st
         await victim.close()
         return foreign, own, seen
 
-    foreign, own, seen = asyncio.run(scenario())
+    foreign, own, seen = run_async(scenario())
     assert foreign == 403 and "Mallory" not in seen
     assert own < 400

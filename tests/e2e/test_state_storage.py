@@ -3,7 +3,6 @@ stored there must hold no session token and no private cookie, however many even
 
 from __future__ import annotations
 
-import asyncio
 import os
 import socket
 import subprocess
@@ -17,7 +16,7 @@ import pytest
 
 from crm_app.settings import PROJECT_ROOT
 from tests.e2e.reflex_socket import Tab, sign_in_cookie
-from tests.factories import PASSWORD, make_user
+from tests.factories import PASSWORD, make_user, run_async
 
 REDIS = "/usr/bin/redis-server"
 
@@ -101,7 +100,7 @@ def test_tab_state_in_redis_holds_no_session_token(
         await again.close()
         return again
 
-    tab = asyncio.run(browse())
+    tab = run_async(browse())
     assert manager.email in tab.text()  # the events really ran as the signed-in manager
     keys, stored = _redis_dump(redis_port)
     assert any(tab.token.encode() in key for key in keys)  # the tab's state is in Redis
