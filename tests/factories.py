@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import itertools
 from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
@@ -85,5 +86,6 @@ def skip_login_waits() -> None:
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run a coroutine to its end from a test, also while Playwright's sync API keeps an event
     loop running in this thread (asyncio.run refuses then): in a thread of its own."""
+    context = contextvars.copy_context()  # Reflex keeps its registries in context variables
     with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
+        return pool.submit(context.run, asyncio.run, coroutine).result()
