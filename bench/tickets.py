@@ -339,7 +339,7 @@ def main() -> int:
         conn.rollback()
 
     measure("ticket_open", args.runs,
-            lambda i: tickets.get_ticket(actors[0], threads[i % len(threads)], mark_read=False),
+            lambda i: tickets.get_ticket(actors[0], threads[i % len(threads)]),
             lambda i: plain_open(threads[i % len(threads)]), results, cases=len(threads))
 
     if args.browser:

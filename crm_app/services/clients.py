@@ -336,15 +336,6 @@ def client_choices(actor: Actor, search: str = "", limit: int = 50) -> list[tupl
         ]
 
 
-def staff_choices(actor: Actor) -> list[tuple[int, str]]:
-    """Agents and managers who can be a client's relationship manager."""
-    require(actor, Action.VIEW_CLIENTS)
-    with session_scope() as session:
-        return [(uid, name) for uid, name in session.execute(
-            select(User.id, User.name).where(User.role.in_([Role.AGENT, Role.MANAGER]),
-                                             User.is_active).order_by(User.name))]
-
-
 # --- the list's columns, chosen per user -------------------------------------------------------
 
 # Column key -> (label, a finance column). The name is always shown; the rest is in the profile.
