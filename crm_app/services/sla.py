@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -210,13 +210,3 @@ def scan_open_tickets(
         after = upto
     result.seconds = time.monotonic() - started
     return result
-
-
-def due_times_for(created_at: datetime, priority: str,
-                  targets: dict[str, tuple[int, int]]) -> tuple[datetime, datetime] | None:
-    """(first response due, resolution due) for a ticket created at `created_at`."""
-    if priority not in targets:
-        return None
-    first, resolution = targets[priority]
-    return created_at + timedelta(minutes=first), created_at + timedelta(minutes=resolution)
-

@@ -20,8 +20,6 @@ from crm_app.services.clients.reads import (
     ClientTicket,
     HistoryEntry,
     NoteRow,
-    can_edit_clients,
-    client_choices,
     client_history,
     client_list_query,
     client_tickets,
@@ -45,7 +43,7 @@ from crm_app.services.clients.writes import (
 __all__ = [
     "DEFAULT_LIST_COLUMNS", "EDITABLE", "LIST_COLUMNS", "MAX_LIST_COLUMNS", "MAX_NOTE", "SORTS",
     "ClientDetail", "ClientRow", "ClientTicket", "HistoryEntry", "NoteRow", "add_note",
-    "can_edit_clients", "client_choices", "client_history", "client_list_query",
+    "client_history", "client_list_query",
     "client_tickets", "create_client", "delete_client", "filters_to_rules", "get_client",
     "has_trigram_search", "list_clients", "list_columns", "list_notes", "restore_client",
     "save_list_columns", "search_clause", "update_client",

@@ -19,7 +19,7 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from crm_app.auth.permissions import Action, Actor, can, require
+from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
 from crm_app.services import audit
 from crm_app.services.client_fields import (
@@ -308,20 +308,6 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
                     total=total, page=page, page_size=page_size)
 
 
-def client_choices(actor: Actor, search: str = "", limit: int = 50) -> list[tuple[int, str]]:
-    """(id, label) pairs for pickers."""
-    require(actor, Action.VIEW_CLIENTS)
-    query = (select(Client.id, Client.name, Client.email).where(live_clients_clause())
-             .order_by(Client.name).limit(limit))
-    if search.strip():
-        query = query.where(Client.name.icontains(search.strip(), autoescape=True))
-    with session_scope() as session:
-        return [
-            (cid, f"{name} <{email}>" if email else name)
-            for cid, name, email in session.execute(query)
-        ]
-
-
 # --- the list's columns, chosen per user -------------------------------------------------------
 
 # Column key -> (label, a finance column). The name is always shown; the rest is in the profile.
@@ -498,7 +484,3 @@ def client_history(actor: Actor, client_id: int, limit: int = 200) -> list[Histo
         history.append(HistoryEntry(fmt_time(entry.created_at), who or "System",
                                     entry.action.removeprefix("client."), changes))
     return history
-
-
-def can_edit_clients(actor: Actor | None) -> bool:
-    return can(actor, Action.EDIT_CLIENTS)
