@@ -10,10 +10,10 @@ from sqlalchemy import func, select
 
 from crm_app.db import session_scope
 from crm_app.services import accounts, tickets
-from crm_app.services.demo_data import DEMO_DOMAIN, DEMO_PASSWORD, SeedProgress, seed_demo
 from crm_app.services.errors import Conflict
 from crm_app.services.sla import DEFAULT_TARGETS, scan_open_tickets
 from crm_app.services.tickets import QueueFilters
+from crm_app.tools.demo_data import DEMO_DOMAIN, DEMO_PASSWORD, SeedProgress, seed_demo
 from models.client import Client, RiskCategory
 from models.ticket import Channel, SlaState, Ticket, TicketMessage, TicketStatus
 from models.user import Role, User
