@@ -17,7 +17,7 @@ from crm_app.services import audit, events
 from crm_app.services.errors import InvalidInput
 from models.base import utcnow
 from models.ticket import Ticket
-from models.user import User
+from models.user import Role, User
 from models.workspace import AssignmentSetting
 
 
@@ -42,7 +42,7 @@ def status(actor: Actor) -> AssignmentStatus:
     with session_scope() as session:
         setting = session.get(AssignmentSetting, 1)
         names = list(session.execute(
-            select(User.name).where(User.role == "agent", User.is_active.is_(True),
+            select(User.name).where(User.role == Role.AGENT, User.is_active.is_(True),
                                     User.is_available.is_(True)).order_by(User.name)
         ).scalars())
         me = session.get(User, actor.user_id) if actor.user_id is not None else None
@@ -79,7 +79,7 @@ def next_agent(session: Session) -> int | None:
     setting = _setting(session)
     if not setting.round_robin_enabled:
         return None
-    available = select(User.id).where(User.role == "agent", User.is_active.is_(True),
+    available = select(User.id).where(User.role == Role.AGENT, User.is_active.is_(True),
                                       User.is_available.is_(True))
     after = setting.last_assignee_id or 0
     chosen = session.execute(available.where(User.id > after).order_by(User.id).limit(1)

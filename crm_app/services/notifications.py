@@ -24,6 +24,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
 from crm_app.services import events
 from crm_app.services.errors import NotFound
+from crm_app.services.staff import ASSIGNABLE_ROLES
 from models.base import utcnow
 from models.notification import Notification
 from models.ticket import OPEN_STATUSES, SlaState
@@ -142,7 +143,7 @@ def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str,
     with session_scope() as session:
         staff = session.execute(
             select(User.id, User.name, User.email)
-            .where(User.is_active.is_(True), User.role.in_(["agent", "manager"]))
+            .where(User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
             .limit(2000)
         ).all()
     mentioned = find_mentions(body, [tuple(row) for row in staff])

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from psycopg.rows import dict_row
@@ -229,8 +229,13 @@ def queue_page_query(actor: Actor, filters: QueueFilters, *, after: str = "",
 _PG_DIALECT = postgresql_psycopg.dialect()
 
 
+class _Compiled(NamedTuple):
+    sql: str
+    params: dict[str, Any]
+
+
 @lru_cache(maxsize=1024)
-def _compiled(statement_key: tuple) -> tuple[str, dict[str, Any]]:
+def _compiled(statement_key: tuple) -> _Compiled:
     """SQL text and parameters of one queue statement, compiled once per exact input.
 
     The key holds everything the statement is built from (the actor's id, the filters, the
@@ -242,7 +247,7 @@ def _compiled(statement_key: tuple) -> tuple[str, dict[str, Any]]:
                  queue_page_query(actor, filters, after=after, page_size=page_size, total=total))
     compiled = statement.compile(dialect=_PG_DIALECT,
                                  compile_kwargs={"render_postcompile": True})
-    return str(compiled), dict(compiled.params)
+    return _Compiled(str(compiled), dict(compiled.params))
 
 
 def _page_shape(total: int | None) -> int | None:
@@ -271,10 +276,10 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
             with raw.cursor(row_factory=dict_row) as cur:
                 total = None
                 if count_sql is not None:
-                    total = cur.execute(count_sql[0], count_sql[1],
+                    total = cur.execute(count_sql.sql, count_sql.params,
                                         prepare=False).fetchone()["matching"]
                 page_sql = _compiled(("page", *key, _page_shape(total)))
-                rows = cur.execute(page_sql[0], page_sql[1], prepare=False).fetchall()
+                rows = cur.execute(page_sql.sql, page_sql.params, prepare=False).fetchall()
         finally:
             raw.autocommit = False
     total = total or 0

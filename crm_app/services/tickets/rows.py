@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy import select
 from sqlmodel import Session
 
@@ -199,7 +200,7 @@ def touch(ticket: Ticket, now: datetime) -> None:
 
 # --- the ticket's history: its audit entries, newest first ----------------------------------
 
-def history_query(ticket_id: int, limit: int = HISTORY_LIMIT) -> Any:
+def history_query(ticket_id: int | sa.BindParameter, limit: int = HISTORY_LIMIT) -> sa.Select:
     """Audit entries of one ticket with the actor's name, newest first."""
     return (
         select(AuditLog.action, User.name.label("actor_name"), AuditLog.changes,
