@@ -85,7 +85,7 @@ INDEXER = textwrap.dedent("""
 
 def seed_if_needed(tickets: int, clients: int) -> None:
     from crm_app.db import upgrade_to_head
-    from crm_app.services.demo_data import has_demo_data
+    from crm_app.tools.demo_data import has_demo_data
 
     upgrade_to_head()
     if has_demo_data():
@@ -247,8 +247,8 @@ def main() -> int:
     from crm_app.auth.permissions import Actor
     from crm_app.db import get_engine
     from crm_app.services import tickets
-    from crm_app.services.demo_data import DEMO_DOMAIN
     from crm_app.services.tickets import BUILTIN_VIEWS
+    from crm_app.tools.demo_data import DEMO_DOMAIN
 
     with get_engine().begin() as conn:
         agents = conn.execute(text("SELECT id, name, email FROM user_account WHERE role = "

@@ -56,7 +56,7 @@ SEGMENT_RULES = {"op": "and", "rules": [
 
 def seed_if_needed(clients: int) -> None:
     from crm_app.db import upgrade_to_head
-    from crm_app.services.demo_data import has_demo_data
+    from crm_app.tools.demo_data import has_demo_data
 
     upgrade_to_head()
     if has_demo_data():

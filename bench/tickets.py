@@ -55,7 +55,7 @@ def _literal_sql(statement) -> str:
 
 def seed_if_needed(tickets: int, clients: int) -> None:
     from crm_app.db import upgrade_to_head
-    from crm_app.services.demo_data import has_demo_data
+    from crm_app.tools.demo_data import has_demo_data
 
     upgrade_to_head()
     if has_demo_data():
@@ -183,13 +183,13 @@ def main() -> int:
     from crm_app.auth.permissions import Actor
     from crm_app.db import database_url, libpq_url
     from crm_app.services import search, tickets
-    from crm_app.services.demo_data import DEMO_DOMAIN, DEMO_PASSWORD
     from crm_app.services.tickets import (
         BUILTIN_VIEWS,
         QueueFilters,
         queue_count_query,
         queue_page_query,
     )
+    from crm_app.tools.demo_data import DEMO_DOMAIN, DEMO_PASSWORD
 
     url = libpq_url(database_url())
     conn = psycopg.connect(url)
@@ -339,7 +339,7 @@ def main() -> int:
         conn.rollback()
 
     measure("ticket_open", args.runs,
-            lambda i: tickets.get_ticket(actors[0], threads[i % len(threads)], mark_read=False),
+            lambda i: tickets.get_ticket(actors[0], threads[i % len(threads)]),
             lambda i: plain_open(threads[i % len(threads)]), results, cases=len(threads))
 
     if args.browser:

@@ -43,8 +43,8 @@ def _create_manager(args: argparse.Namespace) -> int:
 
 def _seed_demo(args: argparse.Namespace) -> int:
     from crm_app.db import upgrade_to_head
-    from crm_app.services.demo_data import DEMO_DOMAIN, SeedProgress, seed_demo
     from crm_app.services.errors import ServiceError
+    from crm_app.tools.demo_data import DEMO_DOMAIN, SeedProgress, seed_demo
 
     upgrade_to_head()
     configure_logging()  # Alembic's logging config replaces the handlers during the upgrade
@@ -64,7 +64,7 @@ def _seed_demo(args: argparse.Namespace) -> int:
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
-    from crm_app.services.demo_data import DEMO_PASSWORD
+    from crm_app.tools.demo_data import DEMO_PASSWORD
 
     print(f"seeded {result.clients:,} clients, {result.tickets:,} tickets and "
           f"{result.messages:,} messages in {result.seconds:.1f} s "

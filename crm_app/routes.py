@@ -20,7 +20,6 @@ SEGMENTS = "/segments"
 USERS = "/users"
 AI_SETTINGS = "/settings/ai"
 PORTAL = "/portal"
-PORTAL_TICKET = "/portal/tickets/[number]"
 API_AUTH_LOGIN = "/api/auth/login"
 API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_LOGOUT = "/api/auth/logout"
@@ -30,10 +29,6 @@ API_ATTACHMENT = "/api/attachments/{attachment_id}"
 
 def ticket(number: int | str) -> str:
     return f"/tickets/{number}"
-
-
-def portal_ticket(number: int | str) -> str:
-    return f"/portal/tickets/{number}"
 
 
 def client(client_id: int | str) -> str:

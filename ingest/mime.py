@@ -19,7 +19,6 @@ from datetime import UTC, datetime
 from .attachments import BLOCK_SIZE, AttachmentSink, DiscardSink, HashingWriter
 from .automation import detect_automation
 from .charsets import decode_text
-from .dedup import dedup_key
 from .errors import IngestError
 from .headers import (
     date_from_received,
@@ -28,11 +27,10 @@ from .headers import (
     parse_addresses,
     parse_date,
     parse_references,
-    ticket_number,
 )
-from .html import html_to_text, sanitize_html
+from .html import html_to_text
 from .model import Attachment, DateSource, Message, Provenance, SourceKind
-from .reply import split_reply
+from .normalize import build_message
 
 MAX_NESTING = 8  # message/rfc822 inside message/rfc822...: deeper ones are kept as files
 _BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
@@ -108,10 +106,8 @@ def normalize_email(
     parts = _Parts(defects=[type(d).__name__ for d in msg.defects])
     _collect(msg, parts, provenance, sink, now, depth, top=True)
     text_body = "\n\n".join(t for t in parts.plain if t.strip())
-    html_body = sanitize_html("\n".join(parts.html)) if parts.html else None
     if not text_body.strip() and parts.html:
         text_body = html_to_text("\n".join(parts.html))
-    split = split_reply(text_body)
     message_id = normalize_message_id(msg.get("Message-ID"))
 
     def header(name: str) -> str | None:
@@ -126,12 +122,11 @@ def normalize_email(
         return_path=msg.get("Return-Path"),
         subject=subject,
     )
-    return Message(
+    return build_message(
         message_id=message_id,
         in_reply_to=normalize_message_id(msg.get("In-Reply-To")),
         references=parse_references(" ".join(str(v) for v in msg.get_all("References") or [])),
         subject=subject,
-        ticket_number=ticket_number(subject),
         sender=sender,
         to=parse_addresses(msg.get_all("To") or []),
         cc=parse_addresses(msg.get_all("Cc") or []),
@@ -139,19 +134,9 @@ def normalize_email(
         date=date,
         date_source=date_source,
         text_body=text_body,
-        html_body=html_body,
-        reply_text=split.reply_text,
-        signature=split.signature,
+        raw_html="\n".join(parts.html) if parts.html else None,
         attachments=parts.attachments,
         automation=automation,
-        dedup_key=dedup_key(
-            message_id,
-            sender=sender,
-            subject=subject,
-            date=date,
-            date_source=date_source,
-            text_body=text_body,
-        ),
         provenance=provenance,
         defects=parts.defects,
     )

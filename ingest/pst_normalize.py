@@ -17,7 +17,6 @@ from striprtf.striprtf import rtf_to_text
 
 from .automation import detect_automation
 from .charsets import decode_text
-from .dedup import dedup_key
 from .headers import (
     date_from_received,
     decode_header_value,
@@ -25,9 +24,8 @@ from .headers import (
     parse_addresses,
     parse_date,
     parse_references,
-    ticket_number,
 )
-from .html import html_to_text, sanitize_html
+from .html import html_to_text
 from .model import (
     Address,
     Attachment,
@@ -39,8 +37,8 @@ from .model import (
     Provenance,
     SourceKind,
 )
+from .normalize import build_message
 from .pst_child import ATTACH_EMBEDDED_MESSAGE
-from .reply import split_reply
 
 # Message classes that are mail (including reports and meeting mail); others are non-mail.
 _MAIL_CLASS_PREFIXES = ("ipm.note", "ipm.post", "report.", "ipm.schedule.", "ipm.outlook.recall",
@@ -200,7 +198,6 @@ def message_from_raw(
     date, date_source = _message_date(raw, headers, now)
     message_id = normalize_message_id(raw.get("message_id") or header("Message-ID"))
     text_body, html = _bodies(raw)
-    split = split_reply(text_body)
     attachments = [_attachment(a, provenance, now, depth) for a in raw.get("attachments") or []]
     has_type = headers is not None and "Content-Type" in headers
     content_type = headers.get_content_type() if headers is not None and has_type else ""
@@ -214,12 +211,11 @@ def message_from_raw(
         subject=subject,
         item_class=raw.get("message_class"),
     )
-    return Message(
+    return build_message(
         message_id=message_id,
         in_reply_to=normalize_message_id(raw.get("in_reply_to") or header("In-Reply-To")),
         references=parse_references(raw.get("references") or header("References")),
         subject=subject,
-        ticket_number=ticket_number(subject),
         sender=sender,
         to=to,
         cc=cc,
@@ -227,23 +223,13 @@ def message_from_raw(
         date=date,
         date_source=date_source,
         text_body=text_body,
-        html_body=sanitize_html(html) if html else None,
-        reply_text=split.reply_text,
-        signature=split.signature,
+        raw_html=html or None,
         attachments=attachments,
         automation=automation,
-        dedup_key=dedup_key(
-            message_id,
-            sender=sender,
-            subject=subject,
-            date=date,
-            date_source=date_source,
-            text_body=text_body,
-        ),
         provenance=provenance,
+        defects=list(raw.get("errors") or []),
         item_class=raw.get("message_class"),
         transport_headers=headers_text or None,
-        defects=list(raw.get("errors") or []),
     )
 
 

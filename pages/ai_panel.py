@@ -59,7 +59,7 @@ class AiPanelState(AppState):
     def _load_sentiment(self, actor) -> None:
         from crm_app.services import tickets
 
-        detail = tickets.get_ticket(actor, self.number, mark_read=False)
+        detail = tickets.get_ticket(actor, self.number)
         client_ids = [m.id for m in detail.messages if m.sender_kind == "client"]
         self.sentiment_label = self.sentiment_score = ""
         if client_ids:

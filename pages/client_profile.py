@@ -7,7 +7,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.layout import empty_state, field, form_error, signed_in_page
-from crm_app.services import client_privacy
+from crm_app.services import client_privacy, staff
 from crm_app.services import clients as client_service
 from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_custom_fields
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
@@ -76,7 +76,8 @@ class ClientProfileState(AppState):
             self.custom_defs = list_custom_fields(actor)
             self.tickets = (client_service.client_tickets(actor, client_id)
                             if self.sees_tickets else [])
-            self.staff = [[str(i), n] for i, n in client_service.staff_choices(actor)]
+            owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
+            self.staff = [[str(i), n] for i, n in owners]
         except ServiceError as error:
             self.client, self.not_found = None, error.message
             return None

@@ -114,6 +114,7 @@ class TicketState(AppState):
     def _refresh(self) -> None:
         """Load the ticket as it is now (after a conflict, a live change or a save)."""
         actor = self.require_actor()
+        ticket_service.mark_read(actor, self._number)  # opening it, or seeing it live, reads it
         detail = ticket_service.get_ticket(actor, self._number)
         self.ticket, self.messages = detail.ticket, detail.messages
         self.client, self.other_tickets = detail.client, detail.other_tickets
@@ -299,8 +300,7 @@ class TicketState(AppState):
             ticket_service.set_unread(self.require_actor(), self._number,
                                       not self.ticket.is_unread)
             # Re-read without marking it read again (the agent just asked for unread).
-            detail = ticket_service.get_ticket(self.require_actor(), self._number,
-                                               mark_read=False)
+            detail = ticket_service.get_ticket(self.require_actor(), self._number)
         except ServiceError as error:
             return error_toast(error)
         self.ticket = detail.ticket

@@ -10,9 +10,10 @@ from sqlalchemy import func, select
 
 from crm_app.db import session_scope
 from crm_app.services import accounts, tickets
-from crm_app.services.demo_data import DEMO_DOMAIN, DEMO_PASSWORD, SeedProgress, seed_demo
 from crm_app.services.errors import Conflict
 from crm_app.services.sla import DEFAULT_TARGETS, scan_open_tickets
+from crm_app.services.tickets import QueueFilters
+from crm_app.tools.demo_data import DEMO_DOMAIN, DEMO_PASSWORD, SeedProgress, seed_demo
 from models.client import Client, RiskCategory
 from models.ticket import Channel, SlaState, Ticket, TicketMessage, TicketStatus
 from models.user import Role, User
@@ -142,10 +143,10 @@ def test_seeded_agent_signs_in_with_the_demo_password_and_sees_the_queue(
     actor = accounts.actor_for_token(token)
     assert actor is not None and actor.role == Role.AGENT
 
-    page = tickets.list_tickets(actor, status="all")
+    page = tickets.queue(actor, QueueFilters(status="all"))
 
     assert page.total == TICKETS
-    detail = tickets.get_ticket(actor, page.items[0].number, mark_read=False)
+    detail = tickets.get_ticket(actor, page.items[0].number)
     assert detail.messages
 
 

@@ -25,7 +25,7 @@ def test_assignee_is_notified_when_a_colleague_assigns_them(db: str) -> None:
     alice, bob = make_user("agent", "Alice Archer"), make_user("agent", "Bob Baker")
     number = make_ticket(alice, make_client(alice))
     assert _kinds(alice) == [] and _kinds(bob) == []  # creating it for oneself tells no one
-    tickets.assign(alice, number, bob.user_id)
+    tickets.update_ticket(alice, number, expected_version=None, assignee_id=bob.user_id)
     [note] = notifications.list_notifications(bob)
     assert note.kind == "assigned" and f"#{number}" in note.title
     assert "Alice Archer" in note.title and note.link == f"/tickets/{number}"
@@ -37,7 +37,7 @@ def test_assignee_is_notified_when_a_colleague_assigns_them(db: str) -> None:
 def test_assigning_oneself_sends_no_notification(db: str) -> None:
     alice, bob = make_user("agent"), make_user("agent")
     number = make_ticket(alice, make_client(alice))
-    tickets.assign(bob, number, bob.user_id)
+    tickets.update_ticket(bob, number, expected_version=None, assignee_id=bob.user_id)
     assert _kinds(bob) == []
 
 
@@ -91,7 +91,7 @@ def test_sla_near_breach_warns_the_assignee_once(db: str) -> None:
 def test_a_user_reads_and_clears_only_their_own_notifications(db: str) -> None:
     alice, bob, client_user = make_user("agent"), make_user("agent"), make_user("client")
     number = make_ticket(alice, make_client(alice))
-    tickets.assign(alice, number, bob.user_id)
+    tickets.update_ticket(alice, number, expected_version=None, assignee_id=bob.user_id)
     [note] = notifications.list_notifications(bob)
     with pytest.raises(NotFound):
         notifications.do_mark_read(alice, note.id)

@@ -38,12 +38,13 @@ def world(db: str) -> dict:
 def _actions(world: dict) -> dict[str, Callable[[Actor], object]]:
     n = world["number"]
     return {
-        "list_tickets": lambda a: tickets.list_tickets(a),
+        "list_tickets": lambda a: tickets.queue(a),
         "create_ticket": lambda a: tickets.create_ticket(
             a, client_id=world["client_id"], subject="New", body="Hello"),
         "reply": lambda a: tickets.add_message(a, n, "Reply", internal=False),
         "note": lambda a: tickets.add_message(a, n, "Note", internal=True),
-        "change_status": lambda a: tickets.change_status(a, n, "pending"),
+        "change_status": lambda a: tickets.update_ticket(a, n, expected_version=None,
+                                                         status="pending"),
         "list_clients": lambda a: clients.list_clients(a),
         "create_client": lambda a: clients.create_client(a, name="Grace Hopper"),
         "list_users": lambda a: accounts.list_users(a),

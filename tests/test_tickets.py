@@ -14,11 +14,11 @@ def test_agent_creates_ticket_replies_notes_and_changes_status(db: str) -> None:
     agent = make_user("agent")
     client_id = make_client(agent)
     number = make_ticket(agent, client_id)
-    listed = tickets.list_tickets(agent).items
+    listed = tickets.queue(agent).items
     assert [t.number for t in listed] == [number]
     tickets.add_message(agent, number, "We have received your request.")
     tickets.add_message(agent, number, "Check KYC first", internal=True)
-    tickets.change_status(agent, number, "pending")
+    tickets.update_ticket(agent, number, expected_version=None, status="pending")
     detail = tickets.get_ticket(agent, number)
     assert detail.ticket.status == "pending"
     assert [m.is_internal for m in detail.messages] == [False, False, True]
@@ -65,9 +65,9 @@ def test_client_reply_marks_ticket_unread_for_staff(db: str) -> None:
     client_user = make_user("client")
     number = make_ticket(agent, make_client(agent, portal_user=client_user))
     tickets.add_message(client_user, number, "Any news?")
-    assert tickets.list_tickets(agent).items[0].is_unread
-    tickets.get_ticket(agent, number)  # opening marks it read
-    assert not tickets.list_tickets(agent).items[0].is_unread
+    assert tickets.queue(agent).items[0].is_unread
+    tickets.mark_read(agent, number)  # what the ticket page does on opening
+    assert not tickets.queue(agent).items[0].is_unread
 
 
 @pytest.mark.parametrize("subject,body", [("", "body"), ("x" * 301, "body"), ("ok", "  ")])
@@ -88,7 +88,7 @@ def test_every_ticket_change_is_audited(db: str) -> None:
     agent = make_user("agent")
     number = make_ticket(agent, make_client(agent))
     tickets.add_message(agent, number, "reply")
-    tickets.change_status(agent, number, "resolved")
+    tickets.update_ticket(agent, number, expected_version=None, status="resolved")
     with session_scope() as session:
         actions = list(session.execute(
             select(AuditLog.action).where(AuditLog.entity_type == "ticket").order_by(AuditLog.id)

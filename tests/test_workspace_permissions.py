@@ -34,7 +34,7 @@ def _workspace_actions(w: dict) -> dict[str, Callable[[Actor | None], object]]:
         "search_text": lambda a: search.search_tickets(a, "withdrawal"),
         "search_number": lambda a: search.search_tickets(a, f"#{n}"),
         "update": lambda a: tickets.update_ticket(a, n, expected_version=None, priority="high"),
-        "assign": lambda a: tickets.assign(a, n, None),
+        "assign": lambda a: tickets.update_ticket(a, n, expected_version=None, assignee_id=None),
         "bulk": lambda a: tickets.bulk_update(a, [n], status="pending"),
         "merge": lambda a: tickets.merge_tickets(a, w["duplicate"], n),
         "mark_unread": lambda a: tickets.set_unread(a, n, True),

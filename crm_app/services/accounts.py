@@ -435,18 +435,6 @@ def list_users(actor: Actor) -> list[UserSummary]:
         return [_summary(u) for u in users.scalars()]
 
 
-def list_staff(actor: Actor) -> list[UserSummary]:
-    """Agents and managers, for assignee pickers."""
-    require(actor, Action.VIEW_TICKETS)
-    with session_scope() as session:
-        users = session.execute(
-            select(User)
-            .where(User.role.in_([Role.AGENT, Role.MANAGER]), User.is_active.is_(True))
-            .order_by(User.name)
-        )
-        return [_summary(u) for u in users.scalars()]
-
-
 def assign_role(actor: Actor, user_id: int, role: str | None) -> UserSummary:
     """Give a user a role (or take it away); recorded in the audit log."""
     require(actor, Action.MANAGE_USERS)

@@ -13,11 +13,11 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
-from crm_app.services import audit
+from crm_app.services import audit, events
 from crm_app.services.errors import InvalidInput
 from models.base import utcnow
 from models.ticket import Ticket
-from models.user import User
+from models.user import Role, User
 from models.workspace import AssignmentSetting
 
 
@@ -42,7 +42,7 @@ def status(actor: Actor) -> AssignmentStatus:
     with session_scope() as session:
         setting = session.get(AssignmentSetting, 1)
         names = list(session.execute(
-            select(User.name).where(User.role == "agent", User.is_active.is_(True),
+            select(User.name).where(User.role == Role.AGENT, User.is_active.is_(True),
                                     User.is_available.is_(True)).order_by(User.name)
         ).scalars())
         me = session.get(User, actor.user_id) if actor.user_id is not None else None
@@ -79,7 +79,7 @@ def next_agent(session: Session) -> int | None:
     setting = _setting(session)
     if not setting.round_robin_enabled:
         return None
-    available = select(User.id).where(User.role == "agent", User.is_active.is_(True),
+    available = select(User.id).where(User.role == Role.AGENT, User.is_active.is_(True),
                                       User.is_available.is_(True))
     after = setting.last_assignee_id or 0
     chosen = session.execute(available.where(User.id > after).order_by(User.id).limit(1)
@@ -95,11 +95,14 @@ def assign_round_robin(actor: Actor, numbers: Sequence[int]) -> int:
     """Give the selected unassigned tickets to available agents in turn; returns how many.
 
     Intake paths (mail, chat, portal) call `next_agent` in their own transaction instead.
+    Side effects: each assignment is audited like a manual one (the ticket's history names the
+    agent, marked round-robin) and moves the ticket's version. After the commit: emits
+    `ticket.assigned` per ticket (the agent is notified).
     """
     require(actor, Action.EDIT_TICKETS)
     if not numbers:
         raise InvalidInput("Select at least one ticket.")
-    assigned = 0
+    emitted: list[events.Event] = []
     with session_scope() as session:
         if not _setting(session).round_robin_enabled:
             raise InvalidInput("Round-robin is off: a manager turns it on under Assignment.")
@@ -110,10 +113,17 @@ def assign_round_robin(actor: Actor, numbers: Sequence[int]) -> int:
             agent_id = next_agent(session)
             if agent_id is None:
                 raise InvalidInput("No agent is marked available right now.")
+            agent = session.get(User, agent_id)
             ticket.assignee_id = agent_id
             ticket.version += 1
             ticket.updated_at = utcnow()
             audit.record(session, actor, "ticket.assigned", "ticket", ticket.id,
-                         {"assignee": [None, agent_id], "round_robin": True})
-            assigned += 1
-    return assigned
+                         {"assignee": [None, agent.name if agent else agent_id],
+                          "round_robin": True})
+            emitted.append(events.Event("ticket.assigned", actor=actor, ticket_id=ticket.id,
+                                        number=ticket.number, subject=ticket.subject,
+                                        payload={"assignee_id": agent_id,
+                                                 "round_robin": True}))
+    for event in emitted:
+        events.emit(event)
+    return len(emitted)

@@ -1,6 +1,10 @@
 """Live updates across web workers: a change counter PostgreSQL bumps (statement triggers on
 ticket and ticket_message, see the workspace migration). An open queue or ticket polls it,
-a single cheap read, and reloads only when it moved."""
+a single cheap read, and reloads only when it moved.
+
+The trigger bumps it inside the writing transaction, before that commits (a sequence is not
+transactional): a view polling in between reloads, still sees the old rows, and would keep the
+new value. So every domain action's after-commit event bumps it once more."""
 
 from __future__ import annotations
 
@@ -8,11 +12,13 @@ from sqlalchemy import func, select, text
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine
+from crm_app.services import events
 from models.ai import MessageSentiment
 from models.ticket import Ticket, TicketMessage
 from models.workspace import CHANGE_SEQUENCE
 
 _COUNTER = text(f"SELECT last_value FROM {CHANGE_SEQUENCE}")
+_BUMP = text(f"SELECT nextval('{CHANGE_SEQUENCE}')")
 
 
 def change_counter(actor: Actor) -> int:
@@ -35,3 +41,11 @@ def ticket_signature(actor: Actor, number: int) -> str:
         row = conn.execute(select(Ticket.version, newest, scored)
                            .where(Ticket.number == number)).first()
     return f"{row[0]}:{row[1] or 0}:{row[2]}" if row else ""
+
+
+@events.subscriber(events.ANY)
+def signal_change(event: events.Event) -> None:
+    """After a commit: move the counter so every open view reloads and sees the change."""
+    with get_engine().connect() as conn:
+        conn.execute(_BUMP)
+        conn.commit()

@@ -1,8 +1,9 @@
 """In-app notifications for staff: a ticket assigned to me, a client answering on my ticket,
 an `@mention` in an internal note, and an SLA about to be breached on my ticket.
 
-Written by the write paths after their own commit (`notify_*`, best effort: a failure is
-logged and never undoes or fails the reply or assignment that caused it), and by the SLA scan
+Written after the commit of the change that caused them, as subscribers of its event
+(`crm_app.services.events`: ticket.created, ticket.assigned, message.added; best effort: a
+failure is logged and never undoes or fails the reply or assignment), and by the SLA scan
 (`notify_sla_near_breach`, once per ticket and assignee). Read and marked read by the
 signed-in user, for their own notifications only.
 """
@@ -21,7 +22,9 @@ from sqlalchemy import func, select
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
+from crm_app.services import events
 from crm_app.services.errors import NotFound
+from crm_app.services.staff import ASSIGNABLE_ROLES
 from models.base import utcnow
 from models.notification import Notification
 from models.ticket import OPEN_STATUSES, SlaState
@@ -140,7 +143,7 @@ def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str,
     with session_scope() as session:
         staff = session.execute(
             select(User.id, User.name, User.email)
-            .where(User.is_active.is_(True), User.role.in_(["agent", "manager"]))
+            .where(User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
             .limit(2000)
         ).all()
     mentioned = find_mentions(body, [tuple(row) for row in staff])
@@ -148,6 +151,28 @@ def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str,
                     f"{author.name or 'A colleague'} mentioned you on #{number}: "
                     f"{_short(subject)}",
                     ticket_id=ticket_id, number=number, skip=author.user_id)
+
+
+@events.subscriber("ticket.created")
+@events.subscriber("ticket.assigned")
+def _tell_the_new_assignee(event: events.Event) -> None:
+    if event.actor is not None and event.ticket_id is not None and event.number is not None:
+        notify_assigned(event.actor, ticket_id=event.ticket_id, number=event.number,
+                        subject=event.subject, assignee_id=event.payload.get("assignee_id"))
+
+
+@events.subscriber("message.added")
+def _tell_about_a_message(event: events.Event) -> None:
+    if event.ticket_id is None or event.number is None:
+        return
+    if event.payload.get("from_client"):
+        notify_client_replied(ticket_id=event.ticket_id, number=event.number,
+                              subject=event.subject,
+                              client_name=event.payload.get("client_name", ""),
+                              assignee_id=event.payload.get("assignee_id"))
+    elif event.payload.get("internal") and event.actor is not None:
+        notify_mentions(event.actor, ticket_id=event.ticket_id, number=event.number,
+                        subject=event.subject, body=event.payload.get("body", ""))
 
 
 _OPEN = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)

@@ -11,7 +11,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services import audit
 from crm_app.services.errors import Conflict, InvalidInput, NotFound
-from crm_app.services.tickets import BUILTIN_VIEWS, QueueFilters, _queue_conditions
+from crm_app.services.tickets import BUILTIN_VIEWS, QueueFilters, queue_conditions
 from models.workspace import SavedView
 
 MAX_VIEWS = 50
@@ -57,7 +57,7 @@ def save_view(actor: Actor, name: str, filters: QueueFilters) -> ViewRow:
     name = " ".join((name or "").split())
     if not name or len(name) > 80:
         raise InvalidInput("Give the view a name (up to 80 characters).")
-    _queue_conditions(actor, filters)  # refuse filters the queue would refuse
+    queue_conditions(actor, filters)  # refuse filters the queue would refuse
     try:
         with session_scope() as session:
             count = len(session.execute(select(SavedView.id).where(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import func, select, text
 from sqlalchemy.dialects.postgresql import insert
@@ -85,14 +85,27 @@ END
 """
 
 # Only rows whose state actually changes are written: a scan of a quiet queue writes nothing.
+# Each change is audited in the same statement (one INSERT ... SELECT over the changed rows), so
+# a manager sees it in the ticket's history; `prev` is the row as it was before the update.
+SLA_AUDIT_ACTION = "ticket.sla_state_changed"
 _SET_STATES = f"""
-UPDATE ticket AS t
-SET sla_state = {_STATE}
-WHERE t.id > :after AND t.id <= :upto
-  AND t.first_response_due_at IS NOT NULL AND t.resolution_due_at IS NOT NULL
-  AND (t.status IN ({_OPEN}) OR t.sla_state NOT IN ({_FINAL}))
-  AND t.sla_state IS DISTINCT FROM ({_STATE})
-RETURNING t.sla_state
+WITH changed AS (
+  UPDATE ticket AS t
+  SET sla_state = {_STATE}
+  FROM ticket AS prev
+  WHERE prev.id = t.id
+    AND t.id > :after AND t.id <= :upto
+    AND t.first_response_due_at IS NOT NULL AND t.resolution_due_at IS NOT NULL
+    AND (t.status IN ({_OPEN}) OR t.sla_state NOT IN ({_FINAL}))
+    AND t.sla_state IS DISTINCT FROM ({_STATE})
+  RETURNING t.id, prev.sla_state AS state_before, t.sla_state AS state_after
+), audited AS (
+  INSERT INTO audit_log (actor_id, action, entity_type, entity_id, changes, created_at)
+  SELECT NULL, '{SLA_AUDIT_ACTION}', 'ticket', id,
+         jsonb_build_object('sla_state', jsonb_build_array(state_before, state_after)), now()
+  FROM changed
+)
+SELECT state_after FROM changed
 """
 
 
@@ -177,7 +190,8 @@ def scan_open_tickets(
     """Bring every ticket's SLA due times and state up to date, in set-based batches by id.
 
     Side effects: writes `first_response_due_at`, `resolution_due_at` and `sla_state` on tickets
-    whose values change; each batch commits on its own. Does not touch `updated_at` (the scan is
+    whose values change, and one audit entry per state change (the ticket's history shows it,
+    by "System"); each batch commits on its own. Does not touch `updated_at` (the scan is
     not activity on the ticket).
     """
     now = now or utcnow()
@@ -210,13 +224,3 @@ def scan_open_tickets(
         after = upto
     result.seconds = time.monotonic() - started
     return result
-
-
-def due_times_for(created_at: datetime, priority: str,
-                  targets: dict[str, tuple[int, int]]) -> tuple[datetime, datetime] | None:
-    """(first response due, resolution due) for a ticket created at `created_at`."""
-    if priority not in targets:
-        return None
-    first, resolution = targets[priority]
-    return created_at + timedelta(minutes=first), created_at + timedelta(minutes=resolution)
-

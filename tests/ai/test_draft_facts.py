@@ -178,7 +178,7 @@ def withdrawal_setting(db):
                                 body="Please withdraw 259,000 SGD to my bank. When will it "
                                      "arrive?")
     tickets.add_message(agent, old.number, WITHDRAWAL.answer)
-    tickets.change_status(agent, old.number, "resolved")
+    tickets.update_ticket(agent, old.number, expected_version=None, status="resolved")
     retrieval.index_resolved_tickets()
     ada_user = make_user("client")
     ada = make_client(agent, "Ada Lovelace", portal_user=ada_user)

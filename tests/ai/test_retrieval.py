@@ -18,7 +18,7 @@ from tests.factories import make_client, make_ticket, make_user
 
 def _resolve(agent, number: int, answer: str) -> None:
     tickets.add_message(agent, number, answer)
-    tickets.change_status(agent, number, "resolved")
+    tickets.update_ticket(agent, number, expected_version=None, status="resolved")
 
 
 def _doc(ref: str, question: str, answer: str = "", **kw) -> DocumentInput:
@@ -54,7 +54,7 @@ def test_reopened_ticket_leaves_the_store_and_changed_answer_is_reindexed(db: st
     number = make_ticket(agent, None, subject="Fee schedule")
     _resolve(agent, number, "Our advisory fee is 1% a year.")
     retrieval.index_resolved_tickets()
-    tickets.change_status(agent, number, "open")
+    tickets.update_ticket(agent, number, expected_version=None, status="open")
     retrieval.index_resolved_tickets()
     assert retrieval.search(agent, "advisory fee") == []
     _resolve(agent, number, "Our advisory fee is 0.8% a year from January.")

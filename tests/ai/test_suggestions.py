@@ -27,7 +27,7 @@ def _knowledge(agent) -> None:
                                 body="How long does an international wire take to arrive?")
     tickets.add_message(agent, old.number, "Dear Bob,\n\nInternational wires arrive within two "
                         "business days, Bob.\n\nKind regards,\nSam")
-    tickets.change_status(agent, old.number, "resolved")
+    tickets.update_ticket(agent, old.number, expected_version=None, status="resolved")
     retrieval.index_resolved_tickets()
 
 

@@ -38,7 +38,7 @@ def ticket_with_known_answer(client_message: str) -> tuple[Actor, int, int]:
                                 body="How long does an international wire take to arrive?")
     tickets.add_message(agent, old.number, "Dear Bob,\n\nInternational wires arrive within two "
                         "business days.\n\nKind regards,\nSam")
-    tickets.change_status(agent, old.number, "resolved")
+    tickets.update_ticket(agent, old.number, expected_version=None, status="resolved")
     retrieval.index_resolved_tickets()
     ada_user = make_user("client")
     ada = make_client(agent, "Ada Lovelace", portal_user=ada_user)

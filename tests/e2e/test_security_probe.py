@@ -36,7 +36,7 @@ def secrets(db: str) -> dict:
 
 
 def _snapshot(manager: Actor, number: int, client_id: int) -> tuple:
-    detail = tickets.get_ticket(manager, number, mark_read=False)
+    detail = tickets.get_ticket(manager, number)
     client = clients.get_client(manager, client_id)
     users = [(u.id, u.role, u.is_active) for u in accounts.list_users(manager)]
     return (detail.ticket.subject, detail.ticket.status, len(detail.messages),

@@ -45,13 +45,13 @@ def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
     expect(page.locator("#macro-priority-chip")).to_contain_text("low")
     expect(page.locator("#status-select")).to_have_text("open")
     shoot(page, "composer-01-macro-chips")
-    unchanged = tickets.get_ticket(alice, number, mark_read=False).ticket
+    unchanged = tickets.get_ticket(alice, number).ticket
     assert (unchanged.status, unchanged.priority) == ("open", "normal")
 
     page.locator("#discard-draft").click()
     expect(page.locator("#composer")).to_have_value("")
     expect(page.locator("#macro-changes")).to_have_count(0)
-    after_discard = tickets.get_ticket(alice, number, mark_read=False).ticket
+    after_discard = tickets.get_ticket(alice, number).ticket
     assert (after_discard.status, after_discard.priority, after_discard.version) == (
         "open", "normal", unchanged.version)
 
@@ -63,7 +63,7 @@ def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
     expect(page.locator("#status-select")).to_have_text("resolved")
     expect(page.locator("#priority-select")).to_have_text("normal")
     expect(page.locator("#macro-changes")).to_have_count(0)
-    sent = tickets.get_ticket(alice, number, mark_read=False)
+    sent = tickets.get_ticket(alice, number)
     assert (sent.ticket.status, sent.ticket.priority) == ("resolved", "normal")
     [entry] = [h for h in sent.history if h.action == "message added" and "status" in h.changes]
     assert "open → resolved" in entry.changes and "Withdrawal done" in entry.changes
@@ -135,7 +135,7 @@ def test_the_bell_shows_what_concerns_me_and_opens_the_ticket(
     expect(page.locator("#notification-list")).to_contain_text("Nothing new")
     page.keyboard.press("Escape")
 
-    tickets.assign(bob, first, alice.user_id)
+    tickets.update_ticket(bob, first, expected_version=None, assignee_id=alice.user_id)
     tickets.add_message(bob, first, "@Alice Archer can you take this one?", internal=True)
     expect(page.locator("#bell-count")).to_have_text("2", timeout=LIVE)
     page.locator("#notification-bell").click()

@@ -150,8 +150,8 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     expect(a.locator(".internal-note", has_text=f"Ticket #{duplicate}")).to_contain_text(
         "was merged into this ticket")
     shoot(a, "ws-09-merged")
-    assert tickets.get_ticket(alice, duplicate, mark_read=False).merged_into_number == main
-    assert tickets.get_ticket(alice, fresh, mark_read=False).ticket.assignee_name == "Alice Archer"
+    assert tickets.get_ticket(alice, duplicate).merged_into_number == main
+    assert tickets.get_ticket(alice, fresh).ticket.assignee_name == "Alice Archer"
     alice_context.close()
     bob_context.close()
 

@@ -1,4 +1,5 @@
-"""Clients: the record, the searchable list, the profile, notes and the record's history.
+"""Reading clients: the searchable list, its columns, the profile, notes, tickets and the
+record's history.
 
 Marketing reads clients but never their net worth, assets under management or KYC fields:
 every function here that returns client data blanks them unless the actor may
@@ -8,7 +9,7 @@ every function here that returns client data blanks them unless the actor may
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 from functools import lru_cache
@@ -18,28 +19,15 @@ from sqlalchemy import func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Session
 
-from crm_app.auth.permissions import Action, Actor, can, require
+from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
 from crm_app.services import audit
 from crm_app.services.client_fields import (
-    CURRENCIES,
     FIELDS,
     RESTRICTED_FIELDS,
-    clean_text,
     custom_field_definitions,
     may_see_finances,
     parse_bool,
-    parse_choice,
-    parse_country,
-    parse_custom_value,
-    parse_date,
-    parse_email,
-    parse_email_list,
-    parse_money,
-    parse_phone,
-    parse_phone_list,
-    parse_tags,
-    phone_warnings,
 )
 from crm_app.services.currency_rates import converted, reporting_currency
 from crm_app.services.errors import InvalidInput, NotFound, PermissionDenied
@@ -52,11 +40,9 @@ from models.client import (
     ClientKind,
     ClientListLayout,
     ClientNote,
-    KycStatus,
-    RiskCategory,
 )
 from models.ticket import Ticket
-from models.user import Role, User
+from models.user import User
 
 MAX_NOTE = 20_000
 WORD_SIMILARITY = 0.5
@@ -150,7 +136,7 @@ class NoteRow:
     created_at: str
 
 
-def _fmt_time(moment: datetime | None) -> str:
+def fmt_time(moment: datetime | None) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
 
 
@@ -167,7 +153,7 @@ def _converted(client: Client, amount: Decimal | None, converted_amount: Decimal
     return converted(converted_amount, reporting)
 
 
-def _row(client: Client, show_finances: bool, owner_name: str | None = None,
+def client_row(client: Client, show_finances: bool, owner_name: str | None = None,
          reporting: str = "") -> ClientRow:
     assert client.id is not None
     return ClientRow(
@@ -192,7 +178,7 @@ def _row(client: Client, show_finances: bool, owner_name: str | None = None,
     )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """A value as the audit log stores it (JSON)."""
     if isinstance(value, Decimal):
         return str(value)
@@ -318,31 +304,8 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
             .order_by(*order, Client.id).offset((page - 1) * page_size).limit(page_size)
         ).all()
         show, reporting = may_see_finances(actor), reporting_currency(session)
-        return Page(items=[_row(c, show, owner, reporting) for c, owner in listed], total=total,
-                    page=page, page_size=page_size)
-
-
-def client_choices(actor: Actor, search: str = "", limit: int = 50) -> list[tuple[int, str]]:
-    """(id, label) pairs for pickers."""
-    require(actor, Action.VIEW_CLIENTS)
-    query = (select(Client.id, Client.name, Client.email).where(live_clients_clause())
-             .order_by(Client.name).limit(limit))
-    if search.strip():
-        query = query.where(Client.name.icontains(search.strip(), autoescape=True))
-    with session_scope() as session:
-        return [
-            (cid, f"{name} <{email}>" if email else name)
-            for cid, name, email in session.execute(query)
-        ]
-
-
-def staff_choices(actor: Actor) -> list[tuple[int, str]]:
-    """Agents and managers who can be a client's relationship manager."""
-    require(actor, Action.VIEW_CLIENTS)
-    with session_scope() as session:
-        return [(uid, name) for uid, name in session.execute(
-            select(User.id, User.name).where(User.role.in_([Role.AGENT, Role.MANAGER]),
-                                             User.is_active).order_by(User.name))]
+        return Page(items=[client_row(c, show, owner, reporting) for c, owner in listed],
+                    total=total, page=page, page_size=page_size)
 
 
 # --- the list's columns, chosen per user -------------------------------------------------------
@@ -403,14 +366,14 @@ def save_list_columns(actor: Actor, columns: Any) -> list[str]:
 
 # --- one client --------------------------------------------------------------------------------
 
-def _load(session: Session, client_id: int, *, allow_deleted: bool = False) -> Client:
+def load_client(session: Session, client_id: int, *, allow_deleted: bool = False) -> Client:
     client = session.get(Client, client_id) if isinstance(client_id, int) else None
     if client is None or (client.deleted_at is not None and not allow_deleted):
         raise NotFound("That client does not exist.")
     return client
 
 
-def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
+def client_detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
     assert client.id is not None
     show, reporting = may_see_finances(actor), reporting_currency(session)
     owner = session.get(User, client.owner_agent_id) if client.owner_agent_id else None
@@ -431,14 +394,14 @@ def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
         custom_fields={k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
                        for k, v in (client.custom_fields or {}).items()},
         marketing_consent=client.marketing_consent,
-        marketing_consent_at=_fmt_time(client.marketing_consent_at),
+        marketing_consent_at=fmt_time(client.marketing_consent_at),
         marketing_consent_source=client.marketing_consent_source or "",
         portal_user_id=str(client.portal_user_id or ""),
         portal_user_email=portal.email if portal else "",
         legal_hold=client.legal_hold, legal_hold_reason=client.legal_hold_reason or "",
         erased=client.erased_at is not None, deleted=client.deleted_at is not None,
         merged_into_id=client.merged_into_id or 0,
-        created_at=_fmt_time(client.created_at), updated_at=_fmt_time(client.updated_at),
+        created_at=fmt_time(client.created_at), updated_at=fmt_time(client.updated_at),
         finances_visible=show,
         net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
                                        reporting) if show else "",
@@ -450,248 +413,19 @@ def _detail(session: Session, client: Client, actor: Actor) -> ClientDetail:
 def get_client(actor: Actor, client_id: int) -> ClientDetail:
     require(actor, Action.VIEW_CLIENTS)
     with session_scope() as session:
-        return _detail(session, _load(session, client_id, allow_deleted=True), actor)
-
-
-def _check_known(changes: dict[str, Any]) -> None:
-    unknown = set(changes) - set(EDITABLE) - {"custom_fields"}
-    if unknown:
-        raise InvalidInput(f"Unknown field: {sorted(unknown)[0][:60]}.")
-
-
-def _as_form_text(value: Any) -> str:
-    """A stored or submitted value as the profile form shows it, for spotting edits."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, list | tuple):
-        return ", ".join(str(v) for v in value)
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return " ".join(str(value).split())
-
-
-def _edited_only(client: Client, changes: dict[str, Any]) -> dict[str, Any]:
-    """The submitted fields whose value differs from the stored one.
-
-    A form submits every field; only what the user edited is validated, so a record saved
-    under older rules (a phone range newer rules dislike) stays editable.
-    """
-    edited: dict[str, Any] = {}
-    for key, value in changes.items():
-        if key == "custom_fields":
-            stored = client.custom_fields or {}
-            custom = (value if not isinstance(value, dict) else
-                      {k: v for k, v in value.items()
-                       if _as_form_text(v) != _as_form_text(stored.get(k))})
-            if custom:
-                edited[key] = custom
-        elif not isinstance(value, str | int | float | bool | list | None) or (
-                _as_form_text(value) != _as_form_text(getattr(client, key))):
-            edited[key] = value
-    return edited
-
-
-def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) -> dict[str, Any]:
-    """Every submitted field parsed to its stored type; the first bad one raises."""
-    _check_known(changes)
-    country = parse_country(changes["country"]) if "country" in changes else client.country
-    parsed: dict[str, Any] = {}
-    for key, value in changes.items():
-        match key:
-            case "kind":
-                parsed[key] = parse_choice(value, tuple(k.value for k in ClientKind),
-                                           "Client type")
-            case "name":
-                name = clean_text(value, "Name")
-                if not name:
-                    raise InvalidInput("A client needs a name (up to 200 characters).")
-                parsed[key] = name
-            case "email":
-                parsed[key] = parse_email(value)
-            case "other_emails":
-                parsed[key] = parse_email_list(value)
-            case "phone":
-                parsed[key] = parse_phone(value, country)
-            case "other_phones":
-                parsed[key] = parse_phone_list(value, country)
-            case "country":
-                parsed[key] = country
-            case "region":
-                parsed[key] = clean_text(value, "Region", max_length=100) or None
-            case "risk_category":
-                parsed[key] = parse_choice(value, tuple(r.value for r in RiskCategory),
-                                           "Risk category")
-            case "net_worth":
-                parsed[key] = parse_money(value, "Net worth")
-            case "aum":
-                parsed[key] = parse_money(value, "Assets under management")
-            case "currency":
-                parsed[key] = parse_choice(str(value).upper(), CURRENCIES, "Currency")
-            case "kyc_status":
-                parsed[key] = parse_choice(value, tuple(k.value for k in KycStatus),
-                                           "KYC status")
-            case "kyc_review_due":
-                parsed[key] = parse_date(value, "KYC review date")
-            case "owner_agent_id" | "portal_user_id":
-                parsed[key] = _user_ref(session, key, value)
-            case "tags":
-                parsed[key] = parse_tags(value)
-            case "marketing_consent":
-                parsed[key] = parse_bool(value, "Marketing consent")
-            case "marketing_consent_source":
-                parsed[key] = clean_text(value, "Consent source", max_length=100) or None
-            case "custom_fields":
-                parsed[key] = _parse_custom(session, client, value)
-    return parsed
-
-
-def _user_ref(session: Session, key: str, value: Any) -> int | None:
-    if value in (None, "", 0, "0"):
-        return None
-    try:
-        user_id = int(value)
-    except (TypeError, ValueError):
-        raise InvalidInput("Pick a user from the list.") from None
-    user = session.get(User, user_id)
-    if key == "owner_agent_id":
-        if user is None or user.role not in (Role.AGENT, Role.MANAGER):
-            raise InvalidInput("The relationship manager must be an agent or a manager.")
-    elif user is None or user.role != Role.CLIENT:
-        raise InvalidInput("The portal user must be a user with the client role.")
-    return user_id
-
-
-def _parse_custom(session: Session, client: Client, values: Any) -> dict[str, Any]:
-    if not isinstance(values, dict):
-        raise InvalidInput("Custom fields must be given as field: value.")
-    definitions = custom_field_definitions(session)
-    merged = dict(client.custom_fields or {})
-    for key, value in values.items():
-        if key not in definitions:
-            raise InvalidInput(f"Unknown custom field {str(key)[:60]!r}.")
-        parsed = parse_custom_value(definitions[key], value)
-        if parsed is None:
-            merged.pop(key, None)
-        else:
-            merged[key] = parsed
-    return merged
-
-
-def _apply(client: Client, parsed: dict[str, Any]) -> dict[str, list[Any]]:
-    """Set the parsed values; returns {field: [before, after]} of what really changed."""
-    diff: dict[str, list[Any]] = {}
-    for key, value in parsed.items():
-        before = getattr(client, key)
-        if before == value:
-            continue
-        diff[key] = [_plain(before), _plain(value)]
-        setattr(client, key, value)
-    if "marketing_consent" in diff:
-        client.marketing_consent_at = utcnow() if client.marketing_consent else None
-        diff["marketing_consent_at"] = [None, _plain(client.marketing_consent_at)]
-    if diff:
-        client.updated_at = utcnow()
-    return diff
-
-
-def create_client(actor: Actor, *, name: str, email: str = "", phone: str = "",
-                  region: str = "", risk_category: str = RiskCategory.MODERATE,
-                  net_worth: str | Decimal | None = None, owner_agent_id: int | None = None,
-                  **more: Any) -> ClientRow:
-    """Add a client; `more` takes any other editable field (country, aum, tags, …)."""
-    require(actor, Action.EDIT_CLIENTS)
-    fields: dict[str, Any] = {"name": name, "email": email, "phone": phone, "region": region,
-                              "risk_category": risk_category, **more}
-    if net_worth not in (None, ""):
-        fields["net_worth"] = net_worth
-    if owner_agent_id:
-        fields["owner_agent_id"] = owner_agent_id
-    with session_scope() as session:
-        client = Client(name="", owner_agent_id=actor.user_id)
-        parsed = _parse_changes(session, client, fields)
-        for key, value in parsed.items():
-            setattr(client, key, value)
-        if client.marketing_consent:
-            client.marketing_consent_at = utcnow()
-        session.add(client)
-        session.flush()
-        audit.record(session, actor, "client.created", "client", client.id,
-                     {k: [None, _plain(v)] for k, v in parsed.items() if v not in (None, [])})
-        return replace(_row(client, may_see_finances(actor)),
-                       warnings=tuple(phone_warnings(parsed)))
-
-
-def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> ClientDetail:
-    """Change some fields of a client; the audit entry holds each one's before and after."""
-    require(actor, Action.EDIT_CLIENTS)
-    if set(changes) & RESTRICTED_FIELDS:
-        require(actor, Action.VIEW_CLIENT_FINANCES)
-    with session_scope() as session:
-        client = _load(session, client_id)
-        if client.erased_at is not None:
-            raise InvalidInput("This client's personal data was erased; it cannot be edited.")
-        _check_known(changes)
-        parsed = _parse_changes(session, client, _edited_only(client, changes))
-        diff = _apply(client, parsed)
-        if diff:
-            audit.record(session, actor, "client.updated", "client", client.id, diff)
-        session.flush()
-        session.refresh(client)  # the converted amounts the database trigger wrote
-        return replace(_detail(session, client, actor), warnings=tuple(phone_warnings(parsed)))
-
-
-def delete_client(actor: Actor, client_id: int) -> None:
-    """Soft delete: the client leaves every list and segment; tickets keep their link."""
-    require(actor, Action.EDIT_CLIENTS)
-    with session_scope() as session:
-        client = _load(session, client_id)
-        client.deleted_at = utcnow()
-        audit.record(session, actor, "client.deleted", "client", client.id,
-                     {"deleted_at": [None, _plain(client.deleted_at)]})
-
-
-def restore_client(actor: Actor, client_id: int) -> None:
-    require(actor, Action.EDIT_CLIENTS)
-    with session_scope() as session:
-        client = _load(session, client_id, allow_deleted=True)
-        if client.deleted_at is None or client.merged_into_id:
-            raise InvalidInput("Only a deleted (not merged) client can be restored.")
-        audit.record(session, actor, "client.restored", "client", client.id,
-                     {"deleted_at": [_plain(client.deleted_at), None]})
-        client.deleted_at = None
-
-
-# --- notes, tickets, history -------------------------------------------------------------------
-
-def add_note(actor: Actor, client_id: int, body: str) -> NoteRow:
-    require(actor, Action.EDIT_CLIENTS)
-    body = (body or "").strip()
-    if not body:
-        raise InvalidInput("Write the note first.")
-    if len(body) > MAX_NOTE:
-        raise InvalidInput(f"A note may hold at most {MAX_NOTE:,} characters.")
-    with session_scope() as session:
-        client = _load(session, client_id)
-        note = ClientNote(client_id=client.id, author_id=actor.user_id, body=body)
-        session.add(note)
-        session.flush()
-        audit.record(session, actor, "client.note_added", "client", client.id,
-                     {"note": [None, body[:200]]})
-        return NoteRow(note.id or 0, actor.name, body, _fmt_time(note.created_at))
+        return client_detail(session, load_client(session, client_id, allow_deleted=True), actor)
 
 
 def list_notes(actor: Actor, client_id: int) -> list[NoteRow]:
     require(actor, Action.VIEW_CLIENTS)
     with session_scope() as session:
-        _load(session, client_id, allow_deleted=True)
+        load_client(session, client_id, allow_deleted=True)
         rows = session.execute(
             select(ClientNote, User.name).outerjoin(User, User.id == ClientNote.author_id)
             .where(ClientNote.client_id == client_id).order_by(ClientNote.created_at.desc())
             .limit(200)
         ).all()
-        return [NoteRow(n.id, author or "—", n.body, _fmt_time(n.created_at))
+        return [NoteRow(n.id, author or "—", n.body, fmt_time(n.created_at))
                 for n, author in rows]
 
 
@@ -708,9 +442,9 @@ def client_tickets(actor: Actor, client_id: int, limit: int = 50) -> list[Client
     """The client's latest tickets, for staff who work tickets."""
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
-        _load(session, client_id, allow_deleted=True)
+        load_client(session, client_id, allow_deleted=True)
         return [ClientTicket(t.number or 0, t.subject, t.status, t.priority,
-                             _fmt_time(t.created_at))
+                             fmt_time(t.created_at))
                 for t in session.execute(select(Ticket).where(Ticket.client_id == client_id)
                                          .order_by(Ticket.created_at.desc()).limit(limit)
                                          ).scalars()]
@@ -731,7 +465,7 @@ def client_history(actor: Actor, client_id: int, limit: int = 200) -> list[Histo
     require(actor, Action.VIEW_CLIENTS)
     show = may_see_finances(actor)
     with session_scope() as session:
-        _load(session, client_id, allow_deleted=True)
+        load_client(session, client_id, allow_deleted=True)
         rows = session.execute(
             select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.actor_id)
             .where(AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
@@ -747,10 +481,6 @@ def client_history(actor: Actor, client_id: int, limit: int = 200) -> list[Histo
                 before, after = ("hidden" if before is not None else None), "hidden"
             label = FIELDS[key].label if key in FIELDS else key.replace("_", " ")
             changes.append((label, _shown(before), _shown(after)))
-        history.append(HistoryEntry(_fmt_time(entry.created_at), who or "System",
+        history.append(HistoryEntry(fmt_time(entry.created_at), who or "System",
                                     entry.action.removeprefix("client."), changes))
     return history
-
-
-def can_edit_clients(actor: Actor | None) -> bool:
-    return can(actor, Action.EDIT_CLIENTS)

@@ -1,0 +1,85 @@
+"""After-commit events: the last step of every domain action.
+
+An action checks permission, writes, audits and commits; then it calls `emit(Event(...))`.
+Subscribers run after the commit, in the order they registered, each on its own: one that
+fails is logged and never undoes or fails the action nor stops the others. What subscribes
+today: notifications (assigned, client replied, @mentions) and live updates (open views
+reload). An outbound channel plugs in the same way, for example the email channel:
+
+    @events.subscriber("message.added")
+    def send_reply_by_email(event: events.Event) -> None: ...
+
+Event names: ticket.created, ticket.updated, ticket.assigned, ticket.read, ticket.merged,
+message.added (replies, client answers and internal notes; `payload["internal"]` tells).
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from crm_app.auth.permissions import Actor
+
+log = logging.getLogger(__name__)
+
+ANY = "*"  # subscribe to every event
+
+# Modules whose import registers their subscribers; loaded before the first emit, so an action
+# never depends on who happened to import them first.
+BUILTIN_SUBSCRIBERS = ("crm_app.services.notifications", "crm_app.services.live")
+
+
+@dataclass(frozen=True)
+class Event:
+    name: str
+    actor: Actor | None
+    ticket_id: int | None = None
+    number: int | None = None
+    subject: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+Subscriber = Callable[[Event], None]
+_subscribers: dict[str, list[Subscriber]] = {}
+_builtins_loaded = False
+
+
+def subscribe(name: str, handler: Subscriber) -> Subscriber:
+    """Run `handler` after the commit of every `name` event (ANY: every event). Idempotent."""
+    handlers = _subscribers.setdefault(name, [])
+    if handler not in handlers:
+        handlers.append(handler)
+    return handler
+
+
+def subscriber(name: str) -> Callable[[Subscriber], Subscriber]:
+    """Decorator form of `subscribe`."""
+    return lambda handler: subscribe(name, handler)
+
+
+def unsubscribe(name: str, handler: Subscriber) -> None:
+    if handler in _subscribers.get(name, []):
+        _subscribers[name].remove(handler)
+
+
+def _load_builtins() -> None:
+    global _builtins_loaded
+    if not _builtins_loaded:
+        _builtins_loaded = True
+        for module in BUILTIN_SUBSCRIBERS:
+            importlib.import_module(module)
+
+
+def emit(event: Event) -> None:
+    """Hand a committed change to its subscribers. Call only after the commit."""
+    _load_builtins()
+    for handler in [*_subscribers.get(event.name, []), *_subscribers.get(ANY, [])]:
+        try:
+            handler(event)
+        except Exception:  # the change is committed: a subscriber never fails it afterwards
+            log.exception("event subscriber failed",
+                          extra={"event": event.name, "number": event.number,
+                                 "subscriber": getattr(handler, "__qualname__", repr(handler))})
