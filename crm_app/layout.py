@@ -9,6 +9,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
+from crm_app.components import native_form
 from crm_app.notifications_ui import notification_bell
 from crm_app.state import AppState
 from crm_app.timefmt import TimeZoneState
@@ -167,44 +168,3 @@ def sign_out_button(**props: object) -> rx.Component:
     """Sign out as a form post: the endpoint revokes the session and drops the cookie."""
     return native_form(rx.button("Sign out", type="submit", **props),
                        action=routes.API_AUTH_LOGOUT)
-
-
-def auth_form(action: str, *children: rx.Component) -> rx.Component:
-    """A plain HTML form posting to an `/api/auth` endpoint, which answers with the session
-    cookie and a redirect: the token never passes through page state or scripts."""
-    return native_form(rx.vstack(*children, spacing="3", width="100%"), action=action,
-                       width="100%")
-
-
-def native_form(*children: rx.Component, action: str, **props: object) -> rx.Component:
-    """A form the browser itself posts (Reflex's forms prevent that unless told not to)."""
-    return rx.el.form(*children, action=action, method="post", on_submit=None, **props)
-
-
-def empty_state(icon: str, title: str, hint: str) -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.icon(icon, size=40, color=rx.color("gray", 8)),
-            rx.heading(title, size="4"),
-            rx.text(hint, color_scheme="gray"),
-            align="center",
-            spacing="2",
-        ),
-        padding="3rem",
-        width="100%",
-        border=f"1px dashed {rx.color('gray', 6)}",
-        border_radius="8px",
-    )
-
-
-def form_error(message: rx.Var[str]) -> rx.Component:
-    return rx.cond(
-        message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert",
-                   width="100%"),
-    )
-
-
-def field(label: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, as_="label", size="2", weight="medium"), control,
-                     spacing="1", width="100%")

@@ -155,7 +155,11 @@ _Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 
 def service_event(
-    fn: Callable[..., Any] | None = None, *, error_var: str | None = None, **event_options: Any
+    fn: Callable[..., Any] | None = None,
+    *,
+    error_var: str | None = None,
+    on_error: str | None = None,
+    **event_options: Any,
 ) -> Any:
     """`@rx.event` for a handler that calls services, without the error plumbing.
 
@@ -164,7 +168,8 @@ def service_event(
       again" toast and the handler does not run. `actor` is not part of the event's arguments:
       no browser can send one.
     - A `ServiceError` becomes the user-facing toast, or, with `error_var="form_error"`, the
-      text of that var (for a callout in a form); the handler returns nothing then.
+      text of that var (for a callout in a form); with `on_error="_method"`, what that method
+      returns when given the message (a page that also clears what it showed).
     - Anything else is logged with the event's name and shows the generic error, never a trace.
 
     Signature and type hints stay those of the handler (minus `actor`), so Reflex's argument
@@ -179,6 +184,8 @@ def service_event(
 
         def failed(self: AppState, error: Exception) -> Any:
             if isinstance(error, ServiceError):
+                if on_error is not None:
+                    return getattr(self, on_error)(error.message)
                 if error_var is not None:
                     setattr(self, error_var, error.message)
                     return None

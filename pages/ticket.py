@@ -12,9 +12,17 @@ import time
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import (
+    confirm_dialog,
+    empty_state,
+    priority_badge,
+    sla_badge,
+    staff_picker,
+    status_badge,
+)
 from crm_app.keyboard import ticket_shortcuts
-from crm_app.layout import empty_state, signed_in_page
+from crm_app.layout import signed_in_page
 from crm_app.services import attachments, live, macros, presence
 from crm_app.services import tickets as ticket_service
 from crm_app.services.attachments import AttachmentRow, StagedFile
@@ -23,14 +31,14 @@ from crm_app.services.macros import MacroRow
 from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
 from crm_app.settings import get_settings
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 from models.ticket import TicketPriority, TicketStatus
 from pages.ai_panel import AiPanelState, ai_panel
-from pages.tickets import priority_badge, sla_badge, status_badge
 
 LIVE_POLL_SECONDS = 3
 LIVE_MAX_SECONDS = 4 * 3600
 UNASSIGNED = "— unassigned —"
+UNASSIGNED_ID = "none"  # the picker's value for "nobody"
 FILES_UPLOAD_ID = "composer-files"
 
 
@@ -51,7 +59,7 @@ class TicketState(AppState):
     client_email: str = ""
     first_response_due_at: str = ""
     resolution_due_at: str = ""
-    assignee_label: str = UNASSIGNED
+    assignee_id: str = UNASSIGNED_ID  # the picker's value: a user id, or UNASSIGNED_ID
     not_found: str = ""
     conflict: str = ""
     draft: str = ""
@@ -65,8 +73,7 @@ class TicketState(AppState):
     _staged: list[StagedFile] = []
     upload_error: str = ""
     uploading: bool = False
-    staff_labels: list[str] = []
-    _staff_ids: dict[str, int] = {}
+    staff: list[list[str]] = []  # [id, name] of everyone a ticket may be assigned to
     others_here: list[PresenceRow] = []
     merge_target: str = ""
     _number: int = 0
@@ -121,41 +128,36 @@ class TicketState(AppState):
         self.client_email = detail.client_email
         self.first_response_due_at = detail.first_response_due_at
         self.resolution_due_at = detail.resolution_due_at
-        self.assignee_label = detail.ticket.assignee_name or UNASSIGNED
+        self.assignee_id = str(detail.assignee_id) if detail.assignee_id else UNASSIGNED_ID
         self._signature = live.ticket_signature(actor, self._number)
 
-    @rx.event
-    def load(self):
+    def _not_found(self, message: str) -> None:
+        self.ticket, self.messages, self.not_found = None, [], message
+
+    @service_event(on_error="_not_found")
+    def load(self, actor: Actor):
         self.not_found, self.conflict, self.merge_target = "", "", ""
         self._clear_draft()
-        try:
-            self._number = route_number(self.router.page.params)
-            self._refresh()
-            actor = self.require_actor()
-            self.macros = macros.list_macros(actor)
-            self._staff_ids = {name: uid for uid, name in ticket_service.staff_choices(actor)}
-            self.staff_labels = [UNASSIGNED, *self._staff_ids]
-            self.others_here = presence.heartbeat(actor, self._number)
-        except ServiceError as error:
-            self.ticket, self.messages, self.not_found = None, [], error.message
-            return None
+        self._number = route_number(self.router.page.params)
+        self._refresh()
+        self.macros = macros.list_macros(actor)
+        self.staff = [[str(uid), name] for uid, name in ticket_service.staff_choices(actor)]
+        self.others_here = presence.heartbeat(actor, self._number)
         return TicketState.live_loop
 
-    def _save(self, **change):
+    def _save(self, actor: Actor, **change):
         """One field change, checked against the version this view shows."""
         if self.ticket is None:
             return None
         self.conflict = ""
         try:
-            ticket_service.update_ticket(self.require_actor(), self._number,
+            ticket_service.update_ticket(actor, self._number,
                                          expected_version=self.ticket.version, **change)
         except Conflict as error:
             # The callout says it (role=alert) above the refreshed view; no toast on top.
             self.conflict = error.message
             self._refresh()
             return None
-        except ServiceError as error:
-            return error_toast(error)
         self._refresh()
         return rx.toast.success("Saved")
 
@@ -172,17 +174,20 @@ class TicketState(AppState):
     def dismiss_conflict(self):
         self.conflict = ""
 
-    @rx.event
-    def change_status(self, status: str):
-        return self._save(status=status)
+    @service_event
+    def change_status(self, actor: Actor, status: str):
+        return self._save(actor, status=status)
 
-    @rx.event
-    def change_priority(self, priority: str):
-        return self._save(priority=priority)
+    @service_event
+    def change_priority(self, actor: Actor, priority: str):
+        return self._save(actor, priority=priority)
 
-    @rx.event
-    def change_assignee(self, label: str):
-        return self._save(assignee_id=self._staff_ids.get(label))
+    @service_event
+    def change_assignee(self, actor: Actor, assignee_id: str):
+        """`assignee_id`: a staff member's id from the picker, or UNASSIGNED_ID."""
+        if assignee_id != UNASSIGNED_ID and not assignee_id.isdigit():
+            raise InvalidInput("Choose someone from the list.")
+        return self._save(actor, assignee_id=int(assignee_id) if assignee_id.isdigit() else None)
 
     @rx.event
     def set_draft(self, value: str):
@@ -197,15 +202,15 @@ class TicketState(AppState):
     def set_internal(self, value: bool):
         self.internal = value
 
-    @rx.event
-    def send(self):
+    @service_event
+    def send(self, actor: Actor):
         """Send the reply or note with its files and the chosen macro's fields, all at once."""
         if self.ticket is None:
             return None
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
         try:
             ticket_service.add_message(
-                self.require_actor(), self._number, self.draft, internal=self.internal,
+                actor, self._number, self.draft, internal=self.internal,
                 files=self._staged, macro=self.macro_title,
                 expected_version=self.ticket.version, **changes)
         except Conflict as error:
@@ -213,8 +218,6 @@ class TicketState(AppState):
             self.conflict = error.message
             self._refresh()
             return None
-        except ServiceError as error:
-            return error_toast(error)
         self._clear_draft()
         self._refresh()
         return [rx.clear_selected_files(FILES_UPLOAD_ID),
@@ -226,16 +229,13 @@ class TicketState(AppState):
         self._clear_draft()
         return rx.clear_selected_files(FILES_UPLOAD_ID)
 
-    @rx.event
-    def apply_macro(self, title: str):
+    @service_event
+    def apply_macro(self, actor: Actor, title: str):
         """Fill the composer from a macro; its status/priority wait for the send."""
         macro = next((m for m in self.macros if m.title == title), None)
         if macro is None or self.ticket is None:
             return None
-        try:
-            draft = macros.draft_from_macro(self.require_actor(), macro.id, self._number)
-        except ServiceError as error:
-            return error_toast(error)
+        draft = macros.draft_from_macro(actor, macro.id, self._number)
         self.draft = draft.body if not self.draft.strip() else f"{self.draft}\n\n{draft.body}"
         self.macro_title = draft.title
         self.macro_status = draft.set_status if draft.set_status != self.ticket.status else ""
@@ -291,18 +291,13 @@ class TicketState(AppState):
             if self._number == number:
                 self._set_staged([*self._staged, *staged])
 
-    @rx.event
-    def toggle_unread(self):
+    @service_event
+    def toggle_unread(self, actor: Actor):
         if self.ticket is None:
             return None
-        try:
-            ticket_service.set_unread(self.require_actor(), self._number,
-                                      not self.ticket.is_unread)
-            # Re-read without marking it read again (the agent just asked for unread).
-            detail = ticket_service.get_ticket(self.require_actor(), self._number,
-                                               mark_read=False)
-        except ServiceError as error:
-            return error_toast(error)
+        ticket_service.set_unread(actor, self._number, not self.ticket.is_unread)
+        # Re-read without marking it read again (the agent just asked for unread).
+        detail = ticket_service.get_ticket(actor, self._number, mark_read=False)
         self.ticket = detail.ticket
         return rx.toast.success("Marked unread" if detail.ticket.is_unread else "Marked read")
 
@@ -310,16 +305,13 @@ class TicketState(AppState):
     def set_merge_target(self, value: str):
         self.merge_target = value
 
-    @rx.event
-    def merge(self):
+    @service_event
+    def merge(self, actor: Actor):
         target = self.merge_target.strip().lstrip("#")
         if not target.isdigit():
             return rx.toast.error("Enter the number of the ticket to merge into.",
                                   position="top-center")
-        try:
-            ticket_service.merge_tickets(self.require_actor(), self._number, int(target))
-        except ServiceError as error:
-            return error_toast(error)
+        ticket_service.merge_tickets(actor, self._number, int(target))
         return [rx.redirect(routes.ticket(int(target))),
                 rx.toast.success(f"Merged into #{target}")]
 
@@ -599,9 +591,10 @@ def _controls(ticket: TicketRow) -> rx.Component:
                       on_change=TicketState.change_priority, aria_label="Priority",
                       id="priority-select"),
             _label("Assignee"),
-            rx.select(TicketState.staff_labels, value=TicketState.assignee_label,
-                      on_change=TicketState.change_assignee, aria_label="Assignee",
-                      id="assignee-select"),
+            staff_picker(TicketState.staff, value=TicketState.assignee_id,
+                         on_change=TicketState.change_assignee, aria_label="Assignee",
+                         id="assignee-select", none_value=UNASSIGNED_ID,
+                         none_label=UNASSIGNED),
             rx.hstack(_label("SLA"), sla_badge(ticket.sla_state), align="center"),
             rx.text("First response due: ", TicketState.first_response_due_at, size="1"),
             rx.text("Resolution due: ", TicketState.resolution_due_at, size="1"),
@@ -667,24 +660,14 @@ def _merge_card() -> rx.Component:
                 rx.input(placeholder="#number", value=TicketState.merge_target,
                          on_change=TicketState.set_merge_target, size="1", id="merge-target",
                          width="8rem"),
-                rx.alert_dialog.root(
-                    rx.alert_dialog.trigger(rx.button("Merge…", size="1", variant="soft",
-                                                      color_scheme="orange",
-                                                      disabled=TicketState.merge_target == "")),
-                    rx.alert_dialog.content(
-                        rx.alert_dialog.title("Merge ticket"),
-                        rx.alert_dialog.description(
-                            "Move every message into #", TicketState.merge_target,
-                            " and close this ticket? This cannot be undone."),
-                        rx.hstack(
-                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft",
-                                                             color_scheme="gray")),
-                            rx.alert_dialog.action(rx.button("Merge", color_scheme="orange",
-                                                             on_click=TicketState.merge,
-                                                             id="confirm-merge")),
-                            justify="end", spacing="3", padding_top="1rem",
-                        ),
-                    ),
+                confirm_dialog(
+                    rx.button("Merge…", size="1", variant="soft", color_scheme="orange",
+                              disabled=TicketState.merge_target == ""),
+                    "Merge ticket",
+                    "Move every message into #", TicketState.merge_target,
+                    " and close this ticket? This cannot be undone.",
+                    confirm_label="Merge", on_confirm=TicketState.merge,
+                    color_scheme="orange", confirm_id="confirm-merge",
                 ),
                 align="center",
             ),

@@ -4,13 +4,25 @@ actions, live reload, and the new-ticket dialog."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 import reflex as rx
 
 from crm_app import keyboard, routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import (
+    empty_state,
+    field,
+    filter_select,
+    form_error,
+    keyset_pager,
+    priority_badge,
+    sla_badge,
+    staff_picker,
+    status_badge,
+)
+from crm_app.layout import signed_in_page
 from crm_app.services import assignment, live, saved_views
 from crm_app.services import clients as client_service
 from crm_app.services import search as search_service
@@ -19,7 +31,7 @@ from crm_app.services.errors import InvalidInput, ServiceError
 from crm_app.services.saved_views import ViewRow
 from crm_app.services.search import ClientPick, SearchHit
 from crm_app.services.tickets import QueueFilters, TicketRow
-from crm_app.state import AppState, chain, error_toast
+from crm_app.state import AppState, service_event
 from crm_app.timefmt import when
 from models.ai import SentimentLabel
 from models.ticket import Channel, SlaState, TicketPriority
@@ -81,8 +93,7 @@ class TicketsState(AppState):
     cursor: int = -1
     # selection and bulk actions
     selected: list[int] = []
-    staff_labels: list[str] = []
-    _staff_ids: dict[str, int] = {}
+    staff: list[list[str]] = []  # [id, name] of everyone tickets may be assigned to
     loading: bool = False
     # live updates
     _live_counter: int = 0
@@ -159,96 +170,81 @@ class TicketsState(AppState):
         self.client_filter = filters.client
         self.created_from, self.created_to = filters.created_from, filters.created_to
 
-    def _fetch(self) -> rx.event.EventSpec | None:
+    def _fetch(self) -> None:
+        """Load the current page; a filter the service refuses shows beside the filters (any
+        other refusal raises, for the event's `service_event` to show)."""
         self.filter_error = ""
         try:
-            actor = self.require_actor()
-            result = ticket_service.queue(actor, self._filters(),
+            result = ticket_service.queue(self.require_actor(), self._filters(),
                                           after=self._cursors[self.page - 1],
                                           page_size=PAGE_SIZE)
         except InvalidInput as error:
             self.filter_error, self.tickets = error.message, []
             self.total, self.has_next = 0, False
-            return None
-        except ServiceError as error:
-            return error_toast(error)
+            return
         self.tickets, self.total, self.total_capped = result.items, result.total, \
             result.total_capped
         self._next_cursor, self.has_next = result.next_cursor, bool(result.next_cursor)
         visible = {t.number for t in result.items}
         self.selected = [n for n in self.selected if n in visible]
         self.cursor = min(self.cursor, len(result.items) - 1)
-        return None
 
-    @rx.event
-    def load(self):
-        try:
-            actor = self.require_actor()
-            self.views = saved_views.list_views(actor)
-            choices = ticket_service.staff_choices(actor)
-            self._live_counter = live.change_counter(actor)
-        except ServiceError as error:
-            return error_toast(error)
-        self._staff_ids = {name: uid for uid, name in choices}
-        self.staff_labels = list(self._staff_ids)
+    @service_event
+    def load(self, actor: Actor):
+        self.views = saved_views.list_views(actor)
+        self.staff = [[str(uid), name] for uid, name in ticket_service.staff_choices(actor)]
+        self._live_counter = live.change_counter(actor)
         self.page, self._cursors, self.selected = 1, [""], []
-        return chain(self._fetch(), TicketsState.live_loop)
+        self._fetch()
+        return TicketsState.live_loop
 
-    def _restart(self):
+    def _restart(self) -> None:
         self.page, self._cursors, self.selected = 1, [""], []
-        return self._fetch()
+        self._fetch()
 
-    @rx.event
-    def choose_view(self, name: str):
+    @service_event
+    def choose_view(self, actor: Actor, name: str):
         key = next((v.key for v in self.views if v.name == name), "")
-        try:
-            filters = saved_views.view_filters(self.require_actor(), key)
-        except ServiceError as error:
-            return error_toast(error)
+        filters = saved_views.view_filters(actor, key)
         self.view_key = key
         self._show_filters(filters)
-        return self._restart()
+        self._restart()
 
-    @rx.event
+    @service_event
     def set_filter(self, name: str, value: str):
         if name in ("status_filter", "priority_filter", "channel_filter", "assignee_filter",
                     "sla_filter", "sentiment_filter"):
             setattr(self, name, value)
             self.view_key = ""
-            return self._restart()
-        return None
+            self._restart()
 
-    @rx.event
+    @service_event
     def apply_text_filters(self, form: dict):
         self.client_filter = str(form.get("client", ""))
         self.created_from = str(form.get("created_from", ""))
         self.created_to = str(form.get("created_to", ""))
         self.view_key = ""
-        return self._restart()
+        self._restart()
 
-    @rx.event
-    def save_view(self, form: dict):
-        try:
-            view = saved_views.save_view(self.require_actor(), str(form.get("view_name", "")),
-                                         self._filters())
-            self.views = saved_views.list_views(self.require_actor())
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def save_view(self, actor: Actor, form: dict):
+        view = saved_views.save_view(actor, str(form.get("view_name", "")), self._filters())
+        self.views = saved_views.list_views(actor)
         self.view_key = view.key
         return rx.toast.success(f"View “{view.name}” saved")
 
-    @rx.event
+    @service_event
     def next_page(self):
         if not self._next_cursor:
-            return None
+            return
         self._cursors = [*self._cursors[: self.page], self._next_cursor]
         self.page += 1
-        return self._fetch()
+        self._fetch()
 
-    @rx.event
+    @service_event
     def previous_page(self):
         self.page = max(1, self.page - 1)
-        return self._fetch()
+        self._fetch()
 
     @rx.event
     def toggle(self, number: int, checked: bool):
@@ -261,42 +257,37 @@ class TicketsState(AppState):
     def toggle_all(self, checked: bool):
         self.selected = [t.number for t in self.tickets] if checked else []
 
-    def _bulk(self, **change):
-        try:
-            result = ticket_service.bulk_update(self.require_actor(), self.selected, **change)
-        except ServiceError as error:
-            return error_toast(error)
+    def _bulk(self, actor: Actor, **change):
+        result = ticket_service.bulk_update(actor, self.selected, **change)
         self.selected = []
-        return chain(self._fetch(), rx.toast.success(f"{plural(result.changed, 'ticket')} changed"))
+        self._fetch()
+        return rx.toast.success(f"{plural(result.changed, 'ticket')} changed")
 
-    @rx.event
-    def bulk_status(self, status: str):
-        return self._bulk(status=status)
+    @service_event
+    def bulk_status(self, actor: Actor, status: str):
+        return self._bulk(actor, status=status)
 
-    @rx.event
-    def bulk_priority(self, priority: str):
-        return self._bulk(priority=priority)
+    @service_event
+    def bulk_priority(self, actor: Actor, priority: str):
+        return self._bulk(actor, priority=priority)
 
-    @rx.event
-    def bulk_assign(self, name: str):
-        return self._bulk(assignee_id=self._staff_ids.get(name))
+    @service_event
+    def bulk_assign(self, actor: Actor, assignee_id: str):
+        """`assignee_id`: a staff member's id from the picker (as text, like every select)."""
+        if not assignee_id.isdigit():
+            raise InvalidInput("Choose someone from the list.")
+        return self._bulk(actor, assignee_id=int(assignee_id))
 
-    @rx.event
-    def bulk_round_robin(self):
-        try:
-            count = assignment.assign_round_robin(self.require_actor(), self.selected)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def bulk_round_robin(self, actor: Actor):
+        count = assignment.assign_round_robin(actor, self.selected)
         self.selected = []
-        return chain(self._fetch(),
-                     rx.toast.success(f"{plural(count, 'ticket')} assigned round-robin"))
+        self._fetch()
+        return rx.toast.success(f"{plural(count, 'ticket')} assigned round-robin")
 
     def _search(self, page: int):
-        try:
-            result = search_service.search_tickets(self.require_actor(), self.search_query,
-                                                   page=page, limit=PAGE_SIZE)
-        except ServiceError as error:
-            return error_toast(error)
+        result = search_service.search_tickets(self.require_actor(), self.search_query,
+                                               page=page, limit=PAGE_SIZE)
         if result.kind == "number" and len(result.hits) == 1:
             return rx.redirect(routes.ticket(result.hits[0].number))
         self.search_hits, self.search_active = result.hits, True
@@ -305,18 +296,18 @@ class TicketsState(AppState):
         self.cursor = -1
         return None
 
-    @rx.event
+    @service_event
     def run_search(self, form: dict):
         self.search_query = str(form.get("q", "")).strip()[:search_service.MAX_QUERY_CHARS]
         if not self.search_query:
             return self.clear_search()
         return self._search(1)
 
-    @rx.event
+    @service_event
     def search_next_page(self):
         return self._search(self.search_page + 1) if self.search_has_next else None
 
-    @rx.event
+    @service_event
     def search_previous_page(self):
         return self._search(max(1, self.search_page - 1))
 
@@ -374,7 +365,8 @@ class TicketsState(AppState):
                     async with self:
                         self._live_counter = counter
                         if not self.search_active:
-                            self._fetch()
+                            with contextlib.suppress(ServiceError):  # the next tick retries
+                                self._fetch()
         finally:
             async with self:
                 self._live_running = False
@@ -391,19 +383,15 @@ class TicketsState(AppState):
     def set_dialog_open(self, value: bool):
         self.dialog_open = bool(value)
 
-    @rx.event
-    def search_clients(self, value: str):
+    @service_event
+    def search_clients(self, actor: Actor, value: str):
         """The picker's input, debounced: the best few clients of the whole base."""
         self.client_query = str(value or "")[:100]
         self.pick_index, self.add_client_error = 0, ""
         if not self.client_query.strip():
             self.client_picks, self.picker_open = [], False
             return None
-        try:
-            self.client_picks = search_service.find_clients(self.require_actor(),
-                                                            self.client_query)
-        except ServiceError as error:
-            return error_toast(error)
+        self.client_picks = search_service.find_clients(actor, self.client_query)
         self.picker_open = True
         return None
 
@@ -463,21 +451,16 @@ class TicketsState(AppState):
     def set_new_client_email(self, value: str):
         self.new_client_email = str(value or "")[:320]
 
-    @rx.event
-    def add_client(self):
+    @service_event(error_var="add_client_error")
+    def add_client(self, actor: Actor):
         """Create the client (through the clients service: permission, validation, audit)
         and pick it for this ticket."""
         self.add_client_error = ""
         if not self.new_client_name.strip() or not self.new_client_email.strip():
             self.add_client_error = "A new client needs a name and an email address."
             return None
-        try:
-            row = client_service.create_client(self.require_actor(),
-                                               name=self.new_client_name,
-                                               email=self.new_client_email)
-        except ServiceError as error:
-            self.add_client_error = error.message
-            return None
+        row = client_service.create_client(actor, name=self.new_client_name,
+                                           email=self.new_client_email)
         self.picked_id = row.id
         self.picked_label = f"{row.name} <{row.email}> · #{row.id}" if row.email else row.name
         self.adding_client, self.client_query = False, ""
@@ -491,52 +474,19 @@ class TicketsState(AppState):
     def set_new_channel(self, value: str):
         self.new_channel = value
 
-    @rx.event
-    def create(self, form: dict):
+    @service_event(error_var="create_error")
+    def create(self, actor: Actor, form: dict):
         self.create_error = ""
-        try:
-            row = ticket_service.create_ticket(
-                self.require_actor(),
-                client_id=self.picked_id or None,
-                subject=form.get("subject", ""),
-                body=form.get("body", ""),
-                priority=self.new_priority,
-                channel=self.new_channel,
-            )
-        except ServiceError as error:
-            self.create_error = error.message
-            return None
+        row = ticket_service.create_ticket(
+            actor,
+            client_id=self.picked_id or None,
+            subject=form.get("subject", ""),
+            body=form.get("body", ""),
+            priority=self.new_priority,
+            channel=self.new_channel,
+        )
         self.dialog_open = False
         return rx.redirect(routes.ticket(row.number))
-
-
-def status_badge(status: rx.Var[str]) -> rx.Component:
-    return rx.badge(
-        status,
-        color_scheme=rx.match(status, ("new", "blue"), ("open", "green"), ("pending", "amber"),
-                              ("resolved", "gray"), ("closed", "gray"), "gray"),
-        variant="soft",
-    )
-
-
-def priority_badge(priority: rx.Var[str]) -> rx.Component:
-    return rx.badge(
-        priority,
-        color_scheme=rx.match(priority, ("urgent", "red"), ("high", "orange"), ("low", "gray"),
-                              "blue"),
-        variant="outline",
-    )
-
-
-def sla_badge(state: rx.Var[str]) -> rx.Component:
-    return rx.match(
-        state,
-        ("breached", rx.badge("SLA breached", color_scheme="red")),
-        ("near_breach", rx.badge("near breach", color_scheme="orange")),
-        ("on_track", rx.badge("on track", color_scheme="green", variant="soft")),
-        ("met", rx.badge("met", color_scheme="gray", variant="soft")),
-        rx.text("—", color_scheme="gray"),
-    )
 
 
 def _cursor_style(index: rx.Var[int]) -> dict:
@@ -577,12 +527,7 @@ def _row(ticket: TicketRow, index: rx.Var[int]) -> rx.Component:
 
 def _filter_select(label: str, choices: list[str], value: rx.Var[str], name: str
                    ) -> rx.Component:
-    return rx.vstack(
-        rx.text(label, size="1", color_scheme="gray"),
-        rx.select(choices, value=value, on_change=lambda v: TicketsState.set_filter(name, v),
-                  aria_label=label, size="1"),
-        spacing="1",
-    )
+    return filter_select(label, choices, value, lambda v: TicketsState.set_filter(name, v))
 
 
 def _filters() -> rx.Component:
@@ -657,9 +602,9 @@ def _bulk_bar() -> rx.Component:
             rx.select([p.value for p in TicketPriority], placeholder="Set priority…",
                       on_change=TicketsState.bulk_priority, size="1",
                       aria_label="Set priority of selected", id="bulk-priority"),
-            rx.select(TicketsState.staff_labels, placeholder="Assign to…",
-                      on_change=TicketsState.bulk_assign, size="1",
-                      aria_label="Assign selected", id="bulk-assign"),
+            staff_picker(TicketsState.staff, placeholder="Assign to…",
+                         on_change=TicketsState.bulk_assign, size="1",
+                         aria_label="Assign selected", id="bulk-assign"),
             rx.button("Round-robin", size="1", variant="soft",
                       on_click=TicketsState.bulk_round_robin),
             rx.button(rx.icon("archive", size=14), "Close", size="1", color_scheme="red",
@@ -937,18 +882,9 @@ def _new_ticket_dialog() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(TicketsState.total_label, size="2", color_scheme="gray", id="queue-total"),
-        rx.spacer(),
-        rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous page",
-                  disabled=TicketsState.page <= 1, on_click=TicketsState.previous_page),
-        rx.text("Page ", TicketsState.page, size="2"),
-        rx.button(rx.icon("chevron-right"), variant="soft", aria_label="Next page",
-                  disabled=~TicketsState.has_next, on_click=TicketsState.next_page,
-                  id="next-page"),
-        width="100%",
-        align="center",
-    )
+    s = TicketsState
+    return keyset_pager(s.total_label, s.page, s.has_next, s.previous_page, s.next_page,
+                        total_id="queue-total")
 
 
 def _queue_table() -> rx.Component:

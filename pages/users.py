@@ -7,7 +7,8 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.layout import empty_state, signed_in_page
+from crm_app.components import empty_state
+from crm_app.layout import signed_in_page
 from crm_app.services import accounts
 from crm_app.services.accounts import ThrottleRow, UserSummary
 from crm_app.state import AppState, service_event
