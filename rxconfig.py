@@ -17,8 +17,6 @@ config = rx.Config(
     # Cross-site browsers get no CORS answer unless configured (crm_app/api/security.py
     # refuses their websocket and state-changing requests).
     cors_allowed_origins=list(_settings.allowed_origins),
-    frontend_port=3000,
-    backend_port=3000,
     disable_plugins=[SitemapPlugin],
     plugins=[rx.plugins.RadixThemesPlugin(theme=rx.theme(accent_color="indigo", radius="medium"))],
 )

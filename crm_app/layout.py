@@ -1,4 +1,4 @@
-"""The app shell: sidebar showing each role only its pages, a top bar with the user menu,
+"""The app shell: sidebar showing each user only the pages they may open, a top bar with the user menu,
 and `signed_in_page`, the one decorator that puts a page behind login and a permission."""
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ import reflex as rx
 from crm_app import routes
 from crm_app.auth.permissions import Action
 from crm_app.components import native_form
+from crm_app.navigation import NavEntry, sections
 from crm_app.notifications_ui import notification_bell
 from crm_app.state import AppState
 from crm_app.timefmt import TimeZoneState
@@ -33,7 +34,19 @@ def _nav_item(label: str, icon: str, href: str, visible: rx.Var[bool]) -> rx.Com
     )
 
 
+def _section(title: str, entries: list[NavEntry]) -> list[rx.Component]:
+    """A section's heading (when the user may see one of its pages) and its entries."""
+    seen = AppState.may(entries[0].action)
+    for entry in entries[1:]:
+        seen = seen | AppState.may(entry.action)
+    heading = rx.cond(seen, rx.text(title, size="1", weight="medium", color_scheme="gray",
+                                    padding="0.75rem 0.75rem 0.25rem"))
+    return [heading, *(_nav_item(e.label, e.icon, e.route, AppState.may(e.action))
+                       for e in entries)]
+
+
 def sidebar() -> rx.Component:
+    """Built from the registry in crm_app/navigation.py: each user sees what they may open."""
     return rx.vstack(
         rx.hstack(
             rx.icon("landmark", size=22, color=rx.color("accent", 9)),
@@ -41,14 +54,7 @@ def sidebar() -> rx.Component:
             align="center",
             padding_bottom="1rem",
         ),
-        _nav_item("Tickets", "inbox", routes.TICKETS, AppState.nav_tickets),
-        _nav_item("Macros & assignment", "message-square-text", routes.WORKSPACE,
-                  AppState.nav_tickets),
-        _nav_item("Clients", "users", routes.CLIENTS, AppState.nav_clients),
-        _nav_item("Segments", "filter", routes.SEGMENTS, AppState.nav_segments),
-        _nav_item("Users & roles", "shield-check", routes.USERS, AppState.nav_users),
-        _nav_item("AI settings", "sparkles", routes.AI_SETTINGS, AppState.nav_ai_settings),
-        _nav_item("My tickets", "life-buoy", routes.PORTAL, AppState.nav_portal),
+        *(item for title, entries in sections() for item in _section(title, entries)),
         width="14rem",
         min_height="100vh",
         padding="1.25rem 0.75rem",

@@ -11,19 +11,13 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.middleware import current_session
-from crm_app.auth.permissions import Action, Actor, can
+from crm_app.auth.permissions import ROLE_ACTIONS, Action, Actor, can
 from crm_app.crypto import signed_by_app
 from crm_app.errors_ui import unexpected_error
+from crm_app.navigation import home_for
 from crm_app.services import accounts, web_sessions
 from crm_app.services.errors import NotAuthenticated, ServiceError
 
-# Where each role lands after signing in.
-ROLE_HOME = {
-    "manager": routes.TICKETS,
-    "agent": routes.TICKETS,
-    "marketing": routes.CLIENTS,
-    "client": routes.PORTAL,
-}
 
 
 class AppState(rx.State):
@@ -75,28 +69,15 @@ class AppState(rx.State):
         return "".join(part[0] for part in self.user_name.split()[:2]).upper() or "?"
 
     @rx.var
-    def nav_tickets(self) -> bool:
-        return self.user_role in ("manager", "agent")
+    def allowed_actions(self) -> list[str]:
+        """What the signed-in user may do, from the permission table (for showing and hiding;
+        the services check again)."""
+        return sorted(ROLE_ACTIONS.get(self.user_role, frozenset()))
 
-    @rx.var
-    def nav_clients(self) -> bool:
-        return self.user_role in ("manager", "agent", "marketing")
-
-    @rx.var
-    def nav_segments(self) -> bool:
-        return self.user_role in ("manager", "agent", "marketing")
-
-    @rx.var
-    def nav_users(self) -> bool:
-        return self.user_role == "manager"
-
-    @rx.var
-    def nav_ai_settings(self) -> bool:
-        return self.user_role == "manager"
-
-    @rx.var
-    def nav_portal(self) -> bool:
-        return self.user_role == "client"
+    @classmethod
+    def may(cls, action: Action) -> rx.Var[bool]:
+        """In a component: whether the signed-in user may take `action`."""
+        return cls.allowed_actions.contains(action.value)
 
     @rx.event
     def guard(self, action: str):
@@ -109,7 +90,7 @@ class AppState(rx.State):
         if not actor.role:
             return rx.redirect(routes.WAITING)
         if not can(actor, Action(action)):
-            return rx.redirect(ROLE_HOME.get(actor.role, routes.WAITING))
+            return rx.redirect(home_for(actor))
         self.access_ok = True
         return None
 
@@ -127,7 +108,7 @@ class AppState(rx.State):
         self._remember(actor)
         if actor is None:
             return rx.redirect(routes.SETUP if accounts.needs_setup() else routes.LOGIN)
-        return rx.redirect(ROLE_HOME.get(actor.role or "", routes.WAITING))
+        return rx.redirect(home_for(actor))
 
     @rx.event
     def check_waiting(self):
@@ -137,7 +118,7 @@ class AppState(rx.State):
         if actor is None:
             return rx.redirect(routes.LOGIN)
         if actor.role:
-            return rx.redirect(ROLE_HOME.get(actor.role, routes.HOME))
+            return rx.redirect(home_for(actor))
         return None
 
 

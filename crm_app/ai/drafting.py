@@ -88,7 +88,7 @@ def acts(text: str) -> set[str]:
 def similarity_to_source(question: str, source_question: str, embed: Embed) -> float:
     """How closely this question matches the question the source answered (its closest
     message: a resolved ticket's question holds all its client messages), 0 when they ask
-    for different things (a status against a how-to, thanks against a request)."""
+    for nothing in common (a status against a how-to, thanks against a request)."""
     mine = facts.letter_parts(question).body or question
     theirs = _question_parts(source_question)
     if not mine.strip() or not theirs:
@@ -96,7 +96,10 @@ def similarity_to_source(question: str, source_question: str, embed: Embed) -> f
     vectors = embed([mine, *theirs])
     scores = vectors[1:] @ vectors[0]
     best = int(np.argmax(scores))
-    if acts(mine) != acts(theirs[best]):
+    asked, answered = acts(mine), acts(theirs[best])
+    # Different things asked for: nothing in common ("is it done?" / "which documents?"). A
+    # complaint that also asks when ("still not arrived, when will it?") shares "duration".
+    if (asked or answered) and not asked & answered:
         return 0.0
     return float(scores[best])
 

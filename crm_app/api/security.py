@@ -5,7 +5,9 @@ headers on every response, and no cross-site callers.
   (403) when it opens the event websocket or makes a state-changing HTTP request; CORS answers
   only those origins (Reflex's CORS layer is configured from the same list in rxconfig.py).
 - HTML gets a Content-Security-Policy whose `script-src` lists the SHA-256 of each inline
-  script the page ships (the compiled pages carry a few), so no other inline script runs.
+  script the page ships (the compiled pages carry a few), so no other inline script runs
+  (injected markup cannot run script). It allows eval(), which Reflex's frontend needs for the
+  events the server sends.
 """
 
 from __future__ import annotations
@@ -70,7 +72,9 @@ def _csp_for(html: bytes) -> bytes:
         "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
         for body in _INLINE_SCRIPT.findall(html)
     )
-    return f"script-src 'self' {hashes}; {_CSP_REST}".encode()
+    # 'unsafe-eval': Reflex runs the events the server sends (toasts, focus, scripts) through
+    # eval(); no inline script runs unless its hash is listed.
+    return f"script-src 'self' 'unsafe-eval' {hashes}; {_CSP_REST}".encode()
 
 
 class SecurityMiddleware:

@@ -4,8 +4,8 @@ a clear message instead of failing inside the handler.
 
 - `str` takes a string; `int`/`float` a number or a numeric string (Reflex converts those);
   `bool` a boolean; `list`/`dict` a list/dict; `X | None` also None.
-- An unparameterised `dict` (a submitted form) holds field values: strings, booleans, numbers
-  (turned into strings, as a browser would send them) or lists of those; nothing nested.
+- An unparameterised `dict` takes any JSON object (forms and rule trees alike); `dict[str, X]`
+  checks its values.
 - `setvar(name, value)` may only reach a setter the State declares.
 - Unknown argument names, unknown handlers and unknown States are refused.
 """
@@ -59,18 +59,8 @@ def _is_number_text(value: object) -> bool:
     return True
 
 
-def _form_value(value: object) -> object:
-    if value is None or isinstance(value, (str, bool)):
-        return value
-    if isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, list) and all(isinstance(v, (str, int, float, bool)) for v in value):
-        return [v if isinstance(v, (str, bool)) else str(v) for v in value]
-    raise EventRefused("a form field held a value no form sends")
-
-
 def fit(value: object, hint: Any) -> object:
-    """`value` if it fits `hint` (a form dict with its numbers as text); else EventRefused."""
+    """`value` if it fits `hint`, else EventRefused."""
     if hint is Any or hint is inspect.Parameter.empty:
         return value
     origin = typing.get_origin(hint)
@@ -98,7 +88,7 @@ def fit(value: object, hint: Any) -> object:
         if isinstance(value, dict):
             if typing.get_args(hint) and typing.get_args(hint)[1] is not Any:
                 return {k: fit(v, typing.get_args(hint)[1]) for k, v in value.items()}
-            return {str(k): _form_value(v) for k, v in value.items()}
+            return value
     elif hint is list or origin in (list, Sequence, tuple):
         if isinstance(value, list):
             args = typing.get_args(hint)

@@ -25,9 +25,14 @@ def _log_in(page: Page, url: str, email: str, password: str) -> None:
 
 
 def _log_out(page: Page) -> None:
+    tab_token = page.evaluate("window.sessionStorage.getItem('token')")
     page.locator("#user-menu").click()
     page.locator("#sign-out").click()
     expect(page).to_have_url(re.compile(r"/login$"), timeout=TIMEOUT)
+    # Signing out gives the tab a new state token and drops the HttpOnly session cookie.
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible()
+    assert page.evaluate("window.sessionStorage.getItem('token')") != tab_token
+    assert not [c for c in page.context.cookies() if c["name"] == "crm_session"]
 
 
 def test_manager_bootstrap_role_assignment_and_agent_ticket_flow(
