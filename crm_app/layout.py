@@ -1,5 +1,6 @@
-"""The app shell: sidebar showing each user only the pages they may open, a top bar with the user menu,
-and `signed_in_page`, the one decorator that puts a page behind login and a permission."""
+"""The app shell: a sidebar showing each user only the pages they may open (built from
+crm_app/navigation.py), a top bar with the user menu, and `signed_in_page`, the one decorator
+that puts a page behind login and a permission."""
 
 from __future__ import annotations
 

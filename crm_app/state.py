@@ -19,7 +19,6 @@ from crm_app.services import accounts, web_sessions
 from crm_app.services.errors import NotAuthenticated, ServiceError
 
 
-
 class AppState(rx.State):
     """Who is signed in. The session lives in an HttpOnly cookie that page scripts cannot
     read; the state knows the session only by its row id, stamped by SessionMiddleware."""
@@ -73,6 +72,10 @@ class AppState(rx.State):
         """What the signed-in user may do, from the permission table (for showing and hiding;
         the services check again)."""
         return sorted(ROLE_ACTIONS.get(self.user_role, frozenset()))
+
+    def _can(self, action: Action) -> bool:
+        """In a handler or computed var: whether the signed-in user may take `action`."""
+        return action in ROLE_ACTIONS.get(self.user_role, frozenset())
 
     @classmethod
     def may(cls, action: Action) -> rx.Var[bool]:

@@ -51,19 +51,19 @@ class ClientProfileState(AppState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.EDIT_CLIENTS)
 
     @rx.var
     def sees_finances(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.VIEW_CLIENT_FINANCES)
 
     @rx.var
     def handles_privacy(self) -> bool:
-        return self.user_role == "manager"
+        return self._can(Action.MANAGE_CLIENT_PRIVACY)
 
     @rx.var
     def sees_tickets(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.VIEW_TICKETS)
 
     def _not_found(self, message: str) -> None:
         self.client, self.not_found = None, message

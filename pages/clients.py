@@ -68,11 +68,11 @@ class ClientsState(AppState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.EDIT_CLIENTS)
 
     @rx.var
     def sees_finances(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.VIEW_CLIENT_FINANCES)
 
     @rx.var
     def filter_count(self) -> int:
@@ -391,11 +391,11 @@ def clients_page() -> rx.Component:
             rx.cond(ClientsState.can_edit, rx.link(
                 rx.button(rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"),
                 href=routes.CLIENT_IMPORT)),
-            rx.cond(ClientsState.user_role == "manager", rx.link(
+            rx.cond(ClientsState.may(Action.MANAGE_CLIENT_FIELDS), rx.link(
                 rx.button(rx.icon("list-plus"), "Custom fields", variant="soft",
                           id="custom-fields"),
                 href=routes.CLIENT_FIELDS)),
-            rx.cond(ClientsState.user_role == "manager", rx.link(
+            rx.cond(ClientsState.may(Action.MANAGE_CURRENCY_RATES), rx.link(
                 rx.button(rx.icon("coins"), "Rates", variant="soft", id="currency-rates"),
                 href=routes.CURRENCY_RATES)),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),

@@ -72,7 +72,7 @@ class SegmentsState(AppState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.user_role in ("manager", "marketing")
+        return self._can(Action.EDIT_SEGMENTS)
 
     @rx.var
     def rows(self) -> list[BuilderRow]:

@@ -34,8 +34,9 @@ class WorkspaceSettingsState(AppState):
     form_message: str = ""
 
     @rx.var
-    def is_manager(self) -> bool:
-        return self.user_role == "manager"
+    def may_switch_round_robin(self) -> bool:
+        """Who works what is managed with the users (the service checks the same action)."""
+        return self._can(Action.MANAGE_USERS)
 
     @rx.var
     def available_label(self) -> str:
@@ -133,7 +134,7 @@ def _assignment_card() -> rx.Component:
                 align="center",
             ),
             rx.cond(
-                s.is_manager,
+                s.may_switch_round_robin,
                 rx.hstack(
                     rx.switch(checked=s.round_robin, on_change=s.toggle_round_robin,
                               id="round-robin-switch", color_scheme="green"),
