@@ -31,7 +31,7 @@ class ClientDuplicatesState(AppState):
 
 def _client_cell(client_id, name, email) -> rx.Component:
     return rx.vstack(
-        rx.link(name, href="/clients/" + client_id.to_string(), weight="medium"),
+        rx.link(name, href=routes.client(client_id), weight="medium"),
         rx.text("#", client_id.to_string(), " ", email, size="1", color_scheme="gray"),
         spacing="0",
     )

@@ -270,7 +270,7 @@ def _tickets() -> rx.Component:
                                            ("#", "Subject", "Status", "Priority", "Created")])),
             rx.table.body(rx.foreach(ClientProfileState.tickets, lambda t: rx.table.row(
                 rx.table.cell(rx.link("#", t.number.to_string(),
-                                      href="/tickets/" + t.number.to_string())),
+                                      href=routes.ticket(t.number))),
                 rx.table.cell(t.subject), rx.table.cell(rx.badge(t.status)),
                 rx.table.cell(t.priority), rx.table.cell(t.created_at)))),
             width="100%", variant="surface"),

@@ -224,7 +224,7 @@ def _shown(key: str) -> rx.Var[bool]:
 def _row(client: ClientRow) -> rx.Component:
     return rx.table.row(
         # The link serves keyboards and new tabs; a click elsewhere on the row opens it too.
-        rx.table.cell(rx.link(client.name, href="/clients/" + client.id.to_string(),
+        rx.table.cell(rx.link(client.name, href=routes.client(client.id),
                               weight="medium", on_click=rx.stop_propagation),
                       style=_CLIPPED, custom_attrs={"title": client.name}),
         *[rx.cond(_shown(key), _cell(key, client)) for key in client_service.LIST_COLUMNS],

@@ -316,7 +316,7 @@ def _builder() -> rx.Component:
                     rx.table.header(rx.table.row(rx.table.column_header_cell("Client"),
                                                  rx.table.column_header_cell("Email"))),
                     rx.table.body(rx.foreach(s.preview, lambda c: rx.table.row(
-                        rx.table.cell(rx.link(c[1], href="/clients/" + c[0])),
+                        rx.table.cell(rx.link(c[1], href=routes.client(c[0]))),
                         rx.table.cell(c[2])))),
                     width="100%", variant="surface", id="segment-preview"),
                 empty_state("filter-x", "No client matches these rules",

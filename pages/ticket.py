@@ -639,7 +639,7 @@ def _client_card() -> rx.Component:
                     _label("Their other tickets"),
                     rx.foreach(TicketState.other_tickets, lambda t: rx.hstack(
                         rx.link("#", t.number, " ", t.subject,
-                                href="/tickets/" + t.number.to_string(), size="1"),
+                                href=routes.ticket(t.number), size="1"),
                         rx.spacer(), status_badge(t.status), width="100%", align="center")),
                     width="100%",
                     spacing="1",
@@ -714,8 +714,7 @@ def _ticket(ticket: TicketRow) -> rx.Component:
             rx.cond(TicketState.merged_into > 0,
                     rx.callout(rx.hstack(rx.text("Merged into "),
                                          rx.link("#", TicketState.merged_into,
-                                                 href="/tickets/"
-                                                 + TicketState.merged_into.to_string())),
+                                                 href=routes.ticket(TicketState.merged_into))),
                                icon="git-merge", color_scheme="gray", width="100%")),
             rx.cond(TicketState.presence_text != "",
                     rx.callout(TicketState.presence_text, icon="eye", color_scheme="blue",

@@ -509,7 +509,7 @@ def _row(ticket: TicketRow, index: rx.Var[int]) -> rx.Component:
                                              title="unread")),
             rx.text("#", ticket.number, weight=weight), align="center", spacing="2")),
         rx.table.cell(
-            rx.link(ticket.subject, href="/tickets/" + ticket.number.to_string(), weight=weight)
+            rx.link(ticket.subject, href=routes.ticket(ticket.number), weight=weight)
         ),
         rx.table.cell(ticket.client_name),
         rx.table.cell(status_badge(ticket.status)),
@@ -641,7 +641,7 @@ def _hit(hit: SearchHit, index: rx.Var[int]) -> rx.Component:
     return rx.box(
         rx.hstack(
             rx.text("#", hit.number, weight="bold"),
-            rx.link(rx.html(hit.subject_html), href="/tickets/" + hit.number.to_string()),
+            rx.link(rx.html(hit.subject_html), href=routes.ticket(hit.number)),
             status_badge(hit.status),
             rx.spacer(),
             rx.text(hit.client_name, size="1", color_scheme="gray"),

@@ -59,3 +59,21 @@ def test_no_page_or_state_names_a_role() -> None:
             if ROLE_LITERAL.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
     assert offenders == []
+
+
+def test_links_take_plain_values_and_reflex_vars_alike() -> None:
+    from pages.tickets import TicketsState
+
+    assert routes.ticket(42) == "/tickets/42" and routes.client("7") == "/clients/7"
+    linked = str(routes.ticket(TicketsState.page))
+    assert linked.startswith('("/tickets/"+') and "page" in linked
+
+
+def test_no_page_builds_a_route_by_hand() -> None:
+    by_hand = re.compile(r"""["']/(tickets|clients|portal|api|settings)/["']\s*\+"""
+                         r"""|f["']/(tickets|clients|portal)/""")
+    offenders = [f"{path.relative_to(ROOT)}:{number}"
+                 for path in [*ROOT.glob("pages/**/*.py"), *ROOT.glob("crm_app/components/*.py")]
+                 for number, line in enumerate(path.read_text().splitlines(), 1)
+                 if by_hand.search(line)]
+    assert offenders == []
