@@ -101,7 +101,8 @@ def test_manager_bootstrap_role_assignment_and_agent_ticket_flow(
     page.get_by_role("link", name="Tickets").click()
     page.locator("#new-ticket").click()
     dialog = page.get_by_role("dialog")
-    dialog.get_by_role("combobox").first.click()
+    # The client picker searches as you type (it lists nothing before the first letters).
+    dialog.locator("#client-search").press_sequentially("Ada")
     page.get_by_role("option", name=re.compile("Ada Lovelace")).click()
     _fill_form(page, subject="Withdrawal request", body="Please wire 10,000 USD to my account.")
     shoot(page, "06-new-ticket-dialog")
