@@ -24,6 +24,15 @@ BAD_REQUEST = "That request was not understood, so nothing was changed."
 _MALFORMED = (EventRefused, ValueError, TypeError, KeyError, IndexError, AttributeError)
 
 
+def unexpected_error(event_name: str, exception: Exception) -> EventSpec:
+    """A handler failed in a way no service foresaw: log it with the event's name and show
+    the generic message (a malformed value that slipped through gets the bad-request one)."""
+    log.error("event failed", extra={"event": event_name}, exc_info=exception)
+    if isinstance(exception, _MALFORMED):
+        return rx.toast.error(BAD_REQUEST, position="top-center")
+    return rx.toast.error(GENERIC_ERROR, position="top-center")
+
+
 def backend_exception_handler(exception: Exception) -> EventSpec:
     if isinstance(exception, EventRefused):
         log.warning("event refused", extra={"detail": str(exception)[:300]})

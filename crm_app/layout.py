@@ -1,5 +1,6 @@
-"""The app shell: sidebar showing each role only its pages, a top bar with the user menu,
-and `signed_in_page`, the one decorator that puts a page behind login and a permission."""
+"""The app shell: a sidebar showing each user only the pages they may open (built from
+crm_app/navigation.py), a top bar with the user menu, and `signed_in_page`, the one decorator
+that puts a page behind login and a permission."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
+from crm_app.components import native_form
+from crm_app.navigation import NavEntry, sections
 from crm_app.notifications_ui import notification_bell
 from crm_app.state import AppState
 from crm_app.timefmt import TimeZoneState
@@ -32,7 +35,19 @@ def _nav_item(label: str, icon: str, href: str, visible: rx.Var[bool]) -> rx.Com
     )
 
 
+def _section(title: str, entries: list[NavEntry]) -> list[rx.Component]:
+    """A section's heading (when the user may see one of its pages) and its entries."""
+    seen = AppState.may(entries[0].action)
+    for entry in entries[1:]:
+        seen = seen | AppState.may(entry.action)
+    heading = rx.cond(seen, rx.text(title, size="1", weight="medium", color_scheme="gray",
+                                    padding="0.75rem 0.75rem 0.25rem"))
+    return [heading, *(_nav_item(e.label, e.icon, e.route, AppState.may(e.action))
+                       for e in entries)]
+
+
 def sidebar() -> rx.Component:
+    """Built from the registry in crm_app/navigation.py: each user sees what they may open."""
     return rx.vstack(
         rx.hstack(
             rx.icon("landmark", size=22, color=rx.color("accent", 9)),
@@ -40,14 +55,7 @@ def sidebar() -> rx.Component:
             align="center",
             padding_bottom="1rem",
         ),
-        _nav_item("Tickets", "inbox", routes.TICKETS, AppState.nav_tickets),
-        _nav_item("Macros & assignment", "message-square-text", routes.WORKSPACE,
-                  AppState.nav_tickets),
-        _nav_item("Clients", "users", routes.CLIENTS, AppState.nav_clients),
-        _nav_item("Segments", "filter", routes.SEGMENTS, AppState.nav_segments),
-        _nav_item("Users & roles", "shield-check", routes.USERS, AppState.nav_users),
-        _nav_item("AI settings", "sparkles", routes.AI_SETTINGS, AppState.nav_ai_settings),
-        _nav_item("My tickets", "life-buoy", routes.PORTAL, AppState.nav_portal),
+        *(item for title, entries in sections() for item in _section(title, entries)),
         width="14rem",
         min_height="100vh",
         padding="1.25rem 0.75rem",
@@ -173,44 +181,3 @@ def sign_out_button(**props: object) -> rx.Component:
     """Sign out as a form post: the endpoint revokes the session and drops the cookie."""
     return native_form(rx.button("Sign out", type="submit", on_click=_NEW_TAB_TOKEN, **props),
                        action=routes.API_AUTH_LOGOUT)
-
-
-def auth_form(action: str, *children: rx.Component) -> rx.Component:
-    """A plain HTML form posting to an `/api/auth` endpoint, which answers with the session
-    cookie and a redirect: the token never passes through page state or scripts."""
-    return native_form(rx.vstack(*children, spacing="3", width="100%"), action=action,
-                       width="100%")
-
-
-def native_form(*children: rx.Component, action: str, **props: object) -> rx.Component:
-    """A form the browser itself posts (Reflex's forms prevent that unless told not to)."""
-    return rx.el.form(*children, action=action, method="post", on_submit=None, **props)
-
-
-def empty_state(icon: str, title: str, hint: str) -> rx.Component:
-    return rx.center(
-        rx.vstack(
-            rx.icon(icon, size=40, color=rx.color("gray", 8)),
-            rx.heading(title, size="4"),
-            rx.text(hint, color_scheme="gray"),
-            align="center",
-            spacing="2",
-        ),
-        padding="3rem",
-        width="100%",
-        border=f"1px dashed {rx.color('gray', 6)}",
-        border_radius="8px",
-    )
-
-
-def form_error(message: rx.Var[str]) -> rx.Component:
-    return rx.cond(
-        message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert",
-                   width="100%"),
-    )
-
-
-def field(label: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, as_="label", size="2", weight="medium"), control,
-                     spacing="1", width="100%")

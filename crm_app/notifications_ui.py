@@ -6,11 +6,10 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action, can
+from crm_app.auth.permissions import Action, Actor, can
 from crm_app.services import notifications
-from crm_app.services.errors import ServiceError
 from crm_app.services.notifications import NotificationRow
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 
 # The browser drives the poll (a timer in the page), so it stops with the tab.
 POLL_MS = 5_000
@@ -43,42 +42,31 @@ class NotificationState(AppState):
             self.items = notifications.list_notifications(actor)
         self.unread = count
 
-    @rx.event
-    def poll(self, _tick: str = ""):
-        try:
-            self._load(with_items=False)
-        except ServiceError:
-            self.unread, self.items = 0, []
+    def _cleared(self, _message: str) -> None:
+        self.unread, self.items = 0, []  # a poll fails quietly: the bell just empties
 
-    @rx.event
+    @service_event(on_error="_cleared")
+    def poll(self, _tick: str = ""):
+        self._load(with_items=False)
+
+    @service_event
     def opened(self, is_open: bool):
         if is_open:
-            try:
-                self._load(with_items=True)
-            except ServiceError as error:
-                return error_toast(error)
-        return None
+            self._load(with_items=True)
 
-    @rx.event
-    def open_notification(self, notification_id: int):
+    @service_event
+    def open_notification(self, actor: Actor, notification_id: int):
         """Mark it read and go to its ticket."""
         if not isinstance(notification_id, int):
             return None
-        try:
-            link = notifications.do_mark_read(self.require_actor(), notification_id)
-            self._load(with_items=True)
-        except ServiceError as error:
-            return error_toast(error)
+        link = notifications.do_mark_read(actor, notification_id)
+        self._load(with_items=True)
         return rx.redirect(link)
 
-    @rx.event
-    def mark_all_read(self):
-        try:
-            notifications.do_mark_all_read(self.require_actor())
-            self._load(with_items=True)
-        except ServiceError as error:
-            return error_toast(error)
-        return None
+    @service_event
+    def mark_all_read(self, actor: Actor):
+        notifications.do_mark_all_read(actor)
+        self._load(with_items=True)
 
 
 def _item(note: NotificationRow) -> rx.Component:

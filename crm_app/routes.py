@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 HOME = "/"
 SETUP = "/setup"
 LOGIN = "/login"
@@ -27,12 +29,23 @@ PROFILE = "/profile"
 API_ATTACHMENT = "/api/attachments/{attachment_id}"
 
 
-def ticket(number: int | str) -> str:
-    return f"/tickets/{number}"
+def _under(prefix: str, key: Any) -> Any:
+    """`prefix` + `key`: a string for a plain value, a Reflex Var for a Var (a link in a
+    `foreach` row), so no page builds a route by hand."""
+    if isinstance(key, (int, str)):
+        return f"{prefix}{key}"
+    from reflex.vars import StringVar  # only components pass Vars; services never get here
+
+    return prefix + (key if isinstance(key, StringVar) else key.to_string())
 
 
-def client(client_id: int | str) -> str:
-    return f"/clients/{client_id}"
+def ticket(number: Any) -> Any:
+    """`/tickets/<number>` for an int, a string or a Reflex Var."""
+    return _under("/tickets/", number)
+
+
+def client(client_id: Any) -> Any:
+    return _under("/clients/", client_id)
 
 
 def attachment(attachment_id: int | str) -> str:

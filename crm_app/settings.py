@@ -43,8 +43,10 @@ from pathlib import Path
 
 from dotenv import load_dotenv
 
+from models.user import Role
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-ROLES = ("manager", "agent", "marketing", "client")
+ROLES = tuple(role.value for role in Role)
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
 
 

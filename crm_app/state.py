@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.middleware import current_session
-from crm_app.auth.permissions import Action, Actor, can
+from crm_app.auth.permissions import ROLE_ACTIONS, Action, Actor, can
 from crm_app.crypto import signed_by_app
+from crm_app.errors_ui import unexpected_error
+from crm_app.navigation import home_for
 from crm_app.services import accounts, web_sessions
 from crm_app.services.errors import NotAuthenticated, ServiceError
-
-# Where each role lands after signing in.
-ROLE_HOME = {
-    "manager": routes.TICKETS,
-    "agent": routes.TICKETS,
-    "marketing": routes.CLIENTS,
-    "client": routes.PORTAL,
-}
 
 
 class AppState(rx.State):
@@ -69,28 +68,19 @@ class AppState(rx.State):
         return "".join(part[0] for part in self.user_name.split()[:2]).upper() or "?"
 
     @rx.var
-    def nav_tickets(self) -> bool:
-        return self.user_role in ("manager", "agent")
+    def allowed_actions(self) -> list[str]:
+        """What the signed-in user may do, from the permission table (for showing and hiding;
+        the services check again)."""
+        return sorted(ROLE_ACTIONS.get(self.user_role, frozenset()))
 
-    @rx.var
-    def nav_clients(self) -> bool:
-        return self.user_role in ("manager", "agent", "marketing")
+    def _can(self, action: Action) -> bool:
+        """In a handler or computed var: whether the signed-in user may take `action`."""
+        return action in ROLE_ACTIONS.get(self.user_role, frozenset())
 
-    @rx.var
-    def nav_segments(self) -> bool:
-        return self.user_role in ("manager", "agent", "marketing")
-
-    @rx.var
-    def nav_users(self) -> bool:
-        return self.user_role == "manager"
-
-    @rx.var
-    def nav_ai_settings(self) -> bool:
-        return self.user_role == "manager"
-
-    @rx.var
-    def nav_portal(self) -> bool:
-        return self.user_role == "client"
+    @classmethod
+    def may(cls, action: Action) -> rx.Var[bool]:
+        """In a component: whether the signed-in user may take `action`."""
+        return cls.allowed_actions.contains(action.value)
 
     @rx.event
     def guard(self, action: str):
@@ -103,7 +93,7 @@ class AppState(rx.State):
         if not actor.role:
             return rx.redirect(routes.WAITING)
         if not can(actor, Action(action)):
-            return rx.redirect(ROLE_HOME.get(actor.role, routes.WAITING))
+            return rx.redirect(home_for(actor))
         self.access_ok = True
         return None
 
@@ -121,7 +111,7 @@ class AppState(rx.State):
         self._remember(actor)
         if actor is None:
             return rx.redirect(routes.SETUP if accounts.needs_setup() else routes.LOGIN)
-        return rx.redirect(ROLE_HOME.get(actor.role or "", routes.WAITING))
+        return rx.redirect(home_for(actor))
 
     @rx.event
     def check_waiting(self):
@@ -131,7 +121,7 @@ class AppState(rx.State):
         if actor is None:
             return rx.redirect(routes.LOGIN)
         if actor.role:
-            return rx.redirect(ROLE_HOME.get(actor.role, routes.HOME))
+            return rx.redirect(home_for(actor))
         return None
 
 
@@ -143,3 +133,78 @@ def chain(*events: object) -> list:
 
 def error_toast(error: ServiceError):
     return rx.toast.error(error.message, position="top-center")
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+
+
+def service_event(
+    fn: Callable[..., Any] | None = None,
+    *,
+    error_var: str | None = None,
+    on_error: str | None = None,
+    **event_options: Any,
+) -> Any:
+    """`@rx.event` for a handler that calls services, without the error plumbing.
+
+    - A handler whose first argument after `self` is named `actor` gets the signed-in actor
+      (resolved once per event by SessionMiddleware); a signed-out tab gets the "please sign in
+      again" toast and the handler does not run. `actor` is not part of the event's arguments:
+      no browser can send one.
+    - A `ServiceError` becomes the user-facing toast, or, with `error_var="form_error"`, the
+      text of that var (for a callout in a form); with `on_error="_method"`, what that method
+      returns when given the message (a page that also clears what it showed).
+    - Anything else is logged with the event's name and shows the generic error, never a trace.
+
+    Signature and type hints stay those of the handler (minus `actor`), so Reflex's argument
+    conversion and the event guard check the arguments a browser sends against them.
+    """
+
+    def decorate(handler: _Handler) -> _Handler:
+        signature = inspect.signature(handler)
+        params = list(signature.parameters.values())
+        wants_actor = len(params) > 1 and params[1].name == "actor"
+        event_name = f"{handler.__module__}.{handler.__qualname__}"
+
+        def failed(self: AppState, error: Exception) -> Any:
+            if isinstance(error, ServiceError):
+                if on_error is not None:
+                    return getattr(self, on_error)(error.message)
+                if error_var is not None:
+                    setattr(self, error_var, error.message)
+                    return None
+                return error_toast(error)
+            return unexpected_error(event_name, error)
+
+        if inspect.iscoroutinefunction(handler):
+            @functools.wraps(handler)
+            async def run_async(self: AppState, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    if wants_actor:
+                        return await handler(self, self.require_actor(), *args, **kwargs)
+                    return await handler(self, *args, **kwargs)
+                except Exception as error:
+                    return failed(self, error)
+
+            wrapper: Any = run_async
+        else:
+            @functools.wraps(handler)
+            def run(self: AppState, *args: Any, **kwargs: Any) -> Any:
+                try:
+                    if wants_actor:
+                        return handler(self, self.require_actor(), *args, **kwargs)
+                    return handler(self, *args, **kwargs)
+                except Exception as error:
+                    return failed(self, error)
+
+            wrapper = run
+
+        if wants_actor:
+            # What a browser may send: the handler's arguments without the injected actor.
+            wrapper.__signature__ = signature.replace(parameters=[params[0], *params[2:]])
+            wrapper.__annotations__ = {
+                name: hint for name, hint in handler.__annotations__.items() if name != "actor"
+            }
+        return rx.event(wrapper, **event_options)
+
+    return decorate(fn) if fn is not None else decorate

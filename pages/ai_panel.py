@@ -14,8 +14,9 @@ import reflex as rx
 from crm_app.ai import sentiment as sentiment_service
 from crm_app.ai import suggestions
 from crm_app.ai.llm import load_config
+from crm_app.auth.permissions import Actor
 from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 from models.ai import SuggestionStatus
 
 SENTIMENT_COLORS = {"negative": "red", "neutral": "gray", "positive": "green"}
@@ -70,31 +71,24 @@ class AiPanelState(AppState):
                 self.sentiment_label = result.label
                 self.sentiment_score = f"{result.score:+.2f}"
 
-    @rx.event
-    def load(self):
+    def _failed(self, message: str) -> None:
+        self._show(None)
+        self.status, self.notice = "failed", message
+
+    @service_event(on_error="_failed")
+    def load(self, actor: Actor):
         self.number, self.rated = self._number(), 0
         if not self.number:
             return None
-        try:
-            actor = self.require_actor()
-            self.llm_configured = load_config().chat_enabled
-            self._load_sentiment(actor)
-            view = suggestions.request_suggestion(actor, self.number)
-        except ServiceError as error:
-            self._show(None)
-            self.status = "failed"
-            self.notice = error.message
-            return None
+        self.llm_configured = load_config().chat_enabled
+        self._load_sentiment(actor)
+        view = suggestions.request_suggestion(actor, self.number)
         self._show(view)
         return AiPanelState.generate if view.status == SuggestionStatus.PENDING else None
 
-    @rx.event
-    def regenerate(self):
-        try:
-            view = suggestions.request_suggestion(self.require_actor(), self.number,
-                                                  regenerate=True)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def regenerate(self, actor: Actor):
+        view = suggestions.request_suggestion(actor, self.number, regenerate=True)
         self._show(view)
         self.rated = 0
         return AiPanelState.generate
@@ -121,22 +115,16 @@ class AiPanelState(AppState):
             if self.suggestion_id == suggestion_id:
                 self._show(view)
 
-    @rx.event
-    def rate(self, rating: int):
-        try:
-            suggestions.rate_suggestion(self.require_actor(), self.suggestion_id, rating)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def rate(self, actor: Actor, rating: int):
+        suggestions.rate_suggestion(actor, self.suggestion_id, rating)
         self.rated = rating
         return rx.toast.success("Thanks: your rating was recorded.")
 
-    @rx.event
-    def insert(self):
+    @service_event
+    def insert(self, actor: Actor):
         """Put the draft into the composer (the ticket page's text area, id `composer`)."""
-        try:
-            suggestions.record_inserted(self.require_actor(), self.suggestion_id)
-        except ServiceError as error:
-            return error_toast(error)
+        suggestions.record_inserted(actor, self.suggestion_id)
         from pages.ticket import TicketState
 
         return [TicketState.set_draft(self.draft),

@@ -13,10 +13,11 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.ai import llm
-from crm_app.auth.permissions import Action
-from crm_app.layout import field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import field, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 
 _CHECKED = {"on", "true", "1", "yes"}
 
@@ -56,20 +57,15 @@ class AiSettingsState(AppState):
         self.use_for_sentiment = bool(shown["use_for_sentiment"])
         self.form_version += 1
 
-    @rx.event
-    def load(self):
+    @service_event
+    def load(self, actor: Actor):
         self.error, self.check_status, self.check_message = "", "", ""
-        try:
-            self._fill(llm.settings_for(self.require_actor()))
-        except ServiceError as error:
-            return error_toast(error)
-        return None
+        self._fill(llm.settings_for(actor))
 
-    @rx.event
-    def save(self, form: dict):
+    @service_event(error_var="error")
+    def save(self, actor: Actor, form: dict):
         self.error = ""
         try:
-            actor = self.require_actor()
             numbers = {
                 "timeout_seconds": _number(form, "timeout_seconds", "The timeout", float),
                 "max_retries": _number(form, "max_retries", "Retries", int),
@@ -81,24 +77,17 @@ class AiSettingsState(AppState):
         except ValueError as bad:
             self.error = str(bad)
             return None
-        except ServiceError as error:
-            self.error = error.message
-            return None
         new_key = str(form.get("api_key", ""))
         # A blank key field keeps the stored key; the "forget" switch clears it.
         api_key = "" if str(form.get("clear_api_key", "")).lower() in _CHECKED else (
             new_key.strip() or None)
-        try:
-            config = llm.update_config(
-                actor, chat_model=str(form.get("chat_model", "")),
-                embedding_model=str(form.get("embedding_model", "")),
-                api_base=str(form.get("api_base", "")), api_key=api_key,
-                use_for_sentiment=str(form.get("use_for_sentiment", "")).lower() in _CHECKED,
-                **numbers,
-            )
-        except ServiceError as error:
-            self.error = error.message
-            return None
+        config = llm.update_config(
+            actor, chat_model=str(form.get("chat_model", "")),
+            embedding_model=str(form.get("embedding_model", "")),
+            api_base=str(form.get("api_base", "")), api_key=api_key,
+            use_for_sentiment=str(form.get("use_for_sentiment", "")).lower() in _CHECKED,
+            **numbers,
+        )
         self._fill(config.describe())
         self.check_status, self.check_message = "", ""
         return rx.toast.success("AI settings saved.")

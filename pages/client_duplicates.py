@@ -5,40 +5,33 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state
+from crm_app.layout import signed_in_page
 from crm_app.services import client_duplicates
 from crm_app.services.client_duplicates import DuplicatePair
-from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 
 
 class ClientDuplicatesState(AppState):
     pairs: list[DuplicatePair] = []
     loaded: bool = False
 
-    @rx.event
-    def load(self):
-        try:
-            self.pairs = client_duplicates.find_duplicates(self.require_actor())
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def load(self, actor: Actor):
+        self.pairs = client_duplicates.find_duplicates(actor)
         self.loaded = True
-        return None
 
-    @rx.event
-    def merge(self, keep_id: int, other_id: int):
-        try:
-            client_duplicates.merge_clients(self.require_actor(), keep_id, other_id)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def merge(self, actor: Actor, keep_id: int, other_id: int):
+        client_duplicates.merge_clients(actor, keep_id, other_id)
         return [rx.toast.success("Merged: tickets, notes and history moved"),
                 ClientDuplicatesState.load]
 
 
 def _client_cell(client_id, name, email) -> rx.Component:
     return rx.vstack(
-        rx.link(name, href="/clients/" + client_id.to_string(), weight="medium"),
+        rx.link(name, href=routes.client(client_id), weight="medium"),
         rx.text("#", client_id.to_string(), " ", email, size="1", color_scheme="gray"),
         spacing="0",
     )

@@ -6,12 +6,12 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state, field, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services import client_fields
 from crm_app.services.client_fields import CustomFieldRow
-from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 from models.client import CustomFieldType
 
 
@@ -20,28 +20,20 @@ class ClientFieldsState(AppState):
     field_type: str = CustomFieldType.TEXT.value
     error: str = ""
 
-    @rx.event
-    def load(self):
-        try:
-            self.fields = client_fields.list_custom_fields(self.require_actor())
-        except ServiceError as error:
-            return error_toast(error)
-        return None
+    @service_event
+    def load(self, actor: Actor):
+        self.fields = client_fields.list_custom_fields(actor)
 
     @rx.event
     def set_field_type(self, value: str):
         self.field_type = value
 
-    @rx.event
-    def define(self, form: dict):
+    @service_event(error_var="error")
+    def define(self, actor: Actor, form: dict):
         self.error = ""
-        try:
-            row = client_fields.define_custom_field(
-                self.require_actor(), key=form.get("key", ""), label=form.get("label", ""),
-                field_type=self.field_type, choices=form.get("choices", ""))
-        except ServiceError as error:
-            self.error = error.message
-            return None
+        row = client_fields.define_custom_field(
+            actor, key=form.get("key", ""), label=form.get("label", ""),
+            field_type=self.field_type, choices=form.get("choices", ""))
         return [ClientFieldsState.load, rx.toast.success(f"Field “{row.label}” added")]
 
 

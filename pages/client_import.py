@@ -11,7 +11,8 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, form_error, signed_in_page
+from crm_app.components import empty_state, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services import client_import, uploads
 from crm_app.services.client_import import RejectedRow
 from crm_app.services.errors import ServiceError

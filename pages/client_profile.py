@@ -5,14 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import confirm_dialog, empty_state, field, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services import client_privacy, staff
 from crm_app.services import clients as client_service
 from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_custom_fields
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
-from crm_app.services.errors import InvalidInput, ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.services.errors import InvalidInput
+from crm_app.state import AppState, service_event
 from models.client import ClientKind, KycStatus, RiskCategory
 
 TEXT_FIELDS = ("name", "email", "other_emails", "phone", "other_phones", "country", "region",
@@ -50,39 +51,36 @@ class ClientProfileState(AppState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.EDIT_CLIENTS)
 
     @rx.var
     def sees_finances(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.VIEW_CLIENT_FINANCES)
 
     @rx.var
     def handles_privacy(self) -> bool:
-        return self.user_role == "manager"
+        return self._can(Action.MANAGE_CLIENT_PRIVACY)
 
     @rx.var
     def sees_tickets(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.VIEW_TICKETS)
 
-    @rx.event
-    def load(self):
+    def _not_found(self, message: str) -> None:
+        self.client, self.not_found = None, message
+
+    @service_event(on_error="_not_found")
+    def load(self, actor: Actor):
         self.not_found = self.form_error = ""
-        try:
-            actor = self.require_actor()
-            client_id = route_client_id(self.router.page.params)
-            detail = client_service.get_client(actor, client_id)
-            self.notes = client_service.list_notes(actor, client_id)
-            self.history = client_service.client_history(actor, client_id)
-            self.custom_defs = list_custom_fields(actor)
-            self.tickets = (client_service.client_tickets(actor, client_id)
-                            if self.sees_tickets else [])
-            owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
-            self.staff = [[str(i), n] for i, n in owners]
-        except ServiceError as error:
-            self.client, self.not_found = None, error.message
-            return None
+        client_id = route_client_id(self.router.page.params)
+        detail = client_service.get_client(actor, client_id)
+        self.notes = client_service.list_notes(actor, client_id)
+        self.history = client_service.client_history(actor, client_id)
+        self.custom_defs = list_custom_fields(actor)
+        self.tickets = (client_service.client_tickets(actor, client_id)
+                        if self.sees_tickets else [])
+        owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
+        self.staff = [[str(i), n] for i, n in owners]
         self._show(detail)
-        return None
 
     def _show(self, detail: ClientDetail) -> None:
         self.client = detail
@@ -121,8 +119,8 @@ class ClientProfileState(AppState):
     def set_note_draft(self, value: str):
         self.note_draft = value
 
-    @rx.event
-    def save(self, form: dict):
+    @service_event(error_var="form_error")
+    def save(self, actor: Actor, form: dict):
         if self.client is None:
             return None
         self.form_error = ""
@@ -136,22 +134,15 @@ class ClientProfileState(AppState):
         custom = {d.key: form.get(f"custom_{d.key}", "") for d in self.custom_defs}
         if custom:
             changes["custom_fields"] = custom
-        try:
-            saved = client_service.update_client(self.require_actor(), self.client.id, changes)
-        except ServiceError as error:
-            self.form_error = error.message
-            return None
+        saved = client_service.update_client(actor, self.client.id, changes)
         return [ClientProfileState.load, rx.toast.success("Saved"),
                 *[rx.toast.warning(w, duration=10_000) for w in saved.warnings]]
 
-    @rx.event
-    def add_note(self):
+    @service_event
+    def add_note(self, actor: Actor):
         if self.client is None:
             return None
-        try:
-            client_service.add_note(self.require_actor(), self.client.id, self.note_draft)
-        except ServiceError as error:
-            return error_toast(error)
+        client_service.add_note(actor, self.client.id, self.note_draft)
         self.note_draft = ""
         return ClientProfileState.load
 
@@ -163,48 +154,36 @@ class ClientProfileState(AppState):
     def set_erase_reason(self, value: str):
         self.erase_reason = value
 
-    @rx.event
-    def export_data(self):
+    @service_event
+    def export_data(self, actor: Actor):
         if self.client is None:
             return None
-        try:
-            data = client_privacy.export_client_json(self.require_actor(), self.client.id)
-        except ServiceError as error:
-            return error_toast(error)
+        data = client_privacy.export_client_json(actor, self.client.id)
         return [rx.download(data=data, filename=f"client-{self.client.id}.json"),
                 ClientProfileState.load]
 
-    @rx.event
-    def toggle_legal_hold(self):
+    @service_event
+    def toggle_legal_hold(self, actor: Actor):
         if self.client is None:
             return None
-        try:
-            client_privacy.set_legal_hold(self.require_actor(), self.client.id,
-                                          not self.client.legal_hold, self.hold_reason)
-        except ServiceError as error:
-            return error_toast(error)
+        client_privacy.set_legal_hold(actor, self.client.id, not self.client.legal_hold,
+                                      self.hold_reason)
         self.hold_reason = ""
         return ClientProfileState.load
 
-    @rx.event
-    def erase(self):
+    @service_event
+    def erase(self, actor: Actor):
         if self.client is None:
             return None
-        try:
-            client_privacy.erase_client(self.require_actor(), self.client.id, self.erase_reason)
-        except ServiceError as error:
-            return error_toast(error)
+        client_privacy.erase_client(actor, self.client.id, self.erase_reason)
         self.erase_reason = ""
         return [ClientProfileState.load, rx.toast.success("Personal data erased")]
 
-    @rx.event
-    def delete(self):
+    @service_event
+    def delete(self, actor: Actor):
         if self.client is None:
             return None
-        try:
-            client_service.delete_client(self.require_actor(), self.client.id)
-        except ServiceError as error:
-            return error_toast(error)
+        client_service.delete_client(actor, self.client.id)
         return [rx.toast.success("Client deleted"), rx.redirect(routes.CLIENTS)]
 
 
@@ -292,7 +271,7 @@ def _tickets() -> rx.Component:
                                            ("#", "Subject", "Status", "Priority", "Created")])),
             rx.table.body(rx.foreach(ClientProfileState.tickets, lambda t: rx.table.row(
                 rx.table.cell(rx.link("#", t.number.to_string(),
-                                      href="/tickets/" + t.number.to_string())),
+                                      href=routes.ticket(t.number))),
                 rx.table.cell(t.subject), rx.table.cell(rx.badge(t.status)),
                 rx.table.cell(t.priority), rx.table.cell(t.created_at)))),
             width="100%", variant="surface"),
@@ -360,23 +339,13 @@ def _privacy() -> rx.Component:
             rx.cond(
                 s.client.erased,
                 rx.badge("erased", color_scheme="red"),
-                rx.alert_dialog.root(
-                    rx.alert_dialog.trigger(rx.button("Erase…", color_scheme="red",
-                                                      disabled=s.client.legal_hold,
-                                                      id="erase-client")),
-                    rx.alert_dialog.content(
-                        rx.alert_dialog.title("Erase this client's personal data?"),
-                        rx.input(value=s.erase_reason, on_change=s.set_erase_reason,
-                                 placeholder="Reason (e.g. erasure request of 2026-11-20)"),
-                        rx.hstack(
-                            rx.alert_dialog.cancel(rx.button("Cancel", variant="soft",
-                                                             color_scheme="gray")),
-                            rx.alert_dialog.action(rx.button("Erase", color_scheme="red",
-                                                             on_click=s.erase,
-                                                             id="confirm-erase")),
-                            justify="end", padding_top="1rem",
-                        ),
-                    ),
+                confirm_dialog(
+                    rx.button("Erase…", color_scheme="red", disabled=s.client.legal_hold,
+                              id="erase-client"),
+                    "Erase this client's personal data?",
+                    rx.input(value=s.erase_reason, on_change=s.set_erase_reason,
+                             placeholder="Reason (e.g. erasure request of 2026-11-20)"),
+                    confirm_label="Erase", on_confirm=s.erase, confirm_id="confirm-erase",
                 ),
             ),
         ), width="100%"),

@@ -5,14 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state, field, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services import client_export, currency_rates
 from crm_app.services import clients as client_service
 from crm_app.services.client_fields import CURRENCIES
 from crm_app.services.clients import ClientRow
-from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 from models.client import ClientKind, KycStatus, RiskCategory
 
 PAGE_SIZE = 25
@@ -68,11 +68,11 @@ class ClientsState(AppState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.EDIT_CLIENTS)
 
     @rx.var
     def sees_finances(self) -> bool:
-        return self.user_role in ("manager", "agent")
+        return self._can(Action.VIEW_CLIENT_FINANCES)
 
     @rx.var
     def filter_count(self) -> int:
@@ -81,29 +81,22 @@ class ClientsState(AppState):
     def _criteria(self) -> dict:
         return {key: value for key, value in self.filters.items() if value not in ("", ANY)}
 
-    @rx.event
-    def load(self):
-        try:
-            actor = self.require_actor()
-            self.shown = client_service.list_columns(actor)
-            self.reporting_currency = currency_rates.current_reporting_currency(actor)
-        except ServiceError as error:
-            self.list_error, self.clients, self.total = error.message, [], 0
-            return None
+    def _list_failed(self, message: str) -> None:
+        self.list_error, self.clients, self.total = message, [], 0
+
+    @service_event(on_error="_list_failed")
+    def load(self, actor: Actor):
+        self.shown = client_service.list_columns(actor)
+        self.reporting_currency = currency_rates.current_reporting_currency(actor)
         return ClientsState.load_page
 
-    @rx.event
-    def load_page(self):
-        try:
-            result = client_service.list_clients(
-                self.require_actor(), search=self.search, page=self.page, page_size=PAGE_SIZE,
-                filters=self._criteria(), sort=self.sort, descending=self.descending)
-        except ServiceError as error:
-            self.list_error, self.clients, self.total = error.message, [], 0
-            return None
+    @service_event(on_error="_list_failed")
+    def load_page(self, actor: Actor):
+        result = client_service.list_clients(
+            actor, search=self.search, page=self.page, page_size=PAGE_SIZE,
+            filters=self._criteria(), sort=self.sort, descending=self.descending)
         self.list_error = ""
         self.clients, self.total = result.items, result.total
-        return None
 
     @rx.event
     def set_search(self, value: str):
@@ -126,16 +119,12 @@ class ClientsState(AppState):
         self.filters, self.search, self.page = {}, "", 1
         return ClientsState.load_page
 
-    @rx.event
-    def toggle_column(self, key: str, checked: bool):
+    @service_event
+    def toggle_column(self, actor: Actor, key: str, checked: bool):
         if key not in client_service.LIST_COLUMNS:
-            return None
+            return
         chosen = [k for k in self.shown if k != key] + ([key] if checked is True else [])
-        try:
-            self.shown = client_service.save_list_columns(self.require_actor(), chosen)
-        except ServiceError as error:
-            return error_toast(error)
-        return None
+        self.shown = client_service.save_list_columns(actor, chosen)
 
     @rx.event
     def sort_by(self, column: str):
@@ -156,13 +145,10 @@ class ClientsState(AppState):
     def open_client(self, client_id: int):
         return rx.redirect(routes.client(client_id))
 
-    @rx.event
-    def export(self, fmt: str):
-        try:
-            data = client_export.export_clients(self.require_actor(), fmt, search=self.search,
-                                                filters=self._criteria())
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def export(self, actor: Actor, fmt: str):
+        data = client_export.export_clients(actor, fmt, search=self.search,
+                                            filters=self._criteria())
         return rx.download(data=data, filename=f"clients.{fmt}")
 
     @rx.event
@@ -173,24 +159,20 @@ class ClientsState(AppState):
     def set_new_risk(self, value: str):
         self.new_risk = value
 
-    @rx.event
-    def create(self, form: dict):
+    @service_event(error_var="create_error")
+    def create(self, actor: Actor, form: dict):
         self.create_error = ""
-        try:
-            row = client_service.create_client(
-                self.require_actor(),
-                name=form.get("name", ""),
-                email=form.get("email", ""),
-                phone=form.get("phone", ""),
-                country=form.get("country", ""),
-                region=form.get("region", ""),
-                risk_category=self.new_risk,
-                net_worth=form.get("net_worth", ""),
-                currency=form.get("currency", "") or "USD",
-            )
-        except ServiceError as error:
-            self.create_error = error.message
-            return None
+        row = client_service.create_client(
+            actor,
+            name=form.get("name", ""),
+            email=form.get("email", ""),
+            phone=form.get("phone", ""),
+            country=form.get("country", ""),
+            region=form.get("region", ""),
+            risk_category=self.new_risk,
+            net_worth=form.get("net_worth", ""),
+            currency=form.get("currency", "") or "USD",
+        )
         self.dialog_open = False
         return [rx.toast.success("Client added"),
                 *[rx.toast.warning(w, duration=10_000) for w in row.warnings],
@@ -242,7 +224,7 @@ def _shown(key: str) -> rx.Var[bool]:
 def _row(client: ClientRow) -> rx.Component:
     return rx.table.row(
         # The link serves keyboards and new tabs; a click elsewhere on the row opens it too.
-        rx.table.cell(rx.link(client.name, href="/clients/" + client.id.to_string(),
+        rx.table.cell(rx.link(client.name, href=routes.client(client.id),
                               weight="medium", on_click=rx.stop_propagation),
                       style=_CLIPPED, custom_attrs={"title": client.name}),
         *[rx.cond(_shown(key), _cell(key, client)) for key in client_service.LIST_COLUMNS],
@@ -409,11 +391,11 @@ def clients_page() -> rx.Component:
             rx.cond(ClientsState.can_edit, rx.link(
                 rx.button(rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"),
                 href=routes.CLIENT_IMPORT)),
-            rx.cond(ClientsState.user_role == "manager", rx.link(
+            rx.cond(ClientsState.may(Action.MANAGE_CLIENT_FIELDS), rx.link(
                 rx.button(rx.icon("list-plus"), "Custom fields", variant="soft",
                           id="custom-fields"),
                 href=routes.CLIENT_FIELDS)),
-            rx.cond(ClientsState.user_role == "manager", rx.link(
+            rx.cond(ClientsState.may(Action.MANAGE_CURRENCY_RATES), rx.link(
                 rx.button(rx.icon("coins"), "Rates", variant="soft", id="currency-rates"),
                 href=routes.CURRENCY_RATES)),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),

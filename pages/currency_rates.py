@@ -6,13 +6,13 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state, field, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services import currency_rates
 from crm_app.services.client_fields import CURRENCIES
 from crm_app.services.currency_rates import RateRow
-from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 
 
 class CurrencyRatesState(AppState):
@@ -24,15 +24,11 @@ class CurrencyRatesState(AppState):
     error: str = ""
     form_version: int = 0
 
-    @rx.event
-    def load(self):
-        try:
-            view = currency_rates.list_rates(self.require_actor())
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def load(self, actor: Actor):
+        view = currency_rates.list_rates(actor)
         self.rates, self.missing = view.rates, view.missing
         self.reporting_currency = self.new_reporting = view.reporting_currency
-        return None
 
     @rx.event
     def set_rate_currency(self, value: str):
@@ -42,28 +38,19 @@ class CurrencyRatesState(AppState):
     def set_new_reporting(self, value: str):
         self.new_reporting = str(value)[:3]
 
-    @rx.event
-    def save_rate(self, form: dict):
+    @service_event(error_var="error")
+    def save_rate(self, actor: Actor, form: dict):
         self.error = ""
-        try:
-            row = currency_rates.set_rate(self.require_actor(), self.rate_currency,
-                                          form.get("rate", ""), form.get("as_of", ""),
-                                          form.get("source", ""))
-        except ServiceError as error:
-            self.error = error.message
-            return None
+        row = currency_rates.set_rate(actor, self.rate_currency, form.get("rate", ""),
+                                      form.get("as_of", ""), form.get("source", ""))
         self.form_version += 1
         return [CurrencyRatesState.load,
                 rx.toast.success(f"{row.currency} rate saved; {row.clients:,} clients "
                                  "converted")]
 
-    @rx.event
-    def save_reporting(self):
-        try:
-            code = currency_rates.set_reporting_currency(self.require_actor(),
-                                                         self.new_reporting)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def save_reporting(self, actor: Actor):
+        code = currency_rates.set_reporting_currency(actor, self.new_reporting)
         return [CurrencyRatesState.load, rx.toast.success(f"Amounts now compared in {code}")]
 
 

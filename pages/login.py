@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import auth_form, field, form_error, public_page
+from crm_app.components import auth_form, field, form_error
+from crm_app.layout import public_page
 from crm_app.services import accounts
 from crm_app.state import AppState
 

@@ -5,25 +5,20 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state, status_badge
+from crm_app.layout import signed_in_page
 from crm_app.services import tickets as ticket_service
-from crm_app.services.errors import ServiceError
 from crm_app.services.tickets import TicketRow
-from crm_app.state import AppState, error_toast
-from pages.tickets import status_badge
+from crm_app.state import AppState, service_event
 
 
 class PortalState(AppState):
     tickets: list[TicketRow] = []
 
-    @rx.event
-    def load(self):
-        try:
-            self.tickets = ticket_service.portal_tickets(self.require_actor())
-        except ServiceError as error:
-            return error_toast(error)
-        return None
+    @service_event
+    def load(self, actor: Actor):
+        self.tickets = ticket_service.portal_tickets(actor)
 
 
 def _row(ticket: TicketRow) -> rx.Component:

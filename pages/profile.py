@@ -5,10 +5,11 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import field, shell
+from crm_app.auth.permissions import Actor
+from crm_app.components import field
+from crm_app.layout import shell
 from crm_app.services import accounts, preferences
-from crm_app.services.errors import ServiceError
-from crm_app.state import error_toast
+from crm_app.state import service_event
 from crm_app.timefmt import TimeZoneState, clock
 
 BROWSER_ZONE = ""  # the option value meaning "follow the browser"
@@ -21,7 +22,7 @@ class ProfileState(TimeZoneState):
     def zone_names(self) -> list[str]:
         return list(preferences.time_zone_names())
 
-    @rx.event
+    @service_event
     def load(self):
         """Any signed-in person with a role may open their own profile."""
         self.access_ok = False
@@ -31,10 +32,7 @@ class ProfileState(TimeZoneState):
             return rx.redirect(routes.SETUP if accounts.needs_setup() else routes.LOGIN)
         if not actor.role:
             return rx.redirect(routes.WAITING)
-        try:
-            self.time_zone = self.zone_choice = preferences.time_zone(actor)
-        except ServiceError as error:
-            return error_toast(error)
+        self.time_zone = self.zone_choice = preferences.time_zone(actor)
         self.access_ok = True
         return None
 
@@ -42,12 +40,9 @@ class ProfileState(TimeZoneState):
     def choose_zone(self, name: str):
         self.zone_choice = str(name or "")[:64]
 
-    @rx.event
-    def save(self):
-        try:
-            self.time_zone = preferences.set_time_zone(self.require_actor(), self.zone_choice)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def save(self, actor: Actor):
+        self.time_zone = preferences.set_time_zone(actor, self.zone_choice)
         return rx.toast.success("Times now show in "
                                 + (self.time_zone or "your browser's time zone"))
 

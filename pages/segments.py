@@ -11,14 +11,14 @@ from typing import Any
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, form_error, signed_in_page
-from crm_app.layout import field as labelled
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state, form_error
+from crm_app.components import field as labelled
+from crm_app.layout import signed_in_page
 from crm_app.services import client_export
 from crm_app.services import segments as segment_service
-from crm_app.services.errors import ServiceError
 from crm_app.services.segments import NO_VALUE, SegmentRow
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 
 
 @dataclass
@@ -72,7 +72,7 @@ class SegmentsState(AppState):
 
     @rx.var
     def can_edit(self) -> bool:
-        return self.user_role in ("manager", "marketing")
+        return self._can(Action.EDIT_SEGMENTS)
 
     @rx.var
     def rows(self) -> list[BuilderRow]:
@@ -98,29 +98,20 @@ class SegmentsState(AppState):
         walk(self.tree, "", 0)
         return out
 
-    @rx.event
-    def load(self):
-        try:
-            actor = self.require_actor()
-            self.segments = segment_service.list_segments(actor)
-            options = segment_service.field_options(actor)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def load(self, actor: Actor):
+        self.segments = segment_service.list_segments(actor)
+        options = segment_service.field_options(actor)
         self._field_specs = {o["key"]: o for o in options}
         self.fields = [[o["key"], o["label"]] for o in options]
         return SegmentsState.refresh_preview
 
-    @rx.event
-    def refresh_preview(self):
-        try:
-            result = segment_service.preview_rules(self.require_actor(), self.tree)
-        except ServiceError as error:
-            self.preview_error, self.count, self.preview = error.message, 0, []
-            return None
-        self.preview_error = ""
+    @service_event(error_var="preview_error")
+    def refresh_preview(self, actor: Actor):
+        self.preview_error, self.count, self.preview = "", 0, []
+        result = segment_service.preview_rules(actor, self.tree)
         self.count = result.count
         self.preview = [[str(i), n, e] for i, n, e in result.clients]
-        return None
 
     def _changed(self, tree: dict[str, Any]):
         self.tree = tree
@@ -213,40 +204,29 @@ class SegmentsState(AppState):
     def set_description(self, value: str):
         self.description = value
 
-    @rx.event
-    def save(self):
+    @service_event(error_var="save_error")
+    def save(self, actor: Actor):
         self.save_error = ""
-        try:
-            saved = segment_service.save_segment(
-                self.require_actor(), name=self.name, rules=self.tree,
-                description=self.description, segment_id=self.editing_id or None)
-        except ServiceError as error:
-            self.save_error = error.message
-            return None
+        saved = segment_service.save_segment(
+            actor, name=self.name, rules=self.tree, description=self.description,
+            segment_id=self.editing_id or None)
         self.editing_id = saved.id
         return [SegmentsState.load, rx.toast.success("Segment saved")]
 
-    @rx.event
-    def export(self, fmt: str):
+    @service_event
+    def export(self, actor: Actor, fmt: str):
         """Download the saved segment's clients, evaluated now (segments are dynamic)."""
         if not self.editing_id:
             return None
-        try:
-            data = client_export.export_clients(self.require_actor(), fmt,
-                                                segment_id=self.editing_id)
-        except ServiceError as error:
-            return error_toast(error)
+        data = client_export.export_clients(actor, fmt, segment_id=self.editing_id)
         name = "".join(c if c.isalnum() else "-" for c in self.name.lower()).strip("-")
         return rx.download(data=data, filename=f"segment-{name or self.editing_id}.{fmt}")
 
-    @rx.event
-    def delete(self):
+    @service_event
+    def delete(self, actor: Actor):
         if not self.editing_id:
             return None
-        try:
-            segment_service.delete_segment(self.require_actor(), self.editing_id)
-        except ServiceError as error:
-            return error_toast(error)
+        segment_service.delete_segment(actor, self.editing_id)
         return [SegmentsState.new_segment, SegmentsState.load]
 
 
@@ -336,7 +316,7 @@ def _builder() -> rx.Component:
                     rx.table.header(rx.table.row(rx.table.column_header_cell("Client"),
                                                  rx.table.column_header_cell("Email"))),
                     rx.table.body(rx.foreach(s.preview, lambda c: rx.table.row(
-                        rx.table.cell(rx.link(c[1], href="/clients/" + c[0])),
+                        rx.table.cell(rx.link(c[1], href=routes.client(c[0]))),
                         rx.table.cell(c[2])))),
                     width="100%", variant="surface", id="segment-preview"),
                 empty_state("filter-x", "No client matches these rules",

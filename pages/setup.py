@@ -5,7 +5,8 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.layout import auth_form, field, form_error, public_page
+from crm_app.components import account_fields, auth_form, form_error
+from crm_app.layout import public_page
 from crm_app.services import accounts
 from crm_app.state import AppState
 
@@ -29,13 +30,7 @@ def setup_page() -> rx.Component:
                 color_scheme="gray"),
         auth_form(
             routes.API_AUTH_SETUP,
-            field("Full name", rx.input(name="name", id="name", required=True,
-                                        auto_focus=True, width="100%")),
-            field("Email", rx.input(name="email", id="email", type="email", required=True,
-                                    width="100%")),
-            field(accounts.PASSWORD_HINT,
-                  rx.input(name="password", id="password", type="password", required=True,
-                           min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
+            *account_fields(),
             form_error(SetupState.error),
             rx.button("Create manager and sign in", type="submit", width="100%"),
         ),

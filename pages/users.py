@@ -6,12 +6,12 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import empty_state
+from crm_app.layout import signed_in_page
 from crm_app.services import accounts
 from crm_app.services.accounts import ThrottleRow, UserSummary
-from crm_app.services.errors import ServiceError
-from crm_app.state import AppState, error_toast
+from crm_app.state import AppState, service_event
 from models.user import Role
 
 NO_ROLE = "no role"
@@ -25,33 +25,21 @@ class UsersState(AppState):
     users: list[UserSummary] = []
     throttles: list[ThrottleRow] = []
 
-    @rx.event
-    def load(self):
-        try:
-            actor = self.require_actor()
-            self.users = accounts.list_users(actor)
-            self.throttles = accounts.list_throttles(actor)
-        except ServiceError as error:
-            return error_toast(error)
-        return None
+    @service_event
+    def load(self, actor: Actor):
+        self.users = accounts.list_users(actor)
+        self.throttles = accounts.list_throttles(actor)
 
-    @rx.event
-    def clear_throttle(self, throttle_id: int):
+    @service_event
+    def clear_throttle(self, actor: Actor, throttle_id: int):
         if not isinstance(throttle_id, int) or isinstance(throttle_id, bool):
             return rx.toast.error("That throttle does not exist.", position="top-center")
-        try:
-            accounts.clear_throttle(self.require_actor(), throttle_id)
-        except ServiceError as error:
-            return error_toast(error)
+        accounts.clear_throttle(actor, throttle_id)
         return [UsersState.load, rx.toast.success("Throttle cleared")]
 
-    @rx.event
-    def assign(self, user_id: int, role: str):
-        try:
-            user = accounts.assign_role(self.require_actor(), user_id,
-                                        None if role == NO_ROLE else role)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def assign(self, actor: Actor, user_id: int, role: str):
+        user = accounts.assign_role(actor, user_id, None if role == NO_ROLE else role)
         return [UsersState.load, rx.toast.success(f"{user.name} is now {role}")]
 
 

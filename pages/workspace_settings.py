@@ -6,12 +6,12 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
-from crm_app.auth.permissions import Action
-from crm_app.layout import empty_state, field, form_error, signed_in_page
+from crm_app.auth.permissions import Action, Actor
+from crm_app.components import confirm_dialog, empty_state, field, form_error
+from crm_app.layout import signed_in_page
 from crm_app.services import assignment, macros
-from crm_app.services.errors import ServiceError
 from crm_app.services.macros import PLACEHOLDERS, MacroRow
-from crm_app.state import AppState, chain, error_toast
+from crm_app.state import AppState, chain, service_event
 from models.ticket import TicketPriority, TicketStatus
 
 KEEP = "leave as is"
@@ -34,8 +34,9 @@ class WorkspaceSettingsState(AppState):
     form_message: str = ""
 
     @rx.var
-    def is_manager(self) -> bool:
-        return self.user_role == "manager"
+    def may_switch_round_robin(self) -> bool:
+        """Who works what is managed with the users (the service checks the same action)."""
+        return self._can(Action.MANAGE_USERS)
 
     @rx.var
     def available_label(self) -> str:
@@ -43,34 +44,23 @@ class WorkspaceSettingsState(AppState):
             return "No agent is available for round-robin right now."
         return "Available for round-robin: " + ", ".join(self.available_agents)
 
-    @rx.event
-    def load(self):
-        try:
-            actor = self.require_actor()
-            self.macros = macros.list_macros(actor)
-            status = assignment.status(actor)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def load(self, actor: Actor):
+        self.macros = macros.list_macros(actor)
+        status = assignment.status(actor)
         self.round_robin, self.available = status.round_robin_enabled, status.you_are_available
         self.available_agents = status.available_agents
-        return None
 
-    @rx.event
-    def toggle_round_robin(self, enabled: bool):
-        try:
-            assignment.set_round_robin(self.require_actor(), enabled)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def toggle_round_robin(self, actor: Actor, enabled: bool):
+        assignment.set_round_robin(actor, enabled)
         return chain(self.load(), rx.toast.success(
             "Round-robin is on: new tickets go to available agents in turn" if enabled
             else "Round-robin is off"))
 
-    @rx.event
-    def toggle_available(self, available: bool):
-        try:
-            assignment.set_available(self.require_actor(), available)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def toggle_available(self, actor: Actor, available: bool):
+        assignment.set_available(actor, available)
         return chain(self.load(), rx.toast.success(
             "You are available for new tickets" if available else "You are marked away"))
 
@@ -111,30 +101,23 @@ class WorkspaceSettingsState(AppState):
     def choose_priority(self, value: str):
         self.set_priority = value
 
-    @rx.event
-    def save(self, form: dict):
+    @service_event(error_var="form_message")
+    def save(self, actor: Actor, form: dict):
         self.form_message = ""
-        try:
-            saved = macros.save_macro(
-                self.require_actor(),
-                title=str(form.get("title", self.title)),
-                body=str(form.get("body", self.body)),
-                set_status="" if self.set_status == KEEP else self.set_status,
-                set_priority="" if self.set_priority == KEEP else self.set_priority,
-                macro_id=self.editing_id or None,
-            )
-        except ServiceError as error:
-            self.form_message = error.message
-            return None
+        saved = macros.save_macro(
+            actor,
+            title=str(form.get("title", self.title)),
+            body=str(form.get("body", self.body)),
+            set_status="" if self.set_status == KEEP else self.set_status,
+            set_priority="" if self.set_priority == KEEP else self.set_priority,
+            macro_id=self.editing_id or None,
+        )
         self.dialog_open = False
         return chain(self.load(), rx.toast.success(f"Macro “{saved.title}” saved"))
 
-    @rx.event
-    def delete(self, macro_id: int):
-        try:
-            macros.delete_macro(self.require_actor(), macro_id)
-        except ServiceError as error:
-            return error_toast(error)
+    @service_event
+    def delete(self, actor: Actor, macro_id: int):
+        macros.delete_macro(actor, macro_id)
         return chain(self.load(), rx.toast.success("Macro deleted"))
 
 
@@ -151,7 +134,7 @@ def _assignment_card() -> rx.Component:
                 align="center",
             ),
             rx.cond(
-                s.is_manager,
+                s.may_switch_round_robin,
                 rx.hstack(
                     rx.switch(checked=s.round_robin, on_change=s.toggle_round_robin,
                               id="round-robin-switch", color_scheme="green"),
@@ -184,23 +167,12 @@ def _macro_row(macro: MacroRow) -> rx.Component:
             rx.button(rx.icon("pencil", size=14), "Edit", size="1", variant="soft",
                       on_click=WorkspaceSettingsState.edit_macro(macro.id),
                       aria_label="Edit " + macro.title),
-            rx.alert_dialog.root(
-                rx.alert_dialog.trigger(rx.button(rx.icon("trash-2", size=14), "Delete",
-                                                  size="1", variant="soft", color_scheme="red",
-                                                  aria_label="Delete " + macro.title)),
-                rx.alert_dialog.content(
-                    rx.alert_dialog.title("Delete macro"),
-                    rx.alert_dialog.description("Delete “", macro.title, "”? Agents will no "
-                                                "longer find it in the composer."),
-                    rx.hstack(
-                        rx.alert_dialog.cancel(rx.button("Cancel", variant="soft",
-                                                         color_scheme="gray")),
-                        rx.alert_dialog.action(rx.button(
-                            "Delete", color_scheme="red",
-                            on_click=WorkspaceSettingsState.delete(macro.id))),
-                        justify="end", spacing="3", padding_top="1rem",
-                    ),
-                ),
+            confirm_dialog(
+                rx.button(rx.icon("trash-2", size=14), "Delete", size="1", variant="soft",
+                          color_scheme="red", aria_label="Delete " + macro.title),
+                "Delete macro",
+                "Delete “", macro.title, "”? Agents will no longer find it in the composer.",
+                confirm_label="Delete", on_confirm=WorkspaceSettingsState.delete(macro.id),
             ),
             spacing="2",
         )),

@@ -1,0 +1,29 @@
+"""What a page shows instead of data: an empty state, or the error of a form."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+
+def empty_state(icon: str, title: str, hint: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=40, color=rx.color("gray", 8)),
+            rx.heading(title, size="4"),
+            rx.text(hint, color_scheme="gray"),
+            align="center",
+            spacing="2",
+        ),
+        padding="3rem",
+        width="100%",
+        border=f"1px dashed {rx.color('gray', 6)}",
+        border_radius="8px",
+    )
+
+
+def form_error(message: rx.Var[str]) -> rx.Component:
+    return rx.cond(
+        message != "",
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert",
+                   width="100%"),
+    )

@@ -1,0 +1,343 @@
+"""The ticket page's state: the ticket as it is now, the draft (text, files, a macro's
+pending changes), field changes under optimistic locking, presence and live reload."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import reflex as rx
+
+from crm_app import routes
+from crm_app.auth.permissions import Actor
+from crm_app.services import attachments, live, macros, presence
+from crm_app.services import tickets as ticket_service
+from crm_app.services.attachments import StagedFile
+from crm_app.services.errors import Conflict, InvalidInput, ServiceError
+from crm_app.services.macros import MacroRow
+from crm_app.services.presence import PresenceRow
+from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
+from crm_app.state import AppState, service_event
+from pages.ai_panel import AiPanelState
+
+LIVE_POLL_SECONDS = 3
+LIVE_MAX_SECONDS = 4 * 3600
+UNASSIGNED = "— unassigned —"
+UNASSIGNED_ID = "none"  # the picker's value for "nobody"
+FILES_UPLOAD_ID = "composer-files"
+
+
+def route_number(params: dict) -> int:
+    raw = str(params.get("number", "")).strip().lstrip("#")
+    if not raw.isdigit() or len(raw) > 18:
+        raise InvalidInput("That is not a ticket number.")
+    return int(raw)
+
+
+class TicketState(AppState):
+    ticket: TicketRow | None = None
+    messages: list[MessageRow] = []
+    client: ClientProfile | None = None
+    other_tickets: list[TicketRow] = []
+    history: list[HistoryRow] = []
+    merged_into: int = 0
+    client_email: str = ""
+    first_response_due_at: str = ""
+    resolution_due_at: str = ""
+    assignee_id: str = UNASSIGNED_ID  # the picker's value: a user id, or UNASSIGNED_ID
+    not_found: str = ""
+    conflict: str = ""
+    draft: str = ""
+    internal: bool = False
+    macros: list[MacroRow] = []
+    # What the chosen macro will set when the reply is sent (chips the agent can remove).
+    macro_title: str = ""
+    macro_status: str = ""
+    macro_priority: str = ""
+    staged_labels: list[str] = []  # "name (size)" of the files waiting for the send
+    _staged: list[StagedFile] = []
+    upload_error: str = ""
+    uploading: bool = False
+    staff: list[list[str]] = []  # [id, name] of everyone a ticket may be assigned to
+    others_here: list[PresenceRow] = []
+    merge_target: str = ""
+    _number: int = 0
+    _signature: str = ""
+    _just_cleared: str = ""
+    _live_running: bool = False
+
+    @rx.var
+    def presence_text(self) -> str:
+        replying = [p.name for p in self.others_here if p.activity == "replying"]
+        viewing = [p.name for p in self.others_here if p.activity != "replying"]
+        parts = []
+        if replying:
+            parts.append(f"{', '.join(replying)} {'is' if len(replying) == 1 else 'are'} "
+                         "replying to this ticket")
+        if viewing:
+            parts.append(f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} "
+                         "viewing this ticket")
+        return " · ".join(parts)
+
+    @rx.var
+    def macro_titles(self) -> list[str]:
+        return [m.title for m in self.macros]
+
+    @rx.var
+    def has_draft(self) -> bool:
+        return bool(self.draft.strip() or self.staged_labels or self.macro_status
+                    or self.macro_priority)
+
+    @rx.var
+    def can_send(self) -> bool:
+        return bool(self.draft.strip() or self.staged_labels) and not self.uploading
+
+    def _set_staged(self, staged: list[StagedFile]) -> None:
+        self._staged = staged
+        self.staged_labels = [f"{f.filename} ({attachments.size_label(f.size_bytes)})"
+                              for f in staged]
+
+    def _clear_draft(self) -> None:
+        self._just_cleared = self.draft
+        self.draft, self.macro_title, self.macro_status, self.macro_priority = "", "", "", ""
+        self.upload_error = ""
+        self._set_staged([])
+
+    def _refresh(self) -> None:
+        """Load the ticket as it is now (after a conflict, a live change or a save)."""
+        actor = self.require_actor()
+        ticket_service.mark_read(actor, self._number)  # opening it, or seeing it live, reads it
+        detail = ticket_service.get_ticket(actor, self._number)
+        self.ticket, self.messages = detail.ticket, detail.messages
+        self.client, self.other_tickets = detail.client, detail.other_tickets
+        self.history, self.merged_into = detail.history, detail.merged_into_number or 0
+        self.client_email = detail.client_email
+        self.first_response_due_at = detail.first_response_due_at
+        self.resolution_due_at = detail.resolution_due_at
+        self.assignee_id = str(detail.assignee_id) if detail.assignee_id else UNASSIGNED_ID
+        self._signature = live.ticket_signature(actor, self._number)
+
+    def _not_found(self, message: str) -> None:
+        self.ticket, self.messages, self.not_found = None, [], message
+
+    @service_event(on_error="_not_found")
+    def load(self, actor: Actor):
+        self.not_found, self.conflict, self.merge_target = "", "", ""
+        self._clear_draft()
+        self._number = route_number(self.router.page.params)
+        self._refresh()
+        self.macros = macros.list_macros(actor)
+        self.staff = [[str(uid), name] for uid, name in ticket_service.staff_choices(actor)]
+        self.others_here = presence.heartbeat(actor, self._number)
+        return TicketState.live_loop
+
+    def _save(self, actor: Actor, **change):
+        """One field change, checked against the version this view shows."""
+        if self.ticket is None:
+            return None
+        self.conflict = ""
+        try:
+            ticket_service.update_ticket(actor, self._number,
+                                         expected_version=self.ticket.version, **change)
+        except Conflict as error:
+            # The callout says it (role=alert) above the refreshed view; no toast on top.
+            self.conflict = error.message
+            self._refresh()
+            return None
+        self._refresh()
+        return rx.toast.success("Saved")
+
+    @rx.event
+    def leave(self):
+        """The agent left the ticket page: drop their presence at once and stop polling."""
+        number, self._number = self._number, 0
+        actor = self.actor()
+        if number and actor is not None:
+            with contextlib.suppress(ServiceError):  # leaving never fails the navigation
+                presence.leave(actor, number)
+
+    @rx.event
+    def dismiss_conflict(self):
+        self.conflict = ""
+
+    @service_event
+    def change_status(self, actor: Actor, status: str):
+        return self._save(actor, status=status)
+
+    @service_event
+    def change_priority(self, actor: Actor, priority: str):
+        return self._save(actor, priority=priority)
+
+    @service_event
+    def change_assignee(self, actor: Actor, assignee_id: str):
+        """`assignee_id`: a staff member's id from the picker, or UNASSIGNED_ID."""
+        if assignee_id != UNASSIGNED_ID and not assignee_id.isdigit():
+            raise InvalidInput("Choose someone from the list.")
+        return self._save(actor, assignee_id=int(assignee_id) if assignee_id.isdigit() else None)
+
+    @rx.event
+    def set_draft(self, value: str):
+        if not isinstance(value, str):
+            return
+        if not self.draft and value and value == self._just_cleared:
+            return  # the composer's delayed echo of a text just sent or discarded
+        self._just_cleared = ""
+        self.draft = value
+
+    @rx.event
+    def set_internal(self, value: bool):
+        self.internal = value
+
+    @service_event
+    def send(self, actor: Actor):
+        """Send the reply or note with its files and the chosen macro's fields, all at once."""
+        if self.ticket is None:
+            return None
+        changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
+        try:
+            ticket_service.add_message(
+                actor, self._number, self.draft, internal=self.internal,
+                files=self._staged, macro=self.macro_title,
+                expected_version=self.ticket.version, **changes)
+        except Conflict as error:
+            # Nothing was written: the draft stays, the view shows what changed meanwhile.
+            self.conflict = error.message
+            self._refresh()
+            return None
+        self._clear_draft()
+        self._refresh()
+        return [rx.clear_selected_files(FILES_UPLOAD_ID),
+                rx.toast.success("Internal note added" if self.internal else "Reply sent")]
+
+    @rx.event
+    def discard_draft(self):
+        """Drop the draft: its text, files and the macro's pending changes (nothing is written)."""
+        self._clear_draft()
+        return rx.clear_selected_files(FILES_UPLOAD_ID)
+
+    @service_event
+    def apply_macro(self, actor: Actor, title: str):
+        """Fill the composer from a macro; its status/priority wait for the send."""
+        macro = next((m for m in self.macros if m.title == title), None)
+        if macro is None or self.ticket is None:
+            return None
+        draft = macros.draft_from_macro(actor, macro.id, self._number)
+        self.draft = draft.body if not self.draft.strip() else f"{self.draft}\n\n{draft.body}"
+        self.macro_title = draft.title
+        self.macro_status = draft.set_status if draft.set_status != self.ticket.status else ""
+        self.macro_priority = (draft.set_priority
+                               if draft.set_priority != self.ticket.priority else "")
+        self.internal = False
+        return rx.set_focus("composer")
+
+    @rx.event
+    def drop_macro_status(self):
+        self.macro_status = ""
+
+    @rx.event
+    def drop_macro_priority(self):
+        self.macro_priority = ""
+
+    @rx.event
+    def remove_file(self, index: int):
+        if isinstance(index, int) and 0 <= index < len(self._staged):
+            self._set_staged([f for i, f in enumerate(self._staged) if i != index])
+
+    @rx.event
+    def files_rejected(self, count: int):
+        """The browser refused files over the limits (the server checks again on upload)."""
+        what = "1 file" if count == 1 else f"{count} files"
+        self.upload_error = f"Not attached ({what}): {attachments.limits_text()}"
+
+    @rx.event(background=True)
+    async def receive_files(self, chunks: rx.UploadChunkIterator):
+        """Stream dropped files into the store. Permission is checked before the first chunk is
+        read; an oversized file or one too many stops the upload at once."""
+        async with self:
+            actor, number, already = self.actor(), self._number, len(self._staged)
+        sink = None
+        try:
+            sink = await asyncio.to_thread(attachments.start_upload, actor, number,
+                                           already_staged=already)
+            async for chunk in chunks:
+                if not sink.staged and sink.receiving is None:
+                    async with self:  # the first bytes of this upload: a fresh start
+                        self.upload_error, self.uploading = "", True
+                await asyncio.to_thread(sink.write, chunk.filename, chunk.offset,
+                                        chunk.content_type, chunk.data)
+            staged = await asyncio.to_thread(sink.finish)
+        except ServiceError as error:
+            if sink is not None:
+                sink.abort()
+            async with self:
+                self.upload_error, self.uploading = error.message, False
+            return
+        async with self:
+            self.uploading = False
+            if self._number == number:
+                self._set_staged([*self._staged, *staged])
+
+    @service_event
+    def toggle_unread(self, actor: Actor):
+        if self.ticket is None:
+            return None
+        ticket_service.set_unread(actor, self._number, not self.ticket.is_unread)
+        # Re-read without marking it read again (the agent just asked for unread).
+        detail = ticket_service.get_ticket(actor, self._number)  # reads, never marks read
+        self.ticket = detail.ticket
+        return rx.toast.success("Marked unread" if detail.ticket.is_unread else "Marked read")
+
+    @rx.event
+    def set_merge_target(self, value: str):
+        self.merge_target = value
+
+    @service_event
+    def merge(self, actor: Actor):
+        target = self.merge_target.strip().lstrip("#")
+        if not target.isdigit():
+            return rx.toast.error("Enter the number of the ticket to merge into.",
+                                  position="top-center")
+        ticket_service.merge_tickets(actor, self._number, int(target))
+        return [rx.redirect(routes.ticket(int(target))),
+                rx.toast.success(f"Merged into #{target}")]
+
+    @rx.event(background=True)
+    async def live_loop(self):
+        """Keep the view current and tell the others who is here: a heartbeat and a cheap
+        version check every few seconds, through PostgreSQL so every worker agrees."""
+        async with self:
+            if self._live_running:
+                return
+            self._live_running = True
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < LIVE_MAX_SECONDS:
+                await asyncio.sleep(LIVE_POLL_SECONDS)
+                async with self:
+                    if (self.router.page.path != routes.TICKET or self.ticket is None
+                            or not self._number):
+                        return
+                    number, seen = self._number, self._signature
+                    activity = "replying" if self.draft.strip() else "viewing"
+                actor = await asyncio.to_thread(self.live_actor)
+                if actor is None:
+                    return
+                try:
+                    others = await asyncio.to_thread(presence.heartbeat, actor, number, activity)
+                    signature = await asyncio.to_thread(live.ticket_signature, actor, number)
+                except ServiceError:
+                    return
+                changed = False
+                async with self:
+                    if self._number != number:
+                        continue
+                    self.others_here = others
+                    if signature != seen:
+                        self._refresh()
+                        changed = True
+                if changed:
+                    yield AiPanelState.load  # the assistant follows the newest client message
+        finally:
+            async with self:
+                self._live_running = False
