@@ -29,7 +29,7 @@ def test_bulk_assign_gives_the_tickets_to_the_agent_picked_by_id(db: str) -> Non
     tab = _tab(first, selected=[number], _fetch=lambda: None)
     tab._bulk = MethodType(TicketsState._bulk, tab)
     TicketsState.event_handlers["bulk_assign"].fn(tab, str(second.user_id))
-    assert tickets.get_ticket(first, number, mark_read=False).assignee_id == second.user_id
+    assert tickets.get_ticket(first, number).assignee_id == second.user_id
 
 
 def test_the_ticket_page_assigns_the_agent_picked_by_id_and_shows_that_id(db: str) -> None:
@@ -42,10 +42,10 @@ def test_the_ticket_page_assigns_the_agent_picked_by_id_and_shows_that_id(db: st
     tab._refresh()
     assert tab.assignee_id == str(first.user_id)
     TicketState.event_handlers["change_assignee"].fn(tab, str(second.user_id))
-    assert tickets.get_ticket(first, number, mark_read=False).assignee_id == second.user_id
+    assert tickets.get_ticket(first, number).assignee_id == second.user_id
     assert tab.assignee_id == str(second.user_id)
     TicketState.event_handlers["change_assignee"].fn(tab, "none")
-    assert tickets.get_ticket(first, number, mark_read=False).assignee_id is None
+    assert tickets.get_ticket(first, number).assignee_id is None
 
 
 def test_a_forged_assignee_is_refused_not_guessed(db: str) -> None:
