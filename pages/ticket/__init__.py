@@ -20,6 +20,7 @@ from crm_app.components import (
 from crm_app.keyboard import ticket_shortcuts
 from crm_app.layout import signed_in_page
 from crm_app.services.tickets import TicketRow
+from crm_app.timefmt import when
 from models.ticket import TicketPriority, TicketStatus
 from pages.ai_panel import ai_panel
 from pages.ticket.conversation import composer, message_bubble
@@ -138,7 +139,7 @@ def _history_card() -> rx.Component:
             rx.foreach(TicketState.history, lambda h: rx.vstack(
                 rx.text(h.actor_name, " · ", h.action, size="1", weight="medium"),
                 rx.cond(h.changes != "", rx.text(h.changes, size="1", color_scheme="gray")),
-                rx.text(h.created_at, size="1", color_scheme="gray"),
+                when(h.created_iso),
                 spacing="0",
             )),
             spacing="2",

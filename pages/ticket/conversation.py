@@ -9,6 +9,7 @@ from crm_app.services import attachments
 from crm_app.services.attachments import AttachmentRow
 from crm_app.services.tickets import MessageRow
 from crm_app.settings import get_settings
+from crm_app.timefmt import when
 from pages.ticket.state import FILES_UPLOAD_ID, TicketState
 
 
@@ -67,7 +68,7 @@ def message_bubble(message: MessageRow) -> rx.Component:
                     message.channel, size="1", color_scheme="gray", class_name="logged-by")),
             rx.cond(message.sentiment != "", _sentiment_badge(message.sentiment)),
             rx.spacer(),
-            rx.text(message.created_at, size="1", color_scheme="gray"),
+            when(message.created_iso),
             align="center",
             width="100%",
         ),

@@ -58,6 +58,7 @@ class MessageRow:
     channel: str
     created_at: str
     sentiment: str = ""  # negative / neutral / positive for a scored client message
+    created_iso: str = ""  # ISO 8601 in UTC, for times shown in the reader's zone
     logged_by: str = ""  # the agent who logged this client message (a call, a visit)
     attachments: list[AttachmentRow] = field(default_factory=list)
 
@@ -81,6 +82,7 @@ class HistoryRow:
     actor_name: str
     changes: str
     created_at: str
+    created_iso: str = ""
 
 
 @dataclass(frozen=True)
@@ -221,6 +223,7 @@ def history_row(entry: Any) -> HistoryRow:
         changes=", ".join(f"{key}: {_describe(value)}"
                           for key, value in (entry["changes"] or {}).items()),
         created_at=fmt(entry["created_at"]),
+        created_iso=iso(entry["created_at"]),
     )
 
 

@@ -23,6 +23,7 @@ from crm_app.services.tickets.rows import (
     fmt,
     history_query,
     history_row,
+    iso,
 )
 from models.ticket import SenderKind, Ticket
 
@@ -163,6 +164,7 @@ def _message(m: dict[str, Any], client_name: str, staff: bool,
             ("System" if kind == SenderKind.SYSTEM else "")),
         body_text=m["body_text"], is_internal=m["is_internal"], channel=m["channel"],
         created_at=fmt(m["created_at"]),
+        created_iso=iso(m["created_at"]),
         sentiment=(m["sentiment"] or "") if staff and kind == SenderKind.CLIENT else "",
         logged_by=(author or "") if logged else "",
         attachments=files.get(m["id"], []),
