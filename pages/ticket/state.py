@@ -208,7 +208,8 @@ class TicketState(AppState):
         self._clear_draft()
         self._refresh()
         return [rx.clear_selected_files(FILES_UPLOAD_ID),
-                rx.toast.success("Internal note added" if self.internal else "Reply sent")]
+                rx.toast.success("Internal note added" if self.internal else
+                                 "Reply saved (sending by email comes with the email channel)")]
 
     @rx.event
     def discard_draft(self):
