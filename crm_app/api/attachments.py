@@ -9,11 +9,11 @@ from fastapi.responses import FileResponse
 from starlette.concurrency import run_in_threadpool
 
 from crm_app import routes
+from crm_app.auth.cookies import SESSION_COOKIE, read_cookie
 from crm_app.services import accounts, attachments
 from crm_app.services.errors import NotAuthenticated
 
 router = APIRouter(tags=["attachments"])
-SESSION_COOKIE = "crm_session"
 
 
 def _content_disposition(filename: str) -> str:
@@ -28,7 +28,7 @@ async def download_attachment(attachment_id: int, request: Request) -> FileRespo
     """The signed-in user (session cookie) must be allowed to see the ticket and, for a client,
     the message (never an internal note's file). 401 without a session, 404 for a file they
     may not see or that does not exist. No side effects."""
-    token = request.cookies.get(SESSION_COOKIE, "")
+    token = read_cookie(request.headers.get("cookie", ""), SESSION_COOKIE)
     actor = await run_in_threadpool(accounts.actor_for_token, token) if token else None
     if actor is None:
         raise NotAuthenticated("Please sign in.")

@@ -18,7 +18,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select
 from sqlmodel import Session
 
 from crm_app.auth.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH  # forms' hint
@@ -30,7 +30,7 @@ from crm_app.auth.passwords import (
 )
 from crm_app.auth.permissions import SYSTEM, Action, Actor, require
 from crm_app.db import session_scope
-from crm_app.services import audit, system_mail
+from crm_app.services import audit, system_mail, web_sessions
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, RateLimited
 from crm_app.settings import get_settings
 from models.audit import AuditLog
@@ -400,32 +400,16 @@ def sweep() -> dict[str, int]:
 
 
 def log_out(token: str) -> None:
-    if not token:
-        return
-    with session_scope() as session:
-        session.execute(
-            update(UserSession)
-            .where(UserSession.token_hash == _token_hash(token), UserSession.revoked_at.is_(None))
-            .values(revoked_at=utcnow())
-        )
+    """Revoke the session behind `token` (the web layer signs out by session id)."""
+    found = web_sessions.session_for_token(token)
+    if found is not None:
+        web_sessions.revoke(found.session_id)
 
 
 def actor_for_token(token: str) -> Actor | None:
     """The user behind a live session token, or None when it is unknown, expired or revoked."""
-    if not token:
-        return None
-    with session_scope() as session:
-        row = session.execute(
-            select(User)
-            .join(UserSession, UserSession.user_id == User.id)
-            .where(
-                UserSession.token_hash == _token_hash(token),
-                UserSession.revoked_at.is_(None),
-                UserSession.expires_at > utcnow(),
-                User.is_active.is_(True),
-            )
-        ).scalars().first()
-        return _actor(row) if row else None
+    found = web_sessions.session_for_token(token)
+    return found.actor if found else None
 
 
 def list_users(actor: Actor) -> list[UserSummary]:
