@@ -13,6 +13,7 @@ from models.client import (
     RiskCategory,
 )
 from models.currency import CurrencyRate, ReportingCurrency
+from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
@@ -42,6 +43,7 @@ from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 
 __all__ = [
     "OPEN_STATUSES",
+    "AfterFetch",
     "AssignmentSetting",
     "Attachment",
     "AuditLog",
@@ -51,6 +53,7 @@ __all__ = [
     "ClientKind",
     "ClientListLayout",
     "ClientNote",
+    "ConnectionSecurity",
     "CurrencyRate",
     "CustomFieldType",
     "IdentityProvider",
@@ -59,8 +62,11 @@ __all__ = [
     "LlmSettings",
     "LoginThrottle",
     "Macro",
+    "Mailbox",
+    "MailboxFolderState",
     "MessageSentiment",
     "Notification",
+    "OutboundKind",
     "ReplySuggestion",
     "ReportingCurrency",
     "RetrievalChunk",
