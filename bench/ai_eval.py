@@ -77,20 +77,21 @@ def main() -> None:
     wall = {"bare": 0.0, "product": 0.0}
     cpu = {"bare": 0.0, "product": 0.0}
     for round_no in range(5):
-        for side in (("bare", "product") if round_no % 2 == 0 else ("product", "bare")):
+        for side in ("bare", "product") if round_no % 2 == 0 else ("product", "bare"):
             started, started_cpu = time.perf_counter(), time.process_time()
             if side == "bare":
                 get_encoder().encode(sample)
             else:
                 provider.embed(sample)
             wall[side] = max(wall[side], len(sample) / (time.perf_counter() - started))
-            cpu[side] = max(cpu[side], len(sample) / max(time.process_time() - started_cpu,
-                                                            1e-9))
+            cpu[side] = max(cpu[side], len(sample) / max(time.process_time() - started_cpu, 1e-9))
     product_rate = wall["product"]
     embed_ratio = cpu["product"] / cpu["bare"]
-    print(f"embedding: bare model {wall['bare']:.1f} texts/s, product {product_rate:.1f} "
-          f"texts/s wall-clock ({product_rate / wall['bare']:.2f}x); per CPU second "
-          f"{cpu['bare']:.1f} vs {cpu['product']:.1f} ({embed_ratio:.2f}x)")
+    print(
+        f"embedding: bare model {wall['bare']:.1f} texts/s, product {product_rate:.1f} "
+        f"texts/s wall-clock ({product_rate / wall['bare']:.2f}x); per CPU second "
+        f"{cpu['bare']:.1f} vs {cpu['product']:.1f} ({embed_ratio:.2f}x)"
+    )
 
     from sqlalchemy import text
 
@@ -98,14 +99,30 @@ def main() -> None:
         conn.execute(text("TRUNCATE retrieval_document CASCADE"))
     started = time.perf_counter()
     for start in range(0, len(train_texts), 256):
-        retrieval.upsert_documents(SYSTEM, [
-            DocumentInput(source_kind=SourceKind.RESOLVED_TICKET, source_ref=f"eval-{i}",
-                          title="", question=t, answer="", label=lab, audience=Audience.STAFF,
-                          chunks=[t])
-            for i, (t, lab) in enumerate(zip(train_texts[start:start + 256],
-                                             train_labels[start:start + 256], strict=True),
-                                         start=start)
-        ], provider)
+        retrieval.upsert_documents(
+            SYSTEM,
+            [
+                DocumentInput(
+                    source_kind=SourceKind.RESOLVED_TICKET,
+                    source_ref=f"eval-{i}",
+                    title="",
+                    question=t,
+                    answer="",
+                    label=lab,
+                    audience=Audience.STAFF,
+                    chunks=[t],
+                )
+                for i, (t, lab) in enumerate(
+                    zip(
+                        train_texts[start : start + 256],
+                        train_labels[start : start + 256],
+                        strict=True,
+                    ),
+                    start=start,
+                )
+            ],
+            provider,
+        )
     print(f"indexed {len(train_texts)} train texts in {time.perf_counter() - started:.1f}s")
 
     query_vectors = provider.embed(test_texts)
@@ -117,35 +134,49 @@ def main() -> None:
         hit1 += bool(labels[:1] == [label])
         hit5 += label in labels
     per_query_ms = 1000 * (time.perf_counter() - started) / max(1, len(test_texts))
-    print(f"retrieval: hit@1 {hit1 / len(test_texts):.3f} hit@5 {hit5 / len(test_texts):.3f} "
-          f"({per_query_ms:.1f} ms/query)")
+    print(
+        f"retrieval: hit@1 {hit1 / len(test_texts):.3f} hit@5 {hit5 / len(test_texts):.3f} "
+        f"({per_query_ms:.1f} ms/query)"
+    )
 
     clusters = faq_clusters.cluster_labels(query_vectors, test_texts)
     nmi = normalized_mutual_info_score(test_labels, clusters)
     ari = adjusted_rand_score(test_labels, clusters)
     sizes = Counter(clusters.tolist())
-    print(f"clustering: {len(sizes)} clusters for {len(set(test_labels))} labels "
-          f"({sum(1 for n in sizes.values() if n >= 2)} with two or more questions, the ones "
-          f"the FAQ service reports), NMI {nmi:.3f}, ARI {ari:.3f}")
+    print(
+        f"clustering: {len(sizes)} clusters for {len(set(test_labels))} labels "
+        f"({sum(1 for n in sizes.values() if n >= 2)} with two or more questions, the ones "
+        f"the FAQ service reports), NMI {nmi:.3f}, ARI {ari:.3f}"
+    )
 
-    result = {"hit_at_1": round(hit1 / len(test_texts), 4),
-              "hit_at_5": round(hit5 / len(test_texts), 4), "nmi": round(nmi, 4),
-              "ari": round(ari, 4), "clusters": len(set(clusters.tolist())),
-              "sentiment_accuracy": None, "sentiment_macro_f1": None, "majority_baseline": None,
-              "embed_texts_per_s": round(product_rate, 1),
-              "embed_vs_bare": round(embed_ratio, 3)}
+    result = {
+        "hit_at_1": round(hit1 / len(test_texts), 4),
+        "hit_at_5": round(hit5 / len(test_texts), 4),
+        "nmi": round(nmi, 4),
+        "ari": round(ari, 4),
+        "clusters": len(set(clusters.tolist())),
+        "sentiment_accuracy": None,
+        "sentiment_macro_f1": None,
+        "majority_baseline": None,
+        "embed_texts_per_s": round(product_rate, 1),
+        "embed_vs_bare": round(embed_ratio, 3),
+    }
     if args.sentiment:
         texts, gold = _read(args.sentiment)
         predicted = [s.label for s in sentiment.classify_offline(texts)]
         vader = sentiment.vader_labels(texts)
         majority = Counter(gold).most_common(1)[0][1] / len(gold)
-        result.update(sentiment_accuracy=round(accuracy_score(gold, predicted), 4),
-                      sentiment_macro_f1=round(f1_score(gold, predicted, average="macro"), 4),
-                      majority_baseline=round(majority, 4))
-        print(f"sentiment: accuracy {result['sentiment_accuracy']}, macro-F1 "
-              f"{result['sentiment_macro_f1']}; VADER accuracy "
-              f"{accuracy_score(gold, vader):.4f}, macro-F1 "
-              f"{f1_score(gold, vader, average='macro'):.4f}; majority {majority:.4f}")
+        result.update(
+            sentiment_accuracy=round(accuracy_score(gold, predicted), 4),
+            sentiment_macro_f1=round(f1_score(gold, predicted, average="macro"), 4),
+            majority_baseline=round(majority, 4),
+        )
+        print(
+            f"sentiment: accuracy {result['sentiment_accuracy']}, macro-F1 "
+            f"{result['sentiment_macro_f1']}; VADER accuracy "
+            f"{accuracy_score(gold, vader):.4f}, macro-F1 "
+            f"{f1_score(gold, vader, average='macro'):.4f}; majority {majority:.4f}"
+        )
     print(json.dumps(result))
 
 

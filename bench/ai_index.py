@@ -92,8 +92,21 @@ def seed_if_needed(tickets: int, clients: int) -> None:
         print(f"reusing the bench database in {DATA_DIR.name}/", file=sys.stderr)
         return
     print(f"seeding {tickets:,} tickets and {clients:,} clients…", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "crm_app.cli", "seed-demo", "--tickets", str(tickets),
-                    "--clients", str(clients)], cwd=ROOT, check=True, env={**os.environ})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crm_app.cli",
+            "seed-demo",
+            "--tickets",
+            str(tickets),
+            "--clients",
+            str(clients),
+        ],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ},
+    )
 
 
 def ticket_texts(count: int) -> list[str]:
@@ -107,9 +120,11 @@ def ticket_texts(count: int) -> list[str]:
     texts: list[str] = []
     with session_scope() as session:
         for ticket in session.execute(
-                select(Ticket).where(Ticket.status.in_([TicketStatus.RESOLVED,
-                                                        TicketStatus.CLOSED]))
-                .order_by(Ticket.id).limit(count)).scalars():
+            select(Ticket)
+            .where(Ticket.status.in_([TicketStatus.RESOLVED, TicketStatus.CLOSED]))
+            .order_by(Ticket.id)
+            .limit(count)
+        ).scalars():
             doc = resolved_ticket_document(session, ticket)
             if doc is not None:
                 texts.extend(doc.chunk_texts())
@@ -132,8 +147,9 @@ def bare_onnxruntime(threads: int):
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
-    session = ort.InferenceSession(build_model().SerializeToString(), options,
-                                   providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        build_model().SerializeToString(), options, providers=["CPUExecutionProvider"]
+    )
     tokenizer = Tokenizer.from_file(str(model_dir() / "tokenizer.json"))
     tokenizer.enable_truncation(MAX_TOKENS)
     tokenizer.enable_padding()
@@ -141,7 +157,7 @@ def bare_onnxruntime(threads: int):
     def encode(texts: list[str]) -> None:
         ordered = sorted(texts, key=len)
         for start in range(0, len(ordered), 32):
-            batch = tokenizer.encode_batch(ordered[start:start + 32])
+            batch = tokenizer.encode_batch(ordered[start : start + 32])
             ids = np.array([e.ids for e in batch], dtype=np.int64)
             mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
             session.run(None, {"input_ids": ids, "attention_mask": mask})
@@ -155,9 +171,13 @@ def reference_process(python: str, texts: list[str], threads: int):
     handle = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)  # noqa: SIM115
     json.dump(texts, handle)
     handle.close()
-    process = subprocess.Popen([python, "-c", REFERENCE_WORKER, str(model_dir()), handle.name,
-                                str(threads)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                               stderr=subprocess.DEVNULL, text=True)
+    process = subprocess.Popen(
+        [python, "-c", REFERENCE_WORKER, str(model_dir()), handle.name, str(threads)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     ready = json.loads(process.stdout.readline())["ready"]
     last: dict = {}
 
@@ -170,8 +190,9 @@ def reference_process(python: str, texts: list[str], threads: int):
     return ready, encode, process, last
 
 
-def embedding_rates(texts: list[str], rounds: int, reference_python: str | None
-                    ) -> dict[str, object]:
+def embedding_rates(
+    texts: list[str], rounds: int, reference_python: str | None
+) -> dict[str, object]:
     import numpy as np
 
     from crm_app.ai import runtime
@@ -203,8 +224,11 @@ def embedding_rates(texts: list[str], rounds: int, reference_python: str | None
             for side in order:
                 started = time.perf_counter()
                 reported = side.run(texts)
-                rate = (reported if isinstance(reported, float)
-                        else len(texts) / (time.perf_counter() - started))
+                rate = (
+                    reported
+                    if isinstance(reported, float)
+                    else len(texts) / (time.perf_counter() - started)
+                )
                 side.best = max(side.best, rate)
     finally:
         if process is not None:
@@ -215,32 +239,40 @@ def embedding_rates(texts: list[str], rounds: int, reference_python: str | None
         mine = provider.embed(texts[:1])[0]
         agreement = round(float(np.dot(mine, np.asarray(last["first"], dtype=np.float32))), 6)
     for side in sides:
-        print(f"embedding {side.name}: {side.best:.1f} texts/s ({threads} thread(s))",
-              file=sys.stderr)
+        print(
+            f"embedding {side.name}: {side.best:.1f} texts/s ({threads} thread(s))", file=sys.stderr
+        )
     product, references = sides[0], sides[1:]
     fastest = max(references, key=lambda s: s.best)
-    return {"texts_per_s": round(product.best, 1),
-            "reference_texts_per_s": round(fastest.best, 1),
-            "reference": fastest.name, "ratio": round(product.best / fastest.best, 3),
-            "threads": threads, "texts": len(texts),
-            "cosine_vs_sentence_transformers": agreement}
+    return {
+        "texts_per_s": round(product.best, 1),
+        "reference_texts_per_s": round(fastest.best, 1),
+        "reference": fastest.name,
+        "ratio": round(product.best / fastest.best, 3),
+        "threads": threads,
+        "texts": len(texts),
+        "cosine_vs_sentence_transformers": agreement,
+    }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--tickets", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=400)
     parser.add_argument("--texts", type=int, default=256)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--queue-runs", type=int, default=200)
-    parser.add_argument("--reference-python",
-                        help="an interpreter with torch and sentence-transformers")
+    parser.add_argument(
+        "--reference-python", help="an interpreter with torch and sentence-transformers"
+    )
     args = parser.parse_args()
 
     seed_if_needed(args.tickets, args.clients)
-    results: dict[str, object] = embedding_rates(ticket_texts(args.texts), args.rounds,
-                                                 args.reference_python)
+    results: dict[str, object] = embedding_rates(
+        ticket_texts(args.texts), args.rounds, args.reference_python
+    )
 
     from sqlalchemy import text
 
@@ -251,11 +283,16 @@ def main() -> int:
     from crm_app.tools.demo_data import DEMO_DOMAIN
 
     with get_engine().begin() as conn:
-        agents = conn.execute(text("SELECT id, name, email FROM user_account WHERE role = "
-                                   "'agent' AND email LIKE :d ORDER BY id"),
-                              {"d": f"%@{DEMO_DOMAIN}"}).all()
-        resolved = conn.execute(text("SELECT count(*) FROM ticket WHERE status IN "
-                                     "('resolved', 'closed')")).scalar_one()
+        agents = conn.execute(
+            text(
+                "SELECT id, name, email FROM user_account WHERE role = "
+                "'agent' AND email LIKE :d ORDER BY id"
+            ),
+            {"d": f"%@{DEMO_DOMAIN}"},
+        ).all()
+        resolved = conn.execute(
+            text("SELECT count(*) FROM ticket WHERE status IN ('resolved', 'closed')")
+        ).scalar_one()
         conn.execute(text("TRUNCATE retrieval_document, message_sentiment CASCADE"))
     actors = [Actor(user_id=a.id, role="agent", name=a.name, email=a.email) for a in agents]
     views = [f for _, f in BUILTIN_VIEWS.values()]
@@ -270,9 +307,14 @@ def main() -> int:
     idle = [queue_call(i) for i in range(args.queue_runs)]
 
     # Its own session, as a jobs process started by a service manager has.
-    indexer = subprocess.Popen([sys.executable, "-c", INDEXER, str(ROOT)], cwd=ROOT,
-                               stdout=subprocess.PIPE, text=True, env={**os.environ},
-                               start_new_session=True)
+    indexer = subprocess.Popen(
+        [sys.executable, "-c", INDEXER, str(ROOT)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ},
+        start_new_session=True,
+    )
     time.sleep(3)  # past the model load, into the indexing itself
     busy: list[float] = []
     i = 0
@@ -285,19 +327,24 @@ def main() -> int:
     _, idle_p95 = percentiles_ms(idle)
     _, busy_p95 = percentiles_ms(busy) if busy else (0.0, 0.0)
     seconds = float(totals.get("seconds", 0.0)) or 1e-9
-    results.update({
-        "resolved_tickets": resolved,
-        "tickets_indexed": totals.get("tickets_indexed", 0),
-        "messages_scored": totals.get("messages_scored", 0),
-        "index_seconds": round(seconds, 1),
-        "tickets_indexed_per_s": round(totals.get("tickets_indexed", 0) / seconds, 2),
-        "queue_p95_ms_idle": idle_p95, "queue_p95_ms_while_indexing": busy_p95,
-        "queue_samples_while_indexing": len(busy),
-        "queue_p95_ratio": round(busy_p95 / idle_p95, 2) if idle_p95 else None,
-    })
-    print(f"indexed {results['tickets_indexed']} of {resolved} resolved tickets in "
-          f"{seconds:.1f}s; queue p95 idle {idle_p95} ms, while indexing {busy_p95} ms",
-          file=sys.stderr)
+    results.update(
+        {
+            "resolved_tickets": resolved,
+            "tickets_indexed": totals.get("tickets_indexed", 0),
+            "messages_scored": totals.get("messages_scored", 0),
+            "index_seconds": round(seconds, 1),
+            "tickets_indexed_per_s": round(totals.get("tickets_indexed", 0) / seconds, 2),
+            "queue_p95_ms_idle": idle_p95,
+            "queue_p95_ms_while_indexing": busy_p95,
+            "queue_samples_while_indexing": len(busy),
+            "queue_p95_ratio": round(busy_p95 / idle_p95, 2) if idle_p95 else None,
+        }
+    )
+    print(
+        f"indexed {results['tickets_indexed']} of {resolved} resolved tickets in "
+        f"{seconds:.1f}s; queue p95 idle {idle_p95} ms, while indexing {busy_p95} ms",
+        file=sys.stderr,
+    )
     print(json.dumps(results))
     return 0 if indexer.returncode == 0 else 1
 

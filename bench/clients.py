@@ -39,19 +39,35 @@ import psycopg  # noqa: E402
 
 from bench.timing import measure  # noqa: E402
 
-SEARCH_TERMS = ["margret", "jonson", "olivia.m", "kowalsky", "hiroshi ta", "4420794", "ingrid",
-                "garcia", "zainab", "dmitri pet"]
+SEARCH_TERMS = [
+    "margret",
+    "jonson",
+    "olivia.m",
+    "kowalsky",
+    "hiroshi ta",
+    "4420794",
+    "ingrid",
+    "garcia",
+    "zainab",
+    "dmitri pet",
+]
 IMPORT_DOMAIN = "import.bench.example"
 SEGMENT_NAME = "Bench: five rules with a nested OR"
-SEGMENT_RULES = {"op": "and", "rules": [
-    {"field": "risk_category", "operator": "in", "value": ["moderate", "aggressive"]},
-    {"field": "net_worth", "operator": "gte", "value": "1000000"},
-    {"op": "or", "rules": [
-        {"field": "tags", "operator": "has", "value": "vip"},
-        {"field": "country", "operator": "eq", "value": "GB"},
-        {"field": "has_open_ticket", "operator": "is_true", "value": ""},
-    ]},
-]}
+SEGMENT_RULES = {
+    "op": "and",
+    "rules": [
+        {"field": "risk_category", "operator": "in", "value": ["moderate", "aggressive"]},
+        {"field": "net_worth", "operator": "gte", "value": "1000000"},
+        {
+            "op": "or",
+            "rules": [
+                {"field": "tags", "operator": "has", "value": "vip"},
+                {"field": "country", "operator": "eq", "value": "GB"},
+                {"field": "has_open_ticket", "operator": "is_true", "value": ""},
+            ],
+        },
+    ],
+}
 
 
 def seed_if_needed(clients: int) -> None:
@@ -63,9 +79,23 @@ def seed_if_needed(clients: int) -> None:
         print(f"reusing the bench database in {DATA_DIR.name}/", file=sys.stderr)
         return
     print(f"seeding {clients:,} clients (a minute or two)…", file=sys.stderr)
-    subprocess.run([sys.executable, "-m", "crm_app.cli", "seed-demo", "--tickets",
-                    str(clients // 4), "--clients", str(clients), "--messages-per-ticket", "2"],
-                   cwd=ROOT, check=True, env={**os.environ})
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "crm_app.cli",
+            "seed-demo",
+            "--tickets",
+            str(clients // 4),
+            "--clients",
+            str(clients),
+            "--messages-per-ticket",
+            "2",
+        ],
+        cwd=ROOT,
+        check=True,
+        env={**os.environ},
+    )
 
 
 def prepare(conn: psycopg.Connection) -> None:
@@ -109,18 +139,23 @@ def hand_search(conn: psycopg.Connection, term: str, trigram: bool) -> None:
         conn.execute(
             f"SELECT c.*, u.name FROM client c LEFT JOIN user_account u ON u.id = "
             f"c.owner_agent_id WHERE {where} "
-            f"ORDER BY {order}c.id LIMIT 25", params).fetchall()
+            f"ORDER BY {order}c.id LIMIT 25",
+            params,
+        ).fetchall()
 
 
 def hand_filtered(conn: psycopg.Connection) -> None:
-    where = ("c.deleted_at IS NULL AND c.risk_category = 'aggressive' AND c.net_worth >= 1000000"
-             " AND c.net_worth <= 20000000 AND c.region ILIKE '%%Europe%%'")
+    where = (
+        "c.deleted_at IS NULL AND c.risk_category = 'aggressive' AND c.net_worth >= 1000000"
+        " AND c.net_worth <= 20000000 AND c.region ILIKE '%%Europe%%'"
+    )
     with conn.transaction():
         conn.execute(f"SELECT count(*) FROM client c WHERE {where}").fetchone()
         conn.execute(
             "SELECT c.*, u.name FROM client c LEFT JOIN user_account u ON u.id = "
             f"c.owner_agent_id WHERE {where} ORDER BY c.name ASC NULLS LAST, c.id "
-            "LIMIT 25 OFFSET 50").fetchall()
+            "LIMIT 25 OFFSET 50"
+        ).fetchall()
 
 
 def hand_segment(conn: psycopg.Connection) -> None:
@@ -137,25 +172,35 @@ def hand_segment(conn: psycopg.Connection) -> None:
 def write_import_csv(conn: psycopg.Connection, path: Path, rows: int) -> None:
     """`rows` rows: 90% new clients, 10% existing ones by email (updates)."""
     rng = random.Random(5)
-    existing = [e for (e,) in conn.execute(
-        "SELECT email FROM client WHERE email IS NOT NULL ORDER BY id LIMIT %s",
-        (rows // 10,))]
+    existing = [
+        e
+        for (e,) in conn.execute(
+            "SELECT email FROM client WHERE email IS NOT NULL ORDER BY id LIMIT %s", (rows // 10,)
+        )
+    ]
     conn.rollback()
     first = ["Ada", "Grace", "Alan", "Hedy", "Katherine", "Mary", "Edsger", "Barbara", "Linus"]
     last = ["Lovelace", "Hopper", "Turing", "Lamarr", "Johnson", "Jackson", "Dijkstra", "Liskov"]
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["Full name", "Email", "Phone", "Country", "Net worth", "Risk", "Tags",
-                         "Consent"])
+        writer.writerow(
+            ["Full name", "Email", "Phone", "Country", "Net worth", "Risk", "Tags", "Consent"]
+        )
         for i in range(rows):
             update = i % 10 == 0 and existing
             email = existing.pop() if update else f"client{i}@{IMPORT_DOMAIN}"
-            writer.writerow([f"{rng.choice(first)} {rng.choice(last)} {i}", email,
-                             f"+44 20 7946 {rng.randint(0, 9999):04d}", "GB",
-                             f"{rng.randint(100_000, 90_000_000)}.00",
-                             rng.choice(["conservative", "moderate", "aggressive"]),
-                             rng.choice(["", "vip", "esg, family office"]),
-                             rng.choice(["yes", "no"])])
+            writer.writerow(
+                [
+                    f"{rng.choice(first)} {rng.choice(last)} {i}",
+                    email,
+                    f"+44 20 7946 {rng.randint(0, 9999):04d}",
+                    "GB",
+                    f"{rng.randint(100_000, 90_000_000)}.00",
+                    rng.choice(["conservative", "moderate", "aggressive"]),
+                    rng.choice(["", "vip", "esg, family office"]),
+                    rng.choice(["yes", "no"]),
+                ]
+            )
 
 
 def main() -> None:
@@ -179,11 +224,15 @@ def main() -> None:
     conn = psycopg.connect(libpq_url(database_url()))
     prepare(conn)
     with session_scope() as session:
-        user = session.execute(select(User).where(User.role == "manager").order_by(User.id)
-                               ).scalars().first()
+        user = (
+            session.execute(select(User).where(User.role == "manager").order_by(User.id))
+            .scalars()
+            .first()
+        )
         actor = Actor(user_id=user.id, role=user.role, name=user.name, email=user.email)
-        segment = session.execute(select(Segment).where(Segment.name == SEGMENT_NAME)
-                                  ).scalar_one_or_none()
+        segment = session.execute(
+            select(Segment).where(Segment.name == SEGMENT_NAME)
+        ).scalar_one_or_none()
         segment_id = segment.id if segment else None
     if segment_id is None:
         segment_id = segments.save_segment(actor, name=SEGMENT_NAME, rules=SEGMENT_RULES).id
@@ -194,29 +243,60 @@ def main() -> None:
 
     results: dict[str, float] = {"clients": total, "pg_trgm": int(trigram)}
     terms = SEARCH_TERMS
-    measure("search", args.runs,
-            lambda i: clients.list_clients(actor, search=terms[i % len(terms)]),
-            lambda i: hand_search(conn, terms[i % len(terms)], trigram), results)
-    filters = {"risk_category": "aggressive", "net_worth__min": "1000000",
-               "net_worth__max": "20000000", "region": "Europe"}
-    measure("filtered_page", args.runs,
-            lambda i: clients.list_clients(actor, filters=filters, sort="name", page=3),
-            lambda i: hand_filtered(conn), results)
-    measure("segment_count", args.runs,
-            lambda i: segments.count_segment(actor, segment_id),
-            lambda i: hand_segment(conn), results)
+    measure(
+        "search",
+        args.runs,
+        lambda i: clients.list_clients(actor, search=terms[i % len(terms)]),
+        lambda i: hand_search(conn, terms[i % len(terms)], trigram),
+        results,
+    )
+    filters = {
+        "risk_category": "aggressive",
+        "net_worth__min": "1000000",
+        "net_worth__max": "20000000",
+        "region": "Europe",
+    }
+    measure(
+        "filtered_page",
+        args.runs,
+        lambda i: clients.list_clients(actor, filters=filters, sort="name", page=3),
+        lambda i: hand_filtered(conn),
+        results,
+    )
+    measure(
+        "segment_count",
+        args.runs,
+        lambda i: segments.count_segment(actor, segment_id),
+        lambda i: hand_segment(conn),
+        results,
+    )
 
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "import.csv"
         write_import_csv(conn, path, args.import_rows)
-        mapping = {"Full name": "name", "Email": "email", "Phone": "phone", "Country": "country",
-                   "Net worth": "net_worth", "Risk": "risk_category", "Tags": "tags",
-                   "Consent": "marketing_consent"}
+        mapping = {
+            "Full name": "name",
+            "Email": "email",
+            "Phone": "phone",
+            "Country": "country",
+            "Net worth": "net_worth",
+            "Risk": "risk_category",
+            "Tags": "tags",
+            "Consent": "marketing_consent",
+        }
         result = client_import.import_clients(actor, path, mapping, source="bench")
-    print(f"import: {result.rows:,} rows ({result.inserted:,} new, {result.updated:,} updated, "
-          f"{result.rejected_count} rejected) in {result.seconds:.1f} s", file=sys.stderr)
-    results.update({"import_rows": result.rows, "import_seconds": round(result.seconds, 2),
-                    "import_rows_per_s": round(result.rows_per_second)})
+    print(
+        f"import: {result.rows:,} rows ({result.inserted:,} new, {result.updated:,} updated, "
+        f"{result.rejected_count} rejected) in {result.seconds:.1f} s",
+        file=sys.stderr,
+    )
+    results.update(
+        {
+            "import_rows": result.rows,
+            "import_seconds": round(result.seconds, 2),
+            "import_rows_per_s": round(result.rows_per_second),
+        }
+    )
     # Leave the bench database as it was for the next run.
     conn.execute("DELETE FROM audit_log WHERE action IN ('client.imported', 'clients.imported')")
     conn.execute("DELETE FROM client WHERE email LIKE %s", (f"%@{IMPORT_DOMAIN}",))

@@ -16,8 +16,14 @@ def percentiles_ms(samples: list[float]) -> tuple[float, float]:
     return round(statistics.median(ordered) * 1000, 2), round(p95 * 1000, 2)
 
 
-def measure(name: str, runs: int, app: Callable[[int], object], plain: Callable[[int], object],
-            results: dict[str, float], cases: int = 3) -> None:
+def measure(
+    name: str,
+    runs: int,
+    app: Callable[[int], object],
+    plain: Callable[[int], object],
+    results: dict[str, float],
+    cases: int = 3,
+) -> None:
     """Time `runs` calls of each side, after one untimed call per distinct case on both sides:
     steady state, as a server sees the same views all day (the app compiles each distinct query
     shape once per process; that first call costs a few ms more and is not in these figures)."""
@@ -34,11 +40,17 @@ def measure(name: str, runs: int, app: Callable[[int], object], plain: Callable[
         sql_times.append(time.perf_counter() - started)
     app_p50, app_p95 = percentiles_ms(app_times)
     sql_p50, sql_p95 = percentiles_ms(sql_times)
-    results.update({
-        f"{name}_p50_ms": app_p50, f"{name}_p95_ms": app_p95,
-        f"{name}_sql_p50_ms": sql_p50, f"{name}_sql_p95_ms": sql_p95,
-        f"{name}_ratio": round(app_p95 / sql_p95, 2) if sql_p95 else 0.0,
-    })
-    print(f"{name:16s} app p50 {app_p50:7.2f} ms  p95 {app_p95:7.2f} ms | plain SQL p50 "
-          f"{sql_p50:7.2f} ms  p95 {sql_p95:7.2f} ms | ratio {results[f'{name}_ratio']}",
-          file=sys.stderr)
+    results.update(
+        {
+            f"{name}_p50_ms": app_p50,
+            f"{name}_p95_ms": app_p95,
+            f"{name}_sql_p50_ms": sql_p50,
+            f"{name}_sql_p95_ms": sql_p95,
+            f"{name}_ratio": round(app_p95 / sql_p95, 2) if sql_p95 else 0.0,
+        }
+    )
+    print(
+        f"{name:16s} app p50 {app_p50:7.2f} ms  p95 {app_p95:7.2f} ms | plain SQL p50 "
+        f"{sql_p50:7.2f} ms  p95 {sql_p95:7.2f} ms | ratio {results[f'{name}_ratio']}",
+        file=sys.stderr,
+    )

@@ -1,8 +1,8 @@
 """Operator commands: `python -m crm_app.cli COMMAND --help`.
 
-    migrate          upgrade the database to the latest schema
-    create-manager   create the first manager on an empty instance (scripted installs)
-    seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
+migrate          upgrade the database to the latest schema
+create-manager   create the first manager on an empty instance (scripted installs)
+seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
 """
 
 from __future__ import annotations
@@ -51,33 +51,50 @@ def _seed_demo(args: argparse.Namespace) -> int:
 
     def progress(step: SeedProgress) -> None:
         share = step.done / step.total if step.total else 1.0
-        print(f"\r{step.stage}: {step.done:,}/{step.total:,} ({share:.0%}), "
-              f"{step.messages:,} messages, {step.seconds:.0f} s", end="", file=sys.stderr,
-              flush=True)
+        print(
+            f"\r{step.stage}: {step.done:,}/{step.total:,} ({share:.0%}), "
+            f"{step.messages:,} messages, {step.seconds:.0f} s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
         if step.done == step.total:
             print(file=sys.stderr)
 
     try:
-        result = seed_demo(args.tickets, args.clients, args.messages_per_ticket, args.agents,
-                           append=args.append, progress=progress,
-                           **({"password": args.password} if args.password else {}))
+        result = seed_demo(
+            args.tickets,
+            args.clients,
+            args.messages_per_ticket,
+            args.agents,
+            append=args.append,
+            progress=progress,
+            **({"password": args.password} if args.password else {}),
+        )
     except ServiceError as error:
         print(f"error: {error.message}", file=sys.stderr)
         return 1
     from crm_app.tools.demo_data import DEMO_PASSWORD
 
-    print(f"seeded {result.clients:,} clients, {result.tickets:,} tickets and "
-          f"{result.messages:,} messages in {result.seconds:.1f} s "
-          f"({result.agents_created} new agents)")
-    print(f"demo staff sign in as agent001@{DEMO_DOMAIN} … with the password "
-          f"{args.password or DEMO_PASSWORD!r}"
-          + (f"; manager: manager@{DEMO_DOMAIN}" if result.manager_created else ""))
+    print(
+        f"seeded {result.clients:,} clients, {result.tickets:,} tickets and "
+        f"{result.messages:,} messages in {result.seconds:.1f} s "
+        f"({result.agents_created} new agents)"
+    )
+    print(
+        f"demo staff sign in as agent001@{DEMO_DOMAIN} … with the password "
+        f"{args.password or DEMO_PASSWORD!r}"
+        + (f"; manager: manager@{DEMO_DOMAIN}" if result.manager_created else "")
+    )
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m crm_app.cli", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m crm_app.cli",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     commands.add_parser("migrate", help="upgrade the database to head").set_defaults(run=_migrate)
     manager = commands.add_parser(
@@ -92,10 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--clients", type=int, required=True)
     demo.add_argument("--messages-per-ticket", type=float, default=5.0)
     demo.add_argument("--agents", type=int, default=20)
-    demo.add_argument("--append", action="store_true",
-                      help="add to a database that already holds demo data")
-    demo.add_argument("--password", default=None,
-                      help="password for the demo staff (default: the documented demo one)")
+    demo.add_argument(
+        "--append", action="store_true", help="add to a database that already holds demo data"
+    )
+    demo.add_argument(
+        "--password",
+        default=None,
+        help="password for the demo staff (default: the documented demo one)",
+    )
     demo.set_defaults(run=_seed_demo)
     return parser
 

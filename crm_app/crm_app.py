@@ -45,13 +45,20 @@ os.umask(0o077)
 # refuses other sites and adds the browser security headers to pages, API and websocket alike.
 app = rx.App(
     api_transformer=[build_api(), UploadGuard, SecurityMiddleware],
-    head_components=[rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
-                     rx.el.link(rel="apple-touch-icon", href="/favicon.png")],
+    head_components=[
+        rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
+        rx.el.link(rel="apple-touch-icon", href="/favicon.png"),
+    ],
     backend_exception_handler=backend_exception_handler,
 )
 app.add_middleware(SessionMiddleware())
 # Files attached to replies and notes: staff who may edit tickets, within the set limits.
-accept_uploads(pages.ticket.TicketState.receive_files, UploadPolicy(
-    purpose="ticket-attachments", action=Action.EDIT_TICKETS,
-    max_file_bytes=get_settings().attachment_max_bytes,
-    max_files=get_settings().attachment_max_files))
+accept_uploads(
+    pages.ticket.TicketState.receive_files,
+    UploadPolicy(
+        purpose="ticket-attachments",
+        action=Action.EDIT_TICKETS,
+        max_file_bytes=get_settings().attachment_max_bytes,
+        max_files=get_settings().attachment_max_files,
+    ),
+)

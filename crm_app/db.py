@@ -47,10 +47,16 @@ def _check_data_dir_version(data_dir: Path) -> None:
     if not version_file.exists():
         return
     made_by = version_file.read_text().strip()
-    bundled = subprocess.run(
-        [str(POSTGRES_BIN_PATH / "postgres"), "--version"], capture_output=True, text=True,
-        check=True,
-    ).stdout.split()[-1].split(".")[0]
+    bundled = (
+        subprocess.run(
+            [str(POSTGRES_BIN_PATH / "postgres"), "--version"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        .stdout.split()[-1]
+        .split(".")[0]
+    )
     if made_by != bundled:
         raise EmbeddedDatabaseError(
             f"The embedded database in {data_dir} was made by PostgreSQL {made_by}, but this "

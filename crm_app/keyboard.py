@@ -24,15 +24,32 @@ from reflex_components_core.core.window_events import WindowEventListener
 
 # Focus in one of these takes typed letters: shortcuts keep out of its way.
 TEXT_TAGS = ("INPUT", "TEXTAREA", "SELECT")
-TEXT_ROLES = ("option", "menuitem", "menuitemradio", "menuitemcheckbox", "listbox", "combobox",
-              "textbox", "searchbox", "slider", "spinbutton")
+TEXT_ROLES = (
+    "option",
+    "menuitem",
+    "menuitemradio",
+    "menuitemcheckbox",
+    "listbox",
+    "combobox",
+    "textbox",
+    "searchbox",
+    "slider",
+    "spinbutton",
+)
 # Ctrl+Enter sends after the composer's own debounced update has reached the server.
 SEND_AFTER_MS = 450
 
-QUEUE_KEYS = (("j", "Next ticket in the list"), ("k", "Previous ticket in the list"),
-              ("Enter or o", "Open the highlighted ticket"), ("/", "Search tickets"))
-TICKET_KEYS = (("r", "Reply to the client"), ("n", "Write an internal note"),
-               ("Ctrl+Enter", "Send the reply or note (in the composer)"))
+QUEUE_KEYS = (
+    ("j", "Next ticket in the list"),
+    ("k", "Previous ticket in the list"),
+    ("Enter or o", "Open the highlighted ticket"),
+    ("/", "Search tickets"),
+)
+TICKET_KEYS = (
+    ("r", "Reply to the client"),
+    ("n", "Write an internal note"),
+    ("Ctrl+Enter", "Send the reply or note (in the composer)"),
+)
 COMMON_KEYS = (("?", "Show these shortcuts"), ("Esc", "Close a dialog or list"))
 
 
@@ -53,8 +70,9 @@ class _ShortcutKeyEvent:
     target: _FocusedElement = _FocusedElement()
 
 
-def _shortcut_key(e: ObjectVar[_ShortcutKeyEvent]
-                  ) -> tuple[Var[str], Var[bool], Var[str], Var[str]]:
+def _shortcut_key(
+    e: ObjectVar[_ShortcutKeyEvent],
+) -> tuple[Var[str], Var[bool], Var[str], Var[str]]:
     """(key, Ctrl/Cmd/Alt held, tag of the focused element, role or id of it)."""
     return (
         e.key.to(str),
@@ -96,8 +114,9 @@ Binding = tuple[str, EventSpec]
 RawBinding = tuple[Callable[[Var[str], Var[bool], Var[str], Var[str]], Var[bool]], EventSpec]
 
 
-def _listener(letters: list[Binding], enabled: Var[bool] | bool,
-              raw: tuple[RawBinding, ...] = ()) -> rx.Component:
+def _listener(
+    letters: list[Binding], enabled: Var[bool] | bool, raw: tuple[RawBinding, ...] = ()
+) -> rx.Component:
     """One listener: each (key, event) of `letters` fires when that key is pressed with no
     modifier, outside any field, while `enabled` and the help dialog is closed; each raw
     binding fires when its own condition holds."""
@@ -122,16 +141,23 @@ def shortcuts_help(*groups: tuple[str, tuple[tuple[str, str], ...]]) -> rx.Compo
         rx.dialog.content(
             rx.dialog.title("Keyboard shortcuts"),
             rx.vstack(
-                *[rx.vstack(rx.text(title, weight="bold", size="2"),
-                            rx.table.root(rx.table.body(*_key_rows(keys)), size="1",
-                                          width="100%"),
-                            width="100%", spacing="1")
-                  for title, keys in (*groups, ("Everywhere", COMMON_KEYS))],
+                *[
+                    rx.vstack(
+                        rx.text(title, weight="bold", size="2"),
+                        rx.table.root(rx.table.body(*_key_rows(keys)), size="1", width="100%"),
+                        width="100%",
+                        spacing="1",
+                    )
+                    for title, keys in (*groups, ("Everywhere", COMMON_KEYS))
+                ],
                 spacing="3",
                 width="100%",
             ),
-            rx.hstack(rx.dialog.close(rx.button("Close", variant="soft", id="close-shortcuts")),
-                      justify="end", padding_top="1rem"),
+            rx.hstack(
+                rx.dialog.close(rx.button("Close", variant="soft", id="close-shortcuts")),
+                justify="end",
+                padding_top="1rem",
+            ),
             max_width="28rem",
             id="shortcuts-help",
         ),
@@ -140,38 +166,52 @@ def shortcuts_help(*groups: tuple[str, tuple[tuple[str, str], ...]]) -> rx.Compo
     )
 
 
-def queue_shortcuts(*, on_move: Callable[[int], EventSpec], on_open: EventSpec,
-                    search_id: str, enabled: Var[bool] | bool = True) -> rx.Component:
+def queue_shortcuts(
+    *,
+    on_move: Callable[[int], EventSpec],
+    on_open: EventSpec,
+    search_id: str,
+    enabled: Var[bool] | bool = True,
+) -> rx.Component:
     """j/k call `on_move(+1/-1)`, Enter (with nothing focused) or o call `on_open`, / focuses
     the element `search_id`. `enabled` false (a dialog of the page is open) turns them off."""
     letters = [
-        ("j", on_move(1)), ("k", on_move(-1)), ("o", on_open),
+        ("j", on_move(1)),
+        ("k", on_move(-1)),
+        ("o", on_open),
         # The / must not land in the search box it focuses.
         ("/", rx.set_focus(search_id).prevent_default),
     ]
 
-    def enter_on_page(key: Var[str], modified: Var[bool], tag: Var[str], role: Var[str]
-                      ) -> Var[bool]:
+    def enter_on_page(
+        key: Var[str], modified: Var[bool], tag: Var[str], role: Var[str]
+    ) -> Var[bool]:
         # With nothing focused only: on a link or a button Enter keeps its own meaning.
-        return (key == "Enter") & (tag == "BODY") & ~modified & ~ShortcutsState.help_open \
-            & enabled
+        return (key == "Enter") & (tag == "BODY") & ~modified & ~ShortcutsState.help_open & enabled
 
-    return rx.fragment(_listener(letters, enabled, ((enter_on_page, on_open),)),
-                       shortcuts_help(("Queue", QUEUE_KEYS)))
+    return rx.fragment(
+        _listener(letters, enabled, ((enter_on_page, on_open),)),
+        shortcuts_help(("Queue", QUEUE_KEYS)),
+    )
 
 
-def ticket_shortcuts(*, on_reply: EventSpec, on_note: EventSpec, on_send: EventSpec,
-                     composer_id: str = "composer",
-                     enabled: Var[bool] | bool = True) -> rx.Component:
+def ticket_shortcuts(
+    *,
+    on_reply: EventSpec,
+    on_note: EventSpec,
+    on_send: EventSpec,
+    composer_id: str = "composer",
+    enabled: Var[bool] | bool = True,
+) -> rx.Component:
     """For the ticket page: r (`on_reply`) and n (`on_note`) then focus the composer; Ctrl+Enter
     in a text area sends (`on_send`, after the composer's debounced text has arrived)."""
     focus = rx.set_focus(composer_id).prevent_default
     letters = [("r", on_reply), ("r", focus), ("n", on_note), ("n", focus)]
 
-    def ctrl_enter(key: Var[str], modified: Var[bool], tag: Var[str], role: Var[str]
-                   ) -> Var[bool]:
+    def ctrl_enter(key: Var[str], modified: Var[bool], tag: Var[str], role: Var[str]) -> Var[bool]:
         return (key == "Enter") & modified & (tag == "TEXTAREA") & enabled
 
     return rx.fragment(
         _listener(letters, enabled, ((ctrl_enter, on_send.debounce(SEND_AFTER_MS)),)),
-        shortcuts_help(("Ticket", TICKET_KEYS)))
+        shortcuts_help(("Ticket", TICKET_KEYS)),
+    )

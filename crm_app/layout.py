@@ -21,8 +21,9 @@ def _nav_item(label: str, icon: str, href: str, visible: rx.Var[bool]) -> rx.Com
     return rx.cond(
         visible,
         rx.link(
-            rx.hstack(rx.icon(icon, size=18), rx.text(label, size="3"), align="center",
-                      spacing="3"),
+            rx.hstack(
+                rx.icon(icon, size=18), rx.text(label, size="3"), align="center", spacing="3"
+            ),
             href=href,
             underline="none",
             color_scheme="gray",
@@ -40,10 +41,16 @@ def _section(title: str, entries: list[NavEntry]) -> list[rx.Component]:
     seen = AppState.may(entries[0].action)
     for entry in entries[1:]:
         seen = seen | AppState.may(entry.action)
-    heading = rx.cond(seen, rx.text(title, size="1", weight="medium", color_scheme="gray",
-                                    padding="0.75rem 0.75rem 0.25rem"))
-    return [heading, *(_nav_item(e.label, e.icon, e.route, AppState.may(e.action))
-                       for e in entries)]
+    heading = rx.cond(
+        seen,
+        rx.text(
+            title, size="1", weight="medium", color_scheme="gray", padding="0.75rem 0.75rem 0.25rem"
+        ),
+    )
+    return [
+        heading,
+        *(_nav_item(e.label, e.icon, e.route, AppState.may(e.action)) for e in entries),
+    ]
 
 
 def sidebar() -> rx.Component:
@@ -88,9 +95,16 @@ def top_bar(title: str) -> rx.Component:
                 rx.menu.separator(),
                 rx.menu.item(
                     native_form(
-                        rx.el.button("Sign out", type="submit", id="sign-out", width="100%",
-                                     text_align="left", cursor="pointer", color="inherit",
-                                     on_click=_NEW_TAB_TOKEN),
+                        rx.el.button(
+                            "Sign out",
+                            type="submit",
+                            id="sign-out",
+                            width="100%",
+                            text_align="left",
+                            cursor="pointer",
+                            color="inherit",
+                            on_click=_NEW_TAB_TOKEN,
+                        ),
                         action=routes.API_AUTH_LOGOUT,
                     ),
                     as_child=True,
@@ -142,8 +156,7 @@ def signed_in_page(
         return rx.page(
             route=route,
             title=f"{title} · Finance CRM",
-            on_load=[AppState.guard(action.value), TimeZoneState.load_time_zone,
-                     *(on_load or [])],
+            on_load=[AppState.guard(action.value), TimeZoneState.load_time_zone, *(on_load or [])],
         )(wrapped)
 
     return decorator
@@ -179,5 +192,7 @@ _NEW_TAB_TOKEN = rx.remove_session_storage("token")
 
 def sign_out_button(**props: object) -> rx.Component:
     """Sign out as a form post: the endpoint revokes the session and drops the cookie."""
-    return native_form(rx.button("Sign out", type="submit", on_click=_NEW_TAB_TOKEN, **props),
-                       action=routes.API_AUTH_LOGOUT)
+    return native_form(
+        rx.button("Sign out", type="submit", on_click=_NEW_TAB_TOKEN, **props),
+        action=routes.API_AUTH_LOGOUT,
+    )

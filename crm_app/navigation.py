@@ -21,8 +21,13 @@ class NavEntry:
 
 NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.TICKETS, "Tickets", "inbox", Action.VIEW_TICKETS, "Helpdesk"),
-    NavEntry(routes.WORKSPACE, "Macros & assignment", "message-square-text",
-             Action.VIEW_TICKETS, "Helpdesk"),
+    NavEntry(
+        routes.WORKSPACE,
+        "Macros & assignment",
+        "message-square-text",
+        Action.VIEW_TICKETS,
+        "Helpdesk",
+    ),
     NavEntry(routes.CLIENTS, "Clients", "users", Action.VIEW_CLIENTS, "Clients"),
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),

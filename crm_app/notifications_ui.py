@@ -32,8 +32,9 @@ class NotificationState(AppState):
 
     def _load(self, *, with_items: bool) -> None:
         actor = self.actor()
-        self.enabled = can(actor, Action.VIEW_TICKETS) and actor is not None \
-            and actor.user_id is not None
+        self.enabled = (
+            can(actor, Action.VIEW_TICKETS) and actor is not None and actor.user_id is not None
+        )
         if not self.enabled:
             self.unread, self.items = 0, []
             return
@@ -74,17 +75,30 @@ def _item(note: NotificationRow) -> rx.Component:
         rx.hstack(
             rx.icon(rx.match(note.kind, *KIND_ICONS, "bell"), size=16, flex_shrink="0"),
             rx.vstack(
-                rx.text(note.title, size="2", weight=rx.cond(note.is_read, "regular", "bold"),
-                        text_align="left", overflow_wrap="anywhere"),
+                rx.text(
+                    note.title,
+                    size="2",
+                    weight=rx.cond(note.is_read, "regular", "bold"),
+                    text_align="left",
+                    overflow_wrap="anywhere",
+                ),
                 rx.text(note.created_at, size="1", color_scheme="gray"),
                 spacing="0",
                 align="start",
                 min_width="0",
             ),
             rx.spacer(),
-            rx.cond(~note.is_read, rx.box(width="8px", height="8px", border_radius="50%",
-                                          background=rx.color("indigo", 9), flex_shrink="0",
-                                          aria_label="unread")),
+            rx.cond(
+                ~note.is_read,
+                rx.box(
+                    width="8px",
+                    height="8px",
+                    border_radius="50%",
+                    background=rx.color("indigo", 9),
+                    flex_shrink="0",
+                    aria_label="unread",
+                ),
+            ),
             align="start",
             width="100%",
             spacing="2",
@@ -104,17 +118,23 @@ def notification_bell() -> rx.Component:
     """The bell with its unread badge and dropdown (staff only; nothing for other roles)."""
     return rx.fragment(
         # A hidden timer: its change every POLL_MS is the poll (and the first load on mount).
-        rx.moment(interval=POLL_MS, format="X", on_change=NotificationState.poll,
-                  display="none"),
+        rx.moment(interval=POLL_MS, format="X", on_change=NotificationState.poll, display="none"),
         rx.cond(
             NotificationState.enabled,
             rx.popover.root(
                 rx.popover.trigger(
                     rx.button(
                         rx.icon("bell", size=18),
-                        rx.cond(NotificationState.unread > 0,
-                                rx.badge(NotificationState.unread_label, color_scheme="red",
-                                         variant="solid", radius="full", id="bell-count")),
+                        rx.cond(
+                            NotificationState.unread > 0,
+                            rx.badge(
+                                NotificationState.unread_label,
+                                color_scheme="red",
+                                variant="solid",
+                                radius="full",
+                                id="bell-count",
+                            ),
+                        ),
                         variant="ghost",
                         color_scheme="gray",
                         aria_label="Notifications",
@@ -126,22 +146,37 @@ def notification_bell() -> rx.Component:
                         rx.hstack(
                             rx.text("Notifications", weight="bold"),
                             rx.spacer(),
-                            rx.cond(NotificationState.unread > 0,
-                                    rx.button("Mark all read", size="1", variant="soft",
-                                              on_click=NotificationState.mark_all_read,
-                                              id="mark-all-read")),
+                            rx.cond(
+                                NotificationState.unread > 0,
+                                rx.button(
+                                    "Mark all read",
+                                    size="1",
+                                    variant="soft",
+                                    on_click=NotificationState.mark_all_read,
+                                    id="mark-all-read",
+                                ),
+                            ),
                             width="100%",
                             align="center",
                         ),
                         rx.cond(
                             NotificationState.items.length() > 0,
-                            rx.vstack(rx.foreach(NotificationState.items, _item), spacing="1",
-                                      width="100%", max_height="26rem", overflow_y="auto"),
+                            rx.vstack(
+                                rx.foreach(NotificationState.items, _item),
+                                spacing="1",
+                                width="100%",
+                                max_height="26rem",
+                                overflow_y="auto",
+                            ),
                             rx.vstack(
                                 rx.icon("bell-off", size=28, color=rx.color("gray", 8)),
-                                rx.text("Nothing new. Assignments, client answers, @mentions "
-                                        "and SLA warnings show up here.", size="2",
-                                        color_scheme="gray", text_align="center"),
+                                rx.text(
+                                    "Nothing new. Assignments, client answers, @mentions "
+                                    "and SLA warnings show up here.",
+                                    size="2",
+                                    color_scheme="gray",
+                                    text_align="center",
+                                ),
                                 align="center",
                                 padding="1.5rem 0.5rem",
                                 width="100%",

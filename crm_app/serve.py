@@ -39,9 +39,23 @@ def main() -> int:
         log.info("system mail is kept as files", extra={"folder": str(mail_dir)})
     port = os.environ.get("PORT", "3000")
     web = subprocess.Popen(
-        [sys.executable, "-m", "reflex", "run", "--env", "prod", "--single-port",
-         "--frontend-port", port, "--backend-port", port, "--loglevel", "warning"],
-        cwd=PROJECT_ROOT, env=env,
+        [
+            sys.executable,
+            "-m",
+            "reflex",
+            "run",
+            "--env",
+            "prod",
+            "--single-port",
+            "--frontend-port",
+            port,
+            "--backend-port",
+            port,
+            "--loglevel",
+            "warning",
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
     )
     jobs = _start_jobs(env)
     log.info("serving", extra={"url": f"http://localhost:{port}"})

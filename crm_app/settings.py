@@ -135,10 +135,12 @@ def get_settings() -> Settings:
         redis_url=_env("REDIS_URL") or None,
         allowed_origins=tuple(
             origin.strip().rstrip("/").lower()
-            for origin in _env("CRM_ALLOWED_ORIGINS").split(",") if origin.strip()
+            for origin in _env("CRM_ALLOWED_ORIGINS").split(",")
+            if origin.strip()
         ),
-        allowed_hosts=tuple(host.strip().lower() for host in
-                            _env("CRM_ALLOWED_HOSTS").split(",") if host.strip()),
+        allowed_hosts=tuple(
+            host.strip().lower() for host in _env("CRM_ALLOWED_HOSTS").split(",") if host.strip()
+        ),
         cookie_secure=_tristate(_env("CRM_COOKIE_SECURE", "auto")),
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
         attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),

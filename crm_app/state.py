@@ -177,6 +177,7 @@ def service_event(
             return unexpected_error(event_name, error)
 
         if inspect.iscoroutinefunction(handler):
+
             @functools.wraps(handler)
             async def run_async(self: AppState, *args: Any, **kwargs: Any) -> Any:
                 try:
@@ -188,6 +189,7 @@ def service_event(
 
             wrapper: Any = run_async
         else:
+
             @functools.wraps(handler)
             def run(self: AppState, *args: Any, **kwargs: Any) -> Any:
                 try:

@@ -63,6 +63,9 @@ def when(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
 
 def clock(*, size: str = "2") -> rx.Component:
     """The time now in the reader's zone, with its offset (for the profile page)."""
-    return rx.text(rx.moment(format="HH:mm [(UTC]Z[)]", tz=TimeZoneState.time_zone,
-                             interval=30_000),
-                   as_="span", size=size, id="clock")
+    return rx.text(
+        rx.moment(format="HH:mm [(UTC]Z[)]", tz=TimeZoneState.time_zone, interval=30_000),
+        as_="span",
+        size=size,
+        id="clock",
+    )

@@ -49,8 +49,11 @@ class UploadGuard:
         self.tab_belongs_to = tab_belongs_to or _tab_belongs_to
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (scope["type"] != "http" or scope.get("method") != "POST"
-                or scope.get("path", "").rstrip("/") != UPLOAD_PATH):
+        if (
+            scope["type"] != "http"
+            or scope.get("method") != "POST"
+            or scope.get("path", "").rstrip("/") != UPLOAD_PATH
+        ):
             await self.app(scope, receive, send)
             return
         request = Request(scope)
@@ -64,12 +67,14 @@ class UploadGuard:
             length = -1
         try:
             uploads.check_request_size(policy, length if length >= 0 else None)
-            found = await asyncio.to_thread(web_sessions.session_for_token,
-                                            read_cookie(request.headers.get("cookie", ""),
-                                                        SESSION_COOKIE))
+            found = await asyncio.to_thread(
+                web_sessions.session_for_token,
+                read_cookie(request.headers.get("cookie", ""), SESSION_COOKIE),
+            )
             actor = found.actor if found else None
             if found is not None and not await self.tab_belongs_to(
-                    request.headers.get("reflex-client-token", ""), found.session_id):
+                request.headers.get("reflex-client-token", ""), found.session_id
+            ):
                 # The handler runs as the tab's session: only that session may feed it.
                 raise PermissionDenied("This upload does not belong to your session.")
             slot = await asyncio.to_thread(uploads.begin, actor, policy)
@@ -81,8 +86,9 @@ class UploadGuard:
         finally:
             await asyncio.to_thread(uploads.finish, slot)
 
-    async def _pass_through(self, scope: Scope, receive: Receive, send: Send,
-                            policy: UploadPolicy, slot: int) -> None:
+    async def _pass_through(
+        self, scope: Scope, receive: Receive, send: Send, policy: UploadPolicy, slot: int
+    ) -> None:
         received = 0
         too_large = False
         response_started = False
@@ -129,16 +135,22 @@ async def _tab_belongs_to(tab_token: str, session_id: int) -> bool:
 
     if not tab_token or len(tab_token) > 200:
         return False
-    state = await reflex_app.state_manager.get_state(
-        BaseStateToken(ident=tab_token, cls=AppState))
+    state = await reflex_app.state_manager.get_state(BaseStateToken(ident=tab_token, cls=AppState))
     tab = state if isinstance(state, AppState) else await state.get_state(AppState)
     return tab._session_id == session_id
 
 
 async def _refuse(send: Send, status: int, message: str) -> None:
     body = json.dumps({"detail": message}).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()),
-                            (b"connection", b"close")]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

@@ -44,6 +44,5 @@ def run() -> dict[str, int]:
 
     started = time.monotonic()
     result = runtime.run_in_background(lambda: drain(runtime.index_seconds()))
-    log.info("ai index finished", extra={**result,
-                                          "seconds": round(time.monotonic() - started, 2)})
+    log.info("ai index finished", extra={**result, "seconds": round(time.monotonic() - started, 2)})
     return result

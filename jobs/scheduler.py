@@ -161,8 +161,10 @@ class JobsProcess:
                 if row and row[0]:
                     return self.lead(conn)
                 if not waiting_logged:
-                    log.info("standing by: another jobs process leads; waiting for the lock",
-                             extra={"application_name": application_name()})
+                    log.info(
+                        "standing by: another jobs process leads; waiting for the lock",
+                        extra={"application_name": application_name()},
+                    )
                     waiting_logged = True
                 self.stopping.wait(self.poll_seconds)
             return 0
@@ -214,8 +216,10 @@ def main() -> int:
     from crm_app.services.sla import ensure_default_targets
 
     ensure_default_targets()
-    log.info("jobs process ready", extra={"pid": os.getpid(),
-                                          "startup_seconds": round(time.monotonic() - started, 2)})
+    log.info(
+        "jobs process ready",
+        extra={"pid": os.getpid(), "startup_seconds": round(time.monotonic() - started, 2)},
+    )
     return process.run()
 
 

@@ -26,8 +26,7 @@ class MessageSentiment(SQLModel, table=True):
 
     __tablename__ = "message_sentiment"
 
-    message_id: int = Field(primary_key=True, foreign_key="ticket_message.id",
-                            ondelete="CASCADE")
+    message_id: int = Field(primary_key=True, foreign_key="ticket_message.id", ondelete="CASCADE")
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
     label: str = enum_field(SentimentLabel, SentimentLabel.NEUTRAL, index=True)
     # Signed strength in [-1, 1]: negative below zero, positive above.
@@ -55,8 +54,9 @@ class ReplySuggestion(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
-    message_id: int | None = Field(default=None, foreign_key="ticket_message.id",
-                                   ondelete="CASCADE")
+    message_id: int | None = Field(
+        default=None, foreign_key="ticket_message.id", ondelete="CASCADE"
+    )
     # Which documents the draft could draw on ("staff", "managers"): agents never share a draft
     # built from what only managers may see.
     scope: str = Field(default="staff", sa_type=sa.String(32))
@@ -67,8 +67,9 @@ class ReplySuggestion(SQLModel, table=True):
     sources: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
     flags: list[dict[str, Any]] = Field(default_factory=list, sa_type=JSONB)
     error: str = Field(default="", sa_type=sa.Text)
-    requested_by_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                        ondelete="SET NULL")
+    requested_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 
@@ -79,8 +80,7 @@ class SuggestionFeedback(SQLModel, table=True):
     __tablename__ = "suggestion_feedback"
 
     id: int | None = Field(default=None, primary_key=True)
-    suggestion_id: int = Field(foreign_key="reply_suggestion.id", index=True,
-                               ondelete="CASCADE")
+    suggestion_id: int = Field(foreign_key="reply_suggestion.id", index=True, ondelete="CASCADE")
     user_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     kind: str = Field(sa_type=sa.String(20))  # rating | inserted | sent
     rating: int | None = Field(default=None)  # +1 / -1
@@ -105,6 +105,7 @@ class LlmSettings(SQLModel, table=True):
     max_output_tokens: int = Field(default=600)
     max_context_tokens: int = Field(default=6000)
     use_for_sentiment: bool = Field(default=False)
-    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                      ondelete="SET NULL")
+    updated_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     updated_at: datetime = timestamp_field()

@@ -37,8 +37,12 @@ class KycStatus(StrEnum):
 
 
 def _trigram_index(column: str) -> sa.Index:
-    return sa.Index(f"ix_client_{column}_trgm", column, postgresql_using="gin",
-                    postgresql_ops={column: "gin_trgm_ops"})
+    return sa.Index(
+        f"ix_client_{column}_trgm",
+        column,
+        postgresql_using="gin",
+        postgresql_ops={column: "gin_trgm_ops"},
+    )
 
 
 class Client(SQLModel, table=True):
@@ -56,18 +60,23 @@ class Client(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    kind: str = Field(default=ClientKind.INDIVIDUAL.value, sa_type=sa.String(32),
-                      sa_column_kwargs={"server_default": ClientKind.INDIVIDUAL.value})
+    kind: str = Field(
+        default=ClientKind.INDIVIDUAL.value,
+        sa_type=sa.String(32),
+        sa_column_kwargs={"server_default": ClientKind.INDIVIDUAL.value},
+    )
     name: str = Field(sa_type=sa.String(200), index=True)
     # The primary address and number; more of each in other_emails / other_phones.
     email: str | None = Field(default=None, sa_type=sa.String(320), index=True)
     phone: str | None = Field(default=None, sa_type=sa.String(40))  # E.164 when entered here
     other_emails: list[str] = Field(
-        default_factory=list, sa_type=ARRAY(sa.String(320)),
+        default_factory=list,
+        sa_type=ARRAY(sa.String(320)),
         sa_column_kwargs={"server_default": "{}"},
     )
     other_phones: list[str] = Field(
-        default_factory=list, sa_type=ARRAY(sa.String(40)),
+        default_factory=list,
+        sa_type=ARRAY(sa.String(40)),
         sa_column_kwargs={"server_default": "{}"},
     )
     country: str | None = Field(default=None, sa_type=sa.String(2), index=True)  # ISO 3166
@@ -82,20 +91,26 @@ class Client(SQLModel, table=True):
     # Read-only here: the ORM never writes them (the trigger would overwrite it anyway).
     net_worth_reporting: Decimal | None = Field(default=None, sa_type=sa.Numeric(24, 2))
     aum_reporting: Decimal | None = Field(default=None, sa_type=sa.Numeric(24, 2))
-    kyc_status: str = Field(default=KycStatus.PENDING.value, sa_type=sa.String(32),
-                            sa_column_kwargs={"server_default": KycStatus.PENDING.value})
+    kyc_status: str = Field(
+        default=KycStatus.PENDING.value,
+        sa_type=sa.String(32),
+        sa_column_kwargs={"server_default": KycStatus.PENDING.value},
+    )
     kyc_review_due: date | None = Field(default=None)
     # The relationship manager.
     owner_agent_id: int | None = Field(
         default=None, foreign_key="user_account.id", index=True, ondelete="SET NULL"
     )
-    tags: list[str] = Field(default_factory=list, sa_type=ARRAY(sa.String(50)),
-                            sa_column_kwargs={"server_default": "{}"})
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_type=ARRAY(sa.String(50)),
+        sa_column_kwargs={"server_default": "{}"},
+    )
     # Values of manager-defined fields (client_field_definition), keyed by the field's key.
-    custom_fields: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB,
-                                          sa_column_kwargs={"server_default": "{}"})
-    marketing_consent: bool = Field(default=False,
-                                    sa_column_kwargs={"server_default": sa.false()})
+    custom_fields: dict[str, Any] = Field(
+        default_factory=dict, sa_type=JSONB, sa_column_kwargs={"server_default": "{}"}
+    )
+    marketing_consent: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     marketing_consent_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     marketing_consent_source: str | None = Field(default=None, sa_type=sa.String(100))
     portal_user_id: int | None = Field(
@@ -106,8 +121,9 @@ class Client(SQLModel, table=True):
     legal_hold_reason: str | None = Field(default=None, sa_type=sa.String(300))
     erased_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     # Indexed: deleting clients checks this self-reference row by row.
-    merged_into_id: int | None = Field(default=None, foreign_key="client.id", index=True,
-                                       ondelete="SET NULL")
+    merged_into_id: int | None = Field(
+        default=None, foreign_key="client.id", index=True, ondelete="SET NULL"
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
     deleted_at: datetime | None = timestamp_field(nullable=True, default_now=False)
@@ -118,8 +134,7 @@ class ClientNote(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     client_id: int = Field(foreign_key="client.id", index=True, ondelete="CASCADE")
-    author_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                  ondelete="SET NULL")
+    author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     body: str = Field(sa_type=sa.Text)
     created_at: datetime = timestamp_field()
 

@@ -24,8 +24,9 @@ class ReportingCurrency(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     currency: str = Field(default=DEFAULT_REPORTING_CURRENCY, sa_type=sa.String(3))
-    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                      ondelete="SET NULL")
+    updated_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     updated_at: datetime = timestamp_field()
 
 
@@ -38,6 +39,7 @@ class CurrencyRate(SQLModel, table=True):
     rate: Decimal = Field(sa_type=sa.Numeric(24, 12))
     as_of: date
     source: str = Field(default="", sa_type=sa.String(200))
-    updated_by_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                      ondelete="SET NULL")
+    updated_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     updated_at: datetime = timestamp_field()

@@ -17,20 +17,20 @@ from models.base import enum_field, timestamp_field
 
 
 class ConnectionSecurity(StrEnum):
-    TLS = "tls"            # implicit TLS (IMAPS 993, SMTPS 465)
+    TLS = "tls"  # implicit TLS (IMAPS 993, SMTPS 465)
     STARTTLS = "starttls"  # plain connect, then STARTTLS
-    NONE = "none"          # loopback test servers only
+    NONE = "none"  # loopback test servers only
 
 
 class AfterFetch(StrEnum):
     MARK_SEEN = "mark_seen"
-    MOVE = "move"          # to `move_to_folder`
+    MOVE = "move"  # to `move_to_folder`
 
 
 class OutboundKind(StrEnum):
     SMTP = "smtp"
     SENDGRID = "sendgrid"
-    SYSTEM = "system"      # the product's own SMTP settings (CRM_SMTP_*, the local sink by default)
+    SYSTEM = "system"  # the product's own SMTP settings (CRM_SMTP_*, the local sink by default)
 
 
 class Mailbox(SQLModel, table=True):

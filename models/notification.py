@@ -14,11 +14,18 @@ class Notification(SQLModel, table=True):
     __tablename__ = "notification"
     __table_args__ = (
         sa.Index("ix_notification_user_newest", "user_id", "id"),
-        sa.Index("ix_notification_user_unread", "user_id",
-                 postgresql_where=sa.text("read_at IS NULL")),
+        sa.Index(
+            "ix_notification_user_unread", "user_id", postgresql_where=sa.text("read_at IS NULL")
+        ),
         # The SLA scan warns each assignee once per ticket (INSERT … ON CONFLICT DO NOTHING).
-        sa.Index("uq_notification_sla_once", "user_id", "ticket_id", "kind", unique=True,
-                 postgresql_where=sa.text("kind = 'sla_near_breach'")),
+        sa.Index(
+            "uq_notification_sla_once",
+            "user_id",
+            "ticket_id",
+            "kind",
+            unique=True,
+            postgresql_where=sa.text("kind = 'sla_near_breach'"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -52,8 +52,12 @@ class RetrievalDocument(SQLModel, table=True):
     answer: str = Field(default="", sa_type=sa.Text)
     label: str | None = Field(default=None, sa_type=sa.String(200))
     participants: list[str] = Field(default_factory=list, sa_type=JSONB)
-    meta: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(
-        "metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")))
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=sa.Column(
+            "metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")
+        ),
+    )
     content_hash: str = Field(default="", sa_type=sa.String(64))
     occurred_at: datetime | None = timestamp_field(nullable=True, default_now=False, index=True)
     source_updated_at: datetime | None = timestamp_field(nullable=True, default_now=False)
@@ -79,10 +83,18 @@ class RetrievalChunk(SQLModel, table=True):
     document_id: int = Field(foreign_key="retrieval_document.id", index=True, ondelete="CASCADE")
     chunk_index: int = Field(default=0)
     text: str = Field(sa_type=sa.Text)
-    meta: dict[str, Any] = Field(default_factory=dict, sa_column=sa.Column(
-        "metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")))
-    tsv: str | None = Field(default=None, sa_column=sa.Column(
-        TSVECTOR, sa.Computed("to_tsvector('english'::regconfig, text)", persisted=True)))
+    meta: dict[str, Any] = Field(
+        default_factory=dict,
+        sa_column=sa.Column(
+            "metadata", JSONB, nullable=False, server_default=sa.text("'{}'::jsonb")
+        ),
+    )
+    tsv: str | None = Field(
+        default=None,
+        sa_column=sa.Column(
+            TSVECTOR, sa.Computed("to_tsvector('english'::regconfig, text)", persisted=True)
+        ),
+    )
     # Width-free so a configured model of another width fits; the HNSW index is an expression
     # index on `embedding::vector(384)` for the default model (see the migration).
     embedding: Any = Field(default=None, sa_column=sa.Column(Vector(), nullable=True))

@@ -20,7 +20,8 @@ class Segment(SQLModel, table=True):
     description: str = Field(default="", sa_type=sa.String(500))
     # {"op": "and"|"or", "rules": [{"field", "operator", "value"} | group, ...]}
     rules: dict[str, Any] = Field(default_factory=dict, sa_type=JSONB)
-    created_by_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                      ondelete="SET NULL")
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

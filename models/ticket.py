@@ -72,25 +72,45 @@ class Ticket(SQLModel, table=True):
     # and search queries only, so the ORM does not load them.
     __table_args__ = (
         sa.Index("ix_ticket_status_created", "status", "created_at"),
-        sa.Column("search_vector", TSVECTOR,
-                  sa.Computed("to_tsvector('english'::regconfig, (subject)::text)",
-                              persisted=True)),
+        sa.Column(
+            "search_vector",
+            TSVECTOR,
+            sa.Computed("to_tsvector('english'::regconfig, (subject)::text)", persisted=True),
+        ),
         sa.Column("queue_bucket", sa.SmallInteger, sa.Computed(QUEUE_BUCKET_SQL, persisted=True)),
-        sa.Column("queue_due_at", sa.DateTime(timezone=True),
-                  sa.Computed(QUEUE_DUE_SQL, persisted=True)),
+        sa.Column(
+            "queue_due_at", sa.DateTime(timezone=True), sa.Computed(QUEUE_DUE_SQL, persisted=True)
+        ),
         sa.Index("ix_ticket_search_vector", "search_vector", postgresql_using="gin"),
         sa.Index("ix_ticket_queue", "queue_bucket", "queue_due_at", "id"),
-        sa.Index("ix_ticket_queue_open", "queue_bucket", "queue_due_at", "id",
-                 postgresql_where=sa.text(_OPEN_SQL)),
-        sa.Index("ix_ticket_queue_assignee_open", "assignee_id", "queue_bucket",
-                 "queue_due_at", "id", postgresql_where=sa.text(_OPEN_SQL)),
-        sa.Index("ix_ticket_queue_assignee", "assignee_id", "queue_bucket", "queue_due_at",
-                 "id"),
+        sa.Index(
+            "ix_ticket_queue_open",
+            "queue_bucket",
+            "queue_due_at",
+            "id",
+            postgresql_where=sa.text(_OPEN_SQL),
+        ),
+        sa.Index(
+            "ix_ticket_queue_assignee_open",
+            "assignee_id",
+            "queue_bucket",
+            "queue_due_at",
+            "id",
+            postgresql_where=sa.text(_OPEN_SQL),
+        ),
+        sa.Index("ix_ticket_queue_assignee", "assignee_id", "queue_bucket", "queue_due_at", "id"),
         sa.Index("ix_ticket_created_at", "created_at"),
         # Every equality filter of the queue with the sort keys: counts and the sort of a
         # filtered queue are index-only scans (skip scan over the columns not filtered on).
-        sa.Index("ix_ticket_filters", "status", "sla_state", "priority", "channel",
-                 "assignee_id", postgresql_include=["queue_bucket", "queue_due_at"]),
+        sa.Index(
+            "ix_ticket_filters",
+            "status",
+            "sla_state",
+            "priority",
+            "channel",
+            "assignee_id",
+            postgresql_include=["queue_bucket", "queue_due_at"],
+        ),
     )
     __mapper_args__ = {"exclude_properties": ["search_vector", "queue_bucket", "queue_due_at"]}
 
@@ -98,9 +118,7 @@ class Ticket(SQLModel, table=True):
     # Human-facing number, from its own identity sequence so it is never reused.
     number: int | None = Field(
         default=None,
-        sa_column=sa.Column(
-            sa.BigInteger, sa.Identity(start=10001), unique=True, nullable=False
-        ),
+        sa_column=sa.Column(sa.BigInteger, sa.Identity(start=10001), unique=True, nullable=False),
     )
     subject: str = Field(sa_type=sa.String(300))
     status: str = enum_field(TicketStatus, TicketStatus.NEW, index=True)
@@ -124,31 +142,38 @@ class Ticket(SQLModel, table=True):
     # Optimistic locking: every change bumps it; a save naming an older version is refused.
     version: int = Field(default=1, sa_column_kwargs={"server_default": sa.text("1")})
     # Set when this ticket was merged into another (it is closed and points there).
-    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id",
-                                       ondelete="SET NULL")
+    merged_into_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
 
 
 class TicketMessage(SQLModel, table=True):
     __tablename__ = "ticket_message"
     __table_args__ = (
-        sa.Column("search_vector", TSVECTOR,
-                  sa.Computed("to_tsvector('english'::regconfig, body_text)", persisted=True)),
+        sa.Column(
+            "search_vector",
+            TSVECTOR,
+            sa.Computed("to_tsvector('english'::regconfig, body_text)", persisted=True),
+        ),
         sa.Index("ix_ticket_message_search_vector", "search_vector", postgresql_using="gin"),
         # References in the body ("WD-00012404", IBANs, account numbers) normalized, for
         # substring search through trigrams; full text splits them apart.
-        sa.Column("reference_tokens", sa.Text,
-                  sa.Computed("crm_reference_tokens(body_text)", persisted=True)),
-        sa.Index("ix_ticket_message_reference_tokens", "reference_tokens",
-                 postgresql_using="gin", postgresql_ops={"reference_tokens": "gin_trgm_ops"}),
+        sa.Column(
+            "reference_tokens",
+            sa.Text,
+            sa.Computed("crm_reference_tokens(body_text)", persisted=True),
+        ),
+        sa.Index(
+            "ix_ticket_message_reference_tokens",
+            "reference_tokens",
+            postgresql_using="gin",
+            postgresql_ops={"reference_tokens": "gin_trgm_ops"},
+        ),
     )
     __mapper_args__ = {"exclude_properties": ["search_vector", "reference_tokens"]}
 
     id: int | None = Field(default=None, primary_key=True)
     ticket_id: int = Field(foreign_key="ticket.id", index=True, ondelete="CASCADE")
     sender_kind: str = enum_field(SenderKind, SenderKind.CLIENT)
-    author_id: int | None = Field(
-        default=None, foreign_key="user_account.id", ondelete="SET NULL"
-    )
+    author_id: int | None = Field(default=None, foreign_key="user_account.id", ondelete="SET NULL")
     body_text: str = Field(default="", sa_type=sa.Text)
     body_html: str | None = Field(default=None, sa_type=sa.Text)
     # Internal notes are for staff only and never reach the client by any route.

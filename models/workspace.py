@@ -39,8 +39,9 @@ class Macro(SQLModel, table=True):
     body: str = Field(sa_type=sa.Text)
     set_status: str | None = Field(default=None, sa_type=sa.String(32))
     set_priority: str | None = Field(default=None, sa_type=sa.String(32))
-    created_by_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                      ondelete="SET NULL")
+    created_by_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
 
@@ -63,6 +64,7 @@ class AssignmentSetting(SQLModel, table=True):
 
     id: int = Field(default=1, primary_key=True)
     round_robin_enabled: bool = Field(default=False)
-    last_assignee_id: int | None = Field(default=None, foreign_key="user_account.id",
-                                         ondelete="SET NULL")
+    last_assignee_id: int | None = Field(
+        default=None, foreign_key="user_account.id", ondelete="SET NULL"
+    )
     updated_at: datetime = timestamp_field()

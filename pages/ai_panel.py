@@ -48,13 +48,18 @@ class AiPanelState(AppState):
             self.sources, self.flags, self.notice, self.mode, self.model = [], [], "", "", ""
             self.provider_down = False
             return
-        self.suggestion_id, self.status, self.mode, self.model = (view.id, view.status,
-                                                                  view.mode, view.model)
+        self.suggestion_id, self.status, self.mode, self.model = (
+            view.id,
+            view.status,
+            view.mode,
+            view.model,
+        )
         self.draft = view.draft
         self.sources = [{k: str(v) for k, v in s.items()} for s in view.sources]
         self.flags = [{k: str(v) for k, v in f.items()} for f in view.flags]
-        self.notice = view.error or (suggestions.RETRIEVAL_ONLY_NOTE
-                                     if view.mode == "retrieval_only" else "")
+        self.notice = view.error or (
+            suggestions.RETRIEVAL_ONLY_NOTE if view.mode == "retrieval_only" else ""
+        )
         self.provider_down = bool(view.error)
 
     def _load_sentiment(self, actor) -> None:
@@ -66,7 +71,8 @@ class AiPanelState(AppState):
         if client_ids:
             found = sentiment_service.sentiment_for_messages(actor, [client_ids[-1]])
             result = found.get(client_ids[-1]) or sentiment_service.score_message_now(
-                client_ids[-1])
+                client_ids[-1]
+            )
             if result is not None:
                 self.sentiment_label = result.label
                 self.sentiment_score = f"{result.score:+.2f}"
@@ -106,8 +112,9 @@ class AiPanelState(AppState):
                 self.status, self.notice = "failed", error.message
             return
         except Exception:  # a provider or model failure must not leave the panel spinning
-            await asyncio.to_thread(suggestions.fail_suggestion, suggestion_id,
-                                    "The draft could not be generated.")
+            await asyncio.to_thread(
+                suggestions.fail_suggestion, suggestion_id, "The draft could not be generated."
+            )
             async with self:
                 self.status, self.notice = "failed", "The draft could not be generated."
             return
@@ -127,9 +134,11 @@ class AiPanelState(AppState):
         suggestions.record_inserted(actor, self.suggestion_id)
         from pages.ticket import TicketState
 
-        return [TicketState.set_draft(self.draft),
-                rx.set_focus("composer"),
-                rx.toast.info("Draft inserted: edit it before sending.")]
+        return [
+            TicketState.set_draft(self.draft),
+            rx.set_focus("composer"),
+            rx.toast.info("Draft inserted: edit it before sending."),
+        ]
 
 
 def _sentiment_badge() -> rx.Component:
@@ -138,9 +147,12 @@ def _sentiment_badge() -> rx.Component:
         rx.hstack(
             rx.text("Client sentiment", size="1", color_scheme="gray"),
             rx.badge(
-                AiPanelState.sentiment_label, " ", AiPanelState.sentiment_score,
-                color_scheme=rx.match(AiPanelState.sentiment_label, ("negative", "red"),
-                                      ("positive", "green"), "gray"),
+                AiPanelState.sentiment_label,
+                " ",
+                AiPanelState.sentiment_score,
+                color_scheme=rx.match(
+                    AiPanelState.sentiment_label, ("negative", "red"), ("positive", "green"), "gray"
+                ),
                 id="ai-sentiment",
             ),
             align="center",
@@ -165,41 +177,94 @@ def _source(source: rx.Var[dict[str, str]]) -> rx.Component:
 def _flag(flag: rx.Var[dict[str, str]]) -> rx.Component:
     return rx.callout.root(
         rx.callout.icon(rx.icon("shield-alert", size=16)),
-        rx.callout.text(flag["message"], rx.cond(flag["excerpt"] != "",
-                                                 rx.text(" “", flag["excerpt"], "”", size="1"))),
-        color_scheme="amber", size="1", class_name="ai-flag", width="100%",
+        rx.callout.text(
+            flag["message"],
+            rx.cond(flag["excerpt"] != "", rx.text(" “", flag["excerpt"], "”", size="1")),
+        ),
+        color_scheme="amber",
+        size="1",
+        class_name="ai-flag",
+        width="100%",
     )
 
 
 def _draft() -> rx.Component:
     return rx.vstack(
-        rx.cond(AiPanelState.notice != "",
-                rx.cond(AiPanelState.provider_down,
-                        rx.callout(AiPanelState.notice, icon="cloud-off", size="1",
-                                   color_scheme="red", role="alert", id="ai-notice",
-                                   class_name="ai-provider-down", width="100%"),
-                        rx.callout(AiPanelState.notice, icon="info", size="1",
-                                   color_scheme="blue", id="ai-notice", width="100%"))),
-        rx.text(AiPanelState.draft, white_space="pre-wrap", size="2", id="ai-draft",
-                padding="0.5rem", background=rx.color("gray", 2), border_radius="6px",
-                width="100%"),
+        rx.cond(
+            AiPanelState.notice != "",
+            rx.cond(
+                AiPanelState.provider_down,
+                rx.callout(
+                    AiPanelState.notice,
+                    icon="cloud-off",
+                    size="1",
+                    color_scheme="red",
+                    role="alert",
+                    id="ai-notice",
+                    class_name="ai-provider-down",
+                    width="100%",
+                ),
+                rx.callout(
+                    AiPanelState.notice,
+                    icon="info",
+                    size="1",
+                    color_scheme="blue",
+                    id="ai-notice",
+                    width="100%",
+                ),
+            ),
+        ),
+        rx.text(
+            AiPanelState.draft,
+            white_space="pre-wrap",
+            size="2",
+            id="ai-draft",
+            padding="0.5rem",
+            background=rx.color("gray", 2),
+            border_radius="6px",
+            width="100%",
+        ),
         rx.foreach(AiPanelState.flags, _flag),
-        rx.cond(AiPanelState.sources.length() > 0,
-                rx.vstack(rx.text("Sources", size="1", color_scheme="gray"),
-                          rx.foreach(AiPanelState.sources, _source), spacing="1",
-                          id="ai-sources")),
+        rx.cond(
+            AiPanelState.sources.length() > 0,
+            rx.vstack(
+                rx.text("Sources", size="1", color_scheme="gray"),
+                rx.foreach(AiPanelState.sources, _source),
+                spacing="1",
+                id="ai-sources",
+            ),
+        ),
         rx.hstack(
-            rx.button(rx.icon("corner-down-left", size=14), "Insert", size="1",
-                      on_click=AiPanelState.insert, id="ai-insert"),
-            rx.button(rx.icon("refresh-cw", size=14), "Regenerate", size="1", variant="soft",
-                      on_click=AiPanelState.regenerate, id="ai-regenerate"),
+            rx.button(
+                rx.icon("corner-down-left", size=14),
+                "Insert",
+                size="1",
+                on_click=AiPanelState.insert,
+                id="ai-insert",
+            ),
+            rx.button(
+                rx.icon("refresh-cw", size=14),
+                "Regenerate",
+                size="1",
+                variant="soft",
+                on_click=AiPanelState.regenerate,
+                id="ai-regenerate",
+            ),
             rx.spacer(),
-            rx.icon_button(rx.icon("thumbs-up", size=14), size="1",
-                           variant=rx.cond(AiPanelState.rated == 1, "solid", "ghost"),
-                           on_click=AiPanelState.rate(1), aria_label="Good draft"),
-            rx.icon_button(rx.icon("thumbs-down", size=14), size="1",
-                           variant=rx.cond(AiPanelState.rated == -1, "solid", "ghost"),
-                           on_click=AiPanelState.rate(-1), aria_label="Poor draft"),
+            rx.icon_button(
+                rx.icon("thumbs-up", size=14),
+                size="1",
+                variant=rx.cond(AiPanelState.rated == 1, "solid", "ghost"),
+                on_click=AiPanelState.rate(1),
+                aria_label="Good draft",
+            ),
+            rx.icon_button(
+                rx.icon("thumbs-down", size=14),
+                size="1",
+                variant=rx.cond(AiPanelState.rated == -1, "solid", "ghost"),
+                on_click=AiPanelState.rate(-1),
+                aria_label="Poor draft",
+            ),
             width="100%",
             align="center",
         ),
@@ -215,11 +280,16 @@ def ai_panel() -> rx.Component:
                 rx.icon("sparkles", size=16),
                 rx.text("Assistant", weight="bold"),
                 rx.spacer(),
-                rx.badge(rx.cond(AiPanelState.provider_down, "LLM down",
-                                 rx.cond(AiPanelState.llm_configured, "LLM", "retrieval-only")),
-                         variant="soft",
-                         color_scheme=rx.cond(AiPanelState.provider_down, "red", "gray"),
-                         id="ai-mode-badge"),
+                rx.badge(
+                    rx.cond(
+                        AiPanelState.provider_down,
+                        "LLM down",
+                        rx.cond(AiPanelState.llm_configured, "LLM", "retrieval-only"),
+                    ),
+                    variant="soft",
+                    color_scheme=rx.cond(AiPanelState.provider_down, "red", "gray"),
+                    id="ai-mode-badge",
+                ),
                 width="100%",
                 align="center",
             ),
@@ -227,12 +297,25 @@ def ai_panel() -> rx.Component:
             rx.divider(),
             rx.match(
                 AiPanelState.status,
-                ("pending", rx.hstack(rx.spinner(size="1"),
-                                      rx.text("Drafting a reply…", size="2"),
-                                      id="ai-pending")),
+                (
+                    "pending",
+                    rx.hstack(
+                        rx.spinner(size="1"),
+                        rx.text("Drafting a reply…", size="2"),
+                        id="ai-pending",
+                    ),
+                ),
                 ("ready", _draft()),
-                ("failed", rx.callout(AiPanelState.notice, icon="triangle-alert",
-                                      color_scheme="red", size="1", id="ai-failed")),
+                (
+                    "failed",
+                    rx.callout(
+                        AiPanelState.notice,
+                        icon="triangle-alert",
+                        color_scheme="red",
+                        size="1",
+                        id="ai-failed",
+                    ),
+                ),
                 rx.text("No draft yet.", size="2", color_scheme="gray"),
             ),
             spacing="3",

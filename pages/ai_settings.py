@@ -27,8 +27,9 @@ def _number(form: dict, name: str, label: str, kind: type) -> float | int:
     try:
         return kind(raw)
     except ValueError:
-        raise ValueError(f"{label} must be a whole number." if kind is int
-                         else f"{label} must be a number.") from None
+        raise ValueError(
+            f"{label} must be a whole number." if kind is int else f"{label} must be a number."
+        ) from None
 
 
 class AiSettingsState(AppState):
@@ -69,22 +70,27 @@ class AiSettingsState(AppState):
             numbers = {
                 "timeout_seconds": _number(form, "timeout_seconds", "The timeout", float),
                 "max_retries": _number(form, "max_retries", "Retries", int),
-                "max_output_tokens": _number(form, "max_output_tokens", "The reply budget",
-                                             int),
-                "max_context_tokens": _number(form, "max_context_tokens",
-                                              "The context budget", int),
+                "max_output_tokens": _number(form, "max_output_tokens", "The reply budget", int),
+                "max_context_tokens": _number(
+                    form, "max_context_tokens", "The context budget", int
+                ),
             }
         except ValueError as bad:
             self.error = str(bad)
             return None
         new_key = str(form.get("api_key", ""))
         # A blank key field keeps the stored key; the "forget" switch clears it.
-        api_key = "" if str(form.get("clear_api_key", "")).lower() in _CHECKED else (
-            new_key.strip() or None)
+        api_key = (
+            ""
+            if str(form.get("clear_api_key", "")).lower() in _CHECKED
+            else (new_key.strip() or None)
+        )
         config = llm.update_config(
-            actor, chat_model=str(form.get("chat_model", "")),
+            actor,
+            chat_model=str(form.get("chat_model", "")),
             embedding_model=str(form.get("embedding_model", "")),
-            api_base=str(form.get("api_base", "")), api_key=api_key,
+            api_base=str(form.get("api_base", "")),
+            api_key=api_key,
             use_for_sentiment=str(form.get("use_for_sentiment", "")).lower() in _CHECKED,
             **numbers,
         )
@@ -115,13 +121,26 @@ class AiSettingsState(AppState):
 def _status_line() -> rx.Component:
     s = AiSettingsState
     return rx.hstack(
-        rx.badge(rx.cond(s.chat_model != "", "LLM: " + s.chat_model, "Retrieval-only"),
-                 color_scheme=rx.cond(s.chat_model != "", "green", "gray"), id="ai-mode"),
-        rx.badge(rx.cond(s.embedding_model != "", "Embeddings: " + s.embedding_model,
-                         "Embeddings: built-in MiniLM"), variant="soft", color_scheme="gray"),
-        rx.badge(rx.cond(s.api_key_set, "API key: set", "API key: not set"),
-                 color_scheme=rx.cond(s.api_key_set, "green", "gray"), variant="soft",
-                 id="ai-key-status"),
+        rx.badge(
+            rx.cond(s.chat_model != "", "LLM: " + s.chat_model, "Retrieval-only"),
+            color_scheme=rx.cond(s.chat_model != "", "green", "gray"),
+            id="ai-mode",
+        ),
+        rx.badge(
+            rx.cond(
+                s.embedding_model != "",
+                "Embeddings: " + s.embedding_model,
+                "Embeddings: built-in MiniLM",
+            ),
+            variant="soft",
+            color_scheme="gray",
+        ),
+        rx.badge(
+            rx.cond(s.api_key_set, "API key: set", "API key: not set"),
+            color_scheme=rx.cond(s.api_key_set, "green", "gray"),
+            variant="soft",
+            id="ai-key-status",
+        ),
         spacing="2",
         wrap="wrap",
     )
@@ -131,19 +150,48 @@ def _check_result() -> rx.Component:
     s = AiSettingsState
     return rx.match(
         s.check_status,
-        ("checking", rx.hstack(rx.spinner(size="1"), rx.text("Asking the provider…", size="2"),
-                               id="ai-check-pending")),
-        ("ok", rx.callout(s.check_message, icon="circle-check", color_scheme="green",
-                          id="ai-check-result", width="100%")),
-        ("down", rx.callout(s.check_message, icon="triangle-alert", color_scheme="red",
-                            role="alert", id="ai-check-result", width="100%")),
+        (
+            "checking",
+            rx.hstack(
+                rx.spinner(size="1"),
+                rx.text("Asking the provider…", size="2"),
+                id="ai-check-pending",
+            ),
+        ),
+        (
+            "ok",
+            rx.callout(
+                s.check_message,
+                icon="circle-check",
+                color_scheme="green",
+                id="ai-check-result",
+                width="100%",
+            ),
+        ),
+        (
+            "down",
+            rx.callout(
+                s.check_message,
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+                id="ai-check-result",
+                width="100%",
+            ),
+        ),
         rx.fragment(),
     )
 
 
 def _text_input(name: str, value: rx.Var, placeholder: str, **props) -> rx.Component:
-    return rx.input(name=name, id=f"ai-{name.replace('_', '-')}", default_value=value,
-                    placeholder=placeholder, width="100%", **props)
+    return rx.input(
+        name=name,
+        id=f"ai-{name.replace('_', '-')}",
+        default_value=value,
+        placeholder=placeholder,
+        width="100%",
+        **props,
+    )
 
 
 def _form() -> rx.Component:
@@ -151,53 +199,96 @@ def _form() -> rx.Component:
     return rx.form(
         rx.vstack(
             rx.grid(
-                field("Chat model", _text_input(
-                    "chat_model", s.chat_model, "e.g. openai/gpt-4o-mini (empty: retrieval-only)",
-                    auto_focus=True)),
-                field("Embedding model", _text_input(
-                    "embedding_model", s.embedding_model,
-                    "empty: the built-in all-MiniLM-L6-v2")),
-                field("API base URL", _text_input("api_base", s.api_base,
-                                                  "empty: the provider's default")),
-                field("API key", rx.input(
-                    name="api_key", id="ai-api-key", type="password", auto_complete="off",
-                    placeholder=rx.cond(s.api_key_set, "set: leave empty to keep it",
-                                        "not set"),
-                    width="100%")),
-                field("Timeout (seconds)", _text_input("timeout_seconds", s.timeout_seconds,
-                                                       "30", type="number", step="any")),
-                field("Retries", _text_input("max_retries", s.max_retries, "2",
-                                             type="number")),
-                field("Reply budget (tokens)", _text_input(
-                    "max_output_tokens", s.max_output_tokens, "600", type="number")),
-                field("Context budget (tokens)", _text_input(
-                    "max_context_tokens", s.max_context_tokens, "6000", type="number")),
+                field(
+                    "Chat model",
+                    _text_input(
+                        "chat_model",
+                        s.chat_model,
+                        "e.g. openai/gpt-4o-mini (empty: retrieval-only)",
+                        auto_focus=True,
+                    ),
+                ),
+                field(
+                    "Embedding model",
+                    _text_input(
+                        "embedding_model", s.embedding_model, "empty: the built-in all-MiniLM-L6-v2"
+                    ),
+                ),
+                field(
+                    "API base URL",
+                    _text_input("api_base", s.api_base, "empty: the provider's default"),
+                ),
+                field(
+                    "API key",
+                    rx.input(
+                        name="api_key",
+                        id="ai-api-key",
+                        type="password",
+                        auto_complete="off",
+                        placeholder=rx.cond(
+                            s.api_key_set, "set: leave empty to keep it", "not set"
+                        ),
+                        width="100%",
+                    ),
+                ),
+                field(
+                    "Timeout (seconds)",
+                    _text_input(
+                        "timeout_seconds", s.timeout_seconds, "30", type="number", step="any"
+                    ),
+                ),
+                field("Retries", _text_input("max_retries", s.max_retries, "2", type="number")),
+                field(
+                    "Reply budget (tokens)",
+                    _text_input("max_output_tokens", s.max_output_tokens, "600", type="number"),
+                ),
+                field(
+                    "Context budget (tokens)",
+                    _text_input("max_context_tokens", s.max_context_tokens, "6000", type="number"),
+                ),
                 columns=rx.breakpoints(initial="1", md="2"),
                 spacing="4",
                 width="100%",
             ),
             rx.hstack(
-                rx.switch(name="use_for_sentiment", id="ai-use-for-sentiment",
-                          default_checked=s.use_for_sentiment),
-                rx.text("Use the language model for message sentiment", as_="label",
-                        html_for="ai-use-for-sentiment", size="2"),
+                rx.switch(
+                    name="use_for_sentiment",
+                    id="ai-use-for-sentiment",
+                    default_checked=s.use_for_sentiment,
+                ),
+                rx.text(
+                    "Use the language model for message sentiment",
+                    as_="label",
+                    html_for="ai-use-for-sentiment",
+                    size="2",
+                ),
                 align="center",
             ),
             rx.cond(
                 s.api_key_set,
                 rx.hstack(
                     rx.switch(name="clear_api_key", id="ai-clear-api-key"),
-                    rx.text("Forget the stored API key", as_="label",
-                            html_for="ai-clear-api-key", size="2"),
+                    rx.text(
+                        "Forget the stored API key",
+                        as_="label",
+                        html_for="ai-clear-api-key",
+                        size="2",
+                    ),
                     align="center",
                 ),
             ),
             form_error(s.error),
             rx.hstack(
                 rx.button("Save", type="submit", id="ai-save"),
-                rx.button(rx.icon("plug-zap", size=14), "Test connection", type="button",
-                          variant="soft", on_click=AiSettingsState.test_connection,
-                          loading=s.check_status == "checking", id="ai-test-connection"),
+                rx.button(
+                    rx.icon("plug-zap", size=14),
+                    "Test connection",
+                    type="button",
+                    variant="soft",
+                    on_click=AiSettingsState.test_connection,
+                    loading=s.check_status == "checking",
+                    id="ai-test-connection",
+                ),
                 spacing="3",
             ),
             spacing="4",
@@ -209,17 +300,20 @@ def _form() -> rx.Component:
     )
 
 
-@signed_in_page(routes.AI_SETTINGS, "AI settings", Action.MANAGE_AI,
-                on_load=[AiSettingsState.load])
+@signed_in_page(routes.AI_SETTINGS, "AI settings", Action.MANAGE_AI, on_load=[AiSettingsState.load])
 def ai_settings_page() -> rx.Component:
     return rx.vstack(
         rx.card(
             rx.vstack(
                 rx.heading("Language model", size="4"),
-                rx.text("Suggested replies are drafted by this model through litellm. With no "
-                        "chat model they are composed from the best-matching resolved answer "
-                        "and say that they are retrieval-only. The API key is stored encrypted "
-                        "and is never shown again.", size="2", color_scheme="gray"),
+                rx.text(
+                    "Suggested replies are drafted by this model through litellm. With no "
+                    "chat model they are composed from the best-matching resolved answer "
+                    "and say that they are retrieval-only. The API key is stored encrypted "
+                    "and is never shown again.",
+                    size="2",
+                    color_scheme="gray",
+                ),
                 _status_line(),
                 _check_result(),
                 spacing="3",

@@ -32,8 +32,12 @@ class ClientFieldsState(AppState):
     def define(self, actor: Actor, form: dict):
         self.error = ""
         row = client_fields.define_custom_field(
-            actor, key=form.get("key", ""), label=form.get("label", ""),
-            field_type=self.field_type, choices=form.get("choices", ""))
+            actor,
+            key=form.get("key", ""),
+            label=form.get("label", ""),
+            field_type=self.field_type,
+            choices=form.get("choices", ""),
+        )
         return [ClientFieldsState.load, rx.toast.success(f"Field “{row.label}” added")]
 
 
@@ -53,20 +57,42 @@ def _form() -> rx.Component:
             rx.vstack(
                 rx.heading("Add a field", size="3"),
                 rx.hstack(
-                    field("Label", rx.input(name="label", id="field-label", required=True,
-                                            placeholder="Preferred contact time")),
-                    field("Key", rx.input(name="key", id="field-key", required=True,
-                                          placeholder="contact_time")),
-                    field("Type", rx.select([t.value for t in CustomFieldType],
-                                            value=ClientFieldsState.field_type,
-                                            on_change=ClientFieldsState.set_field_type)),
+                    field(
+                        "Label",
+                        rx.input(
+                            name="label",
+                            id="field-label",
+                            required=True,
+                            placeholder="Preferred contact time",
+                        ),
+                    ),
+                    field(
+                        "Key",
+                        rx.input(
+                            name="key", id="field-key", required=True, placeholder="contact_time"
+                        ),
+                    ),
+                    field(
+                        "Type",
+                        rx.select(
+                            [t.value for t in CustomFieldType],
+                            value=ClientFieldsState.field_type,
+                            on_change=ClientFieldsState.set_field_type,
+                        ),
+                    ),
                     width="100%",
                 ),
                 rx.cond(
                     ClientFieldsState.field_type == CustomFieldType.CHOICE.value,
-                    field("Choices (comma separated)",
-                          rx.input(name="choices", id="field-choices", width="100%",
-                                   placeholder="morning, afternoon, evening")),
+                    field(
+                        "Choices (comma separated)",
+                        rx.input(
+                            name="choices",
+                            id="field-choices",
+                            width="100%",
+                            placeholder="morning, afternoon, evening",
+                        ),
+                    ),
                 ),
                 form_error(ClientFieldsState.error),
                 rx.button("Add field", type="submit", id="add-field"),
@@ -80,25 +106,40 @@ def _form() -> rx.Component:
     )
 
 
-@signed_in_page(routes.CLIENT_FIELDS, "Custom client fields", Action.MANAGE_CLIENT_FIELDS,
-                on_load=[ClientFieldsState.load])
+@signed_in_page(
+    routes.CLIENT_FIELDS,
+    "Custom client fields",
+    Action.MANAGE_CLIENT_FIELDS,
+    on_load=[ClientFieldsState.load],
+)
 def client_fields_page() -> rx.Component:
     return rx.vstack(
-        rx.text("Fields added here appear on every client profile, in the list's filters and "
-                "in the segment builder. A key cannot be changed once clients hold values.",
-                color_scheme="gray", size="2"),
+        rx.text(
+            "Fields added here appear on every client profile, in the list's filters and "
+            "in the segment builder. A key cannot be changed once clients hold values.",
+            color_scheme="gray",
+            size="2",
+        ),
         rx.cond(
             ClientFieldsState.fields.length() > 0,
             rx.table.root(
-                rx.table.header(rx.table.row(*[
-                    rx.table.column_header_cell(h) for h in ("Label", "Key", "Type", "Choices")
-                ])),
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in ("Label", "Key", "Type", "Choices")
+                        ]
+                    )
+                ),
                 rx.table.body(rx.foreach(ClientFieldsState.fields, _row)),
                 width="100%",
                 variant="surface",
             ),
-            empty_state("list-plus", "No custom fields yet",
-                        "Add the first one below, e.g. a preferred contact time."),
+            empty_state(
+                "list-plus",
+                "No custom fields yet",
+                "Add the first one below, e.g. a preferred contact time.",
+            ),
         ),
         _form(),
         spacing="4",

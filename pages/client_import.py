@@ -25,9 +25,13 @@ SHOWN_REJECTS = 200
 
 
 # Checked by the upload guard before the first byte is read, and again by the handler.
-IMPORT_UPLOAD = uploads.UploadPolicy(purpose="client-import", action=Action.EDIT_CLIENTS,
-                                     max_file_bytes=client_import.MAX_FILE_BYTES, max_files=1,
-                                     suffixes=(".csv", ".txt"))
+IMPORT_UPLOAD = uploads.UploadPolicy(
+    purpose="client-import",
+    action=Action.EDIT_CLIENTS,
+    max_file_bytes=client_import.MAX_FILE_BYTES,
+    max_files=1,
+    suffixes=(".csv", ".txt"),
+)
 
 
 class ClientImportState(AppState):
@@ -137,9 +141,17 @@ class ClientImportState(AppState):
             with lock:
                 progress.update(stage=stage, done=done, total=total)
 
-        task = asyncio.create_task(asyncio.to_thread(
-            client_import.import_clients, actor, path, mapping, all_or_nothing=strict,
-            source=source, progress=report))
+        task = asyncio.create_task(
+            asyncio.to_thread(
+                client_import.import_clients,
+                actor,
+                path,
+                mapping,
+                all_or_nothing=strict,
+                source=source,
+                progress=report,
+            )
+        )
         while not task.done():
             await asyncio.sleep(0.3)
             with lock:
@@ -175,25 +187,42 @@ def _upload_step() -> rx.Component:
     s = ClientImportState
     return rx.vstack(
         rx.upload(
-            rx.vstack(rx.icon("file-up", size=32), rx.text("Drop a CSV file here or click to "
-                                                           "choose one"),
-                      rx.text(rx.selected_files(UPLOAD_ID), size="1", color_scheme="gray"),
-                      align="center"),
-            id=UPLOAD_ID, accept={"text/csv": [".csv"]}, max_files=1, padding="2rem",
+            rx.vstack(
+                rx.icon("file-up", size=32),
+                rx.text("Drop a CSV file here or click to choose one"),
+                rx.text(rx.selected_files(UPLOAD_ID), size="1", color_scheme="gray"),
+                align="center",
+            ),
+            id=UPLOAD_ID,
+            accept={"text/csv": [".csv"]},
+            max_files=1,
+            padding="2rem",
             max_size=IMPORT_UPLOAD.max_file_bytes,
-            border=f"2px dashed {rx.color('gray', 6)}", border_radius="8px", width="100%",
+            border=f"2px dashed {rx.color('gray', 6)}",
+            border_radius="8px",
+            width="100%",
         ),
         rx.hstack(
-            rx.button(rx.icon("upload"), "Upload", id="upload-csv",
-                      on_click=s.receive_upload(rx.upload_files_chunk(
-                          upload_id=UPLOAD_ID, on_upload_progress=s.upload_progress))),
+            rx.button(
+                rx.icon("upload"),
+                "Upload",
+                id="upload-csv",
+                on_click=s.receive_upload(
+                    rx.upload_files_chunk(upload_id=UPLOAD_ID, on_upload_progress=s.upload_progress)
+                ),
+            ),
             rx.cond(s.upload_percent > 0, rx.progress(value=s.upload_percent, width="12rem")),
             align="center",
         ),
-        rx.text("The first line names the columns. UTF-8, comma, semicolon or tab separated. "
-                "Rows whose email matches a client update that client; blank cells leave a "
-                "field as it is.", size="2", color_scheme="gray"),
-        width="100%", spacing="3",
+        rx.text(
+            "The first line names the columns. UTF-8, comma, semicolon or tab separated. "
+            "Rows whose email matches a client update that client; blank cells leave a "
+            "field as it is.",
+            size="2",
+            color_scheme="gray",
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
@@ -201,13 +230,17 @@ def _mapping_row(column: rx.Var[str]) -> rx.Component:
     s = ClientImportState
     return rx.table.row(
         rx.table.cell(rx.text(column, weight="medium")),
-        rx.table.cell(rx.select.root(
-            rx.select.trigger(width="16rem", aria_label="Field for " + column),
-            rx.select.content(
-                rx.select.item("— skip this column —", value=SKIP),
-                rx.foreach(s.field_options, lambda f: rx.select.item(f[1], value=f[0]))),
-            value=s.mapping[column], on_change=lambda v: s.set_mapping(column, v),
-        )),
+        rx.table.cell(
+            rx.select.root(
+                rx.select.trigger(width="16rem", aria_label="Field for " + column),
+                rx.select.content(
+                    rx.select.item("— skip this column —", value=SKIP),
+                    rx.foreach(s.field_options, lambda f: rx.select.item(f[1], value=f[0])),
+                ),
+                value=s.mapping[column],
+                on_change=lambda v: s.set_mapping(column, v),
+            )
+        ),
         class_name="mapping-row",
     )
 
@@ -217,40 +250,64 @@ def _map_step() -> rx.Component:
     return rx.vstack(
         rx.text("File: ", rx.text.strong(s.file_name), size="2"),
         rx.table.root(
-            rx.table.header(rx.table.row(rx.table.column_header_cell("Column in the file"),
-                                         rx.table.column_header_cell("Client field"))),
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Column in the file"),
+                    rx.table.column_header_cell("Client field"),
+                )
+            ),
             rx.table.body(rx.foreach(s.columns, _mapping_row)),
-            variant="surface", id="column-mapping",
+            variant="surface",
+            id="column-mapping",
         ),
         rx.heading("First rows", size="3"),
         rx.table.root(
-            rx.table.header(rx.table.row(rx.foreach(
-                s.columns, lambda c: rx.table.column_header_cell(c)))),
-            rx.table.body(rx.foreach(s.sample, lambda row: rx.table.row(
-                rx.foreach(row, lambda cell: rx.table.cell(cell))))),
-            variant="surface", size="1", width="100%",
+            rx.table.header(
+                rx.table.row(rx.foreach(s.columns, lambda c: rx.table.column_header_cell(c)))
+            ),
+            rx.table.body(
+                rx.foreach(
+                    s.sample,
+                    lambda row: rx.table.row(rx.foreach(row, lambda cell: rx.table.cell(cell))),
+                )
+            ),
+            variant="surface",
+            size="1",
+            width="100%",
         ),
         rx.hstack(
-            rx.checkbox("Refuse the whole file if any row is invalid",
-                        checked=s.all_or_nothing, on_change=s.set_all_or_nothing),
+            rx.checkbox(
+                "Refuse the whole file if any row is invalid",
+                checked=s.all_or_nothing,
+                on_change=s.set_all_or_nothing,
+            ),
             rx.spacer(),
-            rx.button("Start over", variant="soft", color_scheme="gray",
-                      on_click=s.reset_import),
+            rx.button("Start over", variant="soft", color_scheme="gray", on_click=s.reset_import),
             rx.button(rx.icon("play"), "Import", id="run-import", on_click=s.run_import),
-            width="100%", align="center",
+            width="100%",
+            align="center",
         ),
-        width="100%", spacing="3",
+        width="100%",
+        spacing="3",
     )
 
 
 def _running_step() -> rx.Component:
     s = ClientImportState
     return rx.vstack(
-        rx.text(rx.cond(s.stage == "saving", "Saving to the database…",
-                        "Checking rows: " + s.done_rows.to_string() + " of about "
-                        + s.total_rows.to_string())),
+        rx.text(
+            rx.cond(
+                s.stage == "saving",
+                "Saving to the database…",
+                "Checking rows: "
+                + s.done_rows.to_string()
+                + " of about "
+                + s.total_rows.to_string(),
+            )
+        ),
         rx.progress(value=s.percent, width="100%", id="import-progress"),
-        width="100%", spacing="3",
+        width="100%",
+        spacing="3",
     )
 
 
@@ -259,32 +316,64 @@ def _done_step() -> rx.Component:
     return rx.vstack(
         rx.cond(
             s.aborted,
-            rx.callout("Nothing was imported: some rows are invalid and the whole file was "
-                       "refused.", icon="triangle-alert", color_scheme="red", role="alert"),
-            rx.callout(s.inserted.to_string() + " clients added, " + s.updated.to_string()
-                       + " updated in " + s.seconds + " s.", icon="circle-check",
-                       color_scheme="green", id="import-summary"),
+            rx.callout(
+                "Nothing was imported: some rows are invalid and the whole file was refused.",
+                icon="triangle-alert",
+                color_scheme="red",
+                role="alert",
+            ),
+            rx.callout(
+                s.inserted.to_string()
+                + " clients added, "
+                + s.updated.to_string()
+                + " updated in "
+                + s.seconds
+                + " s.",
+                icon="circle-check",
+                color_scheme="green",
+                id="import-summary",
+            ),
         ),
         rx.cond(
             s.rejected_count > 0,
             rx.vstack(
                 rx.hstack(
-                    rx.heading(s.rejected_count.to_string()
-                               + rx.cond(s.rejected_count == 1, " row rejected",
-                                         " rows rejected"), size="4",
-                               id="rejected-count"),
+                    rx.heading(
+                        s.rejected_count.to_string()
+                        + rx.cond(s.rejected_count == 1, " row rejected", " rows rejected"),
+                        size="4",
+                        id="rejected-count",
+                    ),
                     rx.spacer(),
-                    rx.button(rx.icon("download"), "Download the report", variant="soft",
-                              on_click=s.download_report),
-                    width="100%", align="center",
+                    rx.button(
+                        rx.icon("download"),
+                        "Download the report",
+                        variant="soft",
+                        on_click=s.download_report,
+                    ),
+                    width="100%",
+                    align="center",
                 ),
                 rx.table.root(
-                    rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                                   ("Line", "Email", "Reason")])),
-                    rx.table.body(rx.foreach(s.rejected, lambda r: rx.table.row(
-                        rx.table.cell(r.line), rx.table.cell(r.email), rx.table.cell(r.reason),
-                        class_name="rejected-row"))),
-                    variant="surface", width="100%", id="rejected-rows",
+                    rx.table.header(
+                        rx.table.row(
+                            *[rx.table.column_header_cell(h) for h in ("Line", "Email", "Reason")]
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            s.rejected,
+                            lambda r: rx.table.row(
+                                rx.table.cell(r.line),
+                                rx.table.cell(r.email),
+                                rx.table.cell(r.reason),
+                                class_name="rejected-row",
+                            ),
+                        )
+                    ),
+                    variant="surface",
+                    width="100%",
+                    id="rejected-rows",
                 ),
                 width="100%",
             ),
@@ -294,25 +383,37 @@ def _done_step() -> rx.Component:
             (s.warned_count > 0) & ~s.aborted,
             rx.callout(
                 rx.vstack(
-                    rx.text(s.warned_count.to_string(),
-                            " imported with a warning: check these numbers with the clients.",
-                            id="import-warnings"),
-                    rx.foreach(s.warnings, lambda w: rx.text(
-                        "Line ", w.line.to_string(), ": ", w.reason, size="1")),
+                    rx.text(
+                        s.warned_count.to_string(),
+                        " imported with a warning: check these numbers with the clients.",
+                        id="import-warnings",
+                    ),
+                    rx.foreach(
+                        s.warnings,
+                        lambda w: rx.text("Line ", w.line.to_string(), ": ", w.reason, size="1"),
+                    ),
                     spacing="1",
                 ),
-                icon="info", color_scheme="amber", width="100%"),
+                icon="info",
+                color_scheme="amber",
+                width="100%",
+            ),
         ),
         rx.hstack(
             rx.button("Import another file", variant="soft", on_click=s.reset_import),
             rx.link(rx.button("Go to clients"), href=routes.CLIENTS),
         ),
-        width="100%", spacing="3",
+        width="100%",
+        spacing="3",
     )
 
 
-@signed_in_page(routes.CLIENT_IMPORT, "Import clients", Action.EDIT_CLIENTS,
-                on_load=[ClientImportState.reset_import])
+@signed_in_page(
+    routes.CLIENT_IMPORT,
+    "Import clients",
+    Action.EDIT_CLIENTS,
+    on_load=[ClientImportState.reset_import],
+)
 def client_import_page() -> rx.Component:
     s = ClientImportState
     return rx.vstack(
@@ -325,5 +426,7 @@ def client_import_page() -> rx.Component:
             ("done", _done_step()),
             empty_state("file-question", "Nothing to import", "Upload a CSV file."),
         ),
-        width="100%", spacing="4", max_width="64rem",
+        width="100%",
+        spacing="4",
+        max_width="64rem",
     )

@@ -16,8 +16,16 @@ from crm_app.services.errors import InvalidInput
 from crm_app.state import AppState, service_event
 from models.client import ClientKind, KycStatus, RiskCategory
 
-TEXT_FIELDS = ("name", "email", "other_emails", "phone", "other_phones", "country", "region",
-               "marketing_consent_source")
+TEXT_FIELDS = (
+    "name",
+    "email",
+    "other_emails",
+    "phone",
+    "other_phones",
+    "country",
+    "region",
+    "marketing_consent_source",
+)
 
 
 def route_client_id(params: dict) -> int:
@@ -76,8 +84,7 @@ class ClientProfileState(AppState):
         self.notes = client_service.list_notes(actor, client_id)
         self.history = client_service.client_history(actor, client_id)
         self.custom_defs = list_custom_fields(actor)
-        self.tickets = (client_service.client_tickets(actor, client_id)
-                        if self.sees_tickets else [])
+        self.tickets = client_service.client_tickets(actor, client_id) if self.sees_tickets else []
         owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
         self.staff = [[str(i), n] for i, n in owners]
         self._show(detail)
@@ -125,18 +132,30 @@ class ClientProfileState(AppState):
             return None
         self.form_error = ""
         changes = {key: form.get(key, "") for key in TEXT_FIELDS}
-        changes.update(kind=self.kind, risk_category=self.risk, tags=form.get("tags", ""),
-                       owner_agent_id=self.owner or None, marketing_consent=self.consent,
-                       currency=self.currency)
+        changes.update(
+            kind=self.kind,
+            risk_category=self.risk,
+            tags=form.get("tags", ""),
+            owner_agent_id=self.owner or None,
+            marketing_consent=self.consent,
+            currency=self.currency,
+        )
         if self.sees_finances:
-            changes.update(net_worth=form.get("net_worth", ""), aum=form.get("aum", ""),
-                           kyc_status=self.kyc, kyc_review_due=form.get("kyc_review_due", ""))
+            changes.update(
+                net_worth=form.get("net_worth", ""),
+                aum=form.get("aum", ""),
+                kyc_status=self.kyc,
+                kyc_review_due=form.get("kyc_review_due", ""),
+            )
         custom = {d.key: form.get(f"custom_{d.key}", "") for d in self.custom_defs}
         if custom:
             changes["custom_fields"] = custom
         saved = client_service.update_client(actor, self.client.id, changes)
-        return [ClientProfileState.load, rx.toast.success("Saved"),
-                *[rx.toast.warning(w, duration=10_000) for w in saved.warnings]]
+        return [
+            ClientProfileState.load,
+            rx.toast.success("Saved"),
+            *[rx.toast.warning(w, duration=10_000) for w in saved.warnings],
+        ]
 
     @service_event
     def add_note(self, actor: Actor):
@@ -159,15 +178,18 @@ class ClientProfileState(AppState):
         if self.client is None:
             return None
         data = client_privacy.export_client_json(actor, self.client.id)
-        return [rx.download(data=data, filename=f"client-{self.client.id}.json"),
-                ClientProfileState.load]
+        return [
+            rx.download(data=data, filename=f"client-{self.client.id}.json"),
+            ClientProfileState.load,
+        ]
 
     @service_event
     def toggle_legal_hold(self, actor: Actor):
         if self.client is None:
             return None
-        client_privacy.set_legal_hold(actor, self.client.id, not self.client.legal_hold,
-                                      self.hold_reason)
+        client_privacy.set_legal_hold(
+            actor, self.client.id, not self.client.legal_hold, self.hold_reason
+        )
         self.hold_reason = ""
         return ClientProfileState.load
 
@@ -188,8 +210,17 @@ class ClientProfileState(AppState):
 
 
 def _input(label: str, name: str, value, **props) -> rx.Component:
-    return field(label, rx.input(name=name, default_value=value, id=f"profile-{name}",
-                                 width="100%", read_only=~ClientProfileState.can_edit, **props))
+    return field(
+        label,
+        rx.input(
+            name=name,
+            default_value=value,
+            id=f"profile-{name}",
+            width="100%",
+            read_only=~ClientProfileState.can_edit,
+            **props,
+        ),
+    )
 
 
 def _details_form(client: ClientDetail) -> rx.Component:
@@ -197,24 +228,43 @@ def _details_form(client: ClientDetail) -> rx.Component:
     finance = rx.cond(
         s.sees_finances,
         rx.grid(
-            rx.vstack(_input("Net worth", "net_worth", client.net_worth, input_mode="decimal"),
-                      rx.text(client.net_worth_converted, size="1", color_scheme="gray",
-                              id="net-worth-converted"), spacing="1"),
-            rx.vstack(_input("Assets under management", "aum", client.aum,
-                             input_mode="decimal"),
-                      rx.text(client.aum_converted, size="1", color_scheme="gray"),
-                      spacing="1"),
-            field("KYC status", rx.select([k.value for k in KycStatus], value=s.kyc,
-                                          on_change=s.set_kyc)),
+            rx.vstack(
+                _input("Net worth", "net_worth", client.net_worth, input_mode="decimal"),
+                rx.text(
+                    client.net_worth_converted,
+                    size="1",
+                    color_scheme="gray",
+                    id="net-worth-converted",
+                ),
+                spacing="1",
+            ),
+            rx.vstack(
+                _input("Assets under management", "aum", client.aum, input_mode="decimal"),
+                rx.text(client.aum_converted, size="1", color_scheme="gray"),
+                spacing="1",
+            ),
+            field(
+                "KYC status",
+                rx.select([k.value for k in KycStatus], value=s.kyc, on_change=s.set_kyc),
+            ),
             _input("KYC review due", "kyc_review_due", client.kyc_review_due, type="date"),
-            columns="4", spacing="3", width="100%",
+            columns="4",
+            spacing="3",
+            width="100%",
         ),
     )
     return rx.form(
         rx.vstack(
             rx.grid(
-                field("Type", rx.select([k.value for k in ClientKind], value=s.kind,
-                                        on_change=s.set_kind, disabled=~s.can_edit)),
+                field(
+                    "Type",
+                    rx.select(
+                        [k.value for k in ClientKind],
+                        value=s.kind,
+                        on_change=s.set_kind,
+                        disabled=~s.can_edit,
+                    ),
+                ),
                 _input("Name", "name", client.name, required=True),
                 _input("Email", "email", client.email, type="email"),
                 _input("Other emails (comma separated)", "other_emails", client.other_emails),
@@ -222,41 +272,95 @@ def _details_form(client: ClientDetail) -> rx.Component:
                 _input("Other phones", "other_phones", client.other_phones),
                 _input("Country (ISO code)", "country", client.country, max_length=2),
                 _input("Region", "region", client.region),
-                field("Risk category", rx.select([r.value for r in RiskCategory], value=s.risk,
-                                                 on_change=s.set_risk, disabled=~s.can_edit)),
-                field("Currency", rx.select(list(CURRENCIES), value=s.currency,
-                                            on_change=s.set_currency, disabled=~s.can_edit)),
-                field("Relationship manager", rx.select.root(
-                    rx.select.trigger(placeholder="Nobody"),
-                    rx.select.content(rx.foreach(
-                        s.staff, lambda o: rx.select.item(o[1], value=o[0]))),
-                    value=s.owner, on_change=s.set_owner, disabled=~s.can_edit)),
+                field(
+                    "Risk category",
+                    rx.select(
+                        [r.value for r in RiskCategory],
+                        value=s.risk,
+                        on_change=s.set_risk,
+                        disabled=~s.can_edit,
+                    ),
+                ),
+                field(
+                    "Currency",
+                    rx.select(
+                        list(CURRENCIES),
+                        value=s.currency,
+                        on_change=s.set_currency,
+                        disabled=~s.can_edit,
+                    ),
+                ),
+                field(
+                    "Relationship manager",
+                    rx.select.root(
+                        rx.select.trigger(placeholder="Nobody"),
+                        rx.select.content(
+                            rx.foreach(s.staff, lambda o: rx.select.item(o[1], value=o[0]))
+                        ),
+                        value=s.owner,
+                        on_change=s.set_owner,
+                        disabled=~s.can_edit,
+                    ),
+                ),
                 _input("Tags (comma separated)", "tags", s.tags_text),
-                columns="3", spacing="3", width="100%",
+                columns="3",
+                spacing="3",
+                width="100%",
             ),
             finance,
             rx.hstack(
-                rx.switch(checked=s.consent, on_change=s.set_consent, disabled=~s.can_edit,
-                          aria_label="Marketing consent"),
+                rx.switch(
+                    checked=s.consent,
+                    on_change=s.set_consent,
+                    disabled=~s.can_edit,
+                    aria_label="Marketing consent",
+                ),
                 rx.text("Marketing consent", size="2"),
                 rx.text(client.marketing_consent_at, size="1", color_scheme="gray"),
-                _input("Consent source", "marketing_consent_source",
-                       client.marketing_consent_source),
-                align="center", width="100%",
+                _input(
+                    "Consent source", "marketing_consent_source", client.marketing_consent_source
+                ),
+                align="center",
+                width="100%",
             ),
-            rx.cond(s.custom_defs.length() > 0, rx.grid(
-                rx.foreach(s.custom_defs, lambda d: field(d.label, rx.input(
-                    name="custom_" + d.key, default_value=client.custom_fields.get(d.key, ""),
-                    placeholder=d.field_type, read_only=~s.can_edit))),
-                columns="3", spacing="3", width="100%")),
+            rx.cond(
+                s.custom_defs.length() > 0,
+                rx.grid(
+                    rx.foreach(
+                        s.custom_defs,
+                        lambda d: field(
+                            d.label,
+                            rx.input(
+                                name="custom_" + d.key,
+                                default_value=client.custom_fields.get(d.key, ""),
+                                placeholder=d.field_type,
+                                read_only=~s.can_edit,
+                            ),
+                        ),
+                    ),
+                    columns="3",
+                    spacing="3",
+                    width="100%",
+                ),
+            ),
             form_error(s.form_error),
-            rx.cond(s.can_edit, rx.hstack(
-                rx.button("Delete client", type="button", color_scheme="red", variant="soft",
-                          on_click=s.delete),
-                rx.spacer(),
-                rx.button("Save changes", type="submit", id="save-client"),
-                width="100%")),
-            spacing="4", width="100%",
+            rx.cond(
+                s.can_edit,
+                rx.hstack(
+                    rx.button(
+                        "Delete client",
+                        type="button",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=s.delete,
+                    ),
+                    rx.spacer(),
+                    rx.button("Save changes", type="submit", id="save-client"),
+                    width="100%",
+                ),
+            ),
+            spacing="4",
+            width="100%",
         ),
         on_submit=s.save,
         key=s.form_version.to_string(),  # fresh defaults after each save
@@ -267,14 +371,31 @@ def _tickets() -> rx.Component:
     return rx.cond(
         ClientProfileState.tickets.length() > 0,
         rx.table.root(
-            rx.table.header(rx.table.row(*[rx.table.column_header_cell(h) for h in
-                                           ("#", "Subject", "Status", "Priority", "Created")])),
-            rx.table.body(rx.foreach(ClientProfileState.tickets, lambda t: rx.table.row(
-                rx.table.cell(rx.link("#", t.number.to_string(),
-                                      href=routes.ticket(t.number))),
-                rx.table.cell(t.subject), rx.table.cell(rx.badge(t.status)),
-                rx.table.cell(t.priority), rx.table.cell(t.created_at)))),
-            width="100%", variant="surface"),
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("#", "Subject", "Status", "Priority", "Created")
+                    ]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    ClientProfileState.tickets,
+                    lambda t: rx.table.row(
+                        rx.table.cell(
+                            rx.link("#", t.number.to_string(), href=routes.ticket(t.number))
+                        ),
+                        rx.table.cell(t.subject),
+                        rx.table.cell(rx.badge(t.status)),
+                        rx.table.cell(t.priority),
+                        rx.table.cell(t.created_at),
+                    ),
+                )
+            ),
+            width="100%",
+            variant="surface",
+        ),
         empty_state("inbox", "No tickets", "This client has not contacted the firm yet."),
     )
 
@@ -282,28 +403,56 @@ def _tickets() -> rx.Component:
 def _notes() -> rx.Component:
     s = ClientProfileState
     return rx.vstack(
-        rx.cond(s.can_edit, rx.hstack(
-            rx.text_area(value=s.note_draft, on_change=s.set_note_draft, width="100%",
-                         placeholder="Add a note…", id="note-draft"),
-            rx.button("Add note", on_click=s.add_note, id="add-note"),
-            width="100%", align="end")),
-        rx.cond(s.notes.length() > 0,
-                rx.foreach(s.notes, lambda n: rx.card(
+        rx.cond(
+            s.can_edit,
+            rx.hstack(
+                rx.text_area(
+                    value=s.note_draft,
+                    on_change=s.set_note_draft,
+                    width="100%",
+                    placeholder="Add a note…",
+                    id="note-draft",
+                ),
+                rx.button("Add note", on_click=s.add_note, id="add-note"),
+                width="100%",
+                align="end",
+            ),
+        ),
+        rx.cond(
+            s.notes.length() > 0,
+            rx.foreach(
+                s.notes,
+                lambda n: rx.card(
                     rx.text(n.author, " · ", n.created_at, size="1", color_scheme="gray"),
-                    rx.text(n.body, white_space="pre-wrap"), width="100%")),
-                empty_state("notebook-pen", "No notes yet", "Notes the team adds show here.")),
-        width="100%", spacing="3",
+                    rx.text(n.body, white_space="pre-wrap"),
+                    width="100%",
+                ),
+            ),
+            empty_state("notebook-pen", "No notes yet", "Notes the team adds show here."),
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
 def _history() -> rx.Component:
     return rx.cond(
         ClientProfileState.history.length() > 0,
-        rx.vstack(rx.foreach(ClientProfileState.history, lambda h: rx.card(
-            rx.text(h.at, " · ", h.who, " · ", rx.badge(h.action), size="2"),
-            rx.foreach(h.changes, lambda c: rx.text(
-                rx.text.strong(c[0]), ": ", c[1], " → ", c[2], size="2")),
-            width="100%")), width="100%", id="client-history"),
+        rx.vstack(
+            rx.foreach(
+                ClientProfileState.history,
+                lambda h: rx.card(
+                    rx.text(h.at, " · ", h.who, " · ", rx.badge(h.action), size="2"),
+                    rx.foreach(
+                        h.changes,
+                        lambda c: rx.text(rx.text.strong(c[0]), ": ", c[1], " → ", c[2], size="2"),
+                    ),
+                    width="100%",
+                ),
+            ),
+            width="100%",
+            id="client-history",
+        ),
         empty_state("history", "No history", "Changes to this record show here."),
     )
 
@@ -312,44 +461,84 @@ def _privacy() -> rx.Component:
     s = ClientProfileState
     return rx.vstack(
         rx.hstack(
-            rx.button(rx.icon("file-json"), "Export all data (JSON)", variant="soft",
-                      on_click=s.export_data, id="export-client-data"),
-            rx.text("Everything held about this client, for an access request.", size="2",
-                    color_scheme="gray"),
+            rx.button(
+                rx.icon("file-json"),
+                "Export all data (JSON)",
+                variant="soft",
+                on_click=s.export_data,
+                id="export-client-data",
+            ),
+            rx.text(
+                "Everything held about this client, for an access request.",
+                size="2",
+                color_scheme="gray",
+            ),
             align="center",
         ),
-        rx.card(rx.vstack(
-            rx.heading("Legal hold", size="3"),
-            rx.cond(s.client.legal_hold,
+        rx.card(
+            rx.vstack(
+                rx.heading("Legal hold", size="3"),
+                rx.cond(
+                    s.client.legal_hold,
                     rx.text("On hold: ", s.client.legal_hold_reason, id="legal-hold-status"),
-                    rx.text("Not on hold.", color_scheme="gray", id="legal-hold-status")),
-            rx.hstack(
-                rx.cond(~s.client.legal_hold, rx.input(
-                    value=s.hold_reason, on_change=s.set_hold_reason, width="24rem",
-                    placeholder="Reason (case, regulator, …)", id="hold-reason")),
-                rx.button(rx.cond(s.client.legal_hold, "Lift the hold", "Put on legal hold"),
-                          variant="soft", color_scheme="amber", on_click=s.toggle_legal_hold,
-                          id="toggle-hold"),
-            ),
-        ), width="100%"),
-        rx.card(rx.vstack(
-            rx.heading("Erase personal data", size="3"),
-            rx.text("Replaces the name, contact data, finances, notes and ticket texts; tickets "
-                    "and the audit trail keep their shape. This cannot be undone.", size="2"),
-            rx.cond(
-                s.client.erased,
-                rx.badge("erased", color_scheme="red"),
-                confirm_dialog(
-                    rx.button("Erase…", color_scheme="red", disabled=s.client.legal_hold,
-                              id="erase-client"),
-                    "Erase this client's personal data?",
-                    rx.input(value=s.erase_reason, on_change=s.set_erase_reason,
-                             placeholder="Reason (e.g. erasure request of 2026-11-20)"),
-                    confirm_label="Erase", on_confirm=s.erase, confirm_id="confirm-erase",
+                    rx.text("Not on hold.", color_scheme="gray", id="legal-hold-status"),
+                ),
+                rx.hstack(
+                    rx.cond(
+                        ~s.client.legal_hold,
+                        rx.input(
+                            value=s.hold_reason,
+                            on_change=s.set_hold_reason,
+                            width="24rem",
+                            placeholder="Reason (case, regulator, …)",
+                            id="hold-reason",
+                        ),
+                    ),
+                    rx.button(
+                        rx.cond(s.client.legal_hold, "Lift the hold", "Put on legal hold"),
+                        variant="soft",
+                        color_scheme="amber",
+                        on_click=s.toggle_legal_hold,
+                        id="toggle-hold",
+                    ),
                 ),
             ),
-        ), width="100%"),
-        width="100%", spacing="3",
+            width="100%",
+        ),
+        rx.card(
+            rx.vstack(
+                rx.heading("Erase personal data", size="3"),
+                rx.text(
+                    "Replaces the name, contact data, finances, notes and ticket texts; tickets "
+                    "and the audit trail keep their shape. This cannot be undone.",
+                    size="2",
+                ),
+                rx.cond(
+                    s.client.erased,
+                    rx.badge("erased", color_scheme="red"),
+                    confirm_dialog(
+                        rx.button(
+                            "Erase…",
+                            color_scheme="red",
+                            disabled=s.client.legal_hold,
+                            id="erase-client",
+                        ),
+                        "Erase this client's personal data?",
+                        rx.input(
+                            value=s.erase_reason,
+                            on_change=s.set_erase_reason,
+                            placeholder="Reason (e.g. erasure request of 2026-11-20)",
+                        ),
+                        confirm_label="Erase",
+                        on_confirm=s.erase,
+                        confirm_id="confirm-erase",
+                    ),
+                ),
+            ),
+            width="100%",
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
@@ -362,13 +551,21 @@ def client_profile_page() -> rx.Component:
             rx.hstack(
                 rx.link(rx.icon("arrow-left"), href=routes.CLIENTS, aria_label="Back"),
                 rx.heading(s.client.name, size="6", id="client-heading"),
-                rx.badge(s.client.kind), rx.badge(s.client.risk_category, color_scheme="blue"),
+                rx.badge(s.client.kind),
+                rx.badge(s.client.risk_category, color_scheme="blue"),
                 rx.cond(s.client.legal_hold, rx.badge("legal hold", color_scheme="amber")),
                 rx.cond(s.client.deleted, rx.badge("deleted", color_scheme="red")),
                 rx.spacer(),
-                rx.text("Created ", s.client.created_at, " · updated ", s.client.updated_at,
-                        size="1", color_scheme="gray"),
-                align="center", width="100%",
+                rx.text(
+                    "Created ",
+                    s.client.created_at,
+                    " · updated ",
+                    s.client.updated_at,
+                    size="1",
+                    color_scheme="gray",
+                ),
+                align="center",
+                width="100%",
             ),
             rx.tabs.root(
                 rx.tabs.list(
@@ -377,24 +574,38 @@ def client_profile_page() -> rx.Component:
                     rx.tabs.trigger("Campaigns", value="campaigns"),
                     rx.tabs.trigger("Notes", value="notes"),
                     rx.tabs.trigger("History", value="history", id="history-tab"),
-                    rx.cond(s.handles_privacy,
-                            rx.tabs.trigger("Privacy", value="privacy", id="privacy-tab")),
+                    rx.cond(
+                        s.handles_privacy,
+                        rx.tabs.trigger("Privacy", value="privacy", id="privacy-tab"),
+                    ),
                 ),
-                rx.tabs.content(rx.box(_details_form(s.client), padding_top="1rem"),
-                                value="details"),
+                rx.tabs.content(
+                    rx.box(_details_form(s.client), padding_top="1rem"), value="details"
+                ),
                 rx.tabs.content(rx.box(_tickets(), padding_top="1rem"), value="tickets"),
-                rx.tabs.content(rx.box(empty_state(
-                    "megaphone", "No campaigns yet",
-                    "Campaigns this client receives will be listed here."), padding_top="1rem"),
-                    value="campaigns"),
+                rx.tabs.content(
+                    rx.box(
+                        empty_state(
+                            "megaphone",
+                            "No campaigns yet",
+                            "Campaigns this client receives will be listed here.",
+                        ),
+                        padding_top="1rem",
+                    ),
+                    value="campaigns",
+                ),
                 rx.tabs.content(rx.box(_notes(), padding_top="1rem"), value="notes"),
                 rx.tabs.content(rx.box(_history(), padding_top="1rem"), value="history"),
                 rx.tabs.content(rx.box(_privacy(), padding_top="1rem"), value="privacy"),
-                default_value="details", width="100%",
+                default_value="details",
+                width="100%",
             ),
-            spacing="4", width="100%",
+            spacing="4",
+            width="100%",
         ),
-        rx.cond(s.not_found != "",
-                empty_state("user-x", "Client not found", s.not_found),
-                rx.center(rx.spinner(), padding="3rem")),
+        rx.cond(
+            s.not_found != "",
+            empty_state("user-x", "Client not found", s.not_found),
+            rx.center(rx.spinner(), padding="3rem"),
+        ),
     )

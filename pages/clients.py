@@ -40,9 +40,16 @@ FINANCE_FILTERS = (
 FILTER_KEYS = frozenset(key for key, _, _ in FILTERS + FINANCE_FILTERS)
 MAX_FILTER_TEXT = 200
 # Column key -> the field it sorts by ("" = not sortable).
-SORT_KEYS = {"email": "email", "country": "country", "region": "region",
-             "risk_category": "risk_category", "created_at": "created_at",
-             "net_worth": "net_worth", "aum": "aum", "kyc_status": "kyc_status"}
+SORT_KEYS = {
+    "email": "email",
+    "country": "country",
+    "region": "region",
+    "risk_category": "risk_category",
+    "created_at": "created_at",
+    "net_worth": "net_worth",
+    "aum": "aum",
+    "kyc_status": "kyc_status",
+}
 # Typing pauses this long before a text filter applies; Enter applies at once.
 FILTER_DEBOUNCE_MS = 500
 
@@ -93,8 +100,14 @@ class ClientsState(AppState):
     @service_event(on_error="_list_failed")
     def load_page(self, actor: Actor):
         result = client_service.list_clients(
-            actor, search=self.search, page=self.page, page_size=PAGE_SIZE,
-            filters=self._criteria(), sort=self.sort, descending=self.descending)
+            actor,
+            search=self.search,
+            page=self.page,
+            page_size=PAGE_SIZE,
+            filters=self._criteria(),
+            sort=self.sort,
+            descending=self.descending,
+        )
         self.list_error = ""
         self.clients, self.total = result.items, result.total
 
@@ -147,8 +160,9 @@ class ClientsState(AppState):
 
     @service_event
     def export(self, actor: Actor, fmt: str):
-        data = client_export.export_clients(actor, fmt, search=self.search,
-                                            filters=self._criteria())
+        data = client_export.export_clients(
+            actor, fmt, search=self.search, filters=self._criteria()
+        )
         return rx.download(data=data, filename=f"clients.{fmt}")
 
     @rx.event
@@ -174,33 +188,46 @@ class ClientsState(AppState):
             currency=form.get("currency", "") or "USD",
         )
         self.dialog_open = False
-        return [rx.toast.success("Client added"),
-                *[rx.toast.warning(w, duration=10_000) for w in row.warnings],
-                rx.redirect(routes.client(row.id))]
+        return [
+            rx.toast.success("Client added"),
+            *[rx.toast.warning(w, duration=10_000) for w in row.warnings],
+            rx.redirect(routes.client(row.id)),
+        ]
 
 
 def _header(column: str, label: str, sort_key: str) -> rx.Component:
     if not sort_key:  # same size as the sortable headers' buttons
         return rx.table.column_header_cell(rx.text(label, size="1", weight="medium"))
-    arrow = rx.cond(ClientsState.sort == sort_key,
-                    rx.cond(ClientsState.descending, " ↓", " ↑"), "")
+    arrow = rx.cond(ClientsState.sort == sort_key, rx.cond(ClientsState.descending, " ↓", " ↑"), "")
     return rx.table.column_header_cell(
-        rx.button(label, arrow, variant="ghost", size="1", color_scheme="gray",
-                  high_contrast=True, on_click=ClientsState.sort_by(sort_key),
-                  aria_label=f"Sort by {label}"),
+        rx.button(
+            label,
+            arrow,
+            variant="ghost",
+            size="1",
+            color_scheme="gray",
+            high_contrast=True,
+            on_click=ClientsState.sort_by(sort_key),
+            aria_label=f"Sort by {label}",
+        ),
     )
 
 
 # One line per cell, cut with an ellipsis: a long email never widens the table.
-_CLIPPED = {"max_width": "16rem", "overflow": "hidden", "text_overflow": "ellipsis",
-            "white_space": "nowrap"}
+_CLIPPED = {
+    "max_width": "16rem",
+    "overflow": "hidden",
+    "text_overflow": "ellipsis",
+    "white_space": "nowrap",
+}
 
 
 def _money(amount: rx.Var, converted: rx.Var) -> rx.Component:
     return rx.vstack(
         rx.text(amount, size="2", white_space="nowrap"),
-        rx.cond(converted != "", rx.text(converted, size="1", color_scheme="gray",
-                                         white_space="nowrap")),
+        rx.cond(
+            converted != "", rx.text(converted, size="1", color_scheme="gray", white_space="nowrap")
+        ),
         spacing="0",
     )
 
@@ -212,8 +239,9 @@ def _cell(key: str, client: ClientRow) -> rx.Component:
         "aum": _money(client.aum, client.aum_converted),
     }.get(key)
     if content is None:  # plain text: the full value on hover
-        return rx.table.cell(getattr(client, key), style=_CLIPPED,
-                             custom_attrs={"title": getattr(client, key)})
+        return rx.table.cell(
+            getattr(client, key), style=_CLIPPED, custom_attrs={"title": getattr(client, key)}
+        )
     return rx.table.cell(content, style=_CLIPPED)
 
 
@@ -224,9 +252,16 @@ def _shown(key: str) -> rx.Var[bool]:
 def _row(client: ClientRow) -> rx.Component:
     return rx.table.row(
         # The link serves keyboards and new tabs; a click elsewhere on the row opens it too.
-        rx.table.cell(rx.link(client.name, href=routes.client(client.id),
-                              weight="medium", on_click=rx.stop_propagation),
-                      style=_CLIPPED, custom_attrs={"title": client.name}),
+        rx.table.cell(
+            rx.link(
+                client.name,
+                href=routes.client(client.id),
+                weight="medium",
+                on_click=rx.stop_propagation,
+            ),
+            style=_CLIPPED,
+            custom_attrs={"title": client.name},
+        ),
         *[rx.cond(_shown(key), _cell(key, client)) for key in client_service.LIST_COLUMNS],
         class_name="client-row",
         cursor="pointer",
@@ -237,22 +272,30 @@ def _row(client: ClientRow) -> rx.Component:
 
 def _filter_label(key: str, label: str, kind) -> rx.Component | str:
     if kind == "money":
-        return rx.text(label, " (", ClientsState.reporting_currency, ")", size="1",
-                       color_scheme="gray")
+        return rx.text(
+            label, " (", ClientsState.reporting_currency, ")", size="1", color_scheme="gray"
+        )
     return rx.text(label, size="1", color_scheme="gray")
 
 
 def _filter_control(key: str, label: str, kind) -> rx.Component:
     value = ClientsState.filters.get(key, "")
     if isinstance(kind, list):
-        control = rx.select(kind, value=rx.cond(value == "", ANY, value), size="1",
-                            on_change=lambda v: ClientsState.set_filter(key, v),
-                            aria_label=label)
+        control = rx.select(
+            kind,
+            value=rx.cond(value == "", ANY, value),
+            size="1",
+            on_change=lambda v: ClientsState.set_filter(key, v),
+            aria_label=label,
+        )
     else:
         # Controlled and debounced: applies after a short pause in typing, at once on Enter
         # (and when the field is left); dates as soon as one is picked.
         control = rx.input(
-            value=value, size="1", width="9rem", aria_label=label,
+            value=value,
+            size="1",
+            width="9rem",
+            aria_label=label,
             type="date" if kind == "date" else "text",
             input_mode="decimal" if kind == "money" else None,
             placeholder="" if kind == "date" else label,
@@ -266,11 +309,20 @@ def _filter_control(key: str, label: str, kind) -> rx.Component:
 def _filters() -> rx.Component:
     return rx.flex(
         *[_filter_control(*spec) for spec in FILTERS],
-        rx.cond(ClientsState.sees_finances,
-                rx.flex(*[_filter_control(*spec) for spec in FINANCE_FILTERS], wrap="wrap",
-                        spacing="3")),
-        rx.button("Clear", variant="soft", color_scheme="gray", size="1",
-                  on_click=ClientsState.clear_filters, align_self="end"),
+        rx.cond(
+            ClientsState.sees_finances,
+            rx.flex(
+                *[_filter_control(*spec) for spec in FINANCE_FILTERS], wrap="wrap", spacing="3"
+            ),
+        ),
+        rx.button(
+            "Clear",
+            variant="soft",
+            color_scheme="gray",
+            size="1",
+            on_click=ClientsState.clear_filters,
+            align_self="end",
+        ),
         wrap="wrap",
         spacing="3",
         padding="0.75rem",
@@ -283,20 +335,28 @@ def _filters() -> rx.Component:
 
 def _column_chooser() -> rx.Component:
     def option(key: str, label: str, finance: bool) -> rx.Component:
-        box = rx.checkbox(label, checked=_shown(key), size="2",
-                          on_change=lambda checked: ClientsState.toggle_column(key, checked),
-                          class_name=f"column-{key}")
+        box = rx.checkbox(
+            label,
+            checked=_shown(key),
+            size="2",
+            on_change=lambda checked: ClientsState.toggle_column(key, checked),
+            class_name=f"column-{key}",
+        )
         return rx.cond(ClientsState.sees_finances, box) if finance else box
 
     return rx.popover.root(
-        rx.popover.trigger(rx.button(rx.icon("columns-3"), "Columns", variant="soft",
-                                     id="choose-columns")),
+        rx.popover.trigger(
+            rx.button(rx.icon("columns-3"), "Columns", variant="soft", id="choose-columns")
+        ),
         rx.popover.content(
             rx.vstack(
-                rx.text("Shown on the list (the profile has everything)", size="1",
-                        color_scheme="gray"),
-                *[option(key, label, finance)
-                  for key, (label, finance) in client_service.LIST_COLUMNS.items()],
+                rx.text(
+                    "Shown on the list (the profile has everything)", size="1", color_scheme="gray"
+                ),
+                *[
+                    option(key, label, finance)
+                    for key, (label, finance) in client_service.LIST_COLUMNS.items()
+                ],
                 spacing="2",
             ),
             id="column-chooser",
@@ -311,32 +371,53 @@ def _new_client_dialog() -> rx.Component:
             rx.dialog.title("New client"),
             rx.form(
                 rx.vstack(
-                    field("Name", rx.input(name="name", id="client-name", required=True,
-                                           width="100%")),
-                    field("Email", rx.input(name="email", id="client-email", type="email",
-                                            width="100%")),
+                    field(
+                        "Name", rx.input(name="name", id="client-name", required=True, width="100%")
+                    ),
+                    field(
+                        "Email",
+                        rx.input(name="email", id="client-email", type="email", width="100%"),
+                    ),
                     rx.hstack(
-                        field("Phone", rx.input(name="phone", id="client-phone",
-                                                placeholder="+44 20 7946 0958")),
-                        field("Country", rx.input(name="country", id="client-country",
-                                                  placeholder="GB", max_length=2)),
+                        field(
+                            "Phone",
+                            rx.input(
+                                name="phone", id="client-phone", placeholder="+44 20 7946 0958"
+                            ),
+                        ),
+                        field(
+                            "Country",
+                            rx.input(
+                                name="country", id="client-country", placeholder="GB", max_length=2
+                            ),
+                        ),
                         width="100%",
                     ),
                     field("Region", rx.input(name="region", width="100%")),
                     rx.hstack(
-                        field("Risk category", rx.select([r.value for r in RiskCategory],
-                                                         value=ClientsState.new_risk,
-                                                         on_change=ClientsState.set_new_risk)),
-                        field("Net worth", rx.input(name="net_worth", id="net-worth",
-                                                    input_mode="decimal")),
-                        field("Currency", rx.select(list(CURRENCIES), name="currency",
-                                                    default_value="USD")),
+                        field(
+                            "Risk category",
+                            rx.select(
+                                [r.value for r in RiskCategory],
+                                value=ClientsState.new_risk,
+                                on_change=ClientsState.set_new_risk,
+                            ),
+                        ),
+                        field(
+                            "Net worth",
+                            rx.input(name="net_worth", id="net-worth", input_mode="decimal"),
+                        ),
+                        field(
+                            "Currency",
+                            rx.select(list(CURRENCIES), name="currency", default_value="USD"),
+                        ),
                         width="100%",
                     ),
                     form_error(ClientsState.create_error),
                     rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
-                                                  type="button")),
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
                         rx.button("Add client", type="submit", id="create-client"),
                         justify="end",
                         width="100%",
@@ -355,13 +436,21 @@ def _pager() -> rx.Component:
     return rx.hstack(
         rx.text(ClientsState.total, " clients", size="2", color_scheme="gray", id="client-total"),
         rx.spacer(),
-        rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous",
-                  disabled=ClientsState.page <= 1,
-                  on_click=ClientsState.go_to_page(ClientsState.page - 1)),
+        rx.button(
+            rx.icon("chevron-left"),
+            variant="soft",
+            aria_label="Previous",
+            disabled=ClientsState.page <= 1,
+            on_click=ClientsState.go_to_page(ClientsState.page - 1),
+        ),
         rx.text("Page ", ClientsState.page, " of ", ClientsState.page_count, size="2"),
-        rx.button(rx.icon("chevron-right"), variant="soft", aria_label="Next",
-                  disabled=ClientsState.page >= ClientsState.page_count,
-                  on_click=ClientsState.go_to_page(ClientsState.page + 1)),
+        rx.button(
+            rx.icon("chevron-right"),
+            variant="soft",
+            aria_label="Next",
+            disabled=ClientsState.page >= ClientsState.page_count,
+            on_click=ClientsState.go_to_page(ClientsState.page + 1),
+        ),
         width="100%",
         align="center",
     )
@@ -371,35 +460,63 @@ def _pager() -> rx.Component:
 def clients_page() -> rx.Component:
     return rx.vstack(
         rx.flex(
-            rx.input(placeholder="Search name, email or phone…", value=ClientsState.search,
-                     on_change=ClientsState.set_search.debounce(300), width="20rem",
-                     aria_label="Search clients", id="client-search"),
+            rx.input(
+                placeholder="Search name, email or phone…",
+                value=ClientsState.search,
+                on_change=ClientsState.set_search.debounce(300),
+                width="20rem",
+                aria_label="Search clients",
+                id="client-search",
+            ),
             rx.badge(ClientsState.filter_count, " filters", variant="soft"),
             rx.spacer(),
             _column_chooser(),
             rx.menu.root(
-                rx.menu.trigger(rx.button(rx.icon("download"), "Export", variant="soft",
-                                          id="export-clients")),
+                rx.menu.trigger(
+                    rx.button(rx.icon("download"), "Export", variant="soft", id="export-clients")
+                ),
                 rx.menu.content(
                     rx.menu.item("CSV", on_click=ClientsState.export("csv")),
                     rx.menu.item("Excel (XLSX)", on_click=ClientsState.export("xlsx")),
                 ),
             ),
-            rx.cond(ClientsState.can_edit, rx.link(
-                rx.button(rx.icon("copy"), "Duplicates", variant="soft", id="find-duplicates"),
-                href=routes.CLIENT_DUPLICATES)),
-            rx.cond(ClientsState.can_edit, rx.link(
-                rx.button(rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"),
-                href=routes.CLIENT_IMPORT)),
-            rx.cond(ClientsState.may(Action.MANAGE_CLIENT_FIELDS), rx.link(
-                rx.button(rx.icon("list-plus"), "Custom fields", variant="soft",
-                          id="custom-fields"),
-                href=routes.CLIENT_FIELDS)),
-            rx.cond(ClientsState.may(Action.MANAGE_CURRENCY_RATES), rx.link(
-                rx.button(rx.icon("coins"), "Rates", variant="soft", id="currency-rates"),
-                href=routes.CURRENCY_RATES)),
+            rx.cond(
+                ClientsState.can_edit,
+                rx.link(
+                    rx.button(rx.icon("copy"), "Duplicates", variant="soft", id="find-duplicates"),
+                    href=routes.CLIENT_DUPLICATES,
+                ),
+            ),
+            rx.cond(
+                ClientsState.can_edit,
+                rx.link(
+                    rx.button(
+                        rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"
+                    ),
+                    href=routes.CLIENT_IMPORT,
+                ),
+            ),
+            rx.cond(
+                ClientsState.may(Action.MANAGE_CLIENT_FIELDS),
+                rx.link(
+                    rx.button(
+                        rx.icon("list-plus"), "Custom fields", variant="soft", id="custom-fields"
+                    ),
+                    href=routes.CLIENT_FIELDS,
+                ),
+            ),
+            rx.cond(
+                ClientsState.may(Action.MANAGE_CURRENCY_RATES),
+                rx.link(
+                    rx.button(rx.icon("coins"), "Rates", variant="soft", id="currency-rates"),
+                    href=routes.CURRENCY_RATES,
+                ),
+            ),
             rx.cond(ClientsState.can_edit, _new_client_dialog()),
-            width="100%", wrap="wrap", spacing="2", align="center",
+            width="100%",
+            wrap="wrap",
+            spacing="2",
+            align="center",
         ),
         _filters(),
         form_error(ClientsState.list_error),
@@ -407,11 +524,15 @@ def clients_page() -> rx.Component:
             ClientsState.clients.length() > 0,
             rx.vstack(
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        _header("name", "Name", "name"),
-                        *[rx.cond(_shown(key), _header(key, label, SORT_KEYS.get(key, "")))
-                          for key, (label, _) in client_service.LIST_COLUMNS.items()],
-                    )),
+                    rx.table.header(
+                        rx.table.row(
+                            _header("name", "Name", "name"),
+                            *[
+                                rx.cond(_shown(key), _header(key, label, SORT_KEYS.get(key, "")))
+                                for key, (label, _) in client_service.LIST_COLUMNS.items()
+                            ],
+                        )
+                    ),
                     rx.table.body(rx.foreach(ClientsState.clients, _row)),
                     width="100%",
                     variant="surface",
@@ -421,10 +542,12 @@ def clients_page() -> rx.Component:
             ),
             rx.cond(
                 (ClientsState.filter_count > 0) | (ClientsState.search != ""),
-                empty_state("search-x", "No client matches",
-                            "Change the search or clear the filters."),
-                empty_state("users", "No clients yet",
-                            "Add the firm's first client with “New client”."),
+                empty_state(
+                    "search-x", "No client matches", "Change the search or clear the filters."
+                ),
+                empty_state(
+                    "users", "No clients yet", "Add the firm's first client with “New client”."
+                ),
             ),
         ),
         spacing="4",

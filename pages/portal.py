@@ -35,13 +35,18 @@ def portal_page() -> rx.Component:
     return rx.cond(
         PortalState.tickets.length() > 0,
         rx.table.root(
-            rx.table.header(rx.table.row(*[
-                rx.table.column_header_cell(h) for h in ("#", "Subject", "Status", "Updated")
-            ])),
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h) for h in ("#", "Subject", "Status", "Updated")]
+                )
+            ),
             rx.table.body(rx.foreach(PortalState.tickets, _row)),
             width="100%",
             variant="surface",
         ),
-        empty_state("life-buoy", "No requests yet",
-                    "Requests you send to the firm appear here with their status."),
+        empty_state(
+            "life-buoy",
+            "No requests yet",
+            "Requests you send to the firm appear here with their status.",
+        ),
     )

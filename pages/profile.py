@@ -43,8 +43,9 @@ class ProfileState(TimeZoneState):
     @service_event
     def save(self, actor: Actor):
         self.time_zone = preferences.set_time_zone(actor, self.zone_choice)
-        return rx.toast.success("Times now show in "
-                                + (self.time_zone or "your browser's time zone"))
+        return rx.toast.success(
+            "Times now show in " + (self.time_zone or "your browser's time zone")
+        )
 
 
 def _zone_select() -> rx.Component:
@@ -56,9 +57,15 @@ def _zone_select() -> rx.Component:
         on_change=ProfileState.choose_zone,
         id="time-zone",
         aria_label="Time zone",
-        style={"width": "100%", "padding": "0.4rem", "border_radius": "6px",
-               "border": f"1px solid {rx.color('gray', 7)}", "background": rx.color("gray", 1),
-               "color": rx.color("gray", 12), "font_size": "0.95rem"},
+        style={
+            "width": "100%",
+            "padding": "0.4rem",
+            "border_radius": "6px",
+            "border": f"1px solid {rx.color('gray', 7)}",
+            "background": rx.color("gray", 1),
+            "color": rx.color("gray", 12),
+            "font_size": "0.95rem",
+        },
     )
 
 
@@ -66,12 +73,14 @@ def _content() -> rx.Component:
     return rx.card(
         rx.vstack(
             rx.heading("Time zone", size="4"),
-            rx.text("Dates across the workspace show in this zone, as relative times "
-                    "(“3 hours ago”) with the full date and time on hover.", size="2",
-                    color_scheme="gray"),
+            rx.text(
+                "Dates across the workspace show in this zone, as relative times "
+                "(“3 hours ago”) with the full date and time on hover.",
+                size="2",
+                color_scheme="gray",
+            ),
             field("Show times in", _zone_select()),
-            rx.hstack(rx.text("Now:", size="2", color_scheme="gray"), clock(),
-                      align="center"),
+            rx.hstack(rx.text("Now:", size="2", color_scheme="gray"), clock(), align="center"),
             rx.button("Save", on_click=ProfileState.save, id="save-profile"),
             spacing="3",
             width="100%",
@@ -85,5 +94,6 @@ def profile_page() -> rx.Component:
     return shell("Profile", _content())
 
 
-rx.page(route=routes.PROFILE, title="Profile · Finance CRM",
-        on_load=[ProfileState.load])(profile_page)
+rx.page(route=routes.PROFILE, title="Profile · Finance CRM", on_load=[ProfileState.load])(
+    profile_page
+)

@@ -80,20 +80,28 @@ class SegmentsState(AppState):
 
         def walk(node: dict[str, Any], path: str, depth: int) -> None:
             if "rules" in node:
-                out.append(BuilderRow(path=path, depth=depth, is_group=True,
-                                      op=node.get("op", "and")))
+                out.append(
+                    BuilderRow(path=path, depth=depth, is_group=True, op=node.get("op", "and"))
+                )
                 for index, child in enumerate(node["rules"]):
                     walk(child, f"{path}.{index}" if path else str(index), depth + 1)
                 return
             spec = self._field_specs.get(node.get("field", ""), {})
             operators = [[k, v] for k, v in spec.get("operators", {}).items()]
             value = node.get("value", "")
-            out.append(BuilderRow(
-                path=path, depth=depth, is_group=False, field=node.get("field", ""),
-                operator=node.get("operator", ""),
-                value=", ".join(map(str, value)) if isinstance(value, list) else str(value),
-                operators=operators, needs_value=node.get("operator", "") not in NO_VALUE,
-                choices=spec.get("choices", [])))
+            out.append(
+                BuilderRow(
+                    path=path,
+                    depth=depth,
+                    is_group=False,
+                    field=node.get("field", ""),
+                    operator=node.get("operator", ""),
+                    value=", ".join(map(str, value)) if isinstance(value, list) else str(value),
+                    operators=operators,
+                    needs_value=node.get("operator", "") not in NO_VALUE,
+                    choices=spec.get("choices", []),
+                )
+            )
 
         walk(self.tree, "", 0)
         return out
@@ -138,8 +146,7 @@ class SegmentsState(AppState):
         if first is None:
             return None
         operator = next(iter(first["operators"]))
-        _at(tree, path)["rules"].append({"field": first["key"], "operator": operator,
-                                         "value": ""})
+        _at(tree, path)["rules"].append({"field": first["key"], "operator": operator, "value": ""})
         return self._changed(tree)
 
     @rx.event
@@ -208,8 +215,12 @@ class SegmentsState(AppState):
     def save(self, actor: Actor):
         self.save_error = ""
         saved = segment_service.save_segment(
-            actor, name=self.name, rules=self.tree, description=self.description,
-            segment_id=self.editing_id or None)
+            actor,
+            name=self.name,
+            rules=self.tree,
+            description=self.description,
+            segment_id=self.editing_id or None,
+        )
         self.editing_id = saved.id
         return [SegmentsState.load, rx.toast.success("Segment saved")]
 
@@ -233,20 +244,51 @@ class SegmentsState(AppState):
 def _group_row(row: BuilderRow) -> rx.Component:
     s = SegmentsState
     return rx.hstack(
-        rx.select(["and", "or"], value=row.op, size="1",
-                  on_change=lambda v: s.set_op(row.path, v), aria_label="Combine with",
-                  disabled=~s.can_edit),
-        rx.text(rx.cond(row.op == "and", "all of these match", "any of these match"),
-                size="2", color_scheme="gray"),
-        rx.cond(s.can_edit, rx.hstack(
-            rx.button(rx.icon("plus", size=14), "Rule", size="1", variant="soft",
-                      on_click=s.add_rule(row.path), class_name="add-rule"),
-            rx.button(rx.icon("brackets", size=14), "Group", size="1", variant="soft",
-                      on_click=s.add_group(row.path), class_name="add-group"),
-            rx.cond(row.path != "", rx.icon_button(
-                rx.icon("x", size=14), size="1", variant="ghost", color_scheme="red",
-                on_click=s.remove(row.path), aria_label="Remove group")),
-        )),
+        rx.select(
+            ["and", "or"],
+            value=row.op,
+            size="1",
+            on_change=lambda v: s.set_op(row.path, v),
+            aria_label="Combine with",
+            disabled=~s.can_edit,
+        ),
+        rx.text(
+            rx.cond(row.op == "and", "all of these match", "any of these match"),
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.cond(
+            s.can_edit,
+            rx.hstack(
+                rx.button(
+                    rx.icon("plus", size=14),
+                    "Rule",
+                    size="1",
+                    variant="soft",
+                    on_click=s.add_rule(row.path),
+                    class_name="add-rule",
+                ),
+                rx.button(
+                    rx.icon("brackets", size=14),
+                    "Group",
+                    size="1",
+                    variant="soft",
+                    on_click=s.add_group(row.path),
+                    class_name="add-group",
+                ),
+                rx.cond(
+                    row.path != "",
+                    rx.icon_button(
+                        rx.icon("x", size=14),
+                        size="1",
+                        variant="ghost",
+                        color_scheme="red",
+                        on_click=s.remove(row.path),
+                        aria_label="Remove group",
+                    ),
+                ),
+            ),
+        ),
         align="center",
         padding_left=(row.depth * 1.5).to_string() + "rem",
         class_name="builder-group",
@@ -259,23 +301,47 @@ def _rule_row(row: BuilderRow) -> rx.Component:
         rx.select.root(
             rx.select.trigger(width="14rem"),
             rx.select.content(rx.foreach(s.fields, lambda f: rx.select.item(f[1], value=f[0]))),
-            value=row.field, on_change=lambda v: s.set_field(row.path, v), size="1",
-            disabled=~s.can_edit),
+            value=row.field,
+            on_change=lambda v: s.set_field(row.path, v),
+            size="1",
+            disabled=~s.can_edit,
+        ),
         rx.select.root(
             rx.select.trigger(width="11rem"),
-            rx.select.content(rx.foreach(row.operators,
-                                         lambda o: rx.select.item(o[1], value=o[0]))),
-            value=row.operator, on_change=lambda v: s.set_operator(row.path, v), size="1",
-            disabled=~s.can_edit),
+            rx.select.content(
+                rx.foreach(row.operators, lambda o: rx.select.item(o[1], value=o[0]))
+            ),
+            value=row.operator,
+            on_change=lambda v: s.set_operator(row.path, v),
+            size="1",
+            disabled=~s.can_edit,
+        ),
         # Controlled and debounced: the count follows a short pause in typing, Enter at once.
-        rx.cond(row.needs_value, rx.input(
-            value=row.value, size="1", width="14rem", key=row.path + row.field,
-            placeholder=rx.cond(row.choices.length() > 0, row.choices.join(", "), "value"),
-            on_change=lambda v: s.set_value(row.path, v), debounce_timeout=500,
-            read_only=~s.can_edit, class_name="rule-value")),
-        rx.cond(s.can_edit, rx.icon_button(
-            rx.icon("x", size=14), size="1", variant="ghost", color_scheme="red",
-            on_click=s.remove(row.path), aria_label="Remove rule")),
+        rx.cond(
+            row.needs_value,
+            rx.input(
+                value=row.value,
+                size="1",
+                width="14rem",
+                key=row.path + row.field,
+                placeholder=rx.cond(row.choices.length() > 0, row.choices.join(", "), "value"),
+                on_change=lambda v: s.set_value(row.path, v),
+                debounce_timeout=500,
+                read_only=~s.can_edit,
+                class_name="rule-value",
+            ),
+        ),
+        rx.cond(
+            s.can_edit,
+            rx.icon_button(
+                rx.icon("x", size=14),
+                size="1",
+                variant="ghost",
+                color_scheme="red",
+                on_click=s.remove(row.path),
+                aria_label="Remove rule",
+            ),
+        ),
         align="center",
         padding_left=(row.depth * 1.5).to_string() + "rem",
         class_name="builder-rule",
@@ -286,60 +352,119 @@ def _builder() -> rx.Component:
     s = SegmentsState
     return rx.vstack(
         rx.hstack(
-            labelled("Segment name", rx.input(value=s.name, on_change=s.set_name, id="segment-name",
-                                           read_only=~s.can_edit)),
-            labelled("Description", rx.input(value=s.description, on_change=s.set_description,
-                                          width="100%", read_only=~s.can_edit)),
+            labelled(
+                "Segment name",
+                rx.input(
+                    value=s.name, on_change=s.set_name, id="segment-name", read_only=~s.can_edit
+                ),
+            ),
+            labelled(
+                "Description",
+                rx.input(
+                    value=s.description,
+                    on_change=s.set_description,
+                    width="100%",
+                    read_only=~s.can_edit,
+                ),
+            ),
             width="100%",
         ),
-        rx.card(rx.vstack(rx.foreach(s.rows, lambda r: rx.cond(r.is_group, _group_row(r),
-                                                                _rule_row(r))),
-                          spacing="2"), width="100%", id="rule-builder"),
+        rx.card(
+            rx.vstack(
+                rx.foreach(s.rows, lambda r: rx.cond(r.is_group, _group_row(r), _rule_row(r))),
+                spacing="2",
+            ),
+            width="100%",
+            id="rule-builder",
+        ),
         form_error(s.preview_error),
         form_error(s.save_error),
         rx.hstack(
             rx.heading(s.count.to_string() + " matching clients", size="4", id="segment-count"),
             rx.spacer(),
-            rx.cond(s.editing_id != 0, rx.hstack(
-                rx.button(rx.icon("download"), "CSV", variant="soft", id="segment-export-csv",
-                          on_click=s.export("csv")),
-                rx.button(rx.icon("download"), "XLSX", variant="soft",
-                          on_click=s.export("xlsx")),
-            )),
-            rx.cond(s.can_edit & (s.editing_id != 0),
-                    rx.button("Delete", color_scheme="red", variant="soft", on_click=s.delete)),
+            rx.cond(
+                s.editing_id != 0,
+                rx.hstack(
+                    rx.button(
+                        rx.icon("download"),
+                        "CSV",
+                        variant="soft",
+                        id="segment-export-csv",
+                        on_click=s.export("csv"),
+                    ),
+                    rx.button(
+                        rx.icon("download"), "XLSX", variant="soft", on_click=s.export("xlsx")
+                    ),
+                ),
+            ),
+            rx.cond(
+                s.can_edit & (s.editing_id != 0),
+                rx.button("Delete", color_scheme="red", variant="soft", on_click=s.delete),
+            ),
             rx.cond(s.can_edit, rx.button("Save segment", on_click=s.save, id="save-segment")),
-            width="100%", align="center",
+            width="100%",
+            align="center",
         ),
-        rx.cond(s.preview.length() > 0,
-                rx.table.root(
-                    rx.table.header(rx.table.row(rx.table.column_header_cell("Client"),
-                                                 rx.table.column_header_cell("Email"))),
-                    rx.table.body(rx.foreach(s.preview, lambda c: rx.table.row(
-                        rx.table.cell(rx.link(c[1], href=routes.client(c[0]))),
-                        rx.table.cell(c[2])))),
-                    width="100%", variant="surface", id="segment-preview"),
-                empty_state("filter-x", "No client matches these rules",
-                            "Loosen a rule or switch a group to OR.")),
-        width="100%", spacing="3",
+        rx.cond(
+            s.preview.length() > 0,
+            rx.table.root(
+                rx.table.header(
+                    rx.table.row(
+                        rx.table.column_header_cell("Client"), rx.table.column_header_cell("Email")
+                    )
+                ),
+                rx.table.body(
+                    rx.foreach(
+                        s.preview,
+                        lambda c: rx.table.row(
+                            rx.table.cell(rx.link(c[1], href=routes.client(c[0]))),
+                            rx.table.cell(c[2]),
+                        ),
+                    )
+                ),
+                width="100%",
+                variant="surface",
+                id="segment-preview",
+            ),
+            empty_state(
+                "filter-x",
+                "No client matches these rules",
+                "Loosen a rule or switch a group to OR.",
+            ),
+        ),
+        width="100%",
+        spacing="3",
     )
 
 
-@signed_in_page(routes.SEGMENTS, "Segments", Action.VIEW_SEGMENTS,
-                on_load=[SegmentsState.load])
+@signed_in_page(routes.SEGMENTS, "Segments", Action.VIEW_SEGMENTS, on_load=[SegmentsState.load])
 def segments_page() -> rx.Component:
     s = SegmentsState
     return rx.hstack(
         rx.vstack(
-            rx.cond(s.can_edit, rx.button(rx.icon("plus"), "New segment", width="100%",
-                                          on_click=s.new_segment)),
-            rx.cond(s.segments.length() > 0,
-                    rx.foreach(s.segments, lambda seg: rx.button(
-                        seg.name, variant=rx.cond(s.editing_id == seg.id, "solid", "soft"),
-                        width="100%", justify="start", on_click=s.edit_segment(seg.id))),
-                    rx.text("No saved segments yet.", size="2", color_scheme="gray")),
-            width="16rem", spacing="2",
+            rx.cond(
+                s.can_edit,
+                rx.button(rx.icon("plus"), "New segment", width="100%", on_click=s.new_segment),
+            ),
+            rx.cond(
+                s.segments.length() > 0,
+                rx.foreach(
+                    s.segments,
+                    lambda seg: rx.button(
+                        seg.name,
+                        variant=rx.cond(s.editing_id == seg.id, "solid", "soft"),
+                        width="100%",
+                        justify="start",
+                        on_click=s.edit_segment(seg.id),
+                    ),
+                ),
+                rx.text("No saved segments yet.", size="2", color_scheme="gray"),
+            ),
+            width="16rem",
+            spacing="2",
         ),
         _builder(),
-        align="start", spacing="5", width="100%",
+        align="start",
+        spacing="5",
+        width="100%",
     )

@@ -26,8 +26,10 @@ class SetupState(AppState):
 def setup_page() -> rx.Component:
     return public_page(
         "Create the first manager",
-        rx.text("This instance is new. The first account manages users, roles and SLAs.",
-                color_scheme="gray"),
+        rx.text(
+            "This instance is new. The first account manages users, roles and SLAs.",
+            color_scheme="gray",
+        ),
         auth_form(
             routes.API_AUTH_SETUP,
             *account_fields(),

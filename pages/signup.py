@@ -19,8 +19,9 @@ class SignupState(AppState):
     def sign_up(self, form: dict):
         self.error = self.notice = ""
         # Not signed in afterwards: the same answer whether or not the address is taken.
-        accounts.sign_up(str(form.get("email", "")), str(form.get("name", "")),
-                         str(form.get("password", "")))
+        accounts.sign_up(
+            str(form.get("email", "")), str(form.get("name", "")), str(form.get("password", ""))
+        )
         self.notice = accounts.SIGN_UP_DONE
 
 
@@ -34,8 +35,14 @@ def signup_page() -> rx.Component:
                 form_error(SignupState.error),
                 rx.cond(
                     SignupState.notice != "",
-                    rx.callout(SignupState.notice, icon="mail-check", color_scheme="green",
-                               role="status", id="signup-notice", width="100%"),
+                    rx.callout(
+                        SignupState.notice,
+                        icon="mail-check",
+                        color_scheme="green",
+                        role="status",
+                        id="signup-notice",
+                        width="100%",
+                    ),
                 ),
                 rx.button("Create account", type="submit", width="100%"),
                 spacing="3",

@@ -56,8 +56,9 @@ def _row(user: UserSummary) -> rx.Component:
                 size="1",
             )
         ),
-        rx.table.cell(rx.cond(user.role, rx.text(""),
-                              rx.badge("waiting for a role", color_scheme="orange"))),
+        rx.table.cell(
+            rx.cond(user.role, rx.text(""), rx.badge("waiting for a role", color_scheme="orange"))
+        ),
         class_name="user-row",
         data_email=user.email,
     )
@@ -69,15 +70,22 @@ def _throttle_row(throttle: ThrottleRow) -> rx.Component:
         rx.table.cell(rx.text(throttle.subject, weight="medium")),
         rx.table.cell(throttle.failures),
         rx.table.cell(rx.moment(throttle.last_failure_at, from_now=True)),
-        rx.table.cell(rx.cond(
-            throttle.waiting,
-            rx.badge(rx.moment(throttle.locked_until, from_now=True), color_scheme="red"),
-            rx.text("can try now", color_scheme="gray"),
-        )),
-        rx.table.cell(rx.button(
-            "Clear", size="1", variant="soft", on_click=UsersState.clear_throttle(throttle.id),
-            aria_label="Clear throttle for " + throttle.subject,
-        )),
+        rx.table.cell(
+            rx.cond(
+                throttle.waiting,
+                rx.badge(rx.moment(throttle.locked_until, from_now=True), color_scheme="red"),
+                rx.text("can try now", color_scheme="gray"),
+            )
+        ),
+        rx.table.cell(
+            rx.button(
+                "Clear",
+                size="1",
+                variant="soft",
+                on_click=UsersState.clear_throttle(throttle.id),
+                aria_label="Clear throttle for " + throttle.subject,
+            )
+        ),
         class_name="throttle-row",
         data_subject=throttle.subject,
     )
@@ -86,24 +94,40 @@ def _throttle_row(throttle: ThrottleRow) -> rx.Component:
 def _throttles() -> rx.Component:
     return rx.vstack(
         rx.heading("Sign-in throttles", size="4", id="throttles"),
-        rx.text("After a few failed sign-ins, each further attempt on an account or from an "
-                "address must wait, the wait doubling each time. Browsers that signed in "
-                "before are not held back. Clear a throttle once you know who was trying.",
-                size="2", color_scheme="gray"),
+        rx.text(
+            "After a few failed sign-ins, each further attempt on an account or from an "
+            "address must wait, the wait doubling each time. Browsers that signed in "
+            "before are not held back. Clear a throttle once you know who was trying.",
+            size="2",
+            color_scheme="gray",
+        ),
         rx.cond(
             UsersState.throttles.length() > 0,
             rx.table.root(
-                rx.table.header(rx.table.row(*[
-                    rx.table.column_header_cell(h) for h in (
-                        "Kind", "Account or address", "Failures", "Last failure",
-                        "Next attempt", "")
-                ])),
+                rx.table.header(
+                    rx.table.row(
+                        *[
+                            rx.table.column_header_cell(h)
+                            for h in (
+                                "Kind",
+                                "Account or address",
+                                "Failures",
+                                "Last failure",
+                                "Next attempt",
+                                "",
+                            )
+                        ]
+                    )
+                ),
                 rx.table.body(rx.foreach(UsersState.throttles, _throttle_row)),
                 width="100%",
                 variant="surface",
             ),
-            empty_state("shield-check", "No throttles",
-                        "No failed sign-ins are counting against any account or address."),
+            empty_state(
+                "shield-check",
+                "No throttles",
+                "No failed sign-ins are counting against any account or address.",
+            ),
         ),
         width="100%",
         spacing="3",
@@ -116,9 +140,11 @@ def users_page() -> rx.Component:
         rx.cond(
             UsersState.users.length() > 0,
             rx.table.root(
-                rx.table.header(rx.table.row(*[
-                    rx.table.column_header_cell(h) for h in ("Name", "Email", "Role", "")
-                ])),
+                rx.table.header(
+                    rx.table.row(
+                        *[rx.table.column_header_cell(h) for h in ("Name", "Email", "Role", "")]
+                    )
+                ),
                 rx.table.body(rx.foreach(UsersState.users, _row)),
                 width="100%",
                 variant="surface",

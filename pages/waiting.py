@@ -9,8 +9,9 @@ from crm_app.layout import public_page, sign_out_button
 from crm_app.state import AppState
 
 
-@rx.page(route=routes.WAITING, title="Waiting for access · Finance CRM",
-         on_load=AppState.check_waiting)
+@rx.page(
+    route=routes.WAITING, title="Waiting for access · Finance CRM", on_load=AppState.check_waiting
+)
 def waiting_page() -> rx.Component:
     return public_page(
         "Waiting for access",
@@ -26,4 +27,3 @@ def waiting_page() -> rx.Component:
             sign_out_button(variant="outline"),
         ),
     )
-

@@ -54,15 +54,24 @@ class WorkspaceSettingsState(AppState):
     @service_event
     def toggle_round_robin(self, actor: Actor, enabled: bool):
         assignment.set_round_robin(actor, enabled)
-        return chain(self.load(), rx.toast.success(
-            "Round-robin is on: new tickets go to available agents in turn" if enabled
-            else "Round-robin is off"))
+        return chain(
+            self.load(),
+            rx.toast.success(
+                "Round-robin is on: new tickets go to available agents in turn"
+                if enabled
+                else "Round-robin is off"
+            ),
+        )
 
     @service_event
     def toggle_available(self, actor: Actor, available: bool):
         assignment.set_available(actor, available)
-        return chain(self.load(), rx.toast.success(
-            "You are available for new tickets" if available else "You are marked away"))
+        return chain(
+            self.load(),
+            rx.toast.success(
+                "You are available for new tickets" if available else "You are marked away"
+            ),
+        )
 
     @rx.event
     def new_macro(self):
@@ -127,23 +136,33 @@ def _assignment_card() -> rx.Component:
         rx.vstack(
             rx.heading("Assignment", size="4"),
             rx.hstack(
-                rx.switch(checked=s.available, on_change=s.toggle_available,
-                          id="available-switch"),
-                rx.text("I am available for new tickets", as_="label",
-                        html_for="available-switch"),
+                rx.switch(checked=s.available, on_change=s.toggle_available, id="available-switch"),
+                rx.text("I am available for new tickets", as_="label", html_for="available-switch"),
                 align="center",
             ),
             rx.cond(
                 s.may_switch_round_robin,
                 rx.hstack(
-                    rx.switch(checked=s.round_robin, on_change=s.toggle_round_robin,
-                              id="round-robin-switch", color_scheme="green"),
-                    rx.text("Round-robin: hand new unassigned tickets to available agents in "
-                            "turn", as_="label", html_for="round-robin-switch"),
+                    rx.switch(
+                        checked=s.round_robin,
+                        on_change=s.toggle_round_robin,
+                        id="round-robin-switch",
+                        color_scheme="green",
+                    ),
+                    rx.text(
+                        "Round-robin: hand new unassigned tickets to available agents in turn",
+                        as_="label",
+                        html_for="round-robin-switch",
+                    ),
                     align="center",
                 ),
-                rx.text("Round-robin is ", rx.cond(s.round_robin, "on", "off"),
-                        " (a manager switches it).", size="2", color_scheme="gray"),
+                rx.text(
+                    "Round-robin is ",
+                    rx.cond(s.round_robin, "on", "off"),
+                    " (a manager switches it).",
+                    size="2",
+                    color_scheme="gray",
+                ),
             ),
             rx.text(s.available_label, size="2", color_scheme="gray", id="available-agents"),
             spacing="3",
@@ -155,27 +174,60 @@ def _assignment_card() -> rx.Component:
 def _macro_row(macro: MacroRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text(macro.title, weight="medium")),
-        rx.table.cell(rx.text(macro.body, size="1", color_scheme="gray", max_width="32rem",
-                              overflow="hidden", text_overflow="ellipsis",
-                              white_space="nowrap")),
-        rx.table.cell(rx.cond(macro.set_status != "", rx.badge("status → ", macro.set_status),
-                              rx.text("—", color_scheme="gray"))),
-        rx.table.cell(rx.cond(macro.set_priority != "",
-                              rx.badge("priority → ", macro.set_priority, variant="outline"),
-                              rx.text("—", color_scheme="gray"))),
-        rx.table.cell(rx.hstack(
-            rx.button(rx.icon("pencil", size=14), "Edit", size="1", variant="soft",
-                      on_click=WorkspaceSettingsState.edit_macro(macro.id),
-                      aria_label="Edit " + macro.title),
-            confirm_dialog(
-                rx.button(rx.icon("trash-2", size=14), "Delete", size="1", variant="soft",
-                          color_scheme="red", aria_label="Delete " + macro.title),
-                "Delete macro",
-                "Delete “", macro.title, "”? Agents will no longer find it in the composer.",
-                confirm_label="Delete", on_confirm=WorkspaceSettingsState.delete(macro.id),
-            ),
-            spacing="2",
-        )),
+        rx.table.cell(
+            rx.text(
+                macro.body,
+                size="1",
+                color_scheme="gray",
+                max_width="32rem",
+                overflow="hidden",
+                text_overflow="ellipsis",
+                white_space="nowrap",
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                macro.set_status != "",
+                rx.badge("status → ", macro.set_status),
+                rx.text("—", color_scheme="gray"),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                macro.set_priority != "",
+                rx.badge("priority → ", macro.set_priority, variant="outline"),
+                rx.text("—", color_scheme="gray"),
+            )
+        ),
+        rx.table.cell(
+            rx.hstack(
+                rx.button(
+                    rx.icon("pencil", size=14),
+                    "Edit",
+                    size="1",
+                    variant="soft",
+                    on_click=WorkspaceSettingsState.edit_macro(macro.id),
+                    aria_label="Edit " + macro.title,
+                ),
+                confirm_dialog(
+                    rx.button(
+                        rx.icon("trash-2", size=14),
+                        "Delete",
+                        size="1",
+                        variant="soft",
+                        color_scheme="red",
+                        aria_label="Delete " + macro.title,
+                    ),
+                    "Delete macro",
+                    "Delete “",
+                    macro.title,
+                    "”? Agents will no longer find it in the composer.",
+                    confirm_label="Delete",
+                    on_confirm=WorkspaceSettingsState.delete(macro.id),
+                ),
+                spacing="2",
+            )
+        ),
         class_name="macro-row",
     )
 
@@ -183,10 +235,8 @@ def _macro_row(macro: MacroRow) -> rx.Component:
 def _placeholder_help() -> rx.Component:
     return rx.callout(
         rx.vstack(
-            rx.text("Placeholders are filled from the ticket when the macro is applied:",
-                    size="2"),
-            rx.hstack(*[rx.code("{" + p + "}") for p in PLACEHOLDERS], wrap="wrap",
-                      spacing="2"),
+            rx.text("Placeholders are filled from the ticket when the macro is applied:", size="2"),
+            rx.hstack(*[rx.code("{" + p + "}") for p in PLACEHOLDERS], wrap="wrap", spacing="2"),
             spacing="1",
         ),
         icon="info",
@@ -203,27 +253,57 @@ def _macro_dialog() -> rx.Component:
             rx.dialog.title(rx.cond(s.editing_id > 0, "Edit macro", "New macro")),
             rx.form(
                 rx.vstack(
-                    field("Title", rx.input(name="title", value=s.title,
-                                            on_change=s.set_title, id="macro-title",
-                                            required=True, max_length=120, width="100%")),
-                    field("Text", rx.text_area(
-                        name="body", value=s.body, on_change=s.set_body, id="macro-body",
-                        rows="6", width="100%",
-                        placeholder="Hello {client.first_name}, about ticket #{ticket.number}…")),
+                    field(
+                        "Title",
+                        rx.input(
+                            name="title",
+                            value=s.title,
+                            on_change=s.set_title,
+                            id="macro-title",
+                            required=True,
+                            max_length=120,
+                            width="100%",
+                        ),
+                    ),
+                    field(
+                        "Text",
+                        rx.text_area(
+                            name="body",
+                            value=s.body,
+                            on_change=s.set_body,
+                            id="macro-body",
+                            rows="6",
+                            width="100%",
+                            placeholder="Hello {client.first_name}, about ticket #{ticket.number}…",
+                        ),
+                    ),
                     _placeholder_help(),
                     rx.hstack(
-                        field("Also set status", rx.select(STATUS_CHOICES, value=s.set_status,
-                                                           on_change=s.choose_status,
-                                                           id="macro-status")),
-                        field("Also set priority", rx.select(
-                            PRIORITY_CHOICES, value=s.set_priority, on_change=s.choose_priority,
-                            id="macro-priority")),
+                        field(
+                            "Also set status",
+                            rx.select(
+                                STATUS_CHOICES,
+                                value=s.set_status,
+                                on_change=s.choose_status,
+                                id="macro-status",
+                            ),
+                        ),
+                        field(
+                            "Also set priority",
+                            rx.select(
+                                PRIORITY_CHOICES,
+                                value=s.set_priority,
+                                on_change=s.choose_priority,
+                                id="macro-priority",
+                            ),
+                        ),
                         width="100%",
                     ),
                     form_error(s.form_message),
                     rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray",
-                                                  type="button")),
+                        rx.dialog.close(
+                            rx.button("Cancel", variant="soft", color_scheme="gray", type="button")
+                        ),
                         rx.button("Save macro", type="submit", id="save-macro"),
                         justify="end",
                         width="100%",
@@ -247,25 +327,37 @@ def _macros_card() -> rx.Component:
             rx.hstack(
                 rx.heading("Macros", size="4"),
                 rx.spacer(),
-                rx.button(rx.icon("plus", size=14), "New macro", on_click=s.new_macro,
-                          id="new-macro"),
+                rx.button(
+                    rx.icon("plus", size=14), "New macro", on_click=s.new_macro, id="new-macro"
+                ),
                 width="100%",
                 align="center",
             ),
-            rx.text("Canned replies agents apply from the ticket composer.", size="2",
-                    color_scheme="gray"),
+            rx.text(
+                "Canned replies agents apply from the ticket composer.",
+                size="2",
+                color_scheme="gray",
+            ),
             rx.cond(
                 s.macros.length() > 0,
                 rx.table.root(
-                    rx.table.header(rx.table.row(
-                        *[rx.table.column_header_cell(h)
-                          for h in ("Title", "Text", "Status", "Priority", "")])),
+                    rx.table.header(
+                        rx.table.row(
+                            *[
+                                rx.table.column_header_cell(h)
+                                for h in ("Title", "Text", "Status", "Priority", "")
+                            ]
+                        )
+                    ),
                     rx.table.body(rx.foreach(s.macros, _macro_row)),
                     width="100%",
                     size="1",
                 ),
-                empty_state("message-square-text", "No macros yet",
-                            "Create a canned reply once and apply it to any ticket."),
+                empty_state(
+                    "message-square-text",
+                    "No macros yet",
+                    "Create a canned reply once and apply it to any ticket.",
+                ),
             ),
             _macro_dialog(),
             spacing="3",
@@ -275,8 +367,13 @@ def _macros_card() -> rx.Component:
     )
 
 
-@signed_in_page(routes.WORKSPACE, "Macros & assignment", Action.VIEW_TICKETS,
-                on_load=[WorkspaceSettingsState.load])
+@signed_in_page(
+    routes.WORKSPACE,
+    "Macros & assignment",
+    Action.VIEW_TICKETS,
+    on_load=[WorkspaceSettingsState.load],
+)
 def workspace_settings_page() -> rx.Component:
-    return rx.vstack(_assignment_card(), _macros_card(), spacing="4", width="100%",
-                     max_width="64rem")
+    return rx.vstack(
+        _assignment_card(), _macros_card(), spacing="4", width="100%", max_width="64rem"
+    )

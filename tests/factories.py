@@ -31,8 +31,13 @@ def make_user(role: str | None, name: str | None = None) -> Actor:
     return Actor(user_id=summary.id, role=role, name=name, email=email)
 
 
-def log_in(email: str, password: str = PASSWORD, *, client_ip: str = "192.0.2.10",
-           device_id: str | None = None) -> str:
+def log_in(
+    email: str,
+    password: str = PASSWORD,
+    *,
+    client_ip: str = "192.0.2.10",
+    device_id: str | None = None,
+) -> str:
     """Sign in through the service as a browser would; returns the session token."""
     return accounts.log_in(email, password, client_ip=client_ip, device_id=device_id).token
 
@@ -44,17 +49,24 @@ def first_manager() -> Actor:
     from models.user import User
 
     with session_scope() as session:
-        user = session.execute(
-            select(User).where(User.role == "manager").order_by(User.id)
-        ).scalars().first()
+        user = (
+            session.execute(select(User).where(User.role == "manager").order_by(User.id))
+            .scalars()
+            .first()
+        )
         assert user is not None
         return Actor(user_id=user.id, role=user.role, name=user.name, email=user.email)
 
 
-def make_client(actor: Actor, name: str = "Ada Lovelace", portal_user: Actor | None = None,
-                net_worth: str = "2500000") -> int:
-    row = clients.create_client(actor, name=name, email=f"{name.split()[0].lower()}@x.example",
-                                net_worth=net_worth)
+def make_client(
+    actor: Actor,
+    name: str = "Ada Lovelace",
+    portal_user: Actor | None = None,
+    net_worth: str = "2500000",
+) -> int:
+    row = clients.create_client(
+        actor, name=name, email=f"{name.split()[0].lower()}@x.example", net_worth=net_worth
+    )
     if portal_user is not None:
         from crm_app.db import session_scope
         from models.client import Client
@@ -65,8 +77,9 @@ def make_client(actor: Actor, name: str = "Ada Lovelace", portal_user: Actor | N
 
 
 def make_ticket(actor: Actor, client_id: int | None, subject: str = "Withdrawal request") -> int:
-    return tickets.create_ticket(actor, client_id=client_id, subject=subject,
-                                 body="Please wire 10,000 USD to my account.").number
+    return tickets.create_ticket(
+        actor, client_id=client_id, subject=subject, body="Please wire 10,000 USD to my account."
+    ).number
 
 
 def skip_login_waits() -> None:
@@ -79,8 +92,11 @@ def skip_login_waits() -> None:
     from models.user import LoginThrottle
 
     with session_scope() as session:
-        session.execute(update(LoginThrottle).values(
-            locked_until=LoginThrottle.locked_until - timedelta(hours=1)))
+        session.execute(
+            update(LoginThrottle).values(
+                locked_until=LoginThrottle.locked_until - timedelta(hours=1)
+            )
+        )
 
 
 def run_async(coroutine: Coroutine[Any, Any, T]) -> T:

@@ -50,8 +50,9 @@ def test_expired_session_is_refused(db: str) -> None:
     accounts.create_first_manager("boss@firm.example", "Boss", PASSWORD)
     token = log_in("boss@firm.example", PASSWORD)
     with session_scope() as session:
-        session.execute(update(UserSession).values(
-            expires_at=UserSession.created_at - timedelta(seconds=1)))
+        session.execute(
+            update(UserSession).values(expires_at=UserSession.created_at - timedelta(seconds=1))
+        )
     assert accounts.actor_for_token(token) is None
 
 
@@ -83,12 +84,18 @@ def test_manager_cannot_demote_themselves(db: str) -> None:
         accounts.assign_role(manager, boss.id, "agent")
 
 
-@pytest.mark.parametrize("email,name,password", [
-    ("not-an-email", "X", PASSWORD), ("a@b.example", "", PASSWORD),
-    ("a@b.example", "X", "short"), ("<script>@x", "X", PASSWORD),
-])
-def test_bad_sign_up_input_gets_a_clear_message(db: str, email: str, name: str,
-                                                password: str) -> None:
+@pytest.mark.parametrize(
+    "email,name,password",
+    [
+        ("not-an-email", "X", PASSWORD),
+        ("a@b.example", "", PASSWORD),
+        ("a@b.example", "X", "short"),
+        ("<script>@x", "X", PASSWORD),
+    ],
+)
+def test_bad_sign_up_input_gets_a_clear_message(
+    db: str, email: str, name: str, password: str
+) -> None:
     accounts.create_first_manager("boss@firm.example", "Boss", PASSWORD)
     with pytest.raises(InvalidInput) as refused:
         accounts.sign_up(email, name, password)
@@ -103,14 +110,24 @@ def test_cli_creates_the_first_manager_for_scripted_installs(db: str) -> None:
     from crm_app.settings import PROJECT_ROOT
 
     env = {**os.environ, "CRM_MANAGER_PASSWORD": PASSWORD}
-    command = [sys.executable, "-m", "crm_app.cli", "create-manager",
-               "--email", "ops@firm.example", "--name", "Ops Lead"]
-    first = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                           timeout=120)
+    command = [
+        sys.executable,
+        "-m",
+        "crm_app.cli",
+        "create-manager",
+        "--email",
+        "ops@firm.example",
+        "--name",
+        "Ops Lead",
+    ]
+    first = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert first.returncode == 0, first.stderr
     assert "created manager ops@firm.example" in first.stdout
     actor = accounts.actor_for_token(log_in("ops@firm.example", PASSWORD))
     assert actor is not None and actor.role == "manager"
-    second = subprocess.run(command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True,
-                            timeout=120)
+    second = subprocess.run(
+        command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
     assert second.returncode == 1 and "already set up" in second.stderr

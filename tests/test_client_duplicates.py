@@ -14,8 +14,7 @@ def _client(actor, name: str, **fields) -> int:
 
 
 @pytest.mark.parametrize("trigram", [True, False], ids=["pg_trgm", "without_pg_trgm"])
-def test_duplicates_are_found_by_email_phone_and_name(db: str, trigram: bool,
-                                                      monkeypatch) -> None:
+def test_duplicates_are_found_by_email_phone_and_name(db: str, trigram: bool, monkeypatch) -> None:
     # Both paths run on the real server: a PostgreSQL without pg_trgm takes the plain one.
     if not trigram:
         monkeypatch.setattr(client_duplicates, "has_trigram_search", lambda: False)
@@ -35,15 +34,22 @@ def test_duplicates_are_found_by_email_phone_and_name(db: str, trigram: bool,
     if trigram and clients.has_trigram_search():  # typos only match with pg_trgm
         typo = _client(agent, "Margaret Hale")
         typo_b = _client(agent, "Margret Hale")
-        assert (typo, typo_b) in {(p.keep_id, p.other_id)
-                                  for p in client_duplicates.find_duplicates(agent)}
+        assert (typo, typo_b) in {
+            (p.keep_id, p.other_id) for p in client_duplicates.find_duplicates(agent)
+        }
 
 
 def test_merge_keeps_one_record_and_moves_tickets_notes_and_history(db: str) -> None:
     agent = make_user("agent")
     keep = _client(agent, "Ada Lovelace", email="ada@x.example", tags="vip")
-    other = _client(agent, "Ada King", email="ada.king@x.example", phone="+44 20 7946 0958",
-                    region="London", tags="esg")
+    other = _client(
+        agent,
+        "Ada King",
+        email="ada.king@x.example",
+        phone="+44 20 7946 0958",
+        region="London",
+        tags="esg",
+    )
     clients.add_note(agent, other, "Met at the Geneva conference")
     ticket_number = make_ticket(agent, other, "Transfer question")
     client_duplicates.merge_clients(agent, keep, other)

@@ -16,8 +16,15 @@ from models.audit import AuditLog
 from models.client import Client
 from tests.factories import make_user
 
-MAPPING = {"Full name": "name", "E-mail": "email", "Mobile": "phone", "Country": "country",
-           "Net worth": "net_worth", "Risk": "risk_category", "Labels": "tags"}
+MAPPING = {
+    "Full name": "name",
+    "E-mail": "email",
+    "Mobile": "phone",
+    "Country": "country",
+    "Net worth": "net_worth",
+    "Risk": "risk_category",
+    "Labels": "tags",
+}
 HEADER = "Full name,E-mail,Mobile,Country,Net worth,Risk,Labels\n"
 
 
@@ -38,8 +45,7 @@ def test_preview_suggests_a_mapping_from_common_header_spellings(db: str, tmp_pa
     preview = client_import.preview_file(agent, path)
     assert preview.columns == list(MAPPING)
     assert preview.suggested == MAPPING
-    assert preview.sample == [["Ada Lovelace", "ada@x.example", "", "GB", "100", "moderate",
-                               "vip"]]
+    assert preview.sample == [["Ada Lovelace", "ada@x.example", "", "GB", "100", "moderate", "vip"]]
     with pytest.raises(PermissionDenied):
         client_import.preview_file(marketer, path)
 
@@ -48,17 +54,20 @@ def test_bad_rows_are_reported_with_their_line_and_reason_and_good_rows_imported
     db: str, tmp_path
 ) -> None:
     agent = make_user("agent")
-    path = _csv(tmp_path, (
-        "Ada Lovelace,ADA@x.example,+44 20 7946 0958,GB,\"2,500,000\",aggressive,\"vip, esg\"\n"
-        "Bad Email,not-an-email,,,,,\n"
-        "Bad Phone,phone@x.example,12,,,,\n"
-        "Bad Money,money@x.example,,,lots,,\n"
-        "Bad Risk,risk@x.example,,,,yolo,\n"
-        ",,,,,,\n"  # a blank line is not a row
-        ",nobody@x.example,,,,,\n"  # no name and no existing client with that email
-        "Ada Again,ada@x.example,,,,,\n"  # the same email twice in one file
-        "Grace Hopper,,020 7946 0000,GB,,,\n"
-    ))
+    path = _csv(
+        tmp_path,
+        (
+            'Ada Lovelace,ADA@x.example,+44 20 7946 0958,GB,"2,500,000",aggressive,"vip, esg"\n'
+            "Bad Email,not-an-email,,,,,\n"
+            "Bad Phone,phone@x.example,12,,,,\n"
+            "Bad Money,money@x.example,,,lots,,\n"
+            "Bad Risk,risk@x.example,,,,yolo,\n"
+            ",,,,,,\n"  # a blank line is not a row
+            ",nobody@x.example,,,,,\n"  # no name and no existing client with that email
+            "Ada Again,ada@x.example,,,,,\n"  # the same email twice in one file
+            "Grace Hopper,,020 7946 0000,GB,,,\n"
+        ),
+    )
     result = client_import.import_clients(agent, path, MAPPING)
     assert (result.rows, result.inserted, result.updated, result.rejected_count) == (8, 2, 0, 6)
     reasons = {r.line: r.reason for r in result.rejected}
@@ -70,7 +79,8 @@ def test_bad_rows_are_reported_with_their_line_and_reason_and_good_rows_imported
     assert "line 2 already" in reasons[9]
     page = clients.list_clients(agent, search="ada")
     assert [(c.email, c.phone, c.tags, c.risk_category) for c in page.items] == [
-        ("ada@x.example", "+442079460958", "vip, esg", "aggressive")]
+        ("ada@x.example", "+442079460958", "vip, esg", "aggressive")
+    ]
     assert "line,email,reason" in client_import.rejected_rows_csv(result).decode("utf-8-sig")
 
 
@@ -78,8 +88,9 @@ def test_import_updates_the_client_with_the_same_email_and_keeps_blank_cells(
     db: str, tmp_path
 ) -> None:
     agent = make_user("agent")
-    existing = clients.create_client(agent, name="Ada Lovelace", email="ada@x.example",
-                                     region="London", net_worth="100")
+    existing = clients.create_client(
+        agent, name="Ada Lovelace", email="ada@x.example", region="London", net_worth="100"
+    )
     path = _csv(tmp_path, "Ada King,Ada@X.example,,,,conservative,\n")
     result = client_import.import_clients(agent, path, MAPPING, source="crm-export.csv")
     assert (result.inserted, result.updated) == (0, 1)
@@ -104,8 +115,11 @@ def test_all_or_nothing_refuses_the_whole_file_when_one_row_is_bad(db: str, tmp_
 def test_a_failure_midway_leaves_nothing_half_imported(db: str, tmp_path) -> None:
     agent = make_user("agent")
     clients.create_client(agent, name="Ada Lovelace", email="ada@x.example")
-    path = _csv(tmp_path, "".join(f"Client {i},c{i}@x.example,,,,,\n" for i in range(3000))
-                + "Ada King,ada@x.example,,,,,\n")
+    path = _csv(
+        tmp_path,
+        "".join(f"Client {i},c{i}@x.example,,,,,\n" for i in range(3000))
+        + "Ada King,ada@x.example,,,,,\n",
+    )
 
     def crash(stage: str, done: int, total: int) -> None:
         if stage == "saving" and done == 1:  # after the update, before the insert
@@ -116,8 +130,14 @@ def test_a_failure_midway_leaves_nothing_half_imported(db: str, tmp_path) -> Non
     assert _count_clients() == 1
     assert clients.list_clients(agent).items[0].name == "Ada Lovelace"
     with session_scope() as session:
-        assert session.execute(select(func.count()).select_from(AuditLog).where(
-            AuditLog.action == "client.imported")).scalar_one() == 0
+        assert (
+            session.execute(
+                select(func.count())
+                .select_from(AuditLog)
+                .where(AuditLog.action == "client.imported")
+            ).scalar_one()
+            == 0
+        )
 
 
 def test_progress_is_reported_while_rows_are_checked(db: str, tmp_path) -> None:
@@ -130,12 +150,11 @@ def test_progress_is_reported_while_rows_are_checked(db: str, tmp_path) -> None:
     assert ("checking", 2000, 4500) in stages and stages[-1] == ("saving", 2, 2)
 
 
-def test_mapping_is_checked_against_the_whitelist_and_the_actors_rights(
-    db: str, tmp_path
-) -> None:
+def test_mapping_is_checked_against_the_whitelist_and_the_actors_rights(db: str, tmp_path) -> None:
     agent, manager = make_user("agent"), make_user("manager")
-    client_fields.define_custom_field(manager, key="tier", label="Tier", field_type="choice",
-                                      choices="gold, silver")
+    client_fields.define_custom_field(
+        manager, key="tier", label="Tier", field_type="choice", choices="gold, silver"
+    )
     path = _csv(tmp_path, "Ada,ada@x.example,gold\n", header="Name,Email,Tier\n")
     for mapping, message in [
         ({"Name": "name", "Email": "id"}, "Unknown field"),
@@ -147,15 +166,14 @@ def test_mapping_is_checked_against_the_whitelist_and_the_actors_rights(
         with pytest.raises(InvalidInput, match=message):
             client_import.import_clients(agent, path, mapping)
     result = client_import.import_clients(
-        agent, path, {"Name": "name", "Email": "email", "Tier": "custom.tier"})
+        agent, path, {"Name": "name", "Email": "email", "Tier": "custom.tier"}
+    )
     assert result.inserted == 1
     client_id = clients.list_clients(agent).items[0].id
     assert clients.get_client(agent, client_id).custom_fields == {"tier": "gold"}
 
 
-def test_marketing_may_not_import_and_agents_not_without_finance_rights(
-    db: str, tmp_path
-) -> None:
+def test_marketing_may_not_import_and_agents_not_without_finance_rights(db: str, tmp_path) -> None:
     marketer, nobody = make_user("marketing"), make_user(None)
     path = _csv(tmp_path, "Ada,ada@x.example,,,,,\n")
     for actor in (marketer, nobody):
@@ -181,9 +199,16 @@ def test_an_export_imports_back_without_rejections_uk_drama_numbers_included(
     from crm_app.services import client_export
 
     agent = make_user("agent")
-    clients.create_client(agent, name="Demo Client", email="demo@x.example",
-                          phone="+44 7700 900414", country="GB", net_worth="1500000",
-                          currency="GBP", tags="vip")
+    clients.create_client(
+        agent,
+        name="Demo Client",
+        email="demo@x.example",
+        phone="+44 7700 900414",
+        country="GB",
+        net_worth="1500000",
+        currency="GBP",
+        tags="vip",
+    )
     clients.create_client(agent, name="=cmd|' /C calc'!A0", email="eve@x.example")
     path = tmp_path / "export.csv"
     path.write_bytes(client_export.export_clients(agent, "csv"))

@@ -27,8 +27,7 @@ def test_export_holds_the_record_notes_tickets_and_history_and_is_audited(db: st
     assert data["notes"][0]["body"] == "Prefers calls after 5pm"
     assert data["tickets"][0]["subject"] == "Withdrawal request"
     assert "10,000 USD" in data["tickets"][0]["messages"][0]["text"]
-    assert [h["action"] for h in data["history"]][:2] == ["client.created",
-                                                          "client.note_added"]
+    assert [h["action"] for h in data["history"]][:2] == ["client.created", "client.note_added"]
     assert clients.client_history(manager, client_id)[0].action == "data_exported"
 
 
@@ -37,9 +36,11 @@ def test_only_managers_handle_privacy_requests(db: str) -> None:
     client_id = make_client(manager)
     for role in ("agent", "marketing", "client", None):
         actor = make_user(role)
-        for call in (lambda a: client_privacy.export_client_data(a, client_id),
-                     lambda a: client_privacy.erase_client(a, client_id),
-                     lambda a: client_privacy.set_legal_hold(a, client_id, True, "case 1")):
+        for call in (
+            lambda a: client_privacy.export_client_data(a, client_id),
+            lambda a: client_privacy.erase_client(a, client_id),
+            lambda a: client_privacy.set_legal_hold(a, client_id, True, "case 1"),
+        ):
             with pytest.raises(PermissionDenied):
                 call(actor)
 
@@ -59,11 +60,23 @@ def test_erasure_anonymizes_personal_data_but_keeps_tickets_and_audit_shape(db: 
     with session_scope() as session:
         ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalar_one()
         assert ticket.client_id == client_id and ticket.subject == "[erased]"
-        bodies = session.execute(select(TicketMessage.body_text).where(
-            TicketMessage.ticket_id == ticket.id)).scalars().all()
+        bodies = (
+            session.execute(
+                select(TicketMessage.body_text).where(TicketMessage.ticket_id == ticket.id)
+            )
+            .scalars()
+            .all()
+        )
         assert bodies and set(bodies) == {"[erased]"}
-        entries = session.execute(select(AuditLog).where(
-            AuditLog.entity_type == "client", AuditLog.entity_id == client_id)).scalars().all()
+        entries = (
+            session.execute(
+                select(AuditLog).where(
+                    AuditLog.entity_type == "client", AuditLog.entity_id == client_id
+                )
+            )
+            .scalars()
+            .all()
+        )
         dump = json.dumps([e.changes for e in entries])
     assert "Ada" not in dump and "Baker" not in dump and "+4420" not in dump
     actions = [h.action for h in clients.client_history(manager, client_id)]
@@ -107,11 +120,22 @@ def test_erasure_leaves_no_trace_in_ticket_history_retrieval_chunks_embeddings_o
         tickets.add_message(manager, n, "Done, the wire left today.")
         tickets.update_ticket(manager, n, expected_version=None, status="resolved")
     assert retrieval.index_resolved_tickets(provider=None) == 2
-    retrieval.upsert_documents(SYSTEM, [retrieval.DocumentInput(
-        source_kind="archive_message", source_ref="<m1@x.example>", title="Old mail",
-        question="Ada wrote about her portfolio", answer="", audience="staff",
-        participants=["Ada Lovelace <ada@x.example>", "desk@firm.example"],
-        chunks=["Ada wrote about her portfolio"])], provider=None)
+    retrieval.upsert_documents(
+        SYSTEM,
+        [
+            retrieval.DocumentInput(
+                source_kind="archive_message",
+                source_ref="<m1@x.example>",
+                title="Old mail",
+                question="Ada wrote about her portfolio",
+                answer="",
+                audience="staff",
+                participants=["Ada Lovelace <ada@x.example>", "desk@firm.example"],
+                chunks=["Ada wrote about her portfolio"],
+            )
+        ],
+        provider=None,
+    )
     with session_scope() as session:
         ticket_id = session.execute(select(Ticket.id).where(Ticket.number == number)).scalar()
         session.add(ReplySuggestion(ticket_id=ticket_id, draft="Dear Ada, about 411,000 EUR"))
@@ -119,17 +143,31 @@ def test_erasure_leaves_no_trace_in_ticket_history_retrieval_chunks_embeddings_o
     client_privacy.erase_client(manager, client_id, reason="GDPR art. 17 request")
 
     with session_scope() as session:
-        history = session.execute(select(AuditLog.changes).where(
-            AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket_id)).scalars().all()
+        history = (
+            session.execute(
+                select(AuditLog.changes).where(
+                    AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket_id
+                )
+            )
+            .scalars()
+            .all()
+        )
         documents = session.execute(select(RetrievalDocument)).scalars().all()
         chunks = session.execute(select(RetrievalChunk)).scalars().all()
         drafts = session.execute(select(ReplySuggestion.draft)).scalars().all()
-        dump = json.dumps([history, [(d.title, d.question, d.answer, d.participants)
-                                     for d in documents], [c.text for c in chunks], drafts])
+        dump = json.dumps(
+            [
+                history,
+                [(d.title, d.question, d.answer, d.participants) for d in documents],
+                [c.text for c in chunks],
+                drafts,
+            ]
+        )
     assert history and "Ada" not in dump and "411,000" not in dump
     assert any(entry.get("number") == number for entry in history)  # the shape stays
-    assert {c.document_id for c in chunks} == {d.id for d in documents
-                                               if d.source_ref == str(other)}
+    assert {c.document_id for c in chunks} == {
+        d.id for d in documents if d.source_ref == str(other)
+    }
     assert "Grace" in dump  # other clients are untouched
     # The indexer does not bring the erased ticket back.
     assert retrieval.index_resolved_tickets(provider=None) == 0

@@ -40,8 +40,15 @@ def test_a_record_saved_under_older_rules_stays_editable_when_its_phone_is_untou
     client_id = make_client(agent, "Old Record")
     with session_scope() as session:  # as the seeder or an older version stored it
         session.get(Client, client_id).phone = "+999 12"
-    form = {"name": "Old Record Renamed", "phone": "+999 12", "other_phones": "",
-            "email": "old@x.example", "country": "", "tags": "", "marketing_consent": False}
+    form = {
+        "name": "Old Record Renamed",
+        "phone": "+999 12",
+        "other_phones": "",
+        "email": "old@x.example",
+        "country": "",
+        "tags": "",
+        "marketing_consent": False,
+    }
     detail = clients.update_client(agent, client_id, form)
     assert (detail.name, detail.phone) == ("Old Record Renamed", "+999 12")
     history = clients.client_history(agent, client_id)[0]
@@ -53,12 +60,22 @@ def test_a_record_saved_under_older_rules_stays_editable_when_its_phone_is_untou
 def test_profile_edit_validates_each_field_and_records_before_and_after(db: str) -> None:
     agent = make_user("agent")
     client_id = make_client(agent, "Ada Lovelace", net_worth="1000000")
-    clients.update_client(agent, client_id, {
-        "net_worth": "1,250,000.50", "aum": "800000", "kyc_status": "verified",
-        "kyc_review_due": "2027-01-31", "tags": "vip, ESG", "country": "ch",
-        "phone": "+41 44 668 18 00", "marketing_consent": True,
-        "marketing_consent_source": "onboarding form", "kind": "company",
-    })
+    clients.update_client(
+        agent,
+        client_id,
+        {
+            "net_worth": "1,250,000.50",
+            "aum": "800000",
+            "kyc_status": "verified",
+            "kyc_review_due": "2027-01-31",
+            "tags": "vip, ESG",
+            "country": "ch",
+            "phone": "+41 44 668 18 00",
+            "marketing_consent": True,
+            "marketing_consent_source": "onboarding form",
+            "kind": "company",
+        },
+    )
     detail = clients.get_client(agent, client_id)
     assert detail.net_worth == "1250000.50" and detail.aum == "800000.00"
     assert detail.tags == ["vip", "esg"] and detail.country == "CH"
@@ -66,12 +83,14 @@ def test_profile_edit_validates_each_field_and_records_before_and_after(db: str)
     history = clients.client_history(agent, client_id)
     assert history[0].action == "updated" and history[0].who == agent.name
     assert ("Net worth", "1000000.00", "1250000.50") in history[0].changes
-    for bad, message in [({"email": "not-an-email"}, "valid email"),
-                         ({"kyc_review_due": "31/01/2027"}, "date like"),
-                         ({"net_worth": "-5"}, "positive amount"),
-                         ({"risk_category": "yolo"}, "conservative"),
-                         ({"name": " "}, "needs a name"),
-                         ({"owner_agent_id": 999999}, "relationship manager")]:
+    for bad, message in [
+        ({"email": "not-an-email"}, "valid email"),
+        ({"kyc_review_due": "31/01/2027"}, "date like"),
+        ({"net_worth": "-5"}, "positive amount"),
+        ({"risk_category": "yolo"}, "conservative"),
+        ({"name": " "}, "needs a name"),
+        ({"owner_agent_id": 999999}, "relationship manager"),
+    ]:
         with pytest.raises(InvalidInput, match=message):
             clients.update_client(agent, client_id, bad)
 
@@ -80,15 +99,20 @@ def test_custom_fields_are_typed_by_a_manager_and_checked_on_every_edit(db: str)
     manager, agent = make_user("manager"), make_user("agent")
     with pytest.raises(PermissionDenied):
         client_fields.define_custom_field(agent, key="tier", label="Tier", field_type="text")
-    client_fields.define_custom_field(manager, key="tier", label="Tier", field_type="choice",
-                                      choices="gold, silver")
-    client_fields.define_custom_field(manager, key="onboarded", label="Onboarded",
-                                      field_type="date")
+    client_fields.define_custom_field(
+        manager, key="tier", label="Tier", field_type="choice", choices="gold, silver"
+    )
+    client_fields.define_custom_field(
+        manager, key="onboarded", label="Onboarded", field_type="date"
+    )
     client_id = make_client(agent)
-    clients.update_client(agent, client_id, {"custom_fields": {"tier": "Gold",
-                                                               "onboarded": "2025-02-01"}})
+    clients.update_client(
+        agent, client_id, {"custom_fields": {"tier": "Gold", "onboarded": "2025-02-01"}}
+    )
     assert clients.get_client(agent, client_id).custom_fields == {
-        "tier": "gold", "onboarded": "2025-02-01"}
+        "tier": "gold",
+        "onboarded": "2025-02-01",
+    }
     with pytest.raises(InvalidInput, match="gold, silver"):
         clients.update_client(agent, client_id, {"custom_fields": {"tier": "platinum"}})
     with pytest.raises(InvalidInput, match="Unknown custom field"):
@@ -98,13 +122,20 @@ def test_custom_fields_are_typed_by_a_manager_and_checked_on_every_edit(db: str)
 def test_marketing_never_sees_net_worth_aum_or_kyc_anywhere(db: str) -> None:
     agent, marketing = make_user("agent"), make_user("marketing")
     client_id = make_client(agent, "Ada Lovelace", net_worth="2500000")
-    clients.update_client(agent, client_id, {"aum": "900000", "kyc_status": "verified",
-                                             "kyc_review_due": "2027-01-01"})
+    clients.update_client(
+        agent,
+        client_id,
+        {"aum": "900000", "kyc_status": "verified", "kyc_review_due": "2027-01-01"},
+    )
     row = clients.list_clients(marketing).items[0]
     assert (row.net_worth, row.aum, row.kyc_status) == ("", "", "")
     detail = clients.get_client(marketing, client_id)
     assert (detail.net_worth, detail.aum, detail.kyc_status, detail.kyc_review_due) == (
-        "", "", "", "")
+        "",
+        "",
+        "",
+        "",
+    )
     for change in clients.client_history(marketing, client_id)[0].changes:
         if change[0] in ("Net worth", "Assets under management", "KYC status"):
             assert "900000" not in change[2] and change[2] == "hidden"
@@ -123,10 +154,13 @@ def test_users_without_a_role_and_clients_get_nothing(db: str) -> None:
     agent = make_user("agent")
     client_id = make_client(agent)
     for actor in (make_user(None), make_user("client")):
-        for call in (lambda a: clients.list_clients(a), lambda a: clients.get_client(a, client_id),
-                     lambda a: clients.client_history(a, client_id),
-                     lambda a: clients.list_notes(a, client_id),
-                     lambda a: clients.update_client(a, client_id, {"name": "X"})):
+        for call in (
+            lambda a: clients.list_clients(a),
+            lambda a: clients.get_client(a, client_id),
+            lambda a: clients.client_history(a, client_id),
+            lambda a: clients.list_notes(a, client_id),
+            lambda a: clients.update_client(a, client_id, {"name": "X"}),
+        ):
             with pytest.raises(PermissionDenied):
                 call(actor)
     with pytest.raises(NotAuthenticated):
@@ -135,31 +169,44 @@ def test_users_without_a_role_and_clients_get_nothing(db: str) -> None:
 
 def test_fuzzy_search_finds_clients_by_misspelt_name_email_and_phone_digits(db: str) -> None:
     agent = make_user("agent")
-    clients.create_client(agent, name="Margaret Thatcher-Smith", email="maggie@example.org",
-                          phone="+44 20 7946 0001")
+    clients.create_client(
+        agent, name="Margaret Thatcher-Smith", email="maggie@example.org", phone="+44 20 7946 0001"
+    )
     clients.create_client(agent, name="John Doe", email="jd@example.com")
     assert [r.name for r in clients.list_clients(agent, search="maggie").items] == [
-        "Margaret Thatcher-Smith"]
+        "Margaret Thatcher-Smith"
+    ]
     assert [r.name for r in clients.list_clients(agent, search="7946 0001").items] == [
-        "Margaret Thatcher-Smith"]
+        "Margaret Thatcher-Smith"
+    ]
     if clients.has_trigram_search():
         assert [r.name for r in clients.list_clients(agent, search="Margret").items] == [
-            "Margaret Thatcher-Smith"]
+            "Margaret Thatcher-Smith"
+        ]
     assert clients.list_clients(agent, search="%").total == 0  # wildcards are literal
 
 
 def test_list_filters_ranges_sorting_and_pages_run_in_sql(db: str) -> None:
     agent = make_user("agent")
     for n, worth in enumerate(["100000", "500000", "2000000", "9000000"]):
-        clients.create_client(agent, name=f"Client {n}", net_worth=worth,
-                              risk_category="aggressive" if n % 2 else "moderate",
-                              tags="vip" if n >= 2 else "")
-    page = clients.list_clients(agent, filters={"net_worth__min": "400000",
-                                                "net_worth__max": "5000000"},
-                                sort="net_worth", descending=True)
+        clients.create_client(
+            agent,
+            name=f"Client {n}",
+            net_worth=worth,
+            risk_category="aggressive" if n % 2 else "moderate",
+            tags="vip" if n >= 2 else "",
+        )
+    page = clients.list_clients(
+        agent,
+        filters={"net_worth__min": "400000", "net_worth__max": "5000000"},
+        sort="net_worth",
+        descending=True,
+    )
     assert [r.name for r in page.items] == ["Client 2", "Client 1"]
-    assert clients.list_clients(agent, filters={"tag": "vip",
-                                                "risk_category": "aggressive"}).total == 1
+    assert (
+        clients.list_clients(agent, filters={"tag": "vip", "risk_category": "aggressive"}).total
+        == 1
+    )
     second = clients.list_clients(agent, page=2, page_size=3)
     assert second.total == 4 and [r.name for r in second.items] == ["Client 3"]
     with pytest.raises(InvalidInput):
@@ -196,7 +243,10 @@ def test_each_user_chooses_the_list_columns_and_marketing_gets_no_finance_column
     assert clients.list_columns(agent) == list(clients.DEFAULT_LIST_COLUMNS)
     assert "net_worth" not in clients.list_columns(marketing)
     assert clients.save_list_columns(agent, ["aum", "email", "country"]) == [
-        "email", "country", "aum"]
+        "email",
+        "country",
+        "aum",
+    ]
     assert clients.list_columns(agent) == ["email", "country", "aum"]
     assert clients.list_columns(other) == list(clients.DEFAULT_LIST_COLUMNS)
     for bad in (["password_hash"], "email", [1], list(clients.LIST_COLUMNS)):

@@ -45,17 +45,22 @@ def test_a_rate_change_reconverts_that_currencys_clients_at_once_and_is_audited(
     _clients(agent)
     assert clients.list_clients(agent, filters={"net_worth__min": "8000"}).total == 1
     currency_rates.set_rate(manager, "JPY", "0.01", "2026-12-01", "desk quote")
-    names = {r.name for r in clients.list_clients(
-        agent, filters={"net_worth__min": "8000"}).items}
+    names = {r.name for r in clients.list_clients(agent, filters={"net_worth__min": "8000"}).items}
     assert names == {"Yen Client", "Dollar Client"}
     view = currency_rates.list_rates(manager)
     jpy = next(r for r in view.rates if r.currency == "JPY")
-    assert (jpy.rate, jpy.as_of, jpy.source, jpy.clients) == ("0.01", "2026-12-01",
-                                                             "desk quote", 1)
+    assert (jpy.rate, jpy.as_of, jpy.source, jpy.clients) == ("0.01", "2026-12-01", "desk quote", 1)
     assert view.missing == ["GBP"]  # a currency in use without a rate is named, not guessed
     with session_scope() as session:
-        entry = session.execute(select(AuditLog).where(
-            AuditLog.action == "currency_rate.set").order_by(AuditLog.id.desc())).scalars().first()
+        entry = (
+            session.execute(
+                select(AuditLog)
+                .where(AuditLog.action == "currency_rate.set")
+                .order_by(AuditLog.id.desc())
+            )
+            .scalars()
+            .first()
+        )
     assert entry.changes["rate"] == ["0.006700000000", "0.01"]
 
 

@@ -25,8 +25,15 @@ TICKETS, CLIENTS, AGENTS = 2_000, 300, 5
 @pytest.fixture
 def seeded(db: str) -> list[SeedProgress]:
     steps: list[SeedProgress] = []
-    seed_demo(TICKETS, CLIENTS, messages_per_ticket=5, agents=AGENTS, now=NOW,
-              random_seed=42, progress=steps.append)
+    seed_demo(
+        TICKETS,
+        CLIENTS,
+        messages_per_ticket=5,
+        agents=AGENTS,
+        now=NOW,
+        random_seed=42,
+        progress=steps.append,
+    )
     return steps
 
 
@@ -35,8 +42,7 @@ def _count(model: type, *where: object) -> int:
         return session.execute(select(func.count()).select_from(model).where(*where)).scalar_one()
 
 
-def test_seed_creates_the_requested_volume_and_reports_progress(seeded: list[SeedProgress]
-                                                               ) -> None:
+def test_seed_creates_the_requested_volume_and_reports_progress(seeded: list[SeedProgress]) -> None:
     assert _count(Ticket) == TICKETS
     assert _count(Client) == CLIENTS
     assert _count(User, User.role == Role.AGENT) == AGENTS
@@ -57,7 +63,10 @@ def test_clients_have_exact_finance_fields_and_reserved_email_domains(
         assert client.net_worth >= Decimal("25000.00")
         assert client.net_worth.as_tuple().exponent == -2
         assert client.email and client.email.rsplit("@", 1)[1] in {
-            "example.com", "example.net", "example.org"}
+            "example.com",
+            "example.net",
+            "example.org",
+        }
         assert client.region and client.phone and client.owner_agent_id
         assert len(client.currency) == 3
     assert len({c.region for c in clients}) >= 5
@@ -113,15 +122,22 @@ def test_threads_start_with_the_request_and_the_first_reply_is_the_first_respons
 ) -> None:
     with session_scope() as session:
         ticket = session.execute(
-            select(Ticket).where(Ticket.status == TicketStatus.CLOSED,
-                                 Ticket.channel == Channel.EMAIL).limit(1)
+            select(Ticket)
+            .where(Ticket.status == TicketStatus.CLOSED, Ticket.channel == Channel.EMAIL)
+            .limit(1)
         ).scalar_one()
-        thread = session.execute(
-            select(TicketMessage).where(TicketMessage.ticket_id == ticket.id)
-            .order_by(TicketMessage.created_at, TicketMessage.id)
-        ).scalars().all()
+        thread = (
+            session.execute(
+                select(TicketMessage)
+                .where(TicketMessage.ticket_id == ticket.id)
+                .order_by(TicketMessage.created_at, TicketMessage.id)
+            )
+            .scalars()
+            .all()
+        )
         notes = session.execute(
-            select(func.count()).select_from(TicketMessage)
+            select(func.count())
+            .select_from(TicketMessage)
             .where(TicketMessage.is_internal.is_(True), TicketMessage.sender_kind != "agent")
         ).scalar_one()
         internal = _count(TicketMessage, TicketMessage.is_internal.is_(True))
@@ -138,8 +154,9 @@ def test_threads_start_with_the_request_and_the_first_reply_is_the_first_respons
 def test_seeded_agent_signs_in_with_the_demo_password_and_sees_the_queue(
     seeded: list[SeedProgress],
 ) -> None:
-    token = accounts.log_in(f"agent001@{DEMO_DOMAIN}", DEMO_PASSWORD, client_ip=None,
-                            device_id=None).token
+    token = accounts.log_in(
+        f"agent001@{DEMO_DOMAIN}", DEMO_PASSWORD, client_ip=None, device_id=None
+    ).token
     actor = accounts.actor_for_token(token)
     assert actor is not None and actor.role == Role.AGENT
 
@@ -153,8 +170,9 @@ def test_seeded_agent_signs_in_with_the_demo_password_and_sees_the_queue(
 def test_empty_instance_gets_a_demo_manager_so_setup_is_not_locked_out(
     seeded: list[SeedProgress],
 ) -> None:
-    token = accounts.log_in(f"manager@{DEMO_DOMAIN}", DEMO_PASSWORD, client_ip=None,
-                            device_id=None).token
+    token = accounts.log_in(
+        f"manager@{DEMO_DOMAIN}", DEMO_PASSWORD, client_ip=None, device_id=None
+    ).token
     actor = accounts.actor_for_token(token)
     assert actor is not None and actor.role == Role.MANAGER
 

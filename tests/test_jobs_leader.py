@@ -47,8 +47,11 @@ def spawn(db: str, tmp_path: Path) -> Iterator[Callable[[], subprocess.Popen[byt
         log_path = tmp_path / f"jobs-{len(processes)}.log"
         with log_path.open("wb") as log_file:  # the child keeps its own copy of the handle
             process = subprocess.Popen(
-                [sys.executable, "-m", "jobs"], cwd=PROJECT_ROOT, env=env,
-                stdout=log_file, stderr=subprocess.STDOUT,
+                [sys.executable, "-m", "jobs"],
+                cwd=PROJECT_ROOT,
+                env=env,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
             )
         processes.append((process, log_path))
         return process
@@ -82,8 +85,10 @@ def _lock_holders(db: str) -> list[str]:
 
 
 def _jobs_sessions(db: str) -> set[str]:
-    rows = _sql(db, "SELECT application_name FROM pg_stat_activity"
-                    " WHERE application_name LIKE 'crm-jobs-%%'")
+    rows = _sql(
+        db,
+        "SELECT application_name FROM pg_stat_activity WHERE application_name LIKE 'crm-jobs-%%'",
+    )
     return {name for (name,) in rows}
 
 
@@ -101,8 +106,12 @@ def _unscanned_ticket() -> int:
     """An urgent ticket, unanswered for an hour: the scan must mark it breached."""
     created = utcnow() - timedelta(hours=1)
     with session_scope() as session:
-        ticket = Ticket(subject="Wire transfer not received", priority=TicketPriority.URGENT,
-                        created_at=created, updated_at=created)
+        ticket = Ticket(
+            subject="Wire transfer not received",
+            priority=TicketPriority.URGENT,
+            created_at=created,
+            updated_at=created,
+        )
         session.add(ticket)
         session.flush()
         assert ticket.id is not None
@@ -135,13 +144,17 @@ def test_only_one_jobs_process_leads_and_a_standby_takes_over_when_the_leader_is
 
     processes[leader_name].send_signal(signal.SIGKILL)
     killed_at = time.monotonic()
-    _wait_for(lambda: _lock_holders(db) == [standby_name], TAKEOVER_LIMIT_SECONDS,
-              "the standby to take the lock")
+    _wait_for(
+        lambda: _lock_holders(db) == [standby_name],
+        TAKEOVER_LIMIT_SECONDS,
+        "the standby to take the lock",
+    )
     assert time.monotonic() - killed_at < TAKEOVER_LIMIT_SECONDS
 
     second_ticket = _unscanned_ticket()
-    _wait_for(lambda: _sla_state(second_ticket) == SlaState.BREACHED, 15,
-              "the new leader to run sla_scan")
+    _wait_for(
+        lambda: _sla_state(second_ticket) == SlaState.BREACHED, 15, "the new leader to run sla_scan"
+    )
     assert processes[standby_name].poll() is None
 
 
@@ -152,8 +165,11 @@ def test_leader_that_loses_its_lock_connection_exits_non_zero_and_sigterm_stops_
     name = f"crm-jobs-{leader.pid}"
     _wait_for(lambda: _lock_holders(db) == [name], 30, "the process to lead")
 
-    _sql(db, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
-             " WHERE application_name = %s", name)
+    _sql(
+        db,
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        name,
+    )
 
     assert leader.wait(timeout=10) == EXIT_LOST_LEADERSHIP
 
@@ -181,8 +197,11 @@ def test_a_job_that_raises_is_logged_and_the_scheduler_keeps_running(
         scheduler.add_job(f"{__name__}:_failing_job", id="failing", next_run_time=utcnow())
         scheduler.resume()
         ticket_id = _unscanned_ticket()
-        _wait_for(lambda: any(r.msg == "job raised an exception" for r in caplog.records), 10,
-                  "the failure to be logged")
+        _wait_for(
+            lambda: any(r.msg == "job raised an exception" for r in caplog.records),
+            10,
+            "the failure to be logged",
+        )
         scheduler.add_job("jobs.sla_scan:run", id="after_failure", next_run_time=utcnow())
         _wait_for(lambda: _sla_state(ticket_id) == SlaState.BREACHED, 10, "the next job to run")
         assert scheduler.running

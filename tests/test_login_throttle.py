@@ -20,13 +20,15 @@ OWNER_IP = "203.0.113.5"
 ATTACKER_IP = "198.51.100.66"
 
 
-def _attempt(email: str, password: str, ip: str = ATTACKER_IP,
-             device_id: str | None = None) -> accounts.LoginResult:
+def _attempt(
+    email: str, password: str, ip: str = ATTACKER_IP, device_id: str | None = None
+) -> accounts.LoginResult:
     return accounts.log_in(email, password, client_ip=ip, device_id=device_id)
 
 
-def _fail_until_throttled(email: str, ip: str = ATTACKER_IP, device_id: str | None = None,
-                          rounds: int = 12) -> None:
+def _fail_until_throttled(
+    email: str, ip: str = ATTACKER_IP, device_id: str | None = None, rounds: int = 12
+) -> None:
     """Guess wrong as often as the throttle lets through, skipping each wait."""
     for _ in range(rounds):
         try:
@@ -42,8 +44,7 @@ def _fail_until_throttled(email: str, ip: str = ATTACKER_IP, device_id: str | No
         _attempt(email, "wrong guess 123", ip, device_id)
 
 
-def test_owner_with_the_right_password_gets_in_from_a_known_device_while_attacked(
-        db: str) -> None:
+def test_owner_with_the_right_password_gets_in_from_a_known_device_while_attacked(db: str) -> None:
     owner = make_user("manager")
     device = _attempt(owner.email, PASSWORD, OWNER_IP).device_id
     _fail_until_throttled(owner.email)
@@ -63,8 +64,9 @@ def test_failed_sign_ins_earn_a_doubling_wait_not_a_lock(db: str) -> None:
         with pytest.raises(InvalidInput):
             _attempt(owner.email, "wrong guess 123")
         with session_scope() as session:
-            throttle = session.execute(select(LoginThrottle).where(
-                LoginThrottle.subject == owner.email)).scalar_one()
+            throttle = session.execute(
+                select(LoginThrottle).where(LoginThrottle.subject == owner.email)
+            ).scalar_one()
         if throttle.locked_until is not None:
             waits.append((throttle.locked_until - throttle.last_failure_at).total_seconds())
             with pytest.raises(RateLimited, match="Try again in"):
@@ -127,8 +129,13 @@ def test_an_unknown_or_foreign_device_id_gets_a_fresh_one(db: str) -> None:
     bob_result = _attempt(bob.email, PASSWORD, device_id=alice_device)
     assert bob_result.device_id != alice_device
     with session_scope() as session:
-        assert session.execute(select(KnownDevice.device_hash)).scalars().all().count(
-            accounts._token_hash(alice_device)) == 1
+        assert (
+            session.execute(select(KnownDevice.device_hash))
+            .scalars()
+            .all()
+            .count(accounts._token_hash(alice_device))
+            == 1
+        )
 
 
 def test_manager_sees_and_clears_throttles_and_the_clearing_is_audited(db: str) -> None:
@@ -149,7 +156,8 @@ def test_manager_sees_and_clears_throttles_and_the_clearing_is_audited(db: str) 
     assert all(r.subject != owner.email for r in accounts.list_throttles(manager))
     with session_scope() as session:
         entry = session.execute(
-            select(AuditLog).where(AuditLog.action == "login_throttle.cleared")).scalar_one()
+            select(AuditLog).where(AuditLog.action == "login_throttle.cleared")
+        ).scalar_one()
     assert entry.actor_id == manager.user_id and entry.changes["subject"] == owner.email
 
 
@@ -158,6 +166,9 @@ def test_sweep_forgets_old_failures(db: str) -> None:
     with pytest.raises(InvalidInput):
         _attempt(owner.email, "wrong guess 123")
     with session_scope() as session:
-        session.execute(update(LoginThrottle).values(
-            last_failure_at=LoginThrottle.last_failure_at - timedelta(days=2)))
+        session.execute(
+            update(LoginThrottle).values(
+                last_failure_at=LoginThrottle.last_failure_at - timedelta(days=2)
+            )
+        )
     assert accounts.sweep()["throttles"] == 2  # the account's and the IP's

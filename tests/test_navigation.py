@@ -16,10 +16,16 @@ from crm_app.state import AppState
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.parametrize(("role", "home"), [
-    ("manager", routes.TICKETS), ("agent", routes.TICKETS), ("marketing", routes.CLIENTS),
-    ("client", routes.PORTAL), (None, routes.WAITING),
-])
+@pytest.mark.parametrize(
+    ("role", "home"),
+    [
+        ("manager", routes.TICKETS),
+        ("agent", routes.TICKETS),
+        ("marketing", routes.CLIENTS),
+        ("client", routes.PORTAL),
+        (None, routes.WAITING),
+    ],
+)
 def test_each_user_lands_on_the_first_page_they_may_open(role: str | None, home: str) -> None:
     assert home_for(Actor(user_id=1, role=role)) == home
 
@@ -29,8 +35,14 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
     actor = Actor(user_id=1, role=role)
     shown = {entry.route for entry in NAV if can(actor, entry.action)}
     expected = {
-        "manager": {routes.TICKETS, routes.WORKSPACE, routes.CLIENTS, routes.SEGMENTS,
-                    routes.USERS, routes.AI_SETTINGS},
+        "manager": {
+            routes.TICKETS,
+            routes.WORKSPACE,
+            routes.CLIENTS,
+            routes.SEGMENTS,
+            routes.USERS,
+            routes.AI_SETTINGS,
+        },
         "agent": {routes.TICKETS, routes.WORKSPACE, routes.CLIENTS, routes.SEGMENTS},
         "marketing": {routes.CLIENTS, routes.SEGMENTS},
         "client": {routes.PORTAL},
@@ -42,19 +54,27 @@ def test_what_a_state_may_show_is_read_from_the_permission_table() -> None:
     state_cls = AppState
     for role, actions in ROLE_ACTIONS.items():
         allowed = sorted(actions)
-        assert state_cls.allowed_actions.fget(  # the computed var's function
-            type("Tab", (), {"user_role": role})()) == allowed
+        assert (
+            state_cls.allowed_actions.fget(  # the computed var's function
+                type("Tab", (), {"user_role": role})()
+            )
+            == allowed
+        )
 
 
 ROLE_LITERAL = re.compile(
     r"""(user_role|\.role)\s*(==|!=|in)\s*\(?\s*["'](manager|agent|marketing|client)["']"""
-    r"""|Role\.(MANAGER|AGENT|MARKETING|CLIENT)""")
+    r"""|Role\.(MANAGER|AGENT|MARKETING|CLIENT)"""
+)
 
 
 def test_no_page_or_state_names_a_role() -> None:
     offenders = []
-    for path in [*ROOT.glob("pages/**/*.py"), *ROOT.glob("crm_app/*.py"),
-                 *ROOT.glob("crm_app/components/*.py")]:
+    for path in [
+        *ROOT.glob("pages/**/*.py"),
+        *ROOT.glob("crm_app/*.py"),
+        *ROOT.glob("crm_app/components/*.py"),
+    ]:
         for number, line in enumerate(path.read_text().splitlines(), 1):
             if ROLE_LITERAL.search(line):
                 offenders.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
@@ -70,10 +90,14 @@ def test_links_take_plain_values_and_reflex_vars_alike() -> None:
 
 
 def test_no_page_builds_a_route_by_hand() -> None:
-    by_hand = re.compile(r"""["']/(tickets|clients|portal|api|settings)/["']\s*\+"""
-                         r"""|f["']/(tickets|clients|portal)/""")
-    offenders = [f"{path.relative_to(ROOT)}:{number}"
-                 for path in [*ROOT.glob("pages/**/*.py"), *ROOT.glob("crm_app/components/*.py")]
-                 for number, line in enumerate(path.read_text().splitlines(), 1)
-                 if by_hand.search(line)]
+    by_hand = re.compile(
+        r"""["']/(tickets|clients|portal|api|settings)/["']\s*\+"""
+        r"""|f["']/(tickets|clients|portal)/"""
+    )
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for path in [*ROOT.glob("pages/**/*.py"), *ROOT.glob("crm_app/components/*.py")]
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if by_hand.search(line)
+    ]
     assert offenders == []

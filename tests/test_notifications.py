@@ -52,8 +52,12 @@ def test_assignee_is_told_when_the_client_answers(db: str) -> None:
 
 
 def test_mention_parser_matches_names_emails_and_unique_first_names() -> None:
-    staff = [(1, "Ann Lee", "ann.lee@firm.example"), (2, "Ann Moss", "amoss@firm.example"),
-             (3, "Bob Baker", "bob@firm.example"), (4, "Bo Chen", "bo@firm.example")]
+    staff = [
+        (1, "Ann Lee", "ann.lee@firm.example"),
+        (2, "Ann Moss", "amoss@firm.example"),
+        (3, "Bob Baker", "bob@firm.example"),
+        (4, "Bo Chen", "bo@firm.example"),
+    ]
     assert find_mentions("@Ann Lee please check", staff) == {1}
     assert find_mentions("cc @amoss@firm.example.", staff) == {2}
     assert find_mentions("@amoss and @bob: look", staff) == {2, 3}
@@ -69,8 +73,9 @@ def test_staff_named_in_an_internal_note_are_notified_not_in_a_reply(db: str) ->
     number = make_ticket(alice, make_client(alice))
     tickets.add_message(alice, number, "Dear client, @Bob Baker will call you.")
     assert _kinds(bob) == []
-    tickets.add_message(alice, number, "@Bob Baker can you check the KYC? @Alice Archer",
-                        internal=True)
+    tickets.add_message(
+        alice, number, "@Bob Baker can you check the KYC? @Alice Archer", internal=True
+    )
     [note] = notifications.list_notifications(bob)
     assert note.kind == "mentioned" and "Alice Archer mentioned you" in note.title
     assert _kinds(alice) == []  # not for mentioning oneself
@@ -80,8 +85,11 @@ def test_sla_near_breach_warns_the_assignee_once(db: str) -> None:
     agent = make_user("agent")
     number = make_ticket(agent, make_client(agent))
     with session_scope() as session:  # created long enough ago to be near its first response
-        session.execute(update(Ticket).where(Ticket.number == number)
-                        .values(created_at=utcnow() - timedelta(hours=7)))
+        session.execute(
+            update(Ticket)
+            .where(Ticket.number == number)
+            .values(created_at=utcnow() - timedelta(hours=7))
+        )
     sla_scan.run()
     sla_scan.run()
     assert _kinds(agent) == ["sla_near_breach"]

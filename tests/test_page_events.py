@@ -36,10 +36,15 @@ def test_a_decorated_handler_still_refuses_forged_arguments() -> None:
     with pytest.raises(EventRefused):
         checked_payload(root, _event(UsersState, "assign"), {"user_id": [1], "role": "agent"})
     with pytest.raises(EventRefused):  # the injected actor is not an argument a browser sends
-        checked_payload(root, _event(UsersState, "assign"),
-                        {"user_id": 1, "role": "agent", "actor": {"role": "manager"}})
-    assert checked_payload(root, _event(UsersState, "assign"), {"user_id": "3", "role": "x"}) \
-        == {"user_id": "3", "role": "x"}
+        checked_payload(
+            root,
+            _event(UsersState, "assign"),
+            {"user_id": 1, "role": "agent", "actor": {"role": "manager"}},
+        )
+    assert checked_payload(root, _event(UsersState, "assign"), {"user_id": "3", "role": "x"}) == {
+        "user_id": "3",
+        "role": "x",
+    }
 
 
 def test_a_decorated_handler_keeps_its_signature_and_hints_without_the_actor() -> None:

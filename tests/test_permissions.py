@@ -15,10 +15,26 @@ ROLES = ["manager", "agent", "marketing", "client", None]
 
 # What each role may do; everything not listed must be refused.
 EXPECTED = {
-    "manager": {"list_tickets", "create_ticket", "reply", "note", "change_status",
-                "list_clients", "create_client", "list_users", "assign_role"},
-    "agent": {"list_tickets", "create_ticket", "reply", "note", "change_status",
-              "list_clients", "create_client"},
+    "manager": {
+        "list_tickets",
+        "create_ticket",
+        "reply",
+        "note",
+        "change_status",
+        "list_clients",
+        "create_client",
+        "list_users",
+        "assign_role",
+    },
+    "agent": {
+        "list_tickets",
+        "create_ticket",
+        "reply",
+        "note",
+        "change_status",
+        "list_clients",
+        "create_client",
+    },
     "marketing": {"list_clients"},
     "client": {"portal"},
     None: set(),
@@ -40,11 +56,13 @@ def _actions(world: dict) -> dict[str, Callable[[Actor], object]]:
     return {
         "list_tickets": lambda a: tickets.queue(a),
         "create_ticket": lambda a: tickets.create_ticket(
-            a, client_id=world["client_id"], subject="New", body="Hello"),
+            a, client_id=world["client_id"], subject="New", body="Hello"
+        ),
         "reply": lambda a: tickets.add_message(a, n, "Reply", internal=False),
         "note": lambda a: tickets.add_message(a, n, "Note", internal=True),
-        "change_status": lambda a: tickets.update_ticket(a, n, expected_version=None,
-                                                         status="pending"),
+        "change_status": lambda a: tickets.update_ticket(
+            a, n, expected_version=None, status="pending"
+        ),
         "list_clients": lambda a: clients.list_clients(a),
         "create_client": lambda a: clients.create_client(a, name="Grace Hopper"),
         "list_users": lambda a: accounts.list_users(a),

@@ -18,14 +18,20 @@ def _tab(actor, **fields) -> SimpleNamespace:
 def test_two_agents_with_the_same_name_are_two_choices_of_the_assignee_pickers(db: str) -> None:
     first, second = make_user("agent", "Sam Taylor"), make_user("agent", "Sam Taylor")
     choices = tickets.staff_choices(first)
-    assert [uid for uid, name in choices if name == "Sam Taylor"] == \
-        sorted([first.user_id, second.user_id])
+    assert [uid for uid, name in choices if name == "Sam Taylor"] == sorted(
+        [first.user_id, second.user_id]
+    )
 
 
 def test_bulk_assign_gives_the_tickets_to_the_agent_picked_by_id(db: str) -> None:
     first, second = make_user("agent", "Sam Taylor"), make_user("agent", "Sam Taylor")
-    number = tickets.create_ticket(first, client_id=make_client(first), subject="Card blocked",
-                                   body="Please help.", assignee_id=first.user_id).number
+    number = tickets.create_ticket(
+        first,
+        client_id=make_client(first),
+        subject="Card blocked",
+        body="Please help.",
+        assignee_id=first.user_id,
+    ).number
     tab = _tab(first, selected=[number], _fetch=lambda: None)
     tab._bulk = MethodType(TicketsState._bulk, tab)
     TicketsState.event_handlers["bulk_assign"].fn(tab, str(second.user_id))
@@ -34,8 +40,13 @@ def test_bulk_assign_gives_the_tickets_to_the_agent_picked_by_id(db: str) -> Non
 
 def test_the_ticket_page_assigns_the_agent_picked_by_id_and_shows_that_id(db: str) -> None:
     first, second = make_user("agent", "Sam Taylor"), make_user("agent", "Sam Taylor")
-    number = tickets.create_ticket(first, client_id=make_client(first), subject="Card blocked",
-                                   body="Please help.", assignee_id=first.user_id).number
+    number = tickets.create_ticket(
+        first,
+        client_id=make_client(first),
+        subject="Card blocked",
+        body="Please help.",
+        assignee_id=first.user_id,
+    ).number
     tab = _tab(first, _number=number, conflict="")
     tab._refresh = MethodType(TicketState._refresh, tab)
     tab._save = MethodType(TicketState._save, tab)

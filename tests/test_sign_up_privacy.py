@@ -43,20 +43,25 @@ def mail_sink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
 
 def _mails(folder: Path) -> list[email.message.EmailMessage]:
     system_mail.flush()
-    return [email.message_from_bytes(p.read_bytes(), policy=policy.default)
-            for p in sorted(folder.glob("*.eml"))]
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=policy.default)
+        for p in sorted(folder.glob("*.eml"))
+    ]
 
 
 def test_sign_up_with_a_registered_address_answers_the_same_and_mails_the_owner(
-        db: str, mail_sink: Path) -> None:
+    db: str, mail_sink: Path
+) -> None:
     accounts.create_first_manager("boss@firm.example", "Boss", PASSWORD)
     accounts.sign_up("ada@firm.example", "Ada", PASSWORD)
     # No error, nothing changed, nothing a form could show differently.
     assert accounts.sign_up("Ada@firm.example", "Eve", "another fine passphrase") is None
     with session_scope() as session:
         assert session.execute(select(func.count()).select_from(User)).scalar_one() == 2
-        assert session.execute(select(User.name).where(
-            User.email == "ada@firm.example")).scalar_one() == "Ada"
+        assert (
+            session.execute(select(User.name).where(User.email == "ada@firm.example")).scalar_one()
+            == "Ada"
+        )
     # Sent from background threads: in either order.
     welcome, warning = sorted(_mails(mail_sink), key=lambda m: "was created" not in m.get_content())
     assert welcome["To"] == "ada@firm.example" and "was created" in welcome.get_content()
@@ -68,7 +73,8 @@ def test_sign_up_with_a_registered_address_answers_the_same_and_mails_the_owner(
 
 
 def test_repeated_sign_ups_with_a_registered_address_send_one_notice_an_hour(
-        db: str, mail_sink: Path) -> None:
+    db: str, mail_sink: Path
+) -> None:
     accounts.create_first_manager("boss@firm.example", "Boss", PASSWORD)
     for name in ("Eve", "Visit http://evil.example now", "Eve again"):
         assert accounts.sign_up("boss@firm.example", name, "another fine passphrase") is None
@@ -77,7 +83,8 @@ def test_repeated_sign_ups_with_a_registered_address_send_one_notice_an_hour(
 
 
 def test_sign_up_succeeds_quickly_when_the_mail_server_is_down(
-        db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    db: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     monkeypatch.setenv("CRM_SMTP_HOST", "127.0.0.1")
     monkeypatch.setenv("CRM_SMTP_PORT", "9")  # nothing listens: connection refused
     monkeypatch.setenv("CRM_SMTP_TLS", "none")
@@ -95,9 +102,16 @@ def test_sign_up_succeeds_quickly_when_the_mail_server_is_down(
         get_settings.cache_clear()
 
 
-@pytest.mark.parametrize("password", [
-    "aaaaaaaaaa", "password123", "qwertyuiop", "1234567890", "Password2026!",
-])
+@pytest.mark.parametrize(
+    "password",
+    [
+        "aaaaaaaaaa",
+        "password123",
+        "qwertyuiop",
+        "1234567890",
+        "Password2026!",
+    ],
+)
 def test_easily_guessed_passwords_are_refused_with_a_reason(db: str, password: str) -> None:
     with pytest.raises(InvalidInput, match="stronger password") as refused:
         accounts.create_first_manager("boss@firm.example", "Boss", password)
@@ -109,8 +123,7 @@ def test_easily_guessed_passwords_are_refused_with_a_reason(db: str, password: s
 
 def test_a_password_made_of_the_users_own_email_is_refused(db: str) -> None:
     with pytest.raises(InvalidInput, match="stronger password"):
-        accounts.create_first_manager("morgan.smith@firm.example", "Morgan Smith",
-                                      "morgansmith1")
+        accounts.create_first_manager("morgan.smith@firm.example", "Morgan Smith", "morgansmith1")
 
 
 def test_the_embedded_sink_stores_mail_sent_by_the_crm(tmp_path: Path) -> None:
@@ -119,7 +132,8 @@ def test_the_embedded_sink_stores_mail_sent_by_the_crm(tmp_path: Path) -> None:
         settings = get_settings()
         sent = system_mail.send_now(
             system_mail.SystemMail(to="x@firm.example", subject="Hello", body="Body"),
-            replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_tls="none"))
+            replace(settings, smtp_host="127.0.0.1", smtp_port=sink.port, smtp_tls="none"),
+        )
         assert sent
         (stored,) = tmp_path.glob("*.eml")
         assert b"Subject: Hello" in stored.read_bytes()

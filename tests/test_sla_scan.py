@@ -126,9 +126,7 @@ def test_ticket_past_the_share_of_its_resolution_target_is_near_breach(db: str) 
     assert _state(ticket_id) == SlaState.NEAR_BREACH
 
 
-def test_near_breach_share_comes_from_the_setting(
-    db: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_near_breach_share_comes_from_the_setting(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     ticket_id = _ticket(age=7 * HOUR)  # 0.875 of the first-response target
 
     monkeypatch.setenv("CRM_SLA_NEAR_BREACH_SHARE", "0.9")
@@ -169,12 +167,21 @@ def test_priority_change_recomputes_due_times_from_creation(db: str) -> None:
 
 
 def test_resolved_ticket_within_both_targets_is_met_and_late_one_is_breached(db: str) -> None:
-    met = _ticket(age=10 * 24 * HOUR, status=TicketStatus.RESOLVED,
-                  responded_after=HOUR, resolved_after=24 * HOUR)
-    late = _ticket(age=10 * 24 * HOUR, status=TicketStatus.CLOSED,
-                   responded_after=HOUR, resolved_after=80 * HOUR)
-    never_answered_in_time = _ticket(age=10 * 24 * HOUR, status=TicketStatus.RESOLVED,
-                                     resolved_after=9 * HOUR)  # 8 h first-response target
+    met = _ticket(
+        age=10 * 24 * HOUR,
+        status=TicketStatus.RESOLVED,
+        responded_after=HOUR,
+        resolved_after=24 * HOUR,
+    )
+    late = _ticket(
+        age=10 * 24 * HOUR,
+        status=TicketStatus.CLOSED,
+        responded_after=HOUR,
+        resolved_after=80 * HOUR,
+    )
+    never_answered_in_time = _ticket(
+        age=10 * 24 * HOUR, status=TicketStatus.RESOLVED, resolved_after=9 * HOUR
+    )  # 8 h first-response target
 
     result = scan_open_tickets(NOW)
 
@@ -186,8 +193,13 @@ def test_resolved_ticket_within_both_targets_is_met_and_late_one_is_breached(db:
 
 
 def test_finished_ticket_keeps_its_verdict(db: str) -> None:
-    ticket_id = _ticket(age=10 * 24 * HOUR, status=TicketStatus.CLOSED, responded_after=HOUR,
-                        resolved_after=HOUR, sla_state=SlaState.BREACHED)
+    ticket_id = _ticket(
+        age=10 * 24 * HOUR,
+        status=TicketStatus.CLOSED,
+        responded_after=HOUR,
+        resolved_after=HOUR,
+        sla_state=SlaState.BREACHED,
+    )
 
     result = scan_open_tickets(NOW)
 
@@ -216,8 +228,11 @@ def test_batches_by_id_range_give_the_same_states_as_one_pass(db: str) -> None:
 
     assert result.batches == 3
     assert [_state(i) for i in ids] == [
-        SlaState.ON_TRACK, SlaState.NEAR_BREACH, SlaState.BREACHED,
-        SlaState.ON_TRACK, SlaState.BREACHED,  # 71 h unanswered: first response long overdue
+        SlaState.ON_TRACK,
+        SlaState.NEAR_BREACH,
+        SlaState.BREACHED,
+        SlaState.ON_TRACK,
+        SlaState.BREACHED,  # 71 h unanswered: first response long overdue
     ]
 
 
@@ -232,25 +247,34 @@ def test_sql_scan_and_python_rule_agree_on_random_tickets(db: str) -> None:
         resolved = timedelta(minutes=rng.randint(0, int(age.total_seconds() // 60)))
         status = rng.choice(statuses)
         finished = status in (TicketStatus.RESOLVED, TicketStatus.CLOSED)
-        _ticket(age=age, priority=rng.choice(priorities), status=status,
-                responded_after=responded if rng.random() < 0.7 else None,
-                resolved_after=resolved if finished else None)
+        _ticket(
+            age=age,
+            priority=rng.choice(priorities),
+            status=status,
+            responded_after=responded if rng.random() < 0.7 else None,
+            resolved_after=resolved if finished else None,
+        )
 
     scan_open_tickets(NOW, near_breach_share=0.75)
 
     with session_scope() as session:
         tickets = session.execute(select(Ticket)).scalars().all()
         assert {t.sla_state for t in tickets} == {
-            SlaState.ON_TRACK, SlaState.NEAR_BREACH, SlaState.BREACHED, SlaState.MET,
+            SlaState.ON_TRACK,
+            SlaState.NEAR_BREACH,
+            SlaState.BREACHED,
+            SlaState.MET,
         }
         for t in tickets:
             assert t.first_response_due_at is not None and t.resolution_due_at is not None
             expected = sla_state_for(
-                status=t.status, created_at=t.created_at,
+                status=t.status,
+                created_at=t.created_at,
                 first_response_due_at=t.first_response_due_at,
                 resolution_due_at=t.resolution_due_at,
                 first_responded_at=t.first_responded_at,
                 finished_at=t.resolved_at or t.closed_at or t.updated_at,
-                now=NOW, near_breach_share=0.75,
+                now=NOW,
+                near_breach_share=0.75,
             )
             assert t.sla_state == expected, t

@@ -34,43 +34,64 @@ def _stage(actor, number: int, *files: tuple[str, bytes], chunk: int = 7):
         if not data:
             sink.write(name, 0, "text/plain", b"")
         for offset in range(0, len(data), chunk):
-            sink.write(name, offset, "text/plain", data[offset: offset + chunk])
+            sink.write(name, offset, "text/plain", data[offset : offset + chunk])
     return sink.finish()
 
 
 def _audit_actions(ticket_number: int) -> list[tuple[str, dict]]:
     with session_scope() as session:
-        return [(a, c) for a, c in session.execute(
-            select(AuditLog.action, AuditLog.changes).where(AuditLog.entity_type == "ticket")
-            .order_by(AuditLog.id)).all()]
+        return [
+            (a, c)
+            for a, c in session.execute(
+                select(AuditLog.action, AuditLog.changes)
+                .where(AuditLog.entity_type == "ticket")
+                .order_by(AuditLog.id)
+            ).all()
+        ]
 
 
 # --- macros ---------------------------------------------------------------------------------
 
+
 def test_choosing_a_macro_changes_nothing_on_the_ticket(db: str) -> None:
     agent = make_user("agent")
     number = make_ticket(agent, make_client(agent))
-    macro = macros.save_macro(agent, title="Done", body="All done, {client.first_name}.",
-                              set_status="resolved", set_priority="low")
+    macro = macros.save_macro(
+        agent,
+        title="Done",
+        body="All done, {client.first_name}.",
+        set_status="resolved",
+        set_priority="low",
+    )
     before = tickets.get_ticket(agent, number).ticket
     draft = macros.draft_from_macro(agent, macro.id, number)
     after = tickets.get_ticket(agent, number).ticket
     assert (draft.set_status, draft.set_priority) == ("resolved", "low")
-    assert (after.status, after.priority, after.version) == (before.status, before.priority,
-                                                             before.version)
+    assert (after.status, after.priority, after.version) == (
+        before.status,
+        before.priority,
+        before.version,
+    )
 
 
 def test_macro_fields_apply_with_the_reply_as_one_audited_change(db: str) -> None:
     agent = make_user("agent")
     number = make_ticket(agent, make_client(agent))
-    macro = macros.save_macro(agent, title="Done", body="All done.", set_status="pending",
-                              set_priority="high")
+    macro = macros.save_macro(
+        agent, title="Done", body="All done.", set_status="pending", set_priority="high"
+    )
     draft = macros.draft_from_macro(agent, macro.id, number)
     version = tickets.get_ticket(agent, number).ticket.version
     entries_before = len(_audit_actions(number))
-    tickets.add_message(agent, number, draft.body, status=draft.set_status,
-                        priority=draft.set_priority, macro=draft.title,
-                        expected_version=version)
+    tickets.add_message(
+        agent,
+        number,
+        draft.body,
+        status=draft.set_status,
+        priority=draft.set_priority,
+        macro=draft.title,
+        expected_version=version,
+    )
     detail = tickets.get_ticket(agent, number)
     assert (detail.ticket.status, detail.ticket.priority) == ("pending", "high")
     assert detail.messages[-1].body_text == "All done."
@@ -88,8 +109,9 @@ def test_macro_fields_on_a_stale_view_write_neither_reply_nor_fields(db: str) ->
     seen = tickets.get_ticket(alice, number).ticket.version
     tickets.update_ticket(bob, number, expected_version=seen, priority="urgent")
     with pytest.raises(Conflict):
-        tickets.add_message(alice, number, "Closing this.", status="resolved",
-                            expected_version=seen)
+        tickets.add_message(
+            alice, number, "Closing this.", status="resolved", expected_version=seen
+        )
     detail = tickets.get_ticket(alice, number)
     assert detail.ticket.status != "resolved" and detail.ticket.priority == "urgent"
     assert all(m.body_text != "Closing this." for m in detail.messages)
@@ -104,6 +126,7 @@ def test_a_client_cannot_change_fields_through_a_reply(db: str) -> None:
 
 # --- attachments ----------------------------------------------------------------------------
 
+
 def test_attachment_is_stored_once_by_content_and_shown_on_the_reply(db: str) -> None:
     agent = make_user("agent")
     number = make_ticket(agent, make_client(agent))
@@ -115,22 +138,29 @@ def test_attachment_is_stored_once_by_content_and_shown_on_the_reply(db: str) ->
     digest = hashlib.sha256(data).hexdigest()
     blob = attachments.blob_path(digest)
     assert blob.read_bytes() == data
-    assert blob.relative_to(get_settings().data_dir).parts[:3] == ("attachments", "sha256",
-                                                                   digest[:2])
+    assert blob.relative_to(get_settings().data_dir).parts[:3] == (
+        "attachments",
+        "sha256",
+        digest[:2],
+    )
     with session_scope() as session:
-        paths = session.execute(select(Attachment.storage_path)
-                                .where(Attachment.sha256 == digest)).scalars().all()
+        paths = (
+            session.execute(select(Attachment.storage_path).where(Attachment.sha256 == digest))
+            .scalars()
+            .all()
+        )
     assert len(paths) == 2 and len(set(paths)) == 1  # two rows, one stored file
     shown = tickets.get_ticket(agent, number).messages
     names = [[(a.filename, a.size_label) for a in m.attachments] for m in shown[-2:]]
-    assert names == [[("statement.pdf", "1 KB"), ("empty.txt", "0 B")],
-                     [("copy of statement.pdf", "1 KB")]]
+    assert names == [
+        [("statement.pdf", "1 KB"), ("empty.txt", "0 B")],
+        [("copy of statement.pdf", "1 KB")],
+    ]
     assert not list((get_settings().data_dir / "attachments" / "tmp").glob("*.part"))
 
 
 def test_upload_is_refused_before_any_byte_is_written_without_permission(db: str) -> None:
-    agent, client_user, marketing = make_user("agent"), make_user("client"), make_user(
-        "marketing")
+    agent, client_user, marketing = make_user("agent"), make_user("client"), make_user("marketing")
     number = make_ticket(agent, make_client(agent, portal_user=client_user))
     for outsider in (client_user, marketing, None):
         with pytest.raises((PermissionDenied, NotAuthenticated)):
@@ -149,8 +179,7 @@ def small_limit(monkeypatch: pytest.MonkeyPatch):
     get_settings.cache_clear()
 
 
-def test_oversized_file_is_refused_at_the_first_chunk_past_the_limit(
-        db: str, small_limit) -> None:
+def test_oversized_file_is_refused_at_the_first_chunk_past_the_limit(db: str, small_limit) -> None:
     agent = make_user("agent")
     number = make_ticket(agent, make_client(agent))
     sink = attachments.start_upload(agent, number)
@@ -180,15 +209,15 @@ def _signed_in_client(email: str) -> TestClient:
 
 
 def test_download_needs_a_session_and_sight_of_the_message(db: str) -> None:
-    agent, client_user, other_client = make_user("agent"), make_user("client"), make_user(
-        "client")
+    agent, client_user, other_client = make_user("agent"), make_user("client"), make_user("client")
     number = make_ticket(agent, make_client(agent, portal_user=client_user))
     public = _stage(agent, number, ('report "Q3"; ü.pdf', b"%PDF-1.4 public"))
     tickets.add_message(agent, number, "Your report.", files=public)
     hidden = _stage(agent, number, ("kyc-notes.txt", b"internal only"))
     tickets.add_message(agent, number, "KYC", files=hidden, internal=True)
-    shown = {a.filename: a.url for m in tickets.get_ticket(agent, number).messages
-             for a in m.attachments}
+    shown = {
+        a.filename: a.url for m in tickets.get_ticket(agent, number).messages for a in m.attachments
+    }
     public_url, hidden_url = shown['report "Q3"; ü.pdf'], shown["kyc-notes.txt"]
 
     assert TestClient(build_api()).get(public_url).status_code == 401
@@ -200,19 +229,23 @@ def test_download_needs_a_session_and_sight_of_the_message(db: str) -> None:
     owner = _signed_in_client(client_user.email)
     got = owner.get(public_url)
     assert got.status_code == 200 and got.content == b"%PDF-1.4 public"
-    assert "filename*=UTF-8''report%20%22Q3%22%3B%20%C3%BC.pdf" in got.headers[
-        "content-disposition"]
+    assert (
+        "filename*=UTF-8''report%20%22Q3%22%3B%20%C3%BC.pdf" in got.headers["content-disposition"]
+    )
     assert owner.get(hidden_url).status_code == 404  # an internal note's file: never
     assert _signed_in_client(other_client.email).get(public_url).status_code == 404
-    assert TestClient(build_api()).get(public_url,
-                                       cookies={"crm_session": "forged"}).status_code == 401
+    assert (
+        TestClient(build_api()).get(public_url, cookies={"crm_session": "forged"}).status_code
+        == 401
+    )
 
 
 def test_a_client_never_sees_an_internal_notes_attachment_in_the_timeline(db: str) -> None:
     agent, client_user = make_user("agent"), make_user("client")
     number = make_ticket(agent, make_client(agent, portal_user=client_user))
-    tickets.add_message(agent, number, "KYC", internal=True,
-                        files=_stage(agent, number, ("kyc.txt", b"secret")))
+    tickets.add_message(
+        agent, number, "KYC", internal=True, files=_stage(agent, number, ("kyc.txt", b"secret"))
+    )
     detail = tickets.get_ticket(client_user, number)
     assert all(not m.attachments for m in detail.messages)
 

@@ -18,8 +18,7 @@ from tests.factories import make_client, make_ticket, make_user
 
 
 def _history(agent, number: int) -> list[tuple[str, str, str]]:
-    return [(h.action, h.actor_name, h.changes)
-            for h in tickets.get_ticket(agent, number).history]
+    return [(h.action, h.actor_name, h.changes) for h in tickets.get_ticket(agent, number).history]
 
 
 def test_sla_state_changes_by_the_scan_appear_in_the_ticket_history(db: str) -> None:
@@ -35,11 +34,17 @@ def test_sla_state_changes_by_the_scan_appear_in_the_ticket_history(db: str) -> 
     assert [h[0] for h in _history(agent, quiet)].count("sla state changed") == 0
 
     result = scan_open_tickets(utcnow() + timedelta(days=30))
-    assert _history(agent, number)[0] == ("sla state changed", "System",
-                                          "sla_state: near_breach → breached")
+    assert _history(agent, number)[0] == (
+        "sla state changed",
+        "System",
+        "sla_state: near_breach → breached",
+    )
     with session_scope() as session:
-        audited = session.execute(select(func.count()).select_from(AuditLog).where(
-            AuditLog.action == "ticket.sla_state_changed")).scalar_one()
+        audited = session.execute(
+            select(func.count())
+            .select_from(AuditLog)
+            .where(AuditLog.action == "ticket.sla_state_changed")
+        ).scalar_one()
     assert result.changed == 2 and audited == 3  # one entry per state change, no more
 
 
@@ -73,8 +78,9 @@ def test_round_robin_assignment_appears_in_the_ticket_history(db: str) -> None:
 
 def test_opening_a_ticket_writes_nothing_and_marking_it_read_is_its_own_action(db: str) -> None:
     agent, other = make_user("agent"), make_user("agent")
-    number = tickets.create_ticket(agent, client_id=make_client(agent), subject="For Bob",
-                                   body="x", assignee_id=other.user_id).number
+    number = tickets.create_ticket(
+        agent, client_id=make_client(agent), subject="For Bob", body="x", assignee_id=other.user_id
+    ).number
 
     assert tickets.get_ticket(other, number).ticket.is_unread
     assert tickets.get_ticket(other, number).ticket.is_unread  # still: reading wrote nothing
@@ -90,8 +96,9 @@ def test_subscribers_run_after_the_commit_and_a_failing_one_breaks_nothing(db: s
 
     def outbound(event: events.Event) -> None:
         with session_scope() as session:  # another connection: sees only committed rows
-            version = session.execute(select(Ticket.version).where(
-                Ticket.number == event.number)).scalar_one()
+            version = session.execute(
+                select(Ticket.version).where(Ticket.number == event.number)
+            ).scalar_one()
         seen.append((event.payload["body"], version))
 
     def broken(event: events.Event) -> None:
@@ -104,8 +111,9 @@ def test_subscribers_run_after_the_commit_and_a_failing_one_breaks_nothing(db: s
     finally:
         events.unsubscribe("message.added", broken)
         events.unsubscribe("message.added", outbound)
-    assert seen == [("Your statement is attached.", tickets.get_ticket(agent, number)
-                     .ticket.version)]
+    assert seen == [
+        ("Your statement is attached.", tickets.get_ticket(agent, number).ticket.version)
+    ]
 
 
 @pytest.mark.parametrize("internal", [False, True])

@@ -71,8 +71,7 @@ def test_client_reply_marks_ticket_unread_for_staff(db: str) -> None:
 
 
 @pytest.mark.parametrize("subject,body", [("", "body"), ("x" * 301, "body"), ("ok", "  ")])
-def test_bad_ticket_input_is_refused_with_a_clear_message(db: str, subject: str,
-                                                          body: str) -> None:
+def test_bad_ticket_input_is_refused_with_a_clear_message(db: str, subject: str, body: str) -> None:
     agent = make_user("agent")
     with pytest.raises(InvalidInput) as refused:
         tickets.create_ticket(agent, client_id=None, subject=subject, body=body)
@@ -90,7 +89,11 @@ def test_every_ticket_change_is_audited(db: str) -> None:
     tickets.add_message(agent, number, "reply")
     tickets.update_ticket(agent, number, expected_version=None, status="resolved")
     with session_scope() as session:
-        actions = list(session.execute(
-            select(AuditLog.action).where(AuditLog.entity_type == "ticket").order_by(AuditLog.id)
-        ).scalars())
+        actions = list(
+            session.execute(
+                select(AuditLog.action)
+                .where(AuditLog.entity_type == "ticket")
+                .order_by(AuditLog.id)
+            ).scalars()
+        )
     assert actions == ["ticket.created", "ticket.message_added", "ticket.status_changed"]

@@ -23,8 +23,12 @@ from models.upload import UploadSlot
 from tests.factories import log_in, make_user, run_async
 
 HANDLER = "test_state.receive_test_upload"
-POLICY = uploads.UploadPolicy(purpose="test-upload", action=Action.EDIT_CLIENTS,
-                              max_file_bytes=1024 * 1024, suffixes=(".csv",))
+POLICY = uploads.UploadPolicy(
+    purpose="test-upload",
+    action=Action.EDIT_CLIENTS,
+    max_file_bytes=1024 * 1024,
+    suffixes=(".csv",),
+)
 
 
 class _StoringApp:
@@ -64,12 +68,18 @@ def guarded() -> tuple[_StoringApp, httpx.AsyncClient]:
 
     client = httpx.AsyncClient(
         transport=httpx.ASGITransport(app=UploadGuard(inner, the_uploaders_own_tab)),
-        base_url="http://crm.test")
+        base_url="http://crm.test",
+    )
     return inner, client
 
 
-def _post(client: httpx.AsyncClient, token: str | None, body: bytes | AsyncIterator[bytes],
-          handler: str = HANDLER, tab: str = "tab-token") -> httpx.Response:
+def _post(
+    client: httpx.AsyncClient,
+    token: str | None,
+    body: bytes | AsyncIterator[bytes],
+    handler: str = HANDLER,
+    tab: str = "tab-token",
+) -> httpx.Response:
     cookies = {SESSION_COOKIE: token} if token else {}
     headers = {"reflex-client-token": tab, "reflex-event-handler": handler}
     client.cookies.clear()
@@ -85,7 +95,8 @@ def _stored_files() -> list[Path]:
 
 
 def test_upload_from_a_user_without_the_permission_is_refused_before_a_byte_is_read(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     no_role = make_user(None)
     marketing = make_user("marketing")
@@ -96,7 +107,8 @@ def test_upload_from_a_user_without_the_permission_is_refused_before_a_byte_is_r
 
 
 def test_upload_to_an_undeclared_handler_is_refused(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     agent = make_user("agent")
     response = _post(client, log_in(agent.email), b"x", handler="some_state.other_handler")
@@ -104,7 +116,8 @@ def test_upload_to_an_undeclared_handler_is_refused(
 
 
 def test_a_permitted_upload_goes_through_and_frees_its_slot(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     agent = make_user("agent")
     response = _post(client, log_in(agent.email), b"name,email\n" * 1000)
@@ -114,7 +127,8 @@ def test_a_permitted_upload_goes_through_and_frees_its_slot(
 
 
 def test_an_upload_into_a_tab_of_another_session_is_refused_unread(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     agent = make_user("agent")
     response = _post(client, log_in(agent.email), b"name,email\n", tab="a-managers-tab")
@@ -123,7 +137,8 @@ def test_an_upload_into_a_tab_of_another_session_is_refused_unread(
 
 
 def test_an_upload_announced_larger_than_the_cap_is_refused_unread(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     agent = make_user("agent")
     response = _post(client, log_in(agent.email), b"x" * (POLICY.max_request_bytes + 1))
@@ -132,7 +147,8 @@ def test_an_upload_announced_larger_than_the_cap_is_refused_unread(
 
 
 def test_a_streamed_upload_is_cut_off_at_the_cap(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     agent = make_user("agent")
 
@@ -147,7 +163,8 @@ def test_a_streamed_upload_is_cut_off_at_the_cap(
 
 
 def test_uploads_in_flight_per_user_are_capped(
-        db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]) -> None:
+    db: str, guarded: tuple[_StoringApp, httpx.AsyncClient]
+) -> None:
     inner, client = guarded
     agent = make_user("agent")
     held = [uploads.begin(agent, POLICY), uploads.begin(agent, POLICY)]  # the default cap is 2
@@ -166,8 +183,9 @@ def test_slots_of_dead_requests_stop_counting(db: str) -> None:
     uploads.begin(agent, POLICY)
     uploads.begin(agent, POLICY)
     with session_scope() as session:
-        session.execute(update(UploadSlot).values(
-            touched_at=UploadSlot.touched_at - timedelta(minutes=10)))
+        session.execute(
+            update(UploadSlot).values(touched_at=UploadSlot.touched_at - timedelta(minutes=10))
+        )
     assert uploads.begin(agent, POLICY)
     assert uploads.cleanup_abandoned()["slots"] == 2
 

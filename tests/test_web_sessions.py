@@ -16,8 +16,11 @@ from tests.factories import PASSWORD, make_user, run_async
 
 
 def _post_login(client: TestClient, email: str, password: str, **extra: str):
-    return client.post("/api/auth/login", data={"email": email, "password": password, **extra},
-                       follow_redirects=False)
+    return client.post(
+        "/api/auth/login",
+        data={"email": email, "password": password, **extra},
+        follow_redirects=False,
+    )
 
 
 def test_signing_in_sets_an_http_only_lax_cookie_and_secure_only_over_https(db: str) -> None:
@@ -27,10 +30,12 @@ def test_signing_in_sets_an_http_only_lax_cookie_and_secure_only_over_https(db: 
     cookie = plain.headers["set-cookie"].lower()
     assert "crm_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     assert "secure" not in cookie
-    secure = _post_login(TestClient(build_api(), base_url="https://crm.example"), user.email,
-                         PASSWORD)
-    session_cookie = next(c for c in secure.headers.get_list("set-cookie")
-                          if c.startswith("crm_session="))
+    secure = _post_login(
+        TestClient(build_api(), base_url="https://crm.example"), user.email, PASSWORD
+    )
+    session_cookie = next(
+        c for c in secure.headers.get_list("set-cookie") if c.startswith("crm_session=")
+    )
     assert "secure" in session_cookie.lower()
 
 
@@ -39,8 +44,9 @@ def test_the_next_page_after_sign_in_is_always_on_this_site(db: str) -> None:
         assert safe_next(hostile) == "/"
     assert safe_next("/tickets/12") == "/tickets/12"
     user = make_user("agent")
-    response = _post_login(TestClient(build_api()), user.email, PASSWORD,
-                           next="https://evil.example/")
+    response = _post_login(
+        TestClient(build_api()), user.email, PASSWORD, next="https://evil.example/"
+    )
     assert response.headers["location"] == "/"
 
 
@@ -59,11 +65,14 @@ def test_signing_out_kills_the_session_everywhere_and_clears_the_tab_storage(db:
     token = _post_login(client, user.email, PASSWORD).cookies["crm_session"]
     found = web_sessions.session_for_token(token)
     assert found is not None and found.actor.user_id == user.user_id
-    out = TestClient(build_api()).post("/api/auth/logout", cookies={"crm_session": token},
-                                       follow_redirects=False)
+    out = TestClient(build_api()).post(
+        "/api/auth/logout", cookies={"crm_session": token}, follow_redirects=False
+    )
     assert out.status_code == 303 and out.headers["clear-site-data"] == '"storage"'
-    assert 'crm_session=""' in out.headers["set-cookie"] or "max-age=0" in \
-        out.headers["set-cookie"].lower()
+    assert (
+        'crm_session=""' in out.headers["set-cookie"]
+        or "max-age=0" in out.headers["set-cookie"].lower()
+    )
     assert web_sessions.session_for_token(token) is None
     assert web_sessions.session_by_id(found.session_id) is None
 
@@ -73,10 +82,18 @@ def test_stored_request_headers_never_keep_the_private_cookies() -> None:
     assert without_private_cookies(header) == "theme=dark; lang=en"
 
 
-@pytest.mark.parametrize(("value", "hint"), [
-    ("abc", int), ({"$ne": None}, str), (["1"], str), ("1", bool), (3, list),
-    ({"email": "a"}, dict[str, int]), (True, int),
-])
+@pytest.mark.parametrize(
+    ("value", "hint"),
+    [
+        ("abc", int),
+        ({"$ne": None}, str),
+        (["1"], str),
+        ("1", bool),
+        (3, list),
+        ({"email": "a"}, dict[str, int]),
+        (True, int),
+    ],
+)
 def test_event_arguments_of_the_wrong_type_are_refused(value: object, hint: type) -> None:
     with pytest.raises(EventRefused):
         fit(value, hint)
@@ -84,8 +101,10 @@ def test_event_arguments_of_the_wrong_type_are_refused(value: object, hint: type
 
 def test_event_arguments_of_the_right_type_pass() -> None:
     assert fit("12", int) == "12" and fit(12, int) == 12 and fit(None, int | None) is None
-    assert fit({"email": "a@b.c", "rules": [{"op": "and"}]}, dict) == \
-        {"email": "a@b.c", "rules": [{"op": "and"}]}
+    assert fit({"email": "a@b.c", "rules": [{"op": "and"}]}, dict) == {
+        "email": "a@b.c",
+        "rules": [{"op": "and"}],
+    }
     assert fit(["a", "b"], list[str]) == ["a", "b"]
 
 

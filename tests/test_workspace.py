@@ -37,14 +37,19 @@ def test_queue_puts_unread_first_then_sla_urgency_then_due_soonest(db: str) -> N
     agent = make_user("agent")
     client_id = make_client(agent)
     read_on_track, read_breached, unread_near, read_near, unread_breached = (
-        make_ticket(agent, client_id, f"Ticket {i}") for i in range(5))
+        make_ticket(agent, client_id, f"Ticket {i}") for i in range(5)
+    )
     now = datetime.now(UTC)
     for number in (read_on_track, read_breached, unread_near, read_near, unread_breached):
         _set(number, status="open", is_unread=False, sla_state="on_track")
     _set(read_breached, sla_state="breached")
     _set(unread_near, is_unread=True, sla_state="near_breach")
-    _set(read_near, sla_state="near_breach", resolution_due_at=now + timedelta(hours=1),
-         first_responded_at=now)
+    _set(
+        read_near,
+        sla_state="near_breach",
+        resolution_due_at=now + timedelta(hours=1),
+        first_responded_at=now,
+    )
     _set(unread_breached, is_unread=True, sla_state="breached")
     order = [row.number for row in tickets.queue(agent).items]
     assert order == [unread_breached, unread_near, read_breached, read_near, read_on_track]
@@ -83,11 +88,16 @@ def test_queue_filters_combine(db: str) -> None:
     assert tickets.queue(agent, QueueFilters(client="ada@x.example")).total == 4
 
 
-@pytest.mark.parametrize("bad", [
-    QueueFilters(status="whatever"), QueueFilters(priority="huge"),
-    QueueFilters(created_from="31/01/2026"), QueueFilters(assignee="someone"),
-    QueueFilters(client="Robert'); DROP TABLE ticket;--"),
-])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        QueueFilters(status="whatever"),
+        QueueFilters(priority="huge"),
+        QueueFilters(created_from="31/01/2026"),
+        QueueFilters(assignee="someone"),
+        QueueFilters(client="Robert'); DROP TABLE ticket;--"),
+    ],
+)
 def test_bad_queue_filters_get_a_clear_error(db: str, bad: QueueFilters) -> None:
     agent = make_user("agent")
     with pytest.raises(InvalidInput) as refused:
@@ -103,8 +113,9 @@ def test_a_forged_page_cursor_is_refused_not_crashed(db: str) -> None:
 
 def test_agents_save_their_own_views_and_never_see_others(db: str) -> None:
     alice, bob = make_user("agent"), make_user("agent")
-    view = saved_views.save_view(alice, "Urgent email", QueueFilters(priority="urgent",
-                                                                     channel="email"))
+    view = saved_views.save_view(
+        alice, "Urgent email", QueueFilters(priority="urgent", channel="email")
+    )
     assert saved_views.view_filters(alice, view.key).priority == "urgent"
     assert "Urgent email" in [v.name for v in saved_views.list_views(alice)]
     assert "Urgent email" not in [v.name for v in saved_views.list_views(bob)]
@@ -160,9 +171,11 @@ def test_macro_fills_placeholders_and_proposes_its_status(db: str) -> None:
     agent = make_user("agent", "Sam Carter")
     number = make_ticket(agent, make_client(agent, "Ada Lovelace"))
     macro = macros.save_macro(
-        agent, title="Withdrawal done",
+        agent,
+        title="Withdrawal done",
         body="Dear {client.first_name}, ticket {ticket.number} is done. {agent.name}",
-        set_status="resolved")
+        set_status="resolved",
+    )
     draft = macros.draft_from_macro(agent, macro.id, number)
     assert draft.body == f"Dear Ada, ticket {number} is done. Sam Carter"
     assert draft.set_status == "resolved"
@@ -189,8 +202,13 @@ def test_merge_moves_messages_closes_duplicate_and_audits_both(db: str) -> None:
     closed = tickets.get_ticket(agent, duplicate)
     assert closed.ticket.status == "closed" and closed.merged_into_number == target
     with session_scope() as session:
-        actions = set(session.execute(select(AuditLog.action).where(
-            AuditLog.action.in_(["ticket.merged_into", "ticket.merged_from"]))).scalars())
+        actions = set(
+            session.execute(
+                select(AuditLog.action).where(
+                    AuditLog.action.in_(["ticket.merged_into", "ticket.merged_from"])
+                )
+            ).scalars()
+        )
     assert actions == {"ticket.merged_into", "ticket.merged_from"}
     with pytest.raises(InvalidInput):
         tickets.merge_tickets(agent, duplicate, target)
@@ -235,7 +253,8 @@ def test_presence_shows_other_agents_viewing_or_replying(db: str) -> None:
     others = presence.heartbeat(bob, number, "replying")
     assert [(p.name, p.activity) for p in others] == [("Alice A", "viewing")]
     assert [(p.name, p.activity) for p in presence.heartbeat(alice, number)] == [
-        ("Bob B", "replying")]
+        ("Bob B", "replying")
+    ]
     presence.leave(bob, number)
     assert presence.heartbeat(alice, number) == []
 
@@ -278,10 +297,18 @@ def _score(message_id: int, ticket_number: int, label: str) -> None:
     from models.ai import MessageSentiment
 
     with session_scope() as session:
-        ticket_id = session.execute(select(Ticket.id).where(Ticket.number == ticket_number)
-                                    ).scalar_one()
-        session.add(MessageSentiment(message_id=message_id, ticket_id=ticket_id, label=label,
-                                     score=-0.8 if label == "negative" else 0.5, model="test"))
+        ticket_id = session.execute(
+            select(Ticket.id).where(Ticket.number == ticket_number)
+        ).scalar_one()
+        session.add(
+            MessageSentiment(
+                message_id=message_id,
+                ticket_id=ticket_id,
+                label=label,
+                score=-0.8 if label == "negative" else 0.5,
+                model="test",
+            )
+        )
 
 
 def test_client_messages_show_their_sentiment_to_staff_only(db: str) -> None:
@@ -306,8 +333,7 @@ def test_queue_filters_on_the_sentiment_of_the_latest_client_message(db: str) ->
     _score(first.id, calmed, "negative")
     later = tickets.add_message(client_user, calmed, "Thanks, all sorted now.")
     _score(later.id, calmed, "positive")
-    _score(tickets.add_message(client_user, upset, "Still nothing. Awful.").id, upset,
-           "negative")
+    _score(tickets.add_message(client_user, upset, "Still nothing. Awful.").id, upset, "negative")
     tickets.add_message(client_user, unscored, "Hello?")
 
     def numbers(label: str) -> list[int]:
@@ -327,19 +353,29 @@ def test_new_tickets_go_round_robin_when_on_and_to_the_creator_when_off(db: str)
     manager = make_user("manager")
     a1, a2 = make_user("agent"), make_user("agent")
     client_id = make_client(manager)
-    assert tickets.create_ticket(manager, client_id=client_id, subject="Off", body="x"
-                                 ).assignee_name == manager.name
+    assert (
+        tickets.create_ticket(manager, client_id=client_id, subject="Off", body="x").assignee_name
+        == manager.name
+    )
     assignment.set_round_robin(manager, True)
-    rows = [tickets.create_ticket(manager, client_id=client_id, subject=f"On {i}", body="x")
-            for i in range(3)]
+    rows = [
+        tickets.create_ticket(manager, client_id=client_id, subject=f"On {i}", body="x")
+        for i in range(3)
+    ]
     assert [r.assignee_name for r in rows] == [a1.name, a2.name, a1.name]
     assert all(r.is_unread for r in rows)  # news for the agent who got it
-    chosen = tickets.create_ticket(manager, client_id=client_id, subject="Chosen", body="x",
-                                   assignee_id=a2.user_id)
+    chosen = tickets.create_ticket(
+        manager, client_id=client_id, subject="Chosen", body="x", assignee_id=a2.user_id
+    )
     assert chosen.assignee_name == a2.name
     with pytest.raises(InvalidInput):
-        tickets.create_ticket(manager, client_id=client_id, subject="Bad", body="x",
-                              assignee_id=make_user("client").user_id)
+        tickets.create_ticket(
+            manager,
+            client_id=client_id,
+            subject="Bad",
+            body="x",
+            assignee_id=make_user("client").user_id,
+        )
 
 
 def test_agent_availability_and_round_robin_status_are_reported(db: str) -> None:
@@ -362,8 +398,9 @@ def test_stale_presence_rows_are_swept_on_a_schedule(db: str) -> None:
     number = make_ticket(alice, make_client(alice))
     presence.heartbeat(alice, number)
     with session_scope() as session:
-        session.execute(update(TicketPresence).values(
-            seen_at=datetime.now(UTC) - timedelta(hours=2)))
+        session.execute(
+            update(TicketPresence).values(seen_at=datetime.now(UTC) - timedelta(hours=2))
+        )
     assert presence.sweep() == 1
     assert "crm_app.services.presence:sweep" in [job.func for job in scheduled_jobs()]
 
@@ -371,8 +408,13 @@ def test_stale_presence_rows_are_swept_on_a_schedule(db: str) -> None:
 def test_macro_library_can_be_edited_and_deleted(db: str) -> None:
     agent = make_user("agent")
     macro = macros.save_macro(agent, title="Hello", body="Hi {client.first_name}")
-    edited = macros.save_macro(agent, title="Hello again", body="Hi {agent.first_name}",
-                               set_priority="high", macro_id=macro.id)
+    edited = macros.save_macro(
+        agent,
+        title="Hello again",
+        body="Hi {agent.first_name}",
+        set_priority="high",
+        macro_id=macro.id,
+    )
     assert (edited.id, edited.title, edited.set_priority) == (macro.id, "Hello again", "high")
     assert [m.title for m in macros.list_macros(agent)] == ["Hello again"]
     macros.delete_macro(agent, macro.id)
@@ -386,16 +428,21 @@ def test_big_and_small_result_sets_page_in_the_same_order(db: str, monkeypatch) 
     client_id = make_client(agent)
     numbers = [make_ticket(agent, client_id, f"Order {i}") for i in range(12)]
     for i, number in enumerate(numbers):
-        _set(number, is_unread=i % 2 == 0,
-             sla_state=["on_track", "near_breach", "breached", "met"][i % 4])
-    for filters in (QueueFilters(status="all"), QueueFilters(status="all", sla_state="met"),
-                    QueueFilters(status="all", sla_state="breached")):
+        _set(
+            number,
+            is_unread=i % 2 == 0,
+            sla_state=["on_track", "near_breach", "breached", "met"][i % 4],
+        )
+    for filters in (
+        QueueFilters(status="all"),
+        QueueFilters(status="all", sla_state="met"),
+        QueueFilters(status="all", sla_state="breached"),
+    ):
         sorted_matches = _all_pages(agent, filters, page_size=2)  # counted: sort the matches
         monkeypatch.setattr(tickets.listing, "QUEUE_COUNT_CAP", 1)  # too many: walk the index
         walked = _all_pages(agent, filters, page_size=2)
         monkeypatch.undo()
         assert walked == sorted_matches
-        states = {tickets.get_ticket(agent, n).ticket.sla_state
-                  for n in walked}
+        states = {tickets.get_ticket(agent, n).ticket.sla_state for n in walked}
         assert filters.sla_state == "" or states == {filters.sla_state}
     assert len(_all_pages(agent, QueueFilters(status="all", sla_state="met"), 2)) == 3

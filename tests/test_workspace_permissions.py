@@ -23,8 +23,14 @@ def world(db: str) -> dict:
     duplicate = make_ticket(agent, client_id, "Same question again")
     macro = macros.save_macro(agent, title="Thanks", body="Thanks {client.first_name}")
     view = saved_views.save_view(agent, "Mine", QueueFilters(assignee="mine"))
-    return {"agent": agent, "number": number, "duplicate": duplicate, "macro": macro.id,
-            "view": view.key, "client_user": client_user}
+    return {
+        "agent": agent,
+        "number": number,
+        "duplicate": duplicate,
+        "macro": macro.id,
+        "view": view.key,
+        "client_user": client_user,
+    }
 
 
 def _workspace_actions(w: dict) -> dict[str, Callable[[Actor | None], object]]:

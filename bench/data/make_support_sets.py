@@ -410,16 +410,16 @@ def _typo(text: str, rng: random.Random) -> str:
     return "".join(chars)
 
 
-def _split(topics: dict[str, list[str]], train_share: float, rng: random.Random,
-           typo_share: float = 0.0) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _split(
+    topics: dict[str, list[str]], train_share: float, rng: random.Random, typo_share: float = 0.0
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     train, test = [], []
     for topic, questions in topics.items():
         order = questions[:]
         rng.shuffle(order)
         cut = round(len(order) * train_share)
         train += [(q, topic) for q in order[:cut]]
-        test += [(_typo(q, rng) if rng.random() < typo_share else q, topic)
-                 for q in order[cut:]]
+        test += [(_typo(q, rng) if rng.random() < typo_share else q, topic) for q in order[cut:]]
     rng.shuffle(train)
     rng.shuffle(test)
     return train, test

@@ -23,20 +23,26 @@ from crm_app.ai import compliance, facts
 # done?") below.
 ANSWER_MIN_SIMILARITY = 0.5
 SIGN_OFF = "Kind regards,"
-HOLDING_LINE = ("Thank you for your message. I am looking into your question and will come back "
-                "to you shortly.")
+HOLDING_LINE = (
+    "Thank you for your message. I am looking into your question and will come back to you shortly."
+)
 _THANKS_OPENING = re.compile(
     r"^(?:thank you|thanks|many thanks)(?: very much| so much)?(?: for (?:your|the) "
     r"(?:message|request|email|e-mail|enquiry|inquiry|question|note|patience|reply|form))?"
-    r"[.!]\s*", re.IGNORECASE)
+    r"[.!]\s*",
+    re.IGNORECASE,
+)
 _INLINE_SIGN_OFF = re.compile(
     r"[\s,.]*\b(?:kind regards|best regards|warm regards|regards|best wishes|sincerely|"
-    r"many thanks)\b[,.!]?(?:\s+[A-Z][\w-]+){0,3}\s*$", re.IGNORECASE)
+    r"many thanks)\b[,.!]?(?:\s+[A-Z][\w-]+){0,3}\s*$",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
 class Source:
     """What a draft may be built from: a past answer and the question it answered."""
+
     question: str
     answer: str
     kind: str = "resolved_ticket"  # "faq" sources are the firm's published text
@@ -72,9 +78,10 @@ _ACTS: dict[str, re.Pattern[str]] = {
         r"active|arrived|received|credited|executed|processed|approved|through)\b|"
         r"\bstill\s+(?:not|no|hasn't|haven't|do not|don't|does not|doesn't)\b|"
         r"\bnot\s+(?:yet\s+)?(?:arrived|received|reached|credited|been credited|in my account)|"
-        r"\bwhere is\b|\bany update\b|\bmissing\b", re.IGNORECASE),
-    "duration": re.compile(r"\bhow long\b|\bwhen will\b|\bhow soon\b|\bcut-?off\b",
-                           re.IGNORECASE),
+        r"\bwhere is\b|\bany update\b|\bmissing\b",
+        re.IGNORECASE,
+    ),
+    "duration": re.compile(r"\bhow long\b|\bwhen will\b|\bhow soon\b|\bcut-?off\b", re.IGNORECASE),
     "cost": re.compile(r"\b(?:fees?|costs?|charges?|margin|pricing)\b", re.IGNORECASE),
     "thanks": re.compile(r"^(?:[^?]*\b(?:thank|thanks)\b[^?]*)$", re.IGNORECASE),
 }
@@ -111,15 +118,18 @@ def _greeting(client_name: str) -> str:
 
 def _letter(greeting: str, body: str, agent_name: str, topic_text: str) -> str:
     parts = [greeting, "", body.strip()]
-    if compliance.touches_investments(topic_text + " " + body) and \
-            compliance.FINANCE_DISCLAIMER not in body:
+    if (
+        compliance.touches_investments(topic_text + " " + body)
+        and compliance.FINANCE_DISCLAIMER not in body
+    ):
         parts += ["", compliance.FINANCE_DISCLAIMER]
     parts += ["", SIGN_OFF, agent_name or "Your client service team"]
     return "\n".join(parts)
 
 
-def source_body(source: Source, *, question: str, client_name: str, agent_name: str,
-                own_text: str) -> str:
+def source_body(
+    source: Source, *, question: str, client_name: str, agent_name: str, own_text: str
+) -> str:
     """The source's answer without its greeting, signature, attachment claims and the other
     client's facts; a fact the other client asked about becomes the one this client's
     `question` names, details anywhere in this ticket (`own_text`) may stay."""
@@ -133,20 +143,38 @@ def source_body(source: Source, *, question: str, client_name: str, agent_name: 
     others = facts.names_in(source.answer) - clients
     if source.kind == "faq":  # the firm's own published text: its numbers are the firm's
         return facts.scrub_names(body, clients | others, keep=[client_name, agent_name])
-    return facts.scrub(body, source_question=source.question, own_text=question, names=others,
-                       source_clients=clients, client_first_name=first_name(client_name),
-                       keep=[client_name, agent_name, own_text])
+    return facts.scrub(
+        body,
+        source_question=source.question,
+        own_text=question,
+        names=others,
+        source_clients=clients,
+        client_first_name=first_name(client_name),
+        keep=[client_name, agent_name, own_text],
+    )
 
 
-def draft_from_source(question: str, source: Source | None, *, client_name: str,
-                      agent_name: str, own_text: str, embed: Embed) -> Draft:
+def draft_from_source(
+    question: str,
+    source: Source | None,
+    *,
+    client_name: str,
+    agent_name: str,
+    own_text: str,
+    embed: Embed,
+) -> Draft:
     """The retrieval-only draft: the best source rewritten for this client, or a holding reply
     when there is none or it answers a different question."""
     similarity = similarity_to_source(question, source.question, embed) if source else 0.0
     answered = source is not None and similarity >= ANSWER_MIN_SIMILARITY
     if answered:
-        body = source_body(source, question=question, client_name=client_name,
-                           agent_name=agent_name, own_text=own_text)
+        body = source_body(
+            source,
+            question=question,
+            client_name=client_name,
+            agent_name=agent_name,
+            own_text=own_text,
+        )
         text = f"Thank you for your message. {body} [1]" if body else HOLDING_LINE
     else:
         text = HOLDING_LINE
@@ -154,44 +182,67 @@ def draft_from_source(question: str, source: Source | None, *, client_name: str,
     return Draft(letter, answered, round(similarity, 4), sorted(set(facts.BLANK.findall(letter))))
 
 
-def finish_generated(draft: str, *, client_name: str, agent_name: str, sources: list[Source],
-                     own_text: str, topic_text: str) -> str:
+def finish_generated(
+    draft: str,
+    *,
+    client_name: str,
+    agent_name: str,
+    sources: list[Source],
+    own_text: str,
+    topic_text: str,
+) -> str:
     """A model's draft made safe: the sources' facts that are not this ticket's replaced by
     blanks, no attachment claims, one greeting and one sign-off (by this agent)."""
     letter = facts.letter_parts(draft)
     # A greeting left inside the body (a copied letter under the model's own greeting) goes.
-    body = "\n".join(line for line in letter.body.splitlines()
-                     if not facts.is_greeting(line)).strip()
+    body = "\n".join(
+        line for line in letter.body.splitlines() if not facts.is_greeting(line)
+    ).strip()
     body = _INLINE_SIGN_OFF.sub("", facts.letter_parts(body).body or body).strip()
     if not letter.greeting:  # "Dear Ada, your wire ..." on one line
         match = re.match(r"^\s*(dear|hi|hello)\s+[\w'-]+,\s*", body, re.IGNORECASE)
         if match:
-            body = body[match.end():]
+            body = body[match.end() :]
             body = body[:1].upper() + body[1:]
     names = set()
     for source in sources:
         names |= facts.names_in(source.answer, known=source.participants)
-    body = facts.remove_foreign(body, [s.answer for s in sources], own_text,
-                                names=names - {client_name, agent_name,
-                                               first_name(client_name)})
+    body = facts.remove_foreign(
+        body,
+        [s.answer for s in sources],
+        own_text,
+        names=names - {client_name, agent_name, first_name(client_name)},
+    )
     body = facts.drop_attachment_claims(body)
     greeting = _greeting(client_name)
     return _letter(greeting, body, agent_name, topic_text)
 
 
-def grounding_flags(draft: str, *, sources: list[Source], own_text: str, answered: bool,
-                    best_question: str = "") -> list[compliance.ComplianceFlag]:
+def grounding_flags(
+    draft: str, *, sources: list[Source], own_text: str, answered: bool, best_question: str = ""
+) -> list[compliance.ComplianceFlag]:
     """What the agent must know before sending: blanks to fill, a source that answered another
     question, and (a safety net) any detail of a source that is not this client's."""
-    flags = compliance.check_grounding(draft, sources=[s.answer for s in sources],
-                                       own_text=own_text)
+    flags = compliance.check_grounding(
+        draft, sources=[s.answer for s in sources], own_text=own_text
+    )
     blanks = sorted(set(facts.BLANK.findall(draft)))
     if blanks:
-        flags.append(compliance.ComplianceFlag(
-            "blanks_to_fill", "Fill in the marked blanks with this client's details, or "
-            "remove them, before sending.", ", ".join(blanks)))
+        flags.append(
+            compliance.ComplianceFlag(
+                "blanks_to_fill",
+                "Fill in the marked blanks with this client's details, or "
+                "remove them, before sending.",
+                ", ".join(blanks),
+            )
+        )
     if sources and not answered:
-        flags.append(compliance.ComplianceFlag(
-            "no_matching_answer", "No past answer replies to this client's question: the draft "
-            "only acknowledges it. Write the answer yourself.", best_question[:160]))
+        flags.append(
+            compliance.ComplianceFlag(
+                "no_matching_answer",
+                "No past answer replies to this client's question: the draft "
+                "only acknowledges it. Write the answer yourself.",
+                best_question[:160],
+            )
+        )
     return flags

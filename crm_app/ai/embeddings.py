@@ -41,8 +41,9 @@ def local_encoder() -> SentenceEncoder:
 
         return OnnxMiniLMEncoder()
     except ImportError as missing:
-        log.warning("onnxruntime unavailable (%s): embedding on numpy, several times slower",
-                    missing)
+        log.warning(
+            "onnxruntime unavailable (%s): embedding on numpy, several times slower", missing
+        )
         return get_encoder()
 
 

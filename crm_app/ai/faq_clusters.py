@@ -59,8 +59,9 @@ def similarity_matrix(vectors: np.ndarray, texts: list[str] | None = None) -> np
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         try:
-            tfidf = TfidfVectorizer(analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True,
-                                    dtype=np.float32).fit_transform([t or "" for t in texts])
+            tfidf = TfidfVectorizer(
+                analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32
+            ).fit_transform([t or "" for t in texts])
             lexical = (tfidf @ tfidf.T).toarray()  # rows are L2-normalised by the vectorizer
             similarity = (1 - LEXICAL_WEIGHT) * similarity + LEXICAL_WEIGHT * lexical
         except ValueError:  # no n-grams at all (empty or one-character texts)
@@ -68,8 +69,9 @@ def similarity_matrix(vectors: np.ndarray, texts: list[str] | None = None) -> np
     return similarity
 
 
-def cluster_labels(vectors: np.ndarray, texts: list[str] | None = None,
-                   threshold: float = DISTANCE_THRESHOLD) -> np.ndarray:
+def cluster_labels(
+    vectors: np.ndarray, texts: list[str] | None = None, threshold: float = DISTANCE_THRESHOLD
+) -> np.ndarray:
     """Cluster ids (0..k-1) for unit vectors (and their texts); the count is found, not given."""
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
@@ -90,8 +92,11 @@ def _renumber(raw: np.ndarray) -> np.ndarray:
     return np.array([mapping.setdefault(int(x), len(mapping)) for x in raw], dtype=int)
 
 
-def cluster_texts(texts: list[str], provider: EmbeddingProvider | None = None,
-                  threshold: float = DISTANCE_THRESHOLD) -> tuple[np.ndarray, np.ndarray]:
+def cluster_texts(
+    texts: list[str],
+    provider: EmbeddingProvider | None = None,
+    threshold: float = DISTANCE_THRESHOLD,
+) -> tuple[np.ndarray, np.ndarray]:
     vectors = (provider or get_provider()).embed(texts)
     return cluster_labels(vectors, texts, threshold), vectors
 
@@ -104,22 +109,33 @@ def _medoid(indices: list[int], vectors: np.ndarray) -> int:
 def client_questions(date_from: datetime, date_to: datetime) -> list[tuple[int, str]]:
     """(ticket number, first client message) for tickets opened in the window."""
     with session_scope() as session:
-        first = (select(TicketMessage.ticket_id, TicketMessage.body_text,
-                        TicketMessage.created_at)
-                 .where(TicketMessage.sender_kind == SenderKind.CLIENT,
-                        TicketMessage.is_internal.is_(False))
-                 .distinct(TicketMessage.ticket_id)
-                 .order_by(TicketMessage.ticket_id, TicketMessage.created_at).subquery())
+        first = (
+            select(TicketMessage.ticket_id, TicketMessage.body_text, TicketMessage.created_at)
+            .where(
+                TicketMessage.sender_kind == SenderKind.CLIENT, TicketMessage.is_internal.is_(False)
+            )
+            .distinct(TicketMessage.ticket_id)
+            .order_by(TicketMessage.ticket_id, TicketMessage.created_at)
+            .subquery()
+        )
         rows = session.execute(
-            select(Ticket.number, first.c.body_text).join(first, first.c.ticket_id == Ticket.id)
+            select(Ticket.number, first.c.body_text)
+            .join(first, first.c.ticket_id == Ticket.id)
             .where(Ticket.created_at >= date_from, Ticket.created_at < date_to)
-            .order_by(Ticket.created_at).limit(MAX_QUESTIONS)
+            .order_by(Ticket.created_at)
+            .limit(MAX_QUESTIONS)
         ).all()
     return [(number, body) for number, body in rows if body.strip()]
 
 
-def faq_topics(actor: Actor, date_from: datetime, date_to: datetime, *, min_size: int = 2,
-               provider: EmbeddingProvider | None = None) -> list[Topic]:
+def faq_topics(
+    actor: Actor,
+    date_from: datetime,
+    date_to: datetime,
+    *,
+    min_size: int = 2,
+    provider: EmbeddingProvider | None = None,
+) -> list[Topic]:
     """Topics of client questions in [date_from, date_to), biggest first."""
     require(actor, Action.VIEW_TICKETS)
     if date_to <= date_from:
@@ -135,12 +151,20 @@ def faq_topics(actor: Actor, date_from: datetime, date_to: datetime, *, min_size
         if len(members) < min_size:
             continue
         centre = _medoid(members, vectors)
-        topic = Topic(representative=questions[centre][1], size=len(members),
-                      ticket_numbers=[questions[i][0] for i in members],
-                      questions=[questions[i][1] for i in members])
-        hits = retrieval.search(actor, topic.representative, k=1,
-                                source_kinds=[SourceKind.RESOLVED_TICKET, SourceKind.FAQ],
-                                provider=provider, query_vector=vectors[centre])
+        topic = Topic(
+            representative=questions[centre][1],
+            size=len(members),
+            ticket_numbers=[questions[i][0] for i in members],
+            questions=[questions[i][1] for i in members],
+        )
+        hits = retrieval.search(
+            actor,
+            topic.representative,
+            k=1,
+            source_kinds=[SourceKind.RESOLVED_TICKET, SourceKind.FAQ],
+            provider=provider,
+            query_vector=vectors[centre],
+        )
         if hits:
             topic.best_answer, topic.best_answer_link = hits[0].answer, hits[0].link
         topics.append(topic)

@@ -50,9 +50,12 @@ class LlmConfig:
     def describe(self) -> dict[str, Any]:
         """What the settings screen shows: never the key itself."""
         return {
-            "chat_model": self.chat_model, "embedding_model": self.embedding_model,
-            "api_base": self.api_base, "api_key_set": bool(self.api_key),
-            "timeout_seconds": self.timeout_seconds, "max_retries": self.max_retries,
+            "chat_model": self.chat_model,
+            "embedding_model": self.embedding_model,
+            "api_base": self.api_base,
+            "api_key_set": bool(self.api_key),
+            "timeout_seconds": self.timeout_seconds,
+            "max_retries": self.max_retries,
             "max_output_tokens": self.max_output_tokens,
             "max_context_tokens": self.max_context_tokens,
             "use_for_sentiment": self.use_for_sentiment,
@@ -70,10 +73,15 @@ def load_config() -> LlmConfig:
         except SecretUnreadable:
             key = ""
         return LlmConfig(
-            chat_model=row.chat_model, embedding_model=row.embedding_model,
-            api_base=row.api_base, api_key=key, timeout_seconds=row.timeout_seconds,
-            max_retries=row.max_retries, max_output_tokens=row.max_output_tokens,
-            max_context_tokens=row.max_context_tokens, use_for_sentiment=row.use_for_sentiment,
+            chat_model=row.chat_model,
+            embedding_model=row.embedding_model,
+            api_base=row.api_base,
+            api_key=key,
+            timeout_seconds=row.timeout_seconds,
+            max_retries=row.max_retries,
+            max_output_tokens=row.max_output_tokens,
+            max_context_tokens=row.max_context_tokens,
+            use_for_sentiment=row.use_for_sentiment,
         )
 
 
@@ -96,8 +104,7 @@ def update_config(
         raise InvalidInput("The timeout must be between 1 and 600 seconds.")
     if not 0 <= int(max_retries) <= 10:
         raise InvalidInput("Retries must be between 0 and 10.")
-    if not (16 <= int(max_output_tokens) <= 32_000
-            and 256 <= int(max_context_tokens) <= 1_000_000):
+    if not (16 <= int(max_output_tokens) <= 32_000 and 256 <= int(max_context_tokens) <= 1_000_000):
         raise InvalidInput("Token budgets are out of range.")
     api_base = api_base.strip()
     if api_base and not api_base.startswith(("http://", "https://")):
@@ -112,14 +119,26 @@ def update_config(
         if api_key is not None:
             row.api_key_encrypted = encrypt_secret(api_key) if api_key else ""
         row.timeout_seconds, row.max_retries = float(timeout_seconds), int(max_retries)
-        row.max_output_tokens, row.max_context_tokens = int(max_output_tokens), int(
-            max_context_tokens)
+        row.max_output_tokens, row.max_context_tokens = (
+            int(max_output_tokens),
+            int(max_context_tokens),
+        )
         row.use_for_sentiment = bool(use_for_sentiment)
         row.updated_by_id, row.updated_at = actor.user_id, utcnow()
         session.flush()
-        audit.record(session, actor, "ai.llm_settings_changed", "llm_settings", row.id,
-                     {"chat_model": row.chat_model, "embedding_model": row.embedding_model,
-                      "api_base": row.api_base, "api_key_changed": api_key is not None})
+        audit.record(
+            session,
+            actor,
+            "ai.llm_settings_changed",
+            "llm_settings",
+            row.id,
+            {
+                "chat_model": row.chat_model,
+                "embedding_model": row.embedding_model,
+                "api_base": row.api_base,
+                "api_key_changed": api_key is not None,
+            },
+        )
     return load_config()
 
 
@@ -148,13 +167,18 @@ def check_connection(actor: Actor, config: LlmConfig | None = None) -> Connectio
     started = time.monotonic()
     try:
         if config.chat_model:
-            chat(config, [{"role": "user", "content": "Reply with the single word OK."}],
-                 max_tokens=5, temperature=0.0)
+            chat(
+                config,
+                [{"role": "user", "content": "Reply with the single word OK."}],
+                max_tokens=5,
+                temperature=0.0,
+            )
         if config.embedding_model:
             embed(config, ["connection check"])
     except LlmUnavailable as failure:
-        return ConnectionCheck(False, f"Provider unreachable. {failure}",
-                               round(time.monotonic() - started, 2))
+        return ConnectionCheck(
+            False, f"Provider unreachable. {failure}", round(time.monotonic() - started, 2)
+        )
     seconds = round(time.monotonic() - started, 2)
     models = " and ".join(m for m in (config.chat_model, config.embedding_model) if m)
     return ConnectionCheck(True, f"Connected: {models} answered in {seconds:.2f} s.", seconds)
@@ -169,23 +193,32 @@ def _common(config: LlmConfig) -> dict[str, Any]:
     return kwargs
 
 
-def chat(config: LlmConfig, messages: list[dict[str, str]], *, max_tokens: int | None = None,
-         temperature: float = 0.2) -> str:
+def chat(
+    config: LlmConfig,
+    messages: list[dict[str, str]],
+    *,
+    max_tokens: int | None = None,
+    temperature: float = 0.2,
+) -> str:
     """One chat completion; raises `LlmUnavailable` on any provider failure."""
     import litellm
 
     try:
         response = litellm.completion(
-            model=config.chat_model, messages=messages,
-            max_tokens=max_tokens or config.max_output_tokens, temperature=temperature,
+            model=config.chat_model,
+            messages=messages,
+            max_tokens=max_tokens or config.max_output_tokens,
+            temperature=temperature,
             **_common(config),
         )
         content = response.choices[0].message.content
     except Exception as error:  # litellm maps every provider error to its own classes
-        log.warning("chat model call failed", extra={"model": config.chat_model,
-                                                     "error": str(error)[:500]})
+        log.warning(
+            "chat model call failed", extra={"model": config.chat_model, "error": str(error)[:500]}
+        )
         raise LlmUnavailable(
-            f"The language model did not answer ({type(error).__name__}).") from error
+            f"The language model did not answer ({type(error).__name__})."
+        ) from error
     if not content or not content.strip():
         raise LlmUnavailable("The language model returned an empty answer.")
     return content.strip()
@@ -200,7 +233,8 @@ def embed(config: LlmConfig, texts: list[str]) -> list[list[float]]:
         return [list(map(float, row["embedding"])) for row in rows]
     except Exception as error:
         raise LlmUnavailable(
-            f"The embedding model did not answer ({type(error).__name__}).") from error
+            f"The embedding model did not answer ({type(error).__name__})."
+        ) from error
 
 
 def approx_tokens(text: str) -> int:

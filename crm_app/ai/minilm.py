@@ -105,8 +105,9 @@ class MiniLMEncoder(BatchedEncoder):
             + w["embeddings.position_embeddings.weight"][np.arange(seq)][None]
             + w["embeddings.token_type_embeddings.weight"][0][None, None]
         )
-        x = _layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"],
-                        self.eps)
+        x = _layer_norm(
+            x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], self.eps
+        )
         hidden = x.shape[-1]
         head_dim = hidden // self.heads
         scale = np.float32(1.0 / np.sqrt(head_dim))
@@ -130,14 +131,22 @@ class MiniLMEncoder(BatchedEncoder):
             probs = np.exp(scores)
             probs /= probs.sum(axis=-1, keepdims=True)
             context = (probs @ v).transpose(0, 2, 1, 3).reshape(batch, seq, hidden)
-            x = _layer_norm(dense(context, "attention.output.dense") + x,
-                            w[f"{p}attention.output.LayerNorm.weight"],
-                            w[f"{p}attention.output.LayerNorm.bias"], self.eps)
+            x = _layer_norm(
+                dense(context, "attention.output.dense") + x,
+                w[f"{p}attention.output.LayerNorm.weight"],
+                w[f"{p}attention.output.LayerNorm.bias"],
+                self.eps,
+            )
             inner = _gelu(dense(x, "intermediate.dense"))
-            x = _layer_norm(dense(inner, "output.dense") + x, w[f"{p}output.LayerNorm.weight"],
-                            w[f"{p}output.LayerNorm.bias"], self.eps)
-        pooled = (x * mask[..., None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True),
-                                                               1e-9)
+            x = _layer_norm(
+                dense(inner, "output.dense") + x,
+                w[f"{p}output.LayerNorm.weight"],
+                w[f"{p}output.LayerNorm.bias"],
+                self.eps,
+            )
+        pooled = (x * mask[..., None]).sum(axis=1) / np.maximum(
+            mask.sum(axis=1, keepdims=True), 1e-9
+        )
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 

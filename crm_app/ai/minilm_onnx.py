@@ -39,8 +39,11 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
     layers, heads = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
     hidden, eps = int(config["hidden_size"]), float(config["layer_norm_eps"])
     head_dim = hidden // heads
-    raw = {k.removeprefix("bert."): v.astype(np.float32) for k, v in
-           load_file(str(path / "model.safetensors")).items() if v.dtype != np.int64}
+    raw = {
+        k.removeprefix("bert."): v.astype(np.float32)
+        for k, v in load_file(str(path / "model.safetensors")).items()
+        if v.dtype != np.int64
+    }
 
     nodes: list = []
     initializers: list = []
@@ -59,30 +62,64 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
         return node("Add", [node("MatMul", [x, weight], f"{out}_mm"), bias], out)
 
     def layer_norm(x: str, key: str, out: str) -> str:
-        return node("LayerNormalization", [x, const(f"{key}.weight", raw[f"{key}.weight"]),
-                                           const(f"{key}.bias", raw[f"{key}.bias"])], out,
-                    axis=-1, epsilon=eps)
+        return node(
+            "LayerNormalization",
+            [
+                x,
+                const(f"{key}.weight", raw[f"{key}.weight"]),
+                const(f"{key}.bias", raw[f"{key}.bias"]),
+            ],
+            out,
+            axis=-1,
+            epsilon=eps,
+        )
 
     # Embeddings: word + position (0..tokens-1) + token type 0, then LayerNorm.
-    word = node("Gather", [const("word_embeddings", raw["embeddings.word_embeddings.weight"]),
-                           "input_ids"], "word")
+    word = node(
+        "Gather",
+        [const("word_embeddings", raw["embeddings.word_embeddings.weight"]), "input_ids"],
+        "word",
+    )
     # The first `tokens` rows of the position table (Shape with start/end keeps it 1-D).
     seq = node("Shape", ["input_ids"], "seq_len", start=1, end=2)
     zero = const("zero", np.array([0]))
-    pos = node("Slice", [const("position_embeddings",
-                               raw["embeddings.position_embeddings.weight"]), zero, seq, zero],
-               "pos")
-    x = node("Add", [node("Add", [word, pos], "word_pos"),
-                     const("token_type_0", raw["embeddings.token_type_embeddings.weight"][0])],
-             "embedded")
+    pos = node(
+        "Slice",
+        [
+            const("position_embeddings", raw["embeddings.position_embeddings.weight"]),
+            zero,
+            seq,
+            zero,
+        ],
+        "pos",
+    )
+    x = node(
+        "Add",
+        [
+            node("Add", [word, pos], "word_pos"),
+            const("token_type_0", raw["embeddings.token_type_embeddings.weight"][0]),
+        ],
+        "embedded",
+    )
     x = layer_norm(x, "embeddings.LayerNorm", "h0")
 
     mask = node("Cast", ["attention_mask"], "mask", to=TensorProto.FLOAT)
     # Padding gets a large negative score before softmax: 0 for real tokens, -10000 for padding.
-    attention_bias = node("Unsqueeze", [
-        node("Mul", [node("Sub", [const("f_one", np.array(1.0, np.float32)), mask], "inv_mask"),
-                     const("neg", np.array(-10000.0, np.float32))], "mask_bias"),
-        const("axes_1_2", np.array([1, 2]))], "attention_bias")
+    attention_bias = node(
+        "Unsqueeze",
+        [
+            node(
+                "Mul",
+                [
+                    node("Sub", [const("f_one", np.array(1.0, np.float32)), mask], "inv_mask"),
+                    const("neg", np.array(-10000.0, np.float32)),
+                ],
+                "mask_bias",
+            ),
+            const("axes_1_2", np.array([1, 2])),
+        ],
+        "attention_bias",
+    )
     split_shape = const("split_shape", np.array([0, 0, heads, head_dim]))
     merge_shape = const("merge_shape", np.array([0, 0, hidden]))
     scale = const("scale", np.array(1.0 / np.sqrt(head_dim), np.float32))
@@ -92,25 +129,52 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
         p = f"encoder.layer.{i}."
 
         def heads_of(t: str, perm: list[int], out: str) -> str:
-            return node("Transpose", [node("Reshape", [t, split_shape], f"{out}_split")], out,
-                        perm=perm)
+            return node(
+                "Transpose", [node("Reshape", [t, split_shape], f"{out}_split")], out, perm=perm
+            )
 
         q = heads_of(dense(x, f"{p}attention.self.query", f"l{i}_q"), [0, 2, 1, 3], f"l{i}_qh")
         k = heads_of(dense(x, f"{p}attention.self.key", f"l{i}_k"), [0, 2, 3, 1], f"l{i}_kt")
         v = heads_of(dense(x, f"{p}attention.self.value", f"l{i}_v"), [0, 2, 1, 3], f"l{i}_vh")
-        scores = node("Add", [node("Mul", [node("MatMul", [q, k], f"l{i}_qk"), scale],
-                                   f"l{i}_scaled"), attention_bias], f"l{i}_scores")
+        scores = node(
+            "Add",
+            [
+                node("Mul", [node("MatMul", [q, k], f"l{i}_qk"), scale], f"l{i}_scaled"),
+                attention_bias,
+            ],
+            f"l{i}_scores",
+        )
         probs = node("Softmax", [scores], f"l{i}_probs", axis=-1)
-        context = node("Reshape", [node("Transpose", [node("MatMul", [probs, v], f"l{i}_ctx")],
-                                        f"l{i}_ctx_t", perm=[0, 2, 1, 3]), merge_shape],
-                       f"l{i}_context")
+        context = node(
+            "Reshape",
+            [
+                node(
+                    "Transpose",
+                    [node("MatMul", [probs, v], f"l{i}_ctx")],
+                    f"l{i}_ctx_t",
+                    perm=[0, 2, 1, 3],
+                ),
+                merge_shape,
+            ],
+            f"l{i}_context",
+        )
         attended = dense(context, f"{p}attention.output.dense", f"l{i}_attn")
-        x = layer_norm(node("Add", [attended, x], f"l{i}_res1"),
-                       f"{p}attention.output.LayerNorm", f"l{i}_h1")
+        x = layer_norm(
+            node("Add", [attended, x], f"l{i}_res1"), f"{p}attention.output.LayerNorm", f"l{i}_h1"
+        )
         inner = dense(x, f"{p}intermediate.dense", f"l{i}_inner")
-        gelu = node("Mul", [node("Mul", [inner, half], f"l{i}_half"), node(
-            "Add", [node("Erf", [node("Div", [inner, sqrt2], f"l{i}_div")], f"l{i}_erf"),
-                    "f_one"], f"l{i}_erf1")], f"l{i}_gelu")
+        gelu = node(
+            "Mul",
+            [
+                node("Mul", [inner, half], f"l{i}_half"),
+                node(
+                    "Add",
+                    [node("Erf", [node("Div", [inner, sqrt2], f"l{i}_div")], f"l{i}_erf"), "f_one"],
+                    f"l{i}_erf1",
+                ),
+            ],
+            f"l{i}_gelu",
+        )
         out = dense(gelu, f"{p}output.dense", f"l{i}_out")
         x = layer_norm(node("Add", [out, x], f"l{i}_res2"), f"{p}output.LayerNorm", f"l{i}_h2")
 
@@ -118,21 +182,40 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
     mask3 = node("Unsqueeze", [mask, const("axis_2", np.array([2]))], "mask3")
     axis_1 = const("axis_1", np.array([1]))
     summed = node("ReduceSum", [node("Mul", [x, mask3], "masked"), axis_1], "summed", keepdims=0)
-    counts = node("Max", [node("ReduceSum", [mask, axis_1], "counts_raw", keepdims=1),
-                          const("min_count", np.array(1e-9, np.float32))], "counts")
+    counts = node(
+        "Max",
+        [
+            node("ReduceSum", [mask, axis_1], "counts_raw", keepdims=1),
+            const("min_count", np.array(1e-9, np.float32)),
+        ],
+        "counts",
+    )
     pooled = node("Div", [summed, counts], "pooled")
-    norm = node("Max", [node("ReduceL2", [pooled, axis_1], "norm_raw", keepdims=1),
-                        const("min_norm", np.array(1e-12, np.float32))], "norm")
+    norm = node(
+        "Max",
+        [
+            node("ReduceL2", [pooled, axis_1], "norm_raw", keepdims=1),
+            const("min_norm", np.array(1e-12, np.float32)),
+        ],
+        "norm",
+    )
     node("Div", [pooled, norm], "embeddings")
 
     graph = helper.make_graph(
-        nodes, "all_minilm_l6_v2",
-        [helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
-         helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"])],
+        nodes,
+        "all_minilm_l6_v2",
+        [
+            helper.make_tensor_value_info("input_ids", TensorProto.INT64, ["batch", "tokens"]),
+            helper.make_tensor_value_info("attention_mask", TensorProto.INT64, ["batch", "tokens"]),
+        ],
         [helper.make_tensor_value_info("embeddings", TensorProto.FLOAT, ["batch", DIMENSIONS])],
-        initializers)
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", OPSET)],
-                              producer_name="crm_app.ai.minilm_onnx")
+        initializers,
+    )
+    model = helper.make_model(
+        graph,
+        opset_imports=[helper.make_opsetid("", OPSET)],
+        producer_name="crm_app.ai.minilm_onnx",
+    )
     model.ir_version = 8
     onnx.checker.check_model(model)
     return model
@@ -158,8 +241,9 @@ class OnnxMiniLMEncoder(BatchedEncoder):
         # Idle pool threads sleep instead of spinning: spinning burns the agents' CPU.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # shape-merge notes from the optimizer are not news
-        self.session = ort.InferenceSession(build_model(path).SerializeToString(), options,
-                                            providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(
+            build_model(path).SerializeToString(), options, providers=["CPUExecutionProvider"]
+        )
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.no_padding()

@@ -75,8 +75,19 @@ class DocumentInput:
         return chunk_text(body)
 
     def content_hash(self) -> str:
-        payload = json.dumps([self.title, self.question, self.answer, self.chunks, self.audience,
-                              self.client_id, self.label], sort_keys=True, default=str)
+        payload = json.dumps(
+            [
+                self.title,
+                self.question,
+                self.answer,
+                self.chunks,
+                self.audience,
+                self.client_id,
+                self.label,
+            ],
+            sort_keys=True,
+            default=str,
+        )
         return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -121,8 +132,9 @@ def chunk_text(body: str, size: int = CHUNK_CHARS, overlap: int = CHUNK_OVERLAP)
 # --- indexing ---------------------------------------------------------------------------------
 
 
-def upsert_documents(actor: Actor, documents: list[DocumentInput],
-                     provider: EmbeddingProvider | None = None) -> int:
+def upsert_documents(
+    actor: Actor, documents: list[DocumentInput], provider: EmbeddingProvider | None = None
+) -> int:
     """Insert or refresh documents and their chunks (embedded in batches). Returns how many
     documents changed. Unchanged documents embedded by the current model are left alone."""
     require(actor, Action.EDIT_TICKETS)
@@ -139,19 +151,31 @@ def upsert_documents(actor: Actor, documents: list[DocumentInput],
             (d.source_kind, d.source_ref): d
             for d in session.execute(
                 select(RetrievalDocument).where(
-                    or_(*[and_(RetrievalDocument.source_kind == d.source_kind,
-                               RetrievalDocument.source_ref == d.source_ref) for d in documents])
+                    or_(
+                        *[
+                            and_(
+                                RetrievalDocument.source_kind == d.source_kind,
+                                RetrievalDocument.source_ref == d.source_ref,
+                            )
+                            for d in documents
+                        ]
+                    )
                 )
             ).scalars()
         }
         stale_models = set()
         if existing:
             stale_models = {
-                row[0] for row in session.execute(
+                row[0]
+                for row in session.execute(
                     select(RetrievalChunk.document_id).where(
                         RetrievalChunk.document_id.in_([d.id for d in existing.values()]),
-                        or_(RetrievalChunk.embedding_model.is_(None),
-                            RetrievalChunk.embedding_model != provider.name)))
+                        or_(
+                            RetrievalChunk.embedding_model.is_(None),
+                            RetrievalChunk.embedding_model != provider.name,
+                        ),
+                    )
+                )
             }
         todo: list[tuple[DocumentInput, RetrievalDocument]] = []
         now = utcnow()
@@ -164,8 +188,12 @@ def upsert_documents(actor: Actor, documents: list[DocumentInput],
                 row = RetrievalDocument(source_kind=doc.source_kind, source_ref=doc.source_ref)
                 session.add(row)
             row.title, row.question, row.answer = doc.title[:500], doc.question, doc.answer
-            row.audience, row.client_id, row.link, row.label = (doc.audience, doc.client_id,
-                                                                doc.link, doc.label)
+            row.audience, row.client_id, row.link, row.label = (
+                doc.audience,
+                doc.client_id,
+                doc.link,
+                doc.label,
+            )
             row.participants, row.meta = list(doc.participants), dict(doc.metadata)
             row.occurred_at, row.source_updated_at = doc.occurred_at, doc.source_updated_at
             row.content_hash, row.updated_at = digest, now
@@ -173,16 +201,24 @@ def upsert_documents(actor: Actor, documents: list[DocumentInput],
         session.flush()
         if not todo:
             return 0
-        session.execute(delete(RetrievalChunk).where(
-            RetrievalChunk.document_id.in_([row.id for _, row in todo])))
+        session.execute(
+            delete(RetrievalChunk).where(
+                RetrievalChunk.document_id.in_([row.id for _, row in todo])
+            )
+        )
         pieces = [(row, i, chunk) for doc, row in todo for i, chunk in enumerate(doc.chunk_texts())]
         vectors = provider.embed([chunk for _, _, chunk in pieces]) if pieces else []
         for (row, index, chunk), vector in zip(pieces, vectors, strict=True):
-            session.add(RetrievalChunk(
-                document_id=row.id, chunk_index=index, text=chunk,
-                meta={"source_kind": row.source_kind, "client_id": row.client_id},
-                embedding=vector, embedding_model=provider.name,
-            ))
+            session.add(
+                RetrievalChunk(
+                    document_id=row.id,
+                    chunk_index=index,
+                    text=chunk,
+                    meta={"source_kind": row.source_kind, "client_id": row.client_id},
+                    embedding=vector,
+                    embedding_model=provider.name,
+                )
+            )
         return len(todo)
 
 
@@ -190,20 +226,27 @@ def delete_document(actor: Actor, source_kind: str, source_ref: str) -> bool:
     """Forget a source (e.g. an unpublished FAQ entry, a ticket reopened)."""
     require(actor, Action.EDIT_TICKETS)
     with session_scope() as session:
-        result = session.execute(delete(RetrievalDocument).where(
-            RetrievalDocument.source_kind == source_kind,
-            RetrievalDocument.source_ref == source_ref))
+        result = session.execute(
+            delete(RetrievalDocument).where(
+                RetrievalDocument.source_kind == source_kind,
+                RetrievalDocument.source_ref == source_ref,
+            )
+        )
         return bool(result.rowcount)
 
 
 def resolved_ticket_document(session: Session, ticket: Ticket) -> DocumentInput | None:
     """A resolved ticket as question (the client's words) and answer (the agent's last reply).
     Internal notes never enter the store."""
-    messages = session.execute(
-        select(TicketMessage).where(TicketMessage.ticket_id == ticket.id,
-                                    TicketMessage.is_internal.is_(False))
-        .order_by(TicketMessage.created_at, TicketMessage.id)
-    ).scalars().all()
+    messages = (
+        session.execute(
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket.id, TicketMessage.is_internal.is_(False))
+            .order_by(TicketMessage.created_at, TicketMessage.id)
+        )
+        .scalars()
+        .all()
+    )
     if not messages:
         return None
     client_msgs = [m.body_text for m in messages if m.sender_kind == SenderKind.CLIENT]
@@ -213,12 +256,18 @@ def resolved_ticket_document(session: Session, ticket: Ticket) -> DocumentInput 
         return None
     client = session.get(Client, ticket.client_id) if ticket.client_id else None
     return DocumentInput(
-        source_kind=SourceKind.RESOLVED_TICKET, source_ref=str(ticket.number),
-        title=ticket.subject, question=question.strip(), answer=replies[-1].body_text.strip(),
-        audience=Audience.CLIENT, client_id=ticket.client_id, link=routes.ticket(ticket.number),
+        source_kind=SourceKind.RESOLVED_TICKET,
+        source_ref=str(ticket.number),
+        title=ticket.subject,
+        question=question.strip(),
+        answer=replies[-1].body_text.strip(),
+        audience=Audience.CLIENT,
+        client_id=ticket.client_id,
+        link=routes.ticket(ticket.number),
         participants=[client.name] if client else [],
         metadata={"ticket_number": ticket.number, "channel": ticket.channel},
-        occurred_at=ticket.resolved_at or ticket.updated_at, source_updated_at=ticket.updated_at,
+        occurred_at=ticket.resolved_at or ticket.updated_at,
+        source_updated_at=ticket.updated_at,
         chunks=[f"{ticket.subject}\n{question}".strip(), replies[-1].body_text.strip()],
     )
 
@@ -232,18 +281,32 @@ def index_resolved_tickets(limit: int = 200, provider: EmbeddingProvider | None 
     doc = RetrievalDocument
     with session_scope() as session:
         ref = sa.cast(Ticket.number, sa.String)
-        changed = session.execute(
-            select(Ticket).outerjoin(doc, and_(doc.source_kind == SourceKind.RESOLVED_TICKET,
-                                               doc.source_ref == ref))
-            .where(Ticket.status.in_(done),
-                   or_(doc.id.is_(None), doc.source_updated_at < Ticket.updated_at))
-            .order_by(Ticket.updated_at).limit(limit)
-        ).scalars().all()
+        changed = (
+            session.execute(
+                select(Ticket)
+                .outerjoin(
+                    doc, and_(doc.source_kind == SourceKind.RESOLVED_TICKET, doc.source_ref == ref)
+                )
+                .where(
+                    Ticket.status.in_(done),
+                    or_(doc.id.is_(None), doc.source_updated_at < Ticket.updated_at),
+                )
+                .order_by(Ticket.updated_at)
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
         inputs = [d for d in (resolved_ticket_document(session, t) for t in changed) if d]
-        reopened = session.execute(
-            select(doc.id).join(Ticket, ref == doc.source_ref)
-            .where(doc.source_kind == SourceKind.RESOLVED_TICKET, Ticket.status.not_in(done))
-        ).scalars().all()
+        reopened = (
+            session.execute(
+                select(doc.id)
+                .join(Ticket, ref == doc.source_ref)
+                .where(doc.source_kind == SourceKind.RESOLVED_TICKET, Ticket.status.not_in(done))
+            )
+            .scalars()
+            .all()
+        )
         if reopened:
             session.execute(delete(doc).where(doc.id.in_(reopened)))
     return upsert_documents(SYSTEM, inputs, provider)
@@ -253,11 +316,22 @@ def reembed_stale(limit: int = 256, provider: EmbeddingProvider | None = None) -
     """Re-embed chunks made by another model (after a model change), a batch at a time."""
     provider = provider or get_provider()
     with session_scope() as session:
-        rows = session.execute(
-            select(RetrievalChunk).where(or_(RetrievalChunk.embedding_model.is_(None),
-                                             RetrievalChunk.embedding_model != provider.name))
-            .order_by(RetrievalChunk.id).limit(limit).with_for_update(skip_locked=True)
-        ).scalars().all()
+        rows = (
+            session.execute(
+                select(RetrievalChunk)
+                .where(
+                    or_(
+                        RetrievalChunk.embedding_model.is_(None),
+                        RetrievalChunk.embedding_model != provider.name,
+                    )
+                )
+                .order_by(RetrievalChunk.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+            .scalars()
+            .all()
+        )
         if not rows:
             return 0
         for row, vector in zip(rows, provider.embed([r.text for r in rows]), strict=True):
@@ -279,15 +353,22 @@ def visible_documents(actor: Actor | None) -> ColumnElement[bool]:
         return doc.audience.in_([Audience.PUBLIC, Audience.CLIENT, Audience.STAFF])
     if can(actor, Action.USE_PORTAL):
         own_clients = select(Client.id).where(Client.portal_user_id == actor.user_id)
-        return or_(doc.audience == Audience.PUBLIC,
-                   and_(doc.audience == Audience.CLIENT, doc.client_id.in_(own_clients)))
+        return or_(
+            doc.audience == Audience.PUBLIC,
+            and_(doc.audience == Audience.CLIENT, doc.client_id.in_(own_clients)),
+        )
     if actor.role:
         return doc.audience == Audience.PUBLIC
     raise PermissionDenied("Your account has no role yet: a manager must assign one.")
 
 
-def _filters(actor: Actor, source_kinds: list[str] | None, client_id: int | None,
-             date_from: datetime | None, date_to: datetime | None) -> list[ColumnElement[bool]]:
+def _filters(
+    actor: Actor,
+    source_kinds: list[str] | None,
+    client_id: int | None,
+    date_from: datetime | None,
+    date_to: datetime | None,
+) -> list[ColumnElement[bool]]:
     doc = RetrievalDocument
     conditions = [visible_documents(actor)]
     if source_kinds:
@@ -325,22 +406,26 @@ def search(
         raise InvalidInput("Type something to search for.")
     k = min(max(int(k), 1), 50)
     for kind, ref in exclude_refs or []:
-        conditions.append(~and_(RetrievalDocument.source_kind == kind,
-                                RetrievalDocument.source_ref == ref))
+        conditions.append(
+            ~and_(RetrievalDocument.source_kind == kind, RetrievalDocument.source_ref == ref)
+        )
     provider = provider or get_provider()
     if query_vector is None:
         query_vector = provider.embed([query])[0]
     chunk, doc = RetrievalChunk, RetrievalDocument
     # Any word may match (OR), ranked by cover density: questions rarely share every word.
-    tsquery = func.to_tsquery("english", func.replace(
-        sa.cast(func.plainto_tsquery("english", query), sa.Text), "&", "|"))
+    tsquery = func.to_tsquery(
+        "english", func.replace(sa.cast(func.plainto_tsquery("english", query), sa.Text), "&", "|")
+    )
     text_rank = func.ts_rank_cd(chunk.tsv, tsquery)
     with session_scope() as session:
         text_rows = session.execute(
             select(chunk.document_id, func.max(text_rank).label("rank"))
             .join(doc, doc.id == chunk.document_id)
             .where(chunk.tsv.op("@@")(tsquery), *conditions)
-            .group_by(chunk.document_id).order_by(text("rank DESC")).limit(CANDIDATES)
+            .group_by(chunk.document_id)
+            .order_by(text("rank DESC"))
+            .limit(CANDIDATES)
         ).all()
         dims = int(query_vector.shape[0])
         session.execute(text("SET LOCAL hnsw.ef_search = 200"))
@@ -352,7 +437,8 @@ def search(
             select(chunk.document_id, distance.label("distance"))
             .join(doc, doc.id == chunk.document_id)
             .where(width_ok, chunk.embedding_model == provider.name, *conditions)
-            .order_by(distance).limit(CANDIDATES * 3)
+            .order_by(distance)
+            .limit(CANDIDATES * 3)
         )
         vector_rows = session.execute(nearest).all()
         text_ranks = {doc_id: i + 1 for i, (doc_id, _) in enumerate(text_rows)}
@@ -370,18 +456,31 @@ def search(
         if not best:
             return []
         docs = {d.id: d for d in session.execute(select(doc).where(doc.id.in_(best))).scalars()}
-        snippets = dict(session.execute(
-            select(chunk.document_id, chunk.text).where(chunk.document_id.in_(best),
-                                                       chunk.chunk_index == 0)).all())
+        snippets = dict(
+            session.execute(
+                select(chunk.document_id, chunk.text).where(
+                    chunk.document_id.in_(best), chunk.chunk_index == 0
+                )
+            ).all()
+        )
         return [
             SearchHit(
-                document_id=d, source_kind=docs[d].source_kind, source_ref=docs[d].source_ref,
-                title=docs[d].title, link=docs[d].link or "",
-                snippet=(snippets.get(d) or "")[:300], question=docs[d].question,
-                answer=docs[d].answer, label=docs[d].label or "", client_id=docs[d].client_id,
+                document_id=d,
+                source_kind=docs[d].source_kind,
+                source_ref=docs[d].source_ref,
+                title=docs[d].title,
+                link=docs[d].link or "",
+                snippet=(snippets.get(d) or "")[:300],
+                question=docs[d].question,
+                answer=docs[d].answer,
+                label=docs[d].label or "",
+                client_id=docs[d].client_id,
                 occurred_at=docs[d].occurred_at.isoformat() if docs[d].occurred_at else "",
-                score=round(fused[d], 6), text_rank=text_ranks.get(d),
-                vector_rank=vector_ranks.get(d), similarity=round(similarity.get(d, 0.0), 4),
+                score=round(fused[d], 6),
+                text_rank=text_ranks.get(d),
+                vector_rank=vector_ranks.get(d),
+                similarity=round(similarity.get(d, 0.0), 4),
             )
-            for d in best if d in docs
+            for d in best
+            if d in docs
         ]

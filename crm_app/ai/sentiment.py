@@ -35,26 +35,38 @@ log = logging.getLogger(__name__)
 DATA = Path(__file__).resolve().parent / "data"
 TRAIN_FILE = DATA / "sentiment_train.csv"
 MODEL_FILE = DATA / "sentiment_model.json"
-LABELS = [SentimentLabel.NEGATIVE.value, SentimentLabel.NEUTRAL.value,
-          SentimentLabel.POSITIVE.value]
+LABELS = [
+    SentimentLabel.NEGATIVE.value,
+    SentimentLabel.NEUTRAL.value,
+    SentimentLabel.POSITIVE.value,
+]
 OFFLINE_MODEL = "local/minilm-logreg-fin-lexicon"
 
 # Direction words of financial reporting and client tone, counted as features.
-_UP = r"ros[ea]|rising|increas\w*|gr[eo]w\w*|jump\w*|surg\w*|soar\w*|improv\w*|rais\w*|record|" \
-      r"beat\w*|upgrad\w*|boost\w*|higher|strong\w*|profit(?!\s+warning)|won|win|gain\w*"
-_DOWN = r"fell|fall\w*|decreas\w*|declin\w*|drop\w*|slump\w*|plung\w*|los[st]\w*|cut\w*|" \
-        r"lower\w*|weak\w*|warn\w*|downgrad\w*|miss\w*|suspend\w*|fine[ds]?|red|deficit|" \
-        r"layoff\w*|closure|closing|widen\w*"
-_GOOD = r"thank\w*|great|excellent|appreciat\w*|happy|pleased|delighted|perfect|wonderful|" \
-        r"brilliant|fantastic|helpful|glad|good"
-_BAD = r"unacceptable|frustrat\w*|disappoint\w*|furious|angry|terrible|awful|ridiculous|" \
-       r"complain\w*|scam|worried|upset|fed up|wrong|overcharg\w*|crash\w*|never|still"
+_UP = (
+    r"ros[ea]|rising|increas\w*|gr[eo]w\w*|jump\w*|surg\w*|soar\w*|improv\w*|rais\w*|record|"
+    r"beat\w*|upgrad\w*|boost\w*|higher|strong\w*|profit(?!\s+warning)|won|win|gain\w*"
+)
+_DOWN = (
+    r"fell|fall\w*|decreas\w*|declin\w*|drop\w*|slump\w*|plung\w*|los[st]\w*|cut\w*|"
+    r"lower\w*|weak\w*|warn\w*|downgrad\w*|miss\w*|suspend\w*|fine[ds]?|red|deficit|"
+    r"layoff\w*|closure|closing|widen\w*"
+)
+_GOOD = (
+    r"thank\w*|great|excellent|appreciat\w*|happy|pleased|delighted|perfect|wonderful|"
+    r"brilliant|fantastic|helpful|glad|good"
+)
+_BAD = (
+    r"unacceptable|frustrat\w*|disappoint\w*|furious|angry|terrible|awful|ridiculous|"
+    r"complain\w*|scam|worried|upset|fed up|wrong|overcharg\w*|crash\w*|never|still"
+)
 _LEXICON = [re.compile(rf"\b(?:{p})\b", re.IGNORECASE) for p in (_UP, _DOWN, _GOOD, _BAD)]
 
 
 def lexicon_features(texts: list[str]) -> np.ndarray:
-    counts = np.array([[len(p.findall(t or "")) for p in _LEXICON] for t in texts],
-                      dtype=np.float32)
+    counts = np.array(
+        [[len(p.findall(t or "")) for p in _LEXICON] for t in texts], dtype=np.float32
+    )
     return np.minimum(counts, 3.0) / 3.0
 
 
@@ -82,9 +94,12 @@ def train(path: Path = TRAIN_FILE, out: Path = MODEL_FILE) -> dict:
     model = LogisticRegression(C=4.0, max_iter=2000, class_weight="balanced")
     model.fit(features(texts), labels)
     payload = {
-        "classes": list(model.classes_), "coef": model.coef_.tolist(),
-        "intercept": model.intercept_.tolist(), "embedding": LocalMiniLM.name,
-        "train_sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "examples": len(texts),
+        "classes": list(model.classes_),
+        "coef": model.coef_.tolist(),
+        "intercept": model.intercept_.tolist(),
+        "embedding": LocalMiniLM.name,
+        "train_sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+        "examples": len(texts),
     }
     out.write_text(json.dumps(payload))
     _load_model.cache_clear()
@@ -94,8 +109,11 @@ def train(path: Path = TRAIN_FILE, out: Path = MODEL_FILE) -> dict:
 @lru_cache(maxsize=1)
 def _load_model() -> tuple[list[str], np.ndarray, np.ndarray]:
     payload = json.loads(MODEL_FILE.read_text())
-    return (payload["classes"], np.asarray(payload["coef"], dtype=np.float32),
-            np.asarray(payload["intercept"], dtype=np.float32))
+    return (
+        payload["classes"],
+        np.asarray(payload["coef"], dtype=np.float32),
+        np.asarray(payload["intercept"], dtype=np.float32),
+    )
 
 
 def classify_offline(texts: list[str]) -> list[Sentiment]:
@@ -107,18 +125,25 @@ def classify_offline(texts: list[str]) -> list[Sentiment]:
     probs = np.exp(logits)
     probs /= probs.sum(axis=1, keepdims=True)
     pos, neg = classes.index("positive"), classes.index("negative")
-    return [Sentiment(classes[int(row.argmax())], round(float(row[pos] - row[neg]), 4),
-                      OFFLINE_MODEL) for row in probs]
+    return [
+        Sentiment(classes[int(row.argmax())], round(float(row[pos] - row[neg]), 4), OFFLINE_MODEL)
+        for row in probs
+    ]
 
 
-_LLM_PROMPT = ("Classify the sentiment of the client's message to their wealth manager as "
-               "exactly one word: negative, neutral or positive.")
+_LLM_PROMPT = (
+    "Classify the sentiment of the client's message to their wealth manager as "
+    "exactly one word: negative, neutral or positive."
+)
 
 
 def classify_llm(config: llm.LlmConfig, text: str) -> Sentiment:
-    answer = llm.chat(config, [{"role": "system", "content": _LLM_PROMPT},
-                               {"role": "user", "content": text[:4000]}], max_tokens=5,
-                      temperature=0.0).lower()
+    answer = llm.chat(
+        config,
+        [{"role": "system", "content": _LLM_PROMPT}, {"role": "user", "content": text[:4000]}],
+        max_tokens=5,
+        temperature=0.0,
+    ).lower()
     for label in LABELS:
         if label in answer:
             score = {"negative": -1.0, "neutral": 0.0, "positive": 1.0}[label]
@@ -133,8 +158,9 @@ def classify(texts: list[str], config: llm.LlmConfig | None = None) -> list[Sent
         try:
             return [classify_llm(config, t) for t in texts]
         except llm.LlmUnavailable as error:
-            log.warning("llm sentiment failed; using the offline model",
-                        extra={"error": str(error)})
+            log.warning(
+                "llm sentiment failed; using the offline model", extra={"error": str(error)}
+            )
     return classify_offline(texts)
 
 
@@ -144,18 +170,27 @@ def score_new_client_messages(limit: int = 500) -> int:
         pending = session.execute(
             select(TicketMessage.id, TicketMessage.ticket_id, TicketMessage.body_text)
             .outerjoin(MessageSentiment, MessageSentiment.message_id == TicketMessage.id)
-            .where(TicketMessage.sender_kind == SenderKind.CLIENT,
-                   MessageSentiment.message_id.is_(None))
-            .order_by(TicketMessage.id).limit(limit)
+            .where(
+                TicketMessage.sender_kind == SenderKind.CLIENT,
+                MessageSentiment.message_id.is_(None),
+            )
+            .order_by(TicketMessage.id)
+            .limit(limit)
         ).all()
     if not pending:
         return 0
     results = classify([body for _, _, body in pending])
     with session_scope() as session:
         for (message_id, ticket_id, _), result in zip(pending, results, strict=True):
-            session.merge(MessageSentiment(message_id=message_id, ticket_id=ticket_id,
-                                           label=result.label, score=result.score,
-                                           model=result.model))
+            session.merge(
+                MessageSentiment(
+                    message_id=message_id,
+                    ticket_id=ticket_id,
+                    label=result.label,
+                    score=result.score,
+                    model=result.model,
+                )
+            )
     return len(pending)
 
 
@@ -165,8 +200,13 @@ def sentiment_for_messages(actor: Actor, message_ids: list[int]) -> dict[int, Se
     if not message_ids:
         return {}
     with session_scope() as session:
-        rows = session.execute(select(MessageSentiment).where(
-            MessageSentiment.message_id.in_(message_ids))).scalars().all()
+        rows = (
+            session.execute(
+                select(MessageSentiment).where(MessageSentiment.message_id.in_(message_ids))
+            )
+            .scalars()
+            .all()
+        )
         return {r.message_id: Sentiment(r.label, r.score, r.model) for r in rows}
 
 
@@ -174,10 +214,12 @@ def latest_ticket_sentiment() -> Subquery:
     """(ticket_id, label, score) of each ticket's latest scored client message, for queue
     queries to join and filter on (`.where(sub.c.label == "negative")`). Build the query in a
     service that has already checked the actor may view tickets."""
-    return (select(MessageSentiment.ticket_id, MessageSentiment.label, MessageSentiment.score)
-            .distinct(MessageSentiment.ticket_id)
-            .order_by(MessageSentiment.ticket_id, MessageSentiment.message_id.desc())
-            .subquery("latest_sentiment"))
+    return (
+        select(MessageSentiment.ticket_id, MessageSentiment.label, MessageSentiment.score)
+        .distinct(MessageSentiment.ticket_id)
+        .order_by(MessageSentiment.ticket_id, MessageSentiment.message_id.desc())
+        .subquery("latest_sentiment")
+    )
 
 
 def score_message_now(message_id: int) -> Sentiment | None:
@@ -192,9 +234,15 @@ def score_message_now(message_id: int) -> Sentiment | None:
         body, ticket_id = message.body_text, message.ticket_id
     result = classify([body])[0]
     with session_scope() as session:
-        session.merge(MessageSentiment(message_id=message_id, ticket_id=ticket_id,
-                                       label=result.label, score=result.score,
-                                       model=result.model))
+        session.merge(
+            MessageSentiment(
+                message_id=message_id,
+                ticket_id=ticket_id,
+                label=result.label,
+                score=result.score,
+                model=result.model,
+            )
+        )
     return result
 
 
@@ -206,8 +254,9 @@ def vader_labels(texts: list[str]) -> list[str]:
     labels = []
     for text in texts:
         compound = analyzer.polarity_scores(text)["compound"]
-        labels.append("positive" if compound >= 0.05 else
-                      "negative" if compound <= -0.05 else "neutral")
+        labels.append(
+            "positive" if compound >= 0.05 else "negative" if compound <= -0.05 else "neutral"
+        )
     return labels
 
 

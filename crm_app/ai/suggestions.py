@@ -36,8 +36,10 @@ from models.ticket import SenderKind, Ticket, TicketMessage
 log = logging.getLogger(__name__)
 
 SOURCES = 4
-RETRIEVAL_ONLY_NOTE = ("Retrieval-only draft: composed from the best-matching resolved answer "
-                       "because no language model is configured. Check it before sending.")
+RETRIEVAL_ONLY_NOTE = (
+    "Retrieval-only draft: composed from the best-matching resolved answer "
+    "because no language model is configured. Check it before sending."
+)
 
 
 @dataclass(frozen=True)
@@ -55,9 +57,17 @@ class SuggestionView:
 
 def _view(row: ReplySuggestion) -> SuggestionView:
     assert row.id is not None
-    return SuggestionView(id=row.id, status=row.status, mode=row.mode, model=row.model,
-                          draft=row.draft, sources=list(row.sources), flags=list(row.flags),
-                          error=row.error, message_id=row.message_id)
+    return SuggestionView(
+        id=row.id,
+        status=row.status,
+        mode=row.mode,
+        model=row.model,
+        draft=row.draft,
+        sources=list(row.sources),
+        flags=list(row.flags),
+        error=row.error,
+        message_id=row.message_id,
+    )
 
 
 def _scope(actor: Actor) -> str:
@@ -73,10 +83,14 @@ def _ticket(session, number: int) -> Ticket:
 
 def _latest_client_message_id(session, ticket_id: int) -> int | None:
     return session.execute(
-        select(TicketMessage.id).where(TicketMessage.ticket_id == ticket_id,
-                                       TicketMessage.sender_kind == SenderKind.CLIENT,
-                                       TicketMessage.is_internal.is_(False))
-        .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc()).limit(1)
+        select(TicketMessage.id)
+        .where(
+            TicketMessage.ticket_id == ticket_id,
+            TicketMessage.sender_kind == SenderKind.CLIENT,
+            TicketMessage.is_internal.is_(False),
+        )
+        .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
+        .limit(1)
     ).scalar_one_or_none()
 
 
@@ -86,10 +100,14 @@ def current_suggestion(actor: Actor, number: int) -> SuggestionView | None:
     with session_scope() as session:
         ticket = _ticket(session, number)
         message_id = _latest_client_message_id(session, ticket.id)
-        query = select(ReplySuggestion).where(ReplySuggestion.ticket_id == ticket.id,
-                                              ReplySuggestion.scope == _scope(actor))
-        query = query.where(ReplySuggestion.message_id.is_(None) if message_id is None
-                            else ReplySuggestion.message_id == message_id)
+        query = select(ReplySuggestion).where(
+            ReplySuggestion.ticket_id == ticket.id, ReplySuggestion.scope == _scope(actor)
+        )
+        query = query.where(
+            ReplySuggestion.message_id.is_(None)
+            if message_id is None
+            else ReplySuggestion.message_id == message_id
+        )
         row = session.execute(query.order_by(ReplySuggestion.id.desc()).limit(1)).scalars().first()
         return _view(row) if row else None
 
@@ -107,9 +125,12 @@ def request_suggestion(actor: Actor, number: int, *, regenerate: bool = False) -
             row.status, row.error, row.updated_at = SuggestionStatus.PENDING, "", utcnow()
             row.requested_by_id = actor.user_id
         else:
-            row = ReplySuggestion(ticket_id=ticket.id,
-                                  message_id=_latest_client_message_id(session, ticket.id),
-                                  scope=_scope(actor), requested_by_id=actor.user_id)
+            row = ReplySuggestion(
+                ticket_id=ticket.id,
+                message_id=_latest_client_message_id(session, ticket.id),
+                scope=_scope(actor),
+                requested_by_id=actor.user_id,
+            )
             session.add(row)
         session.flush()
         return _view(row)
@@ -125,47 +146,71 @@ class _Context:
 
 
 def _context(actor: Actor, session, ticket: Ticket) -> _Context:
-    messages = session.execute(
-        select(TicketMessage).where(TicketMessage.ticket_id == ticket.id,
-                                    TicketMessage.is_internal.is_(False))
-        .order_by(TicketMessage.created_at, TicketMessage.id)
-    ).scalars().all()
+    messages = (
+        session.execute(
+            select(TicketMessage)
+            .where(TicketMessage.ticket_id == ticket.id, TicketMessage.is_internal.is_(False))
+            .order_by(TicketMessage.created_at, TicketMessage.id)
+        )
+        .scalars()
+        .all()
+    )
     client = session.get(Client, ticket.client_id) if ticket.client_id else None
     profile: dict[str, str] = {}
     if client is not None:
-        profile = {"name": client.name, "region": client.region or "",
-                   "risk category": client.risk_category}
+        profile = {
+            "name": client.name,
+            "region": client.region or "",
+            "risk category": client.risk_category,
+        }
         # Money fields only for those allowed to see client finances.
         if can(actor, Action.VIEW_CLIENT_FINANCES) and client.net_worth is not None:
             profile["net worth"] = f"{client.currency} {client.net_worth:,.0f}"
-    conversation = [("client" if m.sender_kind == SenderKind.CLIENT else "firm", m.body_text)
-                    for m in messages]
+    conversation = [
+        ("client" if m.sender_kind == SenderKind.CLIENT else "firm", m.body_text) for m in messages
+    ]
     client_texts = [t for who, t in conversation if who == "client"]
-    question = client_texts[-1] if client_texts else (
-        conversation[0][1] if conversation else ticket.subject)
+    question = (
+        client_texts[-1]
+        if client_texts
+        else (conversation[0][1] if conversation else ticket.subject)
+    )
     return _Context(ticket, conversation, profile, client.name if client else "", question)
 
 
 def _own_text(ctx: _Context) -> str:
     """This ticket's own words: the facts a draft may repeat."""
-    return "\n".join([ctx.ticket.subject, *(text for _, text in ctx.conversation),
-                      *ctx.client_profile.values()])
+    return "\n".join(
+        [ctx.ticket.subject, *(text for _, text in ctx.conversation), *ctx.client_profile.values()]
+    )
 
 
 def _draft_source(hit: retrieval.SearchHit) -> drafting.Source:
-    return drafting.Source(question=hit.question or hit.title, answer=hit.answer or hit.snippet,
-                           kind=hit.source_kind, participants=tuple(_participants(
-                               hit.document_id)) if hit.client_id is not None else ())
+    return drafting.Source(
+        question=hit.question or hit.title,
+        answer=hit.answer or hit.snippet,
+        kind=hit.source_kind,
+        participants=tuple(_participants(hit.document_id)) if hit.client_id is not None else (),
+    )
 
 
-def compose_retrieval_only(ctx: _Context, hits: list[retrieval.SearchHit], agent_name: str,
-                           embed: drafting.Embed | None = None) -> drafting.Draft:
+def compose_retrieval_only(
+    ctx: _Context,
+    hits: list[retrieval.SearchHit],
+    agent_name: str,
+    embed: drafting.Embed | None = None,
+) -> drafting.Draft:
     """The best source rewritten for this client (its facts replaced by this ticket's or by
     marked blanks), or a holding reply when no source answers the client's question."""
     embed = embed or get_provider().embed
     return drafting.draft_from_source(
-        ctx.question, _draft_source(hits[0]) if hits else None, client_name=ctx.client_name,
-        agent_name=agent_name, own_text=_own_text(ctx), embed=embed)
+        ctx.question,
+        _draft_source(hits[0]) if hits else None,
+        client_name=ctx.client_name,
+        agent_name=agent_name,
+        own_text=_own_text(ctx),
+        embed=embed,
+    )
 
 
 def _participants(document_id: int) -> list[str]:
@@ -190,17 +235,20 @@ SYSTEM_PROMPT = (
     "sign-off, as the agent named below. If no source answers the client's actual question, "
     "do not answer a different one: say the team is looking into it. If the reply touches "
     "investments, end with this disclaimer verbatim: "
-    f"\"{compliance.FINANCE_DISCLAIMER}\""
+    f'"{compliance.FINANCE_DISCLAIMER}"'
 )
 
 
-def _llm_messages(ctx: _Context, hits: list[retrieval.SearchHit], agent_name: str,
-                  config: llm.LlmConfig) -> list[dict[str, str]]:
+def _llm_messages(
+    ctx: _Context, hits: list[retrieval.SearchHit], agent_name: str, config: llm.LlmConfig
+) -> list[dict[str, str]]:
     budget = config.max_context_tokens - llm.approx_tokens(SYSTEM_PROMPT) - config.max_output_tokens
     profile = "; ".join(f"{k}: {v}" for k, v in ctx.client_profile.items()) or "unknown client"
     conversation = "\n".join(f"{who.upper()}: {text}" for who, text in ctx.conversation[-8:])
-    head = (f"Client profile: {profile}\nAgent: {agent_name}\nTicket subject: "
-            f"{ctx.ticket.subject}\n\nConversation (oldest first):\n{conversation}\n\n")
+    head = (
+        f"Client profile: {profile}\nAgent: {agent_name}\nTicket subject: "
+        f"{ctx.ticket.subject}\n\nConversation (oldest first):\n{conversation}\n\n"
+    )
     budget -= llm.approx_tokens(head)
     sources = []
     for i, hit in enumerate(hits, start=1):
@@ -209,19 +257,32 @@ def _llm_messages(ctx: _Context, hits: list[retrieval.SearchHit], agent_name: st
             break
         budget -= llm.approx_tokens(entry)
         sources.append(entry)
-    user = head + "Sources:\n" + ("\n".join(sources) or "(none)") + \
-        "\nDraft the reply to the client's latest message."
+    user = (
+        head
+        + "Sources:\n"
+        + ("\n".join(sources) or "(none)")
+        + "\nDraft the reply to the client's latest message."
+    )
     return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": user}]
 
 
 def _source_dicts(hits: list[retrieval.SearchHit]) -> list[dict[str, Any]]:
-    return [{"n": i, "title": h.title or h.source_ref, "link": h.link, "kind": h.source_kind,
-             "ref": h.source_ref, "snippet": (h.answer or h.snippet)[:240]}
-            for i, h in enumerate(hits, start=1)]
+    return [
+        {
+            "n": i,
+            "title": h.title or h.source_ref,
+            "link": h.link,
+            "kind": h.source_kind,
+            "ref": h.source_ref,
+            "snippet": (h.answer or h.snippet)[:240],
+        }
+        for i, h in enumerate(hits, start=1)
+    ]
 
 
-def generate_suggestion(actor: Actor, suggestion_id: int,
-                        config: llm.LlmConfig | None = None) -> SuggestionView:
+def generate_suggestion(
+    actor: Actor, suggestion_id: int, config: llm.LlmConfig | None = None
+) -> SuggestionView:
     """Build the draft for a pending suggestion. Sources are searched *as the requesting actor*,
     so nothing they may not see is cited. A provider outage marks it failed with the reason."""
     require(actor, Action.VIEW_TICKETS)
@@ -234,9 +295,12 @@ def generate_suggestion(actor: Actor, suggestion_id: int,
         ctx = _context(actor, session, ticket)
     search_query = f"{ticket.subject}\n{ctx.question}"
     hits = retrieval.search(
-        actor, search_query, k=SOURCES,
+        actor,
+        search_query,
+        k=SOURCES,
         source_kinds=[SourceKind.RESOLVED_TICKET, SourceKind.FAQ, SourceKind.ARCHIVE_MESSAGE],
-        exclude_refs=[(SourceKind.RESOLVED_TICKET, str(ticket.number))])
+        exclude_refs=[(SourceKind.RESOLVED_TICKET, str(ticket.number))],
+    )
     error, mode, model = "", SuggestionMode.RETRIEVAL_ONLY, ""
     sources = [_draft_source(h) for h in hits]
     own_text = _own_text(ctx)
@@ -247,17 +311,29 @@ def generate_suggestion(actor: Actor, suggestion_id: int,
             mode, model = SuggestionMode.LLM, config.chat_model
             # The post-check: the model's draft keeps none of the sources' foreign facts.
             draft = drafting.finish_generated(
-                generated, client_name=ctx.client_name, agent_name=actor.name,
-                sources=sources, own_text=own_text, topic_text=ctx.question)
+                generated,
+                client_name=ctx.client_name,
+                agent_name=actor.name,
+                sources=sources,
+                own_text=own_text,
+                topic_text=ctx.question,
+            )
         except llm.LlmUnavailable as failure:
             error = f"{failure} The draft below is retrieval-only."
     if mode == SuggestionMode.RETRIEVAL_ONLY:
         composed = compose_retrieval_only(ctx, hits, actor.name)
         draft, answered = composed.text, composed.answered
     flags = [f.as_dict() for f in compliance.check(draft)]
-    flags += [f.as_dict() for f in drafting.grounding_flags(
-        draft, sources=sources, own_text=own_text, answered=answered,
-        best_question=sources[0].question if sources else "")]
+    flags += [
+        f.as_dict()
+        for f in drafting.grounding_flags(
+            draft,
+            sources=sources,
+            own_text=own_text,
+            answered=answered,
+            best_question=sources[0].question if sources else "",
+        )
+    ]
     with session_scope() as session:
         row = session.get(ReplySuggestion, suggestion_id)
         row.draft, row.sources, row.flags = draft, _source_dicts(hits), flags
@@ -279,12 +355,17 @@ def _feedback(actor: Actor, suggestion_id: int, **values: Any) -> None:
         row = session.get(ReplySuggestion, suggestion_id)
         if row is None:
             raise NotFound("That suggestion no longer exists.")
-        feedback = SuggestionFeedback(suggestion_id=suggestion_id, user_id=actor.user_id,
-                                      **values)
+        feedback = SuggestionFeedback(suggestion_id=suggestion_id, user_id=actor.user_id, **values)
         session.add(feedback)
         session.flush()
-        audit.record(session, actor, f"ai.suggestion_{values['kind']}", "reply_suggestion",
-                     suggestion_id, {k: v for k, v in values.items() if k != "final_text"})
+        audit.record(
+            session,
+            actor,
+            f"ai.suggestion_{values['kind']}",
+            "reply_suggestion",
+            suggestion_id,
+            {k: v for k, v in values.items() if k != "final_text"},
+        )
 
 
 def rate_suggestion(actor: Actor, suggestion_id: int, rating: int) -> None:

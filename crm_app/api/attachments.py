@@ -18,8 +18,10 @@ router = APIRouter(tags=["attachments"])
 
 def _content_disposition(filename: str) -> str:
     """`attachment` with an ASCII fallback and the exact name in RFC 5987 form."""
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_"
-                       for ch in filename) or "attachment"
+    fallback = (
+        "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in filename)
+        or "attachment"
+    )
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
 
 

@@ -49,8 +49,7 @@ def back_with_error(page: str, message: str) -> RedirectResponse:
 
 async def _form(request: Request) -> dict[str, str]:
     form = await request.form()
-    return {key: str(value)[:_FIELD_LIMIT] for key, value in form.items()
-            if isinstance(value, str)}
+    return {key: str(value)[:_FIELD_LIMIT] for key, value in form.items() if isinstance(value, str)}
 
 
 def client_ip(request: Request) -> str | None:
@@ -68,23 +67,34 @@ def _signed_in(request: Request, result: accounts.LoginResult, target: str) -> R
     attributes = cookie_attributes(is_https(request))
     response.set_cookie(value=result.token, **attributes)
     # The known-device cookie lets its owner in while their account is being guessed at.
-    response.set_cookie(value=result.device_id,
-                        **{**attributes, "key": accounts.KNOWN_DEVICE_COOKIE,
-                           "max_age": result.device_max_age_seconds})
+    response.set_cookie(
+        value=result.device_id,
+        **{
+            **attributes,
+            "key": accounts.KNOWN_DEVICE_COOKIE,
+            "max_age": result.device_max_age_seconds,
+        },
+    )
     response.headers["Cache-Control"] = "no-store"
     return response
 
 
-async def _sign_in_after(request: Request, page: str,
-                         create: Callable[[dict[str, str]], object] | None) -> RedirectResponse:
+async def _sign_in_after(
+    request: Request, page: str, create: Callable[[dict[str, str]], object] | None
+) -> RedirectResponse:
     form = await _form(request)
     try:
         if create is not None:
             await run_in_threadpool(create, form)
         device = read_cookie(request.headers.get("cookie", ""), accounts.KNOWN_DEVICE_COOKIE)
         result = await run_in_threadpool(
-            lambda: accounts.log_in(form.get("email", ""), form.get("password", ""),
-                                    client_ip=client_ip(request), device_id=device or None))
+            lambda: accounts.log_in(
+                form.get("email", ""),
+                form.get("password", ""),
+                client_ip=client_ip(request),
+                device_id=device or None,
+            )
+        )
     except ServiceError as error:
         return back_with_error(page, error.message)
     return _signed_in(request, result, form.get("next", routes.HOME))
@@ -100,9 +110,11 @@ async def log_in(request: Request) -> RedirectResponse:
 async def set_up(request: Request) -> RedirectResponse:
     """Side effect: creates the first manager (refused once any account exists), signs in."""
     return await _sign_in_after(
-        request, routes.SETUP,
-        lambda form: accounts.create_first_manager(form.get("email", ""), form.get("name", ""),
-                                                   form.get("password", "")),
+        request,
+        routes.SETUP,
+        lambda form: accounts.create_first_manager(
+            form.get("email", ""), form.get("name", ""), form.get("password", "")
+        ),
     )
 
 
@@ -117,8 +129,9 @@ async def log_out(request: Request) -> RedirectResponse:
     # Home, which sends a signed-out visitor on to the sign-in page.
     response = RedirectResponse(routes.HOME, status_code=303)
     secure = cookie_attributes(is_https(request))["secure"]
-    response.delete_cookie(key=SESSION_COOKIE, path="/", secure=secure, httponly=True,
-                           samesite="lax")
+    response.delete_cookie(
+        key=SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax"
+    )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Clear-Site-Data"] = '"storage"'
     return response

@@ -114,8 +114,11 @@ class SecurityMiddleware:
             await _forbidden(send)
             return
         # Files are then sent as body messages, which the CSP step can read (not by path).
-        extensions = {k: v for k, v in (scope.get("extensions") or {}).items()
-                      if k != "http.response.pathsend"}
+        extensions = {
+            k: v
+            for k, v in (scope.get("extensions") or {}).items()
+            if k != "http.response.pathsend"
+        }
         scope = {**scope, "extensions": extensions}
         await self.app(scope, receive, _SecuredResponse(send, _https(scope)))
 
@@ -128,11 +131,20 @@ def _https(scope: Scope) -> bool:
     return scope.get("scheme") == "https"
 
 
-async def _forbidden(send: Send, body: bytes = b'{"error": "Cross-site request refused."}',
-                     status: int = 403) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode()), *_STATIC_HEADERS]})
+async def _forbidden(
+    send: Send, body: bytes = b'{"error": "Cross-site request refused."}', status: int = 403
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *_STATIC_HEADERS,
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -147,8 +159,11 @@ class _SecuredResponse:
 
     async def __call__(self, message: Message) -> None:
         if message["type"] == "http.response.start":
-            headers = [(k, v) for k, v in message.get("headers", [])
-                       if k.lower() not in {name for name, _ in _STATIC_HEADERS}]
+            headers = [
+                (k, v)
+                for k, v in message.get("headers", [])
+                if k.lower() not in {name for name, _ in _STATIC_HEADERS}
+            ]
             headers.extend(_STATIC_HEADERS)
             if self.https:
                 headers.append((b"strict-transport-security", b"max-age=31536000"))

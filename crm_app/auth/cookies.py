@@ -20,9 +20,13 @@ def read_cookie(cookie_header: str, name: str) -> str:
     copy is what a cookie set from a sibling domain looks like, and neither can be trusted."""
     if not cookie_header:
         return ""
-    values = [value for key, value in
-              (part.strip().split("=", 1) for part in cookie_header.split(";") if "=" in part)
-              if key.strip() == name]
+    values = [
+        value
+        for key, value in (
+            part.strip().split("=", 1) for part in cookie_header.split(";") if "=" in part
+        )
+        if key.strip() == name
+    ]
     if len(values) != 1:
         return ""
     return cookie_parser(f"{name}={values[0].strip()}").get(name, "")

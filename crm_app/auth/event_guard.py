@@ -78,8 +78,9 @@ def fit(value: object, hint: Any) -> object:
         if isinstance(value, bool):
             return value
     elif hint in (int, float):
-        if (isinstance(value, (int, float)) and not isinstance(value, bool)) or \
-                _is_number_text(value):
+        if (isinstance(value, (int, float)) and not isinstance(value, bool)) or _is_number_text(
+            value
+        ):
             return value
     elif hint is str:
         if isinstance(value, str):

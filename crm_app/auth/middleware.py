@@ -80,9 +80,7 @@ async def clear_page_data(root: BaseState) -> None:
 
 
 class SessionMiddleware(Middleware):
-    async def preprocess(
-        self, app: App, state: BaseState, event: Event
-    ) -> StateUpdate | None:
+    async def preprocess(self, app: App, state: BaseState, event: Event) -> StateUpdate | None:
         from crm_app.state import AppState
 
         app_state = await state.get_state(AppState)

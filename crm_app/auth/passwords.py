@@ -34,8 +34,9 @@ def needs_rehash(password_hash: str) -> bool:
     return _hasher.check_needs_rehash(password_hash)
 
 
-def password_problem(password: str, *, min_score: int,
-                     user_inputs: Iterable[str] = ()) -> str | None:
+def password_problem(
+    password: str, *, min_score: int, user_inputs: Iterable[str] = ()
+) -> str | None:
     """Why `password` may not be used (a sentence to show), or None when it is fine.
 
     Length first, then zxcvbn's guessability score (0-4): it knows common and breached

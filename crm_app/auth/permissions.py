@@ -43,8 +43,9 @@ _STAFF_TICKETS = {
 ROLE_ACTIONS: dict[str, frozenset[Action]] = {
     Role.MANAGER: frozenset(set(Action) - {Action.USE_PORTAL}),
     Role.AGENT: frozenset(_STAFF_TICKETS | {Action.VIEW_SEGMENTS}),
-    Role.MARKETING: frozenset({Action.VIEW_CLIENTS, Action.MANAGE_CAMPAIGNS,
-                               Action.VIEW_SEGMENTS, Action.EDIT_SEGMENTS}),
+    Role.MARKETING: frozenset(
+        {Action.VIEW_CLIENTS, Action.MANAGE_CAMPAIGNS, Action.VIEW_SEGMENTS, Action.EDIT_SEGMENTS}
+    ),
     Role.CLIENT: frozenset({Action.USE_PORTAL}),
 }
 

@@ -8,8 +8,15 @@ import reflex as rx
 def status_badge(status: rx.Var[str]) -> rx.Component:
     return rx.badge(
         status,
-        color_scheme=rx.match(status, ("new", "blue"), ("open", "green"), ("pending", "amber"),
-                              ("resolved", "gray"), ("closed", "gray"), "gray"),
+        color_scheme=rx.match(
+            status,
+            ("new", "blue"),
+            ("open", "green"),
+            ("pending", "amber"),
+            ("resolved", "gray"),
+            ("closed", "gray"),
+            "gray",
+        ),
         variant="soft",
     )
 
@@ -17,8 +24,9 @@ def status_badge(status: rx.Var[str]) -> rx.Component:
 def priority_badge(priority: rx.Var[str]) -> rx.Component:
     return rx.badge(
         priority,
-        color_scheme=rx.match(priority, ("urgent", "red"), ("high", "orange"), ("low", "gray"),
-                              "blue"),
+        color_scheme=rx.match(
+            priority, ("urgent", "red"), ("high", "orange"), ("low", "gray"), "blue"
+        ),
         variant="outline",
     )
 

@@ -28,10 +28,17 @@ def confirm_dialog(
             *controls,
             rx.hstack(
                 rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                rx.alert_dialog.action(rx.button(confirm_label, color_scheme=color_scheme,
-                                                 on_click=on_confirm,
-                                                 **({"id": confirm_id} if confirm_id else {}))),
-                justify="end", spacing="3", padding_top="1rem",
+                rx.alert_dialog.action(
+                    rx.button(
+                        confirm_label,
+                        color_scheme=color_scheme,
+                        on_click=on_confirm,
+                        **({"id": confirm_id} if confirm_id else {}),
+                    )
+                ),
+                justify="end",
+                spacing="3",
+                padding_top="1rem",
             ),
         ),
     )

@@ -24,6 +24,5 @@ def empty_state(icon: str, title: str, hint: str) -> rx.Component:
 def form_error(message: rx.Var[str]) -> rx.Component:
     return rx.cond(
         message != "",
-        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert",
-                   width="100%"),
+        rx.callout(message, icon="triangle-alert", color_scheme="red", role="alert", width="100%"),
     )

@@ -9,20 +9,32 @@ from crm_app.services import accounts
 
 
 def field(label: str, control: rx.Component) -> rx.Component:
-    return rx.vstack(rx.text(label, as_="label", size="2", weight="medium"), control,
-                     spacing="1", width="100%")
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium"), control, spacing="1", width="100%"
+    )
 
 
 def account_fields() -> list[rx.Component]:
     """Full name, email and a new password: the first manager's and a sign-up's account."""
     return [
-        field("Full name", rx.input(name="name", id="name", required=True, auto_focus=True,
-                                    width="100%")),
-        field("Email", rx.input(name="email", id="email", type="email", required=True,
-                                width="100%")),
-        field(accounts.PASSWORD_HINT,
-              rx.input(name="password", id="password", type="password", required=True,
-                       min_length=accounts.MIN_PASSWORD_LENGTH, width="100%")),
+        field(
+            "Full name",
+            rx.input(name="name", id="name", required=True, auto_focus=True, width="100%"),
+        ),
+        field(
+            "Email", rx.input(name="email", id="email", type="email", required=True, width="100%")
+        ),
+        field(
+            accounts.PASSWORD_HINT,
+            rx.input(
+                name="password",
+                id="password",
+                type="password",
+                required=True,
+                min_length=accounts.MIN_PASSWORD_LENGTH,
+                width="100%",
+            ),
+        ),
     ]
 
 
@@ -34,5 +46,4 @@ def native_form(*children: rx.Component, action: str, **props: object) -> rx.Com
 def auth_form(action: str, *children: rx.Component) -> rx.Component:
     """A plain HTML form posting to an `/api/auth` endpoint, which answers with the session
     cookie and a redirect: the token never passes through page state or scripts."""
-    return native_form(rx.vstack(*children, spacing="3", width="100%"), action=action,
-                       width="100%")
+    return native_form(rx.vstack(*children, spacing="3", width="100%"), action=action, width="100%")

@@ -7,8 +7,9 @@ from typing import Any
 import reflex as rx
 
 
-def filter_select(label: str, choices: list[str], value: rx.Var[str], on_change: Any
-                  ) -> rx.Component:
+def filter_select(
+    label: str, choices: list[str], value: rx.Var[str], on_change: Any
+) -> rx.Component:
     """A labelled, compact select of a filter bar."""
     return rx.vstack(
         rx.text(label, size="1", color_scheme="gray"),
@@ -17,33 +18,59 @@ def filter_select(label: str, choices: list[str], value: rx.Var[str], on_change:
     )
 
 
-def keyset_pager(total_label: rx.Var[str], page: rx.Var[int], has_next: rx.Var[bool],
-                 on_previous: Any, on_next: Any, total_id: str = "list-total"
-                 ) -> rx.Component:
+def keyset_pager(
+    total_label: rx.Var[str],
+    page: rx.Var[int],
+    has_next: rx.Var[bool],
+    on_previous: Any,
+    on_next: Any,
+    total_id: str = "list-total",
+) -> rx.Component:
     """Previous / next over keyset pages (no page jumps: the cursor of each page seen so far
     is kept by the state), with the list's total."""
     return rx.hstack(
         rx.text(total_label, size="2", color_scheme="gray", id=total_id),
         rx.spacer(),
-        rx.button(rx.icon("chevron-left"), variant="soft", aria_label="Previous page",
-                  disabled=page <= 1, on_click=on_previous),
+        rx.button(
+            rx.icon("chevron-left"),
+            variant="soft",
+            aria_label="Previous page",
+            disabled=page <= 1,
+            on_click=on_previous,
+        ),
         rx.text("Page ", page, size="2"),
-        rx.button(rx.icon("chevron-right"), variant="soft", aria_label="Next page",
-                  disabled=~has_next, on_click=on_next, id="next-page"),
+        rx.button(
+            rx.icon("chevron-right"),
+            variant="soft",
+            aria_label="Next page",
+            disabled=~has_next,
+            on_click=on_next,
+            id="next-page",
+        ),
         width="100%",
         align="center",
     )
 
 
-def staff_picker(staff: rx.Var[list[list[str]]], *, on_change: Any, aria_label: str,
-                 value: rx.Var[str] | None = None, placeholder: str | None = None,
-                 none_value: str | None = None, none_label: str = "",
-                 **props: Any) -> rx.Component:
+def staff_picker(
+    staff: rx.Var[list[list[str]]],
+    *,
+    on_change: Any,
+    aria_label: str,
+    value: rx.Var[str] | None = None,
+    placeholder: str | None = None,
+    none_value: str | None = None,
+    none_label: str = "",
+    **props: Any,
+) -> rx.Component:
     """A select of people by id: `staff` holds [id, name] pairs, the handler gets the id
     (two agents with the same name stay two choices). `none_value` adds a "nobody" choice."""
     return rx.select.root(
-        rx.select.trigger(placeholder=placeholder, aria_label=aria_label,
-                          **({"id": props.pop("id")} if "id" in props else {})),
+        rx.select.trigger(
+            placeholder=placeholder,
+            aria_label=aria_label,
+            **({"id": props.pop("id")} if "id" in props else {}),
+        ),
         rx.select.content(
             *([rx.select.item(none_label, value=none_value)] if none_value else []),
             rx.foreach(staff, lambda person: rx.select.item(person[1], value=person[0])),

@@ -95,8 +95,9 @@ def _clean_name(name: str) -> str:
 
 def check_new_password(password: str, *, email: str = "", name: str = "") -> None:
     """Refuse a new password that is short or easy to guess (setup, sign-up, any change)."""
-    problem = password_problem(password, min_score=get_settings().password_min_score,
-                               user_inputs=(email, name))
+    problem = password_problem(
+        password, min_score=get_settings().password_min_score, user_inputs=(email, name)
+    )
     if problem:
         raise InvalidInput(problem)
 
@@ -128,8 +129,14 @@ def create_first_manager(email: str, name: str, password: str) -> UserSummary:
         if session.execute(select(func.count()).select_from(User)).scalar_one() > 0:
             raise Conflict("This instance is already set up: sign in instead.")
         user = _insert_user(session, email, name, password, Role.MANAGER)
-        audit.record(session, _actor(user), "user.bootstrap_manager", "user", user.id,
-                     {"role": [None, Role.MANAGER.value]})
+        audit.record(
+            session,
+            _actor(user),
+            "user.bootstrap_manager",
+            "user",
+            user.id,
+            {"role": [None, Role.MANAGER.value]},
+        )
         return _summary(user)
 
 
@@ -150,16 +157,24 @@ def sign_up(email: str, name: str, password: str) -> UserSummary | None:
         if existing is not None:
             hash_password(password)  # the same work as a real sign-up, so timing tells nothing
             # One notice an hour at most, so the form cannot be used to flood an inbox.
-            notify = session.execute(select(AuditLog.id).where(
-                AuditLog.action == "user.sign_up_existing_email", AuditLog.entity_type == "user",
-                AuditLog.entity_id == existing,
-                AuditLog.created_at > utcnow() - timedelta(hours=1))).first() is None
+            notify = (
+                session.execute(
+                    select(AuditLog.id).where(
+                        AuditLog.action == "user.sign_up_existing_email",
+                        AuditLog.entity_type == "user",
+                        AuditLog.entity_id == existing,
+                        AuditLog.created_at > utcnow() - timedelta(hours=1),
+                    )
+                ).first()
+                is None
+            )
             audit.record(session, SYSTEM, "user.sign_up_existing_email", "user", existing)
             created = None
         else:
             user = _insert_user(session, email, name, password, role)
-            audit.record(session, _actor(user), "user.sign_up", "user", user.id,
-                         {"role": [None, role]})
+            audit.record(
+                session, _actor(user), "user.sign_up", "user", user.id, {"role": [None, role]}
+            )
             created = _summary(user)
     # After the commit, in the background: a mail server never delays or breaks the sign-up.
     if notify:
@@ -171,16 +186,20 @@ def _sign_up_mail(email: str, created: bool) -> system_mail.SystemMail:
     # Nothing the visitor typed goes into the mail: the form must not relay their text.
     if created:
         return system_mail.SystemMail(
-            to=email, subject="Your Finance CRM account",
+            to=email,
+            subject="Your Finance CRM account",
             body="Hello,\n\nyour account was created. Sign in with this address; you "
-                 "will see the CRM once a manager has given you a role.\n\nIf you did not "
-                 "create it, tell your firm's CRM manager.\n")
+            "will see the CRM once a manager has given you a role.\n\nIf you did not "
+            "create it, tell your firm's CRM manager.\n",
+        )
     return system_mail.SystemMail(
-        to=email, subject="Someone tried to sign up with your address",
+        to=email,
+        subject="Someone tried to sign up with your address",
         body="Hello,\n\nsomeone tried to create a Finance CRM account with this address, which "
-             "already has one. Nothing was changed.\n\nIf it was you: sign in with your "
-             "password, or ask your firm's CRM manager to reset it. If it was not you, you "
-             "can ignore this message.\n")
+        "already has one. Nothing was changed.\n\nIf it was you: sign in with your "
+        "password, or ask your firm's CRM manager to reset it. If it was not you, you "
+        "can ignore this message.\n",
+    )
 
 
 @dataclass(frozen=True)
@@ -194,8 +213,9 @@ class LoginResult:
     user: UserSummary
 
 
-def log_in(email: str, password: str, *, client_ip: str | None,
-           device_id: str | None) -> LoginResult:
+def log_in(
+    email: str, password: str, *, client_ip: str | None, device_id: str | None
+) -> LoginResult:
     """Check the password and open a session.
 
     Refused with RateLimited while a throttle that applies asks to wait: the account's and the
@@ -213,8 +233,11 @@ def log_in(email: str, password: str, *, client_ip: str | None,
         else:
             keys = [(ThrottleScope.ACCOUNT, email), (ThrottleScope.IP, ip)]
         throttles = _lock_throttles(session, keys, now)
-        waits = [t.locked_until - now for t in throttles.values()
-                 if t.locked_until is not None and t.locked_until > now]
+        waits = [
+            t.locked_until - now
+            for t in throttles.values()
+            if t.locked_until is not None and t.locked_until > now
+        ]
         if waits:
             raise RateLimited(f"Too many failed sign-ins. Try again in {_say_wait(max(waits))}.")
         ok = verify_password(user.password_hash if user else None, password)
@@ -246,9 +269,12 @@ def log_in(email: str, password: str, *, client_ip: str | None,
         user.last_login_at = now
         audit.record(session, _actor(user), "user.login", "user", user.id)
         assert device_id is not None
-        return LoginResult(token=token, device_id=device_id,
-                           device_max_age_seconds=settings.known_device_days * 86400,
-                           user=_summary(user))
+        return LoginResult(
+            token=token,
+            device_id=device_id,
+            device_max_age_seconds=settings.known_device_days * 86400,
+            user=_summary(user),
+        )
 
 
 def _clean_ip(client_ip: str | None) -> str:
@@ -262,33 +288,45 @@ def _clean_ip(client_ip: str | None) -> str:
     return str(address)
 
 
-def _known_device(session: Session, user: User, device_id: str | None,
-                  now: datetime) -> KnownDevice | None:
+def _known_device(
+    session: Session, user: User, device_id: str | None, now: datetime
+) -> KnownDevice | None:
     if not device_id or len(device_id) > 200:
         return None
-    return session.execute(
-        select(KnownDevice).where(
-            KnownDevice.user_id == user.id,
-            KnownDevice.device_hash == _token_hash(device_id),
-            KnownDevice.last_used_at > now - timedelta(days=get_settings().known_device_days),
+    return (
+        session.execute(
+            select(KnownDevice).where(
+                KnownDevice.user_id == user.id,
+                KnownDevice.device_hash == _token_hash(device_id),
+                KnownDevice.last_used_at > now - timedelta(days=get_settings().known_device_days),
+            )
         )
-    ).scalars().first()
+        .scalars()
+        .first()
+    )
 
 
-def _lock_throttles(session: Session, keys: list[tuple[ThrottleScope, str]],
-                    now: datetime) -> dict[tuple[str, str], LoginThrottle]:
+def _lock_throttles(
+    session: Session, keys: list[tuple[ThrottleScope, str]], now: datetime
+) -> dict[tuple[str, str], LoginThrottle]:
     """Serialise attempts on the same account/IP/device across workers (so parallel guesses
     cannot all slip through before the first failure is counted) and read their throttles."""
     for scope, subject in sorted(keys):  # one order everywhere: no deadlocks
-        session.execute(select(func.pg_advisory_xact_lock(
-            func.hashtextextended(f"login:{scope}:{subject}", 0))))
+        session.execute(
+            select(func.pg_advisory_xact_lock(func.hashtextextended(f"login:{scope}:{subject}", 0)))
+        )
     forget_before = now - timedelta(hours=get_settings().login_forget_hours)
     found: dict[tuple[str, str], LoginThrottle] = {}
     for scope, subject in keys:
-        throttle = session.execute(
-            select(LoginThrottle).where(LoginThrottle.scope == scope,
-                                        LoginThrottle.subject == subject)
-        ).scalars().first()
+        throttle = (
+            session.execute(
+                select(LoginThrottle).where(
+                    LoginThrottle.scope == scope, LoginThrottle.subject == subject
+                )
+            )
+            .scalars()
+            .first()
+        )
         if throttle is not None and throttle.last_failure_at < forget_before:
             session.delete(throttle)
             session.flush()
@@ -298,22 +336,33 @@ def _lock_throttles(session: Session, keys: list[tuple[ThrottleScope, str]],
     return found
 
 
-def _charge(session: Session, throttle: LoginThrottle | None, scope: ThrottleScope,
-            subject: str, now: datetime) -> None:
+def _charge(
+    session: Session,
+    throttle: LoginThrottle | None,
+    scope: ThrottleScope,
+    subject: str,
+    now: datetime,
+) -> None:
     """Count one failure and set the wait before the next attempt is accepted."""
     settings = get_settings()
     if throttle is None:
-        throttle = LoginThrottle(scope=scope, subject=subject, failures=0,
-                                 first_failure_at=now, last_failure_at=now)
+        throttle = LoginThrottle(
+            scope=scope, subject=subject, failures=0, first_failure_at=now, last_failure_at=now
+        )
         session.add(throttle)
     throttle.failures += 1
     throttle.last_failure_at = now
-    free = settings.login_ip_free_failures if scope == ThrottleScope.IP else \
-        settings.login_free_failures
+    free = (
+        settings.login_ip_free_failures
+        if scope == ThrottleScope.IP
+        else settings.login_free_failures
+    )
     excess = throttle.failures - free
     if excess >= 0:
-        seconds = min(settings.login_backoff_seconds * 2 ** min(excess, 30),
-                      settings.login_backoff_max_seconds)
+        seconds = min(
+            settings.login_backoff_seconds * 2 ** min(excess, 30),
+            settings.login_backoff_max_seconds,
+        )
         throttle.locked_until = now + timedelta(seconds=seconds)
 
 
@@ -344,23 +393,43 @@ def list_throttles(actor: Actor, limit: int = 200) -> list[ThrottleRow]:
     now = utcnow()
     forget_before = now - timedelta(hours=get_settings().login_forget_hours)
     with session_scope() as session:
-        throttles = session.execute(
-            select(LoginThrottle)
-            .where(LoginThrottle.last_failure_at >= forget_before)
-            .order_by(LoginThrottle.locked_until.desc().nulls_last(),
-                      LoginThrottle.failures.desc(), LoginThrottle.id)
-            .limit(limit)
-        ).scalars().all()
-        device_users = {int(t.subject.split(":", 1)[0]) for t in throttles
-                        if t.scope == ThrottleScope.DEVICE}
-        emails = dict(session.execute(
-            select(User.id, User.email).where(User.id.in_(device_users))).tuples().all()
-        ) if device_users else {}
+        throttles = (
+            session.execute(
+                select(LoginThrottle)
+                .where(LoginThrottle.last_failure_at >= forget_before)
+                .order_by(
+                    LoginThrottle.locked_until.desc().nulls_last(),
+                    LoginThrottle.failures.desc(),
+                    LoginThrottle.id,
+                )
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        device_users = {
+            int(t.subject.split(":", 1)[0]) for t in throttles if t.scope == ThrottleScope.DEVICE
+        }
+        emails = (
+            dict(
+                session.execute(select(User.id, User.email).where(User.id.in_(device_users)))
+                .tuples()
+                .all()
+            )
+            if device_users
+            else {}
+        )
         return [
             ThrottleRow(
-                id=t.id, scope=t.scope, failures=t.failures, last_failure_at=t.last_failure_at,
-                subject=(f"{emails.get(int(t.subject.split(':', 1)[0]), 'deleted user')} "
-                         "(known device)") if t.scope == ThrottleScope.DEVICE else t.subject,
+                id=t.id,
+                scope=t.scope,
+                failures=t.failures,
+                last_failure_at=t.last_failure_at,
+                subject=(
+                    f"{emails.get(int(t.subject.split(':', 1)[0]), 'deleted user')} (known device)"
+                )
+                if t.scope == ThrottleScope.DEVICE
+                else t.subject,
                 locked_until=t.locked_until,
                 waiting=t.locked_until is not None and t.locked_until > now,
             )
@@ -375,9 +444,18 @@ def clear_throttle(actor: Actor, throttle_id: int) -> None:
         throttle = session.get(LoginThrottle, throttle_id)
         if throttle is None:
             raise NotFound("That throttle has already been cleared or has expired.")
-        audit.record(session, actor, "login_throttle.cleared", "login_throttle", throttle.id,
-                     {"scope": throttle.scope, "subject": throttle.subject,
-                      "failures": [throttle.failures, 0]})
+        audit.record(
+            session,
+            actor,
+            "login_throttle.cleared",
+            "login_throttle",
+            throttle.id,
+            {
+                "scope": throttle.scope,
+                "subject": throttle.subject,
+                "failures": [throttle.failures, 0],
+            },
+        )
         session.delete(throttle)
 
 
@@ -386,16 +464,22 @@ def sweep() -> dict[str, int]:
     settings = get_settings()
     now = utcnow()
     with session_scope() as session:
-        throttles = session.execute(delete(LoginThrottle).where(
-            LoginThrottle.last_failure_at < now - timedelta(hours=settings.login_forget_hours)
-        )).rowcount
-        sessions = session.execute(delete(UserSession).where(
-            (UserSession.expires_at < now - timedelta(days=1))
-            | (UserSession.revoked_at < now - timedelta(days=1))
-        )).rowcount
-        devices = session.execute(delete(KnownDevice).where(
-            KnownDevice.last_used_at < now - timedelta(days=settings.known_device_days)
-        )).rowcount
+        throttles = session.execute(
+            delete(LoginThrottle).where(
+                LoginThrottle.last_failure_at < now - timedelta(hours=settings.login_forget_hours)
+            )
+        ).rowcount
+        sessions = session.execute(
+            delete(UserSession).where(
+                (UserSession.expires_at < now - timedelta(days=1))
+                | (UserSession.revoked_at < now - timedelta(days=1))
+            )
+        ).rowcount
+        devices = session.execute(
+            delete(KnownDevice).where(
+                KnownDevice.last_used_at < now - timedelta(days=settings.known_device_days)
+            )
+        ).rowcount
     return {"throttles": throttles, "sessions": sessions, "devices": devices}
 
 
@@ -433,6 +517,7 @@ def assign_role(actor: Actor, user_id: int, role: str | None) -> UserSummary:
         before = user.role
         if before != role:
             user.role = role
-            audit.record(session, actor, "user.role_changed", "user", user.id,
-                         {"role": [before, role]})
+            audit.record(
+                session, actor, "user.role_changed", "user", user.id, {"role": [before, role]}
+            )
         return _summary(user)

@@ -29,9 +29,11 @@ class AssignmentStatus:
 
 
 def _setting(session: Session) -> AssignmentSetting:
-    session.execute(insert(AssignmentSetting).values(id=1, round_robin_enabled=False,
-                                                     updated_at=utcnow())
-                    .on_conflict_do_nothing(index_elements=["id"]))
+    session.execute(
+        insert(AssignmentSetting)
+        .values(id=1, round_robin_enabled=False, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["id"])
+    )
     return session.execute(
         select(AssignmentSetting).where(AssignmentSetting.id == 1).with_for_update()
     ).scalar_one()
@@ -41,14 +43,21 @@ def status(actor: Actor) -> AssignmentStatus:
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
         setting = session.get(AssignmentSetting, 1)
-        names = list(session.execute(
-            select(User.name).where(User.role == Role.AGENT, User.is_active.is_(True),
-                                    User.is_available.is_(True)).order_by(User.name)
-        ).scalars())
+        names = list(
+            session.execute(
+                select(User.name)
+                .where(
+                    User.role == Role.AGENT, User.is_active.is_(True), User.is_available.is_(True)
+                )
+                .order_by(User.name)
+            ).scalars()
+        )
         me = session.get(User, actor.user_id) if actor.user_id is not None else None
-    return AssignmentStatus(round_robin_enabled=bool(setting and setting.round_robin_enabled),
-                            available_agents=names,
-                            you_are_available=bool(me and me.is_available))
+    return AssignmentStatus(
+        round_robin_enabled=bool(setting and setting.round_robin_enabled),
+        available_agents=names,
+        you_are_available=bool(me and me.is_available),
+    )
 
 
 def set_round_robin(actor: Actor, enabled: bool) -> None:
@@ -57,8 +66,9 @@ def set_round_robin(actor: Actor, enabled: bool) -> None:
     with session_scope() as session:
         setting = _setting(session)
         setting.round_robin_enabled, setting.updated_at = enabled, utcnow()
-        audit.record(session, actor, "assignment.round_robin", "assignment_setting", 1,
-                     {"enabled": enabled})
+        audit.record(
+            session, actor, "assignment.round_robin", "assignment_setting", 1, {"enabled": enabled}
+        )
 
 
 def set_available(actor: Actor, available: bool) -> None:
@@ -69,8 +79,7 @@ def set_available(actor: Actor, available: bool) -> None:
         if user is None:
             raise InvalidInput("Only a signed-in staff member can change availability.")
         user.is_available = available
-        audit.record(session, actor, "user.availability", "user", user.id,
-                     {"available": available})
+        audit.record(session, actor, "user.availability", "user", user.id, {"available": available})
 
 
 def next_agent(session: Session) -> int | None:
@@ -79,11 +88,13 @@ def next_agent(session: Session) -> int | None:
     setting = _setting(session)
     if not setting.round_robin_enabled:
         return None
-    available = select(User.id).where(User.role == Role.AGENT, User.is_active.is_(True),
-                                      User.is_available.is_(True))
+    available = select(User.id).where(
+        User.role == Role.AGENT, User.is_active.is_(True), User.is_available.is_(True)
+    )
     after = setting.last_assignee_id or 0
-    chosen = session.execute(available.where(User.id > after).order_by(User.id).limit(1)
-                             ).scalar_one_or_none()
+    chosen = session.execute(
+        available.where(User.id > after).order_by(User.id).limit(1)
+    ).scalar_one_or_none()
     if chosen is None:
         chosen = session.execute(available.order_by(User.id).limit(1)).scalar_one_or_none()
     if chosen is not None:
@@ -107,8 +118,10 @@ def assign_round_robin(actor: Actor, numbers: Sequence[int]) -> int:
         if not _setting(session).round_robin_enabled:
             raise InvalidInput("Round-robin is off: a manager turns it on under Assignment.")
         for ticket in session.execute(
-            select(Ticket).where(Ticket.number.in_(list(numbers)), Ticket.assignee_id.is_(None))
-            .order_by(Ticket.id).with_for_update()
+            select(Ticket)
+            .where(Ticket.number.in_(list(numbers)), Ticket.assignee_id.is_(None))
+            .order_by(Ticket.id)
+            .with_for_update()
         ).scalars():
             agent_id = next_agent(session)
             if agent_id is None:
@@ -117,13 +130,24 @@ def assign_round_robin(actor: Actor, numbers: Sequence[int]) -> int:
             ticket.assignee_id = agent_id
             ticket.version += 1
             ticket.updated_at = utcnow()
-            audit.record(session, actor, "ticket.assigned", "ticket", ticket.id,
-                         {"assignee": [None, agent.name if agent else agent_id],
-                          "round_robin": True})
-            emitted.append(events.Event("ticket.assigned", actor=actor, ticket_id=ticket.id,
-                                        number=ticket.number, subject=ticket.subject,
-                                        payload={"assignee_id": agent_id,
-                                                 "round_robin": True}))
+            audit.record(
+                session,
+                actor,
+                "ticket.assigned",
+                "ticket",
+                ticket.id,
+                {"assignee": [None, agent.name if agent else agent_id], "round_robin": True},
+            )
+            emitted.append(
+                events.Event(
+                    "ticket.assigned",
+                    actor=actor,
+                    ticket_id=ticket.id,
+                    number=ticket.number,
+                    subject=ticket.subject,
+                    payload={"assignee_id": agent_id, "round_robin": True},
+                )
+            )
     for event in emitted:
         events.emit(event)
     return len(emitted)

@@ -34,8 +34,16 @@ STORE = "attachments"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 # Served inline-safe types keep their type (still as a download); anything else is bytes.
 _KNOWN_TYPES = {
-    "application/pdf", "image/png", "image/jpeg", "image/gif", "image/webp", "text/plain",
-    "text/csv", "application/zip", "application/msword", "application/vnd.ms-excel",
+    "application/pdf",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "image/webp",
+    "text/plain",
+    "text/csv",
+    "application/zip",
+    "application/msword",
+    "application/vnd.ms-excel",
     "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
@@ -78,15 +86,18 @@ def size_label(size: int) -> str:
 
 def limits_text() -> str:
     settings = get_settings()
-    return (f"Up to {settings.attachment_max_files} files, "
-            f"{size_label(settings.attachment_max_bytes)} each.")
+    return (
+        f"Up to {settings.attachment_max_files} files, "
+        f"{size_label(settings.attachment_max_bytes)} each."
+    )
 
 
 def clean_filename(raw: str) -> str:
     """The last path segment, without control characters, at most 255 characters."""
     name = (raw or "").replace("\\", "/").rsplit("/", 1)[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name)
-                   if unicodedata.category(ch)[0] != "C").strip(" .")
+    name = "".join(
+        ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C"
+    ).strip(" .")
     if not name:
         return "attachment"
     if len(name) > 255:
@@ -149,8 +160,10 @@ class UploadSink:
             self._type = (content_type or "application/octet-stream")[:255]
         self._size += len(data)
         if self._size > self.max_bytes:
-            raise InvalidInput(f"“{self._name}” is larger than {size_label(self.max_bytes)}: "
-                               "files on a reply may be at most that large.")
+            raise InvalidInput(
+                f"“{self._name}” is larger than {size_label(self.max_bytes)}: "
+                "files on a reply may be at most that large."
+            )
         self._hash.update(data)
         self._out.write(data)
 
@@ -169,8 +182,11 @@ class UploadSink:
             target.parent.mkdir(parents=True, exist_ok=True)
             self._file.replace(target)
         self._file = None
-        self.staged.append(StagedFile(sha256=digest, filename=self._name,
-                                      content_type=self._type, size_bytes=self._size))
+        self.staged.append(
+            StagedFile(
+                sha256=digest, filename=self._name, content_type=self._type, size_bytes=self._size
+            )
+        )
 
     def finish(self) -> list[StagedFile]:
         self._close_current()
@@ -194,7 +210,8 @@ def start_upload(actor: Actor | None, number: int, *, already_staged: int = 0) -
         raise InvalidInput(f"Attach at most {settings.attachment_max_files} files to one message.")
     with session_scope() as session:
         merged = session.execute(
-            select(Ticket.merged_into_id).where(Ticket.number == number)).first()
+            select(Ticket.merged_into_id).where(Ticket.number == number)
+        ).first()
     if merged is None:
         raise NotFound(f"There is no ticket #{number}.")
     if merged[0] is not None:
@@ -211,10 +228,16 @@ def link_staged(session: Session, message_id: int, staged: Sequence[StagedFile])
         path = blob_path(item.sha256)
         if not path.is_file():
             raise InvalidInput(f"“{item.filename}” was not fully uploaded: attach it again.")
-        session.add(Attachment(message_id=message_id, filename=clean_filename(item.filename),
-                               content_type=item.content_type[:255],
-                               size_bytes=path.stat().st_size, sha256=item.sha256,
-                               storage_path=_relative(path)))
+        session.add(
+            Attachment(
+                message_id=message_id,
+                filename=clean_filename(item.filename),
+                content_type=item.content_type[:255],
+                size_bytes=path.stat().st_size,
+                sha256=item.sha256,
+                storage_path=_relative(path),
+            )
+        )
     return len(staged)
 
 
@@ -225,8 +248,14 @@ def open_for_download(actor: Actor | None, attachment_id: int) -> Download:
         require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
         row = session.execute(
-            select(Attachment.filename, Attachment.content_type, Attachment.sha256,
-                   Attachment.size_bytes, TicketMessage.is_internal, Client.portal_user_id)
+            select(
+                Attachment.filename,
+                Attachment.content_type,
+                Attachment.sha256,
+                Attachment.size_bytes,
+                TicketMessage.is_internal,
+                Client.portal_user_id,
+            )
             .join(TicketMessage, TicketMessage.id == Attachment.message_id)
             .join(Ticket, Ticket.id == TicketMessage.ticket_id)
             .outerjoin(Client, Client.id == Ticket.client_id)
@@ -236,25 +265,36 @@ def open_for_download(actor: Actor | None, attachment_id: int) -> Download:
         visible = row is not None
     else:
         require(actor, Action.USE_PORTAL)
-        visible = (row is not None and not row.is_internal and row.portal_user_id is not None
-                   and row.portal_user_id == actor.user_id)
+        visible = (
+            row is not None
+            and not row.is_internal
+            and row.portal_user_id is not None
+            and row.portal_user_id == actor.user_id
+        )
     if not visible:
         raise NotFound("There is no such file.")
     path = blob_path(row.sha256)
     if not path.is_file():
         raise NotFound("That file is missing from the store: ask an administrator.")
-    content_type = row.content_type if row.content_type in _KNOWN_TYPES else \
-        "application/octet-stream"
-    return Download(path=path, filename=row.filename, content_type=content_type,
-                    size_bytes=row.size_bytes)
+    content_type = (
+        row.content_type if row.content_type in _KNOWN_TYPES else "application/octet-stream"
+    )
+    return Download(
+        path=path, filename=row.filename, content_type=content_type, size_bytes=row.size_bytes
+    )
 
 
-def group_by_message(rows: Sequence[tuple[int, int, str, int]]
-                      ) -> dict[int, list[AttachmentRow]]:
+def group_by_message(rows: Sequence[tuple[int, int, str, int]]) -> dict[int, list[AttachmentRow]]:
     """Group (id, message_id, filename, size) rows by message for the timeline."""
     grouped: dict[int, list[AttachmentRow]] = {}
     for attachment_id, message_id, filename, size in rows:
-        grouped.setdefault(message_id, []).append(AttachmentRow(
-            id=attachment_id, message_id=message_id, filename=filename,
-            size_label=size_label(size), url=routes.attachment(attachment_id)))
+        grouped.setdefault(message_id, []).append(
+            AttachmentRow(
+                id=attachment_id,
+                message_id=message_id,
+                filename=filename,
+                size_label=size_label(size),
+                url=routes.attachment(attachment_id),
+            )
+        )
     return grouped

@@ -21,7 +21,6 @@ NAME_SIMILARITY = 0.6
 MAX_PAIRS = 200
 
 
-
 def _live(alias: str) -> str:
     return f"{alias}.deleted_at IS NULL AND {alias}.erased_at IS NULL"
 
@@ -77,8 +76,10 @@ def find_duplicates(actor: Actor, limit: int = 50) -> list[DuplicatePair]:
         if by_name is _BY_NAME_TRGM:
             session.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {NAME_SIMILARITY}"))
         rows = session.execute(text(sql), {"limit": limit, "similarity": NAME_SIMILARITY}).all()
-    return [DuplicatePair(a, an, ae or "", b, bn, be or "", list(reasons), float(score))
-            for a, an, ae, b, bn, be, reasons, score in rows]
+    return [
+        DuplicatePair(a, an, ae or "", b, bn, be or "", list(reasons), float(score))
+        for a, an, ae, b, bn, be, reasons, score in rows
+    ]
 
 
 def merge_clients(actor: Actor, keep_id: int, merge_id: int) -> None:
@@ -88,9 +89,15 @@ def merge_clients(actor: Actor, keep_id: int, merge_id: int) -> None:
     if keep_id == merge_id:
         raise InvalidInput("Pick two different clients to merge.")
     with session_scope() as session:
-        found = {c.id: c for c in session.execute(
-            select(Client).where(Client.id.in_([keep_id, merge_id]))
-            .order_by(Client.id).with_for_update()).scalars()}
+        found = {
+            c.id: c
+            for c in session.execute(
+                select(Client)
+                .where(Client.id.in_([keep_id, merge_id]))
+                .order_by(Client.id)
+                .with_for_update()
+            ).scalars()
+        }
         keep, other = found.get(keep_id), found.get(merge_id)
         if keep is None or other is None:
             raise NotFound("One of these clients does not exist.")
@@ -98,16 +105,31 @@ def merge_clients(actor: Actor, keep_id: int, merge_id: int) -> None:
             if client.deleted_at is not None or client.erased_at is not None:
                 raise InvalidInput(f"{client.name} was deleted, merged or erased already.")
         filled: dict[str, list] = {}
-        for key in ("email", "phone", "country", "region", "net_worth", "aum",
-                    "kyc_review_due", "marketing_consent_source", "portal_user_id",
-                    "owner_agent_id"):
+        for key in (
+            "email",
+            "phone",
+            "country",
+            "region",
+            "net_worth",
+            "aum",
+            "kyc_review_due",
+            "marketing_consent_source",
+            "portal_user_id",
+            "owner_agent_id",
+        ):
             if getattr(keep, key) in (None, "") and getattr(other, key) not in (None, ""):
                 filled[key] = [None, str(getattr(other, key))]
                 setattr(keep, key, getattr(other, key))
-        emails = [e for e in [*(keep.other_emails or []), other.email,
-                              *(other.other_emails or [])] if e and e != keep.email]
-        phones = [p for p in [*(keep.other_phones or []), other.phone,
-                              *(other.other_phones or [])] if p and p != keep.phone]
+        emails = [
+            e
+            for e in [*(keep.other_emails or []), other.email, *(other.other_emails or [])]
+            if e and e != keep.email
+        ]
+        phones = [
+            p
+            for p in [*(keep.other_phones or []), other.phone, *(other.other_phones or [])]
+            if p and p != keep.phone
+        ]
         keep.other_emails = list(dict.fromkeys(emails))[:10]
         keep.other_phones = list(dict.fromkeys(phones))[:10]
         keep.tags = list(dict.fromkeys([*(keep.tags or []), *(other.tags or [])]))[:50]
@@ -116,13 +138,26 @@ def merge_clients(actor: Actor, keep_id: int, merge_id: int) -> None:
             keep.legal_hold, keep.legal_hold_reason = True, other.legal_hold_reason
         keep.updated_at = other.deleted_at = utcnow()
         other.merged_into_id = keep.id
-        moved_tickets = session.execute(update(Ticket).where(Ticket.client_id == other.id)
-                                        .values(client_id=keep.id)).rowcount
-        session.execute(update(ClientNote).where(ClientNote.client_id == other.id)
-                        .values(client_id=keep.id))
-        session.execute(update(AuditLog).where(AuditLog.entity_type == "client",
-                                               AuditLog.entity_id == other.id)
-                        .values(entity_id=keep.id))
-        audit.record(session, actor, "client.merged", "client", keep.id,
-                     {"merged_client": [None, f"#{other.id} {other.name}"],
-                      "tickets_moved": [None, moved_tickets], **filled})
+        moved_tickets = session.execute(
+            update(Ticket).where(Ticket.client_id == other.id).values(client_id=keep.id)
+        ).rowcount
+        session.execute(
+            update(ClientNote).where(ClientNote.client_id == other.id).values(client_id=keep.id)
+        )
+        session.execute(
+            update(AuditLog)
+            .where(AuditLog.entity_type == "client", AuditLog.entity_id == other.id)
+            .values(entity_id=keep.id)
+        )
+        audit.record(
+            session,
+            actor,
+            "client.merged",
+            "client",
+            keep.id,
+            {
+                "merged_client": [None, f"#{other.id} {other.name}"],
+                "tickets_moved": [None, moved_tickets],
+                **filled,
+            },
+        )

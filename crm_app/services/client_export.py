@@ -14,13 +14,26 @@ from crm_app.services.spreadsheet import spreadsheet_bytes
 from models.client import Client
 
 MAX_EXPORT_ROWS = 250_000
-BASE_COLUMNS = ("id", "kind", "name", "email", "phone", "country", "region", "risk_category",
-                "currency", "tags", "marketing_consent", "created_at")
+BASE_COLUMNS = (
+    "id",
+    "kind",
+    "name",
+    "email",
+    "phone",
+    "country",
+    "region",
+    "risk_category",
+    "currency",
+    "tags",
+    "marketing_consent",
+    "created_at",
+)
 FINANCE_COLUMNS = ("net_worth", "aum", "kyc_status", "kyc_review_due")
 
 
-def export_rows(actor: Actor, *, search: str = "", filters: dict | None = None,
-                segment_id: int | None = None) -> tuple[list[str], list[list[Any]]]:
+def export_rows(
+    actor: Actor, *, search: str = "", filters: dict | None = None, segment_id: int | None = None
+) -> tuple[list[str], list[list[Any]]]:
     require(actor, Action.VIEW_CLIENTS)
     columns = list(BASE_COLUMNS) + (list(FINANCE_COLUMNS) if may_see_finances(actor) else [])
     with session_scope() as session:
@@ -29,12 +42,16 @@ def export_rows(actor: Actor, *, search: str = "", filters: dict | None = None,
             require(actor, Action.VIEW_SEGMENTS)
             members = segment_client_ids_query(session, actor, segment_id)
             query = query.where(Client.id.in_(members))
-        rows = [[getattr(client, column) for column in columns]
-                for client in session.execute(
-                    query.order_by(Client.name, Client.id).limit(MAX_EXPORT_ROWS + 1)).scalars()]
+        rows = [
+            [getattr(client, column) for column in columns]
+            for client in session.execute(
+                query.order_by(Client.name, Client.id).limit(MAX_EXPORT_ROWS + 1)
+            ).scalars()
+        ]
     if len(rows) > MAX_EXPORT_ROWS:
-        raise InvalidInput(f"Narrow the list first: an export holds at most "
-                           f"{MAX_EXPORT_ROWS:,} clients.")
+        raise InvalidInput(
+            f"Narrow the list first: an export holds at most {MAX_EXPORT_ROWS:,} clients."
+        )
     return columns, rows
 
 

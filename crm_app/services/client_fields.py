@@ -58,15 +58,38 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("phone", "Phone", "text"),
         FieldSpec("country", "Country (ISO code)", "text", sortable=True),
         FieldSpec("region", "Region", "text", sortable=True),
-        FieldSpec("risk_category", "Risk category", "enum",
-                  tuple(r.value for r in RiskCategory), sortable=True),
-        FieldSpec("net_worth", "Net worth", "number", restricted=True, sortable=True,
-                  column="net_worth_reporting"),
-        FieldSpec("aum", "Assets under management", "number", restricted=True, sortable=True,
-                  column="aum_reporting"),
+        FieldSpec(
+            "risk_category",
+            "Risk category",
+            "enum",
+            tuple(r.value for r in RiskCategory),
+            sortable=True,
+        ),
+        FieldSpec(
+            "net_worth",
+            "Net worth",
+            "number",
+            restricted=True,
+            sortable=True,
+            column="net_worth_reporting",
+        ),
+        FieldSpec(
+            "aum",
+            "Assets under management",
+            "number",
+            restricted=True,
+            sortable=True,
+            column="aum_reporting",
+        ),
         FieldSpec("currency", "Currency", "enum", CURRENCIES),
-        FieldSpec("kyc_status", "KYC status", "enum", tuple(k.value for k in KycStatus),
-                  restricted=True, sortable=True),
+        FieldSpec(
+            "kyc_status",
+            "KYC status",
+            "enum",
+            tuple(k.value for k in KycStatus),
+            restricted=True,
+            sortable=True,
+        ),
         FieldSpec("kyc_review_due", "KYC review due", "date", restricted=True, sortable=True),
         FieldSpec("owner_agent_id", "Relationship manager", "user"),
         FieldSpec("tags", "Tags", "tags"),
@@ -84,8 +107,10 @@ RESTRICTED_FIELDS = frozenset(key for key, spec in FIELDS.items() if spec.restri
 MONEY_FIELDS = frozenset(key for key, spec in FIELDS.items() if spec.column)
 CUSTOM_PREFIX = "custom."
 _CUSTOM_KIND = {
-    CustomFieldType.TEXT: "text", CustomFieldType.NUMBER: "number",
-    CustomFieldType.DATE: "date", CustomFieldType.BOOLEAN: "bool",
+    CustomFieldType.TEXT: "text",
+    CustomFieldType.NUMBER: "number",
+    CustomFieldType.DATE: "date",
+    CustomFieldType.BOOLEAN: "bool",
     CustomFieldType.CHOICE: "enum",
 }
 
@@ -95,6 +120,7 @@ def may_see_finances(actor: Actor | None) -> bool:
 
 
 # --- value parsing: every value a user types passes one of these --------------------------------
+
 
 def clean_text(value: Any, label: str, *, max_length: int = MAX_TEXT) -> str:
     text = " ".join(str(value if value is not None else "").split())
@@ -217,15 +243,18 @@ def unassigned_phone_warning(phone: str | None, label: str = "Phone") -> str | N
         return f"{label} {phone} could not be checked."
     if phonenumbers.is_valid_number(number):
         return None
-    return (f"{label} {phone} is not a number in use in its country (a reserved or test range?)."
-            " Saved anyway; check it with the client.")
+    return (
+        f"{label} {phone} is not a number in use in its country (a reserved or test range?)."
+        " Saved anyway; check it with the client."
+    )
 
 
 def phone_warnings(parsed: dict[str, Any]) -> list[str]:
     """Warnings for the phone numbers among parsed fields (`phone`, `other_phones`)."""
     warnings = [unassigned_phone_warning(parsed.get("phone"))]
-    warnings += [unassigned_phone_warning(p, "Other phone") for p in parsed.get("other_phones")
-                 or []]
+    warnings += [
+        unassigned_phone_warning(p, "Other phone") for p in parsed.get("other_phones") or []
+    ]
     return [w for w in warnings if w]
 
 
@@ -237,8 +266,10 @@ def parse_tags(value: Any) -> list[str]:
         if not tag:
             continue
         if not TAG_RE.match(tag):
-            raise InvalidInput(f"Tag {tag[:60]!r} may use letters, digits, spaces and . & + - "
-                               "(up to 50 characters).")
+            raise InvalidInput(
+                f"Tag {tag[:60]!r} may use letters, digits, spaces and . & + - "
+                "(up to 50 characters)."
+            )
         if tag not in tags:
             tags.append(tag)
     if len(tags) > 50:
@@ -285,6 +316,7 @@ def parse_custom_value(definition: ClientFieldDefinition, value: Any) -> Any:
 
 # --- custom field definitions (managers) -------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class CustomFieldRow:
     key: str
@@ -308,33 +340,48 @@ def custom_field_definitions(session) -> dict[str, ClientFieldDefinition]:
     return {d.key: d for d in session.execute(select(ClientFieldDefinition)).scalars()}
 
 
-def define_custom_field(actor: Actor, *, key: str, label: str, field_type: str,
-                        choices: str | list[str] = "") -> CustomFieldRow:
+def define_custom_field(
+    actor: Actor, *, key: str, label: str, field_type: str, choices: str | list[str] = ""
+) -> CustomFieldRow:
     """A manager adds a typed field to every client record."""
     require(actor, Action.MANAGE_CLIENT_FIELDS)
     key = (key or "").strip().lower()
     if not CUSTOM_KEY_RE.match(key):
-        raise InvalidInput("A field key starts with a letter and uses a-z, 0-9 and _ "
-                           "(up to 40 characters).")
+        raise InvalidInput(
+            "A field key starts with a letter and uses a-z, 0-9 and _ (up to 40 characters)."
+        )
     label = clean_text(label, "Label", max_length=100)
     if not label:
         raise InvalidInput("A custom field needs a label.")
     field_type = parse_choice(field_type, tuple(t.value for t in CustomFieldType), "Field type")
-    options = [clean_text(c, "Choice", max_length=100) for c in
-               (choices if isinstance(choices, list) else str(choices).split(","))]
+    options = [
+        clean_text(c, "Choice", max_length=100)
+        for c in (choices if isinstance(choices, list) else str(choices).split(","))
+    ]
     options = [c for c in dict.fromkeys(options) if c]
     if field_type == CustomFieldType.CHOICE and not options:
         raise InvalidInput("A choice field needs at least one choice (comma separated).")
     with session_scope() as session:
-        if session.execute(select(ClientFieldDefinition.id).where(
-                ClientFieldDefinition.key == key)).first():
+        if session.execute(
+            select(ClientFieldDefinition.id).where(ClientFieldDefinition.key == key)
+        ).first():
             raise Conflict(f"A custom field with the key {key!r} exists already.")
-        definition = ClientFieldDefinition(key=key, label=label, field_type=field_type,
-                                           choices=options if field_type == "choice" else [])
+        definition = ClientFieldDefinition(
+            key=key,
+            label=label,
+            field_type=field_type,
+            choices=options if field_type == "choice" else [],
+        )
         session.add(definition)
         session.flush()
-        audit.record(session, actor, "client_field.defined", "client_field_definition",
-                     definition.id, {"key": [None, key], "type": [None, field_type]})
+        audit.record(
+            session,
+            actor,
+            "client_field.defined",
+            "client_field_definition",
+            definition.id,
+            {"key": [None, key], "type": [None, field_type]},
+        )
         return CustomFieldRow(key, label, field_type, list(definition.choices))
 
 
@@ -344,8 +391,9 @@ def field_spec(key: str, definitions: dict[str, ClientFieldDefinition]) -> Field
         raise InvalidInput("Unknown field.")
     if key in FIELDS:
         return FIELDS[key]
-    if key.startswith(CUSTOM_PREFIX) and key[len(CUSTOM_PREFIX):] in definitions:
-        definition = definitions[key[len(CUSTOM_PREFIX):]]
-        return FieldSpec(key, definition.label, _CUSTOM_KIND[definition.field_type],
-                         tuple(definition.choices))
+    if key.startswith(CUSTOM_PREFIX) and key[len(CUSTOM_PREFIX) :] in definitions:
+        definition = definitions[key[len(CUSTOM_PREFIX) :]]
+        return FieldSpec(
+            key, definition.label, _CUSTOM_KIND[definition.field_type], tuple(definition.choices)
+        )
     raise InvalidInput(f"Unknown field {key[:60]!r}.")

@@ -61,23 +61,53 @@ SOURCE_JSON = "jsonb_build_object('source', jsonb_build_array(NULL, CAST(:source
 
 # Field key -> (temp table column type, label). Only these can be mapped; custom.<key> too.
 IMPORTABLE: dict[str, str] = {
-    "name": "text", "email": "text", "kind": "text", "phone": "text",
-    "other_emails": "varchar[]", "other_phones": "varchar[]", "country": "text", "region": "text",
-    "risk_category": "text", "net_worth": "numeric(18,2)", "aum": "numeric(18,2)",
-    "currency": "text", "kyc_status": "text", "kyc_review_due": "date", "tags": "varchar[]",
-    "marketing_consent": "boolean", "marketing_consent_source": "text",
+    "name": "text",
+    "email": "text",
+    "kind": "text",
+    "phone": "text",
+    "other_emails": "varchar[]",
+    "other_phones": "varchar[]",
+    "country": "text",
+    "region": "text",
+    "risk_category": "text",
+    "net_worth": "numeric(18,2)",
+    "aum": "numeric(18,2)",
+    "currency": "text",
+    "kyc_status": "text",
+    "kyc_review_due": "date",
+    "tags": "varchar[]",
+    "marketing_consent": "boolean",
+    "marketing_consent_source": "text",
 }
 EXTRA_LABELS = {"other_emails": "Other emails", "other_phones": "Other phones"}
 # Header spellings seen in real exports, normalized (lowercase, single underscores).
 ALIASES = {
-    "full_name": "name", "client": "name", "client_name": "name", "company": "name",
-    "e_mail": "email", "mail": "email", "email_address": "email", "type": "kind",
-    "mobile": "phone", "telephone": "phone", "tel": "phone", "phone_number": "phone",
-    "risk": "risk_category", "risk_profile": "risk_category", "networth": "net_worth",
-    "assets_under_management": "aum", "kyc": "kyc_status", "kyc_review": "kyc_review_due",
-    "kyc_review_date": "kyc_review_due", "consent": "marketing_consent",
-    "marketing_opt_in": "marketing_consent", "consent_source": "marketing_consent_source",
-    "labels": "tags", "tag": "tags", "country_code": "country", "state": "region",
+    "full_name": "name",
+    "client": "name",
+    "client_name": "name",
+    "company": "name",
+    "e_mail": "email",
+    "mail": "email",
+    "email_address": "email",
+    "type": "kind",
+    "mobile": "phone",
+    "telephone": "phone",
+    "tel": "phone",
+    "phone_number": "phone",
+    "risk": "risk_category",
+    "risk_profile": "risk_category",
+    "networth": "net_worth",
+    "assets_under_management": "aum",
+    "kyc": "kyc_status",
+    "kyc_review": "kyc_review_due",
+    "kyc_review_date": "kyc_review_due",
+    "consent": "marketing_consent",
+    "marketing_opt_in": "marketing_consent",
+    "consent_source": "marketing_consent_source",
+    "labels": "tags",
+    "tag": "tags",
+    "country_code": "country",
+    "state": "region",
 }
 
 
@@ -144,8 +174,9 @@ def _open(path: Path) -> Iterator[list[str]]:
         except UnicodeDecodeError:
             raise InvalidInput("Save the file as UTF-8 CSV and upload it again.") from None
         except csv.Error as error:
-            raise InvalidInput(f"The file is not valid CSV near line {reader.line_num}: "
-                               f"{error}.") from None
+            raise InvalidInput(
+                f"The file is not valid CSV near line {reader.line_num}: {error}."
+            ) from None
 
 
 def mappable_fields(actor: Actor, definitions: dict | None = None) -> list[tuple[str, str]]:
@@ -191,12 +222,13 @@ def preview_file(actor: Actor, path: Path, sample_rows: int = 5) -> ImportPrevie
 
 # --- per-row checks ----------------------------------------------------------------------------
 
+
 def _row_parser(fields: list[str], definitions: dict) -> Callable[[dict[str, str]], tuple]:
     """A function turning one row's mapped cells into the temp table's values (or raising)."""
     kinds = tuple(k.value for k in ClientKind)
     risks = tuple(r.value for r in RiskCategory)
     kyc = tuple(k.value for k in KycStatus)
-    custom_keys = [f[len(CUSTOM_PREFIX):] for f in fields if f.startswith(CUSTOM_PREFIX)]
+    custom_keys = [f[len(CUSTOM_PREFIX) :] for f in fields if f.startswith(CUSTOM_PREFIX)]
     plain = [f for f in fields if not f.startswith(CUSTOM_PREFIX)]
 
     def blank(value: str) -> bool:
@@ -257,8 +289,9 @@ def _row_parser(fields: list[str], definitions: dict) -> Callable[[dict[str, str
     return parse
 
 
-def _check_mapping(actor: Actor, mapping: dict[str, str], columns: list[str],
-                   definitions: dict) -> dict[int, str]:
+def _check_mapping(
+    actor: Actor, mapping: dict[str, str], columns: list[str], definitions: dict
+) -> dict[int, str]:
     """{column index: field key} after checking every target is whitelisted and used once."""
     allowed = {key for key, _ in mappable_fields(actor, definitions)}
     by_index: dict[int, str] = {}
@@ -281,6 +314,7 @@ def _check_mapping(actor: Actor, mapping: dict[str, str], columns: list[str],
 
 # --- the import --------------------------------------------------------------------------------
 
+
 def _audit_changes_sql(columns: list[str], before: str | None) -> str:
     """jsonb {field: [before, after]} of what a row changes; column names are whitelisted."""
     parts = []
@@ -294,18 +328,28 @@ def _audit_changes_sql(columns: list[str], before: str | None) -> str:
             else:
                 changed = f"{after} IS NOT NULL AND {after} IS DISTINCT FROM {before}.{column}"
                 pair = f"jsonb_build_array(to_jsonb({before}.{column}), to_jsonb({after}))"
-            parts.append(f"CASE WHEN {changed} THEN jsonb_build_object('{column}', {pair}) "
-                         f"ELSE '{{}}'::jsonb END")
+            parts.append(
+                f"CASE WHEN {changed} THEN jsonb_build_object('{column}', {pair}) "
+                f"ELSE '{{}}'::jsonb END"
+            )
         else:
-            parts.append(f"CASE WHEN {after} IS NOT NULL AND {after}::text NOT IN ('{{}}', '') "
-                         f"THEN jsonb_build_object('{column}', jsonb_build_array(NULL, "
-                         f"to_jsonb({after}))) ELSE '{{}}'::jsonb END")
+            parts.append(
+                f"CASE WHEN {after} IS NOT NULL AND {after}::text NOT IN ('{{}}', '') "
+                f"THEN jsonb_build_object('{column}', jsonb_build_array(NULL, "
+                f"to_jsonb({after}))) ELSE '{{}}'::jsonb END"
+            )
     return " || ".join(parts) if parts else "'{}'::jsonb"
 
 
-def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
-                   all_or_nothing: bool = False, source: str = "csv import",
-                   progress: Callable[[str, int, int], None] | None = None) -> ImportResult:
+def import_clients(
+    actor: Actor,
+    path: Path,
+    mapping: dict[str, str],
+    *,
+    all_or_nothing: bool = False,
+    source: str = "csv import",
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ImportResult:
     """Import an uploaded CSV with `mapping` (file column -> field key; "" skips a column).
 
     `progress(stage, done, total)` is called while checking rows and at each database step.
@@ -333,8 +377,7 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
         email_at = table_columns.index("email") if "email" in table_columns else None
         name_at = table_columns.index("name") if "name" in table_columns else None
         phone_at = table_columns.index("phone") if "phone" in table_columns else None
-        others_at = (table_columns.index("other_phones") if "other_phones" in table_columns
-                     else None)
+        others_at = table_columns.index("other_phones") if "other_phones" in table_columns else None
 
         def reject(line: int, reason: str, email: str = "") -> None:
             result.rejected_count += 1
@@ -344,9 +387,13 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
         conn = session.connection()
         conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": IMPORT_LOCK})
         types = {**IMPORTABLE, "custom_fields": "jsonb"}
-        conn.execute(text(
-            "CREATE TEMP TABLE client_import (line integer NOT NULL, existing_id integer, "
-            + ", ".join(f"{c} {types[c]}" for c in table_columns) + ") ON COMMIT DROP"))
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE client_import (line integer NOT NULL, existing_id integer, "
+                + ", ".join(f"{c} {types[c]}" for c in table_columns)
+                + ") ON COMMIT DROP"
+            )
+        )
         raw = conn.connection.driver_connection
         seen_emails: dict[str, int] = {}
         copy_sql = f"COPY client_import (line, {', '.join(table_columns)}) FROM STDIN"
@@ -359,8 +406,10 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
                     raise InvalidInput(f"A file may hold at most {MAX_ROWS:,} rows; split it.")
                 if result.rows % PROGRESS_EVERY == 0:
                     report("checking", result.rows, total_lines)
-                cells = {key: unescape_csv_cell(row[i]) if i < len(row) else ""
-                         for i, key in by_index.items()}
+                cells = {
+                    key: unescape_csv_cell(row[i]) if i < len(row) else ""
+                    for i, key in by_index.items()
+                }
                 try:
                     values = parse(cells)
                 except ServiceError as error:
@@ -377,10 +426,12 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
                 else:
                     seen_emails[email] = number
                 copy.write_row((number, *values))
-                for warning in phone_warnings({"phone": values[phone_at] if phone_at is not None
-                                               else None,
-                                               "other_phones": values[others_at]
-                                               if others_at is not None else None}):
+                for warning in phone_warnings(
+                    {
+                        "phone": values[phone_at] if phone_at is not None else None,
+                        "other_phones": values[others_at] if others_at is not None else None,
+                    }
+                ):
                     result.warned_count += 1
                     if len(result.warnings) < MAX_REPORTED:
                         result.warnings.append(RejectedRow(number, warning, email or ""))
@@ -388,15 +439,22 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
 
         # Match on email: the oldest live client holding it.
         if email_at is not None:
-            conn.execute(text(
-                "UPDATE client_import t SET existing_id = c.id FROM ("
-                " SELECT DISTINCT ON (lower(email)) id, lower(email) AS email FROM client"
-                " WHERE deleted_at IS NULL AND email IS NOT NULL ORDER BY lower(email), id) c"
-                " WHERE c.email = t.email"))
-        nameless = conn.execute(text(
-            "DELETE FROM client_import WHERE existing_id IS NULL AND "
-            + ("name IS NULL" if name_at is not None else "true")
-            + " RETURNING line, " + ("email" if email_at is not None else "''"))).all()
+            conn.execute(
+                text(
+                    "UPDATE client_import t SET existing_id = c.id FROM ("
+                    " SELECT DISTINCT ON (lower(email)) id, lower(email) AS email FROM client"
+                    " WHERE deleted_at IS NULL AND email IS NOT NULL ORDER BY lower(email), id) c"
+                    " WHERE c.email = t.email"
+                )
+            )
+        nameless = conn.execute(
+            text(
+                "DELETE FROM client_import WHERE existing_id IS NULL AND "
+                + ("name IS NULL" if name_at is not None else "true")
+                + " RETURNING line, "
+                + ("email" if email_at is not None else "''")
+            )
+        ).all()
         for line, email in sorted(nameless):
             reject(line, "A new client needs a name (no client has this email yet).", email or "")
         result.rejected.sort(key=lambda r: r.line)
@@ -412,60 +470,93 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
         if updatable:
             sets = ", ".join(
                 "custom_fields = c.custom_fields || COALESCE(t.custom_fields, '{}'::jsonb)"
-                if col == "custom_fields" else f"{col} = COALESCE(t.{col}, c.{col})"
-                for col in updatable)
-            consent = ("marketing_consent_at = CASE WHEN t.marketing_consent IS DISTINCT FROM "
-                       "c.marketing_consent AND t.marketing_consent IS NOT NULL THEN "
-                       "CASE WHEN t.marketing_consent THEN now() END "
-                       "ELSE c.marketing_consent_at END, "
-                       if "marketing_consent" in updatable else "")
+                if col == "custom_fields"
+                else f"{col} = COALESCE(t.{col}, c.{col})"
+                for col in updatable
+            )
+            consent = (
+                "marketing_consent_at = CASE WHEN t.marketing_consent IS DISTINCT FROM "
+                "c.marketing_consent AND t.marketing_consent IS NOT NULL THEN "
+                "CASE WHEN t.marketing_consent THEN now() END "
+                "ELSE c.marketing_consent_at END, "
+                if "marketing_consent" in updatable
+                else ""
+            )
             changed = _audit_changes_sql(updatable, "c")
-            result.updated = conn.execute(text(
-                f"WITH old AS (SELECT c.*, t.line, ({changed}) AS diff FROM client c"
-                "  JOIN client_import t ON t.existing_id = c.id FOR UPDATE OF c),"
-                " logged AS (INSERT INTO audit_log (actor_id, action, entity_type, entity_id,"
-                "  changes, created_at) SELECT :actor, 'client.imported', 'client', id,"
-                f"  diff || {SOURCE_JSON},"
-                "  now() FROM old WHERE diff <> '{}'::jsonb)"
-                f" UPDATE client c SET {sets}, {consent}"
-                " updated_at = CASE WHEN o.diff <> '{}'::jsonb THEN now() ELSE c.updated_at END"
-                " FROM client_import t JOIN old o ON o.id = t.existing_id"
-                " WHERE c.id = t.existing_id"),
-                {"actor": actor.user_id, "source": source}).rowcount
+            result.updated = conn.execute(
+                text(
+                    f"WITH old AS (SELECT c.*, t.line, ({changed}) AS diff FROM client c"
+                    "  JOIN client_import t ON t.existing_id = c.id FOR UPDATE OF c),"
+                    " logged AS (INSERT INTO audit_log (actor_id, action, entity_type, entity_id,"
+                    "  changes, created_at) SELECT :actor, 'client.imported', 'client', id,"
+                    f"  diff || {SOURCE_JSON},"
+                    "  now() FROM old WHERE diff <> '{}'::jsonb)"
+                    f" UPDATE client c SET {sets}, {consent}"
+                    " updated_at = CASE WHEN o.diff <> '{}'::jsonb THEN now() ELSE c.updated_at END"
+                    " FROM client_import t JOIN old o ON o.id = t.existing_id"
+                    " WHERE c.id = t.existing_id"
+                ),
+                {"actor": actor.user_id, "source": source},
+            ).rowcount
         report("saving", 1, 2)
 
         inserted_columns = list(table_columns)
-        select_values = [f"t.{c}" if c not in ("other_emails", "other_phones", "tags",
-                                                "custom_fields")
-                         else f"COALESCE(t.{c}, " + ("'{}'::jsonb" if c == "custom_fields"
-                                                     else "'{}'") + ")"
-                         for c in inserted_columns]
-        defaults = {"kind": "'individual'", "risk_category": "'moderate'", "currency": "'USD'",
-                    "kyc_status": "'pending'", "marketing_consent": "false"}
-        select_values = [f"COALESCE({v}, {defaults[c]})" if c in defaults else v
-                         for v, c in zip(select_values, inserted_columns, strict=True)]
+        select_values = [
+            f"t.{c}"
+            if c not in ("other_emails", "other_phones", "tags", "custom_fields")
+            else f"COALESCE(t.{c}, " + ("'{}'::jsonb" if c == "custom_fields" else "'{}'") + ")"
+            for c in inserted_columns
+        ]
+        defaults = {
+            "kind": "'individual'",
+            "risk_category": "'moderate'",
+            "currency": "'USD'",
+            "kyc_status": "'pending'",
+            "marketing_consent": "false",
+        }
+        select_values = [
+            f"COALESCE({v}, {defaults[c]})" if c in defaults else v
+            for v, c in zip(select_values, inserted_columns, strict=True)
+        ]
         for column, default in defaults.items():
             if column not in inserted_columns:
                 inserted_columns.append(column)
                 select_values.append(default)
-        consent_at = ("CASE WHEN t.marketing_consent THEN now() END"
-                      if "marketing_consent" in table_columns else "NULL")
+        consent_at = (
+            "CASE WHEN t.marketing_consent THEN now() END"
+            if "marketing_consent" in table_columns
+            else "NULL"
+        )
         created = _audit_changes_sql(table_columns, None)
-        result.inserted = conn.execute(text(
-            f"WITH ins AS (INSERT INTO client ({', '.join(inserted_columns)}, owner_agent_id,"
-            " marketing_consent_at, created_at, updated_at)"
-            f" SELECT {', '.join(select_values)}, :actor, {consent_at}, now(), now()"
-            " FROM client_import t WHERE t.existing_id IS NULL ORDER BY t.line"
-            f" RETURNING client.*)"
-            " INSERT INTO audit_log (actor_id, action, entity_type, entity_id, changes,"
-            " created_at) SELECT :actor, 'client.imported', 'client', i.id,"
-            f" ({created}) || {SOURCE_JSON},"
-            " now() FROM ins i"),
-            {"actor": actor.user_id, "source": source}).rowcount
+        result.inserted = conn.execute(
+            text(
+                f"WITH ins AS (INSERT INTO client ({', '.join(inserted_columns)}, owner_agent_id,"
+                " marketing_consent_at, created_at, updated_at)"
+                f" SELECT {', '.join(select_values)}, :actor, {consent_at}, now(), now()"
+                " FROM client_import t WHERE t.existing_id IS NULL ORDER BY t.line"
+                f" RETURNING client.*)"
+                " INSERT INTO audit_log (actor_id, action, entity_type, entity_id, changes,"
+                " created_at) SELECT :actor, 'client.imported', 'client', i.id,"
+                f" ({created}) || {SOURCE_JSON},"
+                " now() FROM ins i"
+            ),
+            {"actor": actor.user_id, "source": source},
+        ).rowcount
         report("saving", 2, 2)
-        audit.record(session, actor, "clients.imported", "client_import", None,
-                     {"source": source, "rows": result.rows, "inserted": result.inserted,
-                      "updated": result.updated, "rejected": result.rejected_count})
+        audit.record(
+            session,
+            actor,
+            "clients.imported",
+            "client_import",
+            None,
+            {
+                "source": source,
+                "rows": result.rows,
+                "inserted": result.inserted,
+                "updated": result.updated,
+                "rejected": result.rejected_count,
+            },
+        )
     result.seconds = time.perf_counter() - started
     return result
 
@@ -473,5 +564,6 @@ def import_clients(actor: Actor, path: Path, mapping: dict[str, str], *,
 def rejected_rows_csv(result: ImportResult) -> bytes:
     """The report of refused rows as a CSV the user can fix and import again; cells are
     escaped like every file the product writes (an email cell may hold "=HYPERLINK(...)")."""
-    return csv_bytes(["line", "email", "reason"],
-                     ([r.line, r.email, r.reason] for r in result.rejected))
+    return csv_bytes(
+        ["line", "email", "reason"], ([r.line, r.email, r.reason] for r in result.rejected)
+    )

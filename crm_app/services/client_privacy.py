@@ -38,27 +38,55 @@ from models.user import User
 ERASED = "[erased]"
 # Client columns holding personal data and the value each gets on erasure.
 ERASED_VALUES: dict[str, Any] = {
-    "email": None, "phone": None, "other_emails": [], "other_phones": [], "country": None,
-    "region": None, "net_worth": None, "aum": None, "kyc_review_due": None, "tags": [],
-    "custom_fields": {}, "marketing_consent": False, "marketing_consent_at": None,
-    "marketing_consent_source": None, "portal_user_id": None, "owner_agent_id": None,
+    "email": None,
+    "phone": None,
+    "other_emails": [],
+    "other_phones": [],
+    "country": None,
+    "region": None,
+    "net_worth": None,
+    "aum": None,
+    "kyc_review_due": None,
+    "tags": [],
+    "custom_fields": {},
+    "marketing_consent": False,
+    "marketing_consent_at": None,
+    "marketing_consent_source": None,
+    "portal_user_id": None,
+    "owner_agent_id": None,
 }
 
 
 # Ticket history keys that never hold what a client wrote or who they are; every other value in
 # a ticket's audit entries (the subject above all) is erased with the client.
-TICKET_HISTORY_KEPT = frozenset({"number", "priority", "status", "assignee", "message_id",
-                                 "into", "from", "messages", "channel", "sla_state"})
+TICKET_HISTORY_KEPT = frozenset(
+    {
+        "number",
+        "priority",
+        "status",
+        "assignee",
+        "message_id",
+        "into",
+        "from",
+        "messages",
+        "channel",
+        "sla_state",
+    }
+)
 
 
 def _erased_ticket_changes(changes: dict[str, Any] | None) -> dict[str, Any]:
-    return {key: value if key in TICKET_HISTORY_KEPT else
-            [ERASED, ERASED] if isinstance(value, list) else ERASED
-            for key, value in (changes or {}).items()}
+    return {
+        key: value
+        if key in TICKET_HISTORY_KEPT
+        else [ERASED, ERASED]
+        if isinstance(value, list)
+        else ERASED
+        for key, value in (changes or {}).items()
+    }
 
 
-def _erase_derived_data(session: Session, client: Client, tickets: Any,
-                        needles: list[str]) -> None:
+def _erase_derived_data(session: Session, client: Client, tickets: Any, needles: list[str]) -> None:
     """Copies of the client's words outside the ticket tables: the retrieval store (document
     texts, chunks and their embeddings), drafted replies and notifications."""
     numbers = select(sa.cast(Ticket.number, sa.String)).where(Ticket.client_id == client.id)
@@ -69,29 +97,49 @@ def _erase_derived_data(session: Session, client: Client, tickets: Any,
         " WHERE lower(p.value) = ANY(:needles)"
         " OR lower(p.value) LIKE ANY(SELECT '%<' || n || '>%' FROM unnest(:needles) AS n))"
     ).bindparams(sa.bindparam("needles", needles, type_=sa.ARRAY(sa.String)))
-    documents = select(RetrievalDocument.id).where(or_(
-        RetrievalDocument.client_id == client.id,
-        and_(RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
-             RetrievalDocument.source_ref.in_(numbers)),
-        mentions,
-    ))
+    documents = select(RetrievalDocument.id).where(
+        or_(
+            RetrievalDocument.client_id == client.id,
+            and_(
+                RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
+                RetrievalDocument.source_ref.in_(numbers),
+            ),
+            mentions,
+        )
+    )
     ticket_documents = select(RetrievalDocument.id).where(
         RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
-        RetrievalDocument.source_ref.in_(numbers))
+        RetrievalDocument.source_ref.in_(numbers),
+    )
     # Chunks hold the text and its embedding: gone. A resolved ticket's document stays as an
     # empty tombstone dated now, so the indexer does not index the erased ticket again.
     session.execute(delete(RetrievalChunk).where(RetrievalChunk.document_id.in_(documents)))
-    session.execute(update(RetrievalDocument).where(RetrievalDocument.id.in_(ticket_documents))
-                    .values(title=ERASED, question="", answer="", participants=[], meta={},
-                            label=None, client_id=None, content_hash="",
-                            source_updated_at=utcnow()),
-                    execution_options={"synchronize_session": False})
-    session.execute(delete(RetrievalDocument).where(RetrievalDocument.id.in_(documents),
-                                                    RetrievalDocument.id.not_in(ticket_documents)),
-                    execution_options={"synchronize_session": False})
+    session.execute(
+        update(RetrievalDocument)
+        .where(RetrievalDocument.id.in_(ticket_documents))
+        .values(
+            title=ERASED,
+            question="",
+            answer="",
+            participants=[],
+            meta={},
+            label=None,
+            client_id=None,
+            content_hash="",
+            source_updated_at=utcnow(),
+        ),
+        execution_options={"synchronize_session": False},
+    )
+    session.execute(
+        delete(RetrievalDocument).where(
+            RetrievalDocument.id.in_(documents), RetrievalDocument.id.not_in(ticket_documents)
+        ),
+        execution_options={"synchronize_session": False},
+    )
     session.execute(delete(ReplySuggestion).where(ReplySuggestion.ticket_id.in_(tickets)))
-    session.execute(update(Notification).where(Notification.ticket_id.in_(tickets))
-                    .values(title=ERASED))
+    session.execute(
+        update(Notification).where(Notification.ticket_id.in_(tickets)).values(title=ERASED)
+    )
 
 
 def _json(value: Any) -> Any:
@@ -114,37 +162,69 @@ def export_client_data(actor: Actor, client_id: int) -> dict[str, Any]:
     require(actor, Action.MANAGE_CLIENT_PRIVACY)
     with session_scope() as session:
         client = _load(session, client_id)
-        record = {column.name: _json(getattr(client, column.name))
-                  for column in Client.__table__.columns}
-        notes = [{"created_at": _json(n.created_at), "author": author, "body": n.body}
-                 for n, author in session.execute(
-                     select(ClientNote, User.name).outerjoin(User, User.id == ClientNote.author_id)
-                     .where(ClientNote.client_id == client_id).order_by(ClientNote.created_at))]
+        record = {
+            column.name: _json(getattr(client, column.name)) for column in Client.__table__.columns
+        }
+        notes = [
+            {"created_at": _json(n.created_at), "author": author, "body": n.body}
+            for n, author in session.execute(
+                select(ClientNote, User.name)
+                .outerjoin(User, User.id == ClientNote.author_id)
+                .where(ClientNote.client_id == client_id)
+                .order_by(ClientNote.created_at)
+            )
+        ]
         tickets = []
-        for ticket in session.execute(select(Ticket).where(Ticket.client_id == client_id)
-                                      .order_by(Ticket.created_at)).scalars():
-            messages = session.execute(select(TicketMessage).where(
-                TicketMessage.ticket_id == ticket.id).order_by(TicketMessage.created_at)
+        for ticket in session.execute(
+            select(Ticket).where(Ticket.client_id == client_id).order_by(Ticket.created_at)
+        ).scalars():
+            messages = session.execute(
+                select(TicketMessage)
+                .where(TicketMessage.ticket_id == ticket.id)
+                .order_by(TicketMessage.created_at)
             ).scalars()
-            tickets.append({
-                "number": ticket.number, "subject": ticket.subject, "status": ticket.status,
-                "channel": ticket.channel, "created_at": _json(ticket.created_at),
-                "messages": [{"at": _json(m.created_at), "from": m.sender_kind,
-                              "channel": m.channel, "internal": m.is_internal,
-                              "text": m.body_text} for m in messages],
-            })
-        history = [{"at": _json(e.created_at), "action": e.action, "changes": e.changes}
-                   for e in session.execute(select(AuditLog).where(
-                       AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
-                       .order_by(AuditLog.created_at, AuditLog.id)).scalars()]
+            tickets.append(
+                {
+                    "number": ticket.number,
+                    "subject": ticket.subject,
+                    "status": ticket.status,
+                    "channel": ticket.channel,
+                    "created_at": _json(ticket.created_at),
+                    "messages": [
+                        {
+                            "at": _json(m.created_at),
+                            "from": m.sender_kind,
+                            "channel": m.channel,
+                            "internal": m.is_internal,
+                            "text": m.body_text,
+                        }
+                        for m in messages
+                    ],
+                }
+            )
+        history = [
+            {"at": _json(e.created_at), "action": e.action, "changes": e.changes}
+            for e in session.execute(
+                select(AuditLog)
+                .where(AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
+                .order_by(AuditLog.created_at, AuditLog.id)
+            ).scalars()
+        ]
         audit.record(session, actor, "client.data_exported", "client", client_id, {})
-        return {"exported_at": _json(utcnow()), "client": record, "notes": notes,
-                "tickets": tickets, "campaigns": [], "history": history}
+        return {
+            "exported_at": _json(utcnow()),
+            "client": record,
+            "notes": notes,
+            "tickets": tickets,
+            "campaigns": [],
+            "history": history,
+        }
 
 
 def export_client_json(actor: Actor, client_id: int) -> bytes:
-    return json.dumps(export_client_data(actor, client_id), indent=2,
-                      ensure_ascii=False).encode("utf-8")
+    return json.dumps(export_client_data(actor, client_id), indent=2, ensure_ascii=False).encode(
+        "utf-8"
+    )
 
 
 def set_legal_hold(actor: Actor, client_id: int, hold: bool, reason: str = "") -> None:
@@ -157,10 +237,17 @@ def set_legal_hold(actor: Actor, client_id: int, hold: bool, reason: str = "") -
         client = _load(session, client_id)
         if client.legal_hold == hold:
             return
-        audit.record(session, actor, "client.legal_hold_set" if hold else
-                     "client.legal_hold_lifted", "client", client.id,
-                     {"legal_hold": [client.legal_hold, hold],
-                      "legal_hold_reason": [client.legal_hold_reason, reason or None]})
+        audit.record(
+            session,
+            actor,
+            "client.legal_hold_set" if hold else "client.legal_hold_lifted",
+            "client",
+            client.id,
+            {
+                "legal_hold": [client.legal_hold, hold],
+                "legal_hold_reason": [client.legal_hold_reason, reason or None],
+            },
+        )
         client.legal_hold, client.legal_hold_reason = hold, (reason or None) if hold else None
 
 
@@ -170,8 +257,9 @@ def erase_client(actor: Actor, client_id: int, reason: str = "") -> None:
     reason = clean_text(reason, "Reason", max_length=300)
     files: list[str] = []
     with session_scope() as session:
-        client = session.execute(select(Client).where(Client.id == client_id)
-                                 .with_for_update()).scalar_one_or_none()
+        client = session.execute(
+            select(Client).where(Client.id == client_id).with_for_update()
+        ).scalar_one_or_none()
         if client is None:
             raise NotFound("That client does not exist.")
         if client.legal_hold:
@@ -179,34 +267,57 @@ def erase_client(actor: Actor, client_id: int, reason: str = "") -> None:
         if client.erased_at is not None:
             raise Conflict("This client was erased already.")
         # What identifies the client in free text elsewhere, read before it is erased.
-        needles = [v.lower() for v in (client.name, client.email, *(client.other_emails or []))
-                   if v]
+        needles = [
+            v.lower() for v in (client.name, client.email, *(client.other_emails or [])) if v
+        ]
         for key, value in ERASED_VALUES.items():
             setattr(client, key, value)
         client.name = f"Erased client #{client.id}"
         client.erased_at = client.updated_at = utcnow()
-        session.execute(update(ClientNote).where(ClientNote.client_id == client.id)
-                        .values(body=ERASED))
+        session.execute(
+            update(ClientNote).where(ClientNote.client_id == client.id).values(body=ERASED)
+        )
         tickets = select(Ticket.id).where(Ticket.client_id == client.id)
         messages = select(TicketMessage.id).where(TicketMessage.ticket_id.in_(tickets))
-        session.execute(update(Ticket).where(Ticket.client_id == client.id)
-                        .values(subject=ERASED))
-        session.execute(update(TicketMessage).where(TicketMessage.ticket_id.in_(tickets))
-                        .values(body_text=ERASED, body_html=None))
-        files = [path for (path,) in session.execute(
-            select(Attachment.storage_path).where(Attachment.message_id.in_(messages)))]
-        session.execute(update(Attachment).where(Attachment.message_id.in_(messages))
-                        .values(filename="erased", storage_path=""))
+        session.execute(update(Ticket).where(Ticket.client_id == client.id).values(subject=ERASED))
+        session.execute(
+            update(TicketMessage)
+            .where(TicketMessage.ticket_id.in_(tickets))
+            .values(body_text=ERASED, body_html=None)
+        )
+        files = [
+            path
+            for (path,) in session.execute(
+                select(Attachment.storage_path).where(Attachment.message_id.in_(messages))
+            )
+        ]
+        session.execute(
+            update(Attachment)
+            .where(Attachment.message_id.in_(messages))
+            .values(filename="erased", storage_path="")
+        )
         # The history stays (who changed which field, when); the values it recorded go.
-        for entry in session.execute(select(AuditLog).where(
-                AuditLog.entity_type == "client", AuditLog.entity_id == client.id)).scalars():
+        for entry in session.execute(
+            select(AuditLog).where(
+                AuditLog.entity_type == "client", AuditLog.entity_id == client.id
+            )
+        ).scalars():
             entry.changes = {key: [ERASED, ERASED] for key in (entry.changes or {})}
-        for entry in session.execute(select(AuditLog).where(
-                AuditLog.entity_type == "ticket", AuditLog.entity_id.in_(tickets))).scalars():
+        for entry in session.execute(
+            select(AuditLog).where(
+                AuditLog.entity_type == "ticket", AuditLog.entity_id.in_(tickets)
+            )
+        ).scalars():
             entry.changes = _erased_ticket_changes(entry.changes)
         _erase_derived_data(session, client, tickets, needles)
-        audit.record(session, actor, "client.erased", "client", client.id,
-                     {"erased_at": [None, _json(client.erased_at)], "reason": [None, reason]})
+        audit.record(
+            session,
+            actor,
+            "client.erased",
+            "client",
+            client.id,
+            {"erased_at": [None, _json(client.erased_at)], "reason": [None, reason]},
+        )
     for path in files:  # after the commit: a rollback must not lose files still referenced
         if path:
             Path(path).unlink(missing_ok=True)

@@ -91,20 +91,35 @@ def list_rates(actor: Actor) -> RatesView:
     require(actor, Action.MANAGE_CURRENCY_RATES)
     with session_scope() as session:
         reporting = reporting_currency(session)
-        used = dict(session.execute(
-            select(Client.currency, func.count()).where(
-                Client.deleted_at.is_(None),
-                (Client.net_worth.is_not(None)) | (Client.aum.is_not(None)))
-            .group_by(Client.currency)).all())
+        used = dict(
+            session.execute(
+                select(Client.currency, func.count())
+                .where(
+                    Client.deleted_at.is_(None),
+                    (Client.net_worth.is_not(None)) | (Client.aum.is_not(None)),
+                )
+                .group_by(Client.currency)
+            ).all()
+        )
         rows = session.execute(
-            select(CurrencyRate, User.name).outerjoin(User, User.id == CurrencyRate.updated_by_id)
-            .order_by(CurrencyRate.currency)).all()
+            select(CurrencyRate, User.name)
+            .outerjoin(User, User.id == CurrencyRate.updated_by_id)
+            .order_by(CurrencyRate.currency)
+        ).all()
         today = utcnow().date()
-        rates = [RateRow(r.currency, _plain_rate(r.rate), r.as_of.isoformat(), r.source,
-                         who or "System", r.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
-                         r.currency != reporting and today - r.as_of > STALE_AFTER,
-                         used.get(r.currency, 0))
-                 for r, who in rows]
+        rates = [
+            RateRow(
+                r.currency,
+                _plain_rate(r.rate),
+                r.as_of.isoformat(),
+                r.source,
+                who or "System",
+                r.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+                r.currency != reporting and today - r.as_of > STALE_AFTER,
+                used.get(r.currency, 0),
+            )
+            for r, who in rows
+        ]
         known = {r.currency for r in rates} | {reporting}
         return RatesView(reporting, rates, sorted(set(used) - known))
 
@@ -137,14 +152,30 @@ def set_rate(actor: Actor, currency: str, rate: Any, as_of: Any, source: str = "
         row.updated_by_id, row.updated_at = actor.user_id, utcnow()
         session.flush()
         converted = session.execute(_RECOMPUTE, {"codes": [code]}).rowcount
-        audit.record(session, actor, "currency_rate.set", "currency_rate", None, {
-            "currency": code,
-            "rate": [before and before["rate"], str(value)],
-            "as_of": [before and before["as_of"], day.isoformat()],
-            "source": source, "clients_converted": converted,
-        })
-        return RateRow(code, _plain_rate(value), day.isoformat(), source, actor.name,
-                       row.updated_at.strftime("%Y-%m-%d %H:%M UTC"), False, converted)
+        audit.record(
+            session,
+            actor,
+            "currency_rate.set",
+            "currency_rate",
+            None,
+            {
+                "currency": code,
+                "rate": [before and before["rate"], str(value)],
+                "as_of": [before and before["as_of"], day.isoformat()],
+                "source": source,
+                "clients_converted": converted,
+            },
+        )
+        return RateRow(
+            code,
+            _plain_rate(value),
+            day.isoformat(),
+            source,
+            actor.name,
+            row.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+            False,
+            converted,
+        )
 
 
 def set_reporting_currency(actor: Actor, currency: str) -> str:
@@ -157,29 +188,46 @@ def set_reporting_currency(actor: Actor, currency: str) -> str:
         before = setting.currency if setting else DEFAULT_REPORTING_CURRENCY
         if code == before:
             return code
-        rates = {r.currency: r for r in session.execute(
-            select(CurrencyRate).with_for_update()).scalars()}
+        rates = {
+            r.currency: r for r in session.execute(select(CurrencyRate).with_for_update()).scalars()
+        }
         pivot = rates.get(code)
         if pivot is None:
-            raise InvalidInput(f"Enter a rate for {code} first: the other rates are re-expressed "
-                               "through it.")
+            raise InvalidInput(
+                f"Enter a rate for {code} first: the other rates are re-expressed through it."
+            )
         divisor = pivot.rate
         for row in rates.values():
             row.rate = (row.rate / divisor).quantize(Decimal("1e-12"))
         pivot.rate = Decimal(1)
         if before not in rates:  # the old reporting currency had no row: it was 1
-            session.add(CurrencyRate(currency=before, rate=(1 / divisor).quantize(
-                Decimal("1e-12")), as_of=pivot.as_of, source=f"from the {code} rate",
-                updated_by_id=actor.user_id))
+            session.add(
+                CurrencyRate(
+                    currency=before,
+                    rate=(1 / divisor).quantize(Decimal("1e-12")),
+                    as_of=pivot.as_of,
+                    source=f"from the {code} rate",
+                    updated_by_id=actor.user_id,
+                )
+            )
         if setting is None:
             setting = ReportingCurrency(id=1, currency=code)
             session.add(setting)
-        setting.currency, setting.updated_by_id, setting.updated_at = (code, actor.user_id,
-                                                                       utcnow())
+        setting.currency, setting.updated_by_id, setting.updated_at = (
+            code,
+            actor.user_id,
+            utcnow(),
+        )
         session.flush()
         converted = session.execute(_RECOMPUTE, {"codes": list(CURRENCIES)}).rowcount
-        audit.record(session, actor, "reporting_currency.set", "reporting_currency", 1,
-                     {"currency": [before, code], "clients_converted": converted})
+        audit.record(
+            session,
+            actor,
+            "reporting_currency.set",
+            "reporting_currency",
+            1,
+            {"currency": [before, code], "clients_converted": converted},
+        )
         return code
 
 

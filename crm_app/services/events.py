@@ -80,6 +80,11 @@ def emit(event: Event) -> None:
         try:
             handler(event)
         except Exception:  # the change is committed: a subscriber never fails it afterwards
-            log.exception("event subscriber failed",
-                          extra={"event": event.name, "number": event.number,
-                                 "subscriber": getattr(handler, "__qualname__", repr(handler))})
+            log.exception(
+                "event subscriber failed",
+                extra={
+                    "event": event.name,
+                    "number": event.number,
+                    "subscriber": getattr(handler, "__qualname__", repr(handler)),
+                },
+            )

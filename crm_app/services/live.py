@@ -32,14 +32,17 @@ def ticket_signature(actor: Actor, number: int) -> str:
     """The ticket's version and newest message id ("" when it is gone): what an open ticket
     view compares, so a message written by any path (mail intake included) shows up."""
     require(actor, Action.VIEW_TICKETS)
-    newest = (select(func.max(TicketMessage.id)).where(TicketMessage.ticket_id == Ticket.id)
-              .scalar_subquery())
+    newest = (
+        select(func.max(TicketMessage.id))
+        .where(TicketMessage.ticket_id == Ticket.id)
+        .scalar_subquery()
+    )
     # Sentiment is scored by a job after the message lands: its arrival refreshes the view too.
-    scored = (select(func.count()).where(MessageSentiment.ticket_id == Ticket.id)
-              .scalar_subquery())
+    scored = select(func.count()).where(MessageSentiment.ticket_id == Ticket.id).scalar_subquery()
     with get_engine().connect() as conn:
-        row = conn.execute(select(Ticket.version, newest, scored)
-                           .where(Ticket.number == number)).first()
+        row = conn.execute(
+            select(Ticket.version, newest, scored).where(Ticket.number == number)
+        ).first()
     return f"{row[0]}:{row[1] or 0}:{row[2]}" if row else ""
 
 

@@ -24,8 +24,14 @@ from models.client import Client
 from models.ticket import Ticket, TicketPriority, TicketStatus
 from models.workspace import Macro
 
-PLACEHOLDERS = ("client.name", "client.first_name", "ticket.number", "ticket.subject",
-                "agent.name", "agent.first_name")
+PLACEHOLDERS = (
+    "client.name",
+    "client.first_name",
+    "ticket.number",
+    "ticket.subject",
+    "agent.name",
+    "agent.first_name",
+)
 _PLACEHOLDER = re.compile(r"\{([a-z_]+\.[a-z_]+)\}")
 MAX_MACRO_BODY = 20_000
 
@@ -52,12 +58,18 @@ class MacroDraft:
 
 def _row(macro: Macro) -> MacroRow:
     assert macro.id is not None
-    return MacroRow(id=macro.id, title=macro.title, body=macro.body,
-                    set_status=macro.set_status or "", set_priority=macro.set_priority or "")
+    return MacroRow(
+        id=macro.id,
+        title=macro.title,
+        body=macro.body,
+        set_status=macro.set_status or "",
+        set_priority=macro.set_priority or "",
+    )
 
 
-def _validated(title: str, body: str, set_status: str, set_priority: str
-               ) -> tuple[str, str, str | None, str | None]:
+def _validated(
+    title: str, body: str, set_status: str, set_priority: str
+) -> tuple[str, str, str | None, str | None]:
     title = " ".join((title or "").split())
     body = (body or "").strip()
     if not title or len(title) > 120:
@@ -68,7 +80,9 @@ def _validated(title: str, body: str, set_status: str, set_priority: str
     if unknown:
         raise InvalidInput(
             f"Unknown placeholder {{{unknown[0]}}}. Use one of: "
-            + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS) + ".")
+            + ", ".join(f"{{{p}}}" for p in PLACEHOLDERS)
+            + "."
+        )
     if set_status and set_status not in {s.value for s in TicketStatus}:
         raise InvalidInput("The macro's status must be a ticket status.")
     if set_priority and set_priority not in {p.value for p in TicketPriority}:
@@ -79,20 +93,34 @@ def _validated(title: str, body: str, set_status: str, set_priority: str
 def list_macros(actor: Actor) -> list[MacroRow]:
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
-        return [_row(m) for m in session.execute(
-            select(Macro).order_by(Macro.title).limit(500)).scalars()]
+        return [
+            _row(m)
+            for m in session.execute(select(Macro).order_by(Macro.title).limit(500)).scalars()
+        ]
 
 
-def save_macro(actor: Actor, *, title: str, body: str, set_status: str = "",
-               set_priority: str = "", macro_id: int | None = None) -> MacroRow:
+def save_macro(
+    actor: Actor,
+    *,
+    title: str,
+    body: str,
+    set_status: str = "",
+    set_priority: str = "",
+    macro_id: int | None = None,
+) -> MacroRow:
     """Create a macro, or update `macro_id`. Side effects: audited."""
     require(actor, Action.EDIT_TICKETS)
     title, body, status, priority = _validated(title, body, set_status, set_priority)
     try:
         with session_scope() as session:
             if macro_id is None:
-                macro = Macro(title=title, body=body, set_status=status, set_priority=priority,
-                              created_by_id=actor.user_id)
+                macro = Macro(
+                    title=title,
+                    body=body,
+                    set_status=status,
+                    set_priority=priority,
+                    created_by_id=actor.user_id,
+                )
                 session.add(macro)
             else:
                 macro = session.get(Macro, macro_id)
@@ -149,5 +177,10 @@ def draft_from_macro(actor: Actor, macro_id: int, number: int) -> MacroDraft:
         "agent.name": actor.name,
         "agent.first_name": (actor.name or "").split()[0] if actor.name else "",
     }
-    return MacroDraft(macro_id=macro_id, title=title, body=render(body, values),
-                      set_status=status, set_priority=priority)
+    return MacroDraft(
+        macro_id=macro_id,
+        title=title,
+        body=render(body, values),
+        set_status=status,
+        set_priority=priority,
+    )

@@ -58,8 +58,15 @@ def _short(subject: str) -> str:
     return subject if len(subject) <= _SUBJECT_CHARS else subject[: _SUBJECT_CHARS - 1] + "…"
 
 
-def _deliver(user_ids: Iterable[int | None], kind: NotificationKind, title: str, *,
-             ticket_id: int, number: int, skip: int | None = None) -> int:
+def _deliver(
+    user_ids: Iterable[int | None],
+    kind: NotificationKind,
+    title: str,
+    *,
+    ticket_id: int,
+    number: int,
+    skip: int | None = None,
+) -> int:
     """Insert one notification per user (not `skip`, the one who caused it). Best effort."""
     recipients = sorted({uid for uid in user_ids if uid is not None and uid != skip})
     if not recipients:
@@ -67,29 +74,48 @@ def _deliver(user_ids: Iterable[int | None], kind: NotificationKind, title: str,
     try:
         with session_scope() as session:
             now = utcnow()
-            session.add_all(Notification(user_id=uid, kind=kind.value, title=title[:300],
-                                         link=routes.ticket(number), ticket_id=ticket_id,
-                                         created_at=now) for uid in recipients)
+            session.add_all(
+                Notification(
+                    user_id=uid,
+                    kind=kind.value,
+                    title=title[:300],
+                    link=routes.ticket(number),
+                    ticket_id=ticket_id,
+                    created_at=now,
+                )
+                for uid in recipients
+            )
     except Exception:  # the change that caused it is committed: never fail it afterwards
         log.exception("notification not written", extra={"kind": kind.value, "number": number})
         return 0
     return len(recipients)
 
 
-def notify_assigned(by: Actor, *, ticket_id: int, number: int, subject: str,
-                    assignee_id: int | None) -> int:
+def notify_assigned(
+    by: Actor, *, ticket_id: int, number: int, subject: str, assignee_id: int | None
+) -> int:
     """Tell the new assignee (unless they assigned it to themselves)."""
     who = f" by {by.name}" if by.name and by.user_id is not None else ""
-    return _deliver([assignee_id], NotificationKind.ASSIGNED,
-                    f"#{number} assigned to you{who}: {_short(subject)}",
-                    ticket_id=ticket_id, number=number, skip=by.user_id)
+    return _deliver(
+        [assignee_id],
+        NotificationKind.ASSIGNED,
+        f"#{number} assigned to you{who}: {_short(subject)}",
+        ticket_id=ticket_id,
+        number=number,
+        skip=by.user_id,
+    )
 
 
-def notify_client_replied(*, ticket_id: int, number: int, subject: str, client_name: str,
-                          assignee_id: int | None) -> int:
-    return _deliver([assignee_id], NotificationKind.CLIENT_REPLIED,
-                    f"{client_name or 'The client'} answered on #{number}: {_short(subject)}",
-                    ticket_id=ticket_id, number=number)
+def notify_client_replied(
+    *, ticket_id: int, number: int, subject: str, client_name: str, assignee_id: int | None
+) -> int:
+    return _deliver(
+        [assignee_id],
+        NotificationKind.CLIENT_REPLIED,
+        f"{client_name or 'The client'} answered on #{number}: {_short(subject)}",
+        ticket_id=ticket_id,
+        number=number,
+    )
 
 
 # An @ that starts a word (so addresses inside the text, x@y.example, are not mentions).
@@ -123,20 +149,24 @@ def find_mentions(body: str, staff: Sequence[tuple[int, str, str]]) -> set[int]:
     longest = max(map(len, keys))
     found: set[int] = set()
     for match in _MENTION_START.finditer(body or ""):
-        rest = body[match.end(): match.end() + longest + 1].lower()
+        rest = body[match.end() : match.end() + longest + 1].lower()
         best = ""
         for key in keys:
-            if len(key) > len(best) and rest.startswith(key) and (
-                    len(rest) == len(key) or not (rest[len(key)].isalnum()
-                                                  or rest[len(key)] in "_@")):
+            if (
+                len(key) > len(best)
+                and rest.startswith(key)
+                and (
+                    len(rest) == len(key)
+                    or not (rest[len(key)].isalnum() or rest[len(key)] in "_@")
+                )
+            ):
                 best = key
         if best:
             found.add(keys[best])
     return found
 
 
-def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str,
-                    body: str) -> int:
+def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str, body: str) -> int:
     """Tell every staff member `@named` in an internal note (not the author)."""
     if "@" not in (body or ""):
         return 0
@@ -147,18 +177,27 @@ def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str,
             .limit(2000)
         ).all()
     mentioned = find_mentions(body, [tuple(row) for row in staff])
-    return _deliver(mentioned, NotificationKind.MENTIONED,
-                    f"{author.name or 'A colleague'} mentioned you on #{number}: "
-                    f"{_short(subject)}",
-                    ticket_id=ticket_id, number=number, skip=author.user_id)
+    return _deliver(
+        mentioned,
+        NotificationKind.MENTIONED,
+        f"{author.name or 'A colleague'} mentioned you on #{number}: {_short(subject)}",
+        ticket_id=ticket_id,
+        number=number,
+        skip=author.user_id,
+    )
 
 
 @events.subscriber("ticket.created")
 @events.subscriber("ticket.assigned")
 def _tell_the_new_assignee(event: events.Event) -> None:
     if event.actor is not None and event.ticket_id is not None and event.number is not None:
-        notify_assigned(event.actor, ticket_id=event.ticket_id, number=event.number,
-                        subject=event.subject, assignee_id=event.payload.get("assignee_id"))
+        notify_assigned(
+            event.actor,
+            ticket_id=event.ticket_id,
+            number=event.number,
+            subject=event.subject,
+            assignee_id=event.payload.get("assignee_id"),
+        )
 
 
 @events.subscriber("message.added")
@@ -166,13 +205,21 @@ def _tell_about_a_message(event: events.Event) -> None:
     if event.ticket_id is None or event.number is None:
         return
     if event.payload.get("from_client"):
-        notify_client_replied(ticket_id=event.ticket_id, number=event.number,
-                              subject=event.subject,
-                              client_name=event.payload.get("client_name", ""),
-                              assignee_id=event.payload.get("assignee_id"))
+        notify_client_replied(
+            ticket_id=event.ticket_id,
+            number=event.number,
+            subject=event.subject,
+            client_name=event.payload.get("client_name", ""),
+            assignee_id=event.payload.get("assignee_id"),
+        )
     elif event.payload.get("internal") and event.actor is not None:
-        notify_mentions(event.actor, ticket_id=event.ticket_id, number=event.number,
-                        subject=event.subject, body=event.payload.get("body", ""))
+        notify_mentions(
+            event.actor,
+            ticket_id=event.ticket_id,
+            number=event.number,
+            subject=event.subject,
+            body=event.payload.get("body", ""),
+        )
 
 
 _OPEN = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
@@ -192,9 +239,15 @@ def notify_sla_near_breach() -> int:
     """Tell each assignee once about each of their open tickets now near an SLA breach.
     Side effects: inserts notifications; returns how many."""
     with get_engine().begin() as conn:
-        return conn.execute(_SLA_NEAR_BREACH_SQL, {
-            "kind": NotificationKind.SLA_NEAR_BREACH.value, "state": SlaState.NEAR_BREACH.value,
-            "link_prefix": routes.ticket(""), "now": utcnow()}).rowcount
+        return conn.execute(
+            _SLA_NEAR_BREACH_SQL,
+            {
+                "kind": NotificationKind.SLA_NEAR_BREACH.value,
+                "state": SlaState.NEAR_BREACH.value,
+                "link_prefix": routes.ticket(""),
+                "now": utcnow(),
+            },
+        ).rowcount
 
 
 def _me(actor: Actor | None) -> int:
@@ -208,10 +261,13 @@ def _me(actor: Actor | None) -> int:
 def unread_count(actor: Actor | None) -> int:
     user_id = _me(actor)
     with get_engine().connect() as conn:
-        return int(conn.execute(
-            select(func.count()).select_from(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-        ).scalar_one())
+        return int(
+            conn.execute(
+                select(func.count())
+                .select_from(Notification)
+                .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+            ).scalar_one()
+        )
 
 
 def list_notifications(actor: Actor | None, limit: int = LIST_LIMIT) -> list[NotificationRow]:
@@ -219,13 +275,27 @@ def list_notifications(actor: Actor | None, limit: int = LIST_LIMIT) -> list[Not
     user_id = _me(actor)
     limit = min(max(int(limit), 1), 100)
     with session_scope() as session:
-        rows = session.execute(
-            select(Notification).where(Notification.user_id == user_id)
-            .order_by(Notification.id.desc()).limit(limit)
-        ).scalars().all()
-        return [NotificationRow(id=n.id, kind=n.kind, title=n.title, link=n.link or "",
-                                created_at=n.created_at.strftime("%Y-%m-%d %H:%M UTC"),
-                                is_read=n.read_at is not None) for n in rows]
+        rows = (
+            session.execute(
+                select(Notification)
+                .where(Notification.user_id == user_id)
+                .order_by(Notification.id.desc())
+                .limit(limit)
+            )
+            .scalars()
+            .all()
+        )
+        return [
+            NotificationRow(
+                id=n.id,
+                kind=n.kind,
+                title=n.title,
+                link=n.link or "",
+                created_at=n.created_at.strftime("%Y-%m-%d %H:%M UTC"),
+                is_read=n.read_at is not None,
+            )
+            for n in rows
+        ]
 
 
 def do_mark_read(actor: Actor | None, notification_id: int) -> str:

@@ -17,8 +17,13 @@ from models.user import User
 @lru_cache(maxsize=1)
 def time_zone_names() -> tuple[str, ...]:
     """IANA zone names a person can choose ("Europe/London"), sorted; legacy aliases left out."""
-    return tuple(sorted(name for name in available_timezones()
-                        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))))
+    return tuple(
+        sorted(
+            name
+            for name in available_timezones()
+            if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))
+        )
+    )
 
 
 def _own(actor: Actor | None) -> int:
@@ -31,8 +36,10 @@ def time_zone(actor: Actor | None) -> str:
     """The zone this person chose, or "" for the browser's own."""
     user_id = _own(actor)
     with session_scope() as session:
-        return session.execute(select(User.time_zone).where(User.id == user_id)
-                               ).scalar_one_or_none() or ""
+        return (
+            session.execute(select(User.time_zone).where(User.id == user_id)).scalar_one_or_none()
+            or ""
+        )
 
 
 def set_time_zone(actor: Actor | None, name: str) -> str:
@@ -48,6 +55,12 @@ def set_time_zone(actor: Actor | None, name: str) -> str:
         before = user.time_zone or ""
         if before != name:
             user.time_zone = name or None
-            audit.record(session, actor, "user.time_zone_changed", "user", user_id,
-                         {"time_zone": [before or None, name or None]})
+            audit.record(
+                session,
+                actor,
+                "user.time_zone_changed",
+                "user",
+                user_id,
+                {"time_zone": [before or None, name or None]},
+            )
     return name

@@ -29,11 +29,14 @@ def list_views(actor: Actor) -> list[ViewRow]:
     require(actor, Action.VIEW_TICKETS)
     rows = [ViewRow(key=key, name=name, builtin=True) for key, (name, _) in BUILTIN_VIEWS.items()]
     with session_scope() as session:
-        rows += [ViewRow(key=f"saved:{vid}", name=name, builtin=False)
-                 for vid, name in session.execute(
-                     select(SavedView.id, SavedView.name)
-                     .where(SavedView.owner_id == actor.user_id).order_by(SavedView.name)
-                 ).all()]
+        rows += [
+            ViewRow(key=f"saved:{vid}", name=name, builtin=False)
+            for vid, name in session.execute(
+                select(SavedView.id, SavedView.name)
+                .where(SavedView.owner_id == actor.user_id)
+                .order_by(SavedView.name)
+            ).all()
+        ]
     return rows
 
 
@@ -60,8 +63,11 @@ def save_view(actor: Actor, name: str, filters: QueueFilters) -> ViewRow:
     queue_conditions(actor, filters)  # refuse filters the queue would refuse
     try:
         with session_scope() as session:
-            count = len(session.execute(select(SavedView.id).where(
-                SavedView.owner_id == actor.user_id)).all())
+            count = len(
+                session.execute(
+                    select(SavedView.id).where(SavedView.owner_id == actor.user_id)
+                ).all()
+            )
             if count >= MAX_VIEWS:
                 raise InvalidInput(f"You can keep at most {MAX_VIEWS} views.")
             view = SavedView(owner_id=actor.user_id, name=name, filters=filters.as_dict())

@@ -68,7 +68,8 @@ PAGE_SIZE = 25
 # of letters/digits joined by - . / ; a token holds a digit and 4-40 characters once normalized.
 REFERENCE_RE = re.compile(
     r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?\b"
-    r"|\b[A-Za-z0-9]+(?:[-./][A-Za-z0-9]+)*")
+    r"|\b[A-Za-z0-9]+(?:[-./][A-Za-z0-9]+)*"
+)
 _NOT_ALNUM = re.compile(r"[^A-Za-z0-9]")
 
 
@@ -93,7 +94,7 @@ def split_query(raw: str) -> tuple[list[str], str]:
         token = normalized_reference(match.group())
         if any(c.isdigit() for c in token) and 4 <= len(token) <= 40:
             refs.append(token)
-            rest.append(raw[last:match.start()])
+            rest.append(raw[last : match.start()])
             last = match.end()
     rest.append(raw[last:])
     return list(dict.fromkeys(refs)), " ".join("".join(rest).split())
@@ -106,8 +107,11 @@ def tsquery_for(raw: str) -> str:
     words before it are complete. (A prefix of a common word reads every key it starts, which
     GIN can only hold as a lossy bitmap on millions of messages.)"""
     words = _WORD.findall(raw.lower())[:MAX_TERMS]
-    return " & ".join(f"'{word}'" for word in words[:-1]) + (" & " if len(words) > 1 else "") \
+    return (
+        " & ".join(f"'{word}'" for word in words[:-1])
+        + (" & " if len(words) > 1 else "")
         + (f"'{words[-1]}':*" if words else "")
+    )
 
 
 # Candidates per source (message bodies, subjects), newest first, ranked afterwards: one more
@@ -117,8 +121,9 @@ CANDIDATES = SEARCH_CAP + 1
 # sooner than a GIN bitmap over every match (which for a common word means ~1M row ids).
 DENSE_SHARE = 0.01
 
-ESTIMATE_SQL = "EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE search_vector @@ " \
-    "to_tsquery('english', :q)"
+ESTIMATE_SQL = (
+    "EXPLAIN (FORMAT JSON) SELECT 1 FROM {table} WHERE search_vector @@ to_tsquery('english', :q)"
+)
 # Candidates are tickets: the newest MESSAGES_PER_CANDIDATE * n matching messages, grouped per
 # ticket (a long thread must not fill every slot), each ticket with its best message. The last
 # column is how many matches were read, so a caller knows whether the source ran dry.
@@ -153,6 +158,8 @@ def ran_dry(rows: list, table: str, *, walked: bool = False) -> bool:
     if table != "ticket_message":
         return len(rows) < CANDIDATES
     return not rows or rows[0][3] < CANDIDATES * MESSAGES_PER_CANDIDATE
+
+
 TABLE_ROWS_SQL = "SELECT greatest(reltuples, 1) FROM pg_class WHERE relname = :table"
 # A walk over the newest rows stops after this many: a wrong "common" guess costs little.
 DENSE_WINDOW = {"ticket_message": 50_000, "ticket": 20_000}
@@ -262,8 +269,7 @@ def ranked_candidates(session: Any, tsquery: str) -> Candidates:
     best: dict[int, tuple[float, int | None]] = {}
     capped = False
     for table, sql in CANDIDATES_SQL.items():
-        plan = session.execute(text(ESTIMATE_SQL.format(table=table)), {"q": tsquery}
-                               ).scalar_one()
+        plan = session.execute(text(ESTIMATE_SQL.format(table=table)), {"q": tsquery}).scalar_one()
         total = session.execute(text(TABLE_ROWS_SQL), {"table": table}).scalar_one() or 1
         rows: list[Any] = []
         matching = plan[0]["Plan"]["Plan Rows"]
@@ -276,8 +282,9 @@ def ranked_candidates(session: Any, tsquery: str) -> Candidates:
             session.execute(text(RESET_SCANS))
             newest = session.execute(text(MAX_ID_SQL.format(table=table))).scalar_one()
             session.execute(text(WALK_NEWEST))
-            rows = session.execute(text(sql), {"q": tsquery, "n": CANDIDATES,
-                                               "floor": newest - DENSE_WINDOW[table]}).all()
+            rows = session.execute(
+                text(sql), {"q": tsquery, "n": CANDIDATES, "floor": newest - DENSE_WINDOW[table]}
+            ).all()
         if ran_dry(rows, table, walked=dense):  # rare words, or the guess was wrong: the GIN index
             rows = _gin_candidates(session, sql, tsquery, bounded=dense) or rows
         if len(rows) >= CANDIDATES:
@@ -324,10 +331,13 @@ def _like_fragment(word: str) -> str:
 def reference_candidates(session: Any, refs: list[str]) -> Candidates:
     conditions = " AND ".join(f"m.reference_tokens LIKE :ref{i}" for i in range(len(refs)))
     params: dict[str, Any] = {f"ref{i}": _like_fragment(ref) for i, ref in enumerate(refs)}
-    rows = session.execute(text(REFERENCE_SQL.format(conditions=conditions)),
-                           {**params, "n": CANDIDATES}).all()
-    return Candidates(ranked=[(r.ticket_id, r.message_id, 1.0) for r in rows[:SEARCH_CAP]],
-                      capped=len(rows) > SEARCH_CAP)
+    rows = session.execute(
+        text(REFERENCE_SQL.format(conditions=conditions)), {**params, "n": CANDIDATES}
+    ).all()
+    return Candidates(
+        ranked=[(r.ticket_id, r.message_id, 1.0) for r in rows[:SEARCH_CAP]],
+        capped=len(rows) > SEARCH_CAP,
+    )
 
 
 def client_name_candidates(session: Any, words: list[str]) -> list[int]:
@@ -340,9 +350,12 @@ def client_name_candidates(session: Any, words: list[str]) -> list[int]:
         conditions.append(f"c.name ILIKE :like{i} AND c.name ~* :start{i}")
         params[f"like{i}"] = _like_fragment(word)
         params[f"start{i}"] = r"\m" + re.escape(word)
-    return list(session.execute(
-        text(CLIENT_NAME_SQL.format(conditions=" AND ".join(conditions))),
-        {**params, "clients": MAX_NAME_CLIENTS, "n": CANDIDATES}).scalars())
+    return list(
+        session.execute(
+            text(CLIENT_NAME_SQL.format(conditions=" AND ".join(conditions))),
+            {**params, "clients": MAX_NAME_CLIENTS, "n": CANDIDATES},
+        ).scalars()
+    )
 
 
 def _reference_snippet(body: str, refs: list[str]) -> str:
@@ -351,21 +364,26 @@ def _reference_snippet(body: str, refs: list[str]) -> str:
         token = normalized_reference(match.group())
         if any(ref in token for ref in refs):
             start, end = max(match.start() - 70, 0), min(match.end() + 70, len(body))
-            before = " ".join(body[start:match.start()].split())
-            after = " ".join(body[match.end():end].split())
-            return (("…" if start else "") + html.escape(before + " ")
-                    + f"<mark>{html.escape(match.group())}</mark>"
-                    + html.escape(" " + after) + ("…" if end < len(body) else ""))
+            before = " ".join(body[start : match.start()].split())
+            after = " ".join(body[match.end() : end].split())
+            return (
+                ("…" if start else "")
+                + html.escape(before + " ")
+                + f"<mark>{html.escape(match.group())}</mark>"
+                + html.escape(" " + after)
+                + ("…" if end < len(body) else "")
+            )
     return ""
 
 
 def _paged(rows: list[Any], page: int, page_size: int) -> tuple[list[Any], bool]:
     first = (page - 1) * page_size
-    return rows[first:first + page_size], len(rows) > first + page_size
+    return rows[first : first + page_size], len(rows) > first + page_size
 
 
-def search_tickets(actor: Actor, query: str, *, page: int = 1,
-                   limit: int = PAGE_SIZE) -> SearchResult:
+def search_tickets(
+    actor: Actor, query: str, *, page: int = 1, limit: int = PAGE_SIZE
+) -> SearchResult:
     """Find tickets: `#10042` or `10042` by number, an email by client, references in messages
     ("WD-00012404", IBANs, account numbers), a client's name, else ranked full text.
 
@@ -381,20 +399,30 @@ def search_tickets(actor: Actor, query: str, *, page: int = 1,
     digits = query.lstrip("#")
     with session_scope() as session:
         if digits.isdigit() and len(digits) <= 9:
-            rows = session.execute(text(_EXACT_SQL.format(condition="t.number = :number")),
-                                   {"number": int(digits), "limit": 1}).all()
+            rows = session.execute(
+                text(_EXACT_SQL.format(condition="t.number = :number")),
+                {"number": int(digits), "limit": 1},
+            ).all()
             if rows:
                 return SearchResult(hits=[_hit(r) for r in rows], kind="number", total=1)
         if "@" in query and " " not in query:
             rows = session.execute(
-                text(_EXACT_SQL.format(
-                    condition="t.client_id IN (SELECT id FROM client WHERE email = :email)")),
+                text(
+                    _EXACT_SQL.format(
+                        condition="t.client_id IN (SELECT id FROM client WHERE email = :email)"
+                    )
+                ),
                 {"email": query.lower(), "limit": SEARCH_CAP + 1},
             ).all()
             shown, more = _paged(rows[:SEARCH_CAP], page, limit)
-            return SearchResult(hits=[_hit(r) for r in shown], kind="email",
-                                total=min(len(rows), SEARCH_CAP),
-                                total_capped=len(rows) > SEARCH_CAP, page=page, has_next=more)
+            return SearchResult(
+                hits=[_hit(r) for r in shown],
+                kind="email",
+                total=min(len(rows), SEARCH_CAP),
+                total_capped=len(rows) > SEARCH_CAP,
+                page=page,
+                has_next=more,
+            )
         refs, words = split_query(query)
         if refs:
             return _reference_search(session, refs, words, page, limit)
@@ -405,17 +433,29 @@ def search_tickets(actor: Actor, query: str, *, page: int = 1,
         found = ranked_candidates(session, tsquery)
         # A client's own tickets first, then what the words find in subjects and messages.
         seen = set(named)
-        ordered = [(t, None) for t in named] + [(t, m) for t, m, _ in found.ranked
-                                                 if t not in seen]
+        ordered = [(t, None) for t in named] + [(t, m) for t, m, _ in found.ranked if t not in seen]
         capped = found.capped or len(ordered) > SEARCH_CAP
         ordered = ordered[:SEARCH_CAP]
         top, more = _paged(ordered, page, limit)
-        rows = session.execute(text(PAGE_SQL), {
-            "q": tsquery, "ticket_ids": [t for t, _ in top],
-            "message_ids": [m for _, m in top]}).all() if top else []
+        rows = (
+            session.execute(
+                text(PAGE_SQL),
+                {
+                    "q": tsquery,
+                    "ticket_ids": [t for t, _ in top],
+                    "message_ids": [m for _, m in top],
+                },
+            ).all()
+            if top
+            else []
+        )
         return SearchResult(
             hits=[_hit(r, highlighted(r.subject_hl), highlighted(r.snippet_hl)) for r in rows],
-            kind="text", total=len(ordered), total_capped=capped, page=page, has_next=more,
+            kind="text",
+            total=len(ordered),
+            total_capped=capped,
+            page=page,
+            has_next=more,
         )
 
 
@@ -438,27 +478,40 @@ WHERE t.id = ANY(CAST(:ids AS int[])) AND (t.search_vector @@ q OR EXISTS (
 """
 
 
-def _reference_search(session: Any, refs: list[str], words: str, page: int,
-                      limit: int) -> SearchResult:
+def _reference_search(
+    session: Any, refs: list[str], words: str, page: int, limit: int
+) -> SearchResult:
     found = reference_candidates(session, refs)
     ranked = [(t, m) for t, m, _ in found.ranked]
     tsquery = tsquery_for(words)
     if tsquery and ranked:
-        keep = set(session.execute(text(_WORDS_FILTER_SQL), {
-            "q": tsquery, "ids": [t for t, _ in ranked]}).scalars())
+        keep = set(
+            session.execute(
+                text(_WORDS_FILTER_SQL), {"q": tsquery, "ids": [t for t, _ in ranked]}
+            ).scalars()
+        )
         ranked = [(t, m) for t, m in ranked if t in keep]
     top, more = _paged(ranked, page, limit)
-    rows = session.execute(text(_REFERENCE_PAGE_SQL), {
-        "ticket_ids": [t for t, _ in top], "message_ids": [m for _, m in top]}).all() \
-        if top else []
+    rows = (
+        session.execute(
+            text(_REFERENCE_PAGE_SQL),
+            {"ticket_ids": [t for t, _ in top], "message_ids": [m for _, m in top]},
+        ).all()
+        if top
+        else []
+    )
     return SearchResult(
         hits=[_hit(r, snippet_html=_reference_snippet(r.body_text, refs)) for r in rows],
-        kind="reference", total=len(ranked), total_capped=found.capped, page=page,
+        kind="reference",
+        total=len(ranked),
+        total_capped=found.capped,
+        page=page,
         has_next=more,
     )
 
 
 # --- the new-ticket client picker ------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class ClientPick:
@@ -494,13 +547,19 @@ def find_clients(actor: Actor, query: str, *, limit: int = PICK_LIMIT) -> list[C
     def add(condition: str, order: str, params: dict[str, Any]) -> None:
         if len(picks) >= limit:
             return
-        rows = session.execute(text(_PICK_SQL.format(condition=condition, order=order)),
-                               {**params, "limit": limit}).all()
+        rows = session.execute(
+            text(_PICK_SQL.format(condition=condition, order=order)), {**params, "limit": limit}
+        ).all()
         for row in rows:
             if row.id not in picks and len(picks) < limit:
                 label = f"{row.name} <{row.email}>" if row.email else row.name
-                picks[row.id] = ClientPick(id=row.id, name=row.name, email=row.email,
-                                           phone=row.phone, label=f"{label} · #{row.id}")
+                picks[row.id] = ClientPick(
+                    id=row.id,
+                    name=row.name,
+                    email=row.email,
+                    phone=row.phone,
+                    label=f"{label} · #{row.id}",
+                )
 
     number = term.lstrip("#")
     digits = re.sub(r"\D", "", term)
@@ -508,14 +567,20 @@ def find_clients(actor: Actor, query: str, *, limit: int = PICK_LIMIT) -> list[C
         if number.isdigit() and len(number) <= 9:
             add("c.id = :id", "c.id", {"id": int(number)})
         if "@" in term:
-            add("c.email ILIKE :like", "c.email = :exact DESC, c.email",
-                {"like": _like_fragment(term.lower()), "exact": term.lower()})
+            add(
+                "c.email ILIKE :like",
+                "c.email = :exact DESC, c.email",
+                {"like": _like_fragment(term.lower()), "exact": term.lower()},
+            )
         if len(digits) >= 4 and not re.search(r"[A-Za-z]", term):
             add("c.phone LIKE :like", "c.name", {"like": _like_fragment(term)})
             if len(picks) < limit and len(digits) >= 6:
                 # Written with other spacing than stored ("7700900414" for "+44 7700 900414").
-                add("regexp_replace(c.phone, '[^0-9]', '', 'g') LIKE :digits", "c.name",
-                    {"digits": _like_fragment(digits)})
+                add(
+                    "regexp_replace(c.phone, '[^0-9]', '', 'g') LIKE :digits",
+                    "c.name",
+                    {"digits": _like_fragment(digits)},
+                )
         if len(term) >= 2 and re.search(r"[A-Za-z]", term):
             words = _WORD.findall(term.lower())[:4]
             starts = " AND ".join(f"c.name ~* :start{i}" for i in range(len(words))) or "true"
@@ -523,6 +588,9 @@ def find_clients(actor: Actor, query: str, *, limit: int = PICK_LIMIT) -> list[C
             likes = " AND ".join(f"c.name ILIKE :like{i}" for i in range(len(words))) or "true"
             params.update({f"like{i}": _like_fragment(w) for i, w in enumerate(words)})
             add(f"{likes} AND {starts}", "c.name", params)
-            add("c.name ILIKE :whole OR c.email ILIKE :whole", "c.name",
-                {"whole": _like_fragment(term)})
+            add(
+                "c.name ILIKE :whole OR c.email ILIKE :whole",
+                "c.name",
+                {"whole": _like_fragment(term)},
+            )
     return list(picks.values())

@@ -45,18 +45,44 @@ MAX_RULES = 40
 MAX_LIST = 100
 
 OPERATORS: dict[str, dict[str, str]] = {
-    "text": {"eq": "is", "neq": "is not", "contains": "contains",
-             "not_contains": "does not contain", "starts_with": "starts with",
-             "is_empty": "is empty", "is_not_empty": "is not empty"},
+    "text": {
+        "eq": "is",
+        "neq": "is not",
+        "contains": "contains",
+        "not_contains": "does not contain",
+        "starts_with": "starts with",
+        "is_empty": "is empty",
+        "is_not_empty": "is not empty",
+    },
     "enum": {"eq": "is", "neq": "is not", "in": "is any of", "not_in": "is none of"},
-    "number": {"eq": "=", "neq": "≠", "gt": ">", "gte": "≥", "lt": "<", "lte": "≤",
-               "between": "between", "is_empty": "is empty", "is_not_empty": "is not empty"},
-    "date": {"eq": "on", "before": "before", "after": "after", "between": "between",
-             "in_last_days": "in the last N days", "in_next_days": "in the next N days",
-             "is_empty": "is empty", "is_not_empty": "is not empty"},
+    "number": {
+        "eq": "=",
+        "neq": "≠",
+        "gt": ">",
+        "gte": "≥",
+        "lt": "<",
+        "lte": "≤",
+        "between": "between",
+        "is_empty": "is empty",
+        "is_not_empty": "is not empty",
+    },
+    "date": {
+        "eq": "on",
+        "before": "before",
+        "after": "after",
+        "between": "between",
+        "in_last_days": "in the last N days",
+        "in_next_days": "in the next N days",
+        "is_empty": "is empty",
+        "is_not_empty": "is not empty",
+    },
     "bool": {"is_true": "is yes", "is_false": "is no"},
-    "tags": {"has": "has tag", "has_any": "has any of", "has_all": "has all of",
-             "has_none": "has none of"},
+    "tags": {
+        "has": "has tag",
+        "has_any": "has any of",
+        "has_all": "has all of",
+        "has_none": "has none of",
+    },
     "user": {"eq": "is", "neq": "is not", "is_empty": "is nobody", "is_not_empty": "is someone"},
     "ticket_open": {"is_true": "yes", "is_false": "no"},
     "ticket_days": {"within": "yes, within N days", "not_within": "no, none within N days"},
@@ -67,6 +93,7 @@ EMPTY_RULES: dict[str, Any] = {"op": "and", "rules": []}
 
 
 # --- validation and compilation ----------------------------------------------------------------
+
 
 def _is_group(node: Any) -> bool:
     return isinstance(node, dict) and "rules" in node
@@ -144,10 +171,11 @@ def _start_of(day) -> datetime:
 
 def _column(spec: FieldSpec) -> Any:
     if spec.key.startswith(CUSTOM_PREFIX):
-        key = spec.key[len(CUSTOM_PREFIX):]
+        key = spec.key[len(CUSTOM_PREFIX) :]
         element = Client.custom_fields[key]  # the key travels as a bound parameter
         return {
-            "number": element.as_float(), "bool": element.as_boolean(),
+            "number": element.as_float(),
+            "bool": element.as_boolean(),
         }.get(spec.kind, element.as_string())
     return getattr(Client, spec.column or spec.key)
 
@@ -162,13 +190,15 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
     value, label, kind = rule.get("value", ""), spec.label, spec.kind
 
     if kind == "ticket_open":
-        open_ticket = exists().where(Ticket.client_id == Client.id,
-                                     Ticket.status.in_([s.value for s in OPEN_STATUSES]))
+        open_ticket = exists().where(
+            Ticket.client_id == Client.id, Ticket.status.in_([s.value for s in OPEN_STATUSES])
+        )
         return open_ticket if operator == "is_true" else not_(open_ticket)
     if kind == "ticket_days":
         days = parse_int(value, label, low=1, high=3650)
-        recent = exists().where(Ticket.client_id == Client.id,
-                                Ticket.created_at >= utcnow() - timedelta(days=days))
+        recent = exists().where(
+            Ticket.client_id == Client.id, Ticket.created_at >= utcnow() - timedelta(days=days)
+        )
         return recent if operator == "within" else not_(recent)
 
     column = _column(spec)
@@ -202,8 +232,7 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
         return column.in_(choices) if operator == "in" else column.not_in(choices)
     if kind == "user":
         user_id = parse_int(value, label, low=1, high=2**31 - 1)
-        return column == user_id if operator == "eq" else or_(column.is_(None),
-                                                              column != user_id)
+        return column == user_id if operator == "eq" else or_(column.is_(None), column != user_id)
     if kind == "tags":
         tags = parse_tags(value)
         if not tags:
@@ -221,9 +250,14 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
         number = parse_number(value, label)
         if spec.key.startswith(CUSTOM_PREFIX):
             number = float(number)
-        return {"eq": column == number, "neq": column != number, "gt": column > number,
-                "gte": column >= number, "lt": column < number,
-                "lte": column <= number}[operator]
+        return {
+            "eq": column == number,
+            "neq": column != number,
+            "gt": column > number,
+            "gte": column >= number,
+            "lt": column < number,
+            "lte": column <= number,
+        }[operator]
     # date and datetime
     as_date = column
     if spec.key.startswith(CUSTOM_PREFIX):
@@ -231,9 +265,11 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
     today = utcnow().date()
     if operator in ("in_last_days", "in_next_days"):
         days = parse_int(value, label, low=0, high=36_500)
-        low, high = ((today - timedelta(days=days), today + timedelta(days=1))
-                     if operator == "in_last_days"
-                     else (today, today + timedelta(days=days + 1)))
+        low, high = (
+            (today - timedelta(days=days), today + timedelta(days=1))
+            if operator == "in_last_days"
+            else (today, today + timedelta(days=days + 1))
+        )
     elif operator == "between":
         first, second = (parse_date(v, label) for v in _pair(value, label))
         low, high = min(first, second), max(first, second) + timedelta(days=1)
@@ -284,6 +320,7 @@ def rules_mention_restricted(rules: Any) -> bool:
 
 # --- segment actions ---------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class SegmentRow:
     id: int
@@ -301,8 +338,13 @@ class SegmentPreview:
 
 def _segment_row(segment: Segment) -> SegmentRow:
     assert segment.id is not None
-    return SegmentRow(segment.id, segment.name, segment.description, segment.rules,
-                      segment.updated_at.strftime("%Y-%m-%d %H:%M UTC"))
+    return SegmentRow(
+        segment.id,
+        segment.name,
+        segment.description,
+        segment.rules,
+        segment.updated_at.strftime("%Y-%m-%d %H:%M UTC"),
+    )
 
 
 def segment_where(session, actor: Actor, rules: Any) -> ColumnElement:
@@ -312,8 +354,9 @@ def segment_where(session, actor: Actor, rules: Any) -> ColumnElement:
     come through here, so a rule on a finance field is refused to an actor who may not see
     client finances whichever path they take (saved or not, whoever saved it).
     """
-    clause = compile_rules(rules, custom_field_definitions(session),
-                           show_finances=may_see_finances(actor))
+    clause = compile_rules(
+        rules, custom_field_definitions(session), show_finances=may_see_finances(actor)
+    )
     return and_(live_clients_clause(), clause)
 
 
@@ -323,11 +366,12 @@ def preview_rules(actor: Actor, rules: Any, limit: int = 10) -> SegmentPreview:
     limit = min(max(limit, 0), 50)
     with session_scope() as session:
         where = segment_where(session, actor, rules)
-        count = session.execute(select(func.count()).select_from(Client).where(where)
-                                ).scalar_one()
+        count = session.execute(select(func.count()).select_from(Client).where(where)).scalar_one()
         rows = session.execute(
-            select(Client.id, Client.name, Client.email).where(where)
-            .order_by(Client.name, Client.id).limit(limit)
+            select(Client.id, Client.name, Client.email)
+            .where(where)
+            .order_by(Client.name, Client.id)
+            .limit(limit)
         ).all()
         return SegmentPreview(count, [(i, n, e or "") for i, n, e in rows])
 
@@ -335,8 +379,11 @@ def preview_rules(actor: Actor, rules: Any, limit: int = 10) -> SegmentPreview:
 def count_segment(actor: Actor, segment_id: int) -> int:
     require(actor, Action.VIEW_SEGMENTS)
     with session_scope() as session:
-        return session.execute(select(func.count()).select_from(
-            segment_client_ids_query(session, actor, segment_id).subquery())).scalar_one()
+        return session.execute(
+            select(func.count()).select_from(
+                segment_client_ids_query(session, actor, segment_id).subquery()
+            )
+        ).scalar_one()
 
 
 def segment_client_ids_query(session, actor: Actor, segment_id: int) -> sa.Select:
@@ -344,17 +391,18 @@ def segment_client_ids_query(session, actor: Actor, segment_id: int) -> sa.Selec
     exports and campaign audiences use. Refused like a preview when the rules use a field the
     actor may not see (a saved segment does not lend its author's permissions)."""
     require(actor, Action.VIEW_SEGMENTS)
-    return select(Client.id).where(segment_where(session, actor,
-                                                 _get(session, segment_id).rules))
+    return select(Client.id).where(segment_where(session, actor, _get(session, segment_id).rules))
 
 
 def segment_audience(actor: Actor, segment_id: int) -> list[int]:
     """The ids of a segment's members now, for a campaign's audience."""
     require(actor, Action.VIEW_SEGMENTS)
     with session_scope() as session:
-        return list(session.execute(
-            segment_client_ids_query(session, actor, segment_id).order_by(Client.id)
-        ).scalars())
+        return list(
+            session.execute(
+                segment_client_ids_query(session, actor, segment_id).order_by(Client.id)
+            ).scalars()
+        )
 
 
 def _get(session, segment_id: int) -> Segment:
@@ -367,8 +415,10 @@ def _get(session, segment_id: int) -> Segment:
 def list_segments(actor: Actor) -> list[SegmentRow]:
     require(actor, Action.VIEW_SEGMENTS)
     with session_scope() as session:
-        return [_segment_row(s) for s in
-                session.execute(select(Segment).order_by(Segment.name)).scalars()]
+        return [
+            _segment_row(s)
+            for s in session.execute(select(Segment).order_by(Segment.name)).scalars()
+        ]
 
 
 def get_segment(actor: Actor, segment_id: int) -> SegmentRow:
@@ -377,8 +427,9 @@ def get_segment(actor: Actor, segment_id: int) -> SegmentRow:
         return _segment_row(_get(session, segment_id))
 
 
-def save_segment(actor: Actor, *, name: str, rules: Any, description: str = "",
-                 segment_id: int | None = None) -> SegmentRow:
+def save_segment(
+    actor: Actor, *, name: str, rules: Any, description: str = "", segment_id: int | None = None
+) -> SegmentRow:
     """Create (no id) or update a segment after compiling its rules once to check them."""
     require(actor, Action.EDIT_SEGMENTS)
     name = " ".join((name or "").split())
@@ -387,19 +438,30 @@ def save_segment(actor: Actor, *, name: str, rules: Any, description: str = "",
     description = " ".join((description or "").split())[:500]
     tree = normalize_rules(rules)
     with session_scope() as session:
-        compile_rules(tree, custom_field_definitions(session),
-                      show_finances=may_see_finances(actor))
-        clash = session.execute(select(Segment.id).where(
-            func.lower(Segment.name) == name.lower(), Segment.id != (segment_id or 0))).first()
+        compile_rules(
+            tree, custom_field_definitions(session), show_finances=may_see_finances(actor)
+        )
+        clash = session.execute(
+            select(Segment.id).where(
+                func.lower(Segment.name) == name.lower(), Segment.id != (segment_id or 0)
+            )
+        ).first()
         if clash:
             raise Conflict(f"A segment named {name!r} exists already.")
         if segment_id is None:
-            segment = Segment(name=name, description=description, rules=tree,
-                              created_by_id=actor.user_id)
+            segment = Segment(
+                name=name, description=description, rules=tree, created_by_id=actor.user_id
+            )
             session.add(segment)
             session.flush()
-            audit.record(session, actor, "segment.created", "segment", segment.id,
-                         {"name": [None, name], "rules": [None, tree]})
+            audit.record(
+                session,
+                actor,
+                "segment.created",
+                "segment",
+                segment.id,
+                {"name": [None, name], "rules": [None, tree]},
+            )
         else:
             segment = _get(session, segment_id)
             if rules_mention_restricted(segment.rules) and not may_see_finances(actor):
@@ -407,8 +469,14 @@ def save_segment(actor: Actor, *, name: str, rules: Any, description: str = "",
             before = {"name": segment.name, "rules": segment.rules}
             segment.name, segment.description, segment.rules = name, description, tree
             segment.updated_at = utcnow()
-            audit.record(session, actor, "segment.updated", "segment", segment.id,
-                         {"name": [before["name"], name], "rules": [before["rules"], tree]})
+            audit.record(
+                session,
+                actor,
+                "segment.updated",
+                "segment",
+                segment.id,
+                {"name": [before["name"], name], "rules": [before["rules"], tree]},
+            )
         session.flush()
         return _segment_row(segment)
 
@@ -417,8 +485,9 @@ def delete_segment(actor: Actor, segment_id: int) -> None:
     require(actor, Action.EDIT_SEGMENTS)
     with session_scope() as session:
         segment = _get(session, segment_id)
-        audit.record(session, actor, "segment.deleted", "segment", segment.id,
-                     {"name": [segment.name, None]})
+        audit.record(
+            session, actor, "segment.deleted", "segment", segment.id, {"name": [segment.name, None]}
+        )
         session.delete(segment)
 
 
@@ -433,7 +502,13 @@ def field_options(actor: Actor) -> list[dict[str, Any]]:
         reporting = reporting_currency(session)
     specs = [s for s in FIELDS.values() if show or not s.restricted]
     specs += [field_spec(CUSTOM_PREFIX + key, definitions) for key in sorted(definitions)]
-    return [{"key": s.key, "label": f"{s.label} in {reporting}" if s.column else s.label,
-             "kind": s.kind,
-             "operators": OPERATORS[s.kind], "choices": list(s.choices)} for s in specs]
-
+    return [
+        {
+            "key": s.key,
+            "label": f"{s.label} in {reporting}" if s.column else s.label,
+            "kind": s.kind,
+            "operators": OPERATORS[s.kind],
+            "choices": list(s.choices),
+        }
+        for s in specs
+    ]

@@ -149,8 +149,9 @@ def sla_targets() -> dict[str, tuple[int, int]]:
     """The configured (first response, resolution) minutes per priority."""
     with session_scope() as session:
         rows = session.execute(
-            select(SlaConfig.priority, SlaConfig.first_response_minutes,
-                   SlaConfig.resolution_minutes)
+            select(
+                SlaConfig.priority, SlaConfig.first_response_minutes, SlaConfig.resolution_minutes
+            )
         ).all()
     return {priority: (first, res) for priority, first, res in rows}
 

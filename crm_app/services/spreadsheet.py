@@ -64,8 +64,9 @@ def csv_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]],
-               sheet_name: str = "Sheet1") -> bytes:
+def xlsx_bytes(
+    columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_name: str = "Sheet1"
+) -> bytes:
     """An XLSX workbook of one sheet; formula-like text is stored as quoted text, never `f`."""
     book = Workbook(write_only=True)
     sheet = book.create_sheet(sheet_name[:31])
@@ -88,8 +89,9 @@ def xlsx_bytes(columns: Sequence[str], rows: Iterable[Sequence[Any]],
     return out.getvalue()
 
 
-def spreadsheet_bytes(fmt: str, columns: Sequence[str], rows: Iterable[Sequence[Any]],
-                      sheet_name: str = "Sheet1") -> bytes | None:
+def spreadsheet_bytes(
+    fmt: str, columns: Sequence[str], rows: Iterable[Sequence[Any]], sheet_name: str = "Sheet1"
+) -> bytes | None:
     """`csv_bytes` or `xlsx_bytes` by name; None for any other format."""
     if fmt == "csv":
         return csv_bytes(columns, rows)

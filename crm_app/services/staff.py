@@ -17,8 +17,12 @@ def staff_choices(actor: Actor, *, needs: Action = Action.VIEW_TICKETS) -> list[
     `needs`: what the picker's page requires (tickets by default; clients for an owner)."""
     require(actor, needs)
     with session_scope() as session:
-        return [(row.id, row.name) for row in session.execute(
-            select(User.id, User.name)
-            .where(User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
-            .order_by(User.name).limit(CHOICES_LIMIT)
-        )]
+        return [
+            (row.id, row.name)
+            for row in session.execute(
+                select(User.id, User.name)
+                .where(User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
+                .order_by(User.name)
+                .limit(CHOICES_LIMIT)
+            )
+        ]

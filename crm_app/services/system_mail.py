@@ -66,8 +66,10 @@ def send_now(mail: SystemMail, settings: Settings | None = None) -> bool:
     """Deliver over SMTP now; False (and a log line) when no mail server is configured."""
     settings = settings or get_settings()
     if not settings.smtp_host:
-        log.warning("system mail dropped: no SMTP server configured (CRM_SMTP_HOST)",
-                    extra={"subject": mail.subject})
+        log.warning(
+            "system mail dropped: no SMTP server configured (CRM_SMTP_HOST)",
+            extra={"subject": mail.subject},
+        )
         return False
     message = EmailMessage()
     message["From"] = settings.mail_from

@@ -87,8 +87,7 @@ def check_file_name(policy: UploadPolicy, file_name: str) -> None:
         raise InvalidInput(f"Upload a {' or '.join(policy.suffixes)} file.")
 
 
-def check_chunk(policy: UploadPolicy, file_name: str, bytes_so_far: int,
-                files_so_far: int) -> None:
+def check_chunk(policy: UploadPolicy, file_name: str, bytes_so_far: int, files_so_far: int) -> None:
     """Called as bytes arrive: refuse the upload as soon as it breaks the policy."""
     check_file_name(policy, file_name)
     if bytes_so_far > policy.max_file_bytes:
@@ -104,18 +103,27 @@ def begin(actor: Actor | None, policy: UploadPolicy) -> int:
     now = utcnow()
     with session_scope() as session:
         # One user's concurrent requests count their slots one at a time.
-        session.execute(select(func.pg_advisory_xact_lock(
-            func.hashtextextended(f"upload-slots:{actor.user_id}", 0))))
+        session.execute(
+            select(
+                func.pg_advisory_xact_lock(
+                    func.hashtextextended(f"upload-slots:{actor.user_id}", 0)
+                )
+            )
+        )
         in_flight = session.execute(
-            select(func.count()).select_from(UploadSlot).where(
-                UploadSlot.user_id == actor.user_id,
-                UploadSlot.touched_at > now - SLOT_STALE_AFTER)
+            select(func.count())
+            .select_from(UploadSlot)
+            .where(
+                UploadSlot.user_id == actor.user_id, UploadSlot.touched_at > now - SLOT_STALE_AFTER
+            )
         ).scalar_one()
         if in_flight >= limit:
-            raise RateLimited(f"You already have {in_flight} uploads running; wait for one to "
-                              "finish.")
-        slot = UploadSlot(user_id=actor.user_id, purpose=policy.purpose, started_at=now,
-                          touched_at=now)
+            raise RateLimited(
+                f"You already have {in_flight} uploads running; wait for one to finish."
+            )
+        slot = UploadSlot(
+            user_id=actor.user_id, purpose=policy.purpose, started_at=now, touched_at=now
+        )
         session.add(slot)
         session.flush()
         assert slot.id is not None
@@ -124,8 +132,9 @@ def begin(actor: Actor | None, policy: UploadPolicy) -> int:
 
 def touch(slot_id: int) -> None:
     with session_scope() as session:
-        session.execute(update(UploadSlot).where(UploadSlot.id == slot_id)
-                        .values(touched_at=utcnow()))
+        session.execute(
+            update(UploadSlot).where(UploadSlot.id == slot_id).values(touched_at=utcnow())
+        )
 
 
 def finish(slot_id: int) -> None:
@@ -165,8 +174,9 @@ def cleanup_abandoned() -> dict[str, int]:
             except FileNotFoundError:
                 continue  # used and removed meanwhile
     with session_scope() as session:
-        slots = session.execute(delete(UploadSlot).where(
-            UploadSlot.touched_at < utcnow() - SLOT_STALE_AFTER)).rowcount
+        slots = session.execute(
+            delete(UploadSlot).where(UploadSlot.touched_at < utcnow() - SLOT_STALE_AFTER)
+        ).rowcount
     if files or slots:
         log.info("abandoned uploads removed", extra={"files": files, "slots": slots})
     return {"files": files, "slots": slots}

@@ -85,8 +85,8 @@ class SeedResult:
 
 def _copy_text(value: str) -> str:
     """Escape a value for COPY's text format."""
-    return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace(
-        "\r", "\\r"
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
     )
 
 
@@ -115,8 +115,7 @@ class _Timestamps:
         return f"{self.days[day]} {hours:02d}:{minutes:02d}:{seconds:02d}+00"
 
 
-def _reserve_ids(conn: psycopg.Connection, table: str, count: int,
-                 column: str = "id") -> list[int]:
+def _reserve_ids(conn: psycopg.Connection, table: str, count: int, column: str = "id") -> list[int]:
     """Take `count` values from a column's sequence (safe beside concurrent inserts)."""
     rows = conn.execute(
         "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
@@ -139,33 +138,48 @@ def _connect() -> psycopg.Connection:
 
 def has_demo_data() -> bool:
     with session_scope() as session:
-        return session.execute(
-            select(func.count()).select_from(User).where(User.email.like(f"%@{DEMO_DOMAIN}"))
-        ).scalar_one() > 0
+        return (
+            session.execute(
+                select(func.count()).select_from(User).where(User.email.like(f"%@{DEMO_DOMAIN}"))
+            ).scalar_one()
+            > 0
+        )
 
 
 def _ensure_staff(agents: int, password: str, rng: random.Random) -> tuple[list[int], int, bool]:
     """Demo agents agent001… up to `agents` (reusing existing ones), and a manager if none."""
     password_hash = hash_password(password)  # hashed once: argon2 is slow on purpose
     with session_scope() as session:
-        existing = dict(session.execute(
-            select(User.email, User.id).where(User.email.like(f"agent%@{DEMO_DOMAIN}"))
-        ).all())
+        existing = dict(
+            session.execute(
+                select(User.email, User.id).where(User.email.like(f"agent%@{DEMO_DOMAIN}"))
+            ).all()
+        )
         created: list[User] = []
         for n in range(1, agents + 1):
             email = f"agent{n:03d}@{DEMO_DOMAIN}"
             if email not in existing:
                 name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
-                created.append(User(email=email, name=name, password_hash=password_hash,
-                                    role=Role.AGENT.value))
-        has_manager = session.execute(
-            select(func.count()).select_from(User).where(User.role == Role.MANAGER.value)
-        ).scalar_one() > 0
+                created.append(
+                    User(email=email, name=name, password_hash=password_hash, role=Role.AGENT.value)
+                )
+        has_manager = (
+            session.execute(
+                select(func.count()).select_from(User).where(User.role == Role.MANAGER.value)
+            ).scalar_one()
+            > 0
+        )
         manager_created = False
         if not has_manager and DEMO_MANAGER_EMAIL not in existing:
             # Seeding an empty instance would otherwise lock out the first-manager setup page.
-            created.append(User(email=DEMO_MANAGER_EMAIL, name="Demo Manager",
-                                password_hash=password_hash, role=Role.MANAGER.value))
+            created.append(
+                User(
+                    email=DEMO_MANAGER_EMAIL,
+                    name="Demo Manager",
+                    password_hash=password_hash,
+                    role=Role.MANAGER.value,
+                )
+            )
             manager_created = True
         session.add_all(created)
         session.flush()
@@ -173,8 +187,14 @@ def _ensure_staff(agents: int, password: str, rng: random.Random) -> tuple[list[
             [uid for email, uid in existing.items()]
             + [u.id for u in created if u.role == Role.AGENT.value and u.id is not None]
         )
-        audit.record(session, SYSTEM, "demo.staff_seeded", "user", None,
-                     {"created": [u.email for u in created]})
+        audit.record(
+            session,
+            SYSTEM,
+            "demo.staff_seeded",
+            "user",
+            None,
+            {"created": [u.email for u in created]},
+        )
     agents_created = sum(1 for u in created if u.role == Role.AGENT.value)
     return agent_ids, agents_created, manager_created
 
@@ -182,8 +202,9 @@ def _ensure_staff(agents: int, password: str, rng: random.Random) -> tuple[list[
 # --- clients --------------------------------------------------------------------------------
 
 
-def _client_rows(ids: Sequence[int], agent_ids: Sequence[int], now: int, rng: random.Random,
-                 ts: _Timestamps) -> Iterator[str]:
+def _client_rows(
+    ids: Sequence[int], agent_ids: Sequence[int], now: int, rng: random.Random, ts: _Timestamps
+) -> Iterator[str]:
     regions = [r[:3] for r in REGIONS]
     region_weights = _weighted([(str(i), r[3]) for i, r in enumerate(REGIONS)])[1]
     risks, risk_weights = _weighted(RISK_CATEGORIES)
@@ -193,8 +214,9 @@ def _client_rows(ids: Sequence[int], agent_ids: Sequence[int], now: int, rng: ra
     for client_id in ids:
         first, last = choice(FIRST_NAMES), choice(LAST_NAMES)
         region, currency, phone_format = choices(regions, cum_weights=region_weights)[0]
-        phone = phone_format.format(a=randint(201, 989), b=randint(0, 99), c=randint(0, 999),
-                                    d=randint(0, 9_999_999))
+        phone = phone_format.format(
+            a=randint(201, 989), b=randint(0, 99), c=randint(0, 999), d=randint(0, 9_999_999)
+        )
         cents = max(2_500_000, int(lognorm(mu, 1.1) * 100))
         # Clients predate the ticket history, so no ticket is older than its client.
         created = now - int((HISTORY_DAYS + random_() * CLIENT_HISTORY_DAYS) * 86400)
@@ -206,12 +228,15 @@ def _client_rows(ids: Sequence[int], agent_ids: Sequence[int], now: int, rng: ra
         )
 
 
-_CLIENT_COLUMNS = ("id, name, email, phone, region, risk_category, net_worth, currency, "
-                   "owner_agent_id, portal_user_id, created_at, updated_at")
+_CLIENT_COLUMNS = (
+    "id, name, email, phone, region, risk_category, net_worth, currency, "
+    "owner_agent_id, portal_user_id, created_at, updated_at"
+)
 
 
-def _copy_lines(conn: psycopg.Connection, statement: str, lines: Iterator[str],
-                flush_every: int = 5000) -> int:
+def _copy_lines(
+    conn: psycopg.Connection, statement: str, lines: Iterator[str], flush_every: int = 5000
+) -> int:
     count = 0
     buffer: list[str] = []
     with conn.cursor() as cursor, cursor.copy(statement) as copy:
@@ -253,8 +278,9 @@ class _ChunkStore:
             with self.lock:
                 self.connections.append(conn)
         _copy_lines(conn, f"COPY ticket ({_TICKET_COLUMNS}) FROM STDIN", iter(ticket_lines))
-        _copy_lines(conn, f"COPY ticket_message ({_MESSAGE_COLUMNS}) FROM STDIN",
-                    iter(message_lines))
+        _copy_lines(
+            conn, f"COPY ticket_message ({_MESSAGE_COLUMNS}) FROM STDIN", iter(message_lines)
+        )
         conn.commit()
 
     def submit(self, ticket_lines: list[str], message_lines: list[str], *, done: int) -> None:
@@ -305,16 +331,21 @@ class _TicketWriter:
         self.statuses = [(limit * 86400, _weighted(weights)) for limit, weights in STATUS_BY_AGE]
         esc = _copy_text
         self.topics = [
-            (tuple(esc(s) for s in t.client_openings), tuple(esc(s) for s in t.agent_replies),
-             tuple(esc(s) for s in t.client_followups), tuple(esc(s) for s in t.internal_notes))
+            (
+                tuple(esc(s) for s in t.client_openings),
+                tuple(esc(s) for s in t.agent_replies),
+                tuple(esc(s) for s in t.client_followups),
+                tuple(esc(s) for s in t.internal_notes),
+            )
             for t in TOPICS
         ]
         self.messages = 0
         self.done = 0
         self._messages_at: dict[int, int] = {}
 
-    def chunk(self, ticket_ids: Sequence[int], numbers: Sequence[int],
-              created_times: Sequence[int]) -> tuple[list[str], list[str]]:
+    def chunk(
+        self, ticket_ids: Sequence[int], numbers: Sequence[int], created_times: Sequence[int]
+    ) -> tuple[list[str], list[str]]:
         ctx, rng = self.ctx, self.rng
         random_, choice, choices = rng.random, rng.choice, rng.choices
         lognorm = rng.lognormvariate
@@ -353,8 +384,7 @@ class _TicketWriter:
                     responded, status = None, "new"
             if status in ("resolved", "closed"):
                 assert responded is not None
-                resolved = responded + max(
-                    300, int(resolution_minutes * 60 * lognorm(-0.9, 0.9)))
+                resolved = responded + max(300, int(resolution_minutes * 60 * lognorm(-0.9, 0.9)))
                 if resolved >= now_int:
                     resolved, status = None, "open"
                 elif status == "closed":
@@ -374,36 +404,52 @@ class _TicketWriter:
                     sla = "on_track"
             else:
                 finished = resolved or closed
-                sla = "breached" if (responded or finished) > first_due or (
-                    finished > resolution_due) else "met"
+                sla = (
+                    "breached"
+                    if (responded or finished) > first_due or (finished > resolution_due)
+                    else "met"
+                )
 
             # The thread: the client writes, an agent answers at `responded`, then they alternate
             # until resolution (or now), with an occasional internal note.
             amount = f"{rng.randint(5, 500) * 1000:,} {currency}"
-            fill = {"client": client, "agent": agent, "amount": amount,
-                    "ref": f"{ticket_id:08d}"}
+            fill = {"client": client, "agent": agent, "amount": amount, "ref": f"{ticket_id:08d}"}
             thread: list[tuple[int, str, str, bool]] = [  # (time, sender, body, internal)
-                (created, "agent" if staff_opened else "client",
-                 choice(openings).format_map(fill), False)
+                (
+                    created,
+                    "agent" if staff_opened else "client",
+                    choice(openings).format_map(fill),
+                    False,
+                )
             ]
             if responded is None:
                 if random_() < 0.3:
-                    thread.append((created + int((now_int - created) * random_() * 0.9),
-                                   "client", "Any update on this, please?", False))
+                    thread.append(
+                        (
+                            created + int((now_int - created) * random_() * 0.9),
+                            "client",
+                            "Any update on this, please?",
+                            False,
+                        )
+                    )
             else:
                 thread.append((responded, "agent", choice(replies).format_map(fill), False))
                 target_count = 2 + int(random_() * (2 * ctx.messages_per_ticket - 3))
                 end = resolved if resolved else now_int - 1
                 span = max(end - responded - 1, 1)
-                times = sorted(responded + 1 + int(random_() * span)
-                               for _ in range(target_count - 2))
+                times = sorted(
+                    responded + 1 + int(random_() * span) for _ in range(target_count - 2)
+                )
                 sender = "client"
                 for moment in times:
                     if random_() < 0.12:
                         thread.append((moment, "agent", choice(notes), True))
                         continue
-                    body = choice(followups) if sender == "client" else choice(replies).format_map(
-                        fill)
+                    body = (
+                        choice(followups)
+                        if sender == "client"
+                        else choice(replies).format_map(fill)
+                    )
                     thread.append((moment, sender, body, False))
                     sender = "agent" if sender == "client" else "client"
 
@@ -421,8 +467,9 @@ class _TicketWriter:
             previous_id = NULL
             for seq, (moment, sender, body, internal) in enumerate(thread):
                 author = assignee if sender == "agent" and assignee else NULL
-                message_id = f"<{ticket_id}.{seq}@mail.{DEMO_DOMAIN}>" if email and not internal \
-                    else NULL
+                message_id = (
+                    f"<{ticket_id}.{seq}@mail.{DEMO_DOMAIN}>" if email and not internal else NULL
+                )
                 messages.append(
                     f"{ticket_id}\t{sender}\t{author}\t{body}\t{NULL}\t"
                     f"{'t' if internal else 'f'}\t{'agent' if internal else channel}\t"
@@ -445,8 +492,10 @@ _TICKET_COLUMNS = (
     "first_response_due_at, resolution_due_at, first_responded_at, sla_state, is_unread, "
     "created_at, updated_at, resolved_at, closed_at"
 )
-_MESSAGE_COLUMNS = ("ticket_id, sender_kind, author_id, body_text, body_html, is_internal, "
-                    "channel, external_message_id, in_reply_to, created_at")
+_MESSAGE_COLUMNS = (
+    "ticket_id, sender_kind, author_id, body_text, body_html, is_internal, "
+    "channel, external_message_id, in_reply_to, created_at"
+)
 
 
 # --- entry point ----------------------------------------------------------------------------
@@ -500,8 +549,11 @@ def seed_demo(
         client_ids: list[int] = []
         for offset in range(0, clients, CLIENTS_PER_CHUNK):
             ids = _reserve_ids(conn, "client", min(CLIENTS_PER_CHUNK, clients - offset))
-            _copy_lines(conn, f"COPY client ({_CLIENT_COLUMNS}) FROM STDIN",
-                        _client_rows(ids, agent_ids, int(now_seconds), rng, ts))
+            _copy_lines(
+                conn,
+                f"COPY client ({_CLIENT_COLUMNS}) FROM STDIN",
+                _client_rows(ids, agent_ids, int(now_seconds), rng, ts),
+            )
             conn.commit()
             client_ids.extend(ids)
             report("clients", len(client_ids), clients)
@@ -509,20 +561,32 @@ def seed_demo(
             client_ids = [row[0] for row in conn.execute("SELECT id FROM client ORDER BY id")]
             if not client_ids:
                 raise InvalidInput("There are no clients to attach tickets to.")
-        client_info = {
-            row[0]: (row[1], row[2]) for row in conn.execute(
-                "SELECT id, split_part(name, ' ', 1), currency FROM client WHERE id = ANY(%s)",
-                (client_ids,),
-            )
-        } if tickets else {}
-        agent_names = dict(conn.execute(
-            "SELECT id, name FROM user_account WHERE id = ANY(%s)", (agent_ids,)
-        ).fetchall())
+        client_info = (
+            {
+                row[0]: (row[1], row[2])
+                for row in conn.execute(
+                    "SELECT id, split_part(name, ' ', 1), currency FROM client WHERE id = ANY(%s)",
+                    (client_ids,),
+                )
+            }
+            if tickets
+            else {}
+        )
+        agent_names = dict(
+            conn.execute(
+                "SELECT id, name FROM user_account WHERE id = ANY(%s)", (agent_ids,)
+            ).fetchall()
+        )
         ctx = _TicketContext(
-            agent_ids=agent_ids, client_ids=client_ids, clients=client_info,
+            agent_ids=agent_ids,
+            client_ids=client_ids,
+            clients=client_info,
             agent_names=agent_names,
-            targets=targets, now=now_seconds, share=get_settings().sla_near_breach_share,
-            messages_per_ticket=messages_per_ticket, ts=ts,
+            targets=targets,
+            now=now_seconds,
+            share=get_settings().sla_near_breach_share,
+            messages_per_ticket=messages_per_ticket,
+            ts=ts,
         )
         writer = _TicketWriter(ctx, rng)
         span = HISTORY_DAYS * 86400
@@ -534,8 +598,10 @@ def seed_demo(
                 ids = _reserve_ids(conn, "ticket", count)
                 numbers = _reserve_ids(conn, "ticket", count, "number")
                 # Spread evenly and in order, so ticket numbers rise with creation time.
-                created = [start_moment + int((offset + i + rng.random()) * span / tickets)
-                           for i in range(count)]
+                created = [
+                    start_moment + int((offset + i + rng.random()) * span / tickets)
+                    for i in range(count)
+                ]
                 store.submit(*writer.chunk(ids, numbers, created), done=offset + count)
                 for done in store.finished():
                     messages = writer.messages_upto(done)
@@ -550,14 +616,43 @@ def seed_demo(
 
     seconds = time.monotonic() - started
     with session_scope() as session:
-        audit.record(session, SYSTEM, "demo.seeded", "ticket", None,
-                     {"clients": clients, "tickets": tickets, "messages": messages,
-                      "seconds": round(seconds, 1)})
-    log.info("demo data seeded", extra={"clients": clients, "tickets": tickets,
-                                        "messages": messages, "seconds": round(seconds, 1)})
-    return SeedResult(agents_created=agents_created, manager_created=manager_created,
-                      clients=clients, tickets=tickets, messages=messages, seconds=seconds)
+        audit.record(
+            session,
+            SYSTEM,
+            "demo.seeded",
+            "ticket",
+            None,
+            {
+                "clients": clients,
+                "tickets": tickets,
+                "messages": messages,
+                "seconds": round(seconds, 1),
+            },
+        )
+    log.info(
+        "demo data seeded",
+        extra={
+            "clients": clients,
+            "tickets": tickets,
+            "messages": messages,
+            "seconds": round(seconds, 1),
+        },
+    )
+    return SeedResult(
+        agents_created=agents_created,
+        manager_created=manager_created,
+        clients=clients,
+        tickets=tickets,
+        messages=messages,
+        seconds=seconds,
+    )
 
 
-__all__ = ["DEMO_DOMAIN", "DEMO_PASSWORD", "SeedProgress", "SeedResult", "has_demo_data",
-           "seed_demo"]
+__all__ = [
+    "DEMO_DOMAIN",
+    "DEMO_PASSWORD",
+    "SeedProgress",
+    "SeedResult",
+    "has_demo_data",
+    "seed_demo",
+]

@@ -48,12 +48,18 @@ REGIONS: tuple[tuple[str, str, str, float], ...] = (
 )
 RISK_CATEGORIES = (("conservative", 0.35), ("moderate", 0.45), ("aggressive", 0.20))
 PRIORITIES = (
-    (TicketPriority.LOW.value, 0.20), (TicketPriority.NORMAL.value, 0.55),
-    (TicketPriority.HIGH.value, 0.18), (TicketPriority.URGENT.value, 0.07),
+    (TicketPriority.LOW.value, 0.20),
+    (TicketPriority.NORMAL.value, 0.55),
+    (TicketPriority.HIGH.value, 0.18),
+    (TicketPriority.URGENT.value, 0.07),
 )
 CHANNELS = (
-    (Channel.EMAIL.value, 0.45), (Channel.WEB_CHAT.value, 0.15), (Channel.WHATSAPP.value, 0.12),
-    (Channel.PORTAL.value, 0.15), (Channel.PHONE.value, 0.06), (Channel.IN_PERSON.value, 0.02),
+    (Channel.EMAIL.value, 0.45),
+    (Channel.WEB_CHAT.value, 0.15),
+    (Channel.WHATSAPP.value, 0.12),
+    (Channel.PORTAL.value, 0.15),
+    (Channel.PHONE.value, 0.06),
+    (Channel.IN_PERSON.value, 0.02),
     (Channel.AGENT.value, 0.05),
 )
 # (age limit in days, status weights) — old tickets are almost all finished.
@@ -75,8 +81,12 @@ class Topic:
 
 TOPICS: tuple[Topic, ...] = (
     Topic(
-        subjects=("Withdrawal request", "Wire transfer not received", "Urgent: funds needed",
-                  "Partial withdrawal from investment account"),
+        subjects=(
+            "Withdrawal request",
+            "Wire transfer not received",
+            "Urgent: funds needed",
+            "Partial withdrawal from investment account",
+        ),
         client_openings=(
             "Hello,\nI would like to withdraw {amount} from my investment account to my usual "
             "bank account. Could you let me know when the funds will arrive?\nThanks,\n{client}",
@@ -102,8 +112,12 @@ TOPICS: tuple[Topic, ...] = (
         ),
     ),
     Topic(
-        subjects=("KYC document update", "Passport expired: new document attached",
-                  "Proof of address request", "Annual KYC review"),
+        subjects=(
+            "KYC document update",
+            "Passport expired: new document attached",
+            "Proof of address request",
+            "Annual KYC review",
+        ),
         client_openings=(
             "Hello,\nI received a reminder that my identity documents need updating. I have "
             "uploaded my new passport to the portal. Please confirm it is sufficient.\n{client}",
@@ -127,8 +141,13 @@ TOPICS: tuple[Topic, ...] = (
         ),
     ),
     Topic(
-        subjects=("Portfolio rebalancing question", "Change risk profile", "Asset allocation "
-                  "review", "ESG investment options", "Bond maturity reinvestment"),
+        subjects=(
+            "Portfolio rebalancing question",
+            "Change risk profile",
+            "Asset allocation review",
+            "ESG investment options",
+            "Bond maturity reinvestment",
+        ),
         client_openings=(
             "Dear {agent},\nGiven the recent market moves, should we rebalance my portfolio? My "
             "equity share looks higher than we agreed.\nBest,\n{client}",
@@ -153,9 +172,13 @@ TOPICS: tuple[Topic, ...] = (
         ),
     ),
     Topic(
-        subjects=("Tax statement request", "Question about management fees",
-                  "Account statement discrepancy", "Dividend payment missing",
-                  "Quarterly performance report"),
+        subjects=(
+            "Tax statement request",
+            "Question about management fees",
+            "Account statement discrepancy",
+            "Dividend payment missing",
+            "Quarterly performance report",
+        ),
         client_openings=(
             "Hello,\nMy accountant needs the annual tax statement for my account. Can you send "
             "it, please?\nThanks,\n{client}",
@@ -179,8 +202,13 @@ TOPICS: tuple[Topic, ...] = (
         ),
     ),
     Topic(
-        subjects=("Login problem on client portal", "Two-factor authentication reset",
-                  "Update bank account details", "Address change", "Change of beneficiary"),
+        subjects=(
+            "Login problem on client portal",
+            "Two-factor authentication reset",
+            "Update bank account details",
+            "Address change",
+            "Change of beneficiary",
+        ),
         client_openings=(
             "Hello,\nI cannot log in to the portal since I changed my phone. Can you reset my "
             "two-factor authentication?\n{client}",
@@ -204,9 +232,14 @@ TOPICS: tuple[Topic, ...] = (
         ),
     ),
     Topic(
-        subjects=("Transfer of assets from another custodian", "Pension contribution",
-                  "Inheritance and estate process", "Power of attorney documents",
-                  "Request to close account", "Complaint about execution price"),
+        subjects=(
+            "Transfer of assets from another custodian",
+            "Pension contribution",
+            "Inheritance and estate process",
+            "Power of attorney documents",
+            "Request to close account",
+            "Complaint about execution price",
+        ),
         client_openings=(
             "Dear {agent},\nI would like to transfer my holdings from my previous bank to you. "
             "What do you need from me to start?\n{client}",

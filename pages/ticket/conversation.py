@@ -27,9 +27,13 @@ def _sentiment_badge(label: rx.Var[str]) -> rx.Component:
 def _attachment_link(item: AttachmentRow) -> rx.Component:
     # Document navigation: client-side routing would open the API URL as a (missing) page.
     return rx.el.a(
-        rx.hstack(rx.icon("paperclip", size=14), rx.text(item.filename, size="1"),
-                  rx.text(item.size_label, size="1", color_scheme="gray"), spacing="1",
-                  align="center"),
+        rx.hstack(
+            rx.icon("paperclip", size=14),
+            rx.text(item.filename, size="1"),
+            rx.text(item.size_label, size="1", color_scheme="gray"),
+            spacing="1",
+            align="center",
+        ),
         href=item.url,
         reload_document=True,
         download=item.filename,
@@ -47,14 +51,25 @@ def _attachment_link(item: AttachmentRow) -> rx.Component:
 
 
 def message_bubble(message: MessageRow) -> rx.Component:
-    kind = rx.cond(message.is_internal, "note",
-                   rx.cond(message.sender_kind == "client", "client",
-                           rx.cond(message.sender_kind == "system", "system", "agent")))
+    kind = rx.cond(
+        message.is_internal,
+        "note",
+        rx.cond(
+            message.sender_kind == "client",
+            "client",
+            rx.cond(message.sender_kind == "system", "system", "agent"),
+        ),
+    )
     return rx.box(
         rx.hstack(
-            rx.icon(rx.cond(message.is_internal, "lock",
-                            rx.cond(message.sender_kind == "client", "user", "headset")),
-                    size=16),
+            rx.icon(
+                rx.cond(
+                    message.is_internal,
+                    "lock",
+                    rx.cond(message.sender_kind == "client", "user", "headset"),
+                ),
+                size=16,
+            ),
             rx.text(message.author_name, weight="bold", size="2"),
             rx.match(
                 kind,
@@ -64,21 +79,39 @@ def message_bubble(message: MessageRow) -> rx.Component:
                 rx.badge("agent reply", color_scheme="blue"),
             ),
             rx.badge(message.channel, variant="soft", color_scheme="gray"),
-            rx.cond(message.logged_by != "", rx.text("logged by ", message.logged_by, " · ",
-                    message.channel, size="1", color_scheme="gray", class_name="logged-by")),
+            rx.cond(
+                message.logged_by != "",
+                rx.text(
+                    "logged by ",
+                    message.logged_by,
+                    " · ",
+                    message.channel,
+                    size="1",
+                    color_scheme="gray",
+                    class_name="logged-by",
+                ),
+            ),
             rx.cond(message.sentiment != "", _sentiment_badge(message.sentiment)),
             rx.spacer(),
             when(message.created_iso),
             align="center",
             width="100%",
         ),
-        rx.text(message.body_text, white_space="pre-wrap", padding_top="0.5rem",
-                # Long unbroken runs (URLs, IBANs) wrap inside the bubble.
-                overflow_wrap="anywhere"),
+        rx.text(
+            message.body_text,
+            white_space="pre-wrap",
+            padding_top="0.5rem",
+            # Long unbroken runs (URLs, IBANs) wrap inside the bubble.
+            overflow_wrap="anywhere",
+        ),
         rx.cond(
             message.attachments.length() > 0,
-            rx.hstack(rx.foreach(message.attachments, _attachment_link), wrap="wrap",
-                      spacing="2", padding_top="0.5rem"),
+            rx.hstack(
+                rx.foreach(message.attachments, _attachment_link),
+                wrap="wrap",
+                spacing="2",
+                padding_top="0.5rem",
+            ),
         ),
         padding="0.75rem 1rem",
         border_radius="8px",
@@ -97,12 +130,17 @@ def message_bubble(message: MessageRow) -> rx.Component:
     )
 
 
-def _chip(label: str, value: rx.Var[str], on_remove: rx.EventHandler,
-          chip_id: str) -> rx.Component:
+def _chip(label: str, value: rx.Var[str], on_remove: rx.EventHandler, chip_id: str) -> rx.Component:
     return rx.badge(
         rx.text(label, " → ", rx.text.strong(value)),
-        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost", color_scheme="gray",
-                       on_click=on_remove, aria_label=f"Do not change the {label.lower()}"),
+        rx.icon_button(
+            rx.icon("x", size=12),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            on_click=on_remove,
+            aria_label=f"Do not change the {label.lower()}",
+        ),
         variant="surface",
         size="2",
         id=chip_id,
@@ -113,45 +151,90 @@ def _chip(label: str, value: rx.Var[str], on_remove: rx.EventHandler,
 def _pending_changes() -> rx.Component:
     """What sending will also do: the macro's fields (removable) and the attached files."""
     return rx.cond(
-        (TicketState.macro_status != "") | (TicketState.macro_priority != "")
-        | (TicketState.staged_labels.length() > 0) | (TicketState.upload_error != "")
+        (TicketState.macro_status != "")
+        | (TicketState.macro_priority != "")
+        | (TicketState.staged_labels.length() > 0)
+        | (TicketState.upload_error != "")
         | TicketState.uploading,
         rx.vstack(
             rx.cond(
                 (TicketState.macro_status != "") | (TicketState.macro_priority != ""),
                 rx.hstack(
-                    rx.text("On send, “", TicketState.macro_title, "” also sets:", size="1",
-                            color_scheme="gray"),
-                    rx.cond(TicketState.macro_status != "",
-                            _chip("Status", TicketState.macro_status,
-                                  TicketState.drop_macro_status, "macro-status-chip")),
-                    rx.cond(TicketState.macro_priority != "",
-                            _chip("Priority", TicketState.macro_priority,
-                                  TicketState.drop_macro_priority, "macro-priority-chip")),
-                    align="center", wrap="wrap", spacing="2", id="macro-changes",
+                    rx.text(
+                        "On send, “",
+                        TicketState.macro_title,
+                        "” also sets:",
+                        size="1",
+                        color_scheme="gray",
+                    ),
+                    rx.cond(
+                        TicketState.macro_status != "",
+                        _chip(
+                            "Status",
+                            TicketState.macro_status,
+                            TicketState.drop_macro_status,
+                            "macro-status-chip",
+                        ),
+                    ),
+                    rx.cond(
+                        TicketState.macro_priority != "",
+                        _chip(
+                            "Priority",
+                            TicketState.macro_priority,
+                            TicketState.drop_macro_priority,
+                            "macro-priority-chip",
+                        ),
+                    ),
+                    align="center",
+                    wrap="wrap",
+                    spacing="2",
+                    id="macro-changes",
                 ),
             ),
             rx.cond(
                 TicketState.staged_labels.length() > 0,
                 rx.hstack(
-                    rx.foreach(TicketState.staged_labels, lambda label, index: rx.badge(
-                        rx.icon("paperclip", size=12), label,
-                        rx.icon_button(rx.icon("x", size=12), size="1", variant="ghost",
-                                       color_scheme="gray",
-                                       on_click=TicketState.remove_file(index),
-                                       aria_label="Remove this file"),
-                        variant="soft", color_scheme="gray", class_name="staged-file",
-                        max_width="100%", overflow_wrap="anywhere")),
-                    wrap="wrap", spacing="2", id="staged-files",
+                    rx.foreach(
+                        TicketState.staged_labels,
+                        lambda label, index: rx.badge(
+                            rx.icon("paperclip", size=12),
+                            label,
+                            rx.icon_button(
+                                rx.icon("x", size=12),
+                                size="1",
+                                variant="ghost",
+                                color_scheme="gray",
+                                on_click=TicketState.remove_file(index),
+                                aria_label="Remove this file",
+                            ),
+                            variant="soft",
+                            color_scheme="gray",
+                            class_name="staged-file",
+                            max_width="100%",
+                            overflow_wrap="anywhere",
+                        ),
+                    ),
+                    wrap="wrap",
+                    spacing="2",
+                    id="staged-files",
                 ),
             ),
-            rx.cond(TicketState.uploading,
-                    rx.hstack(rx.spinner(size="1"), rx.text("Uploading…", size="1"),
-                              align="center")),
-            rx.cond(TicketState.upload_error != "",
-                    rx.callout(TicketState.upload_error, icon="triangle-alert",
-                               color_scheme="red", size="1", role="alert", width="100%",
-                               id="upload-error")),
+            rx.cond(
+                TicketState.uploading,
+                rx.hstack(rx.spinner(size="1"), rx.text("Uploading…", size="1"), align="center"),
+            ),
+            rx.cond(
+                TicketState.upload_error != "",
+                rx.callout(
+                    TicketState.upload_error,
+                    icon="triangle-alert",
+                    color_scheme="red",
+                    size="1",
+                    role="alert",
+                    width="100%",
+                    id="upload-error",
+                ),
+            ),
             spacing="2",
             width="100%",
         ),
@@ -161,8 +244,15 @@ def _pending_changes() -> rx.Component:
 def _attach_button() -> rx.Component:
     settings = get_settings()
     return rx.upload.root(
-        rx.button(rx.icon("paperclip", size=14), "Attach files", size="1", variant="soft",
-                  color_scheme="gray", type="button", id="attach-files"),
+        rx.button(
+            rx.icon("paperclip", size=14),
+            "Attach files",
+            size="1",
+            variant="soft",
+            color_scheme="gray",
+            type="button",
+            id="attach-files",
+        ),
         id=FILES_UPLOAD_ID,
         multiple=True,
         max_size=settings.attachment_max_bytes,
@@ -184,9 +274,15 @@ def composer() -> rx.Component:
                 on_change=lambda value: TicketState.set_internal(value == "note"),
             ),
             rx.spacer(),
-            rx.select(TicketState.macro_titles, placeholder="Apply a macro…",
-                      on_change=TicketState.apply_macro, value="", size="2",
-                      aria_label="Apply a macro", id="macro-select"),
+            rx.select(
+                TicketState.macro_titles,
+                placeholder="Apply a macro…",
+                on_change=TicketState.apply_macro,
+                value="",
+                size="2",
+                aria_label="Apply a macro",
+                id="macro-select",
+            ),
             width="100%",
             align="center",
             wrap="wrap",
@@ -196,9 +292,11 @@ def composer() -> rx.Component:
             on_change=TicketState.set_draft.debounce(300),
             # Clicking Send blurs first: the last keystrokes reach the server before the send.
             on_blur=TicketState.set_draft,
-            placeholder=rx.cond(TicketState.internal,
-                                "Note for colleagues (never sent); @name tells them…",
-                                "Write your reply…"),
+            placeholder=rx.cond(
+                TicketState.internal,
+                "Note for colleagues (never sent); @name tells them…",
+                "Write your reply…",
+            ),
             rows="5",
             width="100%",
             id="composer",
@@ -206,13 +304,26 @@ def composer() -> rx.Component:
         _pending_changes(),
         rx.hstack(
             _attach_button(),
-            rx.text(rx.cond(TicketState.internal, "Only staff will see this note.",
-                            "The client receives this reply."), size="1",
-                    color_scheme="gray"),
+            rx.text(
+                rx.cond(
+                    TicketState.internal,
+                    "Only staff will see this note.",
+                    "The client receives this reply.",
+                ),
+                size="1",
+                color_scheme="gray",
+            ),
             rx.spacer(),
-            rx.cond(TicketState.has_draft,
-                    rx.button("Discard", variant="soft", color_scheme="gray",
-                              on_click=TicketState.discard_draft, id="discard-draft")),
+            rx.cond(
+                TicketState.has_draft,
+                rx.button(
+                    "Discard",
+                    variant="soft",
+                    color_scheme="gray",
+                    on_click=TicketState.discard_draft,
+                    id="discard-draft",
+                ),
+            ),
             rx.button(
                 rx.cond(TicketState.internal, "Add internal note", "Send reply"),
                 on_click=TicketState.send,

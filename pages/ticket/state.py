@@ -73,11 +73,14 @@ class TicketState(AppState):
         viewing = [p.name for p in self.others_here if p.activity != "replying"]
         parts = []
         if replying:
-            parts.append(f"{', '.join(replying)} {'is' if len(replying) == 1 else 'are'} "
-                         "replying to this ticket")
+            parts.append(
+                f"{', '.join(replying)} {'is' if len(replying) == 1 else 'are'} "
+                "replying to this ticket"
+            )
         if viewing:
-            parts.append(f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} "
-                         "viewing this ticket")
+            parts.append(
+                f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} viewing this ticket"
+            )
         return " · ".join(parts)
 
     @rx.var
@@ -86,8 +89,9 @@ class TicketState(AppState):
 
     @rx.var
     def has_draft(self) -> bool:
-        return bool(self.draft.strip() or self.staged_labels or self.macro_status
-                    or self.macro_priority)
+        return bool(
+            self.draft.strip() or self.staged_labels or self.macro_status or self.macro_priority
+        )
 
     @rx.var
     def can_send(self) -> bool:
@@ -95,8 +99,9 @@ class TicketState(AppState):
 
     def _set_staged(self, staged: list[StagedFile]) -> None:
         self._staged = staged
-        self.staged_labels = [f"{f.filename} ({attachments.size_label(f.size_bytes)})"
-                              for f in staged]
+        self.staged_labels = [
+            f"{f.filename} ({attachments.size_label(f.size_bytes)})" for f in staged
+        ]
 
     def _clear_draft(self) -> None:
         self._just_cleared = self.draft
@@ -138,8 +143,9 @@ class TicketState(AppState):
             return None
         self.conflict = ""
         try:
-            ticket_service.update_ticket(actor, self._number,
-                                         expected_version=self.ticket.version, **change)
+            ticket_service.update_ticket(
+                actor, self._number, expected_version=self.ticket.version, **change
+            )
         except Conflict as error:
             # The callout says it (role=alert) above the refreshed view; no toast on top.
             self.conflict = error.message
@@ -197,9 +203,15 @@ class TicketState(AppState):
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
         try:
             ticket_service.add_message(
-                actor, self._number, self.draft, internal=self.internal,
-                files=self._staged, macro=self.macro_title,
-                expected_version=self.ticket.version, **changes)
+                actor,
+                self._number,
+                self.draft,
+                internal=self.internal,
+                files=self._staged,
+                macro=self.macro_title,
+                expected_version=self.ticket.version,
+                **changes,
+            )
         except Conflict as error:
             # Nothing was written: the draft stays, the view shows what changed meanwhile.
             self.conflict = error.message
@@ -207,9 +219,14 @@ class TicketState(AppState):
             return None
         self._clear_draft()
         self._refresh()
-        return [rx.clear_selected_files(FILES_UPLOAD_ID),
-                rx.toast.success("Internal note added" if self.internal else
-                                 "Reply saved (sending by email comes with the email channel)")]
+        return [
+            rx.clear_selected_files(FILES_UPLOAD_ID),
+            rx.toast.success(
+                "Internal note added"
+                if self.internal
+                else "Reply saved (sending by email comes with the email channel)"
+            ),
+        ]
 
     @rx.event
     def discard_draft(self):
@@ -227,8 +244,9 @@ class TicketState(AppState):
         self.draft = draft.body if not self.draft.strip() else f"{self.draft}\n\n{draft.body}"
         self.macro_title = draft.title
         self.macro_status = draft.set_status if draft.set_status != self.ticket.status else ""
-        self.macro_priority = (draft.set_priority
-                               if draft.set_priority != self.ticket.priority else "")
+        self.macro_priority = (
+            draft.set_priority if draft.set_priority != self.ticket.priority else ""
+        )
         self.internal = False
         return rx.set_focus("composer")
 
@@ -259,14 +277,16 @@ class TicketState(AppState):
             actor, number, already = self.actor(), self._number, len(self._staged)
         sink = None
         try:
-            sink = await asyncio.to_thread(attachments.start_upload, actor, number,
-                                           already_staged=already)
+            sink = await asyncio.to_thread(
+                attachments.start_upload, actor, number, already_staged=already
+            )
             async for chunk in chunks:
                 if not sink.staged and sink.receiving is None:
                     async with self:  # the first bytes of this upload: a fresh start
                         self.upload_error, self.uploading = "", True
-                await asyncio.to_thread(sink.write, chunk.filename, chunk.offset,
-                                        chunk.content_type, chunk.data)
+                await asyncio.to_thread(
+                    sink.write, chunk.filename, chunk.offset, chunk.content_type, chunk.data
+                )
             staged = await asyncio.to_thread(sink.finish)
         except ServiceError as error:
             if sink is not None:
@@ -297,11 +317,11 @@ class TicketState(AppState):
     def merge(self, actor: Actor):
         target = self.merge_target.strip().lstrip("#")
         if not target.isdigit():
-            return rx.toast.error("Enter the number of the ticket to merge into.",
-                                  position="top-center")
+            return rx.toast.error(
+                "Enter the number of the ticket to merge into.", position="top-center"
+            )
         ticket_service.merge_tickets(actor, self._number, int(target))
-        return [rx.redirect(routes.ticket(int(target))),
-                rx.toast.success(f"Merged into #{target}")]
+        return [rx.redirect(routes.ticket(int(target))), rx.toast.success(f"Merged into #{target}")]
 
     @rx.event(background=True)
     async def live_loop(self):
@@ -316,8 +336,11 @@ class TicketState(AppState):
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 await asyncio.sleep(LIVE_POLL_SECONDS)
                 async with self:
-                    if (self.router.page.path != routes.TICKET or self.ticket is None
-                            or not self._number):
+                    if (
+                        self.router.page.path != routes.TICKET
+                        or self.ticket is None
+                        or not self._number
+                    ):
                         return
                     number, seen = self._number, self._signature
                     activity = "replying" if self.draft.strip() else "viewing"

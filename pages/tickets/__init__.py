@@ -18,15 +18,29 @@ __all__ = ["PAGE_SIZE", "TicketsState", "plural", "tickets_page"]
 @signed_in_page(routes.TICKETS, "Tickets", Action.VIEW_TICKETS, on_load=[TicketsState.load])
 def tickets_page() -> rx.Component:
     return rx.vstack(
-        keyboard.queue_shortcuts(on_move=TicketsState.move_cursor,
-                                 on_open=TicketsState.open_cursor, search_id="search",
-                                 enabled=~TicketsState.dialog_open),
-        rx.hstack(search_bar(), rx.spacer(),
-                  rx.tooltip(rx.icon_button(rx.icon("keyboard", size=16), variant="ghost",
-                                            color_scheme="gray", aria_label="Keyboard shortcuts",
-                                            on_click=keyboard.ShortcutsState.show_help),
-                             content="Keyboard shortcuts (?)"),
-                  new_ticket_dialog(), width="100%", align="center"),
+        keyboard.queue_shortcuts(
+            on_move=TicketsState.move_cursor,
+            on_open=TicketsState.open_cursor,
+            search_id="search",
+            enabled=~TicketsState.dialog_open,
+        ),
+        rx.hstack(
+            search_bar(),
+            rx.spacer(),
+            rx.tooltip(
+                rx.icon_button(
+                    rx.icon("keyboard", size=16),
+                    variant="ghost",
+                    color_scheme="gray",
+                    aria_label="Keyboard shortcuts",
+                    on_click=keyboard.ShortcutsState.show_help,
+                ),
+                content="Keyboard shortcuts (?)",
+            ),
+            new_ticket_dialog(),
+            width="100%",
+            align="center",
+        ),
         rx.cond(
             TicketsState.search_active,
             search_results(),

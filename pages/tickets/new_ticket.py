@@ -42,10 +42,20 @@ def _client_picker() -> rx.Component:
     return rx.cond(
         TicketsState.picked_id > 0,
         rx.hstack(
-            rx.badge(rx.icon("user", size=14), TicketsState.picked_label, size="2",
-                     variant="soft", id="picked-client"),
-            rx.button("Change", size="1", variant="ghost", on_click=TicketsState.clear_pick,
-                      id="change-client"),
+            rx.badge(
+                rx.icon("user", size=14),
+                TicketsState.picked_label,
+                size="2",
+                variant="soft",
+                id="picked-client",
+            ),
+            rx.button(
+                "Change",
+                size="1",
+                variant="ghost",
+                on_click=TicketsState.clear_pick,
+                id="change-client",
+            ),
             align="center",
         ),
         rx.box(
@@ -73,13 +83,22 @@ def _client_picker() -> rx.Component:
                 TicketsState.picker_open,
                 rx.box(
                     rx.foreach(TicketsState.client_picks, _pick_option),
-                    rx.cond(TicketsState.client_picks.length() == 0,
-                            rx.text("No client matches.", size="2", color_scheme="gray",
-                                    padding="0.4rem 0.6rem")),
+                    rx.cond(
+                        TicketsState.client_picks.length() == 0,
+                        rx.text(
+                            "No client matches.",
+                            size="2",
+                            color_scheme="gray",
+                            padding="0.4rem 0.6rem",
+                        ),
+                    ),
                     rx.box(
-                        rx.hstack(rx.icon("user-plus", size=14),
-                                  rx.text("New client", size="2", weight="medium"),
-                                  align="center", spacing="2"),
+                        rx.hstack(
+                            rx.icon("user-plus", size=14),
+                            rx.text("New client", size="2", weight="medium"),
+                            align="center",
+                            spacing="2",
+                        ),
                         role="option",
                         aria_selected=new_active,
                         id="pick-new-client",
@@ -105,23 +124,45 @@ def _client_picker() -> rx.Component:
                 rx.vstack(
                     rx.text("New client", size="2", weight="bold"),
                     rx.hstack(
-                        rx.input(placeholder="Full name", value=TicketsState.new_client_name,
-                                 on_change=TicketsState.set_new_client_name,
-                                 id="new-client-name", max_length=200, width="50%"),
-                        rx.input(placeholder="Email", type="email",
-                                 value=TicketsState.new_client_email,
-                                 on_change=TicketsState.set_new_client_email,
-                                 on_key_down=lambda key, info: [_when_key(
-                                     key, "Enter", TicketsState.add_client.prevent_default)],
-                                 id="new-client-email", max_length=320, width="50%"),
+                        rx.input(
+                            placeholder="Full name",
+                            value=TicketsState.new_client_name,
+                            on_change=TicketsState.set_new_client_name,
+                            id="new-client-name",
+                            max_length=200,
+                            width="50%",
+                        ),
+                        rx.input(
+                            placeholder="Email",
+                            type="email",
+                            value=TicketsState.new_client_email,
+                            on_change=TicketsState.set_new_client_email,
+                            on_key_down=lambda key, info: [
+                                _when_key(key, "Enter", TicketsState.add_client.prevent_default)
+                            ],
+                            id="new-client-email",
+                            max_length=320,
+                            width="50%",
+                        ),
                         width="100%",
                     ),
                     form_error(TicketsState.add_client_error),
                     rx.hstack(
-                        rx.button("Cancel", size="1", variant="soft", color_scheme="gray",
-                                  on_click=TicketsState.cancel_new_client, type="button"),
-                        rx.button("Add client", size="1", on_click=TicketsState.add_client,
-                                  type="button", id="add-client"),
+                        rx.button(
+                            "Cancel",
+                            size="1",
+                            variant="soft",
+                            color_scheme="gray",
+                            on_click=TicketsState.cancel_new_client,
+                            type="button",
+                        ),
+                        rx.button(
+                            "Add client",
+                            size="1",
+                            on_click=TicketsState.add_client,
+                            type="button",
+                            id="add-client",
+                        ),
                         justify="end",
                         width="100%",
                     ),
@@ -142,8 +183,9 @@ def _client_picker() -> rx.Component:
 def new_ticket_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.trigger(
-            rx.button(rx.icon("plus"), "New ticket", on_click=TicketsState.open_dialog,
-                      id="new-ticket")
+            rx.button(
+                rx.icon("plus"), "New ticket", on_click=TicketsState.open_dialog, id="new-ticket"
+            )
         ),
         rx.dialog.content(
             rx.dialog.title("New ticket"),
@@ -152,34 +194,66 @@ def new_ticket_dialog() -> rx.Component:
                 field("Client", _client_picker()),
                 rx.form(
                     rx.vstack(
-                        field("Subject", rx.input(name="subject", id="subject", required=True,
-                                                  max_length=300, width="100%")),
+                        field(
+                            "Subject",
+                            rx.input(
+                                name="subject",
+                                id="subject",
+                                required=True,
+                                max_length=300,
+                                width="100%",
+                            ),
+                        ),
                         rx.hstack(
-                            field("Channel", rx.select(
-                                [c.value for c in Channel], value=TicketsState.new_channel,
-                                on_change=TicketsState.set_new_channel, name="channel",
-                                id="new-channel")),
-                            field("Priority", rx.select(
-                                [p.value for p in TicketPriority],
-                                value=TicketsState.new_priority,
-                                on_change=TicketsState.set_new_priority, name="priority")),
+                            field(
+                                "Channel",
+                                rx.select(
+                                    [c.value for c in Channel],
+                                    value=TicketsState.new_channel,
+                                    on_change=TicketsState.set_new_channel,
+                                    name="channel",
+                                    id="new-channel",
+                                ),
+                            ),
+                            field(
+                                "Priority",
+                                rx.select(
+                                    [p.value for p in TicketPriority],
+                                    value=TicketsState.new_priority,
+                                    on_change=TicketsState.set_new_priority,
+                                    name="priority",
+                                ),
+                            ),
                             width="100%",
                         ),
-                        field(rx.cond(TicketsState.logged_for_client,
-                                      "What the client asked",
-                                      "Your message to the client"),
-                              rx.text_area(name="body", id="body", required=True, rows="5",
-                                           width="100%")),
-                        rx.text(rx.cond(
-                            TicketsState.logged_for_client,
-                            "Logged as the client's own message, by you: the reply clock "
-                            "starts now.",
-                            "Sent as your message to the client."),
-                            size="1", color_scheme="gray", id="body-hint"),
+                        field(
+                            rx.cond(
+                                TicketsState.logged_for_client,
+                                "What the client asked",
+                                "Your message to the client",
+                            ),
+                            rx.text_area(
+                                name="body", id="body", required=True, rows="5", width="100%"
+                            ),
+                        ),
+                        rx.text(
+                            rx.cond(
+                                TicketsState.logged_for_client,
+                                "Logged as the client's own message, by you: the reply clock "
+                                "starts now.",
+                                "Sent as your message to the client.",
+                            ),
+                            size="1",
+                            color_scheme="gray",
+                            id="body-hint",
+                        ),
                         form_error(TicketsState.create_error),
                         rx.hstack(
-                            rx.dialog.close(rx.button("Cancel", variant="soft",
-                                                      color_scheme="gray", type="button")),
+                            rx.dialog.close(
+                                rx.button(
+                                    "Cancel", variant="soft", color_scheme="gray", type="button"
+                                )
+                            ),
                             rx.button("Create ticket", type="submit", id="create-ticket"),
                             justify="end",
                             width="100%",
@@ -193,8 +267,9 @@ def new_ticket_dialog() -> rx.Component:
                 width="100%",
             ),
             # Esc closes an open client list first, the dialog on the next press.
-            on_escape_key_down=rx.cond(TicketsState.picker_open,
-                                       TicketsState.close_picker.prevent_default, rx.noop()),
+            on_escape_key_down=rx.cond(
+                TicketsState.picker_open, TicketsState.close_picker.prevent_default, rx.noop()
+            ),
             max_width="36rem",
         ),
         open=TicketsState.dialog_open,

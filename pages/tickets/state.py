@@ -27,8 +27,9 @@ PAGE_SIZE = 25
 
 
 def plural(count: int, word: str) -> str:
-    """"1 ticket", "2 tickets", "10,000 tickets"."""
+    """ "1 ticket", "2 tickets", "10,000 tickets"."""
     return f"{count:,} {word}" + ("" if count == 1 else "s")
+
 
 CLIENT_SEARCH_DEBOUNCE_MS = 250
 # Channel of a new ticket -> how its first message reads: the client's words an agent logs
@@ -140,11 +141,15 @@ class TicketsState(AppState):
             return "" if value == ANY else value
 
         return QueueFilters(
-            status=self.status_filter, priority=plain(self.priority_filter),
-            channel=plain(self.channel_filter), assignee=self.assignee_filter,
-            client=self.client_filter.strip(), sla_state=plain(self.sla_filter),
+            status=self.status_filter,
+            priority=plain(self.priority_filter),
+            channel=plain(self.channel_filter),
+            assignee=self.assignee_filter,
+            client=self.client_filter.strip(),
+            sla_state=plain(self.sla_filter),
             sentiment=plain(self.sentiment_filter),
-            created_from=self.created_from.strip(), created_to=self.created_to.strip(),
+            created_from=self.created_from.strip(),
+            created_to=self.created_to.strip(),
         )
 
     def _show_filters(self, filters: QueueFilters) -> None:
@@ -162,15 +167,21 @@ class TicketsState(AppState):
         other refusal raises, for the event's `service_event` to show)."""
         self.filter_error = ""
         try:
-            result = ticket_service.queue(self.require_actor(), self._filters(),
-                                          after=self._cursors[self.page - 1],
-                                          page_size=PAGE_SIZE)
+            result = ticket_service.queue(
+                self.require_actor(),
+                self._filters(),
+                after=self._cursors[self.page - 1],
+                page_size=PAGE_SIZE,
+            )
         except InvalidInput as error:
             self.filter_error, self.tickets = error.message, []
             self.total, self.has_next = 0, False
             return
-        self.tickets, self.total, self.total_capped = result.items, result.total, \
-            result.total_capped
+        self.tickets, self.total, self.total_capped = (
+            result.items,
+            result.total,
+            result.total_capped,
+        )
         self._next_cursor, self.has_next = result.next_cursor, bool(result.next_cursor)
         visible = {t.number for t in result.items}
         self.selected = [n for n in self.selected if n in visible]
@@ -199,8 +210,14 @@ class TicketsState(AppState):
 
     @service_event
     def set_filter(self, name: str, value: str):
-        if name in ("status_filter", "priority_filter", "channel_filter", "assignee_filter",
-                    "sla_filter", "sentiment_filter"):
+        if name in (
+            "status_filter",
+            "priority_filter",
+            "channel_filter",
+            "assignee_filter",
+            "sla_filter",
+            "sentiment_filter",
+        ):
             setattr(self, name, value)
             self.view_key = ""
             self._restart()
@@ -273,8 +290,9 @@ class TicketsState(AppState):
         return rx.toast.success(f"{plural(count, 'ticket')} assigned round-robin")
 
     def _search(self, page: int):
-        result = search_service.search_tickets(self.require_actor(), self.search_query,
-                                               page=page, limit=PAGE_SIZE)
+        result = search_service.search_tickets(
+            self.require_actor(), self.search_query, page=page, limit=PAGE_SIZE
+        )
         if result.kind == "number" and len(result.hits) == 1:
             return rx.redirect(routes.ticket(result.hits[0].number))
         self.search_hits, self.search_active = result.hits, True
@@ -285,7 +303,7 @@ class TicketsState(AppState):
 
     @service_event
     def run_search(self, form: dict):
-        self.search_query = str(form.get("q", "")).strip()[:search_service.MAX_QUERY_CHARS]
+        self.search_query = str(form.get("q", "")).strip()[: search_service.MAX_QUERY_CHARS]
         if not self.search_query:
             return self.clear_search()
         return self._search(1)
@@ -446,8 +464,9 @@ class TicketsState(AppState):
         if not self.new_client_name.strip() or not self.new_client_email.strip():
             self.add_client_error = "A new client needs a name and an email address."
             return None
-        row = client_service.create_client(actor, name=self.new_client_name,
-                                           email=self.new_client_email)
+        row = client_service.create_client(
+            actor, name=self.new_client_name, email=self.new_client_email
+        )
         self.picked_id = row.id
         self.picked_label = f"{row.name} <{row.email}> · #{row.id}" if row.email else row.name
         self.adding_client, self.client_query = False, ""

@@ -22,8 +22,13 @@ class FakeOpenAI:
     def config(self, **overrides):
         from crm_app.ai.llm import LlmConfig
 
-        values = {"chat_model": "openai/fake-chat", "api_base": self.base_url,
-                  "api_key": "sk-test-fake", "timeout_seconds": 5, "max_retries": 0}
+        values = {
+            "chat_model": "openai/fake-chat",
+            "api_base": self.base_url,
+            "api_key": "sk-test-fake",
+            "timeout_seconds": 5,
+            "max_retries": 0,
+        }
         values.update(overrides)
         return LlmConfig(**values)
 
@@ -38,26 +43,49 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
         def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers.get("content-length", 0))) or b"{}")
-            state.requests.append({"path": self.path, "body": body,
-                                   "auth": self.headers.get("authorization", "")})
+            state.requests.append(
+                {"path": self.path, "body": body, "auth": self.headers.get("authorization", "")}
+            )
             if state.down:
                 self._send(503, {"error": {"message": "overloaded", "type": "server_error"}})
                 return
             if self.path.endswith("/embeddings"):
                 inputs = body["input"] if isinstance(body["input"], list) else [body["input"]]
-                data = [{"object": "embedding", "index": i,
-                         "embedding": [float(len(t) % 7 + 1), 1.0, float(i + 1)]}
-                        for i, t in enumerate(inputs)]
-                self._send(200, {"object": "list", "data": data, "model": body.get("model"),
-                                 "usage": {"prompt_tokens": 1, "total_tokens": 1}})
+                data = [
+                    {
+                        "object": "embedding",
+                        "index": i,
+                        "embedding": [float(len(t) % 7 + 1), 1.0, float(i + 1)],
+                    }
+                    for i, t in enumerate(inputs)
+                ]
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": body.get("model"),
+                        "usage": {"prompt_tokens": 1, "total_tokens": 1},
+                    },
+                )
                 return
-            self._send(200, {
-                "id": "chatcmpl-1", "object": "chat.completion", "created": 0,
-                "model": body.get("model"),
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": state.reply}}],
-                "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
-            })
+            self._send(
+                200,
+                {
+                    "id": "chatcmpl-1",
+                    "object": "chat.completion",
+                    "created": 0,
+                    "model": body.get("model"),
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": state.reply},
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 10, "completion_tokens": 10, "total_tokens": 20},
+                },
+            )
 
         def _send(self, status: int, payload: dict) -> None:
             raw = json.dumps(payload).encode()

@@ -73,9 +73,13 @@ def test_background_work_runs_at_low_priority_and_the_caller_keeps_its_own() -> 
     before = runtime.thread_niceness()
     policy = runtime.thread_policy()
     seen = runtime.run_in_background(
-        lambda: (runtime.thread_niceness(), threading.current_thread() is threading.main_thread(),
-                 runtime.thread_policy()),
-        niceness=min(before + 7, 19))
+        lambda: (
+            runtime.thread_niceness(),
+            threading.current_thread() is threading.main_thread(),
+            runtime.thread_policy(),
+        ),
+        niceness=min(before + 7, 19),
+    )
     assert seen[:2] == (min(before + 7, 19), False)
     assert seen[2] == getattr(os, "SCHED_IDLE", seen[2])  # preempted by any agent-facing task
     assert (runtime.thread_niceness(), runtime.thread_policy()) == (before, policy)
@@ -95,9 +99,11 @@ def test_indexing_job_drains_its_backlog_at_low_priority(db: str, monkeypatch) -
 
     niceness: list[int] = []
     batches = iter([200, 200, 57, 0])
-    monkeypatch.setattr(retrieval, "index_resolved_tickets",
-                        lambda limit, provider: (niceness.append(runtime.thread_niceness()),
-                                                 next(batches))[1])
+    monkeypatch.setattr(
+        retrieval,
+        "index_resolved_tickets",
+        lambda limit, provider: (niceness.append(runtime.thread_niceness()), next(batches))[1],
+    )
     monkeypatch.setattr(retrieval, "reembed_stale", lambda limit, provider: 0)
     monkeypatch.setattr(sentiment, "score_new_client_messages", lambda limit: 0)
     monkeypatch.setenv("CRM_AI_NICE", "12")

@@ -20,8 +20,12 @@ from tests.factories import make_user
 
 def test_settings_screen_never_receives_the_key_and_only_managers_read_it(db, fake_openai):
     manager = make_user("manager")
-    llm.update_config(manager, chat_model="openai/fake-chat", api_base=fake_openai.base_url,
-                      api_key="sk-live-secret-123")
+    llm.update_config(
+        manager,
+        chat_model="openai/fake-chat",
+        api_base=fake_openai.base_url,
+        api_key="sk-live-secret-123",
+    )
     shown = llm.settings_for(manager)
     assert shown["api_key_set"] is True
     assert "sk-live-secret-123" not in repr(shown)
@@ -73,9 +77,19 @@ def test_litellm_embeddings_are_batched_normalised_and_named_by_model(db, fake_o
     assert provider.name == "litellm/openai/fake-embed"
 
     # Each stored vector records the model that made it.
-    retrieval.upsert_documents(SYSTEM, [DocumentInput(
-        source_kind=SourceKind.FAQ, source_ref="faq-1", title="Wire cut-off",
-        question="What is the wire cut-off time?", answer="2 pm Eastern.")], provider)
+    retrieval.upsert_documents(
+        SYSTEM,
+        [
+            DocumentInput(
+                source_kind=SourceKind.FAQ,
+                source_ref="faq-1",
+                title="Wire cut-off",
+                question="What is the wire cut-off time?",
+                answer="2 pm Eastern.",
+            )
+        ],
+        provider,
+    )
     with session_scope() as session:
         models = set(session.execute(select(RetrievalChunk.embedding_model)).scalars())
     assert models == {"litellm/openai/fake-embed"}

@@ -22,19 +22,32 @@ def _resolve(agent, number: int, answer: str) -> None:
 
 
 def _doc(ref: str, question: str, answer: str = "", **kw) -> DocumentInput:
-    return DocumentInput(source_kind=kw.pop("source_kind", SourceKind.RESOLVED_TICKET),
-                         source_ref=ref, title=question[:60], question=question, answer=answer,
-                         **kw)
+    return DocumentInput(
+        source_kind=kw.pop("source_kind", SourceKind.RESOLVED_TICKET),
+        source_ref=ref,
+        title=question[:60],
+        question=question,
+        answer=answer,
+        **kw,
+    )
 
 
 def test_resolved_tickets_are_indexed_and_found_by_meaning(db: str) -> None:
     agent = make_user("agent")
     client = make_client(agent)
-    wire = tickets.create_ticket(agent, client_id=client, subject="Wire transfer limits",
-                                 body="What is the daily limit for outgoing wire transfers?")
+    wire = tickets.create_ticket(
+        agent,
+        client_id=client,
+        subject="Wire transfer limits",
+        body="What is the daily limit for outgoing wire transfers?",
+    )
     _resolve(agent, wire.number, "Outgoing wires are limited to 50,000 USD per day.")
-    tax = tickets.create_ticket(agent, client_id=client, subject="Tax documents",
-                                body="When will my 1099 tax form be available?")
+    tax = tickets.create_ticket(
+        agent,
+        client_id=client,
+        subject="Tax documents",
+        body="When will my 1099 tax form be available?",
+    )
     _resolve(agent, tax.number, "1099 forms are published in your portal by mid-February.")
     make_ticket(agent, client, subject="Still open")  # open tickets are not knowledge yet
 
@@ -78,19 +91,40 @@ def test_filters_by_source_client_and_date(db: str) -> None:
     agent = make_user("agent")
     ada, bob = make_client(agent, "Ada Lovelace"), make_client(agent, "Bob Stone")
     old = datetime(2024, 1, 5, tzinfo=UTC)
-    retrieval.upsert_documents(SYSTEM, [
-        _doc("1", "How do I rebalance my portfolio?", client_id=ada, occurred_at=old,
-             audience=Audience.CLIENT),
-        _doc("2", "How do I rebalance my portfolio quarterly?", client_id=bob,
-             occurred_at=old + timedelta(days=300), audience=Audience.CLIENT),
-        _doc("faq-1", "Rebalancing explained", "We rebalance twice a year.",
-             source_kind=SourceKind.FAQ, audience=Audience.PUBLIC),
-    ])
+    retrieval.upsert_documents(
+        SYSTEM,
+        [
+            _doc(
+                "1",
+                "How do I rebalance my portfolio?",
+                client_id=ada,
+                occurred_at=old,
+                audience=Audience.CLIENT,
+            ),
+            _doc(
+                "2",
+                "How do I rebalance my portfolio quarterly?",
+                client_id=bob,
+                occurred_at=old + timedelta(days=300),
+                audience=Audience.CLIENT,
+            ),
+            _doc(
+                "faq-1",
+                "Rebalancing explained",
+                "We rebalance twice a year.",
+                source_kind=SourceKind.FAQ,
+                audience=Audience.PUBLIC,
+            ),
+        ],
+    )
     refs = lambda hits: {h.source_ref for h in hits}  # noqa: E731
     assert refs(retrieval.search(agent, "rebalance", client_id=ada)) == {"1"}
     assert refs(retrieval.search(agent, "rebalance", source_kinds=["faq"])) == {"faq-1"}
-    assert refs(retrieval.search(agent, "rebalance", source_kinds=["resolved_ticket"],
-                                 date_from=old + timedelta(days=30))) == {"2"}
+    assert refs(
+        retrieval.search(
+            agent, "rebalance", source_kinds=["resolved_ticket"], date_from=old + timedelta(days=30)
+        )
+    ) == {"2"}
     with pytest.raises(InvalidInput):
         retrieval.search(agent, "rebalance", source_kinds=["gossip"])
     with pytest.raises(InvalidInput):
@@ -103,18 +137,38 @@ def test_search_never_returns_what_the_user_may_not_see(db: str) -> None:
     ada_user, bob_user = make_user("client"), make_user("client")
     ada = make_client(agent, "Ada Lovelace", portal_user=ada_user)
     bob = make_client(agent, "Bob Stone", portal_user=bob_user)
-    retrieval.upsert_documents(SYSTEM, [
-        _doc("ada", "Pension transfer to another provider", client_id=ada,
-             audience=Audience.CLIENT),
-        _doc("bob", "Pension transfer to a new provider", client_id=bob,
-             audience=Audience.CLIENT),
-        _doc("board", "Pension transfer fee waiver for insiders", audience=Audience.MANAGERS,
-             source_kind=SourceKind.ARCHIVE_MESSAGE),
-        _doc("staff", "Pension transfer checklist for agents", audience=Audience.STAFF,
-             source_kind=SourceKind.ARCHIVE_MESSAGE),
-        _doc("faq", "How pension transfers work", source_kind=SourceKind.FAQ,
-             audience=Audience.PUBLIC),
-    ])
+    retrieval.upsert_documents(
+        SYSTEM,
+        [
+            _doc(
+                "ada",
+                "Pension transfer to another provider",
+                client_id=ada,
+                audience=Audience.CLIENT,
+            ),
+            _doc(
+                "bob", "Pension transfer to a new provider", client_id=bob, audience=Audience.CLIENT
+            ),
+            _doc(
+                "board",
+                "Pension transfer fee waiver for insiders",
+                audience=Audience.MANAGERS,
+                source_kind=SourceKind.ARCHIVE_MESSAGE,
+            ),
+            _doc(
+                "staff",
+                "Pension transfer checklist for agents",
+                audience=Audience.STAFF,
+                source_kind=SourceKind.ARCHIVE_MESSAGE,
+            ),
+            _doc(
+                "faq",
+                "How pension transfers work",
+                source_kind=SourceKind.FAQ,
+                audience=Audience.PUBLIC,
+            ),
+        ],
+    )
 
     def seen(actor) -> set[str]:
         return {h.source_ref for h in retrieval.search(actor, "pension transfer", k=10)}
@@ -131,11 +185,19 @@ def test_search_never_returns_what_the_user_may_not_see(db: str) -> None:
 def test_archive_chunks_are_taken_in_the_same_shape(db: str) -> None:
     agent = make_user("agent")
     long_body = " ".join(f"Paragraph {i} about custody accounts and settlement." for i in range(30))
-    retrieval.upsert_documents(SYSTEM, [DocumentInput(
-        source_kind=SourceKind.ARCHIVE_MESSAGE, source_ref="msg-1@archive",
-        title="Custody migration", chunks=retrieval.chunk_text(long_body + " ESCROW-TOKEN"),
-        participants=["ops@firm.example"], metadata={"mailbox": "ops"},
-    )])
+    retrieval.upsert_documents(
+        SYSTEM,
+        [
+            DocumentInput(
+                source_kind=SourceKind.ARCHIVE_MESSAGE,
+                source_ref="msg-1@archive",
+                title="Custody migration",
+                chunks=retrieval.chunk_text(long_body + " ESCROW-TOKEN"),
+                participants=["ops@firm.example"],
+                metadata={"mailbox": "ops"},
+            )
+        ],
+    )
     hit = retrieval.search(agent, "ESCROW-TOKEN")[0]
     assert hit.source_ref == "msg-1@archive"
     assert len(retrieval.chunk_text(long_body)) > 1

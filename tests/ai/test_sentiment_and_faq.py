@@ -46,8 +46,9 @@ def test_shipped_sentiment_model_matches_its_training_data() -> None:
 def test_indexing_job_scores_each_client_message_once(db: str) -> None:
     agent, client_user = make_user("agent"), make_user("client")
     client = make_client(agent, portal_user=client_user)
-    number = tickets.create_ticket(agent, client_id=client, subject="Fees",
-                                   body="Opened for the client.").number
+    number = tickets.create_ticket(
+        agent, client_id=client, subject="Fees", body="Opened for the client."
+    ).number
     tickets.add_message(client_user, number, "Thank you so much, the refund arrived. Great help!")
     tickets.add_message(client_user, number, "I'm furious, you charged the fee again!")
     first = ai_index.run()
@@ -66,24 +67,30 @@ def test_faq_topics_group_questions_without_being_told_how_many(db: str) -> None
     agent, client_user = make_user("agent"), make_user("client")
     client = make_client(agent, portal_user=client_user)
     questions = {
-        "password": ["I forgot my portal password, how do I reset it?",
-                     "How can I reset my password for the client portal?",
-                     "My portal password no longer works, please help me reset it."],
-        "tax": ["When will my 1099 tax form be available?",
-                "Where can I download my 1099 tax form?",
-                "I still have not received my 1099 tax form."],
+        "password": [
+            "I forgot my portal password, how do I reset it?",
+            "How can I reset my password for the client portal?",
+            "My portal password no longer works, please help me reset it.",
+        ],
+        "tax": [
+            "When will my 1099 tax form be available?",
+            "Where can I download my 1099 tax form?",
+            "I still have not received my 1099 tax form.",
+        ],
     }
     numbers: dict[str, list[int]] = {}
     for topic, texts in questions.items():
         for text in texts:
-            number = tickets.create_ticket(agent, client_id=client, subject="Question",
-                                           body="Opened for the client.").number
+            number = tickets.create_ticket(
+                agent, client_id=client, subject="Question", body="Opened for the client."
+            ).number
             tickets.add_message(client_user, number, text)
             numbers.setdefault(topic, []).append(number)
     now = utcnow()
     topics = faq_clusters.faq_topics(agent, now - timedelta(days=1), now + timedelta(minutes=1))
     assert sorted(sorted(t.ticket_numbers) for t in topics) == sorted(
-        sorted(n) for n in numbers.values())
+        sorted(n) for n in numbers.values()
+    )
     every_question = [q for texts in questions.values() for q in texts]
     assert all(t.size == 3 and t.representative in every_question for t in topics)
     with pytest.raises(InvalidInput):
@@ -96,16 +103,24 @@ def test_faq_clustering_keeps_paraphrases_and_typos_together_and_topics_apart() 
     from sklearn.metrics import adjusted_rand_score
 
     questions = {
-        "rmd": ["When do I have to take my required minimum distribution?",
-                "rmd amount for this year?", "How is my RMD calcualted?",
-                "I turned 73, do I need to start withdrawals from my IRA?"],
-        "overdraft": ["Why was I charged an overdraft fee?",
-                      "Can you refund the overdarft charge from yesterday?",
-                      "How do I turn off overdraft coverage?",
-                      "I went negative by $3 and got a $35 fee, that's outrageous."],
-        "2fa": ["How do I turn on two-factor authentication?",
-                "2fa code not working", "The text message verification code never arrives.",
-                "I got a new phone and my authenticator app codes don't work."],
+        "rmd": [
+            "When do I have to take my required minimum distribution?",
+            "rmd amount for this year?",
+            "How is my RMD calcualted?",
+            "I turned 73, do I need to start withdrawals from my IRA?",
+        ],
+        "overdraft": [
+            "Why was I charged an overdraft fee?",
+            "Can you refund the overdarft charge from yesterday?",
+            "How do I turn off overdraft coverage?",
+            "I went negative by $3 and got a $35 fee, that's outrageous.",
+        ],
+        "2fa": [
+            "How do I turn on two-factor authentication?",
+            "2fa code not working",
+            "The text message verification code never arrives.",
+            "I got a new phone and my authenticator app codes don't work.",
+        ],
     }
     texts = [q for qs in questions.values() for q in qs]
     gold = [topic for topic, qs in questions.items() for _ in qs]
@@ -125,17 +140,25 @@ def test_queue_can_filter_tickets_by_the_latest_client_sentiment(db: str) -> Non
 
     agent, client_user = make_user("agent"), make_user("client")
     client = make_client(agent, portal_user=client_user)
-    calmed = tickets.create_ticket(agent, client_id=client, subject="Fee",
-                                   body="Opened for the client.").number
+    calmed = tickets.create_ticket(
+        agent, client_id=client, subject="Fee", body="Opened for the client."
+    ).number
     tickets.add_message(client_user, calmed, "I'm furious, you charged the fee twice!")
     tickets.add_message(client_user, calmed, "Thank you so much, the refund arrived. Great!")
-    angry = tickets.create_ticket(agent, client_id=client, subject="Card",
-                                  body="Opened for the client.").number
+    angry = tickets.create_ticket(
+        agent, client_id=client, subject="Card", body="Opened for the client."
+    ).number
     tickets.add_message(client_user, angry, "This is unacceptable, my card was declined again!")
     ai_index.run()
     latest = sentiment.latest_ticket_sentiment()
     with session_scope() as session:
-        negative = session.execute(
-            select(Ticket.number).join(latest, latest.c.ticket_id == Ticket.id)
-            .where(latest.c.label == "negative")).scalars().all()
+        negative = (
+            session.execute(
+                select(Ticket.number)
+                .join(latest, latest.c.ticket_id == Ticket.id)
+                .where(latest.c.label == "negative")
+            )
+            .scalars()
+            .all()
+        )
     assert negative == [angry]  # the calmed-down client's ticket is no longer negative

@@ -15,18 +15,27 @@ from tests.factories import make_client, make_user
 
 
 def _client_ticket(agent, client_user, client_id, subject: str, question: str) -> int:
-    number = tickets.create_ticket(agent, client_id=client_id, subject=subject,
-                                   body="Ticket opened on the client's behalf.").number
+    number = tickets.create_ticket(
+        agent, client_id=client_id, subject=subject, body="Ticket opened on the client's behalf."
+    ).number
     tickets.add_message(client_user, number, question)
     return number
 
 
 def _knowledge(agent) -> None:
     bob = make_client(agent, "Bob Stone")
-    old = tickets.create_ticket(agent, client_id=bob, subject="Wire transfer timing",
-                                body="How long does an international wire take to arrive?")
-    tickets.add_message(agent, old.number, "Dear Bob,\n\nInternational wires arrive within two "
-                        "business days, Bob.\n\nKind regards,\nSam")
+    old = tickets.create_ticket(
+        agent,
+        client_id=bob,
+        subject="Wire transfer timing",
+        body="How long does an international wire take to arrive?",
+    )
+    tickets.add_message(
+        agent,
+        old.number,
+        "Dear Bob,\n\nInternational wires arrive within two "
+        "business days, Bob.\n\nKind regards,\nSam",
+    )
     tickets.update_ticket(agent, old.number, expected_version=None, status="resolved")
     retrieval.index_resolved_tickets()
 
@@ -37,8 +46,13 @@ def setting(db):
     ada_user = make_user("client")
     ada = make_client(agent, "Ada Lovelace", portal_user=ada_user)
     _knowledge(agent)
-    number = _client_ticket(agent, ada_user, ada, "Money abroad",
-                            "When will my international wire arrive at the other bank?")
+    number = _client_ticket(
+        agent,
+        ada_user,
+        ada,
+        "Money abroad",
+        "When will my international wire arrive at the other bank?",
+    )
     return agent, ada_user, number
 
 
@@ -91,11 +105,12 @@ def test_llm_outage_falls_back_to_retrieval_and_says_so(setting, fake_openai):
     assert "two business days" in view.draft
 
 
-def test_investment_reply_gets_the_disclaimer_and_risky_claims_are_flagged(setting,
-                                                                           fake_openai):
+def test_investment_reply_gets_the_disclaimer_and_risky_claims_are_flagged(setting, fake_openai):
     agent, _, number = setting
-    fake_openai.reply = ("Dear Ada, you should move your savings into our growth fund; "
-                         "it is guaranteed to return 8% a year. Kind regards")
+    fake_openai.reply = (
+        "Dear Ada, you should move your savings into our growth fund; "
+        "it is guaranteed to return 8% a year. Kind regards"
+    )
     pending = suggestions.request_suggestion(agent, number)
     view = suggestions.generate_suggestion(agent, pending.id, config=fake_openai.config())
     assert compliance.FINANCE_DISCLAIMER in view.draft
@@ -111,19 +126,28 @@ def test_compliance_check_passes_a_plain_service_reply():
 
 def test_suggestion_never_cites_what_the_agent_may_not_see(setting):
     agent, _, number = setting
-    retrieval.upsert_documents(SYSTEM, [DocumentInput(
-        source_kind=SourceKind.ARCHIVE_MESSAGE, source_ref="board-memo",
-        title="International wire arrival board memo",
-        question="When will international wires arrive at the other bank?",
-        answer="CONFIDENTIAL: wires for insiders arrive same day.",
-        audience=Audience.MANAGERS)])
+    retrieval.upsert_documents(
+        SYSTEM,
+        [
+            DocumentInput(
+                source_kind=SourceKind.ARCHIVE_MESSAGE,
+                source_ref="board-memo",
+                title="International wire arrival board memo",
+                question="When will international wires arrive at the other bank?",
+                answer="CONFIDENTIAL: wires for insiders arrive same day.",
+                audience=Audience.MANAGERS,
+            )
+        ],
+    )
     manager = make_user("manager")
     agent_view = suggestions.generate_suggestion(
-        agent, suggestions.request_suggestion(agent, number).id, config=llm.LlmConfig())
+        agent, suggestions.request_suggestion(agent, number).id, config=llm.LlmConfig()
+    )
     assert "board-memo" not in {s["ref"] for s in agent_view.sources}
     assert "CONFIDENTIAL" not in agent_view.draft
     manager_view = suggestions.generate_suggestion(
-        manager, suggestions.request_suggestion(manager, number).id, config=llm.LlmConfig())
+        manager, suggestions.request_suggestion(manager, number).id, config=llm.LlmConfig()
+    )
     assert "board-memo" in {s["ref"] for s in manager_view.sources}
     # The manager's wider draft is cached apart: the agent's cached draft is untouched.
     assert suggestions.current_suggestion(agent, number).id == agent_view.id
@@ -140,7 +164,8 @@ def test_clients_and_roleless_users_get_no_suggestions(setting):
 def test_ratings_insertions_and_edits_are_recorded(setting):
     agent, _, number = setting
     view = suggestions.generate_suggestion(
-        agent, suggestions.request_suggestion(agent, number).id, config=llm.LlmConfig())
+        agent, suggestions.request_suggestion(agent, number).id, config=llm.LlmConfig()
+    )
     suggestions.rate_suggestion(agent, view.id, 1)
     suggestions.record_inserted(agent, view.id)
     kept = suggestions.record_sent(agent, view.id, view.draft + "\nP.S. Call me anytime.")
@@ -158,8 +183,12 @@ def test_llm_key_is_encrypted_at_rest_and_only_managers_configure(db, fake_opena
     manager = make_user("manager")
     with pytest.raises(PermissionDenied):
         llm.update_config(make_user("agent"), chat_model="openai/x")
-    config = llm.update_config(manager, chat_model="openai/fake-chat",
-                               api_base=fake_openai.base_url, api_key="sk-live-secret")
+    config = llm.update_config(
+        manager,
+        chat_model="openai/fake-chat",
+        api_base=fake_openai.base_url,
+        api_key="sk-live-secret",
+    )
     with session_scope() as session:
         stored = session.execute(select(LlmSettings)).scalars().one()
         assert "sk-live-secret" not in stored.api_key_encrypted

@@ -21,9 +21,13 @@ NAMESPACE = "/_event"
 
 def sign_in_cookie(app_url: str, email: str, password: str) -> str:
     """The session cookie the sign-in form post sets (as a browser would get it)."""
-    response = requests.post(f"{app_url}/api/auth/login",
-                             data={"email": email, "password": password},
-                             headers={"Origin": app_url}, allow_redirects=False, timeout=30)
+    response = requests.post(
+        f"{app_url}/api/auth/login",
+        data={"email": email, "password": password},
+        headers={"Origin": app_url},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert response.status_code == 303, response.text
     token = response.cookies.get("crm_session")
     assert token, f"no session cookie: {response.headers}"
@@ -31,8 +35,13 @@ def sign_in_cookie(app_url: str, email: str, password: str) -> str:
 
 
 def sign_out(app_url: str, session_cookie: str) -> None:
-    response = requests.post(f"{app_url}/api/auth/logout", cookies={"crm_session": session_cookie},
-                             headers={"Origin": app_url}, allow_redirects=False, timeout=30)
+    response = requests.post(
+        f"{app_url}/api/auth/logout",
+        cookies={"crm_session": session_cookie},
+        headers={"Origin": app_url},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert response.status_code == 303
 
 
@@ -55,18 +64,21 @@ class Tab:
         if self.session_cookie:
             headers["Cookie"] = f"crm_session={self.session_cookie}"
         # Sent as given: the client would otherwise move a Cookie header into its cookie jar.
-        sio = socketio.AsyncClient(reconnection=False,
-                                   websocket_extra_options={"headers": headers})
+        sio = socketio.AsyncClient(reconnection=False, websocket_extra_options={"headers": headers})
 
         @sio.on("event", namespace=NAMESPACE)
         async def _on_event(update: Any) -> None:
             self.frames.append(update)
             self._last_frame = asyncio.get_running_loop().time()
 
-        await sio.connect(f"{self.app_url}?token={self.token}",
-                          transports=["websocket"], namespaces=[NAMESPACE],
-                          socketio_path="/_event",
-                          auth={"event": _event(HYDRATE, {}, path)}, wait_timeout=20)
+        await sio.connect(
+            f"{self.app_url}?token={self.token}",
+            transports=["websocket"],
+            namespaces=[NAMESPACE],
+            socketio_path="/_event",
+            auth={"event": _event(HYDRATE, {}, path)},
+            wait_timeout=20,
+        )
         self._sio = sio
         await self.settle()
 
@@ -107,8 +119,11 @@ def route_params(path: str) -> dict[str, str]:
 
 
 def _event(name: str, payload: dict, path: str) -> dict:
-    return {"name": name, "payload": payload,
-            "router_data": {"pathname": path, "asPath": path, "query": route_params(path)}}
+    return {
+        "name": name,
+        "payload": payload,
+        "router_data": {"pathname": path, "asPath": path, "query": route_params(path)},
+    }
 
 
 @dataclass(frozen=True)
@@ -127,22 +142,35 @@ def handlers_of(root_state: type) -> Iterator[Handler]:
         pending.extend(cls.get_substates())
         for name, handler in cls.event_handlers.items():
             signature = inspect.signature(handler.fn)
-            params = {p.name: str(p.annotation) for p in signature.parameters.values()
-                      if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
-            yield Handler(f"{cls.get_full_name()}.{name}", params,
-                          bool(getattr(handler, "is_background", False)))
+            params = {
+                p.name: str(p.annotation)
+                for p in signature.parameters.values()
+                if p.name != "self" and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            }
+            yield Handler(
+                f"{cls.get_full_name()}.{name}",
+                params,
+                bool(getattr(handler, "is_background", False)),
+            )
 
 
 def payloads_for(handler: Handler, targets: list[int]) -> Iterator[dict]:
     """Arguments aimed at other people's records, then arguments of the wrong type."""
+
     def value(annotation: str, target: int) -> Any:
         if "int" in annotation:
             return target
         if "bool" in annotation:
             return True
         if "dict" in annotation:
-            return {"id": target, "number": target, "client_id": target, "user_id": target,
-                    "email": "probe@evil.example", "name": "<img src=x onerror=alert(1)>"}
+            return {
+                "id": target,
+                "number": target,
+                "client_id": target,
+                "user_id": target,
+                "email": "probe@evil.example",
+                "name": "<img src=x onerror=alert(1)>",
+            }
         if "list" in annotation:
             return [target]
         return str(target)
@@ -150,5 +178,7 @@ def payloads_for(handler: Handler, targets: list[int]) -> Iterator[dict]:
     for target in targets:
         yield {name: value(annotation, target) for name, annotation in handler.params.items()}
     if handler.params:
-        yield {name: ("abc" if "int" in annotation else {"$ne": None})
-               for name, annotation in handler.params.items()}
+        yield {
+            name: ("abc" if "int" in annotation else {"$ne": None})
+            for name, annotation in handler.params.items()
+        }

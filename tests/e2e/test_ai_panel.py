@@ -17,9 +17,11 @@ def test_agent_sees_sentiment_and_a_sourced_retrieval_only_draft_and_inserts_it(
 ) -> None:
     agent, number, answered = ticket_with_known_answer(
         "This is unacceptable, my international wire still has not arrived at the other bank. "
-        "When will it arrive?")
-    context, page = signed_in(browser, app_url, agent.email, timeout=TIMEOUT, width=1500,
-                              height=1000)
+        "When will it arrive?"
+    )
+    context, page = signed_in(
+        browser, app_url, agent.email, timeout=TIMEOUT, width=1500, height=1000
+    )
     page.goto(f"{app_url}/tickets/{number}")
 
     panel = page.locator("#ai-panel")

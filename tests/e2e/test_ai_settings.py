@@ -32,7 +32,11 @@ def _configure(page: Page, app_url: str, fake: FakeOpenAI) -> None:
 
 
 def test_manager_configures_the_llm_and_the_agent_gets_a_generated_draft(
-    db: str, app_url: str, browser: Browser, fake_openai: FakeOpenAI, shoot  # noqa: F811
+    db: str,
+    app_url: str,
+    browser: Browser,
+    fake_openai: FakeOpenAI,  # noqa: F811
+    shoot,
 ) -> None:
     agent, number, _ = ticket_with_known_answer("When will my international wire arrive?")
     manager = make_user("manager")
@@ -53,18 +57,22 @@ def test_manager_configures_the_llm_and_the_agent_gets_a_generated_draft(
     shoot(page, "ai-settings-connected")
     page.context.close()
 
-    fake_openai.reply = ("Dear Ada,\n\nYour international wire will arrive within two business "
-                         "days [1].\n\nKind regards,\nSam Agent")
+    fake_openai.reply = (
+        "Dear Ada,\n\nYour international wire will arrive within two business "
+        "days [1].\n\nKind regards,\nSam Agent"
+    )
     _, page = signed_in(browser, app_url, agent.email, timeout=TIMEOUT, height=1000)
     expect(page.get_by_role("link", name="AI settings")).to_have_count(0)  # managers only
     page.goto(f"{app_url}/tickets/{number}")
     panel = page.locator("#ai-panel")
     expect(panel.locator("#ai-draft")).to_contain_text(
-        "will arrive within two business days [1]", timeout=TIMEOUT)
+        "will arrive within two business days [1]", timeout=TIMEOUT
+    )
     expect(panel.locator("#ai-mode-badge")).to_have_text("LLM", timeout=TIMEOUT)
     expect(panel.locator("#ai-notice")).to_have_count(0)  # not retrieval-only
     expect(panel.locator("a.ai-source").first).to_have_attribute(
-        "href", re.compile(r"/tickets/"), timeout=TIMEOUT)
+        "href", re.compile(r"/tickets/"), timeout=TIMEOUT
+    )
     chat_calls = [r for r in fake_openai.requests if r["path"].endswith("/chat/completions")]
     assert chat_calls and chat_calls[-1]["auth"] == f"Bearer {SECRET}"
     shoot(page, "ai-panel-llm-draft")
@@ -72,7 +80,11 @@ def test_manager_configures_the_llm_and_the_agent_gets_a_generated_draft(
 
 
 def test_provider_down_is_said_plainly_and_the_agent_still_gets_a_retrieval_draft(
-    db: str, app_url: str, browser: Browser, fake_openai: FakeOpenAI, shoot  # noqa: F811
+    db: str,
+    app_url: str,
+    browser: Browser,
+    fake_openai: FakeOpenAI,  # noqa: F811
+    shoot,
 ) -> None:
     agent, number, _ = ticket_with_known_answer("When will my international wire arrive?")
     manager = make_user("manager")
@@ -80,8 +92,9 @@ def test_provider_down_is_said_plainly_and_the_agent_still_gets_a_retrieval_draf
     _configure(page, app_url, fake_openai)
     fake_openai.down = True
     page.locator("#ai-test-connection").click()
-    expect(page.locator("#ai-check-result")).to_contain_text("Provider unreachable",
-                                                             timeout=TIMEOUT)
+    expect(page.locator("#ai-check-result")).to_contain_text(
+        "Provider unreachable", timeout=TIMEOUT
+    )
     shoot(page, "ai-settings-provider-down")
     # Bad input gets a message, not a crash.
     page.locator("#ai-api-base").fill("ftp://nowhere")

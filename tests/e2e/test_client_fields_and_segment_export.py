@@ -19,8 +19,11 @@ def test_manager_adds_a_custom_field_and_exports_a_segment(
     manager = make_user("manager", "Morgan Manager")
     client_service.create_client(manager, name="Vera Vip", tags="vip")
     client_service.create_client(manager, name="Paul Plain")
-    segments.save_segment(manager, name="VIPs", rules={"op": "and", "rules": [
-        {"field": "tags", "operator": "has", "value": "vip"}]})
+    segments.save_segment(
+        manager,
+        name="VIPs",
+        rules={"op": "and", "rules": [{"field": "tags", "operator": "has", "value": "vip"}]},
+    )
     context, page = signed_in(browser, app_url, manager.email)
 
     page.goto(f"{app_url}/clients")
@@ -43,8 +46,7 @@ def test_manager_adds_a_custom_field_and_exports_a_segment(
         page.locator("#segment-export-csv").click()
     download = download_info.value
     assert download.suggested_filename == "segment-vips.csv"
-    rows = list(csv.DictReader(io.StringIO(
-        download.path().read_bytes().decode("utf-8-sig"))))
+    rows = list(csv.DictReader(io.StringIO(download.path().read_bytes().decode("utf-8-sig"))))
     assert [row["name"] for row in rows] == ["Vera Vip"]
     shoot(page, "segment-export")
     context.close()
@@ -56,8 +58,14 @@ def test_marketing_cannot_export_a_segment_built_on_net_worth(
     manager = make_user("manager", "Morgan Manager")
     marketer = make_user("marketing", "Mia Marketing")
     client_service.create_client(manager, name="Rich Client", net_worth="9000000")
-    segments.save_segment(manager, name="Millionaires", rules={"op": "and", "rules": [
-        {"field": "net_worth", "operator": "gte", "value": "1000000"}]})
+    segments.save_segment(
+        manager,
+        name="Millionaires",
+        rules={
+            "op": "and",
+            "rules": [{"field": "net_worth", "operator": "gte", "value": "1000000"}],
+        },
+    )
     context, page = signed_in(browser, app_url, marketer.email, landing="/clients")
     page.goto(f"{app_url}/segments")
     page.get_by_role("button", name="Millionaires").click()

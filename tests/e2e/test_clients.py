@@ -119,7 +119,9 @@ def test_agent_imports_a_csv_maps_columns_and_reads_the_rejected_rows(
         "Full name,E-mail,Mobile,Country,Segment\n"
         "Ada Lovelace,ada@x.example,+44 20 7946 0958,GB,vip\n"
         "Bad Email,not-an-email,,GB,\n"
-        "Grace Hopper,grace@x.example,+1 202 555 0143,US,esg\n", encoding="utf-8")
+        "Grace Hopper,grace@x.example,+1 202 555 0143,US,esg\n",
+        encoding="utf-8",
+    )
     context, page = signed_in(browser, app_url, agent.email, landing="/tickets")
     page.goto(f"{app_url}/clients")
     page.locator("#import-clients").click()
@@ -139,7 +141,9 @@ def test_agent_imports_a_csv_maps_columns_and_reads_the_rejected_rows(
     expect(page.locator("tr.rejected-row")).to_contain_text("not a valid email")
     shoot(page, "clients-08-import-report")
     assert {c.name: c.tags for c in client_service.list_clients(agent).items} == {
-        "Ada Lovelace": "vip", "Grace Hopper": "esg"}
+        "Ada Lovelace": "vip",
+        "Grace Hopper": "esg",
+    }
     context.close()
 
 
@@ -171,8 +175,7 @@ def test_manager_holds_then_erases_a_client_and_merges_a_duplicate(
     shoot(page, "clients-10-duplicates")
     row.get_by_role("button", name=re.compile("Merge into")).click()
     expect(page.get_by_text("No likely duplicates")).to_be_visible()
-    assert [c.id for c in client_service.list_clients(manager, search="grace").items] == [
-        keep_id]
+    assert [c.id for c in client_service.list_clients(manager, search="grace").items] == [keep_id]
     context.close()
 
 
@@ -188,11 +191,18 @@ def test_clients_page_fits_1280_filters_apply_on_enter_and_columns_persist(
     manager = make_user("manager", "Morgan Manager")
     currency_rates.set_rate(manager, "GBP", "1.27", "2026-11-30", "ECB")
     client_service.create_client(
-        manager, name="Penelope Longname-Fitzwilliam", country="GB", currency="GBP",
+        manager,
+        name="Penelope Longname-Fitzwilliam",
+        country="GB",
+        currency="GBP",
         email="penelope.longname-fitzwilliam.private.office@very-long-domain.example",
-        phone="+44 7700 900414", net_worth="1000000", tags="vip, esg, family-office")
-    client_service.create_client(manager, name="Dora Dollar", country="US",
-                                 net_worth="1200000", email="dora@x.example")
+        phone="+44 7700 900414",
+        net_worth="1000000",
+        tags="vip, esg, family-office",
+    )
+    client_service.create_client(
+        manager, name="Dora Dollar", country="US", net_worth="1200000", email="dora@x.example"
+    )
     context, page = signed_in(browser, app_url, manager.email, landing="/tickets", width=1280)
     page.goto(f"{app_url}/clients")
     expect(page.locator("tr.client-row")).to_have_count(2)

@@ -89,8 +89,14 @@ def test_manager_bootstrap_role_assignment_and_agent_ticket_flow(
     page.get_by_role("link", name="Clients").click()
     expect(page.get_by_text("No clients yet")).to_be_visible()
     page.locator("#new-client").click()
-    _fill_form(page, **{"client-name": "Ada Lovelace", "client-email": "ada@example.com",
-                        "net-worth": "2500000"})
+    _fill_form(
+        page,
+        **{
+            "client-name": "Ada Lovelace",
+            "client-email": "ada@example.com",
+            "net-worth": "2500000",
+        },
+    )
     page.locator("#create-client").click()
     expect(page).to_have_url(re.compile(r"/clients/\d+$"), timeout=TIMEOUT)  # the new profile
     expect(page.get_by_text("Ada Lovelace").first).to_be_visible()

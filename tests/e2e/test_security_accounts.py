@@ -29,8 +29,9 @@ RAW_UPLOAD = """async ([handler, size]) => {
 }"""
 
 
-def _context_with_session(browser: Browser, app_url: str, email: str
-                          ) -> tuple[BrowserContext, Page]:
+def _context_with_session(
+    browser: Browser, app_url: str, email: str
+) -> tuple[BrowserContext, Page]:
     """A browser holding a session cookie for `email` (signed in through the service)."""
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT)
@@ -44,7 +45,8 @@ def _stored_uploads() -> list[Path]:
 
 
 def test_upload_from_a_user_without_a_role_is_refused_before_a_byte_is_stored(
-        db: str, app_url: str, browser: Browser) -> None:
+    db: str, app_url: str, browser: Browser
+) -> None:
     no_role = make_user(None)
     context, page = _context_with_session(browser, app_url, no_role.email)
     page.goto(f"{app_url}/waiting")
@@ -57,14 +59,16 @@ def test_upload_from_a_user_without_a_role_is_refused_before_a_byte_is_stored(
     context.clear_cookies()
     status, _ = page.evaluate(RAW_UPLOAD, [IMPORT_HANDLER, 1024])
     assert status == 401
-    status, _ = page.evaluate(RAW_UPLOAD, [IMPORT_HANDLER.replace("receive_upload",
-                                                                  "run_import"), 1024])
+    status, _ = page.evaluate(
+        RAW_UPLOAD, [IMPORT_HANDLER.replace("receive_upload", "run_import"), 1024]
+    )
     assert status == 404
     context.close()
 
 
 def test_agent_upload_passes_the_guard_and_lands_private(
-        db: str, app_url: str, browser: Browser, tmp_path: Path) -> None:
+    db: str, app_url: str, browser: Browser, tmp_path: Path
+) -> None:
     agent = make_user("agent")
     csv_file = tmp_path / "clients.csv"
     csv_file.write_text("Full name,E-mail\nAda Lovelace,ada@x.example\n", encoding="utf-8")
@@ -79,13 +83,15 @@ def test_agent_upload_passes_the_guard_and_lands_private(
 
 
 def test_manager_sees_and_clears_a_sign_in_throttle(
-        db: str, app_url: str, browser: Browser, shoot) -> None:
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     target = make_user("agent", "Alex Agent")
     manager = make_user("manager", "Morgan Manager")
     for _ in range(4):
         with pytest.raises(InvalidInput):
-            accounts.log_in(target.email, "wrong guess 123", client_ip="198.51.100.66",
-                            device_id=None)
+            accounts.log_in(
+                target.email, "wrong guess 123", client_ip="198.51.100.66", device_id=None
+            )
         skip_login_waits()
     context, page = _context_with_session(browser, app_url, manager.email)
     page.goto(f"{app_url}/users")
@@ -102,7 +108,8 @@ def test_manager_sees_and_clears_a_sign_in_throttle(
 
 
 def test_sign_up_answers_the_same_for_a_registered_address(
-        db: str, app_url: str, browser: Browser, shoot) -> None:
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     taken = make_user("agent")
     notices = []
     for email in (taken.email, "brand.new@firm.example"):
@@ -124,7 +131,8 @@ def test_sign_up_answers_the_same_for_a_registered_address(
 
 
 def test_sign_up_refuses_a_weak_password_with_a_reason(
-        db: str, app_url: str, browser: Browser, shoot) -> None:
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     make_user("agent")  # the instance is set up
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     context.set_default_timeout(TIMEOUT)

@@ -29,8 +29,9 @@ def secrets(db: str) -> dict:
     """A manager's client with a large net worth and a ticket carrying an internal note."""
     manager = make_user("manager", name="Mona Sentinel-Manager")
     client_id = make_client(manager, CLIENT_NAME, net_worth="7654321.00")
-    number = tickets.create_ticket(manager, client_id=client_id, subject=SUBJECT,
-                                   body="Please move 5,000,000 EUR.").number
+    number = tickets.create_ticket(
+        manager, client_id=client_id, subject=SUBJECT, body="Please move 5,000,000 EUR."
+    ).number
     tickets.add_message(manager, number, NOTE, internal=True)
     return {"manager": manager, "client_id": client_id, "number": number}
 
@@ -39,16 +40,21 @@ def _snapshot(manager: Actor, number: int, client_id: int) -> tuple:
     detail = tickets.get_ticket(manager, number)
     client = clients.get_client(manager, client_id)
     users = [(u.id, u.role, u.is_active) for u in accounts.list_users(manager)]
-    return (detail.ticket.subject, detail.ticket.status, len(detail.messages),
-            str(client.net_worth), client.name, users)
+    return (
+        detail.ticket.subject,
+        detail.ticket.status,
+        len(detail.messages),
+        str(client.net_worth),
+        client.name,
+        users,
+    )
 
 
 def _attacker(role: str | None, manager: Actor) -> Actor:
     attacker = make_user(role)
     if role == "client":  # a client with a ticket of their own, to have a foothold
         own = make_client(manager, "Ivan Attacker", portal_user=attacker)
-        tickets.create_ticket(manager, client_id=own, subject="My own question",
-                              body="Hello")
+        tickets.create_ticket(manager, client_id=own, subject="My own question", body="Hello")
     return attacker
 
 
@@ -116,8 +122,11 @@ def test_a_tab_reused_after_sign_out_or_without_a_session_replays_nothing(
         await bare.close()
         # The manager signs out; someone else signs in on the same tab.
         sign_out(app_url, manager_cookie)
-        other = Tab(app_url, token=tab.token,
-                    session_cookie=sign_in_cookie(app_url, client_user.email, PASSWORD))
+        other = Tab(
+            app_url,
+            token=tab.token,
+            session_cookie=sign_in_cookie(app_url, client_user.email, PASSWORD),
+        )
         await other.open(path)
         seen_after = other.text()
         await other.close()
@@ -140,15 +149,23 @@ def test_the_websocket_and_state_changing_requests_refuse_other_sites(
     tab = Tab(app_url, origin="https://evil.example")
     with pytest.raises(Exception, match=r"(?i)connect"):
         run_async(tab.open("/"))
-    response = requests.post(f"{app_url}/api/auth/login", data={"email": "a@b.c"},
-                             headers={"Origin": "https://evil.example"},
-                             allow_redirects=False, timeout=30)
+    response = requests.post(
+        f"{app_url}/api/auth/login",
+        data={"email": "a@b.c"},
+        headers={"Origin": "https://evil.example"},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert response.status_code == 403
-    preflight = requests.options(f"{app_url}/api/health", timeout=30, headers={
-        "Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    preflight = requests.options(
+        f"{app_url}/api/health",
+        timeout=30,
+        headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"},
+    )
     assert "access-control-allow-origin" not in {k.lower() for k in preflight.headers}
-    simple = requests.get(f"{app_url}/api/health", headers={"Origin": "https://evil.example"},
-                          timeout=30)
+    simple = requests.get(
+        f"{app_url}/api/health", headers={"Origin": "https://evil.example"}, timeout=30
+    )
     assert simple.headers.get("access-control-allow-origin") in (None, "")
 
 
@@ -168,28 +185,49 @@ def test_pages_carry_the_browser_security_headers_and_a_strict_script_policy(
 
 def test_the_session_cookie_is_http_only_and_lax(db: str, app_url: str) -> None:
     user = make_user("agent")
-    response = requests.post(f"{app_url}/api/auth/login",
-                             data={"email": user.email, "password": PASSWORD},
-                             headers={"Origin": app_url}, allow_redirects=False, timeout=30)
+    response = requests.post(
+        f"{app_url}/api/auth/login",
+        data={"email": user.email, "password": PASSWORD},
+        headers={"Origin": app_url},
+        allow_redirects=False,
+        timeout=30,
+    )
     cookie = response.headers["set-cookie"].lower()
     assert "crm_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
     assert "secure" not in cookie  # plain HTTP here; `Secure` over HTTPS (unit-tested)
-    wrong = requests.post(f"{app_url}/api/auth/login",
-                          data={"email": user.email, "password": "not-the-password"},
-                          headers={"Origin": app_url}, allow_redirects=False, timeout=30)
+    wrong = requests.post(
+        f"{app_url}/api/auth/login",
+        data={"email": user.email, "password": "not-the-password"},
+        headers={"Origin": app_url},
+        allow_redirects=False,
+        timeout=30,
+    )
     assert wrong.status_code == 303 and "set-cookie" not in wrong.headers
     assert "/login" in wrong.headers["location"]
 
 
 def _upload(app_url: str, tab_token: str, cookie: str, handler: str) -> int:
     boundary = "----probe"
-    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; "
-            f"filename=\"x.csv\"\r\nContent-Type: text/csv\r\n\r\n").encode() + \
-        b"name,email\nMallory,m@evil.example\n" + f"\r\n--{boundary}--\r\n".encode()
-    response = requests.post(f"{app_url}/_upload", data=body, timeout=30, headers={
-        "reflex-client-token": tab_token, "reflex-event-handler": handler, "Origin": app_url,
-        "Content-Type": f"multipart/form-data; boundary={boundary}"},
-        cookies={"crm_session": cookie})
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="files"; '
+            f'filename="x.csv"\r\nContent-Type: text/csv\r\n\r\n'
+        ).encode()
+        + b"name,email\nMallory,m@evil.example\n"
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    response = requests.post(
+        f"{app_url}/_upload",
+        data=body,
+        timeout=30,
+        headers={
+            "reflex-client-token": tab_token,
+            "reflex-event-handler": handler,
+            "Origin": app_url,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+        },
+        cookies={"crm_session": cookie},
+    )
     return response.status_code
 
 

@@ -32,19 +32,48 @@ def redis_backend(database_url: str, tmp_path: Path) -> Iterator[tuple[str, int]
     """A Redis server and the app's backend (no frontend build: the events are what matter)
     using it as the state manager."""
     redis_port, app_port = _free_port(), _free_port()
-    redis = subprocess.Popen([REDIS, "--port", str(redis_port), "--save", "", "--appendonly",
-                              "no", "--dir", str(tmp_path)], stdout=subprocess.DEVNULL)
-    env = {**os.environ, "DATABASE_URL": database_url,
-           "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0", "REFLEX_USE_NPM": "1",
-           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    redis = subprocess.Popen(
+        [
+            REDIS,
+            "--port",
+            str(redis_port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "REFLEX_USE_NPM": "1",
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
     log_path = PROJECT_ROOT / "artifacts" / "e2e-redis-backend.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         app = subprocess.Popen(
-            [sys.executable, "-m", "reflex", "run", "--env", "prod", "--backend-only",
-             "--backend-port", str(app_port)],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "reflex",
+                "run",
+                "--env",
+                "prod",
+                "--backend-only",
+                "--backend-port",
+                str(app_port),
+            ],
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     url = f"http://127.0.0.1:{app_port}"
     try:
         deadline = time.monotonic() + 300
@@ -71,22 +100,25 @@ def redis_backend(database_url: str, tmp_path: Path) -> Iterator[tuple[str, int]
 
 def _redis_dump(port: int) -> tuple[list[bytes], bytes]:
     """Every key and every stored value, through redis-cli (no client library needed)."""
-    keys = subprocess.run(["redis-cli", "-p", str(port), "--raw", "KEYS", "*"],
-                          capture_output=True, check=True).stdout.split()
+    keys = subprocess.run(
+        ["redis-cli", "-p", str(port), "--raw", "KEYS", "*"], capture_output=True, check=True
+    ).stdout.split()
     dump = b""
     for key in keys:
-        kind = subprocess.run(["redis-cli", "-p", str(port), "TYPE", key], capture_output=True,
-                              check=True).stdout.strip()
+        kind = subprocess.run(
+            ["redis-cli", "-p", str(port), "TYPE", key], capture_output=True, check=True
+        ).stdout.strip()
         command = {b"string": ["GET"], b"hash": ["HGETALL"]}.get(kind)
         if command:
-            dump += subprocess.run(["redis-cli", "-p", str(port), "--raw", *command, key],
-                                   capture_output=True, check=True).stdout
+            dump += subprocess.run(
+                ["redis-cli", "-p", str(port), "--raw", *command, key],
+                capture_output=True,
+                check=True,
+            ).stdout
     return keys, dump
 
 
-def test_tab_state_in_redis_holds_no_session_token(
-    db: str, redis_backend: tuple[str, int]
-) -> None:
+def test_tab_state_in_redis_holds_no_session_token(db: str, redis_backend: tuple[str, int]) -> None:
     url, redis_port = redis_backend
     manager = make_user("manager")
     cookie = sign_in_cookie(url, manager.email, PASSWORD)

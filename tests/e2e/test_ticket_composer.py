@@ -22,14 +22,23 @@ IBAN_RUN = "GB82WEST12345698765432" * 9
 
 
 def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
-        db: str, app_url: str, browser: Browser, shoot) -> None:
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     alice = make_user("agent", name="Alice Archer")
-    number = tickets.create_ticket(alice, client_id=make_client(alice, "Ada Lovelace"),
-                                   subject="Is my withdrawal done?",
-                                   body="Please confirm my withdrawal.").number
+    number = tickets.create_ticket(
+        alice,
+        client_id=make_client(alice, "Ada Lovelace"),
+        subject="Is my withdrawal done?",
+        body="Please confirm my withdrawal.",
+    ).number
     tickets.add_message(alice, number, "We are checking.")  # the ticket is now open
-    macros.save_macro(alice, title="Withdrawal done", set_status="resolved", set_priority="low",
-                      body="Dear {client.first_name}, your withdrawal is done. {agent.name}")
+    macros.save_macro(
+        alice,
+        title="Withdrawal done",
+        set_status="resolved",
+        set_priority="low",
+        body="Dear {client.first_name}, your withdrawal is done. {agent.name}",
+    )
     context, page = signed_in(browser, app_url, alice.email, width=1280, height=900)
     page.goto(f"{app_url}/tickets/{number}")
     expect(page.locator("#ticket-title")).to_contain_text("Is my withdrawal done?")
@@ -38,7 +47,8 @@ def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
         page.locator("#macro-select").click()
         page.get_by_role("option", name="Withdrawal done").click()
         expect(page.locator("#composer")).to_have_value(
-            "Dear Ada, your withdrawal is done. Alice Archer")
+            "Dear Ada, your withdrawal is done. Alice Archer"
+        )
 
     choose_macro()
     expect(page.locator("#macro-status-chip")).to_contain_text("resolved")
@@ -53,7 +63,10 @@ def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
     expect(page.locator("#macro-changes")).to_have_count(0)
     after_discard = tickets.get_ticket(alice, number).ticket
     assert (after_discard.status, after_discard.priority, after_discard.version) == (
-        "open", "normal", unchanged.version)
+        "open",
+        "normal",
+        unchanged.version,
+    )
 
     choose_macro()
     page.get_by_role("button", name="Do not change the priority").click()
@@ -72,22 +85,30 @@ def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
 
 
 def test_files_attach_in_the_composer_and_download_from_the_timeline(
-        db: str, app_url: str, browser: Browser, shoot, tmp_path: Path) -> None:
+    db: str, app_url: str, browser: Browser, shoot, tmp_path: Path
+) -> None:
     alice = make_user("agent", name="Alice Archer")
-    number = tickets.create_ticket(alice, client_id=make_client(alice, "Ada Lovelace"),
-                                   subject="Statement please", body="Send my statement.").number
+    number = tickets.create_ticket(
+        alice,
+        client_id=make_client(alice, "Ada Lovelace"),
+        subject="Statement please",
+        body="Send my statement.",
+    ).number
     context, page = signed_in(browser, app_url, alice.email, width=1280, height=900)
     page.goto(f"{app_url}/tickets/{number}")
     picker = page.locator("#composer-files input[type=file]")
     statement = b"%PDF-1.4 statement for Ada\n" * 2000
-    picker.set_input_files(files=[
-        {"name": "statement-Q3.pdf", "mimeType": "application/pdf", "buffer": statement},
-        {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"},
-    ])
+    picker.set_input_files(
+        files=[
+            {"name": "statement-Q3.pdf", "mimeType": "application/pdf", "buffer": statement},
+            {"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"},
+        ]
+    )
     expect(page.locator("#staged-files")).to_contain_text("statement-Q3.pdf (53 KB)")
     expect(page.locator("#staged-files")).to_contain_text("notes.txt (5 B)")
     page.locator(".staged-file", has_text="notes.txt").get_by_role(
-        "button", name="Remove this file").click()
+        "button", name="Remove this file"
+    ).click()
     expect(page.locator(".staged-file")).to_have_count(1)
     # Too large for the limit: refused in the browser before any upload.
     huge = tmp_path / "huge.bin"
@@ -122,12 +143,14 @@ def test_files_attach_in_the_composer_and_download_from_the_timeline(
 
 
 def test_the_bell_shows_what_concerns_me_and_opens_the_ticket(
-        db: str, app_url: str, browser: Browser, shoot) -> None:
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     alice = make_user("agent", name="Alice Archer")
     bob = make_user("agent", name="Bob Baker")
     ada = make_client(bob, "Ada Lovelace")
-    first = tickets.create_ticket(bob, client_id=ada, subject="Wire to Zurich",
-                                  body="Where is my wire?").number
+    first = tickets.create_ticket(
+        bob, client_id=ada, subject="Wire to Zurich", body="Where is my wire?"
+    ).number
     context, page = signed_in(browser, app_url, alice.email, width=1280, height=900)
     expect(page.locator("#notification-bell")).to_be_visible()
     expect(page.locator("#bell-count")).to_have_count(0)
@@ -141,7 +164,8 @@ def test_the_bell_shows_what_concerns_me_and_opens_the_ticket(
     page.locator("#notification-bell").click()
     expect(page.locator(".notification.unread")).to_have_count(2)
     expect(page.locator("#notification-list")).to_contain_text(
-        f"#{first} assigned to you by Bob Baker")
+        f"#{first} assigned to you by Bob Baker"
+    )
     expect(page.locator("#notification-list")).to_contain_text("Bob Baker mentioned you")
     shoot(page, "composer-05-bell-open")
     page.locator(".notification", has_text="assigned to you").click()
@@ -151,11 +175,15 @@ def test_the_bell_shows_what_concerns_me_and_opens_the_ticket(
 
 
 def test_agent_replies_never_overlap_the_side_panel(
-        db: str, app_url: str, browser: Browser, shoot) -> None:
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     alice = make_user("agent", name="Alice Archer")
-    number = tickets.create_ticket(alice, client_id=make_client(alice, "Ada Lovelace"),
-                                   subject="Where do I download it?",
-                                   body=f"The link {LONG_URL} does not open.").number
+    number = tickets.create_ticket(
+        alice,
+        client_id=make_client(alice, "Ada Lovelace"),
+        subject="Where do I download it?",
+        body=f"The link {LONG_URL} does not open.",
+    ).number
     tickets.add_message(alice, number, f"Use this link: {LONG_URL}")
     tickets.add_message(alice, number, f"IBANs on file: {IBAN_RUN}", internal=True)
     context, page = signed_in(browser, app_url, alice.email, width=1280, height=900)
@@ -169,9 +197,10 @@ def test_agent_replies_never_overlap_the_side_panel(
             box = page.locator(".message").nth(index).bounding_box()
             assert box is not None
             assert box["x"] + box["width"] <= side["x"], (
-                f"message {index} overlaps the side panel at {width} px")
+                f"message {index} overlaps the side panel at {width} px"
+            )
         assert page.evaluate(
-            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"), (
-            f"the page scrolls sideways at {width} px")
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        ), f"the page scrolls sideways at {width} px"
         shoot(page, f"composer-06-long-text-{width}")
     context.close()

@@ -30,13 +30,27 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     bob = make_user("agent", name="Bob Baker")
     client_user = make_user("client", name="Ada Lovelace")
     ada = make_client(alice, "Ada Lovelace", portal_user=client_user)
-    main = tickets.create_ticket(alice, client_id=ada, subject="Withdrawal to my bank account",
-                                 body="Please release my withdrawal of 10,000 USD.").number
-    duplicate = tickets.create_ticket(alice, client_id=ada, subject="Withdrawal again",
-                                      body="I wrote about my withdrawal earlier.").number
-    others = [tickets.create_ticket(bob, client_id=ada, subject=f"Statement question {i}",
-                                    body="Where is my quarterly statement?").number
-              for i in range(3)]
+    main = tickets.create_ticket(
+        alice,
+        client_id=ada,
+        subject="Withdrawal to my bank account",
+        body="Please release my withdrawal of 10,000 USD.",
+    ).number
+    duplicate = tickets.create_ticket(
+        alice,
+        client_id=ada,
+        subject="Withdrawal again",
+        body="I wrote about my withdrawal earlier.",
+    ).number
+    others = [
+        tickets.create_ticket(
+            bob,
+            client_id=ada,
+            subject=f"Statement question {i}",
+            body="Where is my quarterly statement?",
+        ).number
+        for i in range(3)
+    ]
 
     alice_context, a = signed_in(browser, app_url, alice.email, width=1500, height=1000)
     bob_context, b = signed_in(browser, app_url, bob.email, width=1500, height=1000)
@@ -45,13 +59,14 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     a.goto(f"{app_url}/tickets/{main}")
     b.goto(f"{app_url}/tickets/{main}")
     expect(a.locator("#ticket-title")).to_contain_text("Withdrawal to my bank account")
-    expect(a.locator("#presence")).to_contain_text("Bob Baker is viewing this ticket",
-                                                   timeout=LIVE)
-    expect(b.locator("#presence")).to_contain_text("Alice Archer is viewing this ticket",
-                                                   timeout=LIVE)
+    expect(a.locator("#presence")).to_contain_text("Bob Baker is viewing this ticket", timeout=LIVE)
+    expect(b.locator("#presence")).to_contain_text(
+        "Alice Archer is viewing this ticket", timeout=LIVE
+    )
     b.locator("#composer").fill("Checking with the payments desk now.")
-    expect(a.locator("#presence")).to_contain_text("Bob Baker is replying to this ticket",
-                                                   timeout=LIVE)
+    expect(a.locator("#presence")).to_contain_text(
+        "Bob Baker is replying to this ticket", timeout=LIVE
+    )
     shoot(a, "ws-01-presence-replying")
 
     # No lost updates: both views show the same version; Alice saves first, Bob's save is
@@ -60,7 +75,8 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     conflicted = False
     for priority, status in (("high", "pending"), ("urgent", "open"), ("low", "pending")):
         expect(b.locator("#priority-select")).to_have_text(
-            a.locator("#priority-select").inner_text(), timeout=LIVE)
+            a.locator("#priority-select").inner_text(), timeout=LIVE
+        )
         b.locator("#status-select").click()
         _pick(a, "priority-select", priority)
         b.get_by_role("option", name=status, exact=True).click()
@@ -85,20 +101,28 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     expect(b).to_have_url(re.compile(r"/tickets$"))
     expect(b.locator("tr.ticket-row").first).to_be_visible()
     expect(a.locator("#presence")).to_have_count(0, timeout=LIVE)  # Bob left the ticket
-    tickets.add_message(client_user, main, "This is unacceptable, I am furious: my withdrawal "
-                        "is late again and nobody answers me.")
+    tickets.add_message(
+        client_user,
+        main,
+        "This is unacceptable, I am furious: my withdrawal is late again and nobody answers me.",
+    )
     sentiment.score_new_client_messages()
     message = a.locator(".message", has_text="nobody answers me")
     expect(message).to_be_visible(timeout=LIVE)
     expect(message.locator(".sentiment")).to_be_visible(timeout=LIVE)
     # The assistant panel follows the newest client message without a reload.
     expect(a.locator("#ai-sentiment")).to_contain_text("negative", timeout=LIVE)
-    fresh = tickets.create_ticket(bob, client_id=ada, subject="Brand new: card blocked abroad",
-                                  body="My card is blocked.", assignee_id=alice.user_id).number
-    expect(b.locator("tr.ticket-row", has_text="card blocked abroad")).to_be_visible(
-        timeout=LIVE)
+    fresh = tickets.create_ticket(
+        bob,
+        client_id=ada,
+        subject="Brand new: card blocked abroad",
+        body="My card is blocked.",
+        assignee_id=alice.user_id,
+    ).number
+    expect(b.locator("tr.ticket-row", has_text="card blocked abroad")).to_be_visible(timeout=LIVE)
     expect(b.locator("tr.ticket-row", has_text="Withdrawal to my bank account")).to_contain_text(
-        "open")
+        "open"
+    )
     shoot(a, "ws-03-live-client-message")
     shoot(b, "ws-04-live-queue")
 
@@ -126,8 +150,9 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     expect(a.get_by_text("No macros yet")).to_be_visible()
     a.locator("#new-macro").click()
     a.locator("#macro-title").fill("Withdrawal received")
-    a.locator("#macro-body").fill("Hello {client.first_name}, we are on ticket "
-                                  "#{ticket.number}. {agent.name}")
+    a.locator("#macro-body").fill(
+        "Hello {client.first_name}, we are on ticket #{ticket.number}. {agent.name}"
+    )
     a.locator("#save-macro").click()
     expect(a.locator("tr.macro-row", has_text="Withdrawal received")).to_be_visible()
     shoot(a, "ws-07-macros-page")
@@ -135,7 +160,8 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     a.locator("#macro-select").click()
     a.get_by_role("option", name="Withdrawal received").click()
     expect(a.locator("#composer")).to_have_value(
-        f"Hello Ada, we are on ticket #{main}. Alice Archer")
+        f"Hello Ada, we are on ticket #{main}. Alice Archer"
+    )
     shoot(a, "ws-08-macro-in-composer")
     a.locator("#send").click()
     expect(a.locator(".message", has_text="we are on ticket")).to_be_visible()
@@ -148,7 +174,8 @@ def test_two_agents_share_a_ticket_live_without_losing_updates(
     expect(a).to_have_url(re.compile(rf"/tickets/{main}$"))
     expect(a.locator(".message", has_text="I wrote about my withdrawal earlier")).to_be_visible()
     expect(a.locator(".internal-note", has_text=f"Ticket #{duplicate}")).to_contain_text(
-        "was merged into this ticket")
+        "was merged into this ticket"
+    )
     shoot(a, "ws-09-merged")
     assert tickets.get_ticket(alice, duplicate).merged_into_number == main
     assert tickets.get_ticket(alice, fresh).ticket.assignee_name == "Alice Archer"
@@ -163,10 +190,14 @@ def _many_clients(count: int) -> None:
     from crm_app.db import session_scope
 
     with session_scope() as session:
-        session.execute(text(
-            "INSERT INTO client (name, email, risk_category, currency, created_at, updated_at) "
-            "SELECT 'Aaron ' || lpad(g::text, 5, '0'), 'bulk' || g || '@x.example', "
-            "'moderate', 'USD', now(), now() FROM generate_series(1, :n) g"), {"n": count})
+        session.execute(
+            text(
+                "INSERT INTO client (name, email, risk_category, currency, created_at, updated_at) "
+                "SELECT 'Aaron ' || lpad(g::text, 5, '0'), 'bulk' || g || '@x.example', "
+                "'moderate', 'USD', now(), now() FROM generate_series(1, :n) g"
+            ),
+            {"n": count},
+        )
 
 
 def test_phone_ticket_for_any_client_by_keyboard_then_note_with_ctrl_enter(
@@ -190,7 +221,8 @@ def test_phone_ticket_for_any_client_by_keyboard_then_note_with_ctrl_enter(
     page.keyboard.type("zimmer")
     expect(page.locator(".client-pick")).to_have_count(1)
     expect(page.locator(".client-pick.active")).to_contain_text(
-        f"Zoe Zimmermann <zoe@x.example> · #{zoe}")
+        f"Zoe Zimmermann <zoe@x.example> · #{zoe}"
+    )
     shoot(page, "ws-10-client-picker")
     page.keyboard.press("Enter")
     expect(page.locator("#picked-client")).to_contain_text("Zoe Zimmermann")
@@ -218,8 +250,7 @@ def test_phone_ticket_for_any_client_by_keyboard_then_note_with_ctrl_enter(
     context.close()
 
 
-def test_new_client_inline_from_the_ticket_dialog(db: str, app_url: str, browser: Browser
-                                                 ) -> None:
+def test_new_client_inline_from_the_ticket_dialog(db: str, app_url: str, browser: Browser) -> None:
     agent = make_user("agent")
     context, page = signed_in(browser, app_url, agent.email, width=1280)
     page.locator("#new-ticket").click()
@@ -247,11 +278,21 @@ def test_search_finds_an_iban_in_a_message_and_j_enter_open_it(
 ) -> None:
     agent = make_user("agent")
     ada = make_client(agent, "Ada Lovelace")
-    wanted = tickets.create_ticket(agent, client_id=ada, subject="New payee", channel="email",
-                                   body="Please pay to GB29 NWBK 6016 1331 9268 19.").number
+    wanted = tickets.create_ticket(
+        agent,
+        client_id=ada,
+        subject="New payee",
+        channel="email",
+        body="Please pay to GB29 NWBK 6016 1331 9268 19.",
+    ).number
     for i in range(30):
-        tickets.create_ticket(agent, client_id=ada, subject=f"Escrow question {i}",
-                              body="About the escrow account.", channel="email")
+        tickets.create_ticket(
+            agent,
+            client_id=ada,
+            subject=f"Escrow question {i}",
+            body="About the escrow account.",
+            channel="email",
+        )
     context, page = signed_in(browser, app_url, agent.email, width=1280)
     expect(page.locator("tr.ticket-row").first).to_be_visible()
     # Typing j in the search box types a j: no row is highlighted.
@@ -289,7 +330,8 @@ def test_search_finds_an_iban_in_a_message_and_j_enter_open_it(
     # Relative times with the full local time on hover.
     expect(page.locator(".search-hit .when").first).to_contain_text("ago")
     expect(page.locator(".search-hit .when time").first).to_have_attribute(
-        "title", re.compile(r"\d{4}, \d\d:\d\d \(UTC[+-]\d\d:\d\d\)"))
+        "title", re.compile(r"\d{4}, \d\d:\d\d \(UTC[+-]\d\d:\d\d\)")
+    )
     context.close()
 
 
@@ -310,5 +352,6 @@ def test_the_profile_time_zone_changes_how_queue_times_read(
     shoot(page, "ws-13-profile-time-zone")
     page.get_by_role("link", name="Tickets").first.click()
     expect(page.locator("tr.ticket-row .when time").first).to_have_attribute(
-        "title", re.compile(r"\(UTC\+09:00\)$"))
+        "title", re.compile(r"\(UTC\+09:00\)$")
+    )
     context.close()

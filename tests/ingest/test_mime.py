@@ -237,8 +237,8 @@ def test_empty_multipart_left_by_a_reused_boundary_is_not_an_attachment():
     # Outlook Express for Mac reused the outer boundary for the inner multipart/alternative.
     raw = (
         b"From: a@example.com\r\nTo: b@example.com\r\nSubject: XX\r\nMessage-ID: <x@y>\r\n"
-        b"MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"B\"\r\n\r\n"
-        b"--B\r\nContent-Type: multipart/alternative; boundary=\"B\"\r\n\r\n\r\n"
+        b'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="B"\r\n\r\n'
+        b'--B\r\nContent-Type: multipart/alternative; boundary="B"\r\n\r\n\r\n'
         b"--B\r\nContent-Type: text/plain\r\n\r\nSome text.\r\n"
         b"--B\r\nContent-Type: text/html\r\n\r\n<p>Some text.</p>\r\n--B--\r\n"
     )

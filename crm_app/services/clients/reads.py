@@ -49,9 +49,25 @@ WORD_SIMILARITY = 0.5
 SORTS = tuple(key for key, spec in FIELDS.items() if spec.sortable)
 # Fields a person edits on the profile, in the order the form shows them.
 EDITABLE = (
-    "kind", "name", "email", "other_emails", "phone", "other_phones", "country", "region",
-    "risk_category", "net_worth", "aum", "currency", "kyc_status", "kyc_review_due",
-    "owner_agent_id", "tags", "marketing_consent", "marketing_consent_source", "portal_user_id",
+    "kind",
+    "name",
+    "email",
+    "other_emails",
+    "phone",
+    "other_phones",
+    "country",
+    "region",
+    "risk_category",
+    "net_worth",
+    "aum",
+    "currency",
+    "kyc_status",
+    "kyc_review_due",
+    "owner_agent_id",
+    "tags",
+    "marketing_consent",
+    "marketing_consent_source",
+    "portal_user_id",
 )
 
 
@@ -144,8 +160,9 @@ def _money(client: Client, amount: Decimal | None) -> str:
     return f"{client.currency} {amount:,.2f}" if amount is not None else ""
 
 
-def _converted(client: Client, amount: Decimal | None, converted_amount: Decimal | None,
-               reporting: str) -> str:
+def _converted(
+    client: Client, amount: Decimal | None, converted_amount: Decimal | None, reporting: str
+) -> str:
     if amount is None or not reporting or client.currency == reporting:
         return ""
     if converted_amount is None:
@@ -153,8 +170,9 @@ def _converted(client: Client, amount: Decimal | None, converted_amount: Decimal
     return converted(converted_amount, reporting)
 
 
-def client_row(client: Client, show_finances: bool, owner_name: str | None = None,
-         reporting: str = "") -> ClientRow:
+def client_row(
+    client: Client, show_finances: bool, owner_name: str | None = None, reporting: str = ""
+) -> ClientRow:
     assert client.id is not None
     return ClientRow(
         id=client.id,
@@ -171,10 +189,14 @@ def client_row(client: Client, show_finances: bool, owner_name: str | None = Non
         owner_name=owner_name or "",
         tags=", ".join(client.tags or []),
         created_at=client.created_at.strftime("%Y-%m-%d") if client.created_at else "",
-        net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
-                                       reporting) if show_finances else "",
-        aum_converted=_converted(client, client.aum, client.aum_reporting,
-                                 reporting) if show_finances else "",
+        net_worth_converted=_converted(
+            client, client.net_worth, client.net_worth_reporting, reporting
+        )
+        if show_finances
+        else "",
+        aum_converted=_converted(client, client.aum, client.aum_reporting, reporting)
+        if show_finances
+        else "",
     )
 
 
@@ -191,11 +213,13 @@ def plain(value: Any) -> Any:
 
 # --- search and listing ------------------------------------------------------------------------
 
+
 @lru_cache(maxsize=4)
 def _has_trigram(url: str) -> bool:
     with get_engine().connect() as conn:
-        return bool(conn.execute(
-            text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar())
+        return bool(
+            conn.execute(text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")).scalar()
+        )
 
 
 def has_trigram_search() -> bool:
@@ -208,8 +232,10 @@ def search_clause(search: str) -> tuple[ColumnElement | None, ColumnElement | No
     term = " ".join((search or "").split())[:100]
     if not term:
         return None, None
-    parts: list[ColumnElement] = [Client.name.icontains(term, autoescape=True),
-                                  Client.email.icontains(term, autoescape=True)]
+    parts: list[ColumnElement] = [
+        Client.name.icontains(term, autoescape=True),
+        Client.email.icontains(term, autoescape=True),
+    ]
     digits = re.sub(r"\D", "", term)
     if len(digits) >= 3:
         parts.append(Client.phone.contains(digits, autoescape=True))
@@ -235,14 +261,21 @@ def filters_to_rules(filters: dict[str, Any] | None) -> dict[str, Any]:
         if name == "tag":
             rules.append({"field": "tags", "operator": "has", "value": value})
         elif bound in ("min", "from"):
-            rules.append({"field": name, "operator": "gte" if bound == "min" else "after_eq",
-                          "value": value})
+            rules.append(
+                {"field": name, "operator": "gte" if bound == "min" else "after_eq", "value": value}
+            )
         elif bound in ("max", "to"):
-            rules.append({"field": name, "operator": "lte" if bound == "max" else "before_eq",
-                          "value": value})
+            rules.append(
+                {
+                    "field": name,
+                    "operator": "lte" if bound == "max" else "before_eq",
+                    "value": value,
+                }
+            )
         elif name in ("marketing_consent", "legal_hold", "has_open_ticket"):
-            rules.append({"field": name,
-                          "operator": "is_true" if parse_bool(value, name) else "is_false"})
+            rules.append(
+                {"field": name, "operator": "is_true" if parse_bool(value, name) else "is_false"}
+            )
         elif name == "owner_agent_id":
             rules.append({"field": name, "operator": "eq", "value": value})
         elif FIELDS.get(name) and FIELDS[name].kind == "text":
@@ -258,9 +291,14 @@ def filters_to_rules(filters: dict[str, Any] | None) -> dict[str, Any]:
     return {"op": "and", "rules": rules}
 
 
-def client_list_query(session: Session, actor: Actor, *, search: str = "",
-                      filters: dict[str, Any] | None = None,
-                      rules: dict[str, Any] | None = None):
+def client_list_query(
+    session: Session,
+    actor: Actor,
+    *,
+    search: str = "",
+    filters: dict[str, Any] | None = None,
+    rules: dict[str, Any] | None = None,
+):
     """(SELECT client rows, relevance) for the list, an export or a segment, as `actor` sees it."""
     show = may_see_finances(actor)
     definitions = custom_field_definitions(session)
@@ -277,9 +315,17 @@ def client_list_query(session: Session, actor: Actor, *, search: str = "",
     return query, relevance
 
 
-def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: int = 25,
-                 filters: dict[str, Any] | None = None, rules: dict[str, Any] | None = None,
-                 sort: str = "", descending: bool = False) -> Page:
+def list_clients(
+    actor: Actor,
+    *,
+    search: str = "",
+    page: int = 1,
+    page_size: int = 25,
+    filters: dict[str, Any] | None = None,
+    rules: dict[str, Any] | None = None,
+    sort: str = "",
+    descending: bool = False,
+) -> Page:
     """One page of clients, searched, filtered and sorted in SQL."""
     require(actor, Action.VIEW_CLIENTS)
     page, page_size = max(int(page), 1), min(max(int(page_size), 1), 100)
@@ -288,10 +334,10 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
     if sort in RESTRICTED_FIELDS and not may_see_finances(actor):
         raise PermissionDenied("You may not sort clients by finance fields.")
     with session_scope() as session:
-        query, relevance = client_list_query(session, actor, search=search, filters=filters,
-                                             rules=rules)
-        total = session.execute(select(func.count()).select_from(query.subquery())
-                                ).scalar_one()
+        query, relevance = client_list_query(
+            session, actor, search=search, filters=filters, rules=rules
+        )
+        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         if sort:
             column = getattr(Client, FIELDS[sort].column or sort)
             order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
@@ -300,23 +346,37 @@ def list_clients(actor: Actor, *, search: str = "", page: int = 1, page_size: in
         else:
             order = [Client.name]
         listed = session.execute(
-            query.add_columns(User.name).outerjoin(User, User.id == Client.owner_agent_id)
-            .order_by(*order, Client.id).offset((page - 1) * page_size).limit(page_size)
+            query.add_columns(User.name)
+            .outerjoin(User, User.id == Client.owner_agent_id)
+            .order_by(*order, Client.id)
+            .offset((page - 1) * page_size)
+            .limit(page_size)
         ).all()
         show, reporting = may_see_finances(actor), reporting_currency(session)
-        return Page(items=[client_row(c, show, owner, reporting) for c, owner in listed],
-                    total=total, page=page, page_size=page_size)
+        return Page(
+            items=[client_row(c, show, owner, reporting) for c, owner in listed],
+            total=total,
+            page=page,
+            page_size=page_size,
+        )
 
 
 # --- the list's columns, chosen per user -------------------------------------------------------
 
 # Column key -> (label, a finance column). The name is always shown; the rest is in the profile.
 LIST_COLUMNS: dict[str, tuple[str, bool]] = {
-    "email": ("Email", False), "phone": ("Phone", False), "kind": ("Type", False),
-    "country": ("Country", False), "region": ("Region", False),
-    "risk_category": ("Risk", False), "tags": ("Tags", False),
-    "owner_name": ("Manager", False), "created_at": ("Created", False),
-    "net_worth": ("Net worth", True), "aum": ("AUM", True), "kyc_status": ("KYC", True),
+    "email": ("Email", False),
+    "phone": ("Phone", False),
+    "kind": ("Type", False),
+    "country": ("Country", False),
+    "region": ("Region", False),
+    "risk_category": ("Risk", False),
+    "tags": ("Tags", False),
+    "owner_name": ("Manager", False),
+    "created_at": ("Created", False),
+    "net_worth": ("Net worth", True),
+    "aum": ("AUM", True),
+    "kyc_status": ("KYC", True),
 }
 # Fits a 1280 px screen beside the sidebar.
 DEFAULT_LIST_COLUMNS = ("email", "phone", "risk_category", "owner_name", "net_worth")
@@ -359,12 +419,19 @@ def save_list_columns(actor: Actor, columns: Any) -> list[str]:
             layout = ClientListLayout(user_id=actor.user_id, columns=chosen)
             session.add(layout)
         layout.columns, layout.updated_at = chosen, utcnow()
-        audit.record(session, actor, "client_list.columns_chosen", "user", actor.user_id,
-                     {"columns": [before, chosen]})
+        audit.record(
+            session,
+            actor,
+            "client_list.columns_chosen",
+            "user",
+            actor.user_id,
+            {"columns": [before, chosen]},
+        )
     return chosen
 
 
 # --- one client --------------------------------------------------------------------------------
+
 
 def load_client(session: Session, client_id: int, *, allow_deleted: bool = False) -> Client:
     client = session.get(Client, client_id) if isinstance(client_id, int) else None
@@ -379,34 +446,51 @@ def client_detail(session: Session, client: Client, actor: Actor) -> ClientDetai
     owner = session.get(User, client.owner_agent_id) if client.owner_agent_id else None
     portal = session.get(User, client.portal_user_id) if client.portal_user_id else None
     return ClientDetail(
-        id=client.id, kind=client.kind, name=client.name, email=client.email or "",
-        other_emails=", ".join(client.other_emails or []), phone=client.phone or "",
-        other_phones=", ".join(client.other_phones or []), country=client.country or "",
-        region=client.region or "", risk_category=client.risk_category,
+        id=client.id,
+        kind=client.kind,
+        name=client.name,
+        email=client.email or "",
+        other_emails=", ".join(client.other_emails or []),
+        phone=client.phone or "",
+        other_phones=", ".join(client.other_phones or []),
+        country=client.country or "",
+        region=client.region or "",
+        risk_category=client.risk_category,
         net_worth=str(client.net_worth) if show and client.net_worth is not None else "",
         aum=str(client.aum) if show and client.aum is not None else "",
         currency=client.currency,
         kyc_status=client.kyc_status if show else "",
-        kyc_review_due=(client.kyc_review_due.isoformat()
-                        if show and client.kyc_review_due else ""),
-        owner_agent_id=str(client.owner_agent_id or ""), owner_name=owner.name if owner else "",
+        kyc_review_due=(
+            client.kyc_review_due.isoformat() if show and client.kyc_review_due else ""
+        ),
+        owner_agent_id=str(client.owner_agent_id or ""),
+        owner_name=owner.name if owner else "",
         tags=list(client.tags or []),
-        custom_fields={k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
-                       for k, v in (client.custom_fields or {}).items()},
+        custom_fields={
+            k: "" if v is None else str(v).lower() if isinstance(v, bool) else str(v)
+            for k, v in (client.custom_fields or {}).items()
+        },
         marketing_consent=client.marketing_consent,
         marketing_consent_at=fmt_time(client.marketing_consent_at),
         marketing_consent_source=client.marketing_consent_source or "",
         portal_user_id=str(client.portal_user_id or ""),
         portal_user_email=portal.email if portal else "",
-        legal_hold=client.legal_hold, legal_hold_reason=client.legal_hold_reason or "",
-        erased=client.erased_at is not None, deleted=client.deleted_at is not None,
+        legal_hold=client.legal_hold,
+        legal_hold_reason=client.legal_hold_reason or "",
+        erased=client.erased_at is not None,
+        deleted=client.deleted_at is not None,
         merged_into_id=client.merged_into_id or 0,
-        created_at=fmt_time(client.created_at), updated_at=fmt_time(client.updated_at),
+        created_at=fmt_time(client.created_at),
+        updated_at=fmt_time(client.updated_at),
         finances_visible=show,
-        net_worth_converted=_converted(client, client.net_worth, client.net_worth_reporting,
-                                       reporting) if show else "",
-        aum_converted=_converted(client, client.aum, client.aum_reporting,
-                                 reporting) if show else "",
+        net_worth_converted=_converted(
+            client, client.net_worth, client.net_worth_reporting, reporting
+        )
+        if show
+        else "",
+        aum_converted=_converted(client, client.aum, client.aum_reporting, reporting)
+        if show
+        else "",
     )
 
 
@@ -421,12 +505,13 @@ def list_notes(actor: Actor, client_id: int) -> list[NoteRow]:
     with session_scope() as session:
         load_client(session, client_id, allow_deleted=True)
         rows = session.execute(
-            select(ClientNote, User.name).outerjoin(User, User.id == ClientNote.author_id)
-            .where(ClientNote.client_id == client_id).order_by(ClientNote.created_at.desc())
+            select(ClientNote, User.name)
+            .outerjoin(User, User.id == ClientNote.author_id)
+            .where(ClientNote.client_id == client_id)
+            .order_by(ClientNote.created_at.desc())
             .limit(200)
         ).all()
-        return [NoteRow(n.id, author or "—", n.body, fmt_time(n.created_at))
-                for n, author in rows]
+        return [NoteRow(n.id, author or "—", n.body, fmt_time(n.created_at)) for n, author in rows]
 
 
 @dataclass(frozen=True)
@@ -443,11 +528,15 @@ def client_tickets(actor: Actor, client_id: int, limit: int = 50) -> list[Client
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
         load_client(session, client_id, allow_deleted=True)
-        return [ClientTicket(t.number or 0, t.subject, t.status, t.priority,
-                             fmt_time(t.created_at))
-                for t in session.execute(select(Ticket).where(Ticket.client_id == client_id)
-                                         .order_by(Ticket.created_at.desc()).limit(limit)
-                                         ).scalars()]
+        return [
+            ClientTicket(t.number or 0, t.subject, t.status, t.priority, fmt_time(t.created_at))
+            for t in session.execute(
+                select(Ticket)
+                .where(Ticket.client_id == client_id)
+                .order_by(Ticket.created_at.desc())
+                .limit(limit)
+            ).scalars()
+        ]
 
 
 def _shown(value: Any) -> str:
@@ -467,20 +556,27 @@ def client_history(actor: Actor, client_id: int, limit: int = 200) -> list[Histo
     with session_scope() as session:
         load_client(session, client_id, allow_deleted=True)
         rows = session.execute(
-            select(AuditLog, User.name).outerjoin(User, User.id == AuditLog.actor_id)
+            select(AuditLog, User.name)
+            .outerjoin(User, User.id == AuditLog.actor_id)
             .where(AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
-            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc()).limit(limit)
+            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
+            .limit(limit)
         ).all()
     history = []
     for entry, who in rows:
         changes = []
         for key, pair in (entry.changes or {}).items():
-            before, after = (pair if isinstance(pair, list) and len(pair) == 2
-                             else (None, pair))
+            before, after = pair if isinstance(pair, list) and len(pair) == 2 else (None, pair)
             if key in RESTRICTED_FIELDS and not show:
                 before, after = ("hidden" if before is not None else None), "hidden"
             label = FIELDS[key].label if key in FIELDS else key.replace("_", " ")
             changes.append((label, _shown(before), _shown(after)))
-        history.append(HistoryEntry(fmt_time(entry.created_at), who or "System",
-                                    entry.action.removeprefix("client."), changes))
+        history.append(
+            HistoryEntry(
+                fmt_time(entry.created_at),
+                who or "System",
+                entry.action.removeprefix("client."),
+                changes,
+            )
+        )
     return history

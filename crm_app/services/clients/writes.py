@@ -79,13 +79,20 @@ def _edited_only(client: Client, changes: dict[str, Any]) -> dict[str, Any]:
     for key, value in changes.items():
         if key == "custom_fields":
             stored = client.custom_fields or {}
-            custom = (value if not isinstance(value, dict) else
-                      {k: v for k, v in value.items()
-                       if _as_form_text(v) != _as_form_text(stored.get(k))})
+            custom = (
+                value
+                if not isinstance(value, dict)
+                else {
+                    k: v
+                    for k, v in value.items()
+                    if _as_form_text(v) != _as_form_text(stored.get(k))
+                }
+            )
             if custom:
                 edited[key] = custom
         elif not isinstance(value, str | int | float | bool | list | None) or (
-                _as_form_text(value) != _as_form_text(getattr(client, key))):
+            _as_form_text(value) != _as_form_text(getattr(client, key))
+        ):
             edited[key] = value
     return edited
 
@@ -98,8 +105,7 @@ def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) ->
     for key, value in changes.items():
         match key:
             case "kind":
-                parsed[key] = parse_choice(value, tuple(k.value for k in ClientKind),
-                                           "Client type")
+                parsed[key] = parse_choice(value, tuple(k.value for k in ClientKind), "Client type")
             case "name":
                 name = clean_text(value, "Name")
                 if not name:
@@ -118,8 +124,9 @@ def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) ->
             case "region":
                 parsed[key] = clean_text(value, "Region", max_length=100) or None
             case "risk_category":
-                parsed[key] = parse_choice(value, tuple(r.value for r in RiskCategory),
-                                           "Risk category")
+                parsed[key] = parse_choice(
+                    value, tuple(r.value for r in RiskCategory), "Risk category"
+                )
             case "net_worth":
                 parsed[key] = parse_money(value, "Net worth")
             case "aum":
@@ -127,8 +134,7 @@ def _parse_changes(session: Session, client: Client, changes: dict[str, Any]) ->
             case "currency":
                 parsed[key] = parse_choice(str(value).upper(), CURRENCIES, "Currency")
             case "kyc_status":
-                parsed[key] = parse_choice(value, tuple(k.value for k in KycStatus),
-                                           "KYC status")
+                parsed[key] = parse_choice(value, tuple(k.value for k in KycStatus), "KYC status")
             case "kyc_review_due":
                 parsed[key] = parse_date(value, "KYC review date")
             case "owner_agent_id" | "portal_user_id":
@@ -193,14 +199,28 @@ def _apply(client: Client, parsed: dict[str, Any]) -> dict[str, list[Any]]:
     return diff
 
 
-def create_client(actor: Actor, *, name: str, email: str = "", phone: str = "",
-                  region: str = "", risk_category: str = RiskCategory.MODERATE,
-                  net_worth: str | Decimal | None = None, owner_agent_id: int | None = None,
-                  **more: Any) -> ClientRow:
+def create_client(
+    actor: Actor,
+    *,
+    name: str,
+    email: str = "",
+    phone: str = "",
+    region: str = "",
+    risk_category: str = RiskCategory.MODERATE,
+    net_worth: str | Decimal | None = None,
+    owner_agent_id: int | None = None,
+    **more: Any,
+) -> ClientRow:
     """Add a client; `more` takes any other editable field (country, aum, tags, …)."""
     require(actor, Action.EDIT_CLIENTS)
-    fields: dict[str, Any] = {"name": name, "email": email, "phone": phone, "region": region,
-                              "risk_category": risk_category, **more}
+    fields: dict[str, Any] = {
+        "name": name,
+        "email": email,
+        "phone": phone,
+        "region": region,
+        "risk_category": risk_category,
+        **more,
+    }
     if net_worth not in (None, ""):
         fields["net_worth"] = net_worth
     if owner_agent_id:
@@ -214,10 +234,17 @@ def create_client(actor: Actor, *, name: str, email: str = "", phone: str = "",
             client.marketing_consent_at = utcnow()
         session.add(client)
         session.flush()
-        audit.record(session, actor, "client.created", "client", client.id,
-                     {k: [None, plain(v)] for k, v in parsed.items() if v not in (None, [])})
-        return replace(client_row(client, may_see_finances(actor)),
-                       warnings=tuple(phone_warnings(parsed)))
+        audit.record(
+            session,
+            actor,
+            "client.created",
+            "client",
+            client.id,
+            {k: [None, plain(v)] for k, v in parsed.items() if v not in (None, [])},
+        )
+        return replace(
+            client_row(client, may_see_finances(actor)), warnings=tuple(phone_warnings(parsed))
+        )
 
 
 def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> ClientDetail:
@@ -236,8 +263,9 @@ def update_client(actor: Actor, client_id: int, changes: dict[str, Any]) -> Clie
             audit.record(session, actor, "client.updated", "client", client.id, diff)
         session.flush()
         session.refresh(client)  # the converted amounts the database trigger wrote
-        return replace(client_detail(session, client, actor),
-                       warnings=tuple(phone_warnings(parsed)))
+        return replace(
+            client_detail(session, client, actor), warnings=tuple(phone_warnings(parsed))
+        )
 
 
 def delete_client(actor: Actor, client_id: int) -> None:
@@ -246,8 +274,14 @@ def delete_client(actor: Actor, client_id: int) -> None:
     with session_scope() as session:
         client = load_client(session, client_id)
         client.deleted_at = utcnow()
-        audit.record(session, actor, "client.deleted", "client", client.id,
-                     {"deleted_at": [None, plain(client.deleted_at)]})
+        audit.record(
+            session,
+            actor,
+            "client.deleted",
+            "client",
+            client.id,
+            {"deleted_at": [None, plain(client.deleted_at)]},
+        )
 
 
 def restore_client(actor: Actor, client_id: int) -> None:
@@ -256,12 +290,19 @@ def restore_client(actor: Actor, client_id: int) -> None:
         client = load_client(session, client_id, allow_deleted=True)
         if client.deleted_at is None or client.merged_into_id:
             raise InvalidInput("Only a deleted (not merged) client can be restored.")
-        audit.record(session, actor, "client.restored", "client", client.id,
-                     {"deleted_at": [plain(client.deleted_at), None]})
+        audit.record(
+            session,
+            actor,
+            "client.restored",
+            "client",
+            client.id,
+            {"deleted_at": [plain(client.deleted_at), None]},
+        )
         client.deleted_at = None
 
 
 # --- notes, tickets, history -------------------------------------------------------------------
+
 
 def add_note(actor: Actor, client_id: int, body: str) -> NoteRow:
     require(actor, Action.EDIT_CLIENTS)
@@ -275,6 +316,7 @@ def add_note(actor: Actor, client_id: int, body: str) -> NoteRow:
         note = ClientNote(client_id=client.id, author_id=actor.user_id, body=body)
         session.add(note)
         session.flush()
-        audit.record(session, actor, "client.note_added", "client", client.id,
-                     {"note": [None, body[:200]]})
+        audit.record(
+            session, actor, "client.note_added", "client", client.id, {"note": [None, body[:200]]}
+        )
         return NoteRow(note.id or 0, actor.name, body, fmt_time(note.created_at))

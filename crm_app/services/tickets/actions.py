@@ -119,19 +119,31 @@ def create_ticket(
         )
         assignee = session.get(User, assignee_id) if assignee_id else None
         record: dict[str, Any] = {
-            "number": ticket.number, "subject": subject, "priority": priority,
-            "channel": channel, "logged_for_client": bool(from_client),
-            "assignee": assignee.name if assignee else None}
+            "number": ticket.number,
+            "subject": subject,
+            "priority": priority,
+            "channel": channel,
+            "logged_for_client": bool(from_client),
+            "assignee": assignee.name if assignee else None,
+        }
         if round_robin:
             record["round_robin"] = True
         audit.record(session, actor, "ticket.created", "ticket", ticket.id, record)
         session.refresh(ticket)
-        row = ticket_row(ticket, client.name if client else None,
-                         assignee.name if assignee else None)
+        row = ticket_row(
+            ticket, client.name if client else None, assignee.name if assignee else None
+        )
         ticket_id = ticket.id
-    events.emit(events.Event("ticket.created", actor=actor, ticket_id=ticket_id,
-                             number=row.number, subject=subject,
-                             payload={"assignee_id": assignee_id}))
+    events.emit(
+        events.Event(
+            "ticket.created",
+            actor=actor,
+            ticket_id=ticket_id,
+            number=row.number,
+            subject=subject,
+            payload={"assignee_id": assignee_id},
+        )
+    )
     return row
 
 
@@ -193,8 +205,16 @@ def add_message(
         )
         session.add(message)
         touch(ticket, now)
-        changes = apply_changes(session, actor, ticket, status=status, priority=priority,
-                                assignee_id=UNSET, now=now, as_part_of_message=True)
+        changes = apply_changes(
+            session,
+            actor,
+            ticket,
+            status=status,
+            priority=priority,
+            assignee_id=UNSET,
+            now=now,
+            as_part_of_message=True,
+        )
         if staff and not internal:
             if ticket.first_responded_at is None:
                 ticket.first_responded_at = now
@@ -211,27 +231,54 @@ def add_message(
             record["attachments"] = attached
         if macro and changes:
             record["macro"] = macro[:120]
-        audit.record(session, actor, "ticket.note_added" if internal else "ticket.message_added",
-                     "ticket", ticket.id, record)
-        event = events.Event("message.added", actor=actor, ticket_id=ticket.id, number=number,
-                             subject=ticket.subject, payload={
-                                 "message_id": message.id, "internal": internal,
-                                 "from_client": not staff, "body": body,
-                                 "channel": ticket.channel, "assignee_id": ticket.assignee_id,
-                                 "client_name": (names(session, ticket)[0] or "")
-                                 if not staff else ""})
+        audit.record(
+            session,
+            actor,
+            "ticket.note_added" if internal else "ticket.message_added",
+            "ticket",
+            ticket.id,
+            record,
+        )
+        event = events.Event(
+            "message.added",
+            actor=actor,
+            ticket_id=ticket.id,
+            number=number,
+            subject=ticket.subject,
+            payload={
+                "message_id": message.id,
+                "internal": internal,
+                "from_client": not staff,
+                "body": body,
+                "channel": ticket.channel,
+                "assignee_id": ticket.assignee_id,
+                "client_name": (names(session, ticket)[0] or "") if not staff else "",
+            },
+        )
         row = MessageRow(
-            id=message.id, sender_kind=message.sender_kind, author_name=actor.name,
-            body_text=body, is_internal=internal, channel=message.channel,
+            id=message.id,
+            sender_kind=message.sender_kind,
+            author_name=actor.name,
+            body_text=body,
+            is_internal=internal,
+            channel=message.channel,
             created_at=fmt(now),
         )
     events.emit(event)
     return row
 
 
-def apply_changes(session: Session, actor: Actor, ticket: Ticket, *, status: str | None,
-                  priority: str | None, assignee_id: int | Any | None,
-                  now: datetime, as_part_of_message: bool = False) -> dict[str, list[Any]]:
+def apply_changes(
+    session: Session,
+    actor: Actor,
+    ticket: Ticket,
+    *,
+    status: str | None,
+    priority: str | None,
+    assignee_id: int | Any | None,
+    now: datetime,
+    as_part_of_message: bool = False,
+) -> dict[str, list[Any]]:
     """Set status/priority/assignee on a locked ticket; returns the audit changes.
 
     `as_part_of_message`: the caller's message entry records them and moves the version."""
@@ -257,25 +304,33 @@ def apply_changes(session: Session, actor: Actor, ticket: Ticket, *, status: str
         ticket.assignee_id = assignee_id
     if changes and not as_part_of_message:
         touch(ticket, now)
-        for key, action in (("status", "ticket.status_changed"),
-                            ("priority", "ticket.priority_changed"),
-                            ("assignee", "ticket.assigned")):
+        for key, action in (
+            ("status", "ticket.status_changed"),
+            ("priority", "ticket.priority_changed"),
+            ("assignee", "ticket.assigned"),
+        ):
             if key in changes:
                 audit.record(session, actor, action, "ticket", ticket.id, {key: changes[key]})
     return changes
 
 
-def change_events(actor: Actor, ticket: Ticket, changes: dict[str, list[Any]]
-                  ) -> list[events.Event]:
+def change_events(
+    actor: Actor, ticket: Ticket, changes: dict[str, list[Any]]
+) -> list[events.Event]:
     """What to emit after the commit of `apply_changes` on one ticket."""
     if not changes:
         return []
-    base = {"actor": actor, "ticket_id": ticket.id, "number": ticket.number,
-            "subject": ticket.subject}
+    base = {
+        "actor": actor,
+        "ticket_id": ticket.id,
+        "number": ticket.number,
+        "subject": ticket.subject,
+    }
     emitted = [events.Event("ticket.updated", **base, payload={"changes": changes})]
     if "assignee" in changes:
-        emitted.append(events.Event("ticket.assigned", **base,
-                                    payload={"assignee_id": ticket.assignee_id}))
+        emitted.append(
+            events.Event("ticket.assigned", **base, payload={"assignee_id": ticket.assignee_id})
+        )
     return emitted
 
 
@@ -305,8 +360,15 @@ def update_ticket(
         check_version(session, ticket, expected_version)
         if ticket.merged_into_id is not None and status is not None and status != ticket.status:
             raise InvalidInput("This ticket was merged into another one and stays closed.")
-        changes = apply_changes(session, actor, ticket, status=status, priority=priority,
-                                assignee_id=assignee_id, now=utcnow())
+        changes = apply_changes(
+            session,
+            actor,
+            ticket,
+            status=status,
+            priority=priority,
+            assignee_id=assignee_id,
+            now=utcnow(),
+        )
         row = ticket_row(ticket, *names(session, ticket))
         emitted = change_events(actor, ticket, changes)
     for event in emitted:
@@ -322,5 +384,13 @@ def set_unread(actor: Actor, number: int, unread: bool) -> None:
         ticket = load_for(session, actor, number)
         ticket.is_unread = unread
         ticket_id, subject = ticket.id, ticket.subject
-    events.emit(events.Event("ticket.read", actor=actor, ticket_id=ticket_id, number=number,
-                             subject=subject, payload={"unread": unread}))
+    events.emit(
+        events.Event(
+            "ticket.read",
+            actor=actor,
+            ticket_id=ticket_id,
+            number=number,
+            subject=subject,
+            payload={"unread": unread},
+        )
+    )

@@ -60,18 +60,29 @@ def bulk_update(
     with session_scope() as session:
         if assignee_id not in (UNSET, None):
             staff_member(session, assignee_id)
-        tickets = list(session.execute(
-            select(Ticket).where(Ticket.number.in_(numbers)).order_by(Ticket.id)
-            .with_for_update()
-        ).scalars())
+        tickets = list(
+            session.execute(
+                select(Ticket)
+                .where(Ticket.number.in_(numbers))
+                .order_by(Ticket.id)
+                .with_for_update()
+            ).scalars()
+        )
         if len(tickets) != len(numbers):
             raise NotFound("Some of the selected tickets no longer exist.")
         now, changed, emitted = utcnow(), 0, []
         for ticket in tickets:
             if ticket.merged_into_id is not None:
                 continue
-            changes = apply_changes(session, actor, ticket, status=status, priority=priority,
-                                    assignee_id=assignee_id, now=now)
+            changes = apply_changes(
+                session,
+                actor,
+                ticket,
+                status=status,
+                priority=priority,
+                assignee_id=assignee_id,
+                now=now,
+            )
             if changes:
                 changed += 1
                 emitted.extend(change_events(actor, ticket, changes))
@@ -92,10 +103,15 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
     if duplicate_number == target_number:
         raise InvalidInput("A ticket cannot be merged into itself.")
     with session_scope() as session:
-        found = {t.number: t for t in session.execute(
-            select(Ticket).where(Ticket.number.in_([duplicate_number, target_number]))
-            .order_by(Ticket.id).with_for_update()
-        ).scalars()}
+        found = {
+            t.number: t
+            for t in session.execute(
+                select(Ticket)
+                .where(Ticket.number.in_([duplicate_number, target_number]))
+                .order_by(Ticket.id)
+                .with_for_update()
+            ).scalars()
+        }
         for number in (duplicate_number, target_number):
             if number not in found:
                 raise NotFound(f"There is no ticket #{number}.")
@@ -103,24 +119,37 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
         if duplicate.merged_into_id is not None:
             raise InvalidInput(f"Ticket #{duplicate_number} was already merged.")
         if target.merged_into_id is not None:
-            raise InvalidInput(f"Ticket #{target_number} was itself merged: merge into the "
-                               "ticket it points to.")
+            raise InvalidInput(
+                f"Ticket #{target_number} was itself merged: merge into the ticket it points to."
+            )
         if duplicate.client_id and target.client_id and duplicate.client_id != target.client_id:
             raise InvalidInput("Only tickets of the same client can be merged.")
         moved = session.execute(
-            sa.update(TicketMessage).where(TicketMessage.ticket_id == duplicate.id)
+            sa.update(TicketMessage)
+            .where(TicketMessage.ticket_id == duplicate.id)
             .values(ticket_id=target.id)
         ).rowcount
         now = utcnow()
         for ticket, text in (
-            (target, f"Ticket #{duplicate_number} ({duplicate.subject}) was merged into this "
-                     f"ticket by {actor.name}: {moved} message{'' if moved == 1 else 's'} "
-                     "moved here."),
+            (
+                target,
+                f"Ticket #{duplicate_number} ({duplicate.subject}) was merged into this "
+                f"ticket by {actor.name}: {moved} message{'' if moved == 1 else 's'} "
+                "moved here.",
+            ),
             (duplicate, f"Merged into ticket #{target_number} by {actor.name}."),
         ):
-            session.add(TicketMessage(ticket_id=ticket.id, sender_kind=SenderKind.SYSTEM,
-                                      author_id=None, body_text=text, is_internal=True,
-                                      channel=Channel.AGENT, created_at=now))
+            session.add(
+                TicketMessage(
+                    ticket_id=ticket.id,
+                    sender_kind=SenderKind.SYSTEM,
+                    author_id=None,
+                    body_text=text,
+                    is_internal=True,
+                    channel=Channel.AGENT,
+                    created_at=now,
+                )
+            )
         if duplicate.status != TicketStatus.CLOSED:
             duplicate.status = TicketStatus.CLOSED
             duplicate.closed_at = now
@@ -130,13 +159,30 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
         touch(duplicate, now)
         touch(target, now)
         session.flush()
-        audit.record(session, actor, "ticket.merged_into", "ticket", duplicate.id,
-                     {"into": target_number, "messages": moved})
-        audit.record(session, actor, "ticket.merged_from", "ticket", target.id,
-                     {"from": duplicate_number, "messages": moved})
+        audit.record(
+            session,
+            actor,
+            "ticket.merged_into",
+            "ticket",
+            duplicate.id,
+            {"into": target_number, "messages": moved},
+        )
+        audit.record(
+            session,
+            actor,
+            "ticket.merged_from",
+            "ticket",
+            target.id,
+            {"from": duplicate_number, "messages": moved},
+        )
         row = ticket_row(target, *names(session, target))
-        event = events.Event("ticket.merged", actor=actor, ticket_id=target.id,
-                             number=target_number, subject=target.subject,
-                             payload={"duplicate_number": duplicate_number, "messages": moved})
+        event = events.Event(
+            "ticket.merged",
+            actor=actor,
+            ticket_id=target.id,
+            number=target_number,
+            subject=target.subject,
+            payload={"duplicate_number": duplicate_number, "messages": moved},
+        )
     events.emit(event)
     return row

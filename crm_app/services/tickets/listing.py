@@ -132,14 +132,17 @@ def queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
         if client.isdigit() and len(client) < 10:
             conditions.append(_T.c.client_id == int(client))
         elif "@" in client:
-            conditions.append(_T.c.client_id.in_(
-                select(Client.id).where(Client.email == client.lower())
-            ))
+            conditions.append(
+                _T.c.client_id.in_(select(Client.id).where(Client.email == client.lower()))
+            )
         else:
             raise InvalidInput("Filter clients by their id or email address.")
     if filters.sentiment:
-        conditions.append(_T.c.id.in_(_latest_client_sentiment(
-            choice(filters.sentiment, SentimentLabel, "Sentiment"))))
+        conditions.append(
+            _T.c.id.in_(
+                _latest_client_sentiment(choice(filters.sentiment, SentimentLabel, "Sentiment"))
+            )
+        )
     if filters.created_from:
         start = datetime.combine(_parse_day(filters.created_from, "From"), time.min, UTC)
         conditions.append(_T.c.created_at >= start)
@@ -152,12 +155,17 @@ def queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
 def _latest_client_sentiment(label: str) -> sa.Select:
     """Ids of tickets whose latest client message was scored `label` (a set as large as the
     scored messages with that label, never a walk over every ticket)."""
-    latest = (select(func.max(TicketMessage.id))
-              .where(TicketMessage.ticket_id == MessageSentiment.ticket_id,
-                     TicketMessage.sender_kind == SenderKind.CLIENT)
-              .scalar_subquery())
-    return select(MessageSentiment.ticket_id).where(MessageSentiment.label == label,
-                                                    MessageSentiment.message_id == latest)
+    latest = (
+        select(func.max(TicketMessage.id))
+        .where(
+            TicketMessage.ticket_id == MessageSentiment.ticket_id,
+            TicketMessage.sender_kind == SenderKind.CLIENT,
+        )
+        .scalar_subquery()
+    )
+    return select(MessageSentiment.ticket_id).where(
+        MessageSentiment.label == label, MessageSentiment.message_id == latest
+    )
 
 
 # SLA state -> its part of queue_bucket (see QUEUE_BUCKET_SQL in models/ticket.py).
@@ -169,27 +177,47 @@ def _decode_cursor(cursor: str) -> tuple[int, str, int]:
         bucket, due, ticket_id = cursor.split("|")
         return int(bucket), due, int(ticket_id)
     except ValueError:
-        raise InvalidInput("That page link is no longer valid: start from the first page.") \
-            from None
+        raise InvalidInput(
+            "That page link is no longer valid: start from the first page."
+        ) from None
 
 
 QUEUE_COLUMNS = (
-    _T.c.id, _T.c.number, _T.c.subject, _T.c.status, _T.c.priority, _T.c.channel,
-    _T.c.sla_state, _T.c.is_unread, _T.c.created_at, _T.c.updated_at, _T.c.version,
-    _T.c.queue_bucket, sa.cast(_T.c.queue_due_at, sa.Text).label("due_key"),
+    _T.c.id,
+    _T.c.number,
+    _T.c.subject,
+    _T.c.status,
+    _T.c.priority,
+    _T.c.channel,
+    _T.c.sla_state,
+    _T.c.is_unread,
+    _T.c.created_at,
+    _T.c.updated_at,
+    _T.c.version,
+    _T.c.queue_bucket,
+    sa.cast(_T.c.queue_due_at, sa.Text).label("due_key"),
 )
 
 
 def queue_count_query(actor: Actor, filters: QueueFilters) -> sa.Select:
     """How many tickets match, counted up to QUEUE_COUNT_CAP + 1."""
     return select(func.count().label("matching")).select_from(
-        select(sa.literal(1)).select_from(_T).where(*queue_conditions(actor, filters))
-        .limit(QUEUE_COUNT_CAP + 1).subquery()
+        select(sa.literal(1))
+        .select_from(_T)
+        .where(*queue_conditions(actor, filters))
+        .limit(QUEUE_COUNT_CAP + 1)
+        .subquery()
     )
 
 
-def queue_page_query(actor: Actor, filters: QueueFilters, *, after: str = "",
-                     page_size: int = 25, total: int | None = None) -> sa.Select:
+def queue_page_query(
+    actor: Actor,
+    filters: QueueFilters,
+    *,
+    after: str = "",
+    page_size: int = 25,
+    total: int | None = None,
+) -> sa.Select:
     """One page in queue order after the keyset cursor `after`.
 
     With `total` known and within QUEUE_COUNT_CAP, the page is the top of the matching rows
@@ -201,12 +229,16 @@ def queue_page_query(actor: Actor, filters: QueueFilters, *, after: str = "",
     conditions = queue_conditions(actor, filters)
     if after:
         bucket, due, ticket_id = _decode_cursor(after)
-        conditions.append(tuple_(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id) > tuple_(
-            sa.literal(bucket), sa.cast(sa.literal(due), sa.DateTime(timezone=True)),
-            sa.literal(ticket_id)))
+        conditions.append(
+            tuple_(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id)
+            > tuple_(
+                sa.literal(bucket),
+                sa.cast(sa.literal(due), sa.DateTime(timezone=True)),
+                sa.literal(ticket_id),
+            )
+        )
     page = (
-        select(*QUEUE_COLUMNS, Client.name.label("client_name"),
-               User.name.label("assignee_name"))
+        select(*QUEUE_COLUMNS, Client.name.label("client_name"), User.name.label("assignee_name"))
         .select_from(_T)
         .outerjoin(Client, Client.id == _T.c.client_id)
         .outerjoin(User, User.id == _T.c.assignee_id)
@@ -218,11 +250,18 @@ def queue_page_query(actor: Actor, filters: QueueFilters, *, after: str = "",
     # Materialized: PostgreSQL must collect the matches' sort keys first (ix_ticket_filters
     # holds them) and cannot fall back to the ordered walk; the top of at most the cap of
     # them is sorted, and only that page's rows are read in full.
-    matches = (select(_T.c.id, _T.c.queue_bucket, _T.c.queue_due_at).where(*conditions)
-               .cte("matches").prefix_with("MATERIALIZED"))
-    top = (select(matches.c.id)
-           .order_by(matches.c.queue_bucket, matches.c.queue_due_at, matches.c.id)
-           .limit(page_size + 1).scalar_subquery())
+    matches = (
+        select(_T.c.id, _T.c.queue_bucket, _T.c.queue_due_at)
+        .where(*conditions)
+        .cte("matches")
+        .prefix_with("MATERIALIZED")
+    )
+    top = (
+        select(matches.c.id)
+        .order_by(matches.c.queue_bucket, matches.c.queue_due_at, matches.c.id)
+        .limit(page_size + 1)
+        .scalar_subquery()
+    )
     return page.where(_T.c.id == sa.func.any(sa.func.array(top)))
 
 
@@ -243,10 +282,12 @@ def _compiled(statement_key: tuple) -> _Compiled:
     every page load, so they are never rebuilt nor recompiled."""
     kind, user_id, role, filters, after, page_size, total = statement_key
     actor = Actor(user_id=user_id, role=role, name="", email="")
-    statement = (queue_count_query(actor, filters) if kind == "count" else
-                 queue_page_query(actor, filters, after=after, page_size=page_size, total=total))
-    compiled = statement.compile(dialect=_PG_DIALECT,
-                                 compile_kwargs={"render_postcompile": True})
+    statement = (
+        queue_count_query(actor, filters)
+        if kind == "count"
+        else queue_page_query(actor, filters, after=after, page_size=page_size, total=total)
+    )
+    compiled = statement.compile(dialect=_PG_DIALECT, compile_kwargs={"render_postcompile": True})
     return _Compiled(str(compiled), dict(compiled.params))
 
 
@@ -256,8 +297,14 @@ def _page_shape(total: int | None) -> int | None:
     return None if total is None or total > QUEUE_COUNT_CAP else 0
 
 
-def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
-          page_size: int = 25, with_count: bool = True) -> QueuePage:
+def queue(
+    actor: Actor,
+    filters: QueueFilters | None = None,
+    *,
+    after: str = "",
+    page_size: int = 25,
+    with_count: bool = True,
+) -> QueuePage:
     """One page of the agent queue in the default order (unread/new, SLA urgency, due soonest,
     oldest), read with a keyset cursor so deep pages cost the same as the first."""
     require(actor, Action.VIEW_TICKETS)
@@ -276,8 +323,9 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
             with raw.cursor(row_factory=dict_row) as cur:
                 total = None
                 if count_sql is not None:
-                    total = cur.execute(count_sql.sql, count_sql.params,
-                                        prepare=False).fetchone()["matching"]
+                    total = cur.execute(count_sql.sql, count_sql.params, prepare=False).fetchone()[
+                        "matching"
+                    ]
                 page_sql = _compiled(("page", *key, _page_shape(total)))
                 rows = cur.execute(page_sql.sql, page_sql.params, prepare=False).fetchall()
         finally:
@@ -287,11 +335,18 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
     rows = rows[:page_size]
     items = [
         TicketRow(
-            number=r["number"], subject=r["subject"], status=r["status"],
-            priority=r["priority"], channel=r["channel"], sla_state=r["sla_state"],
-            is_unread=r["is_unread"], client_name=r["client_name"] or "",
-            assignee_name=r["assignee_name"] or "", created_at=fmt(r["created_at"]),
-            updated_at=fmt(r["updated_at"]), version=r["version"],
+            number=r["number"],
+            subject=r["subject"],
+            status=r["status"],
+            priority=r["priority"],
+            channel=r["channel"],
+            sla_state=r["sla_state"],
+            is_unread=r["is_unread"],
+            client_name=r["client_name"] or "",
+            assignee_name=r["assignee_name"] or "",
+            created_at=fmt(r["created_at"]),
+            updated_at=fmt(r["updated_at"]),
+            version=r["version"],
             created_iso=iso(r["created_at"]),
         )
         for r in rows
@@ -301,7 +356,8 @@ def queue(actor: Actor, filters: QueueFilters | None = None, *, after: str = "",
         items=items,
         total=min(total, QUEUE_COUNT_CAP),
         total_capped=total > QUEUE_COUNT_CAP,
-        next_cursor=(f"{last['queue_bucket']}|{last['due_key']}|{last['id']}"
-                     if more and last else ""),
+        next_cursor=(
+            f"{last['queue_bucket']}|{last['due_key']}|{last['id']}" if more and last else ""
+        ),
         page_size=page_size,
     )

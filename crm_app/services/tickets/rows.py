@@ -202,11 +202,13 @@ def touch(ticket: Ticket, now: datetime) -> None:
 
 # --- the ticket's history: its audit entries, newest first ----------------------------------
 
+
 def history_query(ticket_id: int | sa.BindParameter, limit: int = HISTORY_LIMIT) -> sa.Select:
     """Audit entries of one ticket with the actor's name, newest first."""
     return (
-        select(AuditLog.action, User.name.label("actor_name"), AuditLog.changes,
-               AuditLog.created_at)
+        select(
+            AuditLog.action, User.name.label("actor_name"), AuditLog.changes, AuditLog.created_at
+        )
         .select_from(AuditLog)
         .outerjoin(User, User.id == AuditLog.actor_id)
         .where(AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket_id)
@@ -220,8 +222,9 @@ def history_row(entry: Any) -> HistoryRow:
     return HistoryRow(
         action=entry["action"].removeprefix("ticket.").replace("_", " "),
         actor_name=entry["actor_name"] or "System",
-        changes=", ".join(f"{key}: {_describe(value)}"
-                          for key, value in (entry["changes"] or {}).items()),
+        changes=", ".join(
+            f"{key}: {_describe(value)}" for key, value in (entry["changes"] or {}).items()
+        ),
         created_at=fmt(entry["created_at"]),
         created_iso=iso(entry["created_at"]),
     )

@@ -65,7 +65,8 @@ ORDER BY a.id
 """
 # The history is the same query the rest of the ticket code uses, compiled once for psycopg.
 _HISTORY = history_query(sa.bindparam("ticket_id")).compile(
-    dialect=postgresql_psycopg.dialect(), compile_kwargs={"render_postcompile": True})
+    dialect=postgresql_psycopg.dialect(), compile_kwargs={"render_postcompile": True}
+)
 _HISTORY_SQL, _HISTORY_PARAMS = str(_HISTORY), dict(_HISTORY.params)
 
 
@@ -99,17 +100,22 @@ def get_ticket(actor: Actor, number: int) -> TicketDetail:
                         history_cur.execute(_HISTORY_SQL, {**_HISTORY_PARAMS, **params})
                 message_rows = messages_cur.fetchall()
                 files = attachments.group_by_message(files_cur.fetchall())
-                other_rows = (others_cur.fetchall()
-                              if staff and t["client_id"] is not None else [])
+                other_rows = others_cur.fetchall() if staff and t["client_id"] is not None else []
                 history_rows = history_cur.fetchall() if staff else []
         finally:
             raw.rollback()
     return _detail(actor, staff, t, message_rows, files, other_rows, history_rows)
 
 
-def _detail(actor: Actor, staff: bool, t: dict[str, Any], message_rows: list[dict[str, Any]],
-            files: dict[int, list], other_rows: list[dict[str, Any]],
-            history_rows: list[dict[str, Any]]) -> TicketDetail:
+def _detail(
+    actor: Actor,
+    staff: bool,
+    t: dict[str, Any],
+    message_rows: list[dict[str, Any]],
+    files: dict[int, list],
+    other_rows: list[dict[str, Any]],
+    history_rows: list[dict[str, Any]],
+) -> TicketDetail:
     client_id, client_name = t["client_id"], t["client_name"] or ""
     messages = [_message(m, client_name, staff, files) for m in message_rows]
     profile = None
@@ -117,27 +123,49 @@ def _detail(actor: Actor, staff: bool, t: dict[str, Any], message_rows: list[dic
         finances = can(actor, Action.VIEW_CLIENT_FINANCES)
         net_worth = t["client_net_worth"]
         profile = ClientProfile(
-            id=client_id, name=client_name, email=t["client_email"] or "",
-            phone=t["client_phone"] or "", region=t["client_region"] or "",
+            id=client_id,
+            name=client_name,
+            email=t["client_email"] or "",
+            phone=t["client_phone"] or "",
+            region=t["client_region"] or "",
             risk_category=t["client_risk_category"] or "",
-            net_worth=(f"{net_worth:,.0f} {t['client_currency']}"
-                       if finances and net_worth is not None else ""),
+            net_worth=(
+                f"{net_worth:,.0f} {t['client_currency']}"
+                if finances and net_worth is not None
+                else ""
+            ),
         )
     others = [
-        TicketRow(number=o["number"], subject=o["subject"], status=o["status"],
-                  priority=o["priority"], channel=o["channel"], sla_state=o["sla_state"],
-                  is_unread=o["is_unread"], client_name=client_name, assignee_name="",
-                  created_at=fmt(o["created_at"]), updated_at=fmt(o["updated_at"]),
-                  version=o["version"])
+        TicketRow(
+            number=o["number"],
+            subject=o["subject"],
+            status=o["status"],
+            priority=o["priority"],
+            channel=o["channel"],
+            sla_state=o["sla_state"],
+            is_unread=o["is_unread"],
+            client_name=client_name,
+            assignee_name="",
+            created_at=fmt(o["created_at"]),
+            updated_at=fmt(o["updated_at"]),
+            version=o["version"],
+        )
         for o in other_rows
     ]
     return TicketDetail(
         ticket=TicketRow(
-            number=t["number"], subject=t["subject"], status=t["status"],
-            priority=t["priority"], channel=t["channel"], sla_state=t["sla_state"],
-            is_unread=t["is_unread"], client_name=client_name,
-            assignee_name=t["assignee_name"] or "", created_at=fmt(t["created_at"]),
-            updated_at=fmt(t["updated_at"]), version=t["version"],
+            number=t["number"],
+            subject=t["subject"],
+            status=t["status"],
+            priority=t["priority"],
+            channel=t["channel"],
+            sla_state=t["sla_state"],
+            is_unread=t["is_unread"],
+            client_name=client_name,
+            assignee_name=t["assignee_name"] or "",
+            created_at=fmt(t["created_at"]),
+            updated_at=fmt(t["updated_at"]),
+            version=t["version"],
         ),
         client_id=client_id,
         client_email=(t["client_email"] or "") if client_id is not None and staff else "",
@@ -152,17 +180,26 @@ def _detail(actor: Actor, staff: bool, t: dict[str, Any], message_rows: list[dic
     )
 
 
-def _message(m: dict[str, Any], client_name: str, staff: bool,
-             files: dict[int, list]) -> MessageRow:
+def _message(
+    m: dict[str, Any], client_name: str, staff: bool, files: dict[int, list]
+) -> MessageRow:
     kind, author = m["sender_kind"], m["author_name"]
     # A client message written by staff is a call or visit the agent logged.
     logged = kind == SenderKind.CLIENT and m["author_role"] in STAFF_ROLES
     return MessageRow(
-        id=m["id"], sender_kind=kind,
-        author_name=(client_name or "Client") if logged else author or (
-            client_name if kind == SenderKind.CLIENT else
-            ("System" if kind == SenderKind.SYSTEM else "")),
-        body_text=m["body_text"], is_internal=m["is_internal"], channel=m["channel"],
+        id=m["id"],
+        sender_kind=kind,
+        author_name=(client_name or "Client")
+        if logged
+        else author
+        or (
+            client_name
+            if kind == SenderKind.CLIENT
+            else ("System" if kind == SenderKind.SYSTEM else "")
+        ),
+        body_text=m["body_text"],
+        is_internal=m["is_internal"],
+        channel=m["channel"],
         created_at=fmt(m["created_at"]),
         created_iso=iso(m["created_at"]),
         sentiment=(m["sentiment"] or "") if staff and kind == SenderKind.CLIENT else "",
@@ -181,12 +218,25 @@ def mark_read(actor: Actor, number: int) -> bool:
         return False
     with session_scope() as session:
         # One statement: missing and already-read tickets alike are left alone.
-        marked = session.execute(
-            sa.update(Ticket).where(Ticket.number == number, Ticket.is_unread.is_(True))
-            .values(is_unread=False).returning(Ticket.id, Ticket.subject)
-        ).mappings().first()
+        marked = (
+            session.execute(
+                sa.update(Ticket)
+                .where(Ticket.number == number, Ticket.is_unread.is_(True))
+                .values(is_unread=False)
+                .returning(Ticket.id, Ticket.subject)
+            )
+            .mappings()
+            .first()
+        )
     was_unread = marked is not None
     if was_unread:
-        events.emit(events.Event("ticket.read", actor=actor, ticket_id=marked["id"],
-                                 number=number, subject=marked["subject"]))
+        events.emit(
+            events.Event(
+                "ticket.read",
+                actor=actor,
+                ticket_id=marked["id"],
+                number=number,
+                subject=marked["subject"],
+            )
+        )
     return was_unread
