@@ -44,12 +44,19 @@ def _digits(text: str) -> str:
     return re.sub(r"\D", "", text)
 
 
-def leaked(draft: str, fact: str) -> bool:
+def _numbers(text: str) -> set[str]:
+    return {_digits(m) for m in re.findall(r"\d[\d,.' \u00a0/-]*\d|\d", text)}
+
+
+def leaked(draft: str, fact: str, own_text: str = "") -> bool:
+    """Whether the source's `fact` is in `draft`. A number counts also when written another
+    way (259,000 / 259000 / 259 000 / 259k), except a number of this client's own message
+    (`own_text`): "12.000 EUR" from the question is this client's, whatever it resembles."""
     if re.search(rf"(?<!\w){re.escape(fact)}(?!\w)", draft, re.IGNORECASE):
         return True
     digits = _digits(fact)
-    if len(digits) >= 3:  # the same number written another way (259,000 / 259000 / 259 000)
-        numbers = {_digits(m) for m in re.findall(r"\d[\d,.' \u00a0/-]*\d|\d", draft)}
+    if len(digits) >= 3:
+        numbers = _numbers(draft) - _numbers(own_text)
         return digits in numbers or digits.rstrip("0") in {
             n.rstrip("0") for n in numbers if len(n) >= 3
         }
@@ -104,7 +111,7 @@ def main() -> int:
             own_text=case["question"],
             embed=embed,
         )
-        leaks = [f for f in case["foreign_facts"] if leaked(draft.text, f)]
+        leaks = [f for f in case["foreign_facts"] if leaked(draft.text, f, case["question"])]
         ok, why = letter_ok(draft.text, case["agent_name"])
         counts["foreign_free"] += not leaks
         counts["letter_ok"] += ok
@@ -127,7 +134,7 @@ def main() -> int:
             own_text=case["question"],
             topic_text=case["question"],
         )
-        llm_leaks = [f for f in case["foreign_facts"] if leaked(finished, f)]
+        llm_leaks = [f for f in case["foreign_facts"] if leaked(finished, f, case["question"])]
         llm_ok, llm_why = letter_ok(finished, case["agent_name"])
         counts["llm_foreign_free"] += not llm_leaks
         counts["llm_letter_ok"] += llm_ok

@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from crm_app.ai import compliance, facts
+from crm_app.ai import compliance, facts, topics
 
 # Cosine between this client's question and the question the source answered (all-MiniLM-L6
 # space) below which the source is taken to answer something else. Paraphrases of one request
 # score well above it; different requests on one topic ("which documents?" / "is the review
 # done?") below.
 ANSWER_MIN_SIMILARITY = 0.5
+# Share of topics two questions have in common (with the same act asked) at which they count as
+# the same request: the whole match for a question in another language than the model's, and,
+# for an English one the model already finds close (ENGLISH_TOPIC_FLOOR), the deciding vote.
+TOPIC_MIN_AGREEMENT = 0.5
+ENGLISH_TOPIC_FLOOR = 0.38
 SIGN_OFF = "Kind regards,"
 HOLDING_LINE = (
     "Thank you for your message. I am looking into your question and will come back to you shortly."
@@ -103,12 +108,24 @@ def similarity_to_source(question: str, source_question: str, embed: Embed) -> f
     vectors = embed([mine, *theirs])
     scores = vectors[1:] @ vectors[0]
     best = int(np.argmax(scores))
+    # The sentence model reads English only: a question in another language is matched by
+    # the finance topics and the act both messages name (crm_app.ai.topics), and a close
+    # agreement there counts as a paraphrase.
+    agree = max(topics.agreement(mine, part) for part in theirs)
+    if not topics.looks_english(mine):
+        if agree >= TOPIC_MIN_AGREEMENT:
+            return max(float(scores[best]), ANSWER_MIN_SIMILARITY + 0.25 * agree)
+        asked, answered = topics.acts(mine), topics.acts(theirs[best])
+        return 0.0 if (asked or answered) and not asked & answered else float(scores[best])
     asked, answered = acts(mine), acts(theirs[best])
     # Different things asked for: nothing in common ("is it done?" / "which documents?"). A
     # complaint that also asks when ("still not arrived, when will it?") shares "duration".
     if (asked or answered) and not asked & answered:
         return 0.0
-    return float(scores[best])
+    score = float(scores[best])
+    if score >= ENGLISH_TOPIC_FLOOR and agree >= TOPIC_MIN_AGREEMENT:
+        return max(score, ANSWER_MIN_SIMILARITY)
+    return score
 
 
 def _greeting(client_name: str) -> str:
