@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import TSVECTOR
+from sqlalchemy.dialects.postgresql import ARRAY, TSVECTOR
 from sqlmodel import Field, SQLModel
 
 from models.base import enum_field, timestamp_field
@@ -111,6 +111,8 @@ class Ticket(SQLModel, table=True):
             "assignee_id",
             postgresql_include=["queue_bucket", "queue_due_at"],
         ),
+        # "Tickets tagged X": containment on the tag array.
+        sa.Index("ix_ticket_tags", "tags", postgresql_using="gin"),
     )
     __mapper_args__ = {"exclude_properties": ["search_vector", "queue_bucket", "queue_due_at"]}
 
@@ -143,6 +145,13 @@ class Ticket(SQLModel, table=True):
     version: int = Field(default=1, sa_column_kwargs={"server_default": sa.text("1")})
     # Set when this ticket was merged into another (it is closed and points there).
     merged_into_id: int | None = Field(default=None, foreign_key="ticket.id", ondelete="SET NULL")
+    # Labels agents and macros put on a ticket (lower case, see services/tickets/tags.py).
+    tags: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(
+            ARRAY(sa.String(40)), nullable=False, server_default=sa.text("'{}'::varchar[]")
+        ),
+    )
 
 
 class TicketMessage(SQLModel, table=True):
@@ -194,4 +203,13 @@ class Attachment(SQLModel, table=True):
     size_bytes: int = Field(sa_type=sa.BigInteger)
     sha256: str = Field(sa_type=sa.String(64), index=True)
     storage_path: str = Field(sa_type=sa.String(1024))
+    created_at: datetime = timestamp_field()
+
+
+class Tag(SQLModel, table=True):
+    """Every tag ever used, so the tag picker can suggest them without scanning tickets."""
+
+    __tablename__ = "tag"
+
+    name: str = Field(sa_type=sa.String(40), primary_key=True)
     created_at: datetime = timestamp_field()

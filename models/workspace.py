@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlmodel import Field, SQLModel
 
 from models.base import timestamp_field
@@ -30,7 +30,8 @@ class SavedView(SQLModel, table=True):
 
 
 class Macro(SQLModel, table=True):
-    """A canned reply with placeholders; applying it may also set status and priority."""
+    """A canned reply with placeholders; applying it may also set status and priority and add
+    tags."""
 
     __tablename__ = "macro"
 
@@ -39,6 +40,12 @@ class Macro(SQLModel, table=True):
     body: str = Field(sa_type=sa.Text)
     set_status: str | None = Field(default=None, sa_type=sa.String(32))
     set_priority: str | None = Field(default=None, sa_type=sa.String(32))
+    add_tags: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(
+            ARRAY(sa.String(40)), nullable=False, server_default=sa.text("'{}'::varchar[]")
+        ),
+    )
     created_by_id: int | None = Field(
         default=None, foreign_key="user_account.id", ondelete="SET NULL"
     )

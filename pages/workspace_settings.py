@@ -11,6 +11,7 @@ from crm_app.components import confirm_dialog, empty_state, field, form_error
 from crm_app.layout import signed_in_page
 from crm_app.services import assignment, macros
 from crm_app.services.macros import PLACEHOLDERS, MacroRow
+from crm_app.services.tickets.tags import parse_list as parse_tag_list
 from crm_app.state import AppState, chain, service_event
 from models.ticket import TicketPriority, TicketStatus
 
@@ -31,6 +32,7 @@ class WorkspaceSettingsState(AppState):
     body: str = ""
     set_status: str = KEEP
     set_priority: str = KEEP
+    add_tags: str = ""  # comma-separated, as typed
     form_message: str = ""
 
     @rx.var
@@ -77,6 +79,7 @@ class WorkspaceSettingsState(AppState):
     def new_macro(self):
         self.editing_id, self.title, self.body = 0, "", ""
         self.set_status, self.set_priority, self.form_message = KEEP, KEEP, ""
+        self.add_tags = ""
         self.dialog_open = True
 
     @rx.event
@@ -87,6 +90,7 @@ class WorkspaceSettingsState(AppState):
         self.editing_id, self.title, self.body = macro.id, macro.title, macro.body
         self.set_status = macro.set_status or KEEP
         self.set_priority = macro.set_priority or KEEP
+        self.add_tags = ", ".join(macro.add_tags)
         self.form_message, self.dialog_open = "", True
         return None
 
@@ -101,6 +105,10 @@ class WorkspaceSettingsState(AppState):
     @rx.event
     def set_body(self, value: str):
         self.body = value
+
+    @rx.event
+    def set_add_tags(self, value: str):
+        self.add_tags = value[:400]
 
     @rx.event
     def choose_status(self, value: str):
@@ -119,6 +127,7 @@ class WorkspaceSettingsState(AppState):
             body=str(form.get("body", self.body)),
             set_status="" if self.set_status == KEEP else self.set_status,
             set_priority="" if self.set_priority == KEEP else self.set_priority,
+            add_tags=parse_tag_list(str(form.get("add_tags", ""))),
             macro_id=self.editing_id or None,
         )
         self.dialog_open = False
@@ -196,6 +205,17 @@ def _macro_row(macro: MacroRow) -> rx.Component:
             rx.cond(
                 macro.set_priority != "",
                 rx.badge("priority → ", macro.set_priority, variant="outline"),
+                rx.text("—", color_scheme="gray"),
+            )
+        ),
+        rx.table.cell(
+            rx.cond(
+                macro.add_tags.length() > 0,
+                rx.hstack(
+                    rx.foreach(macro.add_tags, lambda t: rx.badge("+ ", t, variant="soft")),
+                    wrap="wrap",
+                    spacing="1",
+                ),
                 rx.text("—", color_scheme="gray"),
             )
         ),
@@ -299,6 +319,18 @@ def _macro_dialog() -> rx.Component:
                         ),
                         width="100%",
                     ),
+                    field(
+                        "Also add tags (comma-separated)",
+                        rx.input(
+                            name="add_tags",
+                            value=s.add_tags,
+                            on_change=s.set_add_tags,
+                            id="macro-tags",
+                            placeholder="kyc, wire transfer",
+                            max_length=400,
+                            width="100%",
+                        ),
+                    ),
                     form_error(s.form_message),
                     rx.hstack(
                         rx.dialog.close(
@@ -345,7 +377,7 @@ def _macros_card() -> rx.Component:
                         rx.table.row(
                             *[
                                 rx.table.column_header_cell(h)
-                                for h in ("Title", "Text", "Status", "Priority", "")
+                                for h in ("Title", "Text", "Status", "Priority", "Tags", "")
                             ]
                         )
                     ),

@@ -1,16 +1,17 @@
 """Canned replies (macros): a shared library staff keep, with placeholders filled per ticket.
 
 Placeholders: {client.name}, {client.first_name}, {ticket.number}, {ticket.subject},
-{agent.name}, {agent.first_name}. Choosing a macro only drafts: it returns the filled text for the
-composer and the status/priority it proposes. Nothing is written until the agent sends the reply,
-when `tickets.add_message` applies the proposal together with the message (one audited change);
-a discarded draft changes nothing.
+{agent.name}, {agent.first_name}. Choosing a macro only drafts: it returns the filled text for
+the composer and the status/priority/tags it proposes. Nothing is written until the agent sends
+the reply, when `tickets.add_message` applies the proposal together with the message (one audited
+change); a discarded draft changes nothing.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -19,6 +20,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services import audit
 from crm_app.services.errors import Conflict, InvalidInput, NotFound
+from crm_app.services.tickets.tags import clean_tags
 from models.base import utcnow
 from models.client import Client
 from models.ticket import Ticket, TicketPriority, TicketStatus
@@ -43,6 +45,7 @@ class MacroRow:
     body: str
     set_status: str
     set_priority: str
+    add_tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -54,6 +57,7 @@ class MacroDraft:
     body: str
     set_status: str  # "" when the macro leaves the status alone
     set_priority: str
+    add_tags: list[str] = field(default_factory=list)
 
 
 def _row(macro: Macro) -> MacroRow:
@@ -64,6 +68,7 @@ def _row(macro: Macro) -> MacroRow:
         body=macro.body,
         set_status=macro.set_status or "",
         set_priority=macro.set_priority or "",
+        add_tags=list(macro.add_tags or []),
     )
 
 
@@ -106,11 +111,13 @@ def save_macro(
     body: str,
     set_status: str = "",
     set_priority: str = "",
+    add_tags: Sequence[str] = (),
     macro_id: int | None = None,
 ) -> MacroRow:
     """Create a macro, or update `macro_id`. Side effects: audited."""
     require(actor, Action.EDIT_TICKETS)
     title, body, status, priority = _validated(title, body, set_status, set_priority)
+    tags = clean_tags(add_tags)
     try:
         with session_scope() as session:
             if macro_id is None:
@@ -119,6 +126,7 @@ def save_macro(
                     body=body,
                     set_status=status,
                     set_priority=priority,
+                    add_tags=tags,
                     created_by_id=actor.user_id,
                 )
                 session.add(macro)
@@ -128,6 +136,7 @@ def save_macro(
                     raise NotFound("That macro no longer exists.")
                 macro.title, macro.body = title, body
                 macro.set_status, macro.set_priority = status, priority
+                macro.add_tags = tags
                 macro.updated_at = utcnow()
             session.flush()
             audit.record(session, actor, "macro.saved", "macro", macro.id, {"title": title})
@@ -151,7 +160,7 @@ def render(body: str, values: dict[str, str]) -> str:
 
 
 def draft_from_macro(actor: Actor, macro_id: int, number: int) -> MacroDraft:
-    """The macro's text filled for this ticket and the status/priority it proposes.
+    """The macro's text filled for this ticket and the status/priority/tags it proposes.
 
     No side effects: the ticket is not touched until the reply is sent."""
     require(actor, Action.EDIT_TICKETS)
@@ -169,6 +178,7 @@ def draft_from_macro(actor: Actor, macro_id: int, number: int) -> MacroDraft:
         subject, client_name = found
         title, body = macro.title, macro.body
         status, priority = macro.set_status or "", macro.set_priority or ""
+        add_tags = list(macro.add_tags or [])
     values = {
         "client.name": client_name or "there",
         "client.first_name": (client_name or "there").split()[0],
@@ -183,4 +193,5 @@ def draft_from_macro(actor: Actor, macro_id: int, number: int) -> MacroDraft:
         body=render(body, values),
         set_status=status,
         set_priority=priority,
+        add_tags=add_tags,
     )

@@ -1,7 +1,7 @@
 """One ticket: the conversation as a timeline, the reply/internal-note composer with macros
-(drafts only: their status/priority go with the reply when it is sent) and attachments,
-status/priority/assignee controls under optimistic locking, presence of other agents, the client
-sidebar, merge, read/unread, the audit history, and live reload."""
+(drafts only: their status/priority/tags go with the reply when it is sent) and attachments,
+status/priority/assignee/tags controls under optimistic locking, presence of other agents, the
+client sidebar, merge, read/unread, the audit history, and live reload."""
 
 from __future__ import annotations
 
@@ -33,6 +33,66 @@ def _label(text: str) -> rx.Component:
     return rx.text(text, size="1", color_scheme="gray")
 
 
+def _tags(ticket: TicketRow) -> rx.Component:
+    """The ticket's tags (removable) and a field that adds one on Enter, suggesting tags in use."""
+    return rx.vstack(
+        _label("Tags"),
+        rx.cond(
+            ticket.tags.length() > 0,
+            rx.hstack(
+                rx.foreach(
+                    ticket.tags,
+                    lambda tag: rx.badge(
+                        tag,
+                        rx.icon_button(
+                            rx.icon("x", size=12),
+                            size="1",
+                            variant="ghost",
+                            color_scheme="gray",
+                            on_click=TicketState.remove_tag(tag),
+                            aria_label="Remove tag " + tag,
+                        ),
+                        variant="surface",
+                        class_name="ticket-tag",
+                    ),
+                ),
+                wrap="wrap",
+                spacing="1",
+                id="ticket-tags",
+            ),
+            rx.text("No tags", size="1", color_scheme="gray", id="ticket-tags"),
+        ),
+        rx.form(
+            rx.hstack(
+                rx.input(
+                    name="tag",
+                    on_change=TicketState.set_tag_input.debounce(200),
+                    placeholder="Add a tag…",
+                    aria_label="Add a tag",
+                    list="tag-suggestions",
+                    max_length=40,
+                    size="1",
+                    width="100%",
+                    id="tag-input",
+                    auto_complete="off",
+                ),
+                rx.button("Add", type="submit", size="1", variant="soft", id="add-tag"),
+                spacing="1",
+                width="100%",
+            ),
+            rx.el.datalist(
+                rx.foreach(TicketState.tag_suggestions, lambda t: rx.el.option(value=t)),
+                id="tag-suggestions",
+            ),
+            on_submit=TicketState.add_tag,
+            reset_on_submit=True,
+            width="100%",
+        ),
+        spacing="1",
+        width="100%",
+    )
+
+
 def _controls(ticket: TicketRow) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -62,9 +122,20 @@ def _controls(ticket: TicketRow) -> rx.Component:
                 none_value=UNASSIGNED_ID,
                 none_label=UNASSIGNED,
             ),
+            _tags(ticket),
             rx.hstack(_label("SLA"), sla_badge(ticket.sla_state), align="center"),
-            rx.text("First response due: ", TicketState.first_response_due_at, size="1"),
-            rx.text("Resolution due: ", TicketState.resolution_due_at, size="1"),
+            rx.hstack(
+                rx.text("First response due", size="1"),
+                when(TicketState.first_response_due_at),
+                spacing="1",
+                id="first-response-due",
+            ),
+            rx.hstack(
+                rx.text("Resolution due", size="1"),
+                when(TicketState.resolution_due_at),
+                spacing="1",
+                id="resolution-due",
+            ),
             rx.hstack(
                 rx.button(
                     rx.cond(ticket.is_unread, "Mark read", "Mark unread"),

@@ -153,12 +153,15 @@ def _pending_changes() -> rx.Component:
     return rx.cond(
         (TicketState.macro_status != "")
         | (TicketState.macro_priority != "")
+        | (TicketState.macro_tags.length() > 0)
         | (TicketState.staged_labels.length() > 0)
         | (TicketState.upload_error != "")
         | TicketState.uploading,
         rx.vstack(
             rx.cond(
-                (TicketState.macro_status != "") | (TicketState.macro_priority != ""),
+                (TicketState.macro_status != "")
+                | (TicketState.macro_priority != "")
+                | (TicketState.macro_tags.length() > 0),
                 rx.hstack(
                     rx.text(
                         "On send, “",
@@ -183,6 +186,23 @@ def _pending_changes() -> rx.Component:
                             TicketState.macro_priority,
                             TicketState.drop_macro_priority,
                             "macro-priority-chip",
+                        ),
+                    ),
+                    rx.foreach(
+                        TicketState.macro_tags,
+                        lambda tag: rx.badge(
+                            rx.text("Tag + ", rx.text.strong(tag)),
+                            rx.icon_button(
+                                rx.icon("x", size=12),
+                                size="1",
+                                variant="ghost",
+                                color_scheme="gray",
+                                on_click=TicketState.drop_macro_tag(tag),
+                                aria_label="Do not add the tag " + tag,
+                            ),
+                            variant="surface",
+                            size="2",
+                            class_name="macro-chip macro-tag-chip",
                         ),
                     ),
                     align="center",

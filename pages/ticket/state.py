@@ -55,6 +55,8 @@ class TicketState(AppState):
     macro_title: str = ""
     macro_status: str = ""
     macro_priority: str = ""
+    macro_tags: list[str] = []
+    tag_suggestions: list[str] = []
     staged_labels: list[str] = []  # "name (size)" of the files waiting for the send
     _staged: list[StagedFile] = []
     upload_error: str = ""
@@ -90,7 +92,11 @@ class TicketState(AppState):
     @rx.var
     def has_draft(self) -> bool:
         return bool(
-            self.draft.strip() or self.staged_labels or self.macro_status or self.macro_priority
+            self.draft.strip()
+            or self.staged_labels
+            or self.macro_status
+            or self.macro_priority
+            or self.macro_tags
         )
 
     @rx.var
@@ -106,6 +112,7 @@ class TicketState(AppState):
     def _clear_draft(self) -> None:
         self._just_cleared = self.draft
         self.draft, self.macro_title, self.macro_status, self.macro_priority = "", "", "", ""
+        self.macro_tags = []
         self.upload_error = ""
         self._set_staged([])
 
@@ -129,6 +136,7 @@ class TicketState(AppState):
     @service_event(on_error="_not_found")
     def load(self, actor: Actor):
         self.not_found, self.conflict, self.merge_target = "", "", ""
+        self.tag_suggestions = []
         self._clear_draft()
         self._number = route_number(self.router.page.params)
         self._refresh()
@@ -182,6 +190,29 @@ class TicketState(AppState):
             raise InvalidInput("Choose someone from the list.")
         return self._save(actor, assignee_id=int(assignee_id) if assignee_id.isdigit() else None)
 
+    @service_event
+    def add_tag(self, actor: Actor, form: dict):
+        """The tag typed in the sidebar's tag field (a form: Enter adds it)."""
+        if self.ticket is None:
+            return None
+        tag = ticket_service.clean_tag(str((form or {}).get("tag", "")))
+        self.tag_suggestions = []
+        if tag in self.ticket.tags:
+            return None
+        return self._save(actor, tags=[*self.ticket.tags, tag])
+
+    @service_event
+    def remove_tag(self, actor: Actor, tag: str):
+        if self.ticket is None or tag not in self.ticket.tags:
+            return None
+        return self._save(actor, tags=[t for t in self.ticket.tags if t != tag])
+
+    @service_event
+    def set_tag_input(self, actor: Actor, value: str):
+        """Suggest tags in use as the agent types (the browser's list shows them). The field
+        itself is the browser's (the form clears it on Enter): no echo can refill it."""
+        self.tag_suggestions = ticket_service.suggest_tags(actor, value) if value.strip() else []
+
     @rx.event
     def set_draft(self, value: str):
         if not isinstance(value, str):
@@ -208,6 +239,7 @@ class TicketState(AppState):
                 self.draft,
                 internal=self.internal,
                 files=self._staged,
+                add_tags=self.macro_tags,
                 macro=self.macro_title,
                 expected_version=self.ticket.version,
                 **changes,
@@ -247,6 +279,7 @@ class TicketState(AppState):
         self.macro_priority = (
             draft.set_priority if draft.set_priority != self.ticket.priority else ""
         )
+        self.macro_tags = [t for t in draft.add_tags if t not in self.ticket.tags]
         self.internal = False
         return rx.set_focus("composer")
 
@@ -257,6 +290,10 @@ class TicketState(AppState):
     @rx.event
     def drop_macro_priority(self):
         self.macro_priority = ""
+
+    @rx.event
+    def drop_macro_tag(self, tag: str):
+        self.macro_tags = [t for t in self.macro_tags if t != tag]
 
     @rx.event
     def remove_file(self, index: int):

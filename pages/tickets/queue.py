@@ -65,7 +65,21 @@ def _row(ticket: TicketRow, index: rx.Var[int]) -> rx.Component:
                 spacing="2",
             )
         ),
-        rx.table.cell(rx.link(ticket.subject, href=routes.ticket(ticket.number), weight=weight)),
+        rx.table.cell(
+            rx.link(ticket.subject, href=routes.ticket(ticket.number), weight=weight),
+            rx.cond(
+                ticket.tags.length() > 0,
+                rx.hstack(
+                    rx.foreach(
+                        ticket.tags[:3],
+                        lambda tag: rx.badge(tag, size="1", variant="soft", color_scheme="gray"),
+                    ),
+                    spacing="1",
+                    wrap="wrap",
+                    class_name="row-tags",
+                ),
+            ),
+        ),
         rx.table.cell(ticket.client_name),
         rx.table.cell(status_badge(ticket.status)),
         rx.table.cell(priority_badge(ticket.priority)),
@@ -134,6 +148,18 @@ def filter_bar() -> rx.Component:
                             size="1",
                             width="12rem",
                             id="client-filter",
+                        ),
+                        spacing="1",
+                    ),
+                    rx.vstack(
+                        rx.text("Tag", size="1", color_scheme="gray"),
+                        rx.input(
+                            name="tag",
+                            default_value=TicketsState.tag_filter,
+                            size="1",
+                            width="8rem",
+                            id="tag-filter",
+                            max_length=40,
                         ),
                         spacing="1",
                     ),

@@ -65,6 +65,7 @@ class TicketsState(AppState):
     sla_filter: str = ANY
     sentiment_filter: str = ANY
     client_filter: str = ""
+    tag_filter: str = ""
     created_from: str = ""
     created_to: str = ""
     filter_error: str = ""
@@ -146,6 +147,7 @@ class TicketsState(AppState):
             channel=plain(self.channel_filter),
             assignee=self.assignee_filter,
             client=self.client_filter.strip(),
+            tag=self.tag_filter.strip(),
             sla_state=plain(self.sla_filter),
             sentiment=plain(self.sentiment_filter),
             created_from=self.created_from.strip(),
@@ -160,6 +162,7 @@ class TicketsState(AppState):
         self.sla_filter = filters.sla_state or ANY
         self.sentiment_filter = filters.sentiment or ANY
         self.client_filter = filters.client
+        self.tag_filter = filters.tag
         self.created_from, self.created_to = filters.created_from, filters.created_to
 
     def _fetch(self) -> None:
@@ -225,6 +228,7 @@ class TicketsState(AppState):
     @service_event
     def apply_text_filters(self, form: dict):
         self.client_filter = str(form.get("client", ""))
+        self.tag_filter = str(form.get("tag", ""))[:40]
         self.created_from = str(form.get("created_from", ""))
         self.created_to = str(form.get("created_to", ""))
         self.view_key = ""

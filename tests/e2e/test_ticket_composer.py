@@ -204,3 +204,44 @@ def test_agent_replies_never_overlap_the_side_panel(
         ), f"the page scrolls sideways at {width} px"
         shoot(page, f"composer-06-long-text-{width}")
     context.close()
+
+
+def test_tags_added_in_the_sidebar_and_by_a_macro_filter_the_queue(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
+    alice = make_user("agent", name="Alice Archer")
+    number = tickets.create_ticket(
+        alice,
+        client_id=make_client(alice, "Ada Lovelace"),
+        subject="Proof of address for KYC",
+        body="Which documents do you need?",
+    ).number
+    tickets.update_ticket(alice, number, expected_version=None, tags=["onboarding"])
+    macros.save_macro(alice, title="KYC documents", body="Please send a bill.", add_tags=["kyc"])
+    context, page = signed_in(browser, app_url, alice.email, width=1280, height=900)
+    page.goto(f"{app_url}/tickets/{number}")
+    expect(page.locator("#ticket-tags")).to_contain_text("onboarding")
+
+    page.locator("#tag-input").fill("Private Banking")
+    page.locator("#tag-input").press("Enter")
+    expect(page.locator("#ticket-tags")).to_contain_text("private banking")
+    expect(page.locator("#tag-input")).to_have_value("")
+    page.get_by_role("button", name="Remove tag onboarding").click()
+    expect(page.locator("#ticket-tags")).not_to_contain_text("onboarding")
+
+    page.locator("#macro-select").click()
+    page.get_by_role("option", name="KYC documents").click()
+    expect(page.locator(".macro-tag-chip")).to_contain_text("kyc")
+    assert "kyc" not in tickets.get_ticket(alice, number).ticket.tags  # not before the send
+    shoot(page, "composer-04-tags")
+    page.locator("#send").click()
+    expect(page.locator("#ticket-tags")).to_contain_text("kyc")
+    assert tickets.get_ticket(alice, number).ticket.tags == ["private banking", "kyc"]
+
+    page.goto(f"{app_url}/tickets")
+    page.locator("#tag-filter").fill("kyc")
+    page.locator("#tag-filter").press("Enter")
+    expect(page.locator(".ticket-row")).to_have_count(1)
+    expect(page.locator(".ticket-row")).to_contain_text("Proof of address for KYC")
+    shoot(page, "composer-05-queue-tag-filter")
+    context.close()

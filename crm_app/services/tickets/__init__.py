@@ -39,6 +39,8 @@ from crm_app.services.tickets.rows import (
     TicketDetail,
     TicketRow,
 )
+from crm_app.services.tickets.tags import clean_tag
+from crm_app.services.tickets.tags import suggest as suggest_tags
 from crm_app.services.tickets.view import get_ticket, mark_read
 
 __all__ = [
@@ -58,6 +60,7 @@ __all__ = [
     "TicketRow",
     "add_message",
     "bulk_update",
+    "clean_tag",
     "create_ticket",
     "get_ticket",
     "mark_read",
@@ -69,5 +72,6 @@ __all__ = [
     "queue_page_query",
     "set_unread",
     "staff_choices",
+    "suggest_tags",
     "update_ticket",
 ]

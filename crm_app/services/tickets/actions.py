@@ -14,6 +14,7 @@ from crm_app.db import session_scope
 from crm_app.services import assignment, attachments, audit, events
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
+from crm_app.services.tickets import tags as tags_service
 from crm_app.services.tickets.rows import (
     LOGGED_FOR_CLIENT_CHANNELS,
     MAX_BODY,
@@ -156,13 +157,14 @@ def add_message(
     files: Sequence[StagedFile] = (),
     status: str | None = None,
     priority: str | None = None,
+    add_tags: Sequence[str] = (),
     macro: str = "",
     expected_version: int | None = None,
 ) -> MessageRow:
     """A staff reply or internal note, or a client's reply from the portal.
 
-    Staff may send it with staged attachments (`files`) and with the status/priority a chosen
-    macro proposed: message, files and field changes are written in one transaction and
+    Staff may send it with staged attachments (`files`) and with the status/priority/tags a
+    chosen macro proposed: message, files and field changes are written in one transaction and
     recorded as one audit entry. Field changes are checked against `expected_version` (the
     version the agent's view showed): on a conflict nothing at all is written.
     Side effects: the ticket's version and update time move on (open views see it); a staff
@@ -178,19 +180,20 @@ def add_message(
         choice(status, TicketStatus, "Status")
     if priority is not None:
         choice(priority, TicketPriority, "Priority")
+    add_tags = tags_service.clean_tags(add_tags)
     with session_scope() as session:
         ticket = load_for(session, actor, number, lock=True)
         staff = can(actor, Action.EDIT_TICKETS)
         if not staff:
             if internal:
                 raise PermissionDenied("Only staff can write internal notes.")
-            if files or status is not None or priority is not None:
+            if files or status is not None or priority is not None or add_tags:
                 raise PermissionDenied("Only staff can attach files or change the ticket.")
             if ticket.status == TicketStatus.CLOSED:
                 raise InvalidInput("This ticket is closed. Open a new one instead.")
         if ticket.merged_into_id is not None:
             raise InvalidInput("This ticket was merged into another one: reply there.")
-        if status is not None or priority is not None:
+        if status is not None or priority is not None or add_tags:
             check_version(session, ticket, expected_version)
         now = utcnow()
         message = TicketMessage(
@@ -212,6 +215,7 @@ def add_message(
             status=status,
             priority=priority,
             assignee_id=UNSET,
+            tags=[*ticket.tags, *add_tags] if add_tags else None,
             now=now,
             as_part_of_message=True,
         )
@@ -277,9 +281,11 @@ def apply_changes(
     priority: str | None,
     assignee_id: int | Any | None,
     now: datetime,
+    tags: Sequence[str] | None = None,
     as_part_of_message: bool = False,
 ) -> dict[str, list[Any]]:
-    """Set status/priority/assignee on a locked ticket; returns the audit changes.
+    """Set status/priority/assignee/tags (the whole new list; cleaned) on a locked ticket;
+    returns the audit changes.
 
     `as_part_of_message`: the caller's message entry records them and moves the version."""
     changes: dict[str, list[Any]] = {}
@@ -302,12 +308,19 @@ def apply_changes(
         after = staff_member(session, assignee_id) if assignee_id is not None else None
         changes["assignee"] = [before.name if before else None, after.name if after else None]
         ticket.assignee_id = assignee_id
+    if tags is not None:
+        new_tags = tags_service.clean_tags(tags)
+        if new_tags != list(ticket.tags):
+            changes["tags"] = [list(ticket.tags), new_tags]
+            ticket.tags = new_tags
+            tags_service.remember(session, new_tags)
     if changes and not as_part_of_message:
         touch(ticket, now)
         for key, action in (
             ("status", "ticket.status_changed"),
             ("priority", "ticket.priority_changed"),
             ("assignee", "ticket.assigned"),
+            ("tags", "ticket.tags_changed"),
         ):
             if key in changes:
                 audit.record(session, actor, action, "ticket", ticket.id, {key: changes[key]})
@@ -342,8 +355,10 @@ def update_ticket(
     status: str | None = None,
     priority: str | None = None,
     assignee_id: int | Any | None = UNSET,
+    tags: Sequence[str] | None = None,
 ) -> TicketRow:
-    """Change status, priority and/or assignee (None: unassign) in one save.
+    """Change status, priority, assignee (None: unassign) and/or tags (the whole new list) in
+    one save.
 
     `expected_version` is the version the agent's view showed: when someone changed the ticket
     since, nothing is written and Conflict says so (None skips the check, for jobs).
@@ -367,6 +382,7 @@ def update_ticket(
             status=status,
             priority=priority,
             assignee_id=assignee_id,
+            tags=tags,
             now=utcnow(),
         )
         row = ticket_row(ticket, *names(session, ticket))

@@ -17,6 +17,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
 from crm_app.services.errors import InvalidInput
 from crm_app.services.tickets.rows import TicketRow, choice, fmt, iso, ticket_row
+from crm_app.services.tickets.tags import clean_tag
 from models.ai import MessageSentiment, SentimentLabel
 from models.client import Client
 from models.ticket import (
@@ -65,6 +66,7 @@ class QueueFilters:
     created_from: str = ""  # YYYY-MM-DD, inclusive
     created_to: str = ""  # YYYY-MM-DD, inclusive
     sentiment: str = ""  # of the latest client message: negative, neutral or positive
+    tag: str = ""  # tickets carrying this tag
 
     def as_dict(self) -> dict[str, str]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
@@ -111,6 +113,8 @@ def queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
         conditions.append(_T.c.priority == choice(filters.priority, TicketPriority, "Priority"))
     if filters.channel:
         conditions.append(_T.c.channel == choice(filters.channel, Channel, "Channel"))
+    if filters.tag.strip():
+        conditions.append(_T.c.tags.contains([clean_tag(filters.tag)]))
     if filters.sla_state:
         state = choice(filters.sla_state, SlaState, "SLA state")
         conditions.append(_T.c.sla_state == state)
@@ -194,6 +198,7 @@ QUEUE_COLUMNS = (
     _T.c.created_at,
     _T.c.updated_at,
     _T.c.version,
+    _T.c.tags,
     _T.c.queue_bucket,
     sa.cast(_T.c.queue_due_at, sa.Text).label("due_key"),
 )
@@ -348,6 +353,7 @@ def queue(
             updated_at=fmt(r["updated_at"]),
             version=r["version"],
             created_iso=iso(r["created_at"]),
+            tags=list(r["tags"] or []),
         )
         for r in rows
     ]

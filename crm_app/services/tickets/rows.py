@@ -46,6 +46,7 @@ class TicketRow:
     updated_at: str
     version: int = 1
     created_iso: str = ""  # ISO 8601 in UTC, for times shown in the reader's zone
+    tags: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -91,6 +92,7 @@ class TicketDetail:
     client_id: int | None
     client_email: str
     messages: list[MessageRow]
+    # ISO 8601 in UTC ("" when none), for "due in 3 hours" in the reader's zone.
     first_response_due_at: str
     resolution_due_at: str
     assignee_id: int | None = None
@@ -124,6 +126,7 @@ def ticket_row(ticket: Ticket, client_name: str | None, assignee_name: str | Non
         updated_at=fmt(ticket.updated_at),
         version=ticket.version,
         created_iso=iso(ticket.created_at),
+        tags=list(ticket.tags or []),
     )
 
 
@@ -231,6 +234,11 @@ def history_row(entry: Any) -> HistoryRow:
 
 
 def _describe(value: Any) -> str:
+    if isinstance(value, list) and len(value) == 2 and all(isinstance(v, list) for v in value):
+        before, after = value  # a list field (tags): what was added and what removed
+        added = [f"+{t}" for t in after if t not in before]
+        removed = [f"-{t}" for t in before if t not in after]
+        return " ".join(added + removed) or "—"
     if isinstance(value, list) and len(value) == 2:
         return f"{value[0] or '—'} → {value[1] or '—'}"
     return str(value)
