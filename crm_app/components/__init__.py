@@ -1,7 +1,7 @@
 """What pages share: badges, form pieces, empty states, confirmation dialogs, pickers keyed by
 id, filter selects and the keyset pager. A widget two pages use lives here, not in a page."""
 
-from crm_app.components.badges import priority_badge, sla_badge, status_badge
+from crm_app.components.badges import priority_badge, removable_chip, sla_badge, status_badge
 from crm_app.components.dialogs import confirm_dialog
 from crm_app.components.feedback import empty_state, form_error
 from crm_app.components.forms import account_fields, auth_form, field, native_form
@@ -18,6 +18,7 @@ __all__ = [
     "keyset_pager",
     "native_form",
     "priority_badge",
+    "removable_chip",
     "sla_badge",
     "staff_picker",
     "status_badge",

@@ -1,6 +1,9 @@
-"""Ticket badges: status, priority and SLA state, coloured the same on every page."""
+"""Ticket badges: status, priority and SLA state, coloured the same on every page; removable
+chips (tags, pending changes)."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import reflex as rx
 
@@ -39,4 +42,29 @@ def sla_badge(state: rx.Var[str]) -> rx.Component:
         ("on_track", rx.badge("on track", color_scheme="green", variant="soft")),
         ("met", rx.badge("met", color_scheme="gray", variant="soft")),
         rx.text("—", color_scheme="gray"),
+    )
+
+
+def removable_chip(
+    content: rx.Component | rx.Var | str,
+    on_remove: Any,
+    remove_label: rx.Var | str,
+    *,
+    size: str = "1",
+    **props: Any,
+) -> rx.Component:
+    """A badge with an × button (a tag, a pending change): `remove_label` names the button."""
+    return rx.badge(
+        content,
+        rx.icon_button(
+            rx.icon("x", size=12),
+            size="1",
+            variant="ghost",
+            color_scheme="gray",
+            on_click=on_remove,
+            aria_label=remove_label,
+        ),
+        variant="surface",
+        size=size,
+        **props,
     )

@@ -13,6 +13,7 @@ from crm_app.components import (
     confirm_dialog,
     empty_state,
     priority_badge,
+    removable_chip,
     sla_badge,
     staff_picker,
     status_badge,
@@ -42,17 +43,10 @@ def _tags(ticket: TicketRow) -> rx.Component:
             rx.hstack(
                 rx.foreach(
                     ticket.tags,
-                    lambda tag: rx.badge(
+                    lambda tag: removable_chip(
                         tag,
-                        rx.icon_button(
-                            rx.icon("x", size=12),
-                            size="1",
-                            variant="ghost",
-                            color_scheme="gray",
-                            on_click=TicketState.remove_tag(tag),
-                            aria_label="Remove tag " + tag,
-                        ),
-                        variant="surface",
+                        TicketState.remove_tag(tag),
+                        "Remove tag " + tag,
                         class_name="ticket-tag",
                     ),
                 ),

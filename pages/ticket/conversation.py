@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from crm_app.components import removable_chip
 from crm_app.services import attachments
 from crm_app.services.attachments import AttachmentRow
 from crm_app.services.tickets import MessageRow
@@ -131,17 +132,10 @@ def message_bubble(message: MessageRow) -> rx.Component:
 
 
 def _chip(label: str, value: rx.Var[str], on_remove: rx.EventHandler, chip_id: str) -> rx.Component:
-    return rx.badge(
+    return removable_chip(
         rx.text(label, " → ", rx.text.strong(value)),
-        rx.icon_button(
-            rx.icon("x", size=12),
-            size="1",
-            variant="ghost",
-            color_scheme="gray",
-            on_click=on_remove,
-            aria_label=f"Do not change the {label.lower()}",
-        ),
-        variant="surface",
+        on_remove,
+        f"Do not change the {label.lower()}",
         size="2",
         id=chip_id,
         class_name="macro-chip",
@@ -190,17 +184,10 @@ def _pending_changes() -> rx.Component:
                     ),
                     rx.foreach(
                         TicketState.macro_tags,
-                        lambda tag: rx.badge(
+                        lambda tag: removable_chip(
                             rx.text("Tag + ", rx.text.strong(tag)),
-                            rx.icon_button(
-                                rx.icon("x", size=12),
-                                size="1",
-                                variant="ghost",
-                                color_scheme="gray",
-                                on_click=TicketState.drop_macro_tag(tag),
-                                aria_label="Do not add the tag " + tag,
-                            ),
-                            variant="surface",
+                            TicketState.drop_macro_tag(tag),
+                            "Do not add the tag " + tag,
                             size="2",
                             class_name="macro-chip macro-tag-chip",
                         ),
