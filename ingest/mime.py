@@ -199,10 +199,14 @@ def _collect(
     parts.attachments.append(_attachment(part, filename, disposition, provenance, sink, now, depth))
 
 
+def decoded_payload(part: email.message.Message) -> bytes:
+    """The part's body with its transfer encoding undone; b"" for a multipart or none."""
+    data = part.get_payload(decode=True)
+    return data if isinstance(data, bytes) else b""
+
+
 def _decode_body(part: email.message.Message) -> str:
-    payload = part.get_payload(decode=True)
-    if payload is None:
-        payload = b""
+    payload = decoded_payload(part)
     try:
         declared = part.get_content_charset()
     except Exception:  # a malformed RFC 2231 charset parameter
@@ -251,7 +255,7 @@ def _attachment(
     embedded = None
     if content_type == "message/rfc822" and depth < MAX_NESTING:
         # A message/rfc822 sent base64-encoded arrives as a leaf: parse its decoded bytes.
-        decoded = part.get_payload(decode=True)
+        decoded = decoded_payload(part)
         if decoded:
             try:
                 embedded = normalize_email(
@@ -278,7 +282,7 @@ def _stream_payload(part: email.message.Message, writer: HashingWriter) -> str |
     """Decode the part's transfer encoding block by block into the writer; return an error."""
     payload = part.get_payload()
     if not isinstance(payload, str):
-        data = part.get_payload(decode=True) or b""
+        data = decoded_payload(part)
         writer.write(data)
         return None
     encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
@@ -293,7 +297,7 @@ def _stream_payload(part: email.message.Message, writer: HashingWriter) -> str |
             start = end
         return None
     if encoding in ("x-uuencode", "uuencode", "x-uue", "uue"):
-        writer.write(part.get_payload(decode=True) or b"")
+        writer.write(decoded_payload(part))
         return None
     for start in range(0, len(payload), BLOCK_SIZE):
         block = payload[start : start + BLOCK_SIZE]
@@ -339,7 +343,7 @@ def _embedded(
     embedded = None
     try:
         if isinstance(inner, email.message.Message):
-            generator = email.generator.BytesGenerator(writer, mangle_from_=False)  # type: ignore[arg-type]
+            generator = email.generator.BytesGenerator(writer, mangle_from_=False)
             generator.flatten(inner)
             if depth < MAX_NESTING and part.get_content_type() in _EMBEDDED_TYPES:
                 embedded = normalize_email(inner, provenance, sink=sink, now=now, depth=depth + 1)

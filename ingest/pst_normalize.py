@@ -201,7 +201,9 @@ def message_from_raw(
     attachments = [_attachment(a, provenance, now, depth) for a in raw.get("attachments") or []]
     has_type = headers is not None and "Content-Type" in headers
     content_type = headers.get_content_type() if headers is not None and has_type else ""
-    report_type = str(headers.get_param("report-type") or "") if content_type else ""
+    report_type = (
+        str(headers.get_param("report-type") or "") if headers is not None and content_type else ""
+    )
     automation = detect_automation(
         header,
         content_type=content_type,

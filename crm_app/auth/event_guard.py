@@ -25,7 +25,7 @@ class EventRefused(ValueError):
 
 
 @lru_cache(maxsize=2048)
-def _handler_of(root_cls: type, event_name: str) -> tuple[type, Any] | None:
+def _handler_of(root_cls: Any, event_name: str) -> tuple[Any, Any] | None:
     path, _, name = event_name.rpartition(".")
     parts = tuple(path.split("."))
     try:
@@ -112,8 +112,8 @@ def checked_payload(root_cls: type, event_name: str, payload: dict) -> dict:
         setter = cls.event_handlers.get(f"set_{payload.get('var_name')}")
         if setter is None or not isinstance(payload.get("var_name"), str):
             raise EventRefused("that value cannot be set")
-        params = list(_parameters(setter.fn).values())
-        value = fit(payload.get("value"), params[0]) if params else payload.get("value")
+        hints = list(_parameters(setter.fn).values())
+        value = fit(payload.get("value"), hints[0]) if hints else payload.get("value")
         return {"var_name": payload["var_name"], "value": value}
     params = _parameters(fn)
     unknown = set(payload) - set(params)

@@ -70,7 +70,7 @@ async def clear_page_data(root: BaseState) -> None:
     if token:
         _stop_background_work(token)
 
-    pending = [AppState]
+    pending: list[type[BaseState]] = [AppState]
     while pending:
         cls = pending.pop()
         await root.get_state(cls)  # loads a substate kept by a disk or Redis state manager
