@@ -14,6 +14,7 @@ from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_cust
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
 from crm_app.services.errors import InvalidInput
 from crm_app.state import AppState, service_event
+from crm_app.timefmt import when
 from models.client import ClientKind, KycStatus, RiskCategory
 
 TEXT_FIELDS = (
@@ -316,7 +317,7 @@ def _details_form(client: ClientDetail) -> rx.Component:
                     aria_label="Marketing consent",
                 ),
                 rx.text("Marketing consent", size="2"),
-                rx.text(client.marketing_consent_at, size="1", color_scheme="gray"),
+                when(client.marketing_consent_at),
                 _input(
                     "Consent source", "marketing_consent_source", client.marketing_consent_source
                 ),
@@ -389,7 +390,7 @@ def _tickets() -> rx.Component:
                         rx.table.cell(t.subject),
                         rx.table.cell(rx.badge(t.status)),
                         rx.table.cell(t.priority),
-                        rx.table.cell(t.created_at),
+                        rx.table.cell(when(t.created_at)),
                     ),
                 )
             ),
@@ -423,7 +424,11 @@ def _notes() -> rx.Component:
             rx.foreach(
                 s.notes,
                 lambda n: rx.card(
-                    rx.text(n.author, " · ", n.created_at, size="1", color_scheme="gray"),
+                    rx.hstack(
+                        rx.text(n.author, " ·", size="1", color_scheme="gray"),
+                        when(n.created_at),
+                        spacing="1",
+                    ),
                     rx.text(n.body, white_space="pre-wrap"),
                     width="100%",
                 ),
@@ -442,7 +447,13 @@ def _history() -> rx.Component:
             rx.foreach(
                 ClientProfileState.history,
                 lambda h: rx.card(
-                    rx.text(h.at, " · ", h.who, " · ", rx.badge(h.action), size="2"),
+                    rx.hstack(
+                        when(h.at, size="2"),
+                        rx.text("· ", h.who, " ·", size="2"),
+                        rx.badge(h.action),
+                        spacing="1",
+                        align="center",
+                    ),
                     rx.foreach(
                         h.changes,
                         lambda c: rx.text(rx.text.strong(c[0]), ": ", c[1], " → ", c[2], size="2"),
@@ -556,13 +567,12 @@ def client_profile_page() -> rx.Component:
                 rx.cond(s.client.legal_hold, rx.badge("legal hold", color_scheme="amber")),
                 rx.cond(s.client.deleted, rx.badge("deleted", color_scheme="red")),
                 rx.spacer(),
-                rx.text(
-                    "Created ",
-                    s.client.created_at,
-                    " · updated ",
-                    s.client.updated_at,
-                    size="1",
-                    color_scheme="gray",
+                rx.hstack(
+                    rx.text("Created", size="1", color_scheme="gray"),
+                    when(s.client.created_at),
+                    rx.text("· updated", size="1", color_scheme="gray"),
+                    when(s.client.updated_at),
+                    spacing="1",
                 ),
                 align="center",
                 width="100%",

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -153,7 +153,9 @@ class NoteRow:
 
 
 def fmt_time(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    """A time for the page: ISO 8601 in UTC ("" for none), shown relative and in the reader's
+    zone by `crm_app.timefmt.when`."""
+    return moment.astimezone(UTC).isoformat() if moment else ""
 
 
 def _money(client: Client, amount: Decimal | None) -> str:
