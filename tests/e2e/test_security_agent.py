@@ -11,9 +11,9 @@ from crm_app.ai import llm
 from crm_app.auth.permissions import Actor
 from crm_app.services import accounts, assignment, currency_rates
 from crm_app.services.client_fields import list_custom_fields
-from tests.e2e.reflex_socket import Tab, sign_in_cookie
-from tests.e2e.test_security_probe import GENERIC_ERROR, _sweep
-from tests.factories import PASSWORD, make_client, make_user, run_async
+from tests.e2e.reflex_socket import sign_in_cookie
+from tests.e2e.test_security_probe import GENERIC_ERROR, sweep_as
+from tests.factories import PASSWORD, make_client, make_user
 
 API_KEY = "sk-sentinel-key-4Rq9Zt"
 
@@ -41,15 +41,7 @@ def test_an_agent_changes_nothing_that_only_a_manager_may(db: str, app_url: str)
     cookie = sign_in_cookie(app_url, agent.email, PASSWORD)
     paths = ["/users", "/settings/ai", "/settings/currency-rates", "/settings/client-fields"]
     targets = [manager.user_id or 1, agent.user_id or 2, client_id]
-
-    async def probe() -> tuple[Tab, int]:
-        tab = Tab(app_url, session_cookie=cookie)
-        await tab.open(paths[0])
-        sent = await _sweep(tab, targets, paths)
-        await tab.close()
-        return tab, sent
-
-    tab, sent = run_async(probe())
+    tab, sent = sweep_as(app_url, cookie, paths, targets)
     seen = tab.text()
     assert sent > 300  # the sweep really covered the app's handlers
     assert API_KEY not in seen and API_KEY[-8:] not in seen

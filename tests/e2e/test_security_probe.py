@@ -72,6 +72,20 @@ async def _sweep(tab: Tab, targets: list[int], paths: list[str]) -> int:
     return sent
 
 
+def sweep_as(app_url: str, cookie: str, paths: list[str], targets: list[int]) -> tuple[Tab, int]:
+    """Open a tab with `cookie` on the first path and sweep every handler; the tab (its frames)
+    and the number of events sent."""
+
+    async def probe() -> tuple[Tab, int]:
+        tab = Tab(app_url, session_cookie=cookie)
+        await tab.open(paths[0])
+        sent = await _sweep(tab, targets, paths)
+        await tab.close()
+        return tab, sent
+
+    return run_async(probe())
+
+
 @pytest.mark.parametrize("role", [None, "client", "marketing"])
 def test_no_handler_gives_a_user_without_the_right_another_users_data(
     secrets: dict, app_url: str, role: str | None
@@ -82,15 +96,7 @@ def test_no_handler_gives_a_user_without_the_right_another_users_data(
     cookie = sign_in_cookie(app_url, attacker.email, PASSWORD)
     paths = [f"/tickets/{number}", f"/clients/{client_id}", "/users", "/portal"]
     targets = [number, client_id, manager.user_id or 1]
-
-    async def probe() -> tuple[Tab, int]:
-        tab = Tab(app_url, session_cookie=cookie)
-        await tab.open(paths[0])
-        sent = await _sweep(tab, targets, paths)
-        await tab.close()
-        return tab, sent
-
-    tab, sent = run_async(probe())
+    tab, sent = sweep_as(app_url, cookie, paths, targets)
     seen = tab.text()
     assert sent > 300  # the sweep really covered the app's handlers
     forbidden = [SUBJECT, NOTE, manager.email, *NET_WORTH_MARKS, cookie]
