@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from crm_app import routes
 from crm_app.auth.cookies import SESSION_COOKIE, cookie_attributes, read_cookie
 from crm_app.crypto import sign
-from crm_app.services import accounts, web_sessions
+from crm_app.services import accounts, invitations, web_sessions
 from crm_app.services.errors import ServiceError
 from crm_app.settings import get_settings
 
@@ -116,6 +116,30 @@ async def set_up(request: Request) -> RedirectResponse:
             form.get("email", ""), form.get("name", ""), form.get("password", "")
         ),
     )
+
+
+@router.post("/auth/set-password")
+async def set_password(request: Request) -> RedirectResponse:
+    """An invitation, sign-up or reset link's form: sets the password (creating and linking a
+    client's portal account for an invitation), uses the link up, and signs in.
+    Side effects: audited by the service; opens a session and sets its cookie."""
+    form = await _form(request)
+    token = form.get("token", "")
+    try:
+        email = await run_in_threadpool(
+            invitations.use_link, token, form.get("password", ""), form.get("name", "")
+        )
+        result = await run_in_threadpool(
+            lambda: accounts.log_in(
+                email, form.get("password", ""), client_ip=client_ip(request), device_id=None
+            )
+        )
+    except ServiceError as error:
+        query = urlencode(
+            {"token": token[:200], "error": error.message, "sig": sign(error.message)}
+        )
+        return RedirectResponse(f"{routes.PORTAL_SET_PASSWORD}?{query}", status_code=303)
+    return _signed_in(request, result, routes.HOME)
 
 
 @router.post("/auth/logout")
