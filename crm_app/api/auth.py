@@ -150,8 +150,10 @@ async def log_out(request: Request) -> RedirectResponse:
     found = await run_in_threadpool(web_sessions.session_for_token, token)
     if found is not None:
         await run_in_threadpool(web_sessions.revoke, found.session_id)
-    # Home, which sends a signed-out visitor on to the sign-in page.
-    response = RedirectResponse(routes.HOME, status_code=303)
+    # Home, which sends a signed-out visitor on to the sign-in page (the portal's sign-out
+    # asks for the portal's own sign-in page instead).
+    target = (await _form(request)).get("next", "")
+    response = RedirectResponse(safe_next(target) if target else routes.HOME, status_code=303)
     secure = cookie_attributes(is_https(request))["secure"]
     response.delete_cookie(
         key=SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax"

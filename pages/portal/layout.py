@@ -116,6 +116,7 @@ def _top_bar() -> rx.Component:
         rx.spacer(),
         rx.text(AppState.user_name, size="2", color_scheme="gray"),
         native_form(
+            rx.el.input(type="hidden", name="next", value=routes.PORTAL_LOGIN),
             rx.button(
                 "Sign out",
                 type="submit",

@@ -103,6 +103,7 @@ def _csat_card() -> rx.Component:
                                 color=rx.cond(
                                     csat.score >= n, rx.color("amber", 9), rx.color("gray", 6)
                                 ),
+                                fill=rx.cond(csat.score >= n, rx.color("amber", 9), "none"),
                             )
                             for n in range(1, 6)
                         ),

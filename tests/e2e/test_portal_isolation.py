@@ -18,6 +18,7 @@ from models.client import Client
 from models.faq import FaqEntry
 from models.portal import OneTimeLink, TicketRating
 from pages.portal import PortalBase
+from pages.ticket import TicketState
 from tests.e2e.reflex_socket import Tab, handlers_of, payloads_for, sign_in_cookie
 from tests.factories import PASSWORD, make_client, make_user, run_async
 
@@ -151,3 +152,29 @@ def test_a_forged_set_password_post_is_refused_and_signs_nobody_in(db: str, app_
     assert response.status_code == 303
     assert "crm_session" not in response.headers.get("set-cookie", "")
     assert "/portal/set-password" in response.headers["location"]
+
+
+def test_a_client_calling_the_staff_ticket_view_on_their_own_ticket_gets_no_staff_fields(
+    db: str, app_url: str
+) -> None:
+    """Their own ticket is theirs to read in the portal only: the staff view's handlers never
+    leave its SLA state, priority or assignee in a client's browser."""
+    manager = make_user("manager")
+    alice = make_user("client")
+    make_client(manager, "Alice Own", portal_user=alice)
+    number = portal_service.requests.open_request(
+        alice, subject="Own-ticket-subject-L5", message="Mine", category="Other"
+    )
+    cookie = sign_in_cookie(app_url, alice.email, PASSWORD)
+
+    async def call() -> str:
+        tab = Tab(app_url, session_cookie=cookie)
+        await tab.open(f"/tickets/{number}")
+        for name in ("load", "toggle_unread", "send"):
+            await tab.send(f"{TicketState.get_full_name()}.{name}", {}, f"/tickets/{number}")
+        await tab.close()
+        return tab.text()
+
+    seen = run_async(call())
+    assert "Own-ticket-subject-L5" not in seen
+    assert "on_track" not in seen  # the SLA state of the ticket (the default targets apply)
