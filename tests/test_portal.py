@@ -339,7 +339,23 @@ def test_a_client_comment_on_an_unassigned_ticket_tells_the_queue(two_clients: d
     with session_scope() as session:
         told = set(
             session.execute(
-                select(Notification.user_id).where(Notification.title.contains("(unassigned)"))
+                select(Notification.user_id).where(
+                    Notification.title.contains(f"answered on #{number} (unassigned)")
+                )
+            ).scalars()
+        )
+    assert {two_clients["agent"].user_id, two_clients["manager"].user_id} <= told
+
+
+def test_a_new_request_nobody_was_given_tells_the_queue(two_clients: dict) -> None:
+    with session_scope() as session:
+        told = set(
+            session.execute(
+                select(Notification.user_id).where(
+                    Notification.title.contains(
+                        f"opened #{two_clients['alice_ticket']} (unassigned)"
+                    )
+                )
             ).scalars()
         )
     assert {two_clients["agent"].user_id, two_clients["manager"].user_id} <= told

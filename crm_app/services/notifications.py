@@ -126,13 +126,16 @@ def deliver_client_replied(
     subject: str,
     client_name: str,
     unassigned: bool = False,
+    new_request: bool = False,
 ) -> int:
-    """A client's answer for several people at once (the queue, when nobody holds it)."""
+    """A client's answer (or `new_request`) for several people at once (the queue, when
+    nobody holds the ticket)."""
     where = " (unassigned)" if unassigned else ""
+    did = "opened" if new_request else "answered on"
     return _deliver(
         user_ids,
         NotificationKind.CLIENT_REPLIED,
-        f"{client_name or 'The client'} answered on #{number}{where}: {_short(subject)}",
+        f"{client_name or 'The client'} {did} #{number}{where}: {_short(subject)}",
         ticket_id=ticket_id,
         number=number,
     )

@@ -70,27 +70,50 @@ def _link(path: str) -> str:
     return f"{get_settings().public_url}{path}"
 
 
+def _queue() -> list[int]:
+    """The available staff who pick up unassigned tickets."""
+    with session_scope() as session:
+        return list(
+            session.execute(
+                select(User.id)
+                .where(
+                    User.is_active.is_(True),
+                    User.is_available.is_(True),
+                    User.role.in_(ASSIGNABLE_ROLES),
+                )
+                .order_by(User.id)
+                .limit(QUEUE_LIMIT)
+            ).scalars()
+        )
+
+
+@events.subscriber("ticket.created")
+def tell_the_queue_about_a_new_portal_request(event: events.Event) -> None:
+    """A request a client opened that round-robin gave nobody: the queue hears of it."""
+    if (
+        event.payload.get("channel") == Channel.PORTAL.value
+        and event.payload.get("assignee_id") is None
+        and event.ticket_id is not None
+        and event.number is not None
+    ):
+        notifications.deliver_client_replied(
+            _queue(),
+            ticket_id=event.ticket_id,
+            number=event.number,
+            subject=event.subject,
+            client_name=event.actor.name if event.actor else "",
+            unassigned=True,
+            new_request=True,
+        )
+
+
 def _tell_staff_about_client_comment(event: events.Event) -> None:
     assert event.ticket_id is not None and event.number is not None
     assignee_id = event.payload.get("assignee_id")
     firm = get_settings().firm_name
     client_name = event.payload.get("client_name") or "The client"
     if assignee_id is None:
-        with session_scope() as session:
-            queue = (
-                session.execute(
-                    select(User.id)
-                    .where(
-                        User.is_active.is_(True),
-                        User.is_available.is_(True),
-                        User.role.in_(ASSIGNABLE_ROLES),
-                    )
-                    .order_by(User.id)
-                    .limit(QUEUE_LIMIT)
-                )
-                .scalars()
-                .all()
-            )
+        queue = _queue()
         notifications.deliver_client_replied(
             queue,
             ticket_id=event.ticket_id,
