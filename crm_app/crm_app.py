@@ -14,6 +14,7 @@ import pages.client_import
 import pages.client_profile
 import pages.clients
 import pages.currency_rates
+import pages.faq_admin
 import pages.home
 import pages.login
 import pages.not_found
@@ -62,3 +63,18 @@ accept_uploads(
         max_files=get_settings().attachment_max_files,
     ),
 )
+# Files on a client's new request or comment in the portal: their own tickets only (checked
+# again by the portal service before the first byte is stored).
+for portal_files_handler in (
+    pages.portal.NewRequestState.receive_files,
+    pages.portal.PortalTicketState.receive_files,
+):
+    accept_uploads(
+        portal_files_handler,
+        UploadPolicy(
+            purpose="portal-attachments",
+            action=Action.USE_PORTAL,
+            max_file_bytes=get_settings().attachment_max_bytes,
+            max_files=get_settings().attachment_max_files,
+        ),
+    )

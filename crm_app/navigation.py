@@ -32,6 +32,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
     NavEntry(routes.AI_SETTINGS, "AI settings", "sparkles", Action.MANAGE_AI, "Settings"),
+    NavEntry(routes.FAQ_ADMIN, "Help centre FAQ", "book-open", Action.MANAGE_FAQ, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

@@ -22,6 +22,18 @@ SEGMENTS = "/segments"
 USERS = "/users"
 AI_SETTINGS = "/settings/ai"
 PORTAL = "/portal"
+PORTAL_NEW = "/portal/new"
+PORTAL_TICKET = "/portal/tickets/[number]"
+PORTAL_HELP = "/portal/help"
+PORTAL_SETTINGS = "/portal/settings"
+PORTAL_LOGIN = "/portal/login"
+PORTAL_SIGNUP = "/portal/signup"
+PORTAL_FORGOT = "/portal/forgot-password"
+PORTAL_SET_PASSWORD = "/portal/set-password"
+FAQ_ADMIN = "/settings/faq"
+API_AUTH_SET_PASSWORD = "/api/auth/set-password"
+API_AUTH_FORGOT = "/api/auth/forgot-password"
+API_AUTH_PORTAL_SIGNUP = "/api/auth/portal-signup"
 API_AUTH_LOGIN = "/api/auth/login"
 API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_LOGOUT = "/api/auth/logout"
@@ -46,6 +58,11 @@ def ticket(number: Any) -> Any:
 
 def client(client_id: Any) -> Any:
     return _under("/clients/", client_id)
+
+
+def portal_ticket(number: Any) -> Any:
+    """`/portal/tickets/<number>`: a client's own request."""
+    return _under("/portal/tickets/", number)
 
 
 def attachment(attachment_id: int | str) -> str:

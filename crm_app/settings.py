@@ -32,6 +32,11 @@
 | `CRM_TRUST_PROXY` | `false` | trust `X-Forwarded-Proto`/`-Host` from a reverse proxy in front of the app |
 | `CRM_ATTACHMENT_MAX_MB` | `25` | largest file an agent may attach to a reply or note |
 | `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
+| `CRM_PUBLIC_URL` | `http://localhost:3000` | the address clients and staff reach the app at, for links in mail (invitations, resets, notices) |
+| `CRM_FIRM_NAME` | `Finance CRM` | the firm's name as the client portal and its mail show it |
+| `CRM_PORTAL_ACCENT` | `teal` | the portal's accent colour (a Radix colour name: teal, blue, indigo, jade, …) |
+| `CRM_INVITE_HOURS` | `72` | how long a portal invitation or sign-up link stays valid |
+| `CRM_RESET_MINUTES` | `60` | how long a password reset link stays valid |
 """
 
 from __future__ import annotations
@@ -83,6 +88,11 @@ class Settings:
     trust_proxy: bool
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_max_files: int = 10
+    public_url: str = "http://localhost:3000"
+    firm_name: str = "Finance CRM"
+    portal_accent: str = "teal"
+    invite_hours: float = 72
+    reset_minutes: float = 60
 
 
 def _env(name: str, default: str = "") -> str:
@@ -145,4 +155,9 @@ def get_settings() -> Settings:
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
         attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),
         attachment_max_files=int(_env("CRM_ATTACHMENT_MAX_FILES", "10")),
+        public_url=(_env("CRM_PUBLIC_URL") or "http://localhost:3000").rstrip("/"),
+        firm_name=_env("CRM_FIRM_NAME") or "Finance CRM",
+        portal_accent=(_env("CRM_PORTAL_ACCENT") or "teal").lower(),
+        invite_hours=float(_env("CRM_INVITE_HOURS", "72")),
+        reset_minutes=float(_env("CRM_RESET_MINUTES", "60")),
     )

@@ -13,8 +13,18 @@ from models.client import (
     RiskCategory,
 )
 from models.currency import CurrencyRate, ReportingCurrency
+from models.faq import FaqEntry, FaqStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
+from models.portal import (
+    DeflectionOutcome,
+    FaqDeflection,
+    LinkPurpose,
+    OneTimeLink,
+    PortalPreference,
+    PortalRequest,
+    TicketRating,
+)
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
 from models.sla import SlaConfig
@@ -57,9 +67,14 @@ __all__ = [
     "ConnectionSecurity",
     "CurrencyRate",
     "CustomFieldType",
+    "DeflectionOutcome",
+    "FaqDeflection",
+    "FaqEntry",
+    "FaqStatus",
     "IdentityProvider",
     "KnownDevice",
     "KycStatus",
+    "LinkPurpose",
     "LlmSettings",
     "LoginThrottle",
     "Macro",
@@ -67,7 +82,10 @@ __all__ = [
     "MailboxFolderState",
     "MessageSentiment",
     "Notification",
+    "OneTimeLink",
     "OutboundKind",
+    "PortalPreference",
+    "PortalRequest",
     "ReplySuggestion",
     "ReportingCurrency",
     "RetrievalChunk",
@@ -86,6 +104,7 @@ __all__ = [
     "TicketMessage",
     "TicketPresence",
     "TicketPriority",
+    "TicketRating",
     "TicketStatus",
     "UploadSlot",
     "User",

@@ -8,11 +8,12 @@ from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
 from crm_app.components import confirm_dialog, empty_state, field, form_error
 from crm_app.layout import signed_in_page
-from crm_app.services import client_privacy, staff
+from crm_app.services import client_privacy, invitations, staff
 from crm_app.services import clients as client_service
 from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_custom_fields
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
 from crm_app.services.errors import InvalidInput
+from crm_app.settings import get_settings
 from crm_app.state import AppState, service_event
 from crm_app.timefmt import when
 from models.client import ClientKind, KycStatus, RiskCategory
@@ -201,6 +202,17 @@ class ClientProfileState(AppState):
         client_privacy.erase_client(actor, self.client.id, self.erase_reason)
         self.erase_reason = ""
         return [ClientProfileState.load, rx.toast.success("Personal data erased")]
+
+    @service_event
+    def invite_to_portal(self, actor: Actor):
+        """Mail the client a one-time link to open their portal account."""
+        if self.client is None:
+            return None
+        sent = invitations.invite_client(actor, self.client.id)
+        return rx.toast.success(
+            f"Invitation sent to {sent.email} (valid until {sent.expires_at})",
+            position="top-center",
+        )
 
     @service_event
     def delete(self, actor: Actor):
@@ -553,6 +565,37 @@ def _privacy() -> rx.Component:
     )
 
 
+def _portal_access() -> rx.Component:
+    """Portal status, or the invitation (a one-time link mailed to the client's address)."""
+    s = ClientProfileState
+    return rx.cond(
+        s.client.portal_user_email != "",
+        rx.badge("portal: ", s.client.portal_user_email, color_scheme="green", id="portal-badge"),
+        rx.cond(
+            s.can_edit & (s.client.email != "") & ~s.client.deleted & ~s.client.erased,
+            confirm_dialog(
+                rx.button(
+                    rx.icon("send", size=14),
+                    "Invite to portal",
+                    size="1",
+                    variant="soft",
+                    id="invite-portal",
+                ),
+                "Invite to the client portal",
+                "We email ",
+                s.client.email,
+                " a link to choose a password. It works once and expires in "
+                f"{get_settings().invite_hours:g} hours; "
+                "an earlier invitation stops working.",
+                confirm_label="Send invitation",
+                on_confirm=ClientProfileState.invite_to_portal,
+                color_scheme="blue",
+                confirm_id="confirm-invite",
+            ),
+        ),
+    )
+
+
 @signed_in_page(routes.CLIENT, "Client", Action.VIEW_CLIENTS, on_load=[ClientProfileState.load])
 def client_profile_page() -> rx.Component:
     s = ClientProfileState
@@ -566,6 +609,7 @@ def client_profile_page() -> rx.Component:
                 rx.badge(s.client.risk_category, color_scheme="blue"),
                 rx.cond(s.client.legal_hold, rx.badge("legal hold", color_scheme="amber")),
                 rx.cond(s.client.deleted, rx.badge("deleted", color_scheme="red")),
+                _portal_access(),
                 rx.spacer(),
                 rx.hstack(
                     rx.text("Created", size="1", color_scheme="gray"),

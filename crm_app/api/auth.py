@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 from crm_app import routes
 from crm_app.auth.cookies import SESSION_COOKIE, cookie_attributes, read_cookie
 from crm_app.crypto import sign
-from crm_app.services import accounts, web_sessions
+from crm_app.services import accounts, invitations, web_sessions
 from crm_app.services.errors import ServiceError
 from crm_app.settings import get_settings
 
@@ -118,6 +118,30 @@ async def set_up(request: Request) -> RedirectResponse:
     )
 
 
+@router.post("/auth/set-password")
+async def set_password(request: Request) -> RedirectResponse:
+    """An invitation, sign-up or reset link's form: sets the password (creating and linking a
+    client's portal account for an invitation), uses the link up, and signs in.
+    Side effects: audited by the service; opens a session and sets its cookie."""
+    form = await _form(request)
+    token = form.get("token", "")
+    try:
+        email = await run_in_threadpool(
+            invitations.use_link, token, form.get("password", ""), form.get("name", "")
+        )
+        result = await run_in_threadpool(
+            lambda: accounts.log_in(
+                email, form.get("password", ""), client_ip=client_ip(request), device_id=None
+            )
+        )
+    except ServiceError as error:
+        query = urlencode(
+            {"token": token[:200], "error": error.message, "sig": sign(error.message)}
+        )
+        return RedirectResponse(f"{routes.PORTAL_SET_PASSWORD}?{query}", status_code=303)
+    return _signed_in(request, result, routes.HOME)
+
+
 @router.post("/auth/logout")
 async def log_out(request: Request) -> RedirectResponse:
     """Side effect: revokes the session the cookie names, expires the cookie and clears the
@@ -126,8 +150,10 @@ async def log_out(request: Request) -> RedirectResponse:
     found = await run_in_threadpool(web_sessions.session_for_token, token)
     if found is not None:
         await run_in_threadpool(web_sessions.revoke, found.session_id)
-    # Home, which sends a signed-out visitor on to the sign-in page.
-    response = RedirectResponse(routes.HOME, status_code=303)
+    # Home, which sends a signed-out visitor on to the sign-in page (the portal's sign-out
+    # asks for the portal's own sign-in page instead).
+    target = (await _form(request)).get("next", "")
+    response = RedirectResponse(safe_next(target) if target else routes.HOME, status_code=303)
     secure = cookie_attributes(is_https(request))["secure"]
     response.delete_cookie(
         key=SESSION_COOKIE, path="/", secure=secure, httponly=True, samesite="lax"

@@ -118,6 +118,29 @@ def notify_client_replied(
     )
 
 
+def deliver_client_replied(
+    user_ids: Iterable[int | None],
+    *,
+    ticket_id: int,
+    number: int,
+    subject: str,
+    client_name: str,
+    unassigned: bool = False,
+    new_request: bool = False,
+) -> int:
+    """A client's answer (or `new_request`) for several people at once (the queue, when
+    nobody holds the ticket)."""
+    where = " (unassigned)" if unassigned else ""
+    did = "opened" if new_request else "answered on"
+    return _deliver(
+        user_ids,
+        NotificationKind.CLIENT_REPLIED,
+        f"{client_name or 'The client'} {did} #{number}{where}: {_short(subject)}",
+        ticket_id=ticket_id,
+        number=number,
+    )
+
+
 # An @ that starts a word (so addresses inside the text, x@y.example, are not mentions).
 _MENTION_START = re.compile(r"(?<![\w@.])@")
 
@@ -318,3 +341,8 @@ def do_mark_all_read(actor: Actor | None) -> int:
             .where(Notification.user_id == user_id, Notification.read_at.is_(None))
             .values(read_at=utcnow())
         ).rowcount
+
+
+# Portal traffic (client comments by mail to the assignee, agent replies by mail to the client)
+# subscribes beside these; imported last, as it builds on this module.
+import crm_app.services.portal.notify  # noqa: E402, F401

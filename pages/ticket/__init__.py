@@ -150,6 +150,43 @@ def _controls(ticket: TicketRow) -> rx.Component:
     )
 
 
+def _csat_card() -> rx.Component:
+    """The client's rating of the answer (CSAT 1-5), when they gave one in the portal."""
+    csat = TicketState.csat
+    return rx.cond(
+        csat,
+        rx.card(
+            rx.vstack(
+                _label("Client satisfaction"),
+                rx.hstack(
+                    rx.text(csat.score, " / 5", weight="bold", size="4"),
+                    rx.hstack(
+                        *(
+                            rx.icon(
+                                "star",
+                                size=14,
+                                color=rx.cond(
+                                    csat.score >= n, rx.color("amber", 9), rx.color("gray", 6)
+                                ),
+                                fill=rx.cond(csat.score >= n, rx.color("amber", 9), "none"),
+                            )
+                            for n in range(1, 6)
+                        ),
+                        spacing="0",
+                    ),
+                    align="center",
+                ),
+                rx.cond(csat.comment != "", rx.text("“", csat.comment, "”", size="2")),
+                rx.text("Rated ", csat.rated_at, size="1", color_scheme="gray"),
+                spacing="1",
+                width="100%",
+            ),
+            width="100%",
+            id="ticket-csat",
+        ),
+    )
+
+
 def _client_card() -> rx.Component:
     client = TicketState.client
     return rx.card(
@@ -349,6 +386,7 @@ def _ticket(ticket: TicketRow) -> rx.Component:
             _controls(ticket),
             # AI suggestion panel: add its component on the next line.
             ai_panel(),
+            _csat_card(),
             _client_card(),
             _merge_card(),
             _history_card(),

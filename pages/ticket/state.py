@@ -16,6 +16,7 @@ from crm_app.services import tickets as ticket_service
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
+from crm_app.services.portal.csat import RatingRow, rating_for_ticket
 from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
 from crm_app.state import AppState, service_event
@@ -63,6 +64,7 @@ class TicketState(AppState):
     uploading: bool = False
     staff: list[list[str]] = []  # [id, name] of everyone a ticket may be assigned to
     others_here: list[PresenceRow] = []
+    csat: RatingRow | None = None  # the client's satisfaction rating, once they gave one
     merge_target: str = ""
     _number: int = 0
     _signature: str = ""
@@ -128,6 +130,7 @@ class TicketState(AppState):
         self.first_response_due_at = detail.first_response_due_at
         self.resolution_due_at = detail.resolution_due_at
         self.assignee_id = str(detail.assignee_id) if detail.assignee_id else UNASSIGNED_ID
+        self.csat = rating_for_ticket(actor, self._number)
         self._signature = live.ticket_signature(actor, self._number)
 
     def _not_found(self, message: str) -> None:

@@ -1,0 +1,91 @@
+"""Client satisfaction (CSAT) as staff see it: the rating on a ticket, and an agent's figures
+(ratings counted for the agent who held the ticket when the client rated it)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select
+
+from crm_app.auth.permissions import Action, Actor, can, require
+from crm_app.db import session_scope
+from crm_app.services.errors import PermissionDenied
+from crm_app.services.tickets.rows import fmt
+from models.base import utcnow
+from models.portal import TicketRating
+from models.ticket import Ticket
+from models.user import User
+
+SATISFIED_FROM = 4  # 4 and 5 count as satisfied (the usual CSAT share)
+
+
+@dataclass(frozen=True)
+class RatingRow:
+    score: int
+    comment: str
+    rated_at: str
+
+
+@dataclass(frozen=True)
+class AgentCsat:
+    agent_id: int
+    agent_name: str
+    ratings: int
+    average: float
+    satisfied_share: float  # 0..1 of ratings that are 4 or 5
+
+
+def rating_for_ticket(actor: Actor, number: int) -> RatingRow | None:
+    """The client's rating of a ticket, for the staff ticket page (None: not rated)."""
+    require(actor, Action.VIEW_TICKETS)
+    with session_scope() as session:
+        row = session.execute(
+            select(TicketRating.score, TicketRating.comment, TicketRating.updated_at)
+            .join(Ticket, Ticket.id == TicketRating.ticket_id)
+            .where(Ticket.number == number)
+        ).first()
+    return (
+        RatingRow(score=row.score, comment=row.comment, rated_at=fmt(row.updated_at))
+        if row
+        else None
+    )
+
+
+def agent_figures(actor: Actor, *, agent_id: int | None = None, days: int = 30) -> list[AgentCsat]:
+    """CSAT per agent over the last `days`: an agent sees their own; a manager (dashboards)
+    sees everyone's, or one agent's with `agent_id`."""
+    require(actor, Action.VIEW_TICKETS)
+    if not can(actor, Action.VIEW_DASHBOARDS):
+        if agent_id is not None and agent_id != actor.user_id:
+            raise PermissionDenied("You may see your own satisfaction figures only.")
+        agent_id = actor.user_id
+    days = min(max(int(days), 1), 366)
+    satisfied = func.count().filter(TicketRating.score >= SATISFIED_FROM)
+    query = (
+        select(
+            TicketRating.assignee_id,
+            User.name,
+            func.count(),
+            func.avg(TicketRating.score),
+            satisfied,
+        )
+        .join(User, User.id == TicketRating.assignee_id)
+        .where(TicketRating.updated_at > utcnow() - timedelta(days=days))
+        .group_by(TicketRating.assignee_id, User.name)
+        .order_by(User.name)
+    )
+    if agent_id is not None:
+        query = query.where(TicketRating.assignee_id == agent_id)
+    with session_scope() as session:
+        rows = session.execute(query).all()
+    return [
+        AgentCsat(
+            agent_id=agent,
+            agent_name=name,
+            ratings=count,
+            average=round(float(average), 2),
+            satisfied_share=round(happy / count, 3) if count else 0.0,
+        )
+        for agent, name, count, average, happy in rows
+    ]
