@@ -2,7 +2,7 @@
 notification preferences, FAQ entries and FAQ deflection events
 
 Revision ID: cbf42eba8626
-Revises: c4e1a7d2b9f0
+Revises: 7b3f9e2c5a14
 Create Date: 2026-12-01 10:31:34.187621+00:00
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = 'cbf42eba8626'
-down_revision: str | None = 'c4e1a7d2b9f0'
+down_revision: str | None = '7b3f9e2c5a14'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

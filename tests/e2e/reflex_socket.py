@@ -97,6 +97,16 @@ class Tab:
             if loop.time() - self._last_frame >= quiet:
                 return
 
+    async def wait_for(self, mark: str, limit: float = 20.0) -> bool:
+        """Wait until a frame carries `mark` (a loaded server answers late); whether it did."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        while mark not in self.text():
+            if loop.time() - started >= limit:
+                return False
+            await asyncio.sleep(0.1)
+        return True
+
     async def close(self) -> None:
         if self._sio is not None:
             await self._sio.disconnect()

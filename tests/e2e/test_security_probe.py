@@ -119,6 +119,7 @@ def test_a_tab_reused_after_sign_out_or_without_a_session_replays_nothing(
     async def scenario() -> tuple[str, str, str]:
         tab = Tab(app_url, session_cookie=manager_cookie)
         await tab.open(path)
+        await tab.wait_for(NOTE)  # the ticket loads after the hydrate: slower under load
         seen_by_manager = tab.text()
         await tab.close()
         # A bare tab token, no session at all: the server-side state of that tab is not sent.
