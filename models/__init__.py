@@ -15,6 +15,7 @@ from models.client import (
 from models.currency import CurrencyRate, ReportingCurrency
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
+from models.outbox import OutboundMessage, OutboundStatus
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
 from models.sla import SlaConfig
@@ -67,6 +68,8 @@ __all__ = [
     "MessageSentiment",
     "Notification",
     "OutboundKind",
+    "OutboundMessage",
+    "OutboundStatus",
     "ReplySuggestion",
     "ReportingCurrency",
     "RetrievalChunk",

@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
-from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import assignment, attachments, audit, channels, events
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
 from crm_app.services.tickets.rows import (
@@ -168,8 +168,9 @@ def add_message(
     Side effects: the ticket's version and update time move on (open views see it); a staff
     reply records the first response and opens a new ticket; a client reply reopens a pending
     or resolved ticket and marks it unread. After the commit: emits `message.added` (the
-    assignee hears of a client's answer, staff `@named` in an internal note are notified, and
-    outbound channels deliver a reply).
+    assignee hears of a client's answer, staff `@named` in an internal note are notified).
+    A staff reply on a channel that delivers (`services.channels`: email) is queued in the
+    same transaction for that channel's send job; internal notes never are.
     """
     body = (body or "").strip() if files else clean_body(body)
     if len(body) > MAX_BODY:
@@ -226,9 +227,13 @@ def add_message(
                 ticket.status = TicketStatus.OPEN
         session.flush()
         attached = attachments.link_staged(session, message.id, files)
+        # The delivery is queued in this transaction: it commits with the reply or not at all.
+        queued = staff and not internal and channels.enqueue_reply(session, ticket, message)
         record: dict[str, Any] = {"message_id": message.id, **changes}
         if attached:
             record["attachments"] = attached
+        if queued:
+            record["delivery"] = f"queued ({ticket.channel})"
         if macro and changes:
             record["macro"] = macro[:120]
         audit.record(
@@ -251,6 +256,7 @@ def add_message(
                 "from_client": not staff,
                 "body": body,
                 "channel": ticket.channel,
+                "queued_for_delivery": bool(queued),
                 "assignee_id": ticket.assignee_id,
                 "client_name": (names(session, ticket)[0] or "") if not staff else "",
             },
@@ -263,6 +269,7 @@ def add_message(
             is_internal=internal,
             channel=message.channel,
             created_at=fmt(now),
+            delivery_status="queued" if queued else "",
         )
     events.emit(event)
     return row
