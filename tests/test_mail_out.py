@@ -564,3 +564,26 @@ def test_acknowledgement_off_unless_the_mailbox_asks_for_it(db: str, smtp: Recor
     number = email_ticket(agent)
     assert "off" in acknowledge(number, inbound("grace@x.example"))
     assert outbound_rows() == []
+
+
+def test_a_new_channel_plugs_in_at_the_one_dispatch_point(db: str, smtp: RecordingSmtp) -> None:
+    """WhatsApp (next issue) registers its enqueue function; the reply action calls it in the
+    reply's transaction, and notes still never reach it."""
+    calls: list[tuple[int, str]] = []
+    channels.register(
+        Channel.WHATSAPP,
+        lambda session, ticket, message: calls.append((ticket.number, message.body_text)),
+    )
+    try:
+        agent = make_user("agent")
+        number = tickets.create_ticket(
+            agent, client_id=make_client(agent), subject="Chat", body="Hi", channel="whatsapp"
+        ).number
+        assert channels.delivers(Channel.WHATSAPP)
+        tickets.add_message(agent, number, "A note", internal=True)
+        row = tickets.add_message(agent, number, "Our answer")
+        assert calls == [(number, "Our answer")]
+        assert row.delivery_status == "queued"
+    finally:
+        channels._registry.pop(Channel.WHATSAPP, None)
+    assert not channels.delivers(Channel.WHATSAPP)
