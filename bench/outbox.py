@@ -8,7 +8,8 @@ moves it), queues `--messages` agent replies on an email ticket the way the repl
 stores every mail as a file) and times the `mail_send` job until the outbox is empty. Counts
 what the sink received by Message-ID. The last line is one JSON object:
 `smtp_send_msgs_per_s` (target >= 200), `messages`, `sent`, `received`, `duplicates`, `lost`,
-`peak_mb`.
+`sender_cpu_ms_per_msg` (the sender's CPU per mail, a figure a busy machine does not distort),
+`load_average_1m`, `peak_mb`. `--workers N` runs N senders at once, as N jobs processes would.
 """
 
 from __future__ import annotations
@@ -19,7 +20,10 @@ import json
 import os
 import resource
 import shutil
+import socket
+import subprocess
 import sys
+import threading
 import time
 from email.parser import BytesHeaderParser
 from pathlib import Path
@@ -79,25 +83,62 @@ def _queue(messages: int, attachment_kb: int) -> None:
             outbox.enqueue_email_reply(session, ticket, reply)
 
 
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _wait_for_port(port: int) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("the local SMTP sink did not start")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--messages", type=int, default=3000)
     parser.add_argument("--attachment-kb", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="senders working the outbox at once (threads here; jobs processes in production)",
+    )
     args = parser.parse_args()
 
     from crm_app.db import database_url, upgrade_to_head
-    from crm_app.services import system_mail
     from crm_app.settings import get_settings
 
     database_url()  # the embedded server
     upgrade_to_head()
     folder = DATA_DIR / "mail"
     shutil.rmtree(folder, ignore_errors=True)
-    sink = system_mail.start_sink(folder)
+    port = _free_port()
+    # The sink runs in a process of its own, as `scripts/run` runs it beside the jobs process.
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, threading; from pathlib import Path; "
+            "from crm_app.services import system_mail; "
+            "system_mail.start_sink(Path(sys.argv[1]), port=int(sys.argv[2])); "
+            "threading.Event().wait()",
+            str(folder),
+            str(port),
+        ],
+        cwd=ROOT,
+    )
+    _wait_for_port(port)
     os.environ.update(
         CRM_SMTP_HOST="127.0.0.1",
-        CRM_SMTP_PORT=str(sink.port),
+        CRM_SMTP_PORT=str(port),
         CRM_SMTP_TLS="none",
         CRM_MAIL_FROM="Bench Firm <service@firm.bench.example>",
     )
@@ -107,17 +148,26 @@ def main() -> None:
         from crm_app.services.mail import outbox
         from jobs import mail_send
 
+        sent_counts: list[int] = []
+
+        def worker() -> None:
+            # One jobs process's worth of sending: it claims batches until nothing is due.
+            sent_counts.append(mail_send.run(batch_size=args.batch_size, run_seconds=3600).sent)
+
+        cpu_started = time.process_time()
         started = time.perf_counter()
-        sent = 0
-        while True:
-            report = mail_send.run(batch_size=args.batch_size, run_seconds=3600)
-            sent += report.sent
-            if report.batches == 0:
-                break
+        threads = [threading.Thread(target=worker) for _ in range(args.workers)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
+        sent = sum(sent_counts)
         counts = outbox.outbox_counts()
     finally:
-        sink.stop()
+        sink.terminate()
+        sink.wait(timeout=10)
     parser_ = BytesHeaderParser()
     ids = collections.Counter()
     for path in folder.glob("*.eml"):
@@ -131,7 +181,11 @@ def main() -> None:
         "lost": args.messages - len(ids),
         "outbox_status": counts,
         "seconds": round(elapsed, 2),
+        "workers": args.workers,
         "smtp_send_msgs_per_s": round(sent / elapsed, 1) if elapsed else 0.0,
+        # The sender's own CPU per mail: what the rate would be on an idle core.
+        "sender_cpu_ms_per_msg": round(cpu / sent * 1000, 2) if sent else 0.0,
+        "load_average_1m": round(os.getloadavg()[0], 1),
         "peak_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
     print(

@@ -54,7 +54,10 @@ class SendReport:
 
 
 def send_batch(
-    batch: list[outbox.ClaimedMail], worker: str, send_until: float, report: SendReport
+    batch: list[outbox.ClaimedMail],
+    recorder: outbox.Recorder,
+    send_until: float,
+    report: SendReport,
 ) -> None:
     """Send one claimed batch: mails that share a transport share its connection. Nothing is
     sent after `send_until` (monotonic): the rest is given back."""
@@ -68,7 +71,7 @@ def send_batch(
             for index, item in enumerate(items):
                 if time.monotonic() > send_until:
                     rest = [i.outbound_id for i in items[index:]]
-                    outbox.release(worker, rest)
+                    recorder.release(rest)
                     report.released += len(rest)
                     break
                 try:
@@ -82,13 +85,13 @@ def send_batch(
                             raise
                     provider_id = transport.send(item.mail)
                 except DeliveryFailure as error:
-                    _record_failure(worker, item, error.reason, error, report)
+                    _record_failure(recorder, item, error.reason, error, report)
                     continue
                 except OSError as error:  # an attachment missing from the store
                     reason = f"An attachment could not be read: {error}"
-                    _record_failure(worker, item, reason, PermanentFailure(reason), report)
+                    _record_failure(recorder, item, reason, PermanentFailure(reason), report)
                     continue
-                outbox.record_sent(worker, item.outbound_id, provider_id)
+                recorder.sent(item.outbound_id, provider_id)
                 report.sent += 1
         finally:
             if transport is not None:
@@ -96,14 +99,13 @@ def send_batch(
 
 
 def _record_failure(
-    worker: str,
+    recorder: outbox.Recorder,
     item: outbox.ClaimedMail,
     reason: str,
     error: DeliveryFailure,
     report: SendReport,
 ) -> None:
-    status = outbox.record_failure(
-        worker,
+    status = recorder.failure(
         item.outbound_id,
         item.attempts,
         reason,
@@ -134,7 +136,8 @@ def run(
             break
         report.batches += 1
         margin = min(LEASE_MARGIN_SECONDS, lease_seconds / 10)
-        send_batch(batch, worker, claimed_at + lease_seconds - margin, report)
+        with outbox.Recorder(worker) as recorder:
+            send_batch(batch, recorder, claimed_at + lease_seconds - margin, report)
     if report.batches:
         log.info("mail send finished", extra=report.log_fields())
     return report

@@ -282,14 +282,21 @@ def test_reply_on_other_channels_is_saved_and_not_sent(
 def test_reply_to_email_client_without_address_is_refused_and_nothing_saved(
     db: str, smtp: RecordingSmtp
 ) -> None:
+    from models.client import Client
+
     agent = make_user("agent")
-    number = tickets.create_ticket(
-        agent, client_id=None, subject="No client", body="Hi", channel=Channel.EMAIL
-    ).number
+    number = email_ticket(agent)
+    with session_scope() as session:
+        session.execute(update(Client).values(email=None))
     with pytest.raises(InvalidInput, match="no valid email address"):
         tickets.add_message(agent, number, "Reply")
     assert len(tickets.get_ticket(agent, number).messages) == 1
     assert outbound_rows() == []
+    # Nor can an agent open an email ticket for nobody.
+    with pytest.raises(InvalidInput, match="no valid email address"):
+        tickets.create_ticket(
+            agent, client_id=None, subject="No client", body="Hi", channel=Channel.EMAIL
+        )
 
 
 def test_without_any_mailbox_replies_go_out_with_the_products_own_sender(
@@ -582,8 +589,29 @@ def test_a_new_channel_plugs_in_at_the_one_dispatch_point(db: str, smtp: Recordi
         assert channels.delivers(Channel.WHATSAPP)
         tickets.add_message(agent, number, "A note", internal=True)
         row = tickets.add_message(agent, number, "Our answer")
-        assert calls == [(number, "Our answer")]
+        # The agent's opening message and the reply; never the note.
+        assert calls == [(number, "Hi"), (number, "Our answer")]
         assert row.delivery_status == "queued"
     finally:
         channels._registry.pop(Channel.WHATSAPP, None)
     assert not channels.delivers(Channel.WHATSAPP)
+
+
+def test_an_email_ticket_an_agent_opens_goes_out_as_a_new_mail(
+    db: str, smtp: RecordingSmtp
+) -> None:
+    agent = make_user("agent")
+    client_id = make_client(agent, "Grace Hopper")
+    smtp.forget_system_mail()
+    number = tickets.create_ticket(
+        agent,
+        client_id=client_id,
+        subject="Your annual statement",
+        body="Your statement is ready.",
+        channel=Channel.EMAIL,
+    ).number
+    assert mail_send.run().sent == 1
+    [mail] = smtp.received
+    assert str(mail["Subject"]) == f"Your annual statement [#{number}]"
+    assert mail["In-Reply-To"] is None and mail["References"] is None
+    assert "Your statement is ready." in mail.get_body(("plain",)).get_content()

@@ -8,7 +8,7 @@ import base64
 import html
 import re
 from dataclasses import dataclass, field
-from email.headerregistry import Address
+from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from email.utils import formataddr, formatdate, getaddresses, make_msgid, parseaddr
@@ -17,6 +17,25 @@ from pathlib import Path
 from ingest.headers import parse_references, ticket_number
 from ingest.html import sanitize_html
 
+
+class _CachedHeaderRegistry(HeaderRegistry):
+    """The stdlib registry builds a new header class on every lookup (a `type()` call per
+    header of every mail); the classes never change, so build each once."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._classes: dict[str, type] = {}
+
+    def __getitem__(self, name: str) -> type:
+        key = name.lower()
+        cls = self._classes.get(key)
+        if cls is None:
+            cls = self._classes[key] = super().__getitem__(name)
+        return cls
+
+
+# `policy.default`, with the header classes built once.
+MAIL_POLICY = default_policy.clone(header_factory=_CachedHeaderRegistry())
 # Keep References bounded (RFC 5322 §3.6.4 lets a sender trim the middle).
 MAX_REFERENCES = 20
 _URL = re.compile(r"(https?://[^\s<>\"']+)")
@@ -61,11 +80,15 @@ def new_message_id(from_address: str) -> str:
     return make_msgid(domain=domain)
 
 
-def reply_subject(subject: str, number: int) -> str:
-    """`Re: <subject> [#N]`: the number lets the client's answer thread back in by subject."""
+def new_subject(subject: str, number: int) -> str:
+    """`<subject> [#N]`: the number lets the client's answer thread back in by subject."""
     subject = " ".join((subject or "").split())
-    if ticket_number(subject) != number:
-        subject = f"{subject} [#{number}]"
+    return subject if ticket_number(subject) == number else f"{subject} [#{number}]"
+
+
+def reply_subject(subject: str, number: int) -> str:
+    """`Re: <subject> [#N]`."""
+    subject = new_subject(subject, number)
     return subject if subject.lower().startswith("re:") else f"Re: {subject}"
 
 
@@ -97,7 +120,7 @@ def text_to_html(text: str) -> str:
 def to_mime(mail: OutgoingMail) -> EmailMessage:
     """The mail as MIME: multipart/alternative (text, HTML) inside multipart/mixed when files
     travel with it."""
-    message = EmailMessage(policy=default_policy)
+    message = EmailMessage(policy=MAIL_POLICY)
     message["From"] = mail.from_header
     message["To"] = ", ".join(mail.to)
     if mail.cc:

@@ -17,7 +17,7 @@ from email.utils import getaddresses, parseaddr
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import select, text
+from sqlalchemy import Connection, select, text
 from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, require
@@ -30,6 +30,7 @@ from crm_app.services.mail.compose import (
     OutgoingMail,
     from_header,
     new_message_id,
+    new_subject,
     references_for,
     reply_subject,
     text_to_html,
@@ -88,7 +89,7 @@ def mailbox_for_ticket(session: Session, ticket: Ticket) -> Mailbox | None:
     ).scalar_one_or_none()
 
 
-def _sender(mailbox: Mailbox | None, settings: Settings) -> tuple[str, str]:
+def _sender(mailbox: Mailbox | _MailboxRef | None, settings: Settings) -> tuple[str, str]:
     """(From header, From address) for mail sent from `mailbox`."""
     if mailbox is not None:
         return from_header(mailbox.display_name or mailbox.name, mailbox.address), mailbox.address
@@ -197,7 +198,10 @@ def enqueue_email_reply(session: Session, ticket: Ticket, message: TicketMessage
         kind=OutboundKind.REPLY,
         to=to,
         extra_headers=headers,
-        subject=reply_subject(ticket.subject, ticket.number or 0),
+        # A reply says so; the first mail of a ticket the agent opened does not.
+        subject=reply_subject(ticket.subject, ticket.number or 0)
+        if parent is not None
+        else new_subject(ticket.subject, ticket.number or 0),
     )
 
 
@@ -334,10 +338,37 @@ def claim(worker: str, limit: int, lease_seconds: float) -> list[ClaimedMail]:
         return _load_claimed(session, ids)
 
 
+@dataclass(frozen=True)
+class _MailboxRef:
+    """The few mailbox columns sending needs (never its secrets)."""
+
+    id: int
+    name: str
+    address: str
+    display_name: str
+    outbound: str
+
+
 def _load_claimed(session: Session, ids: list[int]) -> list[ClaimedMail]:
     settings = get_settings()
     rows = session.execute(
-        select(OutboundMessage, TicketMessage, Mailbox)
+        select(
+            OutboundMessage.id,
+            OutboundMessage.attempts,
+            OutboundMessage.to_addrs,
+            OutboundMessage.cc_addrs,
+            OutboundMessage.subject,
+            OutboundMessage.headers,
+            TicketMessage.id.label("message_id"),
+            TicketMessage.body_text,
+            TicketMessage.body_html,
+            TicketMessage.external_message_id,
+            Mailbox.id.label("mailbox_id"),
+            Mailbox.name.label("mailbox_name"),
+            Mailbox.address,
+            Mailbox.display_name,
+            Mailbox.outbound,
+        )
         .join(TicketMessage, TicketMessage.id == OutboundMessage.message_id)
         .outerjoin(Mailbox, Mailbox.id == OutboundMessage.mailbox_id)
         .where(OutboundMessage.id.in_(ids))
@@ -345,10 +376,15 @@ def _load_claimed(session: Session, ids: list[int]) -> list[ClaimedMail]:
     ).all()
     files: dict[int, list[OutgoingAttachment]] = {}
     for item in session.execute(
-        select(Attachment)
-        .where(Attachment.message_id.in_([m.id for _, m, _ in rows]))
+        select(
+            Attachment.message_id,
+            Attachment.filename,
+            Attachment.content_type,
+            Attachment.storage_path,
+        )
+        .where(Attachment.message_id.in_([r.message_id for r in rows]))
         .order_by(Attachment.id)
-    ).scalars():
+    ):
         files.setdefault(item.message_id, []).append(
             OutgoingAttachment(
                 filename=item.filename,
@@ -357,36 +393,39 @@ def _load_claimed(session: Session, ids: list[int]) -> list[ClaimedMail]:
             )
         )
     claimed = []
-    for outbound, message, mailbox in rows:
+    for r in rows:
+        mailbox = (
+            _MailboxRef(r.mailbox_id, r.mailbox_name, r.address, r.display_name, r.outbound)
+            if r.mailbox_id is not None
+            else None
+        )
         header, _ = _sender(mailbox, settings)
-        headers = dict(outbound.headers or {})
-        message_id = headers.pop("Message-ID", None) or message.external_message_id
-        body = message.body_text or ""
+        headers = dict(r.headers or {})
+        message_id = headers.pop("Message-ID", None) or r.external_message_id
+        body = r.body_text or ""
         claimed.append(
             ClaimedMail(
-                outbound_id=outbound.id,
-                attempts=outbound.attempts,
+                outbound_id=r.id,
+                attempts=r.attempts,
                 transport_key=_transport_key(mailbox, settings),
                 mail=OutgoingMail(
                     from_header=header,
-                    to=tuple(a for _, a in getaddresses([outbound.to_addrs]) if a),
-                    cc=tuple(a for _, a in getaddresses([outbound.cc_addrs]) if a),
-                    subject=outbound.subject,
+                    to=tuple(a for _, a in getaddresses([r.to_addrs]) if a),
+                    cc=tuple(a for _, a in getaddresses([r.cc_addrs]) if a),
+                    subject=r.subject,
                     message_id=message_id,
                     headers=headers,
                     text=body,
                     # A reply written as HTML keeps it (sanitized); plain text gets simple HTML.
-                    html=sanitize_html(message.body_html)
-                    if message.body_html
-                    else text_to_html(body),
-                    attachments=tuple(files.get(message.id, [])),
+                    html=sanitize_html(r.body_html) if r.body_html else text_to_html(body),
+                    attachments=tuple(files.get(r.message_id, [])),
                 ),
             )
         )
     return claimed
 
 
-def _transport_key(mailbox: Mailbox | None, settings: Settings) -> tuple:
+def _transport_key(mailbox: _MailboxRef | None, settings: Settings) -> tuple:
     """What identifies one connection: mails with the same key share it within a batch."""
     if mailbox is not None and mailbox.outbound == MailboxOutbound.SMTP:
         return ("smtp", mailbox.id)
@@ -434,23 +473,6 @@ def open_transport(key: tuple) -> Transport:
         )
 
 
-_RECORD_SENT = text(
-    """
-    UPDATE outbound_message
-    SET status = 'sent', sent_at = now(), provider_message_id = :provider_id,
-        last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = now()
-    WHERE id = :id AND claimed_by = :worker
-    """
-)
-
-
-def record_sent(worker: str, outbound_id: int, provider_id: str | None) -> None:
-    with get_engine().begin() as conn:
-        conn.execute(
-            _RECORD_SENT, {"id": outbound_id, "worker": worker, "provider_id": provider_id}
-        )
-
-
 def backoff_seconds(attempts: int, settings: Settings | None = None) -> float:
     """Wait before the next try after `attempts` tries: doubling, with ±20% jitter so many
     rows deferred together do not come back in one burst."""
@@ -459,56 +481,105 @@ def backoff_seconds(attempts: int, settings: Settings | None = None) -> float:
     return min(base, BACKOFF_MAX_SECONDS) * random.uniform(0.8, 1.2)
 
 
-def record_failure(
-    worker: str, outbound_id: int, attempts: int, reason: str, *, permanent: bool
-) -> str:
-    """A failed try: queued again after a backoff, or failed for good (permanent, or out of
-    attempts). Returns the status it was left in."""
-    settings = get_settings()
-    if not permanent and attempts >= settings.outbox_max_attempts:
-        permanent, reason = True, f"Gave up after {attempts} attempts. Last error: {reason}"
-    status = OutboundStatus.FAILED if permanent else OutboundStatus.QUEUED
-    delay = 0.0 if permanent else backoff_seconds(attempts, settings)
-    with get_engine().begin() as conn:
-        conn.execute(
-            text(
-                """
-                UPDATE outbound_message
-                SET status = :status, last_error = :reason, claimed_by = NULL,
-                    claimed_until = NULL, updated_at = now(),
-                    next_attempt_at = now() + make_interval(secs => :delay)
-                WHERE id = :id AND claimed_by = :worker
-                """
-            ),
+_RECORD_SENT = text(
+    """
+    UPDATE outbound_message
+    SET status = 'sent', sent_at = now(), provider_message_id = :provider_id,
+        last_error = NULL, claimed_by = NULL, claimed_until = NULL, updated_at = now()
+    WHERE id = :id AND claimed_by = :worker
+    """
+)
+_RECORD_FAILURE = text(
+    """
+    UPDATE outbound_message
+    SET status = :status, last_error = :reason, claimed_by = NULL,
+        claimed_until = NULL, updated_at = now(),
+        next_attempt_at = now() + make_interval(secs => :delay)
+    WHERE id = :id AND claimed_by = :worker
+    """
+)
+_RELEASE = text(
+    """
+    UPDATE outbound_message
+    SET status = 'queued', claimed_by = NULL, claimed_until = NULL,
+        attempts = greatest(attempts - 1, 0), next_attempt_at = now(), updated_at = now()
+    WHERE id = ANY(:ids) AND claimed_by = :worker
+    """
+)
+# Outcomes are committed without waiting for the WAL flush: a crash of this worker cannot
+# undo them (the server has them), only a crash of PostgreSQL itself within a fraction of a
+# second can, and then the mail is resent with the same Message-ID, as after a worker crash.
+# Waiting for the flush would cost one disk sync per mail.
+_ASYNC_COMMIT = text("SET synchronous_commit = off")
+_SYNC_COMMIT = text("RESET synchronous_commit")
+
+
+class Recorder:
+    """Writes each outcome of `worker`'s claimed rows the moment it is known, one commit per
+    row, over one connection held for the batch. Only rows still claimed by `worker` change:
+    a worker whose lease ran out cannot overwrite the next worker's outcome."""
+
+    def __init__(self, worker: str) -> None:
+        self.worker = worker
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Recorder:
+        self._conn = get_engine().connect()
+        self._conn.execute(_ASYNC_COMMIT)
+        self._conn.commit()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._conn is not None:
+            self._conn.rollback()
+            self._conn.execute(_SYNC_COMMIT)  # the pooled connection goes back as it came
+            self._conn.commit()
+            self._conn.close()
+            self._conn = None
+
+    def _write(self, statement: Any, params: dict) -> None:
+        assert self._conn is not None, "use Recorder as a context manager"
+        self._conn.execute(statement, params)
+        self._conn.commit()
+
+    def sent(self, outbound_id: int, provider_id: str | None) -> None:
+        self._write(
+            _RECORD_SENT, {"id": outbound_id, "worker": self.worker, "provider_id": provider_id}
+        )
+
+    def failure(self, outbound_id: int, attempts: int, reason: str, *, permanent: bool) -> str:
+        """A failed try: queued again after a backoff, or failed for good (permanent, or out
+        of attempts). Returns the status it was left in."""
+        settings = get_settings()
+        if not permanent and attempts >= settings.outbox_max_attempts:
+            permanent, reason = True, f"Gave up after {attempts} attempts. Last error: {reason}"
+        status = OutboundStatus.FAILED if permanent else OutboundStatus.QUEUED
+        delay = 0.0 if permanent else backoff_seconds(attempts, settings)
+        self._write(
+            _RECORD_FAILURE,
             {
                 "status": status.value,
                 "reason": reason[:2000],
                 "delay": delay,
                 "id": outbound_id,
-                "worker": worker,
+                "worker": self.worker,
             },
         )
-    return status.value
+        return status.value
+
+    def release(self, outbound_ids: list[int]) -> None:
+        """Give back rows claimed but not tried (the lease ran short): due again at once, and
+        the attempt they were charged is returned."""
+        if outbound_ids:
+            self._write(_RELEASE, {"ids": outbound_ids, "worker": self.worker})
 
 
-def release(worker: str, outbound_ids: list[int]) -> None:
-    """Give back rows claimed but not tried (the lease ran short): due again at once, and the
-    attempt they were charged is returned."""
-    if not outbound_ids:
-        return
-    with get_engine().begin() as conn:
-        conn.execute(
-            text(
-                """
-                UPDATE outbound_message
-                SET status = 'queued', claimed_by = NULL, claimed_until = NULL,
-                    attempts = greatest(attempts - 1, 0), next_attempt_at = now(),
-                    updated_at = now()
-                WHERE id = ANY(:ids) AND claimed_by = :worker
-                """
-            ),
-            {"ids": outbound_ids, "worker": worker},
-        )
+def record_failure(
+    worker: str, outbound_id: int, attempts: int, reason: str, *, permanent: bool
+) -> str:
+    """`Recorder.failure` for one row (a late or lone outcome)."""
+    with Recorder(worker) as recorder:
+        return recorder.failure(outbound_id, attempts, reason, permanent=permanent)
 
 
 # ---------------------------------------------------------------- staff actions

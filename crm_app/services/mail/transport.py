@@ -9,16 +9,15 @@ import re
 import smtplib
 import ssl
 from dataclasses import dataclass
-from email.policy import default as default_policy
 from typing import Any, Protocol
 from urllib.error import URLError
 
-from crm_app.services.mail.compose import OutgoingMail, to_mime, to_sendgrid
+from crm_app.services.mail.compose import MAIL_POLICY, OutgoingMail, to_mime, to_sendgrid
 from models.mailbox import ConnectionSecurity
 
 TIMEOUT_SECONDS = 30
 # SMTP wants CRLF line ends; smtplib leaves bytes as they are.
-_WIRE_POLICY = default_policy.clone(linesep="\r\n")
+_WIRE_POLICY = MAIL_POLICY.clone(linesep="\r\n")
 _QUEUED_AS = re.compile(r"queued as\s+(\S+)", re.IGNORECASE)
 
 

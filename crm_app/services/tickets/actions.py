@@ -66,7 +66,9 @@ def create_ticket(
     `assignee_id` None means "no one chosen": with round-robin on, the next available agent
     gets it; otherwise the creating staff member does (a job creating it leaves it unassigned).
     Side effects: audited (with the assignee, and whether round-robin chose them); the assignee
-    sees it unread unless they created it. After the commit: emits `ticket.created`.
+    sees it unread unless they created it; an agent's first message on a channel that delivers
+    (email) is queued for sending in the same transaction. After the commit: emits
+    `ticket.created`.
     """
     require(actor, Action.EDIT_TICKETS)
     if from_client is None:
@@ -105,18 +107,23 @@ def create_ticket(
         session.flush()
         if from_client and client is None:
             raise InvalidInput("Choose the client whose request this is.")
-        session.add(
-            TicketMessage(
-                ticket_id=ticket.id,
-                # Logged for the client: their words, with the agent as the one who wrote
-                # them down (the timeline says "logged by").
-                sender_kind=SenderKind.CLIENT if from_client else SenderKind.AGENT,
-                author_id=actor.user_id,
-                body_text=body,
-                channel=channel,
-                created_at=now,
-            )
+        first = TicketMessage(
+            ticket_id=ticket.id,
+            # Logged for the client: their words, with the agent as the one who wrote
+            # them down (the timeline says "logged by").
+            sender_kind=SenderKind.CLIENT if from_client else SenderKind.AGENT,
+            author_id=actor.user_id,
+            body_text=body,
+            channel=channel,
+            created_at=now,
         )
+        session.add(first)
+        # An agent writing to the client first (an email ticket): it goes out like a reply.
+        queued = False
+        if not from_client and channels.delivers(channel):
+            session.flush()
+            session.refresh(ticket)  # its number, given by the database
+            queued = channels.enqueue_reply(session, ticket, first)
         assignee = session.get(User, assignee_id) if assignee_id else None
         record: dict[str, Any] = {
             "number": ticket.number,
@@ -128,6 +135,8 @@ def create_ticket(
         }
         if round_robin:
             record["round_robin"] = True
+        if queued:
+            record["delivery"] = f"queued ({channel})"
         audit.record(session, actor, "ticket.created", "ticket", ticket.id, record)
         session.refresh(ticket)
         row = ticket_row(
