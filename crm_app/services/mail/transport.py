@@ -119,7 +119,9 @@ class SmtpTransport:
             if code != 250:
                 smtp.rset()
                 raise _classified(code, answer)
-        except DeliveryFailure:
+        except DeliveryFailure as failure:
+            if failure.reason.split(": ", 1)[-1].startswith("421"):
+                self.close()  # 421: the server is closing this connection
             raise
         except smtplib.SMTPResponseException as error:
             self.close()
