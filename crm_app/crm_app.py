@@ -21,6 +21,7 @@ import pages.not_found
 import pages.portal
 import pages.profile
 import pages.segments
+import pages.sent_mail
 import pages.setup
 import pages.signup
 import pages.ticket

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor, can
+from crm_app.settings import get_settings
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,15 @@ class NavEntry:
     icon: str  # a lucide icon name
     action: Action  # shown to those who may take it
     section: str
+
+
+def _local_mail() -> tuple[NavEntry, ...]:
+    """ "Sent mail (local)" only while the local SMTP sink is what the product sends to."""
+    if get_settings().mail_sink_dir is None:
+        return ()
+    return (
+        NavEntry(routes.SENT_MAIL, "Sent mail (local)", "mail", Action.VIEW_AUDIT_LOG, "Settings"),
+    )
 
 
 NAV: tuple[NavEntry, ...] = (
@@ -33,6 +43,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
     NavEntry(routes.AI_SETTINGS, "AI settings", "sparkles", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.FAQ_ADMIN, "Help centre FAQ", "book-open", Action.MANAGE_FAQ, "Settings"),
+    *_local_mail(),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

@@ -36,6 +36,9 @@ def main() -> int:
         mail_dir = get_settings().data_dir / "mail"
         sink = system_mail.start_sink(mail_dir)
         env.update(CRM_SMTP_HOST="127.0.0.1", CRM_SMTP_PORT=str(sink.port), CRM_SMTP_TLS="none")
+        # Ticket replies of mailboxes on the product's own settings land here too; managers
+        # read them on "Sent mail (local)".
+        env["CRM_MAIL_SINK_DIR"] = str(mail_dir)
         log.info("system mail is kept as files", extra={"folder": str(mail_dir)})
     port = os.environ.get("PORT", "3000")
     web = subprocess.Popen(

@@ -20,6 +20,12 @@
 | `CRM_SMTP_USER`, `CRM_SMTP_PASSWORD` | unset | SMTP login, when the server wants one |
 | `CRM_SMTP_TLS` | `starttls` | `starttls`, `ssl` (implicit TLS) or `none` |
 | `CRM_MAIL_FROM` | `Finance CRM <no-reply@localhost>` | sender of the CRM's own mail |
+| `CRM_MAIL_SINK_DIR` | set by `scripts/run` when it runs the local sink | folder of the local SMTP sink; when set, managers see "Sent mail (local)" |
+| `SENDGRID_API_KEY` | unset | send ticket replies of mailboxes on "system" mail settings through SendGrid instead of SMTP |
+| `CRM_SENDGRID_API_HOST` | `https://api.sendgrid.com` | SendGrid API address (a proxy or a test server) |
+| `CRM_OUTBOX_SEND_SECONDS` | `5` | how often the mail send job works the outbox |
+| `CRM_OUTBOX_MAX_ATTEMPTS` | `8` | temporary failures retried this many times before a message is marked failed |
+| `CRM_OUTBOX_BACKOFF_SECONDS` | `30` | the first retry's wait; it doubles with every attempt (at most 6 hours) |
 | `CRM_SIGNUP_DEFAULT_ROLE` | empty (no role) | role given to self sign-ups, e.g. `client` for a portal |
 | `CRM_SLA_SCAN_SECONDS` | `60` | how often the SLA scan runs |
 | `CRM_SLA_NEAR_BREACH_SHARE` | `0.8` | share of an SLA target elapsed that counts as near breach |
@@ -93,6 +99,12 @@ class Settings:
     portal_accent: str = "teal"
     invite_hours: float = 72
     reset_minutes: float = 60
+    mail_sink_dir: Path | None = None
+    sendgrid_api_key: str | None = None
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    outbox_send_seconds: float = 5.0
+    outbox_max_attempts: int = 8
+    outbox_backoff_seconds: float = 30.0
 
 
 def _env(name: str, default: str = "") -> str:
@@ -160,4 +172,10 @@ def get_settings() -> Settings:
         portal_accent=(_env("CRM_PORTAL_ACCENT") or "teal").lower(),
         invite_hours=float(_env("CRM_INVITE_HOURS", "72")),
         reset_minutes=float(_env("CRM_RESET_MINUTES", "60")),
+        mail_sink_dir=Path(_env("CRM_MAIL_SINK_DIR")) if _env("CRM_MAIL_SINK_DIR") else None,
+        sendgrid_api_key=_env("SENDGRID_API_KEY") or None,
+        sendgrid_api_host=_env("CRM_SENDGRID_API_HOST") or "https://api.sendgrid.com",
+        outbox_send_seconds=float(_env("CRM_OUTBOX_SEND_SECONDS", "5")),
+        outbox_max_attempts=int(_env("CRM_OUTBOX_MAX_ATTEMPTS", "8")),
+        outbox_backoff_seconds=float(_env("CRM_OUTBOX_BACKOFF_SECONDS", "30")),
     )

@@ -47,6 +47,15 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             misfire_grace_seconds=120,
         ),
         ScheduledJob(
+            id="mail_send",
+            func="jobs.mail_send:run",
+            trigger=IntervalTrigger(seconds=settings.outbox_send_seconds, timezone="UTC"),
+            description="send queued email replies and acknowledgements; retry temporary "
+            "failures with backoff, mark permanent ones failed",
+            run_at_start=True,
+            misfire_grace_seconds=max(int(settings.outbox_send_seconds), 30),
+        ),
+        ScheduledJob(
             id="presence_sweep",
             func="crm_app.services.presence:sweep",
             trigger=IntervalTrigger(minutes=10, timezone="UTC"),

@@ -16,6 +16,7 @@ from models.currency import CurrencyRate, ReportingCurrency
 from models.faq import FaqEntry, FaqStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
+from models.outbox import OutboundMessage, OutboundStatus
 from models.portal import (
     DeflectionOutcome,
     FaqDeflection,
@@ -84,6 +85,8 @@ __all__ = [
     "Notification",
     "OneTimeLink",
     "OutboundKind",
+    "OutboundMessage",
+    "OutboundStatus",
     "PortalPreference",
     "PortalRequest",
     "ReplySuggestion",

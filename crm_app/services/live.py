@@ -14,6 +14,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine
 from crm_app.services import events
 from models.ai import MessageSentiment
+from models.outbox import OutboundMessage
 from models.ticket import Ticket, TicketMessage
 from models.workspace import CHANGE_SEQUENCE
 
@@ -39,11 +40,17 @@ def ticket_signature(actor: Actor, number: int) -> str:
     )
     # Sentiment is scored by a job after the message lands: its arrival refreshes the view too.
     scored = select(func.count()).where(MessageSentiment.ticket_id == Ticket.id).scalar_subquery()
+    # The email outbox records a send (or a failure) after the reply: the view shows it.
+    delivered = (
+        select(func.max(OutboundMessage.updated_at))
+        .where(OutboundMessage.ticket_id == Ticket.id)
+        .scalar_subquery()
+    )
     with get_engine().connect() as conn:
         row = conn.execute(
-            select(Ticket.version, newest, scored).where(Ticket.number == number)
+            select(Ticket.version, newest, scored, delivered).where(Ticket.number == number)
         ).first()
-    return f"{row[0]}:{row[1] or 0}:{row[2]}" if row else ""
+    return f"{row[0]}:{row[1] or 0}:{row[2]}:{row[3] or ''}" if row else ""
 
 
 @events.subscriber(events.ANY)

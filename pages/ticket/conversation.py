@@ -51,6 +51,72 @@ def _attachment_link(item: AttachmentRow) -> rx.Component:
     )
 
 
+def _delivery(message: MessageRow) -> rx.Component:
+    """Where an outgoing mail stands: queued (and why it waits), sent, or failed with the
+    reason and a Retry."""
+    waiting = rx.hstack(
+        rx.icon("clock", size=14),
+        rx.text(
+            rx.cond(
+                message.delivery_error != "",
+                "Not sent yet, will retry: " + message.delivery_error,
+                "Queued for sending by email",
+            ),
+            size="1",
+        ),
+        align="center",
+        spacing="1",
+        color=rx.color("gray", 11),
+        class_name="delivery delivery-queued",
+    )
+    return rx.match(
+        message.delivery_status,
+        ("queued", waiting),
+        ("sending", waiting),
+        (
+            "sent",
+            rx.hstack(
+                rx.icon("check-check", size=14),
+                rx.text("Sent by email", size="1"),
+                align="center",
+                spacing="1",
+                color=rx.color("green", 11),
+                class_name="delivery delivery-sent",
+            ),
+        ),
+        (
+            "failed",
+            rx.callout.root(
+                rx.callout.icon(rx.icon("mail-x", size=16)),
+                rx.hstack(
+                    rx.callout.text(
+                        rx.text.strong("Not sent: "),
+                        message.delivery_error,
+                        overflow_wrap="anywhere",
+                    ),
+                    rx.spacer(),
+                    rx.button(
+                        rx.icon("rotate-cw", size=14),
+                        "Retry",
+                        size="1",
+                        color_scheme="red",
+                        variant="soft",
+                        on_click=TicketState.retry_delivery(message.id),
+                        class_name="retry-delivery",
+                    ),
+                    align="center",
+                    width="100%",
+                ),
+                color_scheme="red",
+                size="1",
+                role="alert",
+                class_name="delivery delivery-failed",
+            ),
+        ),
+        rx.fragment(),
+    )
+
+
 def message_bubble(message: MessageRow) -> rx.Component:
     kind = rx.cond(
         message.is_internal,
@@ -113,6 +179,10 @@ def message_bubble(message: MessageRow) -> rx.Component:
                 spacing="2",
                 padding_top="0.5rem",
             ),
+        ),
+        rx.cond(
+            message.delivery_status != "",
+            rx.box(_delivery(message), padding_top="0.5rem"),
         ),
         padding="0.75rem 1rem",
         border_radius="8px",
@@ -315,10 +385,11 @@ def composer() -> rx.Component:
                 rx.cond(
                     TicketState.internal,
                     "Only staff will see this note.",
-                    "The client receives this reply.",
+                    TicketState.reply_note,
                 ),
                 size="1",
                 color_scheme="gray",
+                id="reply-note",
             ),
             rx.spacer(),
             rx.cond(

@@ -11,11 +11,12 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Actor
-from crm_app.services import attachments, live, macros, presence
+from crm_app.services import attachments, channels, live, macros, presence
 from crm_app.services import tickets as ticket_service
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
+from crm_app.services.mail import outbox
 from crm_app.services.portal.csat import RatingRow, rating_for_ticket
 from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
@@ -66,6 +67,7 @@ class TicketState(AppState):
     others_here: list[PresenceRow] = []
     csat: RatingRow | None = None  # the client's satisfaction rating, once they gave one
     merge_target: str = ""
+    reply_note: str = ""  # what happens to a reply on this ticket's channel
     _number: int = 0
     _signature: str = ""
     _just_cleared: str = ""
@@ -127,6 +129,7 @@ class TicketState(AppState):
         self.client, self.other_tickets = detail.client, detail.other_tickets
         self.history, self.merged_into = detail.history, detail.merged_into_number or 0
         self.client_email = detail.client_email
+        self.reply_note = channels.reply_note(detail.ticket.channel)
         self.first_response_due_at = detail.first_response_due_at
         self.resolution_due_at = detail.resolution_due_at
         self.assignee_id = str(detail.assignee_id) if detail.assignee_id else UNASSIGNED_ID
@@ -236,7 +239,7 @@ class TicketState(AppState):
             return None
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
         try:
-            ticket_service.add_message(
+            row = ticket_service.add_message(
                 actor,
                 self._number,
                 self.draft,
@@ -254,14 +257,22 @@ class TicketState(AppState):
             return None
         self._clear_draft()
         self._refresh()
-        return [
-            rx.clear_selected_files(FILES_UPLOAD_ID),
-            rx.toast.success(
-                "Internal note added"
-                if self.internal
-                else "Reply saved (sending by email comes with the email channel)"
-            ),
-        ]
+        if self.internal:
+            said = "Internal note added"
+        elif row.delivery_status:
+            said = "Reply queued: it goes out by email in a moment"
+        else:
+            said = "Reply " + self.reply_note[0].lower() + self.reply_note[1:]
+        return [rx.clear_selected_files(FILES_UPLOAD_ID), rx.toast.success(said)]
+
+    @service_event
+    def retry_delivery(self, actor: Actor, message_id: int):
+        """Send a reply whose delivery failed again (the service checks the permission)."""
+        if not isinstance(message_id, int) or isinstance(message_id, bool):
+            raise InvalidInput("That is not a message.")
+        outbox.retry(actor, message_id)
+        self._refresh()
+        return rx.toast.success("Sending again")
 
     @rx.event
     def discard_draft(self):

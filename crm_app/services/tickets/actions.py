@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
-from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import assignment, attachments, audit, channels, events
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
 from crm_app.services.tickets import tags as tags_service
@@ -67,7 +67,9 @@ def create_ticket(
     `assignee_id` None means "no one chosen": with round-robin on, the next available agent
     gets it; otherwise the creating staff member does (a job creating it leaves it unassigned).
     Side effects: audited (with the assignee, and whether round-robin chose them); the assignee
-    sees it unread unless they created it. After the commit: emits `ticket.created`.
+    sees it unread unless they created it; an agent's first message on a channel that delivers
+    (email) is queued for sending in the same transaction. After the commit: emits
+    `ticket.created`.
     """
     require(actor, Action.EDIT_TICKETS)
     if from_client is None:
@@ -106,18 +108,23 @@ def create_ticket(
         session.flush()
         if from_client and client is None:
             raise InvalidInput("Choose the client whose request this is.")
-        session.add(
-            TicketMessage(
-                ticket_id=ticket.id,
-                # Logged for the client: their words, with the agent as the one who wrote
-                # them down (the timeline says "logged by").
-                sender_kind=SenderKind.CLIENT if from_client else SenderKind.AGENT,
-                author_id=actor.user_id,
-                body_text=body,
-                channel=channel,
-                created_at=now,
-            )
+        first = TicketMessage(
+            ticket_id=ticket.id,
+            # Logged for the client: their words, with the agent as the one who wrote
+            # them down (the timeline says "logged by").
+            sender_kind=SenderKind.CLIENT if from_client else SenderKind.AGENT,
+            author_id=actor.user_id,
+            body_text=body,
+            channel=channel,
+            created_at=now,
         )
+        session.add(first)
+        # An agent writing to the client first (an email ticket): it goes out like a reply.
+        queued = False
+        if not from_client and channels.delivers(channel):
+            session.flush()
+            session.refresh(ticket)  # its number, given by the database
+            queued = channels.enqueue_reply(session, ticket, first)
         assignee = session.get(User, assignee_id) if assignee_id else None
         record: dict[str, Any] = {
             "number": ticket.number,
@@ -129,6 +136,8 @@ def create_ticket(
         }
         if round_robin:
             record["round_robin"] = True
+        if queued:
+            record["delivery"] = f"queued ({channel})"
         audit.record(session, actor, "ticket.created", "ticket", ticket.id, record)
         session.refresh(ticket)
         row = ticket_row(
@@ -170,8 +179,9 @@ def add_message(
     Side effects: the ticket's version and update time move on (open views see it); a staff
     reply records the first response and opens a new ticket; a client reply reopens a pending
     or resolved ticket and marks it unread. After the commit: emits `message.added` (the
-    assignee hears of a client's answer, staff `@named` in an internal note are notified, and
-    outbound channels deliver a reply).
+    assignee hears of a client's answer, staff `@named` in an internal note are notified).
+    A staff reply on a channel that delivers (`services.channels`: email) is queued in the
+    same transaction for that channel's send job; internal notes never are.
     """
     body = (body or "").strip() if files else clean_body(body)
     if len(body) > MAX_BODY:
@@ -230,9 +240,13 @@ def add_message(
                 ticket.status = TicketStatus.OPEN
         session.flush()
         attached = attachments.link_staged(session, message.id, files)
+        # The delivery is queued in this transaction: it commits with the reply or not at all.
+        queued = staff and not internal and channels.enqueue_reply(session, ticket, message)
         record: dict[str, Any] = {"message_id": message.id, **changes}
         if attached:
             record["attachments"] = attached
+        if queued:
+            record["delivery"] = f"queued ({ticket.channel})"
         if macro and changes:
             record["macro"] = macro[:120]
         audit.record(
@@ -255,6 +269,7 @@ def add_message(
                 "from_client": not staff,
                 "body": body,
                 "channel": ticket.channel,
+                "queued_for_delivery": bool(queued),
                 "assignee_id": ticket.assignee_id,
                 "client_name": (names(session, ticket)[0] or "") if not staff else "",
             },
@@ -267,6 +282,7 @@ def add_message(
             is_internal=internal,
             channel=message.channel,
             created_at=fmt(now),
+            delivery_status="queued" if queued else "",
         )
     events.emit(event)
     return row

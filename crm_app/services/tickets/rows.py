@@ -62,6 +62,10 @@ class MessageRow:
     created_iso: str = ""  # ISO 8601 in UTC, for times shown in the reader's zone
     logged_by: str = ""  # the agent who logged this client message (a call, a visit)
     attachments: list[AttachmentRow] = field(default_factory=list)
+    # Outgoing mail (staff only): queued / sending / sent / failed, and why it failed.
+    delivery_status: str = ""
+    delivery_error: str = ""
+    delivery_attempts: int = 0
 
 
 @dataclass(frozen=True)

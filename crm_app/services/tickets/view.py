@@ -44,10 +44,13 @@ WHERE t.number = %(number)s
 """
 _TIMELINE_SQL = """
 SELECT m.id, m.sender_kind, m.body_text, m.is_internal, m.channel, m.created_at,
-       u.name AS author_name, s.label AS sentiment, u.role AS author_role
+       u.name AS author_name, s.label AS sentiment, u.role AS author_role,
+       o.status AS delivery_status, o.last_error AS delivery_error,
+       o.attempts AS delivery_attempts
 FROM ticket_message m
 LEFT JOIN user_account u ON u.id = m.author_id
 LEFT JOIN message_sentiment s ON s.message_id = m.id
+LEFT JOIN outbound_message o ON o.message_id = m.id
 WHERE m.ticket_id = %(ticket_id)s {public}
 ORDER BY m.created_at, m.id
 """
@@ -207,6 +210,9 @@ def _message(
         sentiment=(m["sentiment"] or "") if staff and kind == SenderKind.CLIENT else "",
         logged_by=(author or "") if logged else "",
         attachments=files.get(m["id"], []),
+        delivery_status=(m["delivery_status"] or "") if staff else "",
+        delivery_error=(m["delivery_error"] or "") if staff else "",
+        delivery_attempts=(m["delivery_attempts"] or 0) if staff else 0,
     )
 
 

@@ -1,0 +1,1 @@
+"""Email channel: mail in (IMAP) and mail out (outbox)."""

@@ -1,0 +1,184 @@
+"""Handing a composed mail to the outside: SMTP (stdlib `smtplib`, one connection reused for a
+whole batch) or SendGrid (the official `sendgrid` client). Every failure is sorted into
+`TemporaryFailure` (retry later: 4xx, network) or `PermanentFailure` (5xx: a person decides),
+with the server's words as the reason."""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import ssl
+from dataclasses import dataclass
+from typing import Any, Protocol
+from urllib.error import URLError
+
+from crm_app.services.mail.compose import MAIL_POLICY, OutgoingMail, to_mime, to_sendgrid
+from models.mailbox import ConnectionSecurity
+
+TIMEOUT_SECONDS = 30
+# SMTP wants CRLF line ends; smtplib leaves bytes as they are.
+_WIRE_POLICY = MAIL_POLICY.clone(linesep="\r\n")
+_QUEUED_AS = re.compile(r"queued as\s+(\S+)", re.IGNORECASE)
+
+
+class DeliveryFailure(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason[:2000]
+
+
+class TemporaryFailure(DeliveryFailure):
+    """Try again later (the server said 4xx, or it could not be reached)."""
+
+
+class PermanentFailure(DeliveryFailure):
+    """Retrying will not help (the server said 5xx, or the mail itself is wrong)."""
+
+
+class Transport(Protocol):
+    def send(self, mail: OutgoingMail) -> str | None:
+        """Deliver one mail; returns the provider's id for it when it gives one."""
+
+    def close(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str  # a ConnectionSecurity value
+    user: str = ""
+    password: str = ""
+
+
+def _smtp_words(code: int, message: bytes | str) -> str:
+    text = message.decode("utf-8", "replace") if isinstance(message, bytes) else str(message)
+    return f"{code} {' '.join(text.split())}"
+
+
+class SmtpTransport:
+    """One SMTP session, opened at the first mail and reused until `close`."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+        self._smtp: smtplib.SMTP | None = None
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if not s.host:
+            raise TemporaryFailure("No mail server is configured for this mailbox (SMTP host).")
+        try:
+            if s.security == ConnectionSecurity.TLS:
+                smtp: smtplib.SMTP = smtplib.SMTP_SSL(
+                    s.host, s.port, timeout=TIMEOUT_SECONDS, context=ssl.create_default_context()
+                )
+            else:
+                smtp = smtplib.SMTP(s.host, s.port, timeout=TIMEOUT_SECONDS)
+                if s.security == ConnectionSecurity.STARTTLS:
+                    smtp.starttls(context=ssl.create_default_context())
+            if s.user:
+                smtp.login(s.user, s.password)
+        except smtplib.SMTPAuthenticationError as error:
+            words = _smtp_words(error.smtp_code, error.smtp_error)
+            raise PermanentFailure(f"The mail server refused the login: {words}") from error
+        except smtplib.SMTPResponseException as error:
+            raise _classified(error.smtp_code, error.smtp_error) from error
+        except (OSError, smtplib.SMTPException) as error:
+            raise TemporaryFailure(
+                f"Could not reach the mail server {s.host}:{s.port}: {error}"
+            ) from error
+        return smtp
+
+    def send(self, mail: OutgoingMail) -> str | None:
+        if self._smtp is None:
+            self._smtp = self._connect()
+        smtp = self._smtp
+        recipients = mail.recipients
+        if not recipients:
+            raise PermanentFailure("The mail has no recipient address.")
+        try:
+            # smtplib.sendmail without discarding the final answer: its "queued as" id is the
+            # provider's message id.
+            smtp.ehlo_or_helo_if_needed()
+            message = to_mime(mail).as_bytes(policy=_WIRE_POLICY)
+            utf8 = _needs_utf8(mail) and smtp.has_extn("smtputf8")
+            code, answer = smtp.mail(mail.envelope_sender, ["SMTPUTF8"] if utf8 else [])
+            if code != 250:
+                smtp.rset()
+                raise _classified(code, answer)
+            refused = {}
+            for recipient in recipients:
+                code, answer = smtp.rcpt(recipient)
+                if code not in (250, 251):
+                    refused[recipient] = (code, answer)
+            if len(refused) == len(recipients):
+                smtp.rset()
+                code, answer = next(iter(refused.values()))
+                raise _classified(code, answer)
+            code, answer = smtp.data(message)
+            if code != 250:
+                smtp.rset()
+                raise _classified(code, answer)
+        except DeliveryFailure as failure:
+            if failure.reason.split(": ", 1)[-1].startswith("421"):
+                self.close()  # 421: the server is closing this connection
+            raise
+        except smtplib.SMTPResponseException as error:
+            self.close()
+            raise _classified(error.smtp_code, error.smtp_error) from error
+        except (OSError, smtplib.SMTPException) as error:
+            self.close()
+            raise TemporaryFailure(f"The connection to the mail server failed: {error}") from error
+        text = answer.decode("utf-8", "replace") if isinstance(answer, bytes) else str(answer)
+        match = _QUEUED_AS.search(text)
+        return match.group(1) if match else None
+
+    def close(self) -> None:
+        if self._smtp is not None:
+            try:
+                self._smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                self._smtp.close()
+            self._smtp = None
+
+
+def _needs_utf8(mail: OutgoingMail) -> bool:
+    return not all(address.isascii() for address in [mail.envelope_sender, *mail.recipients])
+
+
+def _classified(code: int, answer: bytes | str) -> DeliveryFailure:
+    words = _smtp_words(code, answer)
+    if 400 <= code < 500:
+        return TemporaryFailure(f"The mail server deferred it: {words}")
+    return PermanentFailure(f"The mail server refused it: {words}")
+
+
+class SendGridTransport:
+    """SendGrid's v3 API through its official client (`host` points it elsewhere in tests)."""
+
+    def __init__(self, api_key: str, host: str = "https://api.sendgrid.com") -> None:
+        from sendgrid import SendGridAPIClient
+
+        self._client = SendGridAPIClient(api_key=api_key, host=host)
+        self._client.client.timeout = TIMEOUT_SECONDS
+
+    def send(self, mail: OutgoingMail) -> str | None:
+        from python_http_client.exceptions import HTTPError
+
+        try:
+            response: Any = self._client.send(to_sendgrid(mail))
+        except HTTPError as error:
+            status = int(getattr(error, "status_code", 0) or 0)
+            body = getattr(error, "body", b"")
+            detail = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+            words = f"SendGrid answered {status}: {' '.join(detail.split())[:500]}"
+            if status == 429 or status >= 500:
+                raise TemporaryFailure(words) from error
+            raise PermanentFailure(words) from error
+        except (TimeoutError, URLError, OSError) as error:
+            raise TemporaryFailure(f"Could not reach SendGrid: {error}") from error
+        headers = getattr(response, "headers", None)
+        return headers.get("X-Message-Id") if headers is not None else None
+
+    def close(self) -> None:
+        return None
