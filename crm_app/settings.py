@@ -20,6 +20,8 @@
 | `CRM_SMTP_USER`, `CRM_SMTP_PASSWORD` | unset | SMTP login, when the server wants one |
 | `CRM_SMTP_TLS` | `starttls` | `starttls`, `ssl` (implicit TLS) or `none` |
 | `CRM_MAIL_FROM` | `Finance CRM <no-reply@localhost>` | sender of the CRM's own mail |
+| `CRM_MAIL_MAX_MESSAGE_MB` | `50` | a received mail larger than this is recorded as a failed import, not fetched |
+| `CRM_MAIL_POLL_TICK_SECONDS` | `15` | how often the `imap_poll` job looks for mailboxes due a poll (each mailbox has its own interval) |
 | `CRM_SIGNUP_DEFAULT_ROLE` | empty (no role) | role given to self sign-ups, e.g. `client` for a portal |
 | `CRM_SLA_SCAN_SECONDS` | `60` | how often the SLA scan runs |
 | `CRM_SLA_NEAR_BREACH_SHARE` | `0.8` | share of an SLA target elapsed that counts as near breach |
@@ -83,6 +85,10 @@ class Settings:
     trust_proxy: bool
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_max_files: int = 10
+    # Mail in: a larger message is recorded as a failed import without being fetched whole.
+    mail_max_message_bytes: int = 50 * 1024 * 1024
+    # How often the jobs process looks for mailboxes due a poll (each has its own interval).
+    mail_poll_tick_seconds: int = 15
 
 
 def _env(name: str, default: str = "") -> str:
@@ -145,4 +151,6 @@ def get_settings() -> Settings:
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
         attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),
         attachment_max_files=int(_env("CRM_ATTACHMENT_MAX_FILES", "10")),
+        mail_max_message_bytes=int(float(_env("CRM_MAIL_MAX_MESSAGE_MB", "50")) * 1024 * 1024),
+        mail_poll_tick_seconds=int(_env("CRM_MAIL_POLL_TICK_SECONDS", "15")),
     )

@@ -13,6 +13,7 @@ from models.client import (
     RiskCategory,
 )
 from models.currency import CurrencyRate, ReportingCurrency
+from models.inbound_mail import InboundMail, InboundStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
 from models.retrieval import RetrievalChunk, RetrievalDocument
@@ -57,6 +58,8 @@ __all__ = [
     "CurrencyRate",
     "CustomFieldType",
     "IdentityProvider",
+    "InboundMail",
+    "InboundStatus",
     "KnownDevice",
     "KycStatus",
     "LlmSettings",

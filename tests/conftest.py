@@ -44,3 +44,16 @@ def db(database_url: str) -> Iterator[str]:
 
     sla.ensure_default_targets()
     yield database_url
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real Dovecot IMAP server for the run (tests/mail_servers.py); each test adds its own
+    users with `dovecot.add_user(...)`."""
+    from tests.mail_servers import DovecotServer, dovecot_available
+
+    if not dovecot_available():
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    server = DovecotServer.start()
+    yield server
+    server.stop()

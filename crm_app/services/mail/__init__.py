@@ -1,0 +1,1 @@
+"""The email channel: IMAP connections, the SMTP connection test and the mail intake."""
