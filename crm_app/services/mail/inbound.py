@@ -30,7 +30,7 @@ import re
 import tempfile
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -38,13 +38,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from crm_app import routes
 from crm_app.auth.permissions import SYSTEM
 from crm_app.db import session_scope
 from crm_app.services import assignment, attachments, audit, events
-from crm_app.services.tickets.rows import MAX_BODY, apply_sla_targets, touch
+from crm_app.services.tickets.rows import MAX_BODY
 from crm_app.settings import get_settings
 from ingest import IngestError, parse_mime
 from ingest.attachments import AttachmentWriter
@@ -53,14 +54,18 @@ from models.base import utcnow
 from models.client import Client
 from models.inbound_mail import InboundMail, InboundStatus
 from models.mailbox import Mailbox, MailboxFolderState
+from models.sla import SlaConfig
 from models.ticket import (
     Attachment,
     Channel,
     SenderKind,
+    SlaState,
     Ticket,
     TicketMessage,
+    TicketPriority,
     TicketStatus,
 )
+from models.workspace import AssignmentSetting
 
 log = logging.getLogger(__name__)
 
@@ -204,6 +209,7 @@ def store_failed_raw(raw: bytes) -> str:
 
 
 # --- the transaction ---------------------------------------------------------------------------
+# --- the transaction ---------------------------------------------------------------------------
 
 
 def import_batch(
@@ -217,6 +223,9 @@ def import_batch(
     """Import `mails` (fetched from `folder`) and move the folder's position to `last_uid`
     (default: the highest UID of the batch), all in one transaction.
 
+    The batch is written set-wise (a few statements for the whole batch). Should that fail
+    (bad data the parser let through), the batch is imported again message by message, and a
+    message that still cannot be written is recorded as failed with its raw bytes kept.
     Side effects: inbound_mail rows, tickets, messages, clients, attachments, audit entries,
     the mailbox's imported count; raw bytes of failed messages on disk. After the commit:
     `ticket.created` / `message.added` per imported message.
@@ -224,39 +233,75 @@ def import_batch(
     sink = StoreSink()
     source = f"mailbox {mailbox.name}"
     parsed = [parse(mail, source=source, folder=folder, sink=sink) for mail in mails]
+    position = max([last_uid or 0, *(mail.uid for mail in mails)])
+    try:
+        result = _import(mailbox, folder, uidvalidity, parsed, position)
+    except Exception:
+        log.exception("mail batch failed; importing one by one", extra={"folder": folder})
+        result = BatchResult()
+        for item in parsed:
+            try:
+                result.add(_import(mailbox, folder, uidvalidity, [item], 0))
+            except Exception as error:
+                log.exception("mail import failed", extra={"uid": item.mail.uid})
+                failed = _Parsed(
+                    item.mail, None, f"could not be imported: {error!r}"[:500], item.key
+                )
+                result.add(_import(mailbox, folder, uidvalidity, [failed], 0))
+        with session_scope() as session:
+            _advance(session, mailbox.id, folder, uidvalidity, position)
+    for event in result.events:
+        events.emit(event)
+    return result
+
+
+def _import(
+    mailbox: MailboxRef, folder: str, uidvalidity: int, parsed: list[_Parsed], position: int
+) -> BatchResult:
     result = BatchResult()
-    with session_scope() as session:
-        own = {
-            address.lower()
-            for address in session.execute(select(Mailbox.address)).scalars()
-            if address
-        }
+    with session_scope() as session, session.no_autoflush:
         done = set(
             session.execute(
                 select(InboundMail.uid).where(
                     InboundMail.mailbox_id == mailbox.id,
                     InboundMail.folder == folder,
                     InboundMail.uidvalidity == uidvalidity,
-                    InboundMail.uid.in_([mail.uid for mail in mails]),
+                    InboundMail.uid.in_([item.mail.uid for item in parsed]),
                 )
             ).scalars()
         )
+        todo: list[_Parsed] = []
         for item in parsed:
             if item.mail.uid in done:
                 result.skipped += 1
-                continue
-            done.add(item.mail.uid)
-            _import_one(session, mailbox, folder, uidvalidity, item, own, result)
-        position = max((mail.uid for mail in mails), default=0)
-        _advance(session, mailbox.id, folder, uidvalidity, max(last_uid or 0, position))
+            else:
+                done.add(item.mail.uid)
+                todo.append(item)
+        if todo:
+            decisions = _decide(session, todo)
+            winners = _claim(session, mailbox, folder, uidvalidity, todo, decisions)
+            result.duplicates = len(todo) - len(winners)
+            wanted = []
+            for item in todo:
+                if item.mail.uid not in winners:
+                    continue
+                status = decisions[item.mail.uid][0]
+                if status == InboundStatus.FAILED:
+                    result.failed += 1
+                elif status == InboundStatus.IGNORED:
+                    result.ignored += 1
+                else:
+                    wanted.append(item)
+            if wanted:
+                _Delivery(session, mailbox, wanted, winners, result).run()
+        if position:
+            _advance(session, mailbox.id, folder, uidvalidity, position)
         if result.imported:
             session.execute(
                 sa.update(Mailbox)
                 .where(Mailbox.id == mailbox.id)
                 .values(messages_imported=Mailbox.messages_imported + result.imported)
             )
-    for event in result.events:
-        events.emit(event)
     return result
 
 
@@ -289,259 +334,554 @@ def _advance(session: Session, mailbox_id: int, folder: str, uidvalidity: int, u
     )
 
 
-def _record(
-    session: Session,
-    mailbox: MailboxRef,
-    folder: str,
-    uidvalidity: int,
-    item: _Parsed,
-    status: str,
-    reason: str = "",
-) -> int | None:
-    """Insert the inbound row; None when the message key is taken (a duplicate)."""
+def _loop_subject(subject: str) -> str:
+    return _REPLY_PREFIX.sub("", subject or "").strip()[:300].lower()
+
+
+def _sender(item: _Parsed) -> str:
     message = item.message
-    values: dict[str, Any] = {
-        "mailbox_id": mailbox.id,
-        "folder": folder[:255],
-        "uidvalidity": uidvalidity,
-        "uid": item.mail.uid,
-        "message_key": item.key,
-        "message_id": (message.message_id or None)[:998]
-        if message and message.message_id
-        else None,
-        "status": status,
-        "reason": reason[:2000],
-        "sender": ((message.sender.email if message and message.sender else "") or "")[:320],
-        "subject": ((message.subject if message else "") or "")[:300],
-        "size_bytes": item.mail.size if item.mail.size is not None else len(item.mail.raw),
-        "created_at": utcnow(),
-    }
-    if status == InboundStatus.FAILED:
-        values["raw_path"] = store_failed_raw(item.mail.raw)
-    return session.execute(
-        insert(InboundMail)
-        .values(**values)
-        .on_conflict_do_nothing(
-            index_elements=["message_key"], index_where=sa.text("status <> 'duplicate'")
-        )
-        .returning(InboundMail.id)
-    ).scalar_one_or_none()
+    return ((message.sender.email if message and message.sender else "") or "").lower()[:320]
 
 
-def _record_duplicate(
-    session: Session, mailbox: MailboxRef, folder: str, uidvalidity: int, item: _Parsed
-) -> None:
-    first = session.execute(
-        select(InboundMail.id, InboundMail.status).where(
-            InboundMail.message_key == item.key, InboundMail.status != InboundStatus.DUPLICATE
-        )
-    ).first()
-    reason = f"already received (inbound #{first.id}, {first.status})" if first else "duplicate"
-    session.execute(
-        insert(InboundMail)
-        .values(
-            mailbox_id=mailbox.id,
-            folder=folder[:255],
-            uidvalidity=uidvalidity,
-            uid=item.mail.uid,
-            message_key=item.key,
-            message_id=item.message.message_id[:998]
-            if item.message and item.message.message_id
-            else None,
-            status=InboundStatus.DUPLICATE,
-            reason=reason,
-            sender=(
-                (item.message.sender.email if item.message and item.message.sender else "") or ""
-            )[:320],
-            subject=((item.message.subject if item.message else "") or "")[:300],
-            size_bytes=item.mail.size if item.mail.size is not None else len(item.mail.raw),
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(constraint="uq_inbound_mail_position")
-    )
-
-
-def _import_one(
-    session: Session,
-    mailbox: MailboxRef,
-    folder: str,
-    uidvalidity: int,
-    item: _Parsed,
-    own_addresses: set[str],
-    result: BatchResult,
-) -> None:
-    if item.message is None:
-        if (
-            _record(
-                session,
-                mailbox,
-                folder,
-                uidvalidity,
-                item,
-                InboundStatus.FAILED,
-                item.error or "unparseable",
-            )
-            is None
-        ):
-            _record_duplicate(session, mailbox, folder, uidvalidity, item)
-            result.duplicates += 1
-        else:
-            result.failed += 1
-        return
-    message = item.message
-    ignore = _ignore_reason(session, message, own_addresses)
-    status = InboundStatus.IGNORED if ignore else InboundStatus.IMPORTED
-    inbound_id = _record(session, mailbox, folder, uidvalidity, item, status, ignore or "")
-    if inbound_id is None:
-        _record_duplicate(session, mailbox, folder, uidvalidity, item)
-        result.duplicates += 1
-        return
-    if ignore:
-        result.ignored += 1
-        return
-    savepoint = session.begin_nested()
-    try:
-        ticket_id, message_id, event, created = _deliver(session, mailbox, message)
-        savepoint.commit()
-    except Exception as error:  # bad data must not take the batch down: keep it as failed
-        savepoint.rollback()
-        log.exception("mail import failed", extra={"uid": item.mail.uid, "folder": folder})
-        session.execute(
-            sa.update(InboundMail)
-            .where(InboundMail.id == inbound_id)
-            .values(
-                status=InboundStatus.FAILED,
-                reason=f"could not be imported: {error!r}"[:2000],
-                raw_path=store_failed_raw(item.mail.raw),
-            )
-        )
-        result.failed += 1
-        return
-    session.execute(
-        sa.update(InboundMail)
-        .where(InboundMail.id == inbound_id)
-        .values(
-            ticket_id=ticket_id,
-            ticket_message_id=message_id,
-            reason="new ticket" if created else "added to ticket",
-        )
-    )
-    result.imported += 1
-    result.tickets_created += int(created)
-    result.events.append(event)
-
-
-def _ignore_reason(session: Session, message: Message, own_addresses: set[str]) -> str | None:
-    if message.automation is not None:
-        return f"{message.automation.kind}: {message.automation.reason}"
-    sender = (message.sender.email if message.sender else "").lower()
-    if sender and sender in own_addresses:
-        return f"loop: sent from the firm's own mailbox {sender}"
-    if sender:
-        subject = _REPLY_PREFIX.sub("", message.subject or "").strip()[:300]
-        recent = session.execute(
-            select(func.count())
-            .select_from(InboundMail)
-            .where(
-                InboundMail.sender == sender[:320],
+def _decide(session: Session, todo: list[_Parsed]) -> dict[int, tuple[str, str]]:
+    """Status and reason per UID: failed, ignored (machine mail, own address, loop) or import."""
+    own = {address.lower() for address in session.execute(select(Mailbox.address)).scalars()}
+    senders = {_sender(item) for item in todo if item.message is not None} - {""}
+    seen: dict[tuple[str, str], int] = {}
+    if senders:
+        for sender, subject in session.execute(
+            select(InboundMail.sender, InboundMail.subject).where(
+                InboundMail.sender.in_(senders),
                 InboundMail.created_at >= utcnow() - LOOP_WINDOW,
                 InboundMail.status == InboundStatus.IMPORTED,
-                func.regexp_replace(
-                    InboundMail.subject, r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr)\s*:\s*)+", "", "i"
+            )
+        ).all():
+            key = (sender, _loop_subject(subject))
+            seen[key] = seen.get(key, 0) + 1
+    decisions: dict[int, tuple[str, str]] = {}
+    minutes = int(LOOP_WINDOW.total_seconds() // 60)
+    for item in todo:
+        message, sender = item.message, _sender(item)
+        if message is None:
+            decisions[item.mail.uid] = (InboundStatus.FAILED, item.error or "unparseable")
+        elif message.automation is not None:
+            reason = f"{message.automation.kind}: {message.automation.reason}"
+            decisions[item.mail.uid] = (InboundStatus.IGNORED, reason)
+        elif sender and sender in own:
+            reason = f"loop: sent from the firm's own mailbox {sender}"
+            decisions[item.mail.uid] = (InboundStatus.IGNORED, reason)
+        else:
+            key = (sender, _loop_subject(message.subject))
+            count = seen.get(key, 0)
+            if sender and count >= LOOP_LIMIT:
+                reason = (
+                    f"loop: {count} messages with this subject from {sender} in the last "
+                    f"{minutes} minutes"
                 )
-                == subject,
-            )
-        ).scalar_one()
-        if recent >= LOOP_LIMIT:
-            return (
-                f"loop: {recent} messages with this subject from {sender} in the last "
-                f"{int(LOOP_WINDOW.total_seconds() // 60)} minutes"
-            )
-    return None
+                decisions[item.mail.uid] = (InboundStatus.IGNORED, reason)
+            else:
+                seen[key] = count + 1
+                decisions[item.mail.uid] = (InboundStatus.IMPORTED, "")
+    return decisions
 
 
-def _thread_target(session: Session, message: Message, sender: str) -> Ticket | None:
-    """The open ticket this mail answers, by its headers, then by `[#number]`."""
-    ids = [mid for mid in [message.in_reply_to, *reversed(message.references)] if mid]
-    ticket: Ticket | None = None
-    if ids:
-        found = session.execute(
-            select(TicketMessage.ticket_id, TicketMessage.external_message_id).where(
-                TicketMessage.external_message_id.in_(ids[:100])
-            )
-        ).all()
-        if found:
-            rank = {mid: index for index, mid in enumerate(ids)}
-            best = min(found, key=lambda row: rank.get(row.external_message_id, len(ids)))
-            ticket = session.get(Ticket, best.ticket_id)
-    if ticket is None and message.ticket_number is not None:
-        candidate = session.execute(
-            select(Ticket).where(Ticket.number == message.ticket_number)
-        ).scalar_one_or_none()
-        if candidate is not None and _is_ticket_client(session, candidate, sender):
-            ticket = candidate
-    for _ in range(10):  # a merged ticket lives on in the one it was merged into
-        if ticket is None or ticket.merged_into_id is None:
-            break
-        ticket = session.get(Ticket, ticket.merged_into_id)
-    if ticket is None or ticket.status == TicketStatus.CLOSED:
-        return None
-    return session.execute(
-        select(Ticket).where(Ticket.id == ticket.id).with_for_update()
-    ).scalar_one()
-
-
-def _is_ticket_client(session: Session, ticket: Ticket, sender: str) -> bool:
-    if ticket.client_id is None or not sender:
-        return False
-    client = session.get(Client, ticket.client_id)
-    if client is None:
-        return False
-    known = {(client.email or "").lower(), *(e.lower() for e in client.other_emails or [])}
-    return sender in known
-
-
-def _client_for(session: Session, message: Message) -> tuple[Client | None, bool]:
-    """The sender's client (found by address), else a new unverified one; (client, created)."""
-    if message.sender is None or not message.sender.email or "@" not in message.sender.email:
-        return None, False
-    email = message.sender.email.strip()[:320]
-    client = session.execute(
-        select(Client)
-        .where(
-            func.lower(Client.email) == email.lower(),
-            Client.deleted_at.is_(None),
-            Client.erased_at.is_(None),
-        )
-        .order_by(Client.verified.desc(), Client.id)
-        .limit(1)
-    ).scalar_one_or_none()
-    if client is not None:
-        while client.merged_into_id is not None:
-            merged = session.get(Client, client.merged_into_id)
-            if merged is None:
-                break
-            client = merged
-        return client, False
+def _claim(
+    session: Session,
+    mailbox: MailboxRef,
+    folder: str,
+    uidvalidity: int,
+    todo: list[_Parsed],
+    decisions: dict[int, tuple[str, str]],
+) -> dict[int, int]:
+    """Insert every message's inbound row; the unique message key lets exactly one row per
+    mail win (here or in any other transaction). Returns UID -> row id of the winners; the
+    others are recorded as duplicates of the row that holds the key."""
     now = utcnow()
-    client = Client(
-        name=(message.sender.name or email.split("@", 1)[0])[:200],
-        email=email,
-        verified=False,
-        created_at=now,
-        updated_at=now,
+    rows = []
+    for item in todo:
+        status, reason = decisions[item.mail.uid]
+        message = item.message
+        rows.append(
+            {
+                "mailbox_id": mailbox.id,
+                "folder": folder[:255],
+                "uidvalidity": uidvalidity,
+                "uid": item.mail.uid,
+                "message_key": item.key,
+                "message_id": message.message_id[:998] if message and message.message_id else None,
+                "status": status,
+                "reason": reason[:2000],
+                "sender": _sender(item),
+                "subject": ((message.subject if message else "") or "")[:300],
+                "size_bytes": item.mail.size if item.mail.size is not None else len(item.mail.raw),
+                "raw_path": store_failed_raw(item.mail.raw)
+                if status == InboundStatus.FAILED
+                else None,
+                "created_at": now,
+            }
+        )
+    # One cached statement for every batch size (insertmanyvalues), not a statement per batch.
+    winners = dict(
+        session.execute(
+            insert(InboundMail)
+            .on_conflict_do_nothing(
+                index_elements=["message_key"], index_where=sa.text("status <> 'duplicate'")
+            )
+            .returning(InboundMail.uid, InboundMail.id),
+            rows,
+        ).all()
     )
-    session.add(client)
-    session.flush()
-    audit.record(
-        session,
-        SYSTEM,
-        "client.created",
-        "client",
-        client.id,
-        {"name": client.name, "email": email, "source": "email", "verified": False},
-    )
-    return client, True
+    losers = [row for row in rows if row["uid"] not in winners]
+    if losers:
+        holders = dict(
+            session.execute(
+                select(InboundMail.message_key, InboundMail.id).where(
+                    InboundMail.message_key.in_({row["message_key"] for row in losers}),
+                    InboundMail.status != InboundStatus.DUPLICATE,
+                )
+            ).all()
+        )
+        for row in losers:
+            holder = holders.get(row["message_key"])
+            row["status"] = InboundStatus.DUPLICATE
+            row["reason"] = f"already received (inbound #{holder})" if holder else "duplicate"
+            row["raw_path"] = None
+        session.execute(
+            insert(InboundMail).on_conflict_do_nothing(constraint="uq_inbound_mail_position"),
+            losers,
+        )
+    return winners
+
+
+class _NewTicket:
+    """A ticket this batch opens (its row is written once the batch's clients exist)."""
+
+    def __init__(self, item: _Parsed) -> None:
+        self.item = item
+        self.ticket: Ticket | None = None
+
+
+class _Delivery:
+    """Thread, open tickets, add messages and attachments for the batch's wanted messages."""
+
+    def __init__(
+        self,
+        session: Session,
+        mailbox: MailboxRef,
+        wanted: list[_Parsed],
+        inbound_ids: dict[int, int],
+        result: BatchResult,
+    ) -> None:
+        self.session = session
+        self.mailbox = mailbox
+        self.wanted = wanted
+        self.inbound_ids = inbound_ids
+        self.result = result
+        self.now = utcnow()
+
+    def run(self) -> None:
+        targets = self._targets()
+        clients = self._clients([t for t in targets.values() if isinstance(t, _NewTicket)])
+        new_tickets = self._open_tickets(targets, clients)
+        rows = self._messages(targets)
+        self._attachments(rows)
+        touched = {t for t in targets.values() if isinstance(t, int)}
+        self._touch(touched)
+        self._audit_and_events(targets, rows, new_tickets, clients)
+
+    # Which ticket each message goes to: an existing id, or a _NewTicket.
+    def _targets(self) -> dict[int, int | _NewTicket]:
+        session = self.session
+        refs = {
+            mid
+            for item in self.wanted
+            for mid in [item.message.in_reply_to, *item.message.references]
+            if mid
+        }
+        by_message_id: dict[str, int | _NewTicket] = {}
+        if refs:
+            by_message_id.update(
+                (mid, ticket_id)
+                for ticket_id, mid in session.execute(
+                    select(TicketMessage.ticket_id, TicketMessage.external_message_id)
+                    .where(TicketMessage.external_message_id.in_(refs))
+                    .order_by(TicketMessage.id)
+                ).all()
+            )
+        numbers = {item.message.ticket_number for item in self.wanted} - {None}
+        by_number: dict[int, int] = {}
+        if numbers:
+            by_number = dict(
+                session.execute(
+                    select(Ticket.number, Ticket.id).where(Ticket.number.in_(numbers))
+                ).all()
+            )
+        known = {t for t in by_message_id.values() if isinstance(t, int)} | set(by_number.values())
+        self.tickets = self._ticket_facts(known)
+        targets: dict[int, int | _NewTicket] = {}
+        for item in self.wanted:
+            message, sender = item.message, _sender(item)
+            target: int | _NewTicket | None = None
+            for mid in [message.in_reply_to, *reversed(message.references)]:
+                if mid and mid in by_message_id:
+                    target = by_message_id[mid]
+                    break
+            if target is None and message.ticket_number in by_number:
+                candidate = by_number[message.ticket_number]
+                if sender and sender in self.tickets.get(candidate, {}).get("emails", ()):
+                    target = candidate
+            if isinstance(target, int):
+                target = self._live(target)
+            if target is None:
+                target = _NewTicket(item)
+            targets[item.mail.uid] = target
+            if message.message_id:
+                by_message_id.setdefault(message.message_id, target)
+        return targets
+
+    def _ticket_facts(self, ids: set[int]) -> dict[int, dict[str, Any]]:
+        """Status, merge target and the client's addresses of the tickets mail may go to."""
+        facts: dict[int, dict[str, Any]] = {}
+        pending = set(ids)
+        for _ in range(5):  # merged tickets point on; a chain is short
+            pending -= set(facts)
+            if not pending:
+                break
+            for row in self.session.execute(
+                select(
+                    Ticket.id,
+                    Ticket.status,
+                    Ticket.merged_into_id,
+                    Ticket.client_id,
+                    Client.email,
+                    Client.other_emails,
+                )
+                .outerjoin(Client, Client.id == Ticket.client_id)
+                .where(Ticket.id.in_(pending))
+            ).all():
+                emails = {(row.email or "").lower(), *(e.lower() for e in row.other_emails or [])}
+                facts[row.id] = {
+                    "status": row.status,
+                    "merged_into": row.merged_into_id,
+                    "client_id": row.client_id,
+                    "emails": emails - {""},
+                }
+            pending = {f["merged_into"] for f in facts.values() if f["merged_into"]} - set(facts)
+        return facts
+
+    def _live(self, ticket_id: int) -> int | None:
+        """Follow merges; a closed ticket takes no more mail (a new one opens)."""
+        for _ in range(5):
+            fact = self.tickets.get(ticket_id)
+            if fact is None:
+                return None
+            if fact["merged_into"] is None:
+                return None if fact["status"] == TicketStatus.CLOSED else ticket_id
+            ticket_id = fact["merged_into"]
+        return None
+
+    def _clients(self, new: list[_NewTicket]) -> dict[str, Client]:
+        """Sender address -> client, creating unverified clients for unknown senders."""
+        emails = {_sender(t.item) for t in new} - {""}
+        emails = {e for e in emails if "@" in e}
+        found: dict[str, Client] = {}
+        if emails:
+            for client in self.session.execute(
+                select(Client)
+                .where(
+                    func.lower(Client.email).in_(emails),
+                    Client.deleted_at.is_(None),
+                    Client.erased_at.is_(None),
+                )
+                .order_by(Client.verified.desc(), Client.id)
+            ).scalars():
+                found.setdefault((client.email or "").lower(), client)
+        merged = {c.merged_into_id for c in found.values() if c.merged_into_id}
+        if merged:
+            into = {
+                c.id: c
+                for c in self.session.execute(select(Client).where(Client.id.in_(merged))).scalars()
+            }
+            for email, client in list(found.items()):
+                if client.merged_into_id in into:
+                    found[email] = into[client.merged_into_id]
+        self.created_clients: list[Client] = []
+        for ticket in new:
+            email = _sender(ticket.item)
+            if email and "@" in email and email not in found:
+                sender = ticket.item.message.sender
+                client = Client(
+                    name=((sender.name if sender else "") or email.split("@", 1)[0])[:200],
+                    email=sender.email.strip()[:320] if sender else email,
+                    verified=False,
+                    created_at=self.now,
+                    updated_at=self.now,
+                )
+                found[email] = client
+                self.created_clients.append(client)
+        if self.created_clients:
+            self.session.add_all(self.created_clients)
+            self.session.flush()
+        return found
+
+    def _open_tickets(
+        self, targets: dict[int, int | _NewTicket], clients: dict[str, Client]
+    ) -> list[_NewTicket]:
+        session = self.session
+        new = list(dict.fromkeys(t for t in targets.values() if isinstance(t, _NewTicket)))
+        if not new:
+            return []
+        round_robin = session.execute(
+            select(AssignmentSetting.round_robin_enabled).where(AssignmentSetting.id == 1)
+        ).scalar_one_or_none()
+        sla = session.execute(
+            select(SlaConfig).where(SlaConfig.priority == TicketPriority.NORMAL)
+        ).scalar_one_or_none()
+        for target in new:
+            message = target.item.message
+            client = clients.get(_sender(target.item))
+            ticket = Ticket(
+                subject=" ".join((message.subject or "").split())[:300] or "(no subject)",
+                channel=Channel.EMAIL,
+                client_id=client.id if client else None,
+                assignee_id=assignment.next_agent(session) if round_robin else None,
+                mailbox_id=self.mailbox.id,
+                is_unread=True,
+                created_at=self.now,
+                updated_at=self.now,
+            )
+            if sla is not None:  # as tickets.rows.apply_sla_targets, without a query each
+                ticket.first_response_due_at = self.now + timedelta(
+                    minutes=sla.first_response_minutes
+                )
+                ticket.resolution_due_at = self.now + timedelta(minutes=sla.resolution_minutes)
+                ticket.sla_state = SlaState.ON_TRACK
+            target.ticket = ticket
+        session.add_all([t.ticket for t in new])
+        session.flush()
+        numbers = dict(
+            session.execute(
+                select(Ticket.id, Ticket.number).where(Ticket.id.in_([t.ticket.id for t in new]))
+            ).all()
+        )
+        for target in new:
+            set_committed_value(target.ticket, "number", numbers[target.ticket.id])
+        self.result.tickets_created += len(new)
+        return new
+
+    def _messages(self, targets: dict[int, int | _NewTicket]) -> dict[int, TicketMessage]:
+        rows: dict[int, TicketMessage] = {}
+        for item in self.wanted:
+            target = targets[item.mail.uid]
+            message = item.message
+            body_text, quoted = _texts(message)
+            rows[item.mail.uid] = TicketMessage(
+                ticket_id=target.ticket.id if isinstance(target, _NewTicket) else target,
+                sender_kind=SenderKind.CLIENT,
+                body_text=body_text,
+                quoted_text=quoted,
+                body_html=message.html_body,
+                channel=Channel.EMAIL,
+                external_message_id=message.message_id[:998] if message.message_id else None,
+                in_reply_to=message.in_reply_to[:998] if message.in_reply_to else None,
+                references=" ".join(message.references) or None,
+                created_at=self.now,
+            )
+        self.session.add_all(rows.values())
+        self.session.flush()
+        return rows
+
+    def _attachments(self, rows: dict[int, TicketMessage]) -> None:
+        limit = get_settings().attachment_max_bytes
+        data_dir = get_settings().data_dir
+        linked: list[tuple[TicketMessage, Attachment, str]] = []
+        for item in self.wanted:
+            row = rows[item.mail.uid]
+            notes: list[str] = []
+            stored = 0
+            for part in item.message.attachments:
+                name = attachments.clean_filename(part.filename or _default_name(part.content_type))
+                if part.location is None or not part.sha256:
+                    if part.size > limit:
+                        notes.append(
+                            f"[“{name}” ({attachments.size_label(part.size)}) is larger than "
+                            f"{attachments.size_label(limit)} and was not kept]"
+                        )
+                    elif part.error:
+                        notes.append(f"[“{name}” could not be read: {part.error[:120]}]")
+                    continue
+                if stored >= MAX_ATTACHMENTS:
+                    notes.append(f"[“{name}” not kept: more than {MAX_ATTACHMENTS} attachments]")
+                    continue
+                stored += 1
+                attachment = Attachment(
+                    message_id=row.id,
+                    filename=name,
+                    content_type=(part.content_type or "application/octet-stream")[:255],
+                    size_bytes=part.size,
+                    sha256=part.sha256,
+                    storage_path=attachments.blob_path(part.sha256)
+                    .relative_to(data_dir)
+                    .as_posix(),
+                    content_id=part.content_id[:255] if part.content_id else None,
+                    is_inline=bool(part.is_inline and part.content_id),
+                )
+                linked.append((row, attachment, part.content_id or ""))
+            if notes:
+                row.body_text = (row.body_text + "\n\n" + "\n".join(notes)).strip()[:MAX_BODY]
+        if not linked:
+            return
+        self.session.add_all([attachment for _, attachment, _ in linked])
+        self.session.flush()
+        for row, attachment, content_id in linked:
+            if row.body_html and content_id:
+                # Inline images: the sanitized HTML's cid: points at the stored file.
+                row.body_html = re.sub(
+                    r"(?i)cid:" + re.escape(content_id) + r"(?=[\"'\s>])",
+                    routes.attachment(attachment.id),
+                    row.body_html,
+                )
+        self.session.flush()
+
+    def _touch(self, ticket_ids: set[int]) -> None:
+        """Existing tickets that got mail: news for the queue; pending/resolved reopen."""
+        if not ticket_ids:
+            return
+        reopen = Ticket.status.in_(_REOPENED)
+        self.session.execute(
+            sa.update(Ticket)
+            .where(Ticket.id.in_(ticket_ids))
+            .values(
+                updated_at=self.now,
+                version=Ticket.version + 1,
+                is_unread=True,
+                status=sa.case((reopen, TicketStatus.OPEN.value), else_=Ticket.status),
+                resolved_at=sa.case((reopen, None), else_=Ticket.resolved_at),
+                mailbox_id=func.coalesce(Ticket.mailbox_id, self.mailbox.id),
+            )
+            .execution_options(synchronize_session=False)
+        )
+
+    def _audit_and_events(
+        self,
+        targets: dict[int, int | _NewTicket],
+        rows: dict[int, TicketMessage],
+        new_tickets: list[_NewTicket],
+        clients: dict[str, Client],
+    ) -> None:
+        session, mailbox = self.session, self.mailbox
+        for client in self.created_clients:
+            audit.record(
+                session,
+                SYSTEM,
+                "client.created",
+                "client",
+                client.id,
+                {"name": client.name, "email": client.email, "source": "email", "verified": False},
+            )
+        opened = {id(t) for t in new_tickets}
+        first_of: set[int] = set()
+        updates = []
+        names = self._client_names(targets, clients)
+        for item in self.wanted:
+            target, row = targets[item.mail.uid], rows[item.mail.uid]
+            creates = (
+                isinstance(target, _NewTicket)
+                and id(target) in opened
+                and (id(target) not in first_of)
+            )
+            ticket_id = target.ticket.id if isinstance(target, _NewTicket) else target
+            number = target.ticket.number if isinstance(target, _NewTicket) else None
+            subject = target.ticket.subject if isinstance(target, _NewTicket) else ""
+            details: dict[str, Any] = {
+                "channel": Channel.EMAIL.value,
+                "mailbox": mailbox.address,
+                "from": _sender(item),
+                "message_id": row.id,
+            }
+            if creates:
+                first_of.add(id(target))
+                ticket = target.ticket
+                details.update(number=number, subject=subject, assignee_id=ticket.assignee_id)
+                if ticket.assignee_id is not None:
+                    details["round_robin"] = True
+                audit.record(session, SYSTEM, "ticket.created", "ticket", ticket_id, details)
+                event = events.Event(
+                    "ticket.created",
+                    actor=SYSTEM,
+                    ticket_id=ticket_id,
+                    number=number,
+                    subject=subject,
+                    payload={
+                        "assignee_id": ticket.assignee_id,
+                        "channel": Channel.EMAIL.value,
+                        "message_id": row.id,
+                        "mailbox_id": mailbox.id,
+                    },
+                )
+            else:
+                audit.record(session, SYSTEM, "ticket.message_added", "ticket", ticket_id, details)
+                event = events.Event(
+                    "message.added",
+                    actor=SYSTEM,
+                    ticket_id=ticket_id,
+                    number=number,
+                    subject=subject,
+                    payload={
+                        "message_id": row.id,
+                        "internal": False,
+                        "from_client": True,
+                        "body": row.body_text,
+                        "channel": Channel.EMAIL.value,
+                        "client_name": names.get(ticket_id, ""),
+                        "mailbox_id": mailbox.id,
+                    },
+                )
+            self.result.events.append(event)
+            updates.append(
+                {
+                    "id": self.inbound_ids[item.mail.uid],
+                    "ticket_id": ticket_id,
+                    "ticket_message_id": row.id,
+                    "reason": "new ticket" if creates else "added to ticket",
+                }
+            )
+        session.flush()
+        session.execute(sa.update(InboundMail), updates)
+        self.result.imported += len(self.wanted)
+        self._fill_event_facts()
+
+    def _client_names(
+        self, targets: dict[int, int | _NewTicket], clients: dict[str, Client]
+    ) -> dict[int, str]:
+        names: dict[int, str] = {}
+        for target in targets.values():
+            if isinstance(target, _NewTicket):
+                client = clients.get(_sender(target.item))
+                names[target.ticket.id] = client.name if client else ""
+        return names
+
+    def _fill_event_facts(self) -> None:
+        """Number, subject, assignee and client name of existing tickets, for the events."""
+        ids = {e.ticket_id for e in self.result.events if e.number is None}
+        if not ids:
+            return
+        facts = {
+            row.id: row
+            for row in self.session.execute(
+                select(Ticket.id, Ticket.number, Ticket.subject, Ticket.assignee_id, Client.name)
+                .outerjoin(Client, Client.id == Ticket.client_id)
+                .where(Ticket.id.in_(ids))
+            ).all()
+        }
+        for index, event in enumerate(self.result.events):
+            fact = facts.get(event.ticket_id)
+            if event.number is None and fact is not None:
+                payload = {**event.payload, "assignee_id": fact.assignee_id}
+                payload["client_name"] = payload.get("client_name") or fact.name or ""
+                self.result.events[index] = replace(
+                    event, number=fact.number, subject=fact.subject, payload=payload
+                )
 
 
 def _texts(message: Message) -> tuple[str, str | None]:
@@ -554,154 +894,6 @@ def _texts(message: Message) -> tuple[str, str | None]:
     if message.signature and message.signature not in rest:
         rest = f"{message.signature}\n\n{rest}".strip()
     return reply[:MAX_BODY], (rest[:MAX_BODY] or None)
-
-
-def _deliver(
-    session: Session, mailbox: MailboxRef, message: Message
-) -> tuple[int, int, events.Event, bool]:
-    """Thread or open the ticket and add the message; returns (ticket id, message id, event,
-    whether a ticket was created)."""
-    sender = (message.sender.email if message.sender else "").lower()
-    now = utcnow()
-    ticket = _thread_target(session, message, sender)
-    created = ticket is None
-    client: Client | None = None
-    if ticket is None:
-        client, _ = _client_for(session, message)
-        subject = " ".join((message.subject or "").split())[:300] or "(no subject)"
-        assignee_id = assignment.next_agent(session)
-        ticket = Ticket(
-            subject=subject,
-            channel=Channel.EMAIL,
-            client_id=client.id if client else None,
-            assignee_id=assignee_id,
-            mailbox_id=mailbox.id,
-            is_unread=True,
-            created_at=now,
-            updated_at=now,
-        )
-        apply_sla_targets(session, ticket)
-        session.add(ticket)
-        session.flush()
-        session.refresh(ticket, ["number"])
-    else:
-        client = session.get(Client, ticket.client_id) if ticket.client_id else None
-        touch(ticket, now)
-        ticket.is_unread = True
-        if ticket.status in _REOPENED:
-            ticket.status = TicketStatus.OPEN
-            ticket.resolved_at = None
-        if ticket.mailbox_id is None:
-            ticket.mailbox_id = mailbox.id
-    body_text, quoted = _texts(message)
-    row = TicketMessage(
-        ticket_id=ticket.id,
-        sender_kind=SenderKind.CLIENT,
-        body_text=body_text,
-        quoted_text=quoted,
-        channel=Channel.EMAIL,
-        external_message_id=(message.message_id or None) and message.message_id[:998],
-        in_reply_to=(message.in_reply_to or None) and message.in_reply_to[:998],
-        references=" ".join(message.references) or None,
-        created_at=now,
-    )
-    session.add(row)
-    session.flush()
-    body_html, notes = _link_attachments(session, row.id, message)
-    if notes:
-        row.body_text = (row.body_text + "\n\n" + "\n".join(notes)).strip()[:MAX_BODY]
-    row.body_html = body_html
-    details: dict[str, Any] = {
-        "number": ticket.number,
-        "channel": Channel.EMAIL.value,
-        "mailbox": mailbox.address,
-        "from": sender,
-        "message_id": row.id,
-    }
-    if created:
-        details.update(subject=ticket.subject, assignee_id=ticket.assignee_id)
-        if ticket.assignee_id is not None:
-            details["round_robin"] = True
-        audit.record(session, SYSTEM, "ticket.created", "ticket", ticket.id, details)
-        event = events.Event(
-            "ticket.created",
-            actor=SYSTEM,
-            ticket_id=ticket.id,
-            number=ticket.number,
-            subject=ticket.subject,
-            payload={
-                "assignee_id": ticket.assignee_id,
-                "channel": Channel.EMAIL.value,
-                "message_id": row.id,
-                "mailbox_id": mailbox.id,
-            },
-        )
-    else:
-        audit.record(session, SYSTEM, "ticket.message_added", "ticket", ticket.id, details)
-        event = events.Event(
-            "message.added",
-            actor=SYSTEM,
-            ticket_id=ticket.id,
-            number=ticket.number,
-            subject=ticket.subject,
-            payload={
-                "message_id": row.id,
-                "internal": False,
-                "from_client": True,
-                "body": row.body_text,
-                "channel": Channel.EMAIL.value,
-                "assignee_id": ticket.assignee_id,
-                "client_name": client.name
-                if client
-                else (message.sender.name if message.sender else ""),
-                "mailbox_id": mailbox.id,
-            },
-        )
-    return ticket.id, row.id, event, created
-
-
-def _link_attachments(
-    session: Session, message_row_id: int, message: Message
-) -> tuple[str | None, list[str]]:
-    """Attachment rows for the stored parts; the HTML with `cid:` pointing at them; and notes
-    for the parts not kept (too large, unreadable)."""
-    limit = get_settings().attachment_max_bytes
-    html = message.html_body
-    notes: list[str] = []
-    stored = 0
-    data_dir = get_settings().data_dir
-    for part in message.attachments:
-        name = attachments.clean_filename(part.filename or _default_name(part.content_type))
-        if part.location is None or not part.sha256:
-            if part.size > limit:
-                notes.append(
-                    f"[“{name}” ({attachments.size_label(part.size)}) is larger than "
-                    f"{attachments.size_label(limit)} and was not kept]"
-                )
-            elif part.error:
-                notes.append(f"[“{name}” could not be read: {part.error[:120]}]")
-            continue
-        if stored >= MAX_ATTACHMENTS:
-            notes.append(f"[“{name}” not kept: more than {MAX_ATTACHMENTS} attachments]")
-            continue
-        path = attachments.blob_path(part.sha256)
-        attachment = Attachment(
-            message_id=message_row_id,
-            filename=name,
-            content_type=(part.content_type or "application/octet-stream")[:255],
-            size_bytes=part.size,
-            sha256=part.sha256,
-            storage_path=path.relative_to(data_dir).as_posix(),
-            content_id=(part.content_id or None) and part.content_id[:255],
-            is_inline=bool(part.is_inline and part.content_id),
-        )
-        session.add(attachment)
-        session.flush()
-        stored += 1
-        if html and part.content_id:
-            url = routes.attachment(attachment.id)
-            html = re.sub(r"(?i)cid:" + re.escape(part.content_id) + r"(?=[\"'\s>])", url, html)
-    return html, notes
 
 
 def _default_name(content_type: str) -> str:
