@@ -16,6 +16,7 @@ import pages.clients
 import pages.currency_rates
 import pages.home
 import pages.login
+import pages.mailboxes
 import pages.not_found
 import pages.portal
 import pages.profile

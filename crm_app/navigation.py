@@ -32,6 +32,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
     NavEntry(routes.AI_SETTINGS, "AI settings", "sparkles", Action.MANAGE_AI, "Settings"),
+    NavEntry(routes.MAILBOXES, "Mailboxes", "mail", Action.MANAGE_MAILBOXES, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 
