@@ -57,3 +57,11 @@ def dovecot():
     server = DovecotServer.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mail_account(db, dovecot):
+    """A fresh Dovecot user (its own empty INBOX) for one test."""
+    import uuid
+
+    return dovecot.add_user(f"support-{uuid.uuid4().hex[:8]}@firm.example")

@@ -288,3 +288,25 @@ def simple_message(
     lines += [f"{name}: {value}" for name, value in extra_headers]
     lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "", body, ""]
     return "\r\n".join(lines).encode()
+
+
+def make_mailbox(account: MailAccount, **overrides: object) -> int:
+    """A mailbox row (through the service, as a manager would) reading `account`; also makes
+    an agent so the firm has staff. Returns the mailbox id."""
+    from crm_app.services import mailboxes
+    from tests.factories import first_manager, make_user
+
+    make_user("agent")
+    form = {
+        "name": "Client service",
+        "address": account.user,
+        "imap_host": account.host,
+        "imap_port": account.port,
+        "imap_security": "none",
+        "imap_user": account.user,
+        "imap_password": account.password,
+        "imap_folders": "INBOX",
+        "poll_seconds": 60,
+        **overrides,
+    }
+    return mailboxes.save_mailbox(first_manager(), None, form).id

@@ -3,7 +3,6 @@ thread, machine mail never opens tickets, broken mail is kept, attachments are s
 
 from __future__ import annotations
 
-import itertools
 from pathlib import Path
 
 import pytest
@@ -19,32 +18,9 @@ from models.client import Client
 from models.inbound_mail import InboundMail, InboundStatus
 from models.ticket import Attachment, Ticket, TicketMessage
 from tests.factories import first_manager, make_user
-from tests.mail_servers import MailAccount, simple_message
+from tests.mail_servers import make_mailbox, simple_message
 
 MIME_DIR = Path(__file__).resolve().parent / "data" / "mime"
-_users = itertools.count(1)
-
-
-def make_mailbox(account: MailAccount, **overrides) -> int:
-    make_user("agent")
-    form = {
-        "name": "Client service",
-        "address": account.user,
-        "imap_host": account.host,
-        "imap_port": account.port,
-        "imap_security": "none",
-        "imap_user": account.user,
-        "imap_password": account.password,
-        "imap_folders": "INBOX",
-        "poll_seconds": 60,
-        **overrides,
-    }
-    return mailboxes.save_mailbox(first_manager(), None, form).id
-
-
-@pytest.fixture
-def account(db, dovecot) -> MailAccount:
-    return dovecot.add_user(f"support{next(_users)}@firm.example")
 
 
 def tickets() -> list[Ticket]:
@@ -71,17 +47,17 @@ def inbound(status: str | None = None) -> list[InboundMail]:
         return list(session.execute(query).scalars())
 
 
-def test_new_mail_opens_an_email_ticket_for_a_new_unverified_client(dovecot, account):
+def test_new_mail_opens_an_email_ticket_for_a_new_unverified_client(dovecot, mail_account):
     agent = make_user("agent")
     assignment.set_round_robin(first_manager(), True)
     assignment.set_available(agent, True)
-    box = make_mailbox(account)
+    box = make_mailbox(mail_account)
     dovecot.append(
-        account,
+        mail_account,
         [
             simple_message(
                 sender="Grace Hopper <grace@client.example>",
-                to=account.user,
+                to=mail_account.user,
                 subject="Please rebalance my portfolio",
                 body="Hello,\n\nplease move 10% into bonds.\n\nGrace",
                 message_id="<first@client.example>",
@@ -114,22 +90,22 @@ def test_new_mail_opens_an_email_ticket_for_a_new_unverified_client(dovecot, acc
     row = mailboxes.get_mailbox(first_manager(), box)
     assert row.messages_imported == 1 and row.last_poll and not row.last_error
     # Fetched mail is marked seen on the server; a second poll finds nothing new.
-    client = account.client()
+    client = mail_account.client()
     client.select_folder("INBOX")
     assert client.get_flags([1])[1] == (b"\\Seen",)
     client.logout()
     assert poll_mailbox(box).fetched == 0
 
 
-def test_reply_threads_by_in_reply_to_and_by_ticket_number(dovecot, account):
-    box = make_mailbox(account)
+def test_reply_threads_by_in_reply_to_and_by_ticket_number(dovecot, mail_account):
+    box = make_mailbox(mail_account)
     sender = "ada@client.example"
     dovecot.append(
-        account,
+        mail_account,
         [
             simple_message(
                 sender=sender,
-                to=account.user,
+                to=mail_account.user,
                 subject="Wire transfer",
                 body="Please wire 5,000 USD.",
                 message_id="<a1@client.example>",
@@ -139,11 +115,11 @@ def test_reply_threads_by_in_reply_to_and_by_ticket_number(dovecot, account):
     poll_mailbox(box)
     [ticket] = tickets()
     dovecot.append(
-        account,
+        mail_account,
         [
             simple_message(
                 sender=sender,
-                to=account.user,
+                to=mail_account.user,
                 subject="Re: Wire transfer",
                 body="Any news?\n\nOn Tue, Dec 1, 2026 at 9:00 AM Ada wrote:\n"
                 "> Please wire 5,000 USD.",
@@ -153,7 +129,7 @@ def test_reply_threads_by_in_reply_to_and_by_ticket_number(dovecot, account):
             ),
             simple_message(
                 sender=sender,
-                to=account.user,
+                to=mail_account.user,
                 subject=f"Another thought [#{ticket.number}]",
                 body="Also the dividends.",
                 message_id="<a3@client.example>",
@@ -161,7 +137,7 @@ def test_reply_threads_by_in_reply_to_and_by_ticket_number(dovecot, account):
             # A stranger naming the ticket number does not get into it.
             simple_message(
                 sender="mallory@evil.example",
-                to=account.user,
+                to=mail_account.user,
                 subject=f"[#{ticket.number}] give me the statement",
                 body="...",
                 message_id="<m1@evil.example>",
@@ -186,15 +162,15 @@ def test_reply_threads_by_in_reply_to_and_by_ticket_number(dovecot, account):
     assert strangers.subject.endswith("give me the statement")
 
 
-def test_auto_replies_bounces_and_loops_never_open_tickets(dovecot, account):
-    box = make_mailbox(account)
+def test_auto_replies_bounces_and_loops_never_open_tickets(dovecot, mail_account):
+    box = make_mailbox(mail_account)
     raw = [
         (MIME_DIR / "auto_reply_ooo.eml").read_bytes(),
         (MIME_DIR / "bounce_report.eml").read_bytes(),
         (MIME_DIR / "x_autoreply.eml").read_bytes(),
         simple_message(
-            sender=account.user,  # our own address writing to us: a loop
-            to=account.user,
+            sender=mail_account.user,  # our own address writing to us: a loop
+            to=mail_account.user,
             subject="We received your request",
             body="...",
             message_id="<own@firm.example>",
@@ -204,14 +180,14 @@ def test_auto_replies_bounces_and_loops_never_open_tickets(dovecot, account):
     raw += [
         simple_message(
             sender="robot@client.example",
-            to=account.user,
+            to=mail_account.user,
             subject="Thank you for your mail",
             body="We will answer soon.",
             message_id=f"<loop{n}@client.example>",
         )
         for n in range(14)
     ]
-    dovecot.append(account, raw)
+    dovecot.append(mail_account, raw)
     result = poll_mailbox(box)
     assert result.error is None
     ignored = inbound(InboundStatus.IGNORED)
@@ -222,10 +198,10 @@ def test_auto_replies_bounces_and_loops_never_open_tickets(dovecot, account):
     assert len(tickets()) == 10  # only the first ten of the robot's mails got through
 
 
-def test_unparseable_message_is_kept_raw_and_listed_for_managers(dovecot, account):
-    box = make_mailbox(account)
+def test_unparseable_message_is_kept_raw_and_listed_for_managers(dovecot, mail_account):
+    box = make_mailbox(mail_account)
     garbage = b"\x01\x02 this is not a mail message at all \xff\xfe\r\n" * 20
-    dovecot.append(account, [garbage])
+    dovecot.append(mail_account, [garbage])
     result = poll_mailbox(box)
     assert result.failed == 1 and result.error is None
     [failed] = mailboxes.failed_imports(first_manager())
@@ -260,9 +236,9 @@ def _with_attachments(boundary: str = "b1") -> bytes:
     ).encode()
 
 
-def test_attachments_are_stored_content_addressed_and_inline_images_linked(dovecot, account):
-    box = make_mailbox(account)
-    dovecot.append(account, [_with_attachments()])
+def test_attachments_are_stored_content_addressed_and_inline_images_linked(dovecot, mail_account):
+    box = make_mailbox(mail_account)
+    dovecot.append(mail_account, [_with_attachments()])
     assert poll_mailbox(box).imported == 1
     [ticket] = tickets()
     [message] = messages(ticket.id)
@@ -285,15 +261,15 @@ def test_attachments_are_stored_content_addressed_and_inline_images_linked(dovec
     assert "cid:" not in (message.body_html or "")
 
 
-def test_oversized_attachment_is_listed_but_not_kept(dovecot, account, monkeypatch):
+def test_oversized_attachment_is_listed_but_not_kept(dovecot, mail_account, monkeypatch):
     from crm_app import settings as settings_module
 
     small = settings_module.get_settings().__class__(
         **{**settings_module.get_settings().__dict__, "attachment_max_bytes": 200}
     )
     monkeypatch.setattr("crm_app.services.mail.inbound.get_settings", lambda: small)
-    box = make_mailbox(account)
-    dovecot.append(account, [_with_attachments()])
+    box = make_mailbox(mail_account)
+    dovecot.append(mail_account, [_with_attachments()])
     assert poll_mailbox(box).imported == 1
     [ticket] = tickets()
     [message] = messages(ticket.id)
@@ -307,33 +283,33 @@ def test_oversized_attachment_is_listed_but_not_kept(dovecot, account, monkeypat
     assert "statement.pdf" not in names
 
 
-def test_uidvalidity_change_resyncs_without_duplicates(dovecot, account):
-    box = make_mailbox(account, imap_folders="Support")
+def test_uidvalidity_change_resyncs_without_duplicates(dovecot, mail_account):
+    box = make_mailbox(mail_account, imap_folders="Support")
     mails = [
         simple_message(
             sender=f"c{n}@client.example",
-            to=account.user,
+            to=mail_account.user,
             subject=f"Question {n}",
             body="?",
             message_id=f"<uv{n}@client.example>",
         )
         for n in range(5)
     ]
-    dovecot.append(account, mails, folder="Support")
+    dovecot.append(mail_account, mails, folder="Support")
     assert poll_mailbox(box).imported == 5
     before = mailboxes.folder_position(box, "Support")
     # The server renumbers the folder (it was recreated): a new UIDVALIDITY, same mail + 1 new.
-    client = account.client()
+    client = mail_account.client()
     client.delete_folder("Support")
     client.logout()
     extra = simple_message(
         sender="new@client.example",
-        to=account.user,
+        to=mail_account.user,
         subject="Fresh",
         body="!",
         message_id="<uv-new@client.example>",
     )
-    dovecot.append(account, [*mails, extra], folder="Support")
+    dovecot.append(mail_account, [*mails, extra], folder="Support")
     result = poll_mailbox(box)
     after = mailboxes.folder_position(box, "Support")
     assert after.uidvalidity != before.uidvalidity
@@ -344,18 +320,18 @@ def test_uidvalidity_change_resyncs_without_duplicates(dovecot, account):
         assert session.execute(select(func.count()).select_from(TicketMessage)).scalar_one() == 6
 
 
-def test_the_same_message_id_is_imported_once_across_mailboxes(dovecot, account):
+def test_the_same_message_id_is_imported_once_across_mailboxes(dovecot, mail_account):
     from crm_app.services.mail.inbound import FetchedMail, import_batch
 
-    box = make_mailbox(account)
+    box = make_mailbox(mail_account)
     raw = simple_message(
         sender="cc@client.example",
-        to=account.user,
+        to=mail_account.user,
         subject="To both of you",
         body="hi",
         message_id="<both@client.example>",
     )
-    ref = MailboxRef(box, "Client service", account.user)
+    ref = MailboxRef(box, "Client service", mail_account.user)
     first = import_batch(ref, "INBOX", 7, [FetchedMail(1, raw)])
     second = import_batch(ref, "Other", 9, [FetchedMail(1, raw)])
     assert (first.imported, second.imported, second.duplicates) == (1, 0, 1)

@@ -38,7 +38,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session
 
 from crm_app import routes
@@ -108,6 +107,7 @@ class BatchResult:
     def add(self, other: BatchResult) -> None:
         for name in ("imported", "ignored", "failed", "duplicates", "tickets_created", "skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.events.extend(other.events)
 
 
 # --- attachments: straight into the content-addressed store, with the size limit ----------------
@@ -241,7 +241,11 @@ def import_batch(
         result = BatchResult()
         for item in parsed:
             try:
-                result.add(_import(mailbox, folder, uidvalidity, [item], 0))
+                try:
+                    result.add(_import(mailbox, folder, uidvalidity, [item], 0))
+                except sa.exc.IntegrityError:
+                    # Another transaction took its key meanwhile: now it is a duplicate.
+                    result.add(_import(mailbox, folder, uidvalidity, [item], 0))
             except Exception as error:
                 log.exception("mail import failed", extra={"uid": item.mail.uid})
                 failed = _Parsed(
@@ -279,21 +283,22 @@ def _import(
                 todo.append(item)
         if todo:
             decisions = _decide(session, todo)
-            winners = _claim(session, mailbox, folder, uidvalidity, todo, decisions)
-            result.duplicates = len(todo) - len(winners)
+            holders = _holders(session, todo)
             wanted = []
             for item in todo:
-                if item.mail.uid not in winners:
-                    continue
                 status = decisions[item.mail.uid][0]
-                if status == InboundStatus.FAILED:
+                if item.mail.uid in holders:
+                    result.duplicates += 1
+                elif status == InboundStatus.FAILED:
                     result.failed += 1
                 elif status == InboundStatus.IGNORED:
                     result.ignored += 1
                 else:
                     wanted.append(item)
+            outcomes: dict[int, tuple[int, int, str]] = {}
             if wanted:
-                _Delivery(session, mailbox, wanted, winners, result).run()
+                outcomes = _Delivery(session, mailbox, wanted, result).run()
+            _record(session, mailbox, folder, uidvalidity, todo, decisions, holders, outcomes)
         if position:
             _advance(session, mailbox.id, folder, uidvalidity, position)
         if result.imported:
@@ -385,28 +390,58 @@ def _decide(session: Session, todo: list[_Parsed]) -> dict[int, tuple[str, str]]
     return decisions
 
 
-def _claim(
+def _holders(session: Session, todo: list[_Parsed]) -> dict[int, str]:
+    """UID -> why it is a duplicate, for the messages whose key another record holds (earlier,
+    or earlier in this batch). The unique index on the key is the guarantee: a concurrent
+    transaction that took a key meanwhile makes this batch's insert fail, and the batch is
+    then imported again one by one, where that message shows up here."""
+    taken = dict(
+        session.execute(
+            select(InboundMail.message_key, InboundMail.id).where(
+                InboundMail.message_key.in_({item.key for item in todo}),
+                InboundMail.status != InboundStatus.DUPLICATE,
+            )
+        ).all()
+    )
+    holders: dict[int, str] = {}
+    first_in_batch: dict[str, int] = {}
+    for item in todo:
+        if item.key in taken:
+            holders[item.mail.uid] = f"already received (inbound #{taken[item.key]})"
+        elif item.key in first_in_batch:
+            holders[item.mail.uid] = f"already received (UID {first_in_batch[item.key]})"
+        else:
+            first_in_batch[item.key] = item.mail.uid
+    return holders
+
+
+def _record(
     session: Session,
     mailbox: MailboxRef,
     folder: str,
     uidvalidity: int,
     todo: list[_Parsed],
     decisions: dict[int, tuple[str, str]],
-) -> dict[int, int]:
-    """Insert every message's inbound row; the unique message key lets exactly one row per
-    mail win (here or in any other transaction). Returns UID -> row id of the winners; the
-    others are recorded as duplicates of the row that holds the key."""
+    holders: dict[int, str],
+    outcomes: dict[int, tuple[int, int, str]],
+) -> None:
+    """One inbound row per message, with what became of it (one statement for the batch)."""
     now = utcnow()
     rows = []
     for item in todo:
-        status, reason = decisions[item.mail.uid]
-        message = item.message
+        uid, message = item.mail.uid, item.message
+        status, reason = decisions[uid]
+        ticket_id = message_row_id = None
+        if uid in holders:
+            status, reason = InboundStatus.DUPLICATE, holders[uid]
+        elif uid in outcomes:
+            ticket_id, message_row_id, reason = outcomes[uid]
         rows.append(
             {
                 "mailbox_id": mailbox.id,
                 "folder": folder[:255],
                 "uidvalidity": uidvalidity,
-                "uid": item.mail.uid,
+                "uid": uid,
                 "message_key": item.key,
                 "message_id": message.message_id[:998] if message and message.message_id else None,
                 "status": status,
@@ -417,40 +452,20 @@ def _claim(
                 "raw_path": store_failed_raw(item.mail.raw)
                 if status == InboundStatus.FAILED
                 else None,
+                "ticket_id": ticket_id,
+                "ticket_message_id": message_row_id,
                 "created_at": now,
             }
         )
-    # One cached statement for every batch size (insertmanyvalues), not a statement per batch.
-    winners = dict(
-        session.execute(
-            insert(InboundMail)
-            .on_conflict_do_nothing(
-                index_elements=["message_key"], index_where=sa.text("status <> 'duplicate'")
-            )
-            .returning(InboundMail.uid, InboundMail.id),
-            rows,
-        ).all()
-    )
-    losers = [row for row in rows if row["uid"] not in winners]
-    if losers:
-        holders = dict(
-            session.execute(
-                select(InboundMail.message_key, InboundMail.id).where(
-                    InboundMail.message_key.in_({row["message_key"] for row in losers}),
-                    InboundMail.status != InboundStatus.DUPLICATE,
-                )
-            ).all()
-        )
-        for row in losers:
-            holder = holders.get(row["message_key"])
-            row["status"] = InboundStatus.DUPLICATE
-            row["reason"] = f"already received (inbound #{holder})" if holder else "duplicate"
-            row["raw_path"] = None
-        session.execute(
-            insert(InboundMail).on_conflict_do_nothing(constraint="uq_inbound_mail_position"),
-            losers,
-        )
-    return winners
+    session.execute(insert(InboundMail), rows)
+
+
+@dataclass
+class _OpenedTicket:
+    id: int
+    number: int
+    subject: str
+    assignee_id: int | None
 
 
 class _NewTicket:
@@ -458,7 +473,7 @@ class _NewTicket:
 
     def __init__(self, item: _Parsed) -> None:
         self.item = item
-        self.ticket: Ticket | None = None
+        self.ticket: _OpenedTicket | None = None
 
 
 class _Delivery:
@@ -469,25 +484,26 @@ class _Delivery:
         session: Session,
         mailbox: MailboxRef,
         wanted: list[_Parsed],
-        inbound_ids: dict[int, int],
         result: BatchResult,
     ) -> None:
         self.session = session
         self.mailbox = mailbox
         self.wanted = wanted
-        self.inbound_ids = inbound_ids
         self.result = result
+        # UID -> (ticket id, message id, what happened), for the inbound record.
+        self.outcomes: dict[int, tuple[int, int, str]] = {}
         self.now = utcnow()
 
-    def run(self) -> None:
+    def run(self) -> dict[int, tuple[int, int, str]]:
         targets = self._targets()
         clients = self._clients([t for t in targets.values() if isinstance(t, _NewTicket)])
         new_tickets = self._open_tickets(targets, clients)
-        rows = self._messages(targets)
-        self._attachments(rows)
+        self._messages(targets)
+        rows = self.message_rows
         touched = {t for t in targets.values() if isinstance(t, int)}
         self._touch(touched)
         self._audit_and_events(targets, rows, new_tickets, clients)
+        return self.outcomes
 
     # Which ticket each message goes to: an existing id, or a _NewTicket.
     def _targets(self) -> dict[int, int | _NewTicket]:
@@ -637,69 +653,54 @@ class _Delivery:
         sla = session.execute(
             select(SlaConfig).where(SlaConfig.priority == TicketPriority.NORMAL)
         ).scalar_one_or_none()
+        rows = []
         for target in new:
             message = target.item.message
             client = clients.get(_sender(target.item))
-            ticket = Ticket(
-                subject=" ".join((message.subject or "").split())[:300] or "(no subject)",
-                channel=Channel.EMAIL,
-                client_id=client.id if client else None,
-                assignee_id=assignment.next_agent(session) if round_robin else None,
-                mailbox_id=self.mailbox.id,
-                is_unread=True,
-                created_at=self.now,
-                updated_at=self.now,
-            )
+            row: dict[str, Any] = {
+                "subject": " ".join((message.subject or "").split())[:300] or "(no subject)",
+                "status": TicketStatus.NEW.value,
+                "priority": TicketPriority.NORMAL.value,
+                "channel": Channel.EMAIL.value,
+                "client_id": client.id if client else None,
+                "assignee_id": assignment.next_agent(session) if round_robin else None,
+                "mailbox_id": self.mailbox.id,
+                "is_unread": True,
+                "sla_state": SlaState.NONE.value,
+                "first_response_due_at": None,
+                "resolution_due_at": None,
+                "created_at": self.now,
+                "updated_at": self.now,
+            }
             if sla is not None:  # as tickets.rows.apply_sla_targets, without a query each
-                ticket.first_response_due_at = self.now + timedelta(
+                row["first_response_due_at"] = self.now + timedelta(
                     minutes=sla.first_response_minutes
                 )
-                ticket.resolution_due_at = self.now + timedelta(minutes=sla.resolution_minutes)
-                ticket.sla_state = SlaState.ON_TRACK
-            target.ticket = ticket
-        session.add_all([t.ticket for t in new])
-        session.flush()
-        numbers = dict(
-            session.execute(
-                select(Ticket.id, Ticket.number).where(Ticket.id.in_([t.ticket.id for t in new]))
-            ).all()
-        )
-        for target in new:
-            set_committed_value(target.ticket, "number", numbers[target.ticket.id])
+                row["resolution_due_at"] = self.now + timedelta(minutes=sla.resolution_minutes)
+                row["sla_state"] = SlaState.ON_TRACK.value
+            rows.append(row)
+        # Rows as plain values, not model instances: a batch opens hundreds of tickets.
+        written = session.execute(
+            insert(Ticket).returning(Ticket.id, Ticket.number, sort_by_parameter_order=True),
+            rows,
+        ).all()
+        for target, row, (ticket_id, number) in zip(new, rows, written, strict=True):
+            target.ticket = _OpenedTicket(ticket_id, number, row["subject"], row["assignee_id"])
         self.result.tickets_created += len(new)
         return new
 
-    def _messages(self, targets: dict[int, int | _NewTicket]) -> dict[int, TicketMessage]:
-        rows: dict[int, TicketMessage] = {}
-        for item in self.wanted:
+    def _messages(self, targets: dict[int, int | _NewTicket]) -> None:
+        """The ticket messages and their attachments (a few statements for the batch)."""
+        limit = get_settings().attachment_max_bytes
+        data_dir = get_settings().data_dir
+        rows: list[dict[str, Any]] = []
+        files: list[tuple[int, dict[str, Any]]] = []  # (index of the message, attachment)
+        for index, item in enumerate(self.wanted):
             target = targets[item.mail.uid]
             message = item.message
             body_text, quoted = _texts(message)
-            rows[item.mail.uid] = TicketMessage(
-                ticket_id=target.ticket.id if isinstance(target, _NewTicket) else target,
-                sender_kind=SenderKind.CLIENT,
-                body_text=body_text,
-                quoted_text=quoted,
-                body_html=message.html_body,
-                channel=Channel.EMAIL,
-                external_message_id=message.message_id[:998] if message.message_id else None,
-                in_reply_to=message.in_reply_to[:998] if message.in_reply_to else None,
-                references=" ".join(message.references) or None,
-                created_at=self.now,
-            )
-        self.session.add_all(rows.values())
-        self.session.flush()
-        return rows
-
-    def _attachments(self, rows: dict[int, TicketMessage]) -> None:
-        limit = get_settings().attachment_max_bytes
-        data_dir = get_settings().data_dir
-        linked: list[tuple[TicketMessage, Attachment, str]] = []
-        for item in self.wanted:
-            row = rows[item.mail.uid]
             notes: list[str] = []
-            stored = 0
-            for part in item.message.attachments:
+            for part in message.attachments:
                 name = attachments.clean_filename(part.filename or _default_name(part.content_type))
                 if part.location is None or not part.sha256:
                     if part.size > limit:
@@ -710,38 +711,81 @@ class _Delivery:
                     elif part.error:
                         notes.append(f"[“{name}” could not be read: {part.error[:120]}]")
                     continue
-                if stored >= MAX_ATTACHMENTS:
+                if sum(1 for i, _ in files if i == index) >= MAX_ATTACHMENTS:
                     notes.append(f"[“{name}” not kept: more than {MAX_ATTACHMENTS} attachments]")
                     continue
-                stored += 1
-                attachment = Attachment(
-                    message_id=row.id,
-                    filename=name,
-                    content_type=(part.content_type or "application/octet-stream")[:255],
-                    size_bytes=part.size,
-                    sha256=part.sha256,
-                    storage_path=attachments.blob_path(part.sha256)
-                    .relative_to(data_dir)
-                    .as_posix(),
-                    content_id=part.content_id[:255] if part.content_id else None,
-                    is_inline=bool(part.is_inline and part.content_id),
+                path = attachments.blob_path(part.sha256).relative_to(data_dir).as_posix()
+                files.append(
+                    (
+                        index,
+                        {
+                            "filename": name,
+                            "content_type": (part.content_type or "application/octet-stream")[:255],
+                            "size_bytes": part.size,
+                            "sha256": part.sha256,
+                            "storage_path": path,
+                            "content_id": part.content_id[:255] if part.content_id else None,
+                            "is_inline": bool(part.is_inline and part.content_id),
+                            "created_at": self.now,
+                        },
+                    )
                 )
-                linked.append((row, attachment, part.content_id or ""))
             if notes:
-                row.body_text = (row.body_text + "\n\n" + "\n".join(notes)).strip()[:MAX_BODY]
-        if not linked:
+                body_text = (body_text + "\n\n" + "\n".join(notes)).strip()[:MAX_BODY]
+            rows.append(
+                {
+                    "ticket_id": target.ticket.id if isinstance(target, _NewTicket) else target,
+                    "sender_kind": SenderKind.CLIENT.value,
+                    "author_id": None,
+                    "body_text": body_text,
+                    "quoted_text": quoted,
+                    "body_html": message.html_body,
+                    "is_internal": False,
+                    "channel": Channel.EMAIL.value,
+                    "external_message_id": message.message_id[:998] if message.message_id else None,
+                    "in_reply_to": message.in_reply_to[:998] if message.in_reply_to else None,
+                    "references": " ".join(message.references) or None,
+                    "created_at": self.now,
+                }
+            )
+        ids = (
+            self.session.execute(
+                insert(TicketMessage).returning(TicketMessage.id, sort_by_parameter_order=True),
+                rows,
+            )
+            .scalars()
+            .all()
+        )
+        for row, message_id in zip(rows, ids, strict=True):
+            row["id"] = message_id
+        self.message_rows = {item.mail.uid: rows[i] for i, item in enumerate(self.wanted)}
+        if not files:
             return
-        self.session.add_all([attachment for _, attachment, _ in linked])
-        self.session.flush()
-        for row, attachment, content_id in linked:
-            if row.body_html and content_id:
+        for index, attachment in files:
+            attachment["message_id"] = ids[index]
+        attachment_ids = (
+            self.session.execute(
+                insert(Attachment).returning(Attachment.id, sort_by_parameter_order=True),
+                [attachment for _, attachment in files],
+            )
+            .scalars()
+            .all()
+        )
+        rewritten: dict[int, str] = {}
+        for (index, attachment), attachment_id in zip(files, attachment_ids, strict=True):
+            html = rewritten.get(index, rows[index]["body_html"])
+            if html and attachment["content_id"]:
                 # Inline images: the sanitized HTML's cid: points at the stored file.
-                row.body_html = re.sub(
-                    r"(?i)cid:" + re.escape(content_id) + r"(?=[\"'\s>])",
-                    routes.attachment(attachment.id),
-                    row.body_html,
+                rewritten[index] = re.sub(
+                    r"(?i)cid:" + re.escape(attachment["content_id"]) + r"(?=[\"'\s>])",
+                    routes.attachment(attachment_id),
+                    html,
                 )
-        self.session.flush()
+        if rewritten:
+            self.session.execute(
+                sa.update(TicketMessage),
+                [{"id": ids[index], "body_html": html} for index, html in rewritten.items()],
+            )
 
     def _touch(self, ticket_ids: set[int]) -> None:
         """Existing tickets that got mail: news for the queue; pending/resolved reopen."""
@@ -765,7 +809,7 @@ class _Delivery:
     def _audit_and_events(
         self,
         targets: dict[int, int | _NewTicket],
-        rows: dict[int, TicketMessage],
+        rows: dict[int, dict[str, Any]],
         new_tickets: list[_NewTicket],
         clients: dict[str, Client],
     ) -> None:
@@ -781,7 +825,6 @@ class _Delivery:
             )
         opened = {id(t) for t in new_tickets}
         first_of: set[int] = set()
-        updates = []
         names = self._client_names(targets, clients)
         for item in self.wanted:
             target, row = targets[item.mail.uid], rows[item.mail.uid]
@@ -797,7 +840,7 @@ class _Delivery:
                 "channel": Channel.EMAIL.value,
                 "mailbox": mailbox.address,
                 "from": _sender(item),
-                "message_id": row.id,
+                "message_id": row["id"],
             }
             if creates:
                 first_of.add(id(target))
@@ -815,7 +858,7 @@ class _Delivery:
                     payload={
                         "assignee_id": ticket.assignee_id,
                         "channel": Channel.EMAIL.value,
-                        "message_id": row.id,
+                        "message_id": row["id"],
                         "mailbox_id": mailbox.id,
                     },
                 )
@@ -828,26 +871,24 @@ class _Delivery:
                     number=number,
                     subject=subject,
                     payload={
-                        "message_id": row.id,
+                        "message_id": row["id"],
                         "internal": False,
                         "from_client": True,
-                        "body": row.body_text,
+                        "body": row["body_text"],
                         "channel": Channel.EMAIL.value,
                         "client_name": names.get(ticket_id, ""),
+                        "assignee_id": target.ticket.assignee_id
+                        if isinstance(target, _NewTicket)
+                        else None,
                         "mailbox_id": mailbox.id,
                     },
                 )
             self.result.events.append(event)
-            updates.append(
-                {
-                    "id": self.inbound_ids[item.mail.uid],
-                    "ticket_id": ticket_id,
-                    "ticket_message_id": row.id,
-                    "reason": "new ticket" if creates else "added to ticket",
-                }
+            self.outcomes[item.mail.uid] = (
+                ticket_id,
+                row["id"],
+                "new ticket" if creates else "added to ticket",
             )
-        session.flush()
-        session.execute(sa.update(InboundMail), updates)
         self.result.imported += len(self.wanted)
         self._fill_event_facts()
 

@@ -61,6 +61,9 @@ class MessageRow:
     created_iso: str = ""  # ISO 8601 in UTC, for times shown in the reader's zone
     logged_by: str = ""  # the agent who logged this client message (a call, a visit)
     attachments: list[AttachmentRow] = field(default_factory=list)
+    # A received mail: its quoted history and signature (folded), and its inline images.
+    quoted_text: str = ""
+    inline_images: list[AttachmentRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
