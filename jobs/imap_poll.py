@@ -22,8 +22,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import queue
 import socket
 import sys
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -35,7 +37,7 @@ from imapclient import IMAPClient
 from imapclient.exceptions import IMAPClientError
 
 from crm_app.db import database_url, libpq_url
-from crm_app.services import mailboxes
+from crm_app.services import events, mailboxes
 from crm_app.services.mail import imap_client
 from crm_app.services.mail.imap_client import MailConnectionError
 from crm_app.services.mail.inbound import BatchResult, FetchedMail, MailboxRef, import_batch
@@ -101,6 +103,31 @@ def mailbox_lock(mailbox_id: int) -> Iterator[bool]:
         conn.close()
 
 
+class AfterCommit:
+    """Runs committed batches' events (notifications, live updates) on a thread of its own,
+    in order, while the poller fetches the next batch. Bounded: a slow subscriber slows the
+    poller instead of growing memory."""
+
+    def __init__(self, depth: int = 4) -> None:
+        self._queue: queue.Queue[list[events.Event] | None] = queue.Queue(maxsize=depth)
+        self._thread = threading.Thread(target=self._work, name="mail-events", daemon=True)
+        self._thread.start()
+
+    def __call__(self, batch: list[events.Event]) -> None:
+        if batch:
+            self._queue.put(batch)
+
+    def _work(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            for event in batch:
+                events.emit(event)  # never raises: subscribers' failures are logged
+
+    def close(self) -> None:
+        """Wait until every queued event ran."""
+        self._queue.put(None)
+        self._thread.join()
+
+
 def run() -> None:
     """One scheduled pass: every due mailbox, each on its own thread (IDLE bounded)."""
     due = mailboxes.due_for_poll()
@@ -150,16 +177,32 @@ def _poll(
     config: mailboxes.PollConfig, result: PollResult, *, idle_seconds: float, batch_size: int
 ) -> None:
     ref = MailboxRef(config.id, config.name, config.address)
+    emit = AfterCommit()
+    try:
+        _poll_with(config, ref, result, emit, idle_seconds=idle_seconds, batch_size=batch_size)
+    finally:
+        emit.close()
+
+
+def _poll_with(
+    config: mailboxes.PollConfig,
+    ref: MailboxRef,
+    result: PollResult,
+    emit: AfterCommit,
+    *,
+    idle_seconds: float,
+    batch_size: int,
+) -> None:
     attempts = 0
     while True:
         client = imap_client.connect(config.account)
         try:
             for folder in config.account.folders:
-                _sync_folder(client, config, ref, folder, result, batch_size)
+                _sync_folder(client, config, ref, folder, result, batch_size, emit)
             result.folders = len(config.account.folders)
             if idle_seconds > 0 and config.use_idle and client.has_capability("IDLE"):
                 result.idle_used = True
-                _idle(client, config, ref, result, idle_seconds, batch_size)
+                _idle(client, config, ref, result, idle_seconds, batch_size, emit)
             return
         except _NETWORK_ERRORS as error:
             attempts += 1
@@ -182,6 +225,7 @@ def _sync_folder(
     folder: str,
     result: PollResult,
     batch_size: int,
+    emit: AfterCommit,
 ) -> None:
     info = client.select_folder(folder)
     uidvalidity = int(info[b"UIDVALIDITY"])
@@ -227,7 +271,9 @@ def _sync_folder(
                 if raw is None:
                     continue  # expunged between the two fetches
                 mails.append(FetchedMail(uid, bytes(raw), size))
-            batch_result = import_batch(ref, folder, uidvalidity, mails, last_uid=batch[-1])
+            batch_result = import_batch(
+                ref, folder, uidvalidity, mails, last_uid=batch[-1], emit=emit
+            )
             result.add(batch_result, len(mails))
             _after_fetch(client, config, [mail.uid for mail in mails])
 
@@ -274,6 +320,7 @@ def _idle(
     result: PollResult,
     seconds: float,
     batch_size: int,
+    emit: AfterCommit,
 ) -> None:
     """Wait in IDLE on the first folder for up to `seconds`; import what arrives at once."""
     folder = config.account.folders[0]
@@ -286,7 +333,7 @@ def _idle(
         finally:
             client.idle_done()
         if any(len(item) > 1 and item[1] in (b"EXISTS", b"RECENT") for item in responses):
-            _sync_folder(client, config, ref, folder, result, batch_size)
+            _sync_folder(client, config, ref, folder, result, batch_size, emit)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -215,10 +215,29 @@ def test_unparseable_message_is_kept_raw_and_listed_for_managers(dovecot, mail_a
         mailboxes.failed_imports(make_user("agent"))
 
 
+def _tiny_png(size: int = 24) -> bytes:
+    """A real PNG (a blue square), so a browser can show it."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    pixels = b"".join(b"\x00" + b"\x20\x60\xd0" * size for _ in range(size))
+    header = struct.pack(">IIBBBBB", size, size, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixels))
+        + chunk(b"IEND", b"")
+    )
+
+
 def _with_attachments(boundary: str = "b1") -> bytes:
     import base64
 
-    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"inline-image" * 10).decode()
+    png = base64.b64encode(_tiny_png()).decode()
     pdf = base64.b64encode(b"%PDF-1.4 statement" * 50).decode()
     return (
         "From: ada@client.example\r\nTo: support@firm.example\r\nSubject: Statement\r\n"

@@ -82,6 +82,52 @@ def test_manager_adds_tests_and_watches_a_mailbox(
     expect(page.locator(".failed-import-row")).to_contain_text("not a mail message")
     shoot(page, "mailboxes-with-health")
 
+    # The client's answer with quoted history, a signature and an inline image: the timeline
+    # shows the new text and the image, and folds the rest away until asked.
+    from sqlalchemy import select
+
+    from crm_app.db import session_scope
+    from models.ticket import Ticket
+    from tests.test_mail_in import _with_attachments
+
+    with session_scope() as session:
+        number = session.execute(select(Ticket.number)).scalar_one()
+    dovecot.append(
+        account,
+        [
+            simple_message(
+                sender="ada@client.example",
+                to=account.user,
+                subject=f"Re: Please call me [#{number}]",
+                body="Tomorrow at ten works for me.\n\nOn Mon, Dec 1, 2026 at 9:00 AM Client "
+                "service wrote:\n> When may we call you?\n> About your pension.",
+                message_id="<e2e2@client.example>",
+                in_reply_to="<e2e1@client.example>",
+            ),
+            _with_attachments()
+            .replace(b"<att@client.example>", b"<e2e3@client.example>")
+            .replace(b"Subject: Statement", f"Subject: Statement [#{number}]".encode()),
+        ],
+    )
+    assert poll_mailbox(box.id).imported == 2
+    page.goto(f"{app_url}/tickets/{number}")
+    folded = page.locator(".quoted-text")
+    expect(folded).to_have_count(1, timeout=TIMEOUT)
+    expect(page.get_by_text("Tomorrow at ten works for me.")).to_be_visible()
+    expect(folded.get_by_text("When may we call you?", exact=False)).not_to_be_visible()
+    folded.locator("summary").click()
+    expect(folded.get_by_text("When may we call you?", exact=False)).to_be_visible()
+    image = page.locator(".inline-image img")
+    expect(image).to_have_count(1)
+    page.wait_for_function(
+        "() => { const i = document.querySelector('.inline-image img'); "
+        "return i && i.complete && i.naturalWidth > 0; }",
+        timeout=TIMEOUT,
+    )
+    expect(page.locator("a.attachment", has_text="statement.pdf")).to_be_visible()
+    shoot(page, "mail-ticket-timeline")
+
+    page.goto(f"{app_url}/settings/mailboxes")
     row.locator(".toggle-mailbox").click()
     expect(row).to_contain_text("disabled", timeout=TIMEOUT)
     page.context.close()

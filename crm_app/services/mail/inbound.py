@@ -29,7 +29,7 @@ import os
 import re
 import tempfile
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from pathlib import Path
@@ -219,9 +219,13 @@ def import_batch(
     mails: Sequence[FetchedMail],
     *,
     last_uid: int | None = None,
+    emit: Callable[[list[events.Event]], None] | None = None,
 ) -> BatchResult:
     """Import `mails` (fetched from `folder`) and move the folder's position to `last_uid`
     (default: the highest UID of the batch), all in one transaction.
+
+    `emit` receives the committed batch's events (default: `events.emit` each, right away;
+    the poller hands them to a thread of their own so the next batch need not wait).
 
     The batch is written set-wise (a few statements for the whole batch). Should that fail
     (bad data the parser let through), the batch is imported again message by message, and a
@@ -254,8 +258,11 @@ def import_batch(
                 result.add(_import(mailbox, folder, uidvalidity, [failed], 0))
         with session_scope() as session:
             _advance(session, mailbox.id, folder, uidvalidity, position)
-    for event in result.events:
-        events.emit(event)
+    if emit is not None:
+        emit(list(result.events))
+    else:
+        for event in result.events:
+            events.emit(event)
     return result
 
 
