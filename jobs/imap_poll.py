@@ -12,7 +12,8 @@ above the stored last UID, in batches; each batch is imported and the position m
 transaction (`crm_app.services.mail.inbound.import_batch`), so a dropped connection or a killed
 process resumes exactly where it stopped. After the mail is committed it is marked seen or moved,
 as the mailbox says. Where the server offers IDLE (and the mailbox wants it), the run then waits
-in IDLE on the first folder for up to the poll interval and imports what arrives at once.
+in IDLE on the first folder until just before the next run (at most the poll interval) and
+imports what arrives at once.
 
     python -m jobs.imap_poll [--mailbox ID ...]   # one pass over the mailboxes, no IDLE
 """
@@ -70,6 +71,7 @@ class PollResult:
     reconnects: int = 0
     idle_used: bool = False
     error: str | None = None
+    seconds: float = 0.0  # from connecting to the last commit
 
     def add(self, batch: BatchResult, fetched: int) -> None:
         self.fetched += fetched
@@ -133,11 +135,15 @@ def run() -> None:
     due = mailboxes.due_for_poll()
     if not due:
         return
+    # IDLE ends before the next tick, so runs follow each other instead of being skipped;
+    # mail that arrives while a mailbox is in IDLE is imported at once.
+    idle_budget = max(0, get_settings().mail_poll_tick_seconds - 2)
     with ThreadPoolExecutor(max_workers=min(MAX_THREADS, len(due))) as pool:
         results = list(
             pool.map(
                 lambda item: poll_mailbox(
-                    item.id, idle_seconds=item.poll_seconds if item.use_idle else 0
+                    item.id,
+                    idle_seconds=min(item.poll_seconds, idle_budget) if item.use_idle else 0,
                 ),
                 due,
             )
@@ -163,12 +169,14 @@ def poll_mailbox(
         if config is None:
             return None
         result = PollResult(mailbox_id=mailbox_id)
+        started = time.perf_counter()
         try:
             _poll(config, result, idle_seconds=idle_seconds, batch_size=batch_size)
         except MailConnectionError as error:
             result.error = str(error)
         except _NETWORK_ERRORS as error:
             result.error = f"connection lost: {error!r}"[:500]
+        result.seconds = round(time.perf_counter() - started, 3)
         mailboxes.record_poll(mailbox_id, error=result.error)
         return result
 
