@@ -17,6 +17,7 @@ import pages.currency_rates
 import pages.faq_admin
 import pages.home
 import pages.login
+import pages.mailboxes
 import pages.not_found
 import pages.portal
 import pages.profile

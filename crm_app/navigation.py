@@ -44,6 +44,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.AI_SETTINGS, "AI settings", "sparkles", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.FAQ_ADMIN, "Help centre FAQ", "book-open", Action.MANAGE_FAQ, "Settings"),
     *_local_mail(),
+    NavEntry(routes.MAILBOXES, "Mailboxes", "mail", Action.MANAGE_MAILBOXES, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

@@ -26,6 +26,8 @@
 | `CRM_OUTBOX_SEND_SECONDS` | `5` | how often the mail send job works the outbox |
 | `CRM_OUTBOX_MAX_ATTEMPTS` | `8` | temporary failures retried this many times before a message is marked failed |
 | `CRM_OUTBOX_BACKOFF_SECONDS` | `30` | the first retry's wait; it doubles with every attempt (at most 6 hours) |
+| `CRM_MAIL_MAX_MESSAGE_MB` | `50` | a received mail larger than this is recorded as a failed import, not fetched |
+| `CRM_MAIL_POLL_TICK_SECONDS` | `15` | how often the `imap_poll` job looks for mailboxes due a poll (each mailbox has its own interval) |
 | `CRM_SIGNUP_DEFAULT_ROLE` | empty (no role) | role given to self sign-ups, e.g. `client` for a portal |
 | `CRM_SLA_SCAN_SECONDS` | `60` | how often the SLA scan runs |
 | `CRM_SLA_NEAR_BREACH_SHARE` | `0.8` | share of an SLA target elapsed that counts as near breach |
@@ -105,6 +107,10 @@ class Settings:
     outbox_send_seconds: float = 5.0
     outbox_max_attempts: int = 8
     outbox_backoff_seconds: float = 30.0
+    # Mail in: a larger message is recorded as a failed import without being fetched whole.
+    mail_max_message_bytes: int = 50 * 1024 * 1024
+    # How often the jobs process looks for mailboxes due a poll (each has its own interval).
+    mail_poll_tick_seconds: int = 15
 
 
 def _env(name: str, default: str = "") -> str:
@@ -178,4 +184,6 @@ def get_settings() -> Settings:
         outbox_send_seconds=float(_env("CRM_OUTBOX_SEND_SECONDS", "5")),
         outbox_max_attempts=int(_env("CRM_OUTBOX_MAX_ATTEMPTS", "8")),
         outbox_backoff_seconds=float(_env("CRM_OUTBOX_BACKOFF_SECONDS", "30")),
+        mail_max_message_bytes=int(float(_env("CRM_MAIL_MAX_MESSAGE_MB", "50")) * 1024 * 1024),
+        mail_poll_tick_seconds=int(_env("CRM_MAIL_POLL_TICK_SECONDS", "15")),
     )

@@ -79,4 +79,13 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             "and devices unused for CRM_KNOWN_DEVICE_DAYS",
             misfire_grace_seconds=3600,
         ),
+        ScheduledJob(
+            id="imap_poll",
+            func="jobs.imap_poll:run",
+            trigger=IntervalTrigger(seconds=settings.mail_poll_tick_seconds, timezone="UTC"),
+            description="import new mail of every enabled mailbox as tickets (IDLE where "
+            "offered, else each mailbox's poll interval); one process per mailbox at a time",
+            run_at_start=True,
+            misfire_grace_seconds=max(settings.mail_poll_tick_seconds * 4, 60),
+        ),
     ]

@@ -14,6 +14,7 @@ from models.client import (
 )
 from models.currency import CurrencyRate, ReportingCurrency
 from models.faq import FaqEntry, FaqStatus
+from models.inbound_mail import InboundMail, InboundStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
 from models.outbox import OutboundMessage, OutboundStatus
@@ -73,6 +74,8 @@ __all__ = [
     "FaqEntry",
     "FaqStatus",
     "IdentityProvider",
+    "InboundMail",
+    "InboundStatus",
     "KnownDevice",
     "KycStatus",
     "LinkPurpose",

@@ -57,6 +57,8 @@ class Client(SQLModel, table=True):
         sa.Index("ix_client_risk_net_worth_reporting", "risk_category", "net_worth_reporting"),
         sa.Index("ix_client_net_worth_reporting", "net_worth_reporting"),
         sa.Index("ix_client_aum_reporting", "aum_reporting"),
+        # The mail intake finds a sender's client by address, case-insensitively.
+        sa.Index("ix_client_email_lower", sa.text("lower(email)")),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -124,6 +126,8 @@ class Client(SQLModel, table=True):
     merged_into_id: int | None = Field(
         default=None, foreign_key="client.id", index=True, ondelete="SET NULL"
     )
+    # False for a client the mail intake created from an unknown sender: an agent confirms it.
+    verified: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()
     deleted_at: datetime | None = timestamp_field(nullable=True, default_now=False)

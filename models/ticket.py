@@ -152,6 +152,8 @@ class Ticket(SQLModel, table=True):
             ARRAY(sa.String(40)), nullable=False, server_default=sa.text("'{}'::varchar[]")
         ),
     )
+    # The mailbox an email ticket came in through: replies go out from it.
+    mailbox_id: int | None = Field(default=None, foreign_key="mailbox.id", ondelete="SET NULL")
 
 
 class TicketMessage(SQLModel, table=True):
@@ -190,6 +192,10 @@ class TicketMessage(SQLModel, table=True):
     channel: str = enum_field(Channel, Channel.AGENT)
     external_message_id: str | None = Field(default=None, sa_type=sa.String(998), index=True)
     in_reply_to: str | None = Field(default=None, sa_type=sa.String(998))
+    # A received mail's References header (space-separated Message-IDs), for threading replies.
+    references: str | None = Field(default=None, sa_type=sa.Text)
+    # The quoted history and signature of a received mail, folded away on the timeline.
+    quoted_text: str | None = Field(default=None, sa_type=sa.Text)
     created_at: datetime = timestamp_field(index=True)
 
 
@@ -203,6 +209,9 @@ class Attachment(SQLModel, table=True):
     size_bytes: int = Field(sa_type=sa.BigInteger)
     sha256: str = Field(sa_type=sa.String(64), index=True)
     storage_path: str = Field(sa_type=sa.String(1024))
+    # A mail's inline image (`cid:` in its HTML): shown in the message, not only listed.
+    content_id: str | None = Field(default=None, sa_type=sa.String(255))
+    is_inline: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     created_at: datetime = timestamp_field()
 
 

@@ -44,3 +44,24 @@ def db(database_url: str) -> Iterator[str]:
 
     sla.ensure_default_targets()
     yield database_url
+
+
+@pytest.fixture(scope="session")
+def dovecot():
+    """A real Dovecot IMAP server for the run (tests/mail_servers.py); each test adds its own
+    users with `dovecot.add_user(...)`."""
+    from tests.mail_servers import DovecotServer, dovecot_available
+
+    if not dovecot_available():
+        pytest.skip("Dovecot is not installed (apt-get install dovecot-imapd)")
+    server = DovecotServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def mail_account(db, dovecot):
+    """A fresh Dovecot user (its own empty INBOX) for one test."""
+    import uuid
+
+    return dovecot.add_user(f"support-{uuid.uuid4().hex[:8]}@firm.example")

@@ -43,6 +43,7 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
             routes.USERS,
             routes.AI_SETTINGS,
             routes.FAQ_ADMIN,
+            routes.MAILBOXES,
         },
         "agent": {routes.TICKETS, routes.WORKSPACE, routes.CLIENTS, routes.SEGMENTS},
         "marketing": {routes.CLIENTS, routes.SEGMENTS},

@@ -31,6 +31,7 @@ class Action(StrEnum):
     MANAGE_AI = "manage_ai"  # LLM settings; confidential (managers-only) retrieval sources
     MANAGE_CURRENCY_RATES = "manage_currency_rates"  # reporting currency and exchange rates
     MANAGE_FAQ = "manage_faq"  # write, publish and unpublish help centre entries
+    MANAGE_MAILBOXES = "manage_mailboxes"  # IMAP/SMTP accounts, their tests and failed imports
 
 
 _STAFF_TICKETS = {

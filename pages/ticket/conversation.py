@@ -117,6 +117,43 @@ def _delivery(message: MessageRow) -> rx.Component:
     )
 
 
+def _inline_image(item: AttachmentRow) -> rx.Component:
+    """An image the mail showed in its text (cid:), shown as the sender meant it."""
+    return rx.el.a(
+        rx.image(
+            src=item.url,
+            alt=item.filename,
+            max_width="min(100%, 480px)",
+            max_height="360px",
+            border_radius="4px",
+        ),
+        href=item.url,
+        reload_document=True,
+        title=item.filename,
+        class_name="inline-image",
+    )
+
+
+def _folded(text: rx.Var[str]) -> rx.Component:
+    """Quoted history and signature of a mail: folded away, one click (or Enter) to open."""
+    return rx.el.details(
+        rx.el.summary(
+            rx.text("Show quoted text", size="1", color_scheme="gray", as_="span"),
+            cursor="pointer",
+        ),
+        rx.text(
+            text,
+            white_space="pre-wrap",
+            size="1",
+            color_scheme="gray",
+            overflow_wrap="anywhere",
+            padding_top="0.25rem",
+        ),
+        class_name="quoted-text",
+        padding_top="0.5rem",
+    )
+
+
 def message_bubble(message: MessageRow) -> rx.Component:
     kind = rx.cond(
         message.is_internal,
@@ -171,6 +208,16 @@ def message_bubble(message: MessageRow) -> rx.Component:
             # Long unbroken runs (URLs, IBANs) wrap inside the bubble.
             overflow_wrap="anywhere",
         ),
+        rx.cond(
+            message.inline_images.length() > 0,
+            rx.hstack(
+                rx.foreach(message.inline_images, _inline_image),
+                wrap="wrap",
+                spacing="2",
+                padding_top="0.5rem",
+            ),
+        ),
+        rx.cond(message.quoted_text != "", _folded(message.quoted_text)),
         rx.cond(
             message.attachments.length() > 0,
             rx.hstack(

@@ -1,1 +1,2 @@
-"""Email channel: mail in (IMAP) and mail out (outbox)."""
+"""The email channel: mailboxes and their IMAP/SMTP connections, mail in (the intake) and mail out
+(the outbox)."""

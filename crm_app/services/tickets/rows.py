@@ -66,6 +66,9 @@ class MessageRow:
     delivery_status: str = ""
     delivery_error: str = ""
     delivery_attempts: int = 0
+    # A received mail: its quoted history and signature (folded), and its inline images.
+    quoted_text: str = ""
+    inline_images: list[AttachmentRow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -43,7 +43,7 @@ LEFT JOIN ticket merged ON merged.id = t.merged_into_id
 WHERE t.number = %(number)s
 """
 _TIMELINE_SQL = """
-SELECT m.id, m.sender_kind, m.body_text, m.is_internal, m.channel, m.created_at,
+SELECT m.id, m.sender_kind, m.body_text, m.quoted_text, m.is_internal, m.channel, m.created_at,
        u.name AS author_name, s.label AS sentiment, u.role AS author_role,
        o.status AS delivery_status, o.last_error AS delivery_error,
        o.attempts AS delivery_attempts
@@ -61,7 +61,7 @@ FROM ticket WHERE client_id = %(client_id)s AND id <> %(ticket_id)s
 ORDER BY created_at DESC LIMIT 10
 """
 _ATTACHMENTS_SQL = """
-SELECT a.id, a.message_id, a.filename, a.size_bytes
+SELECT a.id, a.message_id, a.filename, a.size_bytes, a.is_inline
 FROM attachment a JOIN ticket_message m ON m.id = a.message_id
 WHERE m.ticket_id = %(ticket_id)s {public}
 ORDER BY a.id
@@ -102,12 +102,15 @@ def get_ticket(actor: Actor, number: int) -> TicketDetail:
                         history_cur = raw.cursor(row_factory=dict_row)
                         history_cur.execute(_HISTORY_SQL, {**_HISTORY_PARAMS, **params})
                 message_rows = messages_cur.fetchall()
-                files = attachments.group_by_message(files_cur.fetchall())
+                file_rows = files_cur.fetchall()
+                # A mail's inline (cid:) images show in the message; the rest are listed.
+                files = attachments.group_by_message([r[:4] for r in file_rows if not r[4]])
+                inline = attachments.group_by_message([r[:4] for r in file_rows if r[4]])
                 other_rows = others_cur.fetchall() if staff and t["client_id"] is not None else []
                 history_rows = history_cur.fetchall() if staff else []
         finally:
             raw.rollback()
-    return _detail(actor, staff, t, message_rows, files, other_rows, history_rows)
+    return _detail(actor, staff, t, message_rows, files, other_rows, history_rows, inline)
 
 
 def _detail(
@@ -118,9 +121,10 @@ def _detail(
     files: dict[int, list],
     other_rows: list[dict[str, Any]],
     history_rows: list[dict[str, Any]],
+    inline: dict[int, list] | None = None,
 ) -> TicketDetail:
     client_id, client_name = t["client_id"], t["client_name"] or ""
-    messages = [_message(m, client_name, staff, files) for m in message_rows]
+    messages = [_message(m, client_name, staff, files, inline or {}) for m in message_rows]
     profile = None
     if staff and client_id is not None:
         finances = can(actor, Action.VIEW_CLIENT_FINANCES)
@@ -186,7 +190,11 @@ def _detail(
 
 
 def _message(
-    m: dict[str, Any], client_name: str, staff: bool, files: dict[int, list]
+    m: dict[str, Any],
+    client_name: str,
+    staff: bool,
+    files: dict[int, list],
+    inline: dict[int, list] | None = None,
 ) -> MessageRow:
     kind, author = m["sender_kind"], m["author_name"]
     # A client message written by staff is a call or visit the agent logged.
@@ -213,6 +221,8 @@ def _message(
         delivery_status=(m["delivery_status"] or "") if staff else "",
         delivery_error=(m["delivery_error"] or "") if staff else "",
         delivery_attempts=(m["delivery_attempts"] or 0) if staff else 0,
+        quoted_text=m.get("quoted_text") or "",
+        inline_images=(inline or {}).get(m["id"], []),
     )
 
 
