@@ -21,6 +21,10 @@ CURRENCY_RATES = "/settings/currency-rates"
 SEGMENTS = "/segments"
 USERS = "/users"
 AI_SETTINGS = "/settings/ai"
+ARCHIVES = "/settings/archives"
+KNOWLEDGE = "/knowledge"
+ARCHIVE_MESSAGE_PREFIX = "/knowledge/messages/"
+ARCHIVE_MESSAGE = "/knowledge/messages/[document_id]"
 PORTAL = "/portal"
 API_AUTH_LOGIN = "/api/auth/login"
 API_AUTH_SETUP = "/api/auth/setup"
@@ -50,3 +54,8 @@ def client(client_id: Any) -> Any:
 
 def attachment(attachment_id: int | str) -> str:
     return API_ATTACHMENT.format(attachment_id=attachment_id)
+
+
+def archive_message(document_id: Any) -> Any:
+    """`/knowledge/messages/<document id>`: the viewer of an archived message."""
+    return _under(ARCHIVE_MESSAGE_PREFIX, document_id)

@@ -33,7 +33,10 @@ def upgrade() -> None:
             nullable=True,
         ),
         sa.Column(
-            "client_id", sa.Integer(), sa.ForeignKey("client.id", ondelete="SET NULL"), nullable=True
+            "client_id",
+            sa.Integer(),
+            sa.ForeignKey("client.id", ondelete="SET NULL"),
+            nullable=True,
         ),
         sa.Column("confidentiality", sa.String(32), nullable=False),
         sa.Column("source", sa.String(32), nullable=False),
@@ -105,6 +108,13 @@ def upgrade() -> None:
     op.create_index("ix_archive_message_archive_id", "archive_message", ["archive_id"])
     op.create_index("ix_archive_message_document_id", "archive_message", ["document_id"])
     op.create_index("ix_archive_message_dedup_key", "archive_message", ["dedup_key"])
+    op.create_index(
+        "ix_retrieval_document_participants",
+        "retrieval_document",
+        ["participants"],
+        postgresql_using="gin",
+        postgresql_ops={"participants": "jsonb_path_ops"},
+    )
     op.create_table(
         "archive_policy",
         sa.Column("id", sa.Integer(), primary_key=True),
@@ -115,6 +125,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("archive_policy")
+    op.drop_index("ix_retrieval_document_participants", table_name="retrieval_document")
     op.drop_table("archive_message")
     op.drop_table("archive_item_error")
     op.drop_table("archive")
