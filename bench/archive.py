@@ -26,7 +26,12 @@ NAMES = ["Ada Lovelace", "Grace Hopper", "Alan Turing", "Emmy Noether", "Carl Ga
 
 
 def message_bytes(
-    index: int, *, domain: str = "bank.example", attachment_bytes: int = 0, seed: int = 0
+    index: int,
+    *,
+    domain: str = "bank.example",
+    sender_domain: str = "client.example",
+    attachment_bytes: int = 0,
+    seed: int = 0,
 ) -> bytes:
     rng = random.Random(seed * 1_000_003 + index)
     name = NAMES[index % len(NAMES)]
@@ -38,10 +43,10 @@ def message_bytes(
         "year": 2015 + index % 10,
     }
     mail = EmailMessage()
-    mail["From"] = f"{name} <{name.split()[0].lower()}@client.example>"
+    mail["From"] = f"{name} <{name.split()[0].lower()}@{sender_domain}>"
     mail["To"] = "Advisory Desk <desk@firm.example>"
     mail["Subject"] = subject.format(**values)
-    mail["Date"] = format_datetime(datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=index))
+    mail["Date"] = format_datetime(datetime(2020, 1, 1, tzinfo=UTC) + timedelta(hours=13 * index))
     mail["Message-ID"] = f"<gen-{seed}-{index}@{domain}>"
     mail.set_content(f"Dear advisor,\n\n{body.format(**values)}\n\nMessage {index}.\n\n{name}")
     if attachment_bytes:
@@ -69,13 +74,16 @@ def write_mbox(
     attachment_bytes: int = 0,
     seed: int = 0,
     target_bytes: int | None = None,
+    sender_domain: str = "client.example",
 ) -> int:
     """Write `count` messages (or until the file reaches `target_bytes`); returns how many."""
     written = 0
     with path.open("wb") as handle:
         index = start
         while written < count and (target_bytes is None or handle.tell() < target_bytes):
-            raw = message_bytes(index, attachment_bytes=attachment_bytes, seed=seed)
+            raw = message_bytes(
+                index, attachment_bytes=attachment_bytes, seed=seed, sender_domain=sender_domain
+            )
             raw = raw.replace(b"\nFrom ", b"\n>From ")
             handle.write(b"From desk@firm.example Thu Jan  1 00:00:00 2020\n" + raw + b"\n")
             written += 1
