@@ -28,10 +28,12 @@ NAV: tuple[NavEntry, ...] = (
         Action.VIEW_TICKETS,
         "Helpdesk",
     ),
+    NavEntry(routes.KNOWLEDGE, "Knowledge", "book-open", Action.VIEW_TICKETS, "Helpdesk"),
     NavEntry(routes.CLIENTS, "Clients", "users", Action.VIEW_CLIENTS, "Clients"),
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
     NavEntry(routes.AI_SETTINGS, "AI settings", "sparkles", Action.MANAGE_AI, "Settings"),
+    NavEntry(routes.ARCHIVES, "Archives", "archive", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

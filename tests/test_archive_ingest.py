@@ -262,9 +262,11 @@ def test_agent_may_import_only_when_a_manager_allows_it(db, tmp_path):
     with pytest.raises(PermissionDenied):
         archives.queue_archive(agent, mbox)
     archives.set_agents_may_import(manager, True)
-    assert archives.queue_archive(agent, mbox) > 0
+    assert archives.queue_archive(agent, mbox, source="upload") > 0
     with pytest.raises(PermissionDenied):
-        archives.queue_archive(agent, mbox, confidential=True)
+        archives.queue_archive(agent, mbox, source="upload", confidential=True)
+    with pytest.raises(PermissionDenied):  # the server's disk is for managers alone
+        archives.queue_archive(agent, mbox)
 
 
 def test_import_archive_command_twice_stores_nothing_new(db, tmp_path):

@@ -52,7 +52,9 @@ def test_knowledge_hits_carry_provenance_and_open_in_the_viewer(library):
     assert hit.link == f"/knowledge/messages/{hit.document_id}"
     view = archives.get_archived_message(agent, hit.document_id)
     assert view.subject == hit.title and "SWIFT" in view.body
-    assert view.to == "Advisory Desk <desk@firm.example>" and view.archive_labels == ["Desk 2020"]
+    assert view.recipients == "Advisory Desk <desk@firm.example>" and view.archive_labels == [
+        "Desk 2020"
+    ]
 
 
 def test_clients_and_marketing_cannot_search_or_read_archives(library):

@@ -10,6 +10,7 @@ reading and writes each batch through `store_batch` here.
 from __future__ import annotations
 
 import hashlib
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -72,6 +73,7 @@ class ArchiveRow:
     bytes_done: int
     progress_percent: int
     eta_seconds: int | None
+    eta_text: str
     error: str
     created_at: str
     finished_at: str
@@ -90,7 +92,7 @@ class ArchivedMessageView:
     document_id: int
     subject: str
     sender: str
-    to: str
+    recipients: str
     cc: str
     date: str
     message_id: str
@@ -183,6 +185,8 @@ def queue_archive(
         actor = _require_archive_manager(session, actor)
         if confidential and not can(actor, Action.MANAGE_AI):
             raise PermissionDenied("Only managers may mark an archive managers-only.")
+        if source == ArchiveSource.SERVER_PATH and not can(actor, Action.MANAGE_AI):
+            raise PermissionDenied("Only managers may import a file from the server's disk.")
         if not path.is_absolute():
             raise InvalidInput("Give the archive's full path on the server.")
         if not path.is_file():
@@ -246,6 +250,16 @@ def _progress(archive: Archive) -> int:
     return min(99, int(100 * archive.bytes_done / archive.bytes_total))
 
 
+def _say_eta(seconds: int | None) -> str:
+    if seconds is None:
+        return ""
+    if seconds < 90:
+        return f"about {max(seconds, 1)} s left"
+    if seconds < 5400:
+        return f"about {round(seconds / 60)} min left"
+    return f"about {seconds / 3600:.1f} h left"
+
+
 def _row(archive: Archive, client_name: str, owner_name: str) -> ArchiveRow:
     assert archive.id is not None
     return ArchiveRow(
@@ -268,6 +282,7 @@ def _row(archive: Archive, client_name: str, owner_name: str) -> ArchiveRow:
         bytes_done=archive.bytes_done,
         progress_percent=_progress(archive),
         eta_seconds=_eta(archive),
+        eta_text=_say_eta(_eta(archive)),
         error=archive.error or "",
         created_at=archive.created_at.isoformat(timespec="seconds"),
         finished_at=archive.finished_at.isoformat(timespec="seconds")
@@ -744,7 +759,7 @@ def get_archived_message(actor: Actor | None, document_id: int) -> ArchivedMessa
             document_id=document_id,
             subject=doc.title,
             sender=_addresses([sender]) if sender else "",
-            to=_addresses(meta.get("to") or []),
+            recipients=_addresses(meta.get("to") or []),
             cc=_addresses(meta.get("cc") or []),
             date=doc.occurred_at.isoformat(timespec="minutes") if doc.occurred_at else "",
             message_id=meta.get("message_id") or "",
@@ -802,3 +817,90 @@ def client_correspondence(
             )
             for row in rows
         ], int(total)
+
+
+# --- uploads ----------------------------------------------------------------------------------
+
+ARCHIVE_UPLOAD_MAX_BYTES = 64 << 30  # one archive file; PSTs of tens of GB exist
+ARCHIVE_UPLOAD_MAX_FILES = 20
+
+
+@dataclass
+class ArchiveUploadOptions:
+    label: str = ""
+    client_email: str = ""
+    confidential: bool = False
+
+
+class ArchiveUpload:
+    """Streams one upload request's files to disk chunk by chunk (never whole in memory), then
+    queues each as an archive. Permission is checked before the first byte is written."""
+
+    def __init__(self, actor: Actor, options: ArchiveUploadOptions) -> None:
+        with session_scope() as session:
+            self.actor = _require_archive_manager(session, actor)
+        if options.confidential and not can(self.actor, Action.MANAGE_AI):
+            raise PermissionDenied("Only managers may mark an archive managers-only.")
+        self.options = options
+        self.client_id = find_client_by_email(self.actor, options.client_email)
+        self._files: dict[str, tuple[Path, Any]] = {}
+        self._sizes: dict[str, int] = {}
+
+    def write(self, file_name: str, offset: int, data: bytes) -> None:
+        name = Path(str(file_name or "archive")).name[:300]
+        if name not in self._files:
+            if not name.lower().endswith(ARCHIVE_SUFFIXES):
+                raise InvalidInput(f"{name}: choose a PST, OST, mbox or EML file.")
+            if len(self._files) >= ARCHIVE_UPLOAD_MAX_FILES:
+                raise InvalidInput(f"Upload at most {ARCHIVE_UPLOAD_MAX_FILES} files at once.")
+            path = upload_dir() / f"{uuid.uuid4().hex}{Path(name).suffix.lower()}.part"
+            self._files[name] = (path, path.open("wb"))
+            self._sizes[name] = 0
+        path, handle = self._files[name]
+        if offset != self._sizes[name]:
+            handle.seek(offset)
+        handle.write(data)
+        self._sizes[name] = max(self._sizes[name], offset + len(data))
+        if self._sizes[name] > ARCHIVE_UPLOAD_MAX_BYTES:
+            raise InvalidInput(f"{name}: an archive may be at most 64 GB; name a server path.")
+
+    def finish(self) -> list[int]:
+        ids = []
+        for name, (path, handle) in self._files.items():
+            handle.close()
+            final = path.with_suffix("")  # drop ".part"
+            path.replace(final)
+            ids.append(
+                queue_archive(
+                    self.actor,
+                    final,
+                    label=self.options.label,
+                    client_id=self.client_id,
+                    confidential=self.options.confidential,
+                    source=ArchiveSource.UPLOAD,
+                    file_name=name,
+                )
+            )
+        self._files.clear()
+        return ids
+
+    def abort(self) -> None:
+        for path, handle in self._files.values():
+            handle.close()
+            path.unlink(missing_ok=True)
+        self._files.clear()
+
+
+def find_client_by_email(actor: Actor | None, email: str) -> int | None:
+    """The client an archive concerns, named by email (empty: none)."""
+    email = (email or "").strip().lower()
+    if not email:
+        return None
+    require(actor, Action.VIEW_CLIENTS)
+    with session_scope() as session:
+        found = session.execute(
+            select(Client.id).where(func.lower(Client.email) == email).limit(1)
+        ).scalar()
+        if found is None:
+            raise InvalidInput(f"No client has the email {email}.")
+        return int(found)
