@@ -36,7 +36,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 QUEUE_RECORDS = 256  # parsed records waiting for the consumer: bounds memory
-EMBED_BATCH_CHUNKS = 128  # chunks embedded (and stored) per batch
+EMBED_BATCH_CHUNKS = 64  # chunks embedded (and stored) per batch: a kill loses at most one
+EMBED_FORWARD_BATCH = 8  # texts per model forward pass (memory, see `_embedder`)
 MAX_BATCH_MESSAGES = 512  # duplicates cost no embedding: still commit often
 MAX_BATCH_SECONDS = 5.0
 CHUNK_TOKENS = 180  # whitespace tokens per chunk: about the model's 256 word pieces
@@ -122,34 +123,84 @@ def _attachment_text(location: str | None, content_type: str, filename: str | No
 # --- reading a file as (position, record, bytes done) -----------------------------------------
 
 
-def _count_pst_items(path: str) -> int:
-    """Messages in a PST, from its folder tables (run in a child: pypff is C)."""
+PR_PST_PASSWORD = 0x67FF  # message store property: CRC-32 of the password, 0 when none
+
+
+def _inspect_pst(path: str) -> tuple[int, bool]:
+    """(messages in a PST from its folder tables, whether it is password-protected); run in a
+    child process: pypff is C."""
     import pypff
 
     pst = pypff.file()
     pst.open(path)
     try:
+        protected = False
+        with contextlib.suppress(Exception):  # no message store record: no password
+            for record_set in pst.get_message_store().record_sets:
+                for entry in record_set.entries:
+                    if entry.entry_type == PR_PST_PASSWORD and entry.get_data_as_integer():
+                        protected = True
         total, stack = 0, [pst.get_root_folder()]
         while stack:
             folder = stack.pop()
             total += folder.number_of_sub_messages
             stack.extend(folder.get_sub_folder(i) for i in range(folder.number_of_sub_folders))
-        return total
+        return total, protected
     finally:
         pst.close()
 
 
-def pst_item_estimate(path: str, timeout: float = 60.0) -> int | None:
-    """How many items a PST holds, for the progress bar; None when that cannot be told."""
-    import multiprocessing
-
-    context = multiprocessing.get_context("spawn")
-    with contextlib.suppress(Exception), context.Pool(1) as pool:
-        return int(pool.apply_async(_count_pst_items, (path,)).get(timeout))
-    return None
+PASSWORD_MESSAGE = (
+    "The PST file is password-protected: remove its password in Outlook (Account Settings > "
+    "Data Files > Settings > Change Password) and import it again."
+)
 
 
-def iter_positions(path: Path, sink: Any, start: int) -> Iterator[tuple[int, Any, int]]:
+class Readers:
+    """The child processes one drain reuses from archive to archive: a PST reader and a
+    one-process pool that counts a PST's items for the progress bar (pypff is C: never in
+    this process). Spawning them costs seconds, so each is made once, when first needed."""
+
+    def __init__(self) -> None:
+        self._pst: Any = None
+        self._pool: Any = None
+
+    def pst_reader(self, sink: Any) -> Any:
+        from ingest.pst import PstReader
+
+        if self._pst is None:
+            self._pst = PstReader(sink=sink, workers=1)
+        self._pst.sink = sink  # sent with each file to the child
+        return self._pst
+
+    def pst_items(self, path: str, timeout: float = 120.0) -> tuple[int | None, bool]:
+        """How many messages a PST holds (None when that cannot be told), and whether it is
+        password-protected."""
+        import multiprocessing
+
+        try:
+            if self._pool is None:
+                self._pool = multiprocessing.get_context("spawn").Pool(1, maxtasksperchild=20)
+            count, protected = self._pool.apply_async(_inspect_pst, (path,)).get(timeout)
+            return int(count), bool(protected)
+        except Exception:  # a damaged file: the reader words the error
+            if self._pool is not None:
+                self._pool.terminate()
+                self._pool = None
+            return None, False
+
+    def close(self) -> None:
+        if self._pst is not None:
+            self._pst.close()
+            self._pst = None
+        if self._pool is not None:
+            self._pool.terminate()
+            self._pool = None
+
+
+def iter_positions(
+    path: Path, sink: Any, start: int, readers: Readers
+) -> Iterator[tuple[int, Any, int]]:
     """(position, record, bytes read so far) for every record of the file from `start` on.
 
     Positions count every record (message, non-mail item, error) in the file's walk order,
@@ -190,19 +241,19 @@ def iter_positions(path: Path, sink: Any, start: int) -> Iterator[tuple[int, Any
                     )
                 yield position, record, done
         return
-    estimate = pst_item_estimate(str(path)) if actual is SourceKind.PST else None
-    if actual is SourceKind.PST:
-        from ingest.pst import PstReader
-
-        reader_cm: Any = PstReader(sink=sink, workers=1)
-    else:
-        reader_cm = contextlib.nullcontext(None)
-    with reader_cm as reader:
-        for position, record in enumerate(iter_file(path, sink=sink, pst_reader=reader)):
-            if position < start:
-                continue
-            done = int(size * min(1.0, (position + 1) / estimate)) if estimate else 0
-            yield position, record, done
+    estimate, protected = (
+        readers.pst_items(str(path)) if actual is SourceKind.PST else (None, False)
+    )
+    if protected:
+        yield start, ItemError(PASSWORD_MESSAGE, Provenance(str(path), SourceKind.PST),
+                               fatal_for_file=True), 0  # fmt: skip
+        return
+    reader = readers.pst_reader(sink) if actual is SourceKind.PST else None
+    for position, record in enumerate(iter_file(path, sink=sink, pst_reader=reader)):
+        if position < start:
+            continue
+        done = int(size * min(1.0, (position + 1) / estimate)) if estimate else 0
+        yield position, record, done
 
 
 # --- the producer thread ----------------------------------------------------------------------
@@ -343,11 +394,33 @@ def _message_input(message: Any, position: int) -> Any:
     )
 
 
+def _embedder(provider: Any) -> Callable[[list[str]], Any]:
+    """The provider's embed, and for the offline model small forward batches: its activation
+    memory grows with the batch (attention is batch x heads x tokens^2), so 8 keeps the job's
+    memory flat at no cost in speed on CPU."""
+    from crm_app.ai.embeddings import LocalMiniLM, local_encoder
+
+    if not isinstance(provider, LocalMiniLM):
+        return provider.embed
+    encoder = local_encoder()
+    encoder.encode(["warm up"], batch_size=1)
+    _return_freed_memory()  # the model's build leaves freed heap behind
+    return lambda texts: encoder.encode(texts, batch_size=EMBED_FORWARD_BATCH)
+
+
+def _return_freed_memory() -> None:
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def ingest_archive(
     archive_id: int,
     *,
     provider: Any = None,
     progress: Progress | None = None,
+    readers: Readers | None = None,
 ) -> ArchiveResult:
     """Read one claimed archive to its end (or its cancellation), batch by batch."""
     from crm_app.ai.embeddings import get_provider
@@ -358,6 +431,9 @@ def ingest_archive(
     from models.base import utcnow
 
     provider = provider or get_provider()
+    embed = _embedder(provider)
+    own_readers = readers is None
+    readers = readers or Readers()
     with session_scope() as session:
         archive = session.get(Archive, archive_id)
         if archive is None:
@@ -374,7 +450,7 @@ def ingest_archive(
         if not path.is_file():
             fatal = f"The file is no longer there: {path}"
         else:
-            producer = _Producer(iter_positions(path, TextAttachmentSink(scratch), start))
+            producer = _Producer(iter_positions(path, TextAttachmentSink(scratch), start, readers))
             pending: list[Any] = []
             errors: list[tuple[int | None, str | None, str, bool]] = []
             counts = {"attachments": 0, "skipped": 0}
@@ -396,7 +472,7 @@ def ingest_archive(
                         m.chunks = []  # known: linked, never embedded again
                     seen.add(ref)
                     texts.extend(m.chunks)
-                vectors = provider.embed(texts) if texts else []
+                vectors = embed(texts) if texts else []
                 offset = 0
                 for m in pending:
                     m.vectors = [v.tolist() for v in vectors[offset : offset + len(m.chunks)]]
@@ -463,6 +539,8 @@ def ingest_archive(
     finally:
         if producer is not None:
             producer.stop()
+        if own_readers:
+            readers.close()
         for leftover in scratch.glob("*"):
             leftover.unlink(missing_ok=True)
         with contextlib.suppress(OSError):
@@ -486,8 +564,8 @@ def ingest_archive(
 def _explain(message: str) -> str:
     """The archive's error in words an operator can act on (the messages read before it stay)."""
     lowered = message.lower()
-    if "password" in lowered or "encrypt" in lowered:
-        return f"The file is password-protected or encrypted and could not be read: {message}"
+    if message == PASSWORD_MESSAGE:
+        return message
     if "crashed" in lowered or "unable to open" in lowered or "not a pst" in lowered:
         return f"The file is damaged or not what its name says: {message}"
     return message
@@ -548,8 +626,11 @@ def drain(
 ) -> list[ArchiveResult]:
     """Import archive after archive until none is left (or `seconds` have passed: no new claim
     after that)."""
+    from crm_app.ai.embeddings import get_provider
     from crm_app.db import get_engine
 
+    provider = provider or get_provider()
+    readers = Readers()
     results: list[ArchiveResult] = []
     deadline = time.monotonic() + seconds if seconds else None
     engine = get_engine()
@@ -562,7 +643,9 @@ def drain(
             if archive_id is None:
                 break
             try:
-                result = ingest_archive(archive_id, provider=provider, progress=progress)
+                result = ingest_archive(
+                    archive_id, provider=provider, progress=progress, readers=readers
+                )
             finally:
                 import sqlalchemy as sa
 
@@ -585,6 +668,7 @@ def drain(
                 },
             )
     finally:
+        readers.close()
         lock_conn.invalidate()
         lock_conn.close()
     return results

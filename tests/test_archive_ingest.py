@@ -284,3 +284,13 @@ def test_import_archive_command_twice_stores_nothing_new(db, tmp_path):
     assert summaries[1] == {"files": 1, "messages_stored": 0, "duplicates_linked": 5, "errors": 0}
     per_file = json.loads(runs[0].stdout.strip().splitlines()[0])
     assert per_file["file"] == str(mbox) and per_file["status"] == "done"
+
+
+def test_password_protected_pst_ends_with_a_clear_error(db, monkeypatch):
+    assert pst_ingest._inspect_pst(str(SAMPLE_PST)) == (14, False)  # read in a child normally
+    monkeypatch.setattr(pst_ingest.Readers, "pst_items", lambda self, path: (14, True))
+    archive_id = archives.queue_archive(SYSTEM, SAMPLE_PST)
+    pst_ingest.drain(only=[archive_id])
+    archive = _archive(archive_id)
+    assert archive.status == "failed" and archive.error == pst_ingest.PASSWORD_MESSAGE
+    assert "password" in archive.error and archive.messages == 0
