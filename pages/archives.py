@@ -332,6 +332,16 @@ def _intake() -> rx.Component:
                 width="100%",
                 cursor="pointer",
             ),
+            rx.text(
+                "Files dropped now are labelled \u201c",
+                rx.cond(s.label != "", s.label, "by their file name"),
+                "\u201d",
+                rx.cond(s.confidential, ", managers only", ", for all staff"),
+                ".",
+                size="1",
+                color_scheme="gray",
+                id="archive-intake-summary",
+            ),
             rx.cond(s.uploading, rx.hstack(rx.spinner(size="1"), rx.text("Uploading…", size="2"))),
             form_error(s.upload_error),
             rx.cond(

@@ -26,6 +26,10 @@ def test_manager_uploads_a_pst_follows_the_import_and_opens_a_cited_message(
     expect(page).to_have_url(re.compile(r"/settings/archives$"), timeout=TIMEOUT)
     expect(page.get_by_text("No archives yet")).to_be_visible(timeout=TIMEOUT)
     page.locator("#archive-label").fill("Partner mailbox 2011")
+    # The server has the label before the files go (the upload reads it from the page state).
+    expect(page.locator("#archive-intake-summary")).to_contain_text(
+        "Partner mailbox 2011", timeout=TIMEOUT
+    )
     page.locator("#archive-upload input[type=file]").set_input_files(str(SAMPLE_PST))
     row = page.locator(".archive-row", has_text="Partner mailbox 2011")
     expect(row).to_contain_text("queued", timeout=TIMEOUT)
