@@ -3,6 +3,8 @@
 migrate          upgrade the database to the latest schema
 create-manager   create the first manager on an empty instance (scripted installs)
 seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
+import-archive   import PST/OST, mbox or EML files into the knowledge store (foreground)
+search-knowledge search tickets, FAQ and archived mail as the suggested replies do
 """
 
 from __future__ import annotations
@@ -89,6 +91,24 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _import_archive(args: argparse.Namespace) -> int:
+    from crm_app.tools.archive_import import import_archives
+
+    return import_archives(
+        args.paths,
+        label=args.label,
+        confidential=args.confidential,
+        client_id=args.client,
+        as_json=args.json,
+    )
+
+
+def _search_knowledge(args: argparse.Namespace) -> int:
+    from crm_app.tools.archive_import import search_knowledge
+
+    return search_knowledge(args.query, limit=args.limit, as_email=args.as_email, as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crm_app.cli",
@@ -118,6 +138,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="password for the demo staff (default: the documented demo one)",
     )
     demo.set_defaults(run=_seed_demo)
+    archive = commands.add_parser(
+        "import-archive",
+        help="queue PST/OST, mbox or EML files (or folders of them) and import them now",
+    )
+    archive.add_argument("paths", nargs="+", metavar="PATH")
+    archive.add_argument("--label", default="", help="a label for the archive(s)")
+    archive.add_argument(
+        "--confidential", action="store_true", help="managers only (never shown to agents)"
+    )
+    archive.add_argument("--client", type=int, default=None, help="id of the client it concerns")
+    archive.add_argument(
+        "--json", action="store_true", help="one JSON object per file, then a summary object"
+    )
+    archive.set_defaults(run=_import_archive)
+    knowledge = commands.add_parser(
+        "search-knowledge", help="the top knowledge hits for a question, with their provenance"
+    )
+    knowledge.add_argument("query")
+    knowledge.add_argument("--limit", type=int, default=10)
+    knowledge.add_argument(
+        "--as-email", default=None, help="search as this user (their permissions apply)"
+    )
+    knowledge.add_argument("--json", action="store_true", help="one JSON object per hit")
+    knowledge.set_defaults(run=_search_knowledge)
     return parser
 
 

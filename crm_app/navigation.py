@@ -38,6 +38,7 @@ NAV: tuple[NavEntry, ...] = (
         Action.VIEW_TICKETS,
         "Helpdesk",
     ),
+    NavEntry(routes.KNOWLEDGE, "Knowledge", "book-open", Action.VIEW_TICKETS, "Helpdesk"),
     NavEntry(routes.CLIENTS, "Clients", "users", Action.VIEW_CLIENTS, "Clients"),
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
@@ -45,6 +46,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.FAQ_ADMIN, "Help centre FAQ", "book-open", Action.MANAGE_FAQ, "Settings"),
     *_local_mail(),
     NavEntry(routes.MAILBOXES, "Mailboxes", "mail", Action.MANAGE_MAILBOXES, "Settings"),
+    NavEntry(routes.ARCHIVES, "Archives", "archive", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

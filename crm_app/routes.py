@@ -23,6 +23,10 @@ USERS = "/users"
 AI_SETTINGS = "/settings/ai"
 SENT_MAIL = "/settings/sent-mail"
 MAILBOXES = "/settings/mailboxes"
+ARCHIVES = "/settings/archives"
+KNOWLEDGE = "/knowledge"
+ARCHIVE_MESSAGE_PREFIX = "/knowledge/messages/"
+ARCHIVE_MESSAGE = "/knowledge/messages/[document_id]"
 PORTAL = "/portal"
 PORTAL_NEW = "/portal/new"
 PORTAL_TICKET = "/portal/tickets/[number]"
@@ -69,3 +73,8 @@ def portal_ticket(number: Any) -> Any:
 
 def attachment(attachment_id: int | str) -> str:
     return API_ATTACHMENT.format(attachment_id=attachment_id)
+
+
+def archive_message(document_id: Any) -> Any:
+    """`/knowledge/messages/<document id>`: the viewer of an archived message."""
+    return _under(ARCHIVE_MESSAGE_PREFIX, document_id)

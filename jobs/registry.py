@@ -56,6 +56,15 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             misfire_grace_seconds=max(int(settings.outbox_send_seconds), 30),
         ),
         ScheduledJob(
+            id="pst_ingest",
+            func="jobs.pst_ingest:run",
+            trigger=IntervalTrigger(seconds=30, timezone="UTC"),
+            description="import queued mail archives (PST/OST, mbox, EML) into the knowledge "
+            "store, resuming any whose worker died",
+            run_at_start=True,
+            misfire_grace_seconds=300,
+        ),
+        ScheduledJob(
             id="presence_sweep",
             func="crm_app.services.presence:sweep",
             trigger=IntervalTrigger(minutes=10, timezone="UTC"),

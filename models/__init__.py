@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from models.ai import LlmSettings, MessageSentiment, ReplySuggestion, SuggestionFeedback
+from models.archive import Archive, ArchiveItemError, ArchiveMessage, ArchivePolicy
 from models.audit import AuditLog
 from models.client import (
     Client,
@@ -57,6 +58,10 @@ from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 __all__ = [
     "OPEN_STATUSES",
     "AfterFetch",
+    "Archive",
+    "ArchiveItemError",
+    "ArchiveMessage",
+    "ArchivePolicy",
     "AssignmentSetting",
     "Attachment",
     "AuditLog",

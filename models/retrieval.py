@@ -35,7 +35,16 @@ class Audience(StrEnum):
 
 class RetrievalDocument(SQLModel, table=True):
     __tablename__ = "retrieval_document"
-    __table_args__ = (sa.UniqueConstraint("source_kind", "source_ref"),)
+    __table_args__ = (
+        sa.UniqueConstraint("source_kind", "source_ref"),
+        # Archived correspondence of a client: messages whose participants hold an address.
+        sa.Index(
+            "ix_retrieval_document_participants",
+            "participants",
+            postgresql_using="gin",
+            postgresql_ops={"participants": "jsonb_path_ops"},
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source_kind: str = enum_field(SourceKind, SourceKind.RESOLVED_TICKET, index=True)

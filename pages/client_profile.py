@@ -17,6 +17,7 @@ from crm_app.settings import get_settings
 from crm_app.state import AppState, service_event
 from crm_app.timefmt import when
 from models.client import ClientKind, KycStatus, RiskCategory
+from pages.client_correspondence import ClientCorrespondenceState, correspondence_section
 
 TEXT_FIELDS = (
     "name",
@@ -596,7 +597,12 @@ def _portal_access() -> rx.Component:
     )
 
 
-@signed_in_page(routes.CLIENT, "Client", Action.VIEW_CLIENTS, on_load=[ClientProfileState.load])
+@signed_in_page(
+    routes.CLIENT,
+    "Client",
+    Action.VIEW_CLIENTS,
+    on_load=[ClientProfileState.load, ClientCorrespondenceState.load],
+)
 def client_profile_page() -> rx.Component:
     s = ClientProfileState
     return rx.cond(
@@ -625,6 +631,10 @@ def client_profile_page() -> rx.Component:
                 rx.tabs.list(
                     rx.tabs.trigger("Details", value="details"),
                     rx.cond(s.sees_tickets, rx.tabs.trigger("Tickets", value="tickets")),
+                    rx.cond(
+                        s.sees_tickets,
+                        rx.tabs.trigger("Correspondence", value="correspondence"),
+                    ),
                     rx.tabs.trigger("Campaigns", value="campaigns"),
                     rx.tabs.trigger("Notes", value="notes"),
                     rx.tabs.trigger("History", value="history", id="history-tab"),
@@ -637,6 +647,9 @@ def client_profile_page() -> rx.Component:
                     rx.box(_details_form(s.client), padding_top="1rem"), value="details"
                 ),
                 rx.tabs.content(rx.box(_tickets(), padding_top="1rem"), value="tickets"),
+                rx.tabs.content(
+                    rx.box(correspondence_section(), padding_top="1rem"), value="correspondence"
+                ),
                 rx.tabs.content(
                     rx.box(
                         empty_state(

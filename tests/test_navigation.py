@@ -44,8 +44,16 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
             routes.AI_SETTINGS,
             routes.FAQ_ADMIN,
             routes.MAILBOXES,
+            routes.KNOWLEDGE,
+            routes.ARCHIVES,
         },
-        "agent": {routes.TICKETS, routes.WORKSPACE, routes.CLIENTS, routes.SEGMENTS},
+        "agent": {
+            routes.TICKETS,
+            routes.WORKSPACE,
+            routes.CLIENTS,
+            routes.SEGMENTS,
+            routes.KNOWLEDGE,
+        },
         "marketing": {routes.CLIENTS, routes.SEGMENTS},
         "client": {routes.PORTAL},
     }[role]
