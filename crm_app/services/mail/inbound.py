@@ -464,7 +464,35 @@ def _record(
                 "created_at": now,
             }
         )
-    session.execute(insert(InboundMail), rows)
+    _insert_many(session, InboundMail.__tablename__, rows)
+
+
+def _insert_many(
+    session: Session, table: str, rows: list[dict[str, Any]], returning: Sequence[str] = ()
+) -> list[tuple[Any, ...]]:
+    """Insert `rows` (all with the same keys) with psycopg's pipelined executemany: one short
+    prepared statement per batch, where a multi-row VALUES list would be parsed anew each time.
+    Returns the RETURNING values in the order of `rows`."""
+    if not rows:
+        return []
+    columns = list(rows[0])
+    sql = (
+        f"INSERT INTO {table} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
+        f"VALUES ({', '.join(f'%({c})s' for c in columns)})"
+    )
+    if returning:
+        sql += " RETURNING " + ", ".join(returning)
+    driver = session.connection().connection.driver_connection
+    with driver.cursor() as cursor:
+        cursor.executemany(sql, rows, returning=bool(returning))
+        if not returning:
+            return []
+        found: list[tuple[Any, ...]] = []
+        while True:
+            found.append(cursor.fetchone())
+            if not cursor.nextset():
+                break
+    return found
 
 
 @dataclass
@@ -687,10 +715,7 @@ class _Delivery:
                 row["sla_state"] = SlaState.ON_TRACK.value
             rows.append(row)
         # Rows as plain values, not model instances: a batch opens hundreds of tickets.
-        written = session.execute(
-            insert(Ticket).returning(Ticket.id, Ticket.number, sort_by_parameter_order=True),
-            rows,
-        ).all()
+        written = _insert_many(session, Ticket.__tablename__, rows, ("id", "number"))
         for target, row, (ticket_id, number) in zip(new, rows, written, strict=True):
             target.ticket = _OpenedTicket(ticket_id, number, row["subject"], row["assignee_id"])
         self.result.tickets_created += len(new)
@@ -755,14 +780,10 @@ class _Delivery:
                     "created_at": self.now,
                 }
             )
-        ids = (
-            self.session.execute(
-                insert(TicketMessage).returning(TicketMessage.id, sort_by_parameter_order=True),
-                rows,
-            )
-            .scalars()
-            .all()
-        )
+        ids = [
+            found[0]
+            for found in _insert_many(self.session, TicketMessage.__tablename__, rows, ("id",))
+        ]
         for row, message_id in zip(rows, ids, strict=True):
             row["id"] = message_id
         self.message_rows = {item.mail.uid: rows[i] for i, item in enumerate(self.wanted)}
@@ -770,14 +791,15 @@ class _Delivery:
             return
         for index, attachment in files:
             attachment["message_id"] = ids[index]
-        attachment_ids = (
-            self.session.execute(
-                insert(Attachment).returning(Attachment.id, sort_by_parameter_order=True),
+        attachment_ids = [
+            found[0]
+            for found in _insert_many(
+                self.session,
+                Attachment.__tablename__,
                 [attachment for _, attachment in files],
+                ("id",),
             )
-            .scalars()
-            .all()
-        )
+        ]
         rewritten: dict[int, str] = {}
         for (index, attachment), attachment_id in zip(files, attachment_ids, strict=True):
             html = rewritten.get(index, rows[index]["body_html"])
