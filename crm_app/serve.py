@@ -18,6 +18,7 @@ import time
 
 from crm_app.db import database_url, libpq_url, upgrade_to_head
 from crm_app.logging_setup import configure_logging
+from crm_app.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from crm_app.services import system_mail
 from crm_app.services.sla import ensure_default_targets
 from crm_app.settings import PROJECT_ROOT, get_settings
@@ -31,6 +32,10 @@ def main() -> int:
     upgrade_to_head()
     ensure_default_targets()
     env = {**os.environ, "DATABASE_URL": libpq_url(url)}
+    # Web workers and the jobs process write their metrics samples here; any web worker's
+    # /api/metrics then answers for all of them.
+    metrics_dir = env.setdefault(MULTIPROC_ENV, str(get_settings().data_dir / "metrics"))
+    prepare_multiprocess_dir(metrics_dir)
     sink = None
     if not get_settings().smtp_host:
         mail_dir = get_settings().data_dir / "mail"

@@ -32,6 +32,9 @@
 | `CRM_TRUST_PROXY` | `false` | trust `X-Forwarded-Proto`/`-Host` from a reverse proxy in front of the app |
 | `CRM_ATTACHMENT_MAX_MB` | `25` | largest file an agent may attach to a reply or note |
 | `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
+| `CRM_METRICS_TOKEN` | unset: loopback callers only | bearer token a Prometheus scraper sends to read `/api/metrics` |
+| `CRM_DB_POOL_SIZE`, `CRM_DB_MAX_OVERFLOW` | `10`, `10` | connections each process keeps open to PostgreSQL, and may open beyond that under load |
+| `CRM_DB_STATEMENT_TIMEOUT_MS` | `0` (none) | longest a statement of the app may run before PostgreSQL cancels it |
 """
 
 from __future__ import annotations
@@ -83,6 +86,10 @@ class Settings:
     trust_proxy: bool
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_max_files: int = 10
+    metrics_token: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_statement_timeout_ms: int = 0
 
 
 def _env(name: str, default: str = "") -> str:
@@ -145,4 +152,8 @@ def get_settings() -> Settings:
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
         attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),
         attachment_max_files=int(_env("CRM_ATTACHMENT_MAX_FILES", "10")),
+        metrics_token=_env("CRM_METRICS_TOKEN") or None,
+        db_pool_size=int(_env("CRM_DB_POOL_SIZE", "10")),
+        db_max_overflow=int(_env("CRM_DB_MAX_OVERFLOW", "10")),
+        db_statement_timeout_ms=int(_env("CRM_DB_STATEMENT_TIMEOUT_MS", "0")),
     )
