@@ -3,6 +3,8 @@
 migrate          upgrade the database to the latest schema
 create-manager   create the first manager on an empty instance (scripted installs)
 seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
+backup PATH      the database, stored files and secret key into a new folder
+restore PATH     a backup folder into an empty database (stop the app first)
 """
 
 from __future__ import annotations
@@ -89,6 +91,39 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crm_app.backup import SECRET_KEY_WARNING, BackupError, backup
+
+    try:
+        result = backup(Path(args.path), include_secret_key=not args.without_secret_key)
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"backed up {len(result.tables)} tables ({sum(result.tables.values()):,} rows) and "
+        f"the folders {', '.join(result.folders) or '(none)'} into {result.path}"
+    )
+    if result.secret_key:
+        print(SECRET_KEY_WARNING, file=sys.stderr)
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crm_app.backup import BackupError, restore
+
+    try:
+        counts = restore(Path(args.path), replace=args.replace)
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"restored {len(counts)} tables ({sum(counts.values()):,} rows); row counts match")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crm_app.cli",
@@ -118,6 +153,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="password for the demo staff (default: the documented demo one)",
     )
     demo.set_defaults(run=_seed_demo)
+    backup = commands.add_parser("backup", help="back up database, files and key to a new folder")
+    backup.add_argument("path")
+    backup.add_argument(
+        "--without-secret-key",
+        action="store_true",
+        help="leave the secret key out (keep it elsewhere: without it stored secrets are lost)",
+    )
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser("restore", help="restore a backup folder (stop the app first)")
+    restore.add_argument("path")
+    restore.add_argument(
+        "--replace", action="store_true", help="drop the app's tables and files already there"
+    )
+    restore.set_defaults(run=_restore)
     return parser
 
 
