@@ -15,6 +15,7 @@ from models.client import (
 from models.currency import CurrencyRate, ReportingCurrency
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
+from models.request_receipt import RequestReceipt
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
 from models.sla import SlaConfig
@@ -69,6 +70,7 @@ __all__ = [
     "OutboundKind",
     "ReplySuggestion",
     "ReportingCurrency",
+    "RequestReceipt",
     "RetrievalChunk",
     "RetrievalDocument",
     "RiskCategory",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 
 import reflex as rx
 
@@ -65,6 +66,9 @@ class TicketState(AppState):
     _number: int = 0
     _signature: str = ""
     _just_cleared: str = ""
+    # The draft's key, kept with the tab's state from the first keystroke: a send retried
+    # after a worker died past the commit carries it again and is not saved twice.
+    _reply_key: str = ""
     _live_running: bool = False
 
     @rx.var
@@ -106,6 +110,7 @@ class TicketState(AppState):
     def _clear_draft(self) -> None:
         self._just_cleared = self.draft
         self.draft, self.macro_title, self.macro_status, self.macro_priority = "", "", "", ""
+        self._reply_key = ""
         self.upload_error = ""
         self._set_staged([])
 
@@ -190,6 +195,8 @@ class TicketState(AppState):
             return  # the composer's delayed echo of a text just sent or discarded
         self._just_cleared = ""
         self.draft = value
+        if value and not self._reply_key:
+            self._reply_key = uuid.uuid4().hex
 
     @rx.event
     def set_internal(self, value: bool):
@@ -201,6 +208,7 @@ class TicketState(AppState):
         if self.ticket is None:
             return None
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
+        self._reply_key = self._reply_key or uuid.uuid4().hex
         try:
             ticket_service.add_message(
                 actor,
@@ -210,6 +218,7 @@ class TicketState(AppState):
                 files=self._staged,
                 macro=self.macro_title,
                 expected_version=self.ticket.version,
+                request_key=self._reply_key,
                 **changes,
             )
         except Conflict as error:

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
 from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import request_receipts as receipts
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
 from crm_app.services.tickets.rows import (
@@ -158,8 +159,12 @@ def add_message(
     priority: str | None = None,
     macro: str = "",
     expected_version: int | None = None,
+    request_key: str | None = None,
 ) -> MessageRow:
     """A staff reply or internal note, or a client's reply from the portal.
+
+    `request_key` (the composer's random key for this draft) makes a retry harmless: a second
+    call with the key of a message already saved writes nothing and returns that message.
 
     Staff may send it with staged attachments (`files`) and with the status/priority a chosen
     macro proposed: message, files and field changes are written in one transaction and
@@ -178,8 +183,14 @@ def add_message(
         choice(status, TicketStatus, "Status")
     if priority is not None:
         choice(priority, TicketPriority, "Priority")
+    if request_key is not None and not 16 <= len(request_key) <= 64:
+        raise InvalidInput("That request was not understood.")
     with session_scope() as session:
-        ticket = load_for(session, actor, number, lock=True)
+        ticket = load_for(session, actor, number, lock=True)  # the lock orders same-key retries
+        if request_key is not None:
+            earlier = receipts.earlier_message(session, actor, request_key, ticket.id)
+            if earlier is not None:
+                return earlier
         staff = can(actor, Action.EDIT_TICKETS)
         if not staff:
             if internal:
@@ -225,6 +236,8 @@ def add_message(
             if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
                 ticket.status = TicketStatus.OPEN
         session.flush()
+        if request_key is not None:
+            receipts.record(session, actor, request_key, message.id)
         attached = attachments.link_staged(session, message.id, files)
         record: dict[str, Any] = {"message_id": message.id, **changes}
         if attached:
