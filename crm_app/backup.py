@@ -212,15 +212,14 @@ def _restore_list(dump: Path, list_file: Path) -> list[str]:
         [pg_bin("pg_restore"), "--list", str(dump)], capture_output=True, text=True, check=True
     ).stdout
     kept, extensions = [], []
+    # An entry reads "<id>; <catalog> <oid> <TYPE> <schema> <name> <owner>".
+    entry = re.compile(r"^\d+; \d+ \d+ (EXTENSION - (\S+)|COMMENT - EXTENSION |SCHEMA - public\b)")
     for line in toc.splitlines():
-        match = re.search(r"\b(EXTENSION|COMMENT - EXTENSION) - (\S+)", line)
-        if match:
-            if match.group(1) == "EXTENSION":
-                extensions.append(match.group(2))
-            continue
-        if re.search(r"\bSCHEMA - public\b", line):
-            continue
-        kept.append(line)
+        match = entry.match(line)
+        if match is None:
+            kept.append(line)
+        elif match.group(2):
+            extensions.append(match.group(2))
     list_file.write_text("\n".join(kept) + "\n")
     return extensions
 

@@ -159,11 +159,11 @@ def install_event_timing() -> None:
     if getattr(original, "_crm_timed", False):
         return
 
-    async def timed_execute_event(self: Any, entry: Any, registered_handler: Any) -> None:
+    async def timed_execute_event(self: Any, *, entry: Any, registered_handler: Any) -> None:
         handler = registered_handler.handler.fn.__qualname__
         started = time.perf_counter()
         try:
-            await original(self, entry, registered_handler)
+            await original(self, entry=entry, registered_handler=registered_handler)
         except BaseException:
             EVENT_ERRORS.labels(handler).inc()
             raise

@@ -9,10 +9,10 @@ import sys
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from crm_app.settings import PROJECT_ROOT
+from tests.external_pg import scratch_database
 
 SAMPLED_TABLES = ("user_account", "client", "ticket", "ticket_message", "audit_log")
 
@@ -26,17 +26,6 @@ def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         text=True,
         timeout=300,
     )
-
-
-def _empty_database(url: str, name: str) -> str:
-    from crm_app.db import sqlalchemy_url
-
-    admin = create_engine(sqlalchemy_url(url), poolclass=NullPool, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return make_url(sqlalchemy_url(url)).set(database=name).render_as_string(hide_password=False)
 
 
 def _snapshot(url: str) -> dict[str, object]:
@@ -77,7 +66,7 @@ def test_backup_restores_into_an_empty_database_with_rows_files_and_key(
     assert "secret key" in made.stderr  # the warning
     assert (tmp_path / "backup" / "secret.key").stat().st_mode & 0o077 == 0
 
-    target = _empty_database(db, "restore_target")
+    target = scratch_database(sqlalchemy_url(db), "restore_target")
     restored_dir = tmp_path / "restored-data"
     restored_env = {**env, "DATABASE_URL": target, "CRM_DATA_DIR": str(restored_dir)}
     done = _cli("restore", str(tmp_path / "backup"), env=restored_env)
