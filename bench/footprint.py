@@ -143,6 +143,13 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=0, help="pass --workers N to the run command"
     )
+    parser.add_argument(
+        "--demo-tickets",
+        type=int,
+        default=0,
+        help="seed this many demo tickets first (the jobs then index them: the embedding model "
+        "gets loaded, as on a real instance)",
+    )
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="crm-footprint-"))

@@ -45,7 +45,7 @@ def run() -> dict[str, int]:
 
     started = time.monotonic()
     result = runtime.run_in_background(lambda: drain(runtime.index_seconds()))
-    if not any(result.values()) and runtime.models_loaded():
+    if not any(result.values()) and runtime.models_loaded() and not runtime.keep_model_loaded():
         runtime.release_models()
         log.info("ai index idle: released the embedding model")
     log.info("ai index finished", extra={**result, "seconds": round(time.monotonic() - started, 2)})

@@ -98,12 +98,12 @@ def start(folder: Path, port: int | None = None) -> ExternalServer:
         )  # fmt: skip
     password = password_file.read_text().strip()
     port_file = folder / "port"
-    if (server_data / "postmaster.pid").exists() and port_file.exists():
+    if is_running(folder) and port_file.exists():
         # Already running (started earlier): the same server again.
         server = ExternalServer(folder, int(port_file.read_text()), password)
         admin_setup(server)
         return server
-    port = port or free_port()
+    port = port or (int(port_file.read_text()) if port_file.exists() else free_port())
     port_file.write_text(str(port))
     _run_as_server(
         [_bin("pg_ctl"), "-D", str(server_data), "-l", str(folder / "server.log"), "-w",
@@ -160,9 +160,20 @@ def scratch_database(url: str, name: str) -> str:
     return target.render_as_string(hide_password=False)
 
 
+def is_running(folder: Path) -> bool:
+    if not (folder / "data" / "postmaster.pid").exists():
+        return False
+    status = subprocess.run(
+        [_bin("pg_ctl"), "-D", str(folder / "data"), "status"],
+        capture_output=True,
+        user=_server_user(folder),
+    )
+    return status.returncode == 0
+
+
 def stop(folder: Path, mode: str = "fast") -> None:
     data = folder / "data"
-    if (data / "postmaster.pid").exists():
+    if is_running(folder):
         _run_as_server([_bin("pg_ctl"), "-D", str(data), "-m", mode, "-w", "stop"], folder)
 
 
