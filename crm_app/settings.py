@@ -34,6 +34,7 @@
 | `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
 | `CRM_METRICS_TOKEN` | unset: loopback callers only | bearer token a Prometheus scraper sends to read `/api/metrics` |
 | `CRM_DB_POOL_SIZE`, `CRM_DB_MAX_OVERFLOW` | `10`, `10` | connections each process keeps open to PostgreSQL, and may open beyond that under load |
+| `CRM_AI_KEEP_MODEL` | `0` | `1` keeps the embedding model loaded while idle (no reload delay; about 300 MB more in the jobs process) |
 | `CRM_DB_STATEMENT_TIMEOUT_MS` | `0` (none) | longest a statement of the app may run before PostgreSQL cancels it |
 """
 

@@ -120,7 +120,7 @@ def run_in_background(work: Callable[[], T], niceness: int | None = None) -> T:
 
 def keep_model_loaded() -> bool:
     """`CRM_AI_KEEP_MODEL=1`: keep the embedding model in memory while idle (no reload delay,
-    about 150 MB more per process that used it)."""
+    about 300 MB more in a process that used it)."""
     return _int_env("CRM_AI_KEEP_MODEL", 0, 0, 1) == 1
 
 
@@ -133,7 +133,7 @@ def models_loaded() -> bool:
 
 
 def release_models() -> None:
-    """Drop the offline embedding model (about 150 MB with its inference session) and give the
+    """Drop the offline embedding model (about 300 MB with its inference session) and give the
     freed heap back to the OS; the next use loads it again in a second or two."""
     import contextlib
     import ctypes
