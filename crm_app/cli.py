@@ -5,6 +5,8 @@ create-manager   create the first manager on an empty instance (scripted install
 seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
 import-archive   import PST/OST, mbox or EML files into the knowledge store (foreground)
 search-knowledge search tickets, FAQ and archived mail as the suggested replies do
+backup PATH      the database, stored files and secret key into a new folder
+restore PATH     a backup folder into an empty database (stop the app first)
 """
 
 from __future__ import annotations
@@ -109,6 +111,39 @@ def _search_knowledge(args: argparse.Namespace) -> int:
     return search_knowledge(args.query, limit=args.limit, as_email=args.as_email, as_json=args.json)
 
 
+def _backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crm_app.backup import SECRET_KEY_WARNING, BackupError, backup
+
+    try:
+        result = backup(Path(args.path), include_secret_key=not args.without_secret_key)
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(
+        f"backed up {len(result.tables)} tables ({sum(result.tables.values()):,} rows) and "
+        f"the folders {', '.join(result.folders) or '(none)'} into {result.path}"
+    )
+    if result.secret_key:
+        print(SECRET_KEY_WARNING, file=sys.stderr)
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from crm_app.backup import BackupError, restore
+
+    try:
+        counts = restore(Path(args.path), replace=args.replace)
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"restored {len(counts)} tables ({sum(counts.values()):,} rows); row counts match")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crm_app.cli",
@@ -162,6 +197,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     knowledge.add_argument("--json", action="store_true", help="one JSON object per hit")
     knowledge.set_defaults(run=_search_knowledge)
+    backup = commands.add_parser("backup", help="back up database, files and key to a new folder")
+    backup.add_argument("path")
+    backup.add_argument(
+        "--without-secret-key",
+        action="store_true",
+        help="leave the secret key out (keep it elsewhere: without it stored secrets are lost)",
+    )
+    backup.set_defaults(run=_backup)
+    restore = commands.add_parser("restore", help="restore a backup folder (stop the app first)")
+    restore.add_argument("path")
+    restore.add_argument(
+        "--replace", action="store_true", help="drop the app's tables and files already there"
+    )
+    restore.set_defaults(run=_restore)
     return parser
 
 

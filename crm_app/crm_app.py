@@ -39,6 +39,7 @@ from crm_app.auth.middleware import SessionMiddleware
 from crm_app.auth.permissions import Action
 from crm_app.errors_ui import backend_exception_handler
 from crm_app.logging_setup import configure_logging
+from crm_app.metrics import HttpMetricsMiddleware, install_event_timing
 from crm_app.services.archives import (
     ARCHIVE_SUFFIXES,
     ARCHIVE_UPLOAD_MAX_BYTES,
@@ -53,9 +54,10 @@ configure_logging()
 os.umask(0o077)
 
 # The upload guard refuses uploads before Reflex reads a byte; the security middleware, outermost,
-# refuses other sites and adds the browser security headers to pages, API and websocket alike.
+# refuses other sites and adds the browser security headers to pages, API and websocket alike;
+# the metrics middleware around it all counts every request, refused ones included.
 app = rx.App(
-    api_transformer=[build_api(), UploadGuard, SecurityMiddleware],
+    api_transformer=[build_api(), UploadGuard, SecurityMiddleware, HttpMetricsMiddleware],
     head_components=[
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.el.link(rel="apple-touch-icon", href="/favicon.png"),
@@ -63,6 +65,7 @@ app = rx.App(
     backend_exception_handler=backend_exception_handler,
 )
 app.add_middleware(SessionMiddleware())
+install_event_timing()  # per-event latency for /api/metrics
 # Files attached to replies and notes: staff who may edit tickets, within the set limits.
 accept_uploads(
     pages.ticket.TicketState.receive_files,

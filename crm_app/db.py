@@ -95,7 +95,17 @@ def get_engine() -> Engine:
     # queue page). After a database restart the first statement on a dead connection fails,
     # SQLAlchemy then invalidates the whole pool, and the next one reconnects; recycling keeps
     # connections from outliving idle timeouts of proxies in front of an external server.
-    return create_engine(database_url(), pool_size=10, max_overflow=10, pool_recycle=1800)
+    settings = get_settings()
+    connect_args: dict[str, object] = {"connect_timeout": 10}
+    if settings.db_statement_timeout_ms:
+        connect_args["options"] = f"-c statement_timeout={settings.db_statement_timeout_ms}"
+    return create_engine(
+        database_url(),
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_recycle=1800,
+        connect_args=connect_args,
+    )
 
 
 def reset_engine() -> None:

@@ -45,6 +45,10 @@
 | `CRM_PORTAL_ACCENT` | `teal` | the portal's accent colour (a Radix colour name: teal, blue, indigo, jade, …) |
 | `CRM_INVITE_HOURS` | `72` | how long a portal invitation or sign-up link stays valid |
 | `CRM_RESET_MINUTES` | `60` | how long a password reset link stays valid |
+| `CRM_METRICS_TOKEN` | unset: loopback callers only | bearer token a Prometheus scraper sends to read `/api/metrics` |
+| `CRM_DB_POOL_SIZE`, `CRM_DB_MAX_OVERFLOW` | `10`, `10` | connections each process keeps open to PostgreSQL, and may open beyond that under load |
+| `CRM_AI_KEEP_MODEL` | `0` | `1` keeps the embedding model loaded while idle (no reload delay; about 300 MB more in the jobs process) |
+| `CRM_DB_STATEMENT_TIMEOUT_MS` | `0` (none) | longest a statement of the app may run before PostgreSQL cancels it |
 """
 
 from __future__ import annotations
@@ -111,6 +115,10 @@ class Settings:
     mail_max_message_bytes: int = 50 * 1024 * 1024
     # How often the jobs process looks for mailboxes due a poll (each has its own interval).
     mail_poll_tick_seconds: int = 15
+    metrics_token: str | None = None
+    db_pool_size: int = 10
+    db_max_overflow: int = 10
+    db_statement_timeout_ms: int = 0
 
 
 def _env(name: str, default: str = "") -> str:
@@ -186,4 +194,8 @@ def get_settings() -> Settings:
         outbox_backoff_seconds=float(_env("CRM_OUTBOX_BACKOFF_SECONDS", "30")),
         mail_max_message_bytes=int(float(_env("CRM_MAIL_MAX_MESSAGE_MB", "50")) * 1024 * 1024),
         mail_poll_tick_seconds=int(_env("CRM_MAIL_POLL_TICK_SECONDS", "15")),
+        metrics_token=_env("CRM_METRICS_TOKEN") or None,
+        db_pool_size=int(_env("CRM_DB_POOL_SIZE", "10")),
+        db_max_overflow=int(_env("CRM_DB_MAX_OVERFLOW", "10")),
+        db_statement_timeout_ms=int(_env("CRM_DB_STATEMENT_TIMEOUT_MS", "0")),
     )

@@ -4,7 +4,8 @@ A run drains the backlog in batches (resolved tickets, stale vectors, new client
 it is empty or the run's time budget (`CRM_AI_INDEX_SECONDS`) is spent, so a backlog of
 thousands of tickets drains run after run. The work runs in its own thread at low OS priority
 (`CRM_AI_NICE`), with embedding threads capped (`CRM_AI_MAX_THREADS`): when agents need the CPU,
-they get it first.
+they get it first. A run that finds nothing to do releases the embedding model, so an idle
+jobs process does not hold it (the next run with work loads it again).
 """
 
 from __future__ import annotations
@@ -44,5 +45,8 @@ def run() -> dict[str, int]:
 
     started = time.monotonic()
     result = runtime.run_in_background(lambda: drain(runtime.index_seconds()))
+    if not any(result.values()) and runtime.models_loaded() and not runtime.keep_model_loaded():
+        runtime.release_models()
+        log.info("ai index idle: released the embedding model")
     log.info("ai index finished", extra={**result, "seconds": round(time.monotonic() - started, 2)})
     return result

@@ -20,7 +20,15 @@ import time
 from types import FrameType
 
 import psycopg
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.events import (
+    EVENT_JOB_ERROR,
+    EVENT_JOB_EXECUTED,
+    EVENT_JOB_MISSED,
+    EVENT_JOB_SUBMITTED,
+    JobEvent,
+    JobExecutionEvent,
+    JobSubmissionEvent,
+)
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -85,6 +93,31 @@ def _log_job_problem(event: JobExecutionEvent) -> None:
     )
 
 
+class JobMetrics:
+    """Scheduler listener feeding /api/metrics: runs by outcome, durations, last success."""
+
+    def __init__(self) -> None:
+        self._started: dict[str, float] = {}
+
+    def __call__(self, event: JobEvent) -> None:
+        from crm_app import metrics
+
+        if isinstance(event, JobSubmissionEvent):
+            self._started[event.job_id] = time.monotonic()
+            return
+        if event.code == EVENT_JOB_MISSED:
+            metrics.JOB_RUNS.labels(event.job_id, "missed").inc()
+            return
+        started = self._started.pop(event.job_id, None)
+        if started is not None:
+            metrics.JOB_SECONDS.labels(event.job_id).observe(time.monotonic() - started)
+        if event.code == EVENT_JOB_ERROR:
+            metrics.JOB_RUNS.labels(event.job_id, "error").inc()
+        else:
+            metrics.JOB_RUNS.labels(event.job_id, "ok").inc()
+            metrics.JOB_LAST_SUCCESS.labels(event.job_id).set(time.time())
+
+
 def build_scheduler() -> BackgroundScheduler:
     """A paused-start scheduler whose jobs persist in PostgreSQL."""
     with get_engine().begin() as conn:
@@ -100,6 +133,9 @@ def build_scheduler() -> BackgroundScheduler:
         timezone="UTC",
     )
     scheduler.add_listener(_log_job_problem, EVENT_JOB_ERROR | EVENT_JOB_MISSED)
+    scheduler.add_listener(
+        JobMetrics(), EVENT_JOB_SUBMITTED | EVENT_JOB_EXECUTED | EVENT_JOB_ERROR | EVENT_JOB_MISSED
+    )
     return scheduler
 
 

@@ -28,6 +28,7 @@ from models.portal import (
     PortalRequest,
     TicketRating,
 )
+from models.request_receipt import RequestReceipt
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
 from models.sla import SlaConfig
@@ -99,6 +100,7 @@ __all__ = [
     "PortalRequest",
     "ReplySuggestion",
     "ReportingCurrency",
+    "RequestReceipt",
     "RetrievalChunk",
     "RetrievalDocument",
     "RiskCategory",

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import pytest
 
-# Tests never touch the developer's own data directory or a configured server.
+# Tests never touch the developer's own data directory or a configured server: only a server
+# named for tests (CRM_TEST_DATABASE_URL, e.g. tests/external_pg.py's) replaces the embedded one.
 _RUN_DIR = Path(tempfile.mkdtemp(prefix="crm-tests-"))
 os.environ.pop("DATABASE_URL", None)
+if os.environ.get("CRM_TEST_DATABASE_URL"):
+    os.environ["DATABASE_URL"] = os.environ["CRM_TEST_DATABASE_URL"]
 os.environ["CRM_DATA_DIR"] = str(_RUN_DIR)
 os.environ.setdefault("CRM_SECRET_KEY", "test-secret-key-not-for-production-0123456789")
 

@@ -6,7 +6,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 import models  # noqa: F401
@@ -22,12 +22,11 @@ def _config(url: str) -> Config:
 
 
 def _scratch_database(url: str, name: str) -> str:
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f"DROP DATABASE IF EXISTS {name}"))
-        conn.execute(text(f"CREATE DATABASE {name}"))
-    admin.dispose()
-    return create_engine(url).url.set(database=name).render_as_string(hide_password=False)
+    # On a managed-style server the app's role may not create databases: its admin does.
+    from crm_app.db import sqlalchemy_url
+    from tests.external_pg import scratch_database
+
+    return scratch_database(sqlalchemy_url(url), name)
 
 
 def test_upgrade_downgrade_upgrade_round_trip(database_url: str) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from crm_app.api import attachments, auth, health
+from crm_app.api import attachments, auth, health, metrics
 from crm_app.services.errors import ServiceError
 
 
@@ -18,6 +18,7 @@ def build_api() -> FastAPI:
         redoc_url=None,
     )
     api.include_router(health.router, prefix="/api")
+    api.include_router(metrics.router, prefix="/api")
     api.include_router(auth.router, prefix="/api")
     api.include_router(attachments.router, prefix="/api")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+import uuid
 
 import reflex as rx
 
@@ -71,6 +72,9 @@ class TicketState(AppState):
     _number: int = 0
     _signature: str = ""
     _just_cleared: str = ""
+    # The draft's key, kept with the tab's state from the first keystroke: a send retried
+    # after a worker died past the commit carries it again and is not saved twice.
+    _reply_key: str = ""
     _live_running: bool = False
 
     @rx.var
@@ -117,6 +121,7 @@ class TicketState(AppState):
         self._just_cleared = self.draft
         self.draft, self.macro_title, self.macro_status, self.macro_priority = "", "", "", ""
         self.macro_tags = []
+        self._reply_key = ""
         self.upload_error = ""
         self._set_staged([])
 
@@ -227,6 +232,8 @@ class TicketState(AppState):
             return  # the composer's delayed echo of a text just sent or discarded
         self._just_cleared = ""
         self.draft = value
+        if value and not self._reply_key:
+            self._reply_key = uuid.uuid4().hex
 
     @rx.event
     def set_internal(self, value: bool):
@@ -238,6 +245,7 @@ class TicketState(AppState):
         if self.ticket is None:
             return None
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
+        self._reply_key = self._reply_key or uuid.uuid4().hex
         try:
             row = ticket_service.add_message(
                 actor,
@@ -248,6 +256,7 @@ class TicketState(AppState):
                 add_tags=self.macro_tags,
                 macro=self.macro_title,
                 expected_version=self.ticket.version,
+                request_key=self._reply_key,
                 **changes,
             )
         except Conflict as error:

@@ -12,6 +12,7 @@ from sqlmodel import Session
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
 from crm_app.services import assignment, attachments, audit, channels, events
+from crm_app.services import request_receipts as receipts
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
 from crm_app.services.tickets import tags as tags_service
@@ -169,8 +170,12 @@ def add_message(
     add_tags: Sequence[str] = (),
     macro: str = "",
     expected_version: int | None = None,
+    request_key: str | None = None,
 ) -> MessageRow:
     """A staff reply or internal note, or a client's reply from the portal.
+
+    `request_key` (the composer's random key for this draft) makes a retry harmless: a second
+    call with the key of a message already saved writes nothing and returns that message.
 
     Staff may send it with staged attachments (`files`) and with the status/priority/tags a
     chosen macro proposed: message, files and field changes are written in one transaction and
@@ -191,8 +196,14 @@ def add_message(
     if priority is not None:
         choice(priority, TicketPriority, "Priority")
     add_tags = tags_service.clean_tags(add_tags)
+    if request_key is not None and not 16 <= len(request_key) <= 64:
+        raise InvalidInput("That request was not understood.")
     with session_scope() as session:
-        ticket = load_for(session, actor, number, lock=True)
+        ticket = load_for(session, actor, number, lock=True)  # the lock orders same-key retries
+        if request_key is not None:
+            earlier = receipts.earlier_message(session, actor, request_key, ticket.id)
+            if earlier is not None:
+                return earlier
         staff = can(actor, Action.EDIT_TICKETS)
         if not staff:
             if internal:
@@ -239,6 +250,8 @@ def add_message(
             if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
                 ticket.status = TicketStatus.OPEN
         session.flush()
+        if request_key is not None:
+            receipts.record(session, actor, request_key, message.id)
         attached = attachments.link_staged(session, message.id, files)
         # The delivery is queued in this transaction: it commits with the reply or not at all.
         queued = staff and not internal and channels.enqueue_reply(session, ticket, message)
