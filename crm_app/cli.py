@@ -3,6 +3,7 @@
 migrate          upgrade the database to the latest schema
 create-manager   create the first manager on an empty instance (scripted installs)
 seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
+create-token     print a new API token for a user (audited), as their profile page makes one
 """
 
 from __future__ import annotations
@@ -89,6 +90,26 @@ def _seed_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_token(args: argparse.Namespace) -> int:
+    from crm_app.db import upgrade_to_head
+    from crm_app.services.api_tokens import create_token_for_email
+    from crm_app.services.errors import ServiceError
+
+    upgrade_to_head()
+    try:
+        created = create_token_for_email(args.email, args.scope, args.days, name=args.name)
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(
+        f"token for {args.email} ({created.row.scope}, expires "
+        f"{created.row.expires_at:%Y-%m-%d}); it is shown only now:",
+        file=sys.stderr,
+    )
+    print(created.token)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crm_app.cli",
@@ -118,6 +139,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="password for the demo staff (default: the documented demo one)",
     )
     demo.set_defaults(run=_seed_demo)
+    token = commands.add_parser(
+        "create-token", help="print a new API token for a user (audited; shown once)"
+    )
+    token.add_argument("--email", required=True)
+    token.add_argument("--scope", choices=("read", "write"), default="read")
+    token.add_argument("--days", type=int, default=90, help="lifetime in days (1-365)")
+    token.add_argument("--name", default="CLI token", help="label shown on the profile page")
+    token.set_defaults(run=_create_token)
     return parser
 
 

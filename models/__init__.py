@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from models.ai import LlmSettings, MessageSentiment, ReplySuggestion, SuggestionFeedback
+from models.api_token import ApiToken, TokenScope
 from models.audit import AuditLog
 from models.client import (
     Client,
@@ -39,11 +40,13 @@ from models.user import (
     User,
     UserSession,
 )
+from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 
 __all__ = [
     "OPEN_STATUSES",
     "AfterFetch",
+    "ApiToken",
     "AssignmentSetting",
     "Attachment",
     "AuditLog",
@@ -56,6 +59,7 @@ __all__ = [
     "ConnectionSecurity",
     "CurrencyRate",
     "CustomFieldType",
+    "DeliveryStatus",
     "IdentityProvider",
     "KnownDevice",
     "KycStatus",
@@ -85,7 +89,10 @@ __all__ = [
     "TicketPresence",
     "TicketPriority",
     "TicketStatus",
+    "TokenScope",
     "UploadSlot",
     "User",
     "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]
