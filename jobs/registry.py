@@ -70,4 +70,12 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             "and devices unused for CRM_KNOWN_DEVICE_DAYS",
             misfire_grace_seconds=3600,
         ),
+        ScheduledJob(
+            id="webhook_deliver",
+            func="jobs.webhook_deliver:run",
+            trigger=IntervalTrigger(seconds=10, timezone="UTC"),
+            description="POST due webhook deliveries (signed), retry failures with backoff",
+            run_at_start=True,
+            misfire_grace_seconds=60,
+        ),
     ]

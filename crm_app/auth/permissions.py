@@ -30,6 +30,7 @@ class Action(StrEnum):
     MANAGE_CLIENT_PRIVACY = "manage_client_privacy"  # data export, erasure, legal hold
     MANAGE_AI = "manage_ai"  # LLM settings; confidential (managers-only) retrieval sources
     MANAGE_CURRENCY_RATES = "manage_currency_rates"  # reporting currency and exchange rates
+    MANAGE_INTEGRATIONS = "manage_integrations"  # webhooks out
 
 
 _STAFF_TICKETS = {

@@ -1,0 +1,21 @@
+"""The error answers each route documents in OpenAPI (all in the one `ErrorOut` shape)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from crm_app.api.v1.schemas import ErrorOut
+
+_TEXT = {
+    401: "No valid token or session",
+    403: "Your role (or a read-only token) may not do this",
+    404: "Not found, or not yours to see",
+    409: "Changed by someone else since the version you sent",
+    422: "A field is missing or not valid",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """401 and 403 always (every route needs a caller with a role), plus `statuses`."""
+    wanted = sorted({401, 403, 422, *statuses})
+    return {status: {"model": ErrorOut, "description": _TEXT[status]} for status in wanted}
