@@ -38,6 +38,70 @@ credentials), 403 (role or token scope), 404 (missing, or not yours to see), 409
 """
 
 
+# The routes that predate /api/v1 answer errors as {"error": "message"}; say so, and what they
+# return, so the whole document is true (their code stays as it is).
+_PLAIN_ERROR = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {"error": {"type": "string"}},
+                "required": ["error"],
+            }
+        }
+    }
+}
+_OLDER_ROUTES: dict[str, dict[str, dict[str, Any]]] = {
+    "/api/attachments/{attachment_id}": {
+        "200": {
+            "description": "The file",
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+        },
+        "401": {"description": "Not signed in (browser session cookie)", **_PLAIN_ERROR},
+        "404": {"description": "No such file, or not yours to see", **_PLAIN_ERROR},
+    },
+    "/api/health": {
+        "200": {
+            "description": "Up, and the database answers",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "status": {"type": "string"},
+                            "database": {"type": "string"},
+                        },
+                        "required": ["status", "database"],
+                    }
+                }
+            },
+        },
+        "503": {
+            "description": "The database does not answer",
+            "content": {
+                "application/json": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {
+                            "status": {"type": "string"},
+                            "database": {"type": "string"},
+                        },
+                    }
+                }
+            },
+        },
+    },
+}
+
+
+def _describe_older_routes(document: dict[str, Any]) -> None:
+    for path, responses in _OLDER_ROUTES.items():
+        for operation in document.get("paths", {}).get(path, {}).values():
+            operation.setdefault("responses", {}).update(responses)
+
+
 def install_docs(api: FastAPI) -> None:
     """Describe the API (title, security, errors) and serve Swagger UI from local files."""
     api.mount(ASSETS, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="docs-assets")
@@ -51,6 +115,7 @@ def install_docs(api: FastAPI) -> None:
                 routes=api.routes,
                 servers=[{"url": "/"}],
             )
+            _describe_older_routes(api.openapi_schema)
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]

@@ -90,7 +90,9 @@ def install_error_handlers(api: FastAPI) -> None:
 
             return await http_exception_handler(request, error)
         message = error.detail if isinstance(error.detail, str) else "Request refused."
-        return error_response(error.status_code, message)
+        response = error_response(error.status_code, message)
+        response.headers.update(error.headers or {})
+        return response
 
     @api.exception_handler(Exception)
     async def _unexpected(request: Request, error: Exception) -> Any:

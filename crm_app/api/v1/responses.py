@@ -7,6 +7,7 @@ from typing import Any
 from crm_app.api.v1.schemas import ErrorOut
 
 _TEXT = {
+    400: "The body is not valid JSON",
     401: "No valid token or session",
     403: "Your role (or a read-only token) may not do this",
     404: "Not found, or not yours to see",
@@ -16,6 +17,7 @@ _TEXT = {
 
 
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """401 and 403 always (every route needs a caller with a role), plus `statuses`."""
-    wanted = sorted({401, 403, 422, *statuses})
+    """400, 401, 403 and 422 always (every route needs a caller with a role and checks its
+    input), plus `statuses`."""
+    wanted = sorted({400, 401, 403, 422, *statuses})
     return {status: {"model": ErrorOut, "description": _TEXT[status]} for status in wanted}

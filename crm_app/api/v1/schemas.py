@@ -7,6 +7,7 @@ ticket's internal notes for a client) are empty, exactly as the pages show them.
 from __future__ import annotations
 
 from dataclasses import asdict
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
@@ -352,11 +353,18 @@ class SegmentOut(_Out):
 # --- webhooks -----------------------------------------------------------------------------------
 
 
+class WebhookEvent(StrEnum):
+    TICKET_CREATED = "ticket.created"
+    TICKET_UPDATED = "ticket.updated"
+    MESSAGE_ADDED = "message.added"
+
+
 class WebhookIn(_In):
     url: HttpUrl = Field(examples=["https://hooks.firm.example/crm"])
-    events: list[str] = Field(
-        default_factory=lambda: ["ticket.created", "ticket.updated", "message.added"],
-        description="Any of ticket.created, ticket.updated, message.added",
+    events: list[WebhookEvent] = Field(
+        default_factory=lambda: list(WebhookEvent),
+        description="Which events to receive",
+        min_length=1,
         max_length=10,
     )
 

@@ -31,7 +31,9 @@ def list_webhooks(who: Annotated[Caller, Depends(caller)]) -> list[WebhookOut]:
 def register_webhook(body: WebhookIn, who: Annotated[Caller, Depends(caller)]) -> WebhookCreatedOut:
     """Managers only. The answer holds the signing secret, shown this once. Side effect:
     audited; from now on the chosen events are delivered (signed, retried)."""
-    created = webhooks.register_endpoint(who.actor, str(body.url), body.events)
+    created = webhooks.register_endpoint(
+        who.actor, str(body.url), [event.value for event in body.events]
+    )
     return WebhookCreatedOut(**WebhookOut.of(created.row).model_dump(), secret=created.secret)
 
 
