@@ -17,6 +17,9 @@ import pages.currency_rates
 import pages.home
 import pages.login
 import pages.not_found
+import pages.ory_login
+import pages.ory_recovery
+import pages.ory_register
 import pages.portal
 import pages.profile
 import pages.segments

@@ -32,6 +32,9 @@
 | `CRM_TRUST_PROXY` | `false` | trust `X-Forwarded-Proto`/`-Host` from a reverse proxy in front of the app |
 | `CRM_ATTACHMENT_MAX_MB` | `25` | largest file an agent may attach to a reply or note |
 | `CRM_ATTACHMENT_MAX_FILES` | `10` | most files on one reply or note |
+| `ORY_SDK_URL` | unset | Ory Kratos public URL (`https://auth.firm.example`); set, people can sign in with Ory on the product's own pages |
+| `CRM_AUTH_MODE` | `both` with `ORY_SDK_URL`, else `builtin` | `builtin` (own accounts), `ory` (Ory only: built-in sign-in and sign-up refused) or `both` |
+| `CRM_ORY_WHOAMI_CACHE_SECONDS` | `5` | how long an Ory session check is trusted before `/sessions/whoami` is asked again (a disabled identity loses access within this time) |
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from models.user import Role
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ROLES = tuple(role.value for role in Role)
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
+AUTH_MODES = ("builtin", "ory", "both")
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class Settings:
     trust_proxy: bool
     attachment_max_bytes: int = 25 * 1024 * 1024
     attachment_max_files: int = 10
+    ory_sdk_url: str | None = None
+    auth_mode: str = "builtin"
+    ory_whoami_cache_seconds: float = 5.0
 
 
 def _env(name: str, default: str = "") -> str:
@@ -107,6 +114,12 @@ def get_settings() -> Settings:
     smtp_tls = _env("CRM_SMTP_TLS", "starttls").lower()
     if smtp_tls not in SMTP_TLS_MODES:
         raise ValueError(f"CRM_SMTP_TLS must be one of {SMTP_TLS_MODES}, not {smtp_tls!r}")
+    ory_sdk_url = _env("ORY_SDK_URL").rstrip("/") or None
+    auth_mode = _env("CRM_AUTH_MODE").lower() or ("both" if ory_sdk_url else "builtin")
+    if auth_mode not in AUTH_MODES or (auth_mode != "builtin" and not ory_sdk_url):
+        raise ValueError(
+            f"CRM_AUTH_MODE must be one of {AUTH_MODES} (ory and both need ORY_SDK_URL)"
+        )
     return Settings(
         database_url=_env("DATABASE_URL") or None,
         data_dir=Path(_env("CRM_DATA_DIR") or PROJECT_ROOT / ".data"),
@@ -145,4 +158,7 @@ def get_settings() -> Settings:
         trust_proxy=_env("CRM_TRUST_PROXY", "false").lower() in ("1", "true", "yes"),
         attachment_max_bytes=int(float(_env("CRM_ATTACHMENT_MAX_MB", "25")) * 1024 * 1024),
         attachment_max_files=int(_env("CRM_ATTACHMENT_MAX_FILES", "10")),
+        ory_sdk_url=ory_sdk_url,
+        auth_mode=auth_mode,
+        ory_whoami_cache_seconds=float(_env("CRM_ORY_WHOAMI_CACHE_SECONDS", "5")),
     )

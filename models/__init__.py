@@ -16,6 +16,7 @@ from models.client import (
 from models.currency import CurrencyRate, ReportingCurrency
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
+from models.ory_session import OrySessionLink
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
 from models.sla import SlaConfig
@@ -70,6 +71,7 @@ __all__ = [
     "MailboxFolderState",
     "MessageSentiment",
     "Notification",
+    "OrySessionLink",
     "OutboundKind",
     "ReplySuggestion",
     "ReportingCurrency",

@@ -1,4 +1,4 @@
-"""api tokens and webhooks out: personal access tokens, webhook endpoints and their outbox
+"""api tokens, webhooks out, ory sessions: access tokens, webhook endpoints, their outbox, ory links
 
 Revision ID: a0100042132f
 Revises: c4e1a7d2b9f0
@@ -77,9 +77,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_webhook_delivery_endpoint_id", "webhook_delivery", ["endpoint_id"])
     op.create_index("ix_webhook_delivery_due", "webhook_delivery", ["status", "next_attempt_at"])
+    op.create_table(
+        "ory_session_link",
+        sa.Column(
+            "user_session_id",
+            sa.Integer(),
+            sa.ForeignKey("user_session.id", ondelete="CASCADE"),
+            primary_key=True,
+        ),
+        sa.Column("ory_session_token", sa.Text(), nullable=False),
+        _ts("created_at"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("ory_session_link")
     op.drop_table("webhook_delivery")
     op.drop_table("webhook_endpoint")
     op.drop_table("api_token")

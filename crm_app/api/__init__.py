@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from crm_app.api import attachments, auth, health, v1
+from crm_app.api import attachments, auth, health, ory_auth, v1
 from crm_app.api.openapi import install_docs
 from crm_app.services.errors import ServiceError
 
@@ -20,6 +20,7 @@ def build_api() -> FastAPI:
     )
     api.include_router(health.router, prefix="/api")
     api.include_router(auth.router, prefix="/api")
+    api.include_router(ory_auth.router, prefix="/api")
     api.include_router(attachments.router, prefix="/api")
 
     @api.exception_handler(ServiceError)

@@ -66,11 +66,11 @@ def caller(
             raise PermissionDenied("This token may only read: create a write token to change.")
         return Caller(auth.actor, "token", auth.scope)
     if session_token:
-        found = web_sessions.session_for_token(session_token)
+        found = ory.still_valid(web_sessions.session_for_token(session_token))
         if found is not None:
             return Caller(found.actor, "session")
     if ory.enabled():
-        actor = ory.actor_for_request(ory_token, request.headers.get("cookie", ""))
+        actor = ory.actor_for_request(ory_token)
         if actor is not None:
             return Caller(actor, "ory")
     raise NotAuthenticated("Send an API token (Authorization: Bearer …) or sign in.")
