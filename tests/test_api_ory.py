@@ -5,7 +5,6 @@ first-seen identities become local users with no role; a disabled identity loses
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import httpx
@@ -215,9 +214,10 @@ def test_in_ory_mode_the_built_in_sign_in_is_refused(
 
 
 def test_without_ory_configured_built_in_accounts_work_and_ory_is_off(
-    db: str, web: TestClient
+    db: str, web: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    assert not os.environ.get("ORY_SDK_URL")
+    monkeypatch.delenv("ORY_SDK_URL", raising=False)
+    monkeypatch.delenv("CRM_AUTH_MODE", raising=False)
     get_settings.cache_clear()
     assert not ory.enabled() and ory.builtin_allowed()
     user = make_user("agent")
@@ -229,3 +229,5 @@ def test_without_ory_configured_built_in_accounts_work_and_ory_is_off(
     )
     assert response.headers["location"] == "/"
     assert web.get("/api/v1/users/me").json()["authenticated_by"] == "session"
+    get_settings.cache_clear()
+    get_settings.cache_clear()

@@ -3,6 +3,7 @@ client services the pages use (finance fields blank for roles that may not see t
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
@@ -22,6 +23,8 @@ from crm_app.services import clients
 from models.client import ClientKind, KycStatus, RiskCategory
 
 router = APIRouter(prefix="/clients", tags=["clients"])
+# The columns the list sorts by (finance ones only for roles that may see finances).
+ClientSort = StrEnum("ClientSort", {key: key for key in clients.SORTS})
 _Short = Query(max_length=200)
 _Amount = Query(max_length=40, pattern=r"^(\d{1,15}(\.\d{1,2})?)?$")
 _Day = Query(pattern=r"^(\d{4}-\d{2}-\d{2})?$", description="YYYY-MM-DD")
@@ -44,7 +47,7 @@ def list_clients(
     net_worth_max: Annotated[str, _Amount] = "",
     created_from: Annotated[str, _Day] = "",
     created_to: Annotated[str, _Day] = "",
-    sort: Annotated[str, Query(max_length=40, description="A sortable field, e.g. name")] = "",
+    sort: ClientSort | None = None,
     descending: bool = False,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
     page_size: Annotated[int, Query(ge=1, le=100)] = 25,
@@ -72,7 +75,7 @@ def list_clients(
         page=page,
         page_size=page_size,
         filters=filters,
-        sort=sort,
+        sort=sort.value if sort else "",
         descending=descending,
     )
     return ClientPageOut(

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, UrlConstraints, model_validator
 
 from models.client import RiskCategory
 from models.ticket import Channel, TicketPriority, TicketStatus
 from models.user import Role
 
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+_SOME_TEXT = r"\S"  # not only spaces
 
 
 def storable_text(value: str) -> bool:
@@ -209,14 +210,18 @@ class TicketUpdateIn(_In):
 
 
 class ReplyIn(_In):
-    body: str = Field(min_length=1, max_length=100_000, examples=["Your transfer left today."])
+    body: str = Field(
+        min_length=1, max_length=100_000, pattern=_SOME_TEXT, examples=["Your transfer left today."]
+    )
     status: TicketStatus | None = Field(default=None, description="Staff: set with the reply")
     priority: TicketPriority | None = None
     expected_version: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class NoteIn(_In):
-    body: str = Field(min_length=1, max_length=100_000, examples=["Checked with compliance."])
+    body: str = Field(
+        min_length=1, max_length=100_000, pattern=_SOME_TEXT, examples=["Checked with compliance."]
+    )
 
 
 # --- clients ------------------------------------------------------------------------------------
@@ -360,7 +365,9 @@ class WebhookEvent(StrEnum):
 
 
 class WebhookIn(_In):
-    url: HttpUrl = Field(examples=["https://hooks.firm.example/crm"])
+    url: Annotated[HttpUrl, UrlConstraints(max_length=2000)] = Field(
+        examples=["https://hooks.firm.example/crm"]
+    )
     events: list[WebhookEvent] = Field(
         default_factory=lambda: list(WebhookEvent),
         description="Which events to receive",

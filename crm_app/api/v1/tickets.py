@@ -64,7 +64,12 @@ def list_tickets(
     created_to: Annotated[str, _Day] = "",
     sentiment: Annotated[str, Query(pattern=r"^(negative|neutral|positive)?$")] = "",
     cursor: Annotated[
-        str, Query(max_length=200, description="next_cursor of the previous page")
+        str,
+        Query(
+            max_length=200,
+            pattern="^(" + _CURSOR.pattern + ")?$",
+            description="next_cursor of the previous page",
+        ),
     ] = "",
     limit: Annotated[int, Query(ge=1, le=100)] = 25,
 ) -> TicketPageOut:
