@@ -32,7 +32,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.crypto import decrypt_secret, encrypt_secret
 from crm_app.db import session_scope
 from crm_app.services import audit, events
-from crm_app.services.errors import InvalidInput, NotFound
+from crm_app.services.errors import Conflict, InvalidInput, NotFound
 from models.base import utcnow
 from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 
@@ -120,7 +120,7 @@ def register_endpoint(actor: Actor, url: str, wanted: list[str] | None = None) -
             select(WebhookEndpoint.id).where(WebhookEndpoint.is_active.is_(True))
         ).all()
         if len(active) >= MAX_ENDPOINTS:
-            raise InvalidInput(f"At most {MAX_ENDPOINTS} webhooks: remove one first.")
+            raise Conflict(f"At most {MAX_ENDPOINTS} webhooks: remove one first.")
         endpoint = WebhookEndpoint(
             url=url, secret=encrypt_secret(secret), events=chosen, created_by_id=actor.user_id
         )

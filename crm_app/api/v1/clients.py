@@ -40,7 +40,7 @@ def list_clients(
     risk_category: RiskCategory | None = None,
     kyc_status: KycStatus | None = None,
     owner_agent_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    tag: Annotated[str, _Short] = "",
+    tag: Annotated[str, Query(max_length=50, pattern=r"^[\w .&+\-]*$")] = "",
     marketing_consent: bool | None = None,
     has_open_ticket: bool | None = None,
     net_worth_min: Annotated[str, _Amount] = "",

@@ -11,7 +11,7 @@ _TEXT = {
     401: "No valid token or session",
     403: "Your role (or a read-only token) may not do this",
     404: "Not found, or not yours to see",
-    409: "Changed by someone else since the version you sent",
+    409: "In conflict with the current state (changed since the version you sent, a limit)",
     422: "A field is missing or not valid",
 }
 

@@ -25,7 +25,7 @@ def list_webhooks(who: Annotated[Caller, Depends(caller)]) -> list[WebhookOut]:
     "",
     response_model=WebhookCreatedOut,
     status_code=201,
-    responses=errors(),
+    responses=errors(409),
     summary="Register a webhook",
 )
 def register_webhook(body: WebhookIn, who: Annotated[Caller, Depends(caller)]) -> WebhookCreatedOut:
