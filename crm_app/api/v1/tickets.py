@@ -58,7 +58,14 @@ def list_tickets(
             description="anyone, mine, unassigned or a user id",
         ),
     ] = "anyone",
-    client: Annotated[str, Query(max_length=320, description="A client id or email address")] = "",
+    client: Annotated[
+        str,
+        Query(
+            max_length=320,
+            pattern=r"^(\d{1,9}|[^@\s]+@[^@\s]+)?$",
+            description="A client id or email address",
+        ),
+    ] = "",
     sla_state: SlaState | None = None,
     created_from: Annotated[str, _Day] = "",
     created_to: Annotated[str, _Day] = "",
