@@ -4,6 +4,7 @@ migrate          upgrade the database to the latest schema
 create-manager   create the first manager on an empty instance (scripted installs)
 seed-demo        opt-in demo data at a chosen volume (agents, clients, tickets, threads)
 create-token     print a new API token for a user (audited), as their profile page makes one
+set-role         give a user a role (audited): the first manager of an Ory-only instance
 """
 
 from __future__ import annotations
@@ -110,6 +111,32 @@ def _create_token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _set_role(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from crm_app.auth.permissions import SYSTEM
+    from crm_app.db import session_scope, upgrade_to_head
+    from crm_app.services.accounts import assign_role
+    from crm_app.services.errors import ServiceError
+    from models.user import User
+
+    upgrade_to_head()
+    with session_scope() as session:
+        user_id = session.execute(
+            select(User.id).where(User.email == args.email.strip().lower())
+        ).scalar_one_or_none()
+    if user_id is None:
+        print("error: no user has that email address (an Ory user: sign in once)", file=sys.stderr)
+        return 1
+    try:
+        user = assign_role(SYSTEM, user_id, None if args.role == "none" else args.role)
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(f"{user.email} now has the role {user.role or 'none'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crm_app.cli",
@@ -147,6 +174,12 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--days", type=int, default=90, help="lifetime in days (1-365)")
     token.add_argument("--name", default="CLI token", help="label shown on the profile page")
     token.set_defaults(run=_create_token)
+    role = commands.add_parser("set-role", help="give a user a role (audited)")
+    role.add_argument("--email", required=True)
+    role.add_argument(
+        "--role", required=True, choices=("manager", "agent", "marketing", "client", "none")
+    )
+    role.set_defaults(run=_set_role)
     return parser
 
 

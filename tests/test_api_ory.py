@@ -231,3 +231,16 @@ def test_without_ory_configured_built_in_accounts_work_and_ory_is_off(
     assert web.get("/api/v1/users/me").json()["authenticated_by"] == "session"
     get_settings.cache_clear()
     get_settings.cache_clear()
+
+
+def test_an_operator_makes_the_first_ory_user_a_manager_from_the_cli(
+    ory_on: RunningKratos, web: TestClient
+) -> None:
+    from crm_app import cli
+
+    ory_on.kratos.add_identity("founder@firm.example", ORY_PASSWORD, "Founder")
+    _sign_in(web, "founder@firm.example")
+    assert web.get("/api/v1/users/me").json()["role"] is None
+    assert cli.main(["set-role", "--email", "founder@firm.example", "--role", "manager"]) == 0
+    assert web.get("/api/v1/users/me").json()["role"] == "manager"
+    assert cli.main(["set-role", "--email", "nobody@firm.example", "--role", "agent"]) == 1
