@@ -62,8 +62,9 @@ def test_no_one_may_revoke_or_see_another_users_token(db: str) -> None:
     owner, other = make_user("agent"), make_user("agent")
     created = api_tokens.create_token(owner, "mine")
     assert api_tokens.list_tokens(other) == []
-    with pytest.raises(NotFound):
-        api_tokens.revoke_token(other, created.row.id)
+    for forged in (created.row.id, 2**63, -1):
+        with pytest.raises(NotFound):
+            api_tokens.revoke_token(other, forged)
     assert api_tokens.authenticate(created.token) is not None
 
 

@@ -175,7 +175,8 @@ def revoke_token(actor: Actor, token_id: int) -> None:
     if actor is None or actor.user_id is None:
         raise PermissionDenied("Please sign in.")
     with session_scope() as session:
-        token = session.get(ApiToken, token_id) if isinstance(token_id, int) else None
+        known_id = isinstance(token_id, int) and 0 < token_id < 2**31  # a PostgreSQL integer
+        token = session.get(ApiToken, token_id) if known_id else None
         if token is None or (
             token.user_id != actor.user_id and not can(actor, Action.MANAGE_USERS)
         ):
