@@ -7,6 +7,8 @@ import-archive   import PST/OST, mbox or EML files into the knowledge store (for
 search-knowledge search tickets, FAQ and archived mail as the suggested replies do
 backup PATH      the database, stored files and secret key into a new folder
 restore PATH     a backup folder into an empty database (stop the app first)
+create-token     print a new API token for a user (audited), as their profile page makes one
+set-role         give a user a role (audited): the first manager of an Ory-only instance
 """
 
 from __future__ import annotations
@@ -144,6 +146,52 @@ def _restore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _create_token(args: argparse.Namespace) -> int:
+    from crm_app.db import upgrade_to_head
+    from crm_app.services.api_tokens import create_token_for_email
+    from crm_app.services.errors import ServiceError
+
+    upgrade_to_head()
+    try:
+        created = create_token_for_email(args.email, args.scope, args.days, name=args.name)
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(
+        f"token for {args.email} ({created.row.scope}, expires "
+        f"{created.row.expires_at:%Y-%m-%d}); it is shown only now:",
+        file=sys.stderr,
+    )
+    print(created.token)
+    return 0
+
+
+def _set_role(args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from crm_app.auth.permissions import SYSTEM
+    from crm_app.db import session_scope, upgrade_to_head
+    from crm_app.services.accounts import assign_role
+    from crm_app.services.errors import ServiceError
+    from models.user import User
+
+    upgrade_to_head()
+    with session_scope() as session:
+        user_id = session.execute(
+            select(User.id).where(User.email == args.email.strip().lower())
+        ).scalar_one_or_none()
+    if user_id is None:
+        print("error: no user has that email address (an Ory user: sign in once)", file=sys.stderr)
+        return 1
+    try:
+        user = assign_role(SYSTEM, user_id, None if args.role == "none" else args.role)
+    except ServiceError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(f"{user.email} now has the role {user.role or 'none'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m crm_app.cli",
@@ -211,6 +259,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="drop the app's tables and files already there"
     )
     restore.set_defaults(run=_restore)
+    token = commands.add_parser(
+        "create-token", help="print a new API token for a user (audited; shown once)"
+    )
+    token.add_argument("--email", required=True)
+    token.add_argument("--scope", choices=("read", "write"), default="read")
+    token.add_argument("--days", type=int, default=90, help="lifetime in days (1-365)")
+    token.add_argument("--name", default="CLI token", help="label shown on the profile page")
+    token.set_defaults(run=_create_token)
+    role = commands.add_parser("set-role", help="give a user a role (audited)")
+    role.add_argument("--email", required=True)
+    role.add_argument(
+        "--role", required=True, choices=("manager", "agent", "marketing", "client", "none")
+    )
+    role.set_defaults(run=_set_role)
     return parser
 
 

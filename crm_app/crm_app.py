@@ -22,6 +22,9 @@ import pages.knowledge
 import pages.login
 import pages.mailboxes
 import pages.not_found
+import pages.ory_login
+import pages.ory_recovery
+import pages.ory_register
 import pages.portal
 import pages.profile
 import pages.segments

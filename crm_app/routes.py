@@ -45,6 +45,14 @@ API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_LOGOUT = "/api/auth/logout"
 PROFILE = "/profile"
 API_ATTACHMENT = "/api/attachments/{attachment_id}"
+# Sign-in through Ory Kratos (when configured): the product's pages, posting to /api/auth/ory/*.
+ORY_LOGIN = "/ory/login"
+ORY_REGISTER = "/ory/register"
+ORY_RECOVERY = "/ory/recovery"
+API_ORY_LOGIN = "/api/auth/ory/login"
+API_ORY_REGISTER = "/api/auth/ory/register"
+API_ORY_RECOVERY = "/api/auth/ory/recovery"
+API_ORY_RECOVERY_FINISH = "/api/auth/ory/recovery/finish"
 
 
 def _under(prefix: str, key: Any) -> Any:

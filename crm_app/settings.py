@@ -49,6 +49,9 @@
 | `CRM_DB_POOL_SIZE`, `CRM_DB_MAX_OVERFLOW` | `10`, `10` | connections each process keeps open to PostgreSQL, and may open beyond that under load |
 | `CRM_AI_KEEP_MODEL` | `0` | `1` keeps the embedding model loaded while idle (no reload delay; about 300 MB more in the jobs process) |
 | `CRM_DB_STATEMENT_TIMEOUT_MS` | `0` (none) | longest a statement of the app may run before PostgreSQL cancels it |
+| `ORY_SDK_URL` | unset | Ory Kratos public URL (`https://auth.firm.example`); set, people can sign in with Ory on the product's own pages |
+| `CRM_AUTH_MODE` | `both` with `ORY_SDK_URL`, else `builtin` | `builtin` (own accounts), `ory` (Ory only: built-in sign-in and sign-up refused) or `both` |
+| `CRM_ORY_WHOAMI_CACHE_SECONDS` | `5` | how long an Ory session check is trusted before `/sessions/whoami` is asked again (a disabled identity loses access within this time) |
 """
 
 from __future__ import annotations
@@ -65,6 +68,7 @@ from models.user import Role
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 ROLES = tuple(role.value for role in Role)
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
+AUTH_MODES = ("builtin", "ory", "both")
 
 
 @dataclass(frozen=True)
@@ -119,6 +123,9 @@ class Settings:
     db_pool_size: int = 10
     db_max_overflow: int = 10
     db_statement_timeout_ms: int = 0
+    ory_sdk_url: str | None = None
+    auth_mode: str = "builtin"
+    ory_whoami_cache_seconds: float = 5.0
 
 
 def _env(name: str, default: str = "") -> str:
@@ -143,6 +150,12 @@ def get_settings() -> Settings:
     smtp_tls = _env("CRM_SMTP_TLS", "starttls").lower()
     if smtp_tls not in SMTP_TLS_MODES:
         raise ValueError(f"CRM_SMTP_TLS must be one of {SMTP_TLS_MODES}, not {smtp_tls!r}")
+    ory_sdk_url = _env("ORY_SDK_URL").rstrip("/") or None
+    auth_mode = _env("CRM_AUTH_MODE").lower() or ("both" if ory_sdk_url else "builtin")
+    if auth_mode not in AUTH_MODES or (auth_mode != "builtin" and not ory_sdk_url):
+        raise ValueError(
+            f"CRM_AUTH_MODE must be one of {AUTH_MODES} (ory and both need ORY_SDK_URL)"
+        )
     return Settings(
         database_url=_env("DATABASE_URL") or None,
         data_dir=Path(_env("CRM_DATA_DIR") or PROJECT_ROOT / ".data"),
@@ -198,4 +211,7 @@ def get_settings() -> Settings:
         db_pool_size=int(_env("CRM_DB_POOL_SIZE", "10")),
         db_max_overflow=int(_env("CRM_DB_MAX_OVERFLOW", "10")),
         db_statement_timeout_ms=int(_env("CRM_DB_STATEMENT_TIMEOUT_MS", "0")),
+        ory_sdk_url=ory_sdk_url,
+        auth_mode=auth_mode,
+        ory_whoami_cache_seconds=float(_env("CRM_ORY_WHOAMI_CACHE_SECONDS", "5")),
     )

@@ -97,4 +97,12 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             run_at_start=True,
             misfire_grace_seconds=max(settings.mail_poll_tick_seconds * 4, 60),
         ),
+        ScheduledJob(
+            id="webhook_deliver",
+            func="jobs.webhook_deliver:run",
+            trigger=IntervalTrigger(seconds=10, timezone="UTC"),
+            description="POST due webhook deliveries (signed), retry failures with backoff",
+            run_at_start=True,
+            misfire_grace_seconds=60,
+        ),
     ]

@@ -1,6 +1,7 @@
 """SQLModel tables, one module per aggregate. Importing this package registers them all."""
 
 from models.ai import LlmSettings, MessageSentiment, ReplySuggestion, SuggestionFeedback
+from models.api_token import ApiToken, TokenScope
 from models.archive import Archive, ArchiveItemError, ArchiveMessage, ArchivePolicy
 from models.audit import AuditLog
 from models.client import (
@@ -18,6 +19,7 @@ from models.faq import FaqEntry, FaqStatus
 from models.inbound_mail import InboundMail, InboundStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.notification import Notification
+from models.ory_session import OrySessionLink
 from models.outbox import OutboundMessage, OutboundStatus
 from models.portal import (
     DeflectionOutcome,
@@ -54,11 +56,13 @@ from models.user import (
     User,
     UserSession,
 )
+from models.webhook import DeliveryStatus, WebhookDelivery, WebhookEndpoint
 from models.workspace import AssignmentSetting, Macro, SavedView, TicketPresence
 
 __all__ = [
     "OPEN_STATUSES",
     "AfterFetch",
+    "ApiToken",
     "Archive",
     "ArchiveItemError",
     "ArchiveMessage",
@@ -76,6 +80,7 @@ __all__ = [
     "CurrencyRate",
     "CustomFieldType",
     "DeflectionOutcome",
+    "DeliveryStatus",
     "FaqDeflection",
     "FaqEntry",
     "FaqStatus",
@@ -93,6 +98,7 @@ __all__ = [
     "MessageSentiment",
     "Notification",
     "OneTimeLink",
+    "OrySessionLink",
     "OutboundKind",
     "OutboundMessage",
     "OutboundStatus",
@@ -119,7 +125,10 @@ __all__ = [
     "TicketPriority",
     "TicketRating",
     "TicketStatus",
+    "TokenScope",
     "UploadSlot",
     "User",
     "UserSession",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

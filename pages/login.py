@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
+from crm_app.auth import ory
 from crm_app.components import auth_form, field, form_error
 from crm_app.layout import public_page
 from crm_app.services import accounts
@@ -13,10 +14,14 @@ from crm_app.state import AppState
 
 class LoginState(AppState):
     error: str = ""
+    ory_on: bool = False
 
     @rx.event
     def check(self):
         self.error = self.form_error_from_query()
+        self.ory_on = ory.enabled()
+        if not ory.builtin_allowed():
+            return rx.redirect(routes.ORY_LOGIN)
         if accounts.needs_setup():
             return rx.redirect(routes.SETUP)
         if self.actor() is not None:
@@ -57,4 +62,13 @@ def login_page() -> rx.Component:
             rx.button("Sign in", type="submit", width="100%"),
         ),
         rx.text("No account yet? ", rx.link("Create one", href=routes.SIGNUP), size="2"),
+        rx.cond(
+            LoginState.ory_on,
+            rx.link(
+                "Sign in with your firm account (Ory)",
+                href=routes.ORY_LOGIN,
+                size="2",
+                id="ory-login-link",
+            ),
+        ),
     )

@@ -11,6 +11,7 @@ from crm_app.layout import shell
 from crm_app.services import accounts, preferences
 from crm_app.state import service_event
 from crm_app.timefmt import TimeZoneState, clock
+from pages.profile_tokens import ProfileTokensState, api_tokens_section
 
 BROWSER_ZONE = ""  # the option value meaning "follow the browser"
 
@@ -91,9 +92,11 @@ def _content() -> rx.Component:
 
 
 def profile_page() -> rx.Component:
-    return shell("Profile", _content())
+    return shell("Profile", rx.vstack(_content(), api_tokens_section(), spacing="4", width="100%"))
 
 
-rx.page(route=routes.PROFILE, title="Profile · Finance CRM", on_load=[ProfileState.load])(
-    profile_page
-)
+rx.page(
+    route=routes.PROFILE,
+    title="Profile · Finance CRM",
+    on_load=[ProfileState.load, ProfileTokensState.load_tokens],
+)(profile_page)

@@ -5,7 +5,8 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from crm_app.api import attachments, auth, health, metrics
+from crm_app.api import attachments, auth, health, metrics, ory_auth, v1
+from crm_app.api.openapi import install_docs
 from crm_app.services.errors import ServiceError
 
 
@@ -14,16 +15,19 @@ def build_api() -> FastAPI:
         title="Finance CRM API",
         version="1.0",
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # served by install_docs, from local files
         redoc_url=None,
     )
     api.include_router(health.router, prefix="/api")
     api.include_router(metrics.router, prefix="/api")
     api.include_router(auth.router, prefix="/api")
+    api.include_router(ory_auth.router, prefix="/api")
     api.include_router(attachments.router, prefix="/api")
 
     @api.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"error": error.message}, status_code=error.http_status)
 
+    v1.install(api)
+    install_docs(api)
     return api

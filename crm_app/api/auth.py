@@ -17,6 +17,7 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 
 from crm_app import routes
+from crm_app.auth import ory
 from crm_app.auth.cookies import SESSION_COOKIE, cookie_attributes, read_cookie
 from crm_app.crypto import sign
 from crm_app.services import accounts, invitations, web_sessions
@@ -83,6 +84,8 @@ async def _sign_in_after(
     request: Request, page: str, create: Callable[[dict[str, str]], object] | None
 ) -> RedirectResponse:
     form = await _form(request)
+    if not ory.builtin_allowed():
+        return back_with_error(routes.ORY_LOGIN, "Sign in with your firm account.")
     try:
         if create is not None:
             await run_in_threadpool(create, form)
@@ -149,6 +152,7 @@ async def log_out(request: Request) -> RedirectResponse:
     token = read_cookie(request.headers.get("cookie", ""), SESSION_COOKIE)
     found = await run_in_threadpool(web_sessions.session_for_token, token)
     if found is not None:
+        await run_in_threadpool(ory.sign_out, found.session_id)  # a no-op for built-in sessions
         await run_in_threadpool(web_sessions.revoke, found.session_id)
     # Home, which sends a signed-out visitor on to the sign-in page (the portal's sign-out
     # asks for the portal's own sign-in page instead).

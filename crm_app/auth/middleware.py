@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from reflex.istate.data import HeaderData
 from reflex.middleware import Middleware
 
+from crm_app.auth import ory
 from crm_app.auth.cookies import SESSION_COOKIE, read_cookie, without_private_cookies
 from crm_app.auth.event_guard import checked_payload
 from crm_app.services import web_sessions
@@ -91,6 +92,9 @@ class SessionMiddleware(Middleware):
             # Chained by a handler (Reflex gives those no router data of their own) after an
             # event that was checked: the same session, re-checked by id for revocation.
             found = web_sessions.session_by_id(app_state._session_id)
+        if found is not None and ory.enabled():
+            # A session opened by an Ory sign-in holds only while Kratos still says so.
+            found = await asyncio.to_thread(ory.still_valid, found)
         _forget_private_cookies(state)
         current_session.set(found)
         stamp = found.session_id if found else 0

@@ -32,6 +32,7 @@ class Action(StrEnum):
     MANAGE_CURRENCY_RATES = "manage_currency_rates"  # reporting currency and exchange rates
     MANAGE_FAQ = "manage_faq"  # write, publish and unpublish help centre entries
     MANAGE_MAILBOXES = "manage_mailboxes"  # IMAP/SMTP accounts, their tests and failed imports
+    MANAGE_INTEGRATIONS = "manage_integrations"  # webhooks out
 
 
 _STAFF_TICKETS = {

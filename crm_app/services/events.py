@@ -29,7 +29,11 @@ ANY = "*"  # subscribe to every event
 
 # Modules whose import registers their subscribers; loaded before the first emit, so an action
 # never depends on who happened to import them first.
-BUILTIN_SUBSCRIBERS = ("crm_app.services.notifications", "crm_app.services.live")
+BUILTIN_SUBSCRIBERS = (
+    "crm_app.services.notifications",
+    "crm_app.services.live",
+    "crm_app.services.webhooks",
+)
 
 
 @dataclass(frozen=True)
