@@ -2,6 +2,7 @@
 
 from models.ai import LlmSettings, MessageSentiment, ReplySuggestion, SuggestionFeedback
 from models.audit import AuditLog
+from models.business_hours import BusinessCalendar
 from models.client import (
     Client,
     ClientFieldDefinition,
@@ -17,7 +18,16 @@ from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolde
 from models.notification import Notification
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
-from models.sla import SlaConfig
+from models.sla import (
+    DashboardDaily,
+    DashboardSentimentDaily,
+    SlaConfig,
+    SlaEscalationRule,
+    SlaPolicy,
+    SlaSettings,
+    TicketSla,
+    TicketSlaEvent,
+)
 from models.ticket import (
     OPEN_STATUSES,
     Attachment,
@@ -47,6 +57,7 @@ __all__ = [
     "AssignmentSetting",
     "Attachment",
     "AuditLog",
+    "BusinessCalendar",
     "Channel",
     "Client",
     "ClientFieldDefinition",
@@ -56,6 +67,8 @@ __all__ = [
     "ConnectionSecurity",
     "CurrencyRate",
     "CustomFieldType",
+    "DashboardDaily",
+    "DashboardSentimentDaily",
     "IdentityProvider",
     "KnownDevice",
     "KycStatus",
@@ -77,6 +90,9 @@ __all__ = [
     "Segment",
     "SenderKind",
     "SlaConfig",
+    "SlaEscalationRule",
+    "SlaPolicy",
+    "SlaSettings",
     "SlaState",
     "SuggestionFeedback",
     "ThrottleScope",
@@ -84,6 +100,8 @@ __all__ = [
     "TicketMessage",
     "TicketPresence",
     "TicketPriority",
+    "TicketSla",
+    "TicketSlaEvent",
     "TicketStatus",
     "UploadSlot",
     "User",

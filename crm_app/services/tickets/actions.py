@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
-from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import assignment, attachments, audit, events, sla
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
 from crm_app.services.tickets.rows import (
@@ -19,7 +19,6 @@ from crm_app.services.tickets.rows import (
     MAX_BODY,
     MessageRow,
     TicketRow,
-    apply_sla_targets,
     check_version,
     choice,
     clean_body,
@@ -100,11 +99,13 @@ def create_ticket(
             created_at=now,
             updated_at=now,
         )
-        apply_sla_targets(session, ticket)
         session.add(ticket)
         session.flush()
         if from_client and client is None:
             raise InvalidInput("Choose the client whose request this is.")
+        sla.on_ticket_event(
+            session, ticket, now, created=True, message="client" if from_client else "staff"
+        )
         session.add(
             TicketMessage(
                 ticket_id=ticket.id,
@@ -193,6 +194,7 @@ def add_message(
         if status is not None or priority is not None:
             check_version(session, ticket, expected_version)
         now = utcnow()
+        status_before, priority_before = ticket.status, ticket.priority
         message = TicketMessage(
             ticket_id=ticket.id,
             sender_kind=SenderKind.AGENT if staff else SenderKind.CLIENT,
@@ -224,6 +226,14 @@ def add_message(
             ticket.is_unread = True
             if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
                 ticket.status = TicketStatus.OPEN
+        sla.on_ticket_event(
+            session,
+            ticket,
+            now,
+            status_before=status_before,
+            priority_before=priority_before,
+            message=None if internal else ("staff" if staff else "client"),
+        )
         session.flush()
         attached = attachments.link_staged(session, message.id, files)
         record: dict[str, Any] = {"message_id": message.id, **changes}
@@ -283,6 +293,7 @@ def apply_changes(
 
     `as_part_of_message`: the caller's message entry records them and moves the version."""
     changes: dict[str, list[Any]] = {}
+    status_before, priority_before = ticket.status, ticket.priority
     if status is not None and status != ticket.status:
         changes["status"] = [ticket.status, status]
         ticket.status = status
@@ -295,13 +306,16 @@ def apply_changes(
     if priority is not None and priority != ticket.priority:
         changes["priority"] = [ticket.priority, priority]
         ticket.priority = priority
-        if ticket.status in {s.value for s in OPEN_STATUSES}:
-            apply_sla_targets(session, ticket)  # the new priority's targets apply at once
     if assignee_id is not UNSET and assignee_id != ticket.assignee_id:
         before = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
         after = staff_member(session, assignee_id) if assignee_id is not None else None
         changes["assignee"] = [before.name if before else None, after.name if after else None]
         ticket.assignee_id = assignee_id
+    if ("status" in changes or "priority" in changes) and not as_part_of_message:
+        # The SLA clocks move with status and priority (a message's own hook does it there).
+        sla.on_ticket_event(
+            session, ticket, now, status_before=status_before, priority_before=priority_before
+        )
     if changes and not as_part_of_message:
         touch(ticket, now)
         for key, action in (
