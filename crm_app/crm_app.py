@@ -22,6 +22,7 @@ import pages.profile
 import pages.segments
 import pages.setup
 import pages.signup
+import pages.sla_settings
 import pages.ticket
 import pages.tickets
 import pages.users
