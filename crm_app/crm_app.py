@@ -14,6 +14,7 @@ import pages.client_import
 import pages.client_profile
 import pages.clients
 import pages.currency_rates
+import pages.dashboard
 import pages.home
 import pages.login
 import pages.not_found
@@ -22,6 +23,7 @@ import pages.profile
 import pages.segments
 import pages.setup
 import pages.signup
+import pages.sla_board
 import pages.sla_settings
 import pages.ticket
 import pages.tickets

@@ -232,7 +232,7 @@ class DashboardDaily(SQLModel, table=True):
     __table_args__ = (sa.Index("ix_dashboard_daily_dim_day", "dim", "day"),)
 
     day: date = Field(primary_key=True)
-    agent_id: int = Field(default=0, primary_key=True)  # 0: unassigned
+    agent_id: int = Field(default=0, primary_key=True)  # 0: unassigned; -1: all agents
     dim: str = Field(default="all", sa_type=sa.String(16), primary_key=True)
     key: str = Field(default="", sa_type=sa.String(32), primary_key=True)
     created: int = 0

@@ -29,6 +29,7 @@ from models.sla import HISTOGRAM_EDGES
 from models.ticket import OPEN_STATUSES
 
 MAX_RANGE_DAYS = 800
+ALL_AGENTS = -1  # the rollup row that sums every agent (0 is "unassigned")
 BOARD_LIMIT = 200
 _OPEN_SQL = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
 _BUCKETS = len(HISTOGRAM_EDGES) + 1
@@ -45,7 +46,13 @@ class DashboardFilter:
 
     @property
     def agent_sql(self) -> str:
-        return "AND agent_id = ANY(:agents)" if self.agent_ids else ""
+        """Rows of the chosen agents, or the all-agents rows (agent_id -1) for everyone."""
+        return "AND agent_id = ANY(:agents)" if self.agent_ids else f"AND agent_id = {ALL_AGENTS}"
+
+    @property
+    def per_agent_sql(self) -> str:
+        """Rows per agent (for the agent breakdowns): the chosen ones, or all of them."""
+        return "AND d.agent_id = ANY(:agents)" if self.agent_ids else "AND d.agent_id >= 0"
 
 
 def make_filter(
@@ -121,7 +128,7 @@ INSERT INTO dashboard_daily (
   first_response_hist, resolutions, resolution_minutes, resolution_hist, first_response_met,
   first_response_breached, resolution_met, resolution_breached, next_response_met,
   next_response_breached)
-SELECT day, agent_id, d.dim, d.key,
+SELECT day, CASE WHEN GROUPING(agent_id) = 1 THEN -1 ELSE agent_id END, d.dim, d.key,
        count(*) FILTER (WHERE kind = 'created'),
        count(*) FILTER (WHERE kind = 'res'),
        count(*) FILTER (WHERE kind = 'fr'),
@@ -139,7 +146,7 @@ SELECT day, agent_id, d.dim, d.key,
 FROM facts
 CROSS JOIN LATERAL (VALUES ('all', ''), ('channel', channel), ('priority', priority),
                            ('tier', tier)) AS d(dim, key)
-GROUP BY day, agent_id, d.dim, d.key
+GROUP BY GROUPING SETS ((day, agent_id, d.dim, d.key), (day, d.dim, d.key))
 """
 
 _SENTIMENT_SQL = """
@@ -281,25 +288,21 @@ def daily_volume(actor: Actor | None, f: DashboardFilter) -> list[DayRow]:
     return [DayRow(r.day.isoformat(), int(r.created), int(r.solved), int(r.backlog)) for r in rows]
 
 
-def _hist_sum(column: str) -> str:
-    return (
-        f"(SELECT array_agg(v ORDER BY i) FROM (SELECT i, sum(x)::int AS v FROM dashboard_daily d2,"
-        f" unnest(d2.{column}) WITH ORDINALITY AS u(x, i) WHERE d2.dim = 'all' AND d2.day"
-        f" BETWEEN :lo AND :hi {{agents}} GROUP BY i) h)"
-    )
+def _hist_total(column: str) -> str:
+    """Element-wise sum of the histogram arrays of the grouped rows (one pass, no unnest)."""
+    return "ARRAY[" + ", ".join(f"sum({column}[{i}])::int" for i in range(1, _BUCKETS + 1)) + "]"
 
 
 def response_times(actor: Actor | None, f: DashboardFilter) -> dict[str, DurationStats]:
     """First response and resolution in business minutes: count, mean, median and 90th."""
     require(actor, Action.VIEW_DASHBOARDS)
-    agents = "AND d2.agent_id = ANY(:agents)" if f.agent_ids else ""
     (row,) = _rows(
         f"""
         SELECT coalesce(sum(first_responses), 0) AS frn,
                coalesce(sum(first_response_minutes), 0) AS frm,
                coalesce(sum(resolutions), 0) AS rn, coalesce(sum(resolution_minutes), 0) AS rm,
-               {_hist_sum("first_response_hist").format(agents=agents)} AS frh,
-               {_hist_sum("resolution_hist").format(agents=agents)} AS rh
+               {_hist_total("first_response_hist")} AS frh,
+               {_hist_total("resolution_hist")} AS rh
         FROM dashboard_daily WHERE dim = 'all' AND day BETWEEN :lo AND :hi {f.agent_sql}
         """,
         f.params(),
@@ -307,7 +310,7 @@ def response_times(actor: Actor | None, f: DashboardFilter) -> dict[str, Duratio
 
     def stats(n: Any, minutes: Any, hist: Sequence[int] | None) -> DurationStats:
         n = int(n)
-        hist = list(hist or [])
+        hist = [int(h or 0) for h in hist or []]
         return DurationStats(
             n,
             round(float(minutes) / n, 1) if n else 0.0,
@@ -362,8 +365,7 @@ def breaches_by(actor: Actor | None, f: DashboardFilter, dimension: str) -> list
                    sum(first_response_breached + resolution_breached) AS breaches,
                    sum(first_responses + resolutions) AS total
             FROM dashboard_daily d LEFT JOIN user_account u ON u.id = d.agent_id
-            WHERE dim = 'all' AND day BETWEEN :lo AND :hi
-                  {f.agent_sql.replace("agent_id", "d.agent_id")}
+            WHERE dim = 'all' AND day BETWEEN :lo AND :hi {f.per_agent_sql}
             GROUP BY d.agent_id, u.name ORDER BY breaches DESC, label
             """,
             f.params(),
@@ -402,14 +404,9 @@ def agent_table(actor: Actor | None, f: DashboardFilter) -> list[AgentRow]:
                sum(first_response_met + resolution_met) AS met,
                sum(first_response_met + resolution_met + first_response_breached
                    + resolution_breached) AS judged,
-               (SELECT array_agg(v ORDER BY i) FROM (
-                  SELECT i, sum(x)::int AS v FROM dashboard_daily d2,
-                         unnest(d2.first_response_hist) WITH ORDINALITY AS u2(x, i)
-                  WHERE d2.dim = 'all' AND d2.agent_id = d.agent_id
-                    AND d2.day BETWEEN :lo AND :hi GROUP BY i) h) AS hist
+               {_hist_total("first_response_hist")} AS hist
         FROM dashboard_daily d LEFT JOIN user_account u ON u.id = d.agent_id
-        WHERE d.dim = 'all' AND d.day BETWEEN :lo AND :hi
-              {f.agent_sql.replace("agent_id", "d.agent_id")}
+        WHERE d.dim = 'all' AND d.day BETWEEN :lo AND :hi {f.per_agent_sql}
         GROUP BY d.agent_id, u.name ORDER BY solved DESC, name
         """,
         f.params(),
@@ -420,7 +417,7 @@ def agent_table(actor: Actor | None, f: DashboardFilter) -> list[AgentRow]:
             r.name,
             int(r.assigned),
             int(r.solved),
-            percentile(list(r.hist or []), 0.5),
+            percentile([int(h or 0) for h in r.hist or []], 0.5),
             round(100 * int(r.met) / int(r.judged), 1) if int(r.judged) else 0.0,
             "—",
         )
@@ -575,8 +572,7 @@ def my_week(actor: Actor | None, now: datetime | None = None) -> MyWeek:
                coalesce(sum(first_response_met + resolution_met), 0) AS met,
                coalesce(sum(first_response_met + resolution_met + first_response_breached
                             + resolution_breached), 0) AS judged,
-               {_hist_sum("first_response_hist").format(agents="AND d2.agent_id = ANY(:agents)")}
-                 AS hist,
+               {_hist_total("first_response_hist")} AS hist,
                (SELECT count(*) FROM ticket WHERE status IN ({_OPEN_SQL})
                   AND assignee_id = ANY(:agents)) AS open_now
         FROM dashboard_daily WHERE dim = 'all' AND day BETWEEN :lo AND :hi {f.agent_sql}
