@@ -23,6 +23,15 @@ from models.base import utcnow
 EVERYONE = "everyone"
 
 
+def _durations(stats: dashboard.DurationStats) -> dict[str, str]:
+    return {
+        "count": str(stats.count),
+        "mean": dashboard.duration_text(stats.mean),
+        "median": dashboard.duration_text(stats.median),
+        "p90": dashboard.duration_text(stats.p90),
+    }
+
+
 def _dicts(rows: list[Any]) -> list[dict[str, Any]]:
     from dataclasses import asdict
 
@@ -36,8 +45,8 @@ class DashboardState(AppState):
     staff: list[list[str]] = []
     open_counts: dict[str, int] = {}
     volume: list[dict[str, Any]] = []
-    first_response: dict[str, float] = {}
-    resolution: dict[str, float] = {}
+    first_response: dict[str, str] = {}  # count, mean, median, p90 (business time)
+    resolution: dict[str, str] = {}
     achievement: list[dict[str, Any]] = []
     by_agent: list[dict[str, Any]] = []
     by_priority: list[dict[str, Any]] = []
@@ -64,8 +73,8 @@ class DashboardState(AppState):
         self.open_counts = dashboard.open_now(actor, f.agent_ids)
         self.volume = _dicts(dashboard.daily_volume(actor, f))
         times = dashboard.response_times(actor, f)
-        self.first_response = {k: float(v) for k, v in _dicts([times["first_response"]])[0].items()}
-        self.resolution = {k: float(v) for k, v in _dicts([times["resolution"]])[0].items()}
+        self.first_response = _durations(times["first_response"])
+        self.resolution = _durations(times["resolution"])
         self.achievement = _dicts(dashboard.sla_achievement(actor, f))
         self.by_agent = _dicts(dashboard.breaches_by(actor, f, "agent"))
         self.by_priority = _dicts(dashboard.breaches_by(actor, f, "priority"))
@@ -156,10 +165,6 @@ def _stat(label: str, value: Any, hint: Any = "") -> rx.Component:
         flex="1",
         min_width="9rem",
     )
-
-
-def _minutes(var: Any) -> Any:
-    return (var / 60).to(int).to_string() + "h " + (var % 60).to(int).to_string() + "m"
 
 
 def _filters() -> rx.Component:
@@ -253,7 +258,7 @@ def _agent_table() -> rx.Component:
                     rx.table.cell(a.name),
                     rx.table.cell(a.assigned),
                     rx.table.cell(a.solved),
-                    rx.table.cell(_minutes(a.median_first_response)),
+                    rx.table.cell(a.median_first_response_text),
                     rx.table.cell(a.sla_percent.to_string() + "%"),
                     rx.table.cell(a.csat),
                 ),
@@ -277,13 +282,13 @@ def dashboard_page() -> rx.Component:
             _stat("Breached", D.open_counts["breached"].to(int), "open tickets"),
             _stat(
                 "First response",
-                _minutes(D.first_response["median"]),
-                "median · p90 " + _minutes(D.first_response["p90"]),
+                D.first_response["median"],
+                "median · mean " + D.first_response["mean"] + " · p90 " + D.first_response["p90"],
             ),
             _stat(
                 "Resolution",
-                _minutes(D.resolution["median"]),
-                "median · mean " + _minutes(D.resolution["mean"]),
+                D.resolution["median"],
+                "median · mean " + D.resolution["mean"] + " · p90 " + D.resolution["p90"],
             ),
             width="100%",
             wrap="wrap",
@@ -406,14 +411,16 @@ def dashboard_page() -> rx.Component:
 
 class MyWorkState(AppState):
     tickets: list[WarningRow] = []
-    week: dict[str, float] = {}
+    week: dict[str, str] = {}
 
     @service_event
     def load(self, actor: Actor):
         from dataclasses import asdict
 
         self.tickets = dashboard.my_open_tickets(actor)
-        self.week = {k: float(v) for k, v in asdict(dashboard.my_week(actor)).items()}
+        week = asdict(dashboard.my_week(actor))
+        week["median_first_response"] = dashboard.duration_text(week["median_first_response"])
+        self.week = {k: str(v) for k, v in week.items()}
 
 
 def _ticket_row(row: WarningRow) -> rx.Component:
@@ -445,13 +452,11 @@ def my_work_page() -> rx.Component:
             width="100%",
         ),
         rx.hstack(
-            _stat("Open now", m.week["open_now"].to(int), "assigned to me"),
-            _stat("Assigned this week", m.week["assigned"].to(int), "last 7 days"),
-            _stat("Solved this week", m.week["solved"].to(int), "last 7 days"),
-            _stat(
-                "Median first response", _minutes(m.week["median_first_response"]), "business time"
-            ),
-            _stat("SLA met", m.week["sla_percent"].to_string() + "%", "first response, resolution"),
+            _stat("Open now", m.week["open_now"], "assigned to me"),
+            _stat("Assigned this week", m.week["assigned"], "last 7 days"),
+            _stat("Solved this week", m.week["solved"], "last 7 days"),
+            _stat("Median first response", m.week["median_first_response"], "business time"),
+            _stat("SLA met", m.week["sla_percent"] + "%", "first response, resolution"),
             wrap="wrap",
             width="100%",
         ),

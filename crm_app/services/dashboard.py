@@ -235,6 +235,7 @@ class AgentRow:
     median_first_response: float
     sla_percent: float
     csat: str
+    median_first_response_text: str = ""
 
 
 @dataclass(frozen=True)
@@ -244,6 +245,16 @@ class SentimentRow:
     neutral: int
     negative: int
     average: float
+
+
+def duration_text(minutes: float) -> str:
+    """Business minutes as "2d 3h", "3h 20m" or "45m"."""
+    minutes = round(minutes)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rest, 60)
+    if days:
+        return f"{days}d {hours}h"
+    return f"{hours}h {mins}m" if hours else f"{mins}m"
 
 
 def percentile(hist: Sequence[int], share: float) -> float:
@@ -417,9 +428,10 @@ def agent_table(actor: Actor | None, f: DashboardFilter) -> list[AgentRow]:
             r.name,
             int(r.assigned),
             int(r.solved),
-            percentile([int(h or 0) for h in r.hist or []], 0.5),
+            median := percentile([int(h or 0) for h in r.hist or []], 0.5),
             round(100 * int(r.met) / int(r.judged), 1) if int(r.judged) else 0.0,
             "—",
+            duration_text(median),
         )
         for r in rows
     ]
