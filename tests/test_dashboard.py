@@ -112,6 +112,7 @@ def test_the_job_refresh_counts_todays_new_ticket(db: str) -> None:
     assert sum(d.created for d in dashboard.daily_volume(manager, f)) == before + 1
     assert dashboard.open_now(manager)["total"] == 1
     assert dashboard.my_week(manager).assigned == 1
+    assert dashboard.my_week(make_user("agent")).median_first_response == 0.0  # no rows
 
 
 def test_only_dashboard_viewers_see_figures_and_filters_are_checked(db: str) -> None:

@@ -145,6 +145,7 @@ def test_pending_pauses_the_clock_and_the_clients_answer_resumes_it(db: str, clo
     view = sla.ticket_sla(agent, number, now=answered_at + 72 * HOUR)
     assert view.policy == sla.DEFAULT_POLICY_NAME
     assert [t.status for t in view.targets] == ["met", "met", "breached"]
+    assert view.targets[2].time_left == "overdue 1h"  # due 71 h after the answer
 
 
 def test_business_hours_skip_the_night_and_the_weekend(db: str, clock: Clock) -> None:

@@ -259,6 +259,7 @@ def duration_text(minutes: float) -> str:
 
 def percentile(hist: Sequence[int], share: float) -> float:
     """The `share` quantile of a histogram over HISTOGRAM_EDGES, interpolated in its bucket."""
+    hist = [int(h or 0) for h in hist]  # a sum over no rows is NULL
     total = sum(hist)
     if not total:
         return 0.0

@@ -565,6 +565,13 @@ def _minutes_text(minutes: float) -> str:
     return ("-" if minutes < 0 else "") + " ".join(parts)
 
 
+def _left_text(minutes: float) -> str:
+    """Business time left on a target, or how long it is overdue."""
+    if minutes < 0:
+        return "overdue " + _minutes_text(-minutes)
+    return _minutes_text(minutes) + " left"
+
+
 def _assign_policy(s: TicketSla, policy: PolicySpec | None, priority: str, version: int) -> None:
     s.policy_id = policy.id if policy else None
     s.config_version = version
@@ -960,7 +967,7 @@ class SlaTargetRow:
     minutes: str  # the target, "8h"
     clock: str  # running / paused / stopped / none
     due_at: str
-    time_left: str  # business time, "-1h 20m" when overdue
+    time_left: str  # business time: "1h 20m left", "overdue 2h"
     status: str  # on_track / near_breach / breached / met / paused / not measured
 
 
@@ -1019,7 +1026,7 @@ def ticket_sla(actor: Actor | None, number: int, now: datetime | None = None) ->
             if not minutes:
                 status = "not measured"
             elif clock == SlaClock.RUNNING and due is not None:
-                left = _minutes_text(calendar.business_minutes_between(now, due))
+                left = _left_text(calendar.business_minutes_between(now, due))
                 status = (
                     "breached"
                     if due <= now
@@ -1028,7 +1035,7 @@ def ticket_sla(actor: Actor | None, number: int, now: datetime | None = None) ->
                     else "on_track"
                 )
             elif clock == SlaClock.PAUSED:
-                left = _minutes_text(minutes - used)
+                left = _left_text(minutes - used) + " (paused)"
                 status = "paused"
             elif clock == SlaClock.STOPPED:
                 late = (target.value, _cycle(s, target)) in breached or used > minutes

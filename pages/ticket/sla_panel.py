@@ -58,7 +58,7 @@ def _target(row: SlaTargetRow) -> rx.Component:
                 variant="soft",
                 size="1",
             ),
-            rx.cond(row.time_left != "", rx.text(row.time_left, " left", size="1")),
+            rx.cond(row.time_left != "", rx.text(row.time_left, size="1")),
             align="end",
             spacing="0",
         ),
