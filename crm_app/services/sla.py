@@ -381,9 +381,14 @@ def match_policy(session: Session, setup: SlaSetup, facts: TicketFacts) -> Polic
     return next((p for p in setup.policies if p.is_default), None)
 
 
-def _facts(session: Session, ticket: Ticket) -> TicketFacts:
+def _facts(
+    session: Session, ticket: Ticket, net_worths: dict[int, Any] | None = None
+) -> TicketFacts:
+    """What the conditions look at; `net_worths` (client id -> amount) saves a query each."""
     net_worth = None
-    if ticket.client_id is not None:
+    if net_worths is not None and ticket.client_id is not None:
+        net_worth = net_worths.get(ticket.client_id)
+    elif ticket.client_id is not None:
         net_worth = session.execute(
             select(Client.net_worth_reporting).where(Client.id == ticket.client_id)
         ).scalar()
@@ -600,9 +605,11 @@ def _mirror(ticket: Ticket, s: TicketSla) -> None:
         ticket.sla_state = SlaState.BREACHED if s.breached else SlaState.MET
 
 
-def _new_clocks(session: Session, ticket: Ticket, setup: SlaSetup) -> TicketSla:
+def _new_clocks(
+    session: Session, ticket: Ticket, setup: SlaSetup, net_worths: dict[int, Any] | None = None
+) -> TicketSla:
     s = TicketSla(ticket_id=ticket.id)
-    policy = match_policy(session, setup, _facts(session, ticket))
+    policy = match_policy(session, setup, _facts(session, ticket, net_worths))
     _assign_policy(s, policy, ticket.priority, setup.version)
     session.add(s)
     return s
@@ -719,14 +726,19 @@ def _adopt(s: TicketSla, ticket: Ticket, setup: SlaSetup, now: datetime) -> None
 
 
 def _rebuild(
-    session: Session, ticket: Ticket, s: TicketSla | None, setup: SlaSetup, now: datetime
+    session: Session,
+    ticket: Ticket,
+    s: TicketSla | None,
+    setup: SlaSetup,
+    now: datetime,
+    net_worths: dict[int, Any],
 ) -> None:
     """Bring one open ticket's clocks to the current configuration (policy, targets, calendar)."""
     if s is None:
-        s = _new_clocks(session, ticket, setup)
+        s = _new_clocks(session, ticket, setup, net_worths)
         _adopt(s, ticket, setup, now)
     else:
-        policy = match_policy(session, setup, _facts(session, ticket))
+        policy = match_policy(session, setup, _facts(session, ticket, net_worths))
         _assign_policy(s, policy, ticket.priority, setup.version)
         if s.anchor_created_at != ticket.created_at:
             _adopt(s, ticket, setup, now)  # edited outside the actions: start from its record
@@ -889,9 +901,17 @@ def rebuild_open_clocks(now: datetime, batch_size: int = REBUILD_BATCH_SIZE) -> 
                     select(TicketSla).where(TicketSla.ticket_id.in_(ids))
                 ).scalars()
             }
+            tickets = list(tickets)
+            client_ids = {t.client_id for t in tickets if t.client_id is not None}
+            net_worths = dict(
+                session.execute(
+                    select(Client.id, Client.net_worth_reporting).where(Client.id.in_(client_ids))
+                ).all()
+            )
             for ticket in tickets:
                 before = (ticket.first_response_due_at, ticket.resolution_due_at, ticket.sla_state)
-                _rebuild(session, ticket, clocks.get(ticket.id), setup, now)
+                with session.no_autoflush:  # one flush per batch, not one per ticket
+                    _rebuild(session, ticket, clocks.get(ticket.id), setup, now, net_worths)
                 if (ticket.first_response_due_at, ticket.resolution_due_at) != before[:2]:
                     changed += 1
                 if ticket.sla_state != before[2]:
