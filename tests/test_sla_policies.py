@@ -404,3 +404,28 @@ def test_escalation_rules_are_validated(db: str) -> None:
         escalation.save_rule(manager, None, {"name": "X", "trigger": "later", "notify_assignee": 1})
     with pytest.raises(PermissionDenied):
         escalation.save_rule(make_user("agent"), None, {"name": "X", "trigger": "breached"})
+
+
+def test_a_policy_for_a_client_segment_applies_to_its_members_only(db: str, clock: Clock) -> None:
+    from crm_app.services import clients, segments
+
+    manager = make_user("manager")
+    vips = segments.save_segment(
+        manager,
+        name="VIPs",
+        rules={"op": "and", "rules": [{"field": "tags", "operator": "has", "value": "vip"}]},
+    )
+    sla.save_policy(
+        manager,
+        None,
+        {"name": "VIP desk", "position": 1, "segment_ids": [vips.id], "targets": ALL_TARGETS},
+    )
+    vip = clients.create_client(manager, name="Vera Important", tags="vip").id
+    other = make_client(manager, "Otto Ordinary")
+
+    def policy_of(client_id: int) -> str:
+        number = tickets.create_ticket(manager, client_id=client_id, subject="Q", body="?").number
+        return sla.ticket_sla(manager, number).policy
+
+    assert policy_of(vip) == "VIP desk"
+    assert policy_of(other) == sla.DEFAULT_POLICY_NAME
