@@ -250,3 +250,17 @@ def test_sql_scan_and_python_rule_agree_on_random_open_tickets(db: str) -> None:
                 near_breach_share=0.75,
             )
             assert t.sla_state == expected, t
+
+
+def test_ticket_closed_outside_the_actions_stops_its_clocks_instead_of_breaching(db: str) -> None:
+    ticket_id = _ticket(age=HOUR)
+    scan_open_tickets(NOW)
+    with session_scope() as session:  # as a merge closes the duplicate
+        session.execute(
+            update(Ticket).where(Ticket.id == ticket_id).values(status=TicketStatus.CLOSED)
+        )
+
+    result = scan_open_tickets(NOW + 30 * 24 * HOUR)
+
+    assert result.events == []
+    assert ("first_response", "breached") not in _events(ticket_id)

@@ -860,6 +860,23 @@ SELECT 'row', count(*)::int, '', '', 0 FROM moved
 """
 
 
+def _stopped(target: SlaTarget) -> str:
+    column = f"{target.value}_clock"
+    return (
+        f"{column} = CASE WHEN {column} IN ('running', 'paused') THEN 'stopped' ELSE {column} END"
+    )
+
+
+# A ticket finished outside the ticket actions (a merge closes the duplicate directly): its
+# clocks stop when their alarm comes, instead of breaching a closed ticket.
+_STOP_FINISHED = f"""
+UPDATE ticket_sla AS s
+SET next_alarm_at = NULL, near_breach = false, {", ".join(_stopped(t) for t in TARGETS)}
+FROM ticket AS t
+WHERE t.id = s.ticket_id AND s.next_alarm_at <= :now AND t.status NOT IN ({_OPEN_SQL})
+"""
+
+
 def _stale_open_ids(conn: Any, version: int, after: int, limit: int) -> list[int]:
     rows = conn.execute(
         text(
@@ -954,6 +971,8 @@ def scan_open_tickets(
     result.due_times_set = rebuild_open_clocks(now)
     statement = text(_ALARMS)
     engine = get_engine()
+    with engine.begin() as conn:
+        conn.execute(text(_STOP_FINISHED), {"now": now})
     while True:
         moved = 0
         with engine.begin() as conn:
