@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from playwright.sync_api import Browser, expect
 from sqlalchemy import text
 
@@ -17,6 +18,14 @@ from tests.e2e.session import signed_in
 from tests.factories import make_user
 
 TIMEOUT = 60_000
+
+
+@pytest.fixture(autouse=True)
+def _patient_expectations():
+    """Pages here load a few thousand tickets' figures on a shared machine: wait longer."""
+    expect.set_options(timeout=30_000)
+    yield
+    expect.set_options(timeout=5_000)
 
 
 def test_manager_sets_an_sla_policy_reads_the_dashboard_and_works_the_board(
