@@ -16,6 +16,7 @@ import pages.client_import
 import pages.client_profile
 import pages.clients
 import pages.currency_rates
+import pages.dashboard
 import pages.faq_admin
 import pages.home
 import pages.knowledge
@@ -31,6 +32,8 @@ import pages.segments
 import pages.sent_mail
 import pages.setup
 import pages.signup
+import pages.sla_board
+import pages.sla_settings
 import pages.ticket
 import pages.tickets
 import pages.users

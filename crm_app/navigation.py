@@ -39,6 +39,9 @@ NAV: tuple[NavEntry, ...] = (
         "Helpdesk",
     ),
     NavEntry(routes.KNOWLEDGE, "Knowledge", "book-open", Action.VIEW_TICKETS, "Helpdesk"),
+    NavEntry(routes.MY_WORK, "My work", "list-checks", Action.VIEW_TICKETS, "Helpdesk"),
+    NavEntry(routes.SLA_BOARD, "SLA warnings", "siren", Action.VIEW_DASHBOARDS, "Helpdesk"),
+    NavEntry(routes.DASHBOARD, "Dashboard", "chart-column", Action.VIEW_DASHBOARDS, "Helpdesk"),
     NavEntry(routes.CLIENTS, "Clients", "users", Action.VIEW_CLIENTS, "Clients"),
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
@@ -47,6 +50,7 @@ NAV: tuple[NavEntry, ...] = (
     *_local_mail(),
     NavEntry(routes.MAILBOXES, "Mailboxes", "mail", Action.MANAGE_MAILBOXES, "Settings"),
     NavEntry(routes.ARCHIVES, "Archives", "archive", Action.MANAGE_AI, "Settings"),
+    NavEntry(routes.SLA_SETTINGS, "SLA settings", "timer", Action.MANAGE_SLA, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

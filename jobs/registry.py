@@ -38,6 +38,15 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             misfire_grace_seconds=max(settings.sla_scan_seconds, 30),
         ),
         ScheduledJob(
+            id="dashboard_rollup",
+            func="jobs.dashboard_rollup:run",
+            trigger=IntervalTrigger(minutes=5, timezone="UTC"),
+            description="recompute the dashboard's daily rollups of the last two days (all "
+            "history the first time)",
+            run_at_start=True,
+            misfire_grace_seconds=300,
+        ),
+        ScheduledJob(
             id="ai_index",
             func="jobs.ai_index:run",
             trigger=IntervalTrigger(seconds=60, timezone="UTC"),

@@ -1,5 +1,6 @@
-"""The `sla_scan` job: keep every ticket's SLA due times and state current, and warn each
-assignee once when one of their tickets comes near a breach."""
+"""The `sla_scan` job: keep every open ticket's SLA state current (clocks recomputed after a
+settings change, near-breach and breach recorded in the SLA history, escalation rules applied),
+and warn each assignee once when one of their tickets comes near a breach."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from models.ai import LlmSettings, MessageSentiment, ReplySuggestion, Suggestion
 from models.api_token import ApiToken, TokenScope
 from models.archive import Archive, ArchiveItemError, ArchiveMessage, ArchivePolicy
 from models.audit import AuditLog
+from models.business_hours import BusinessCalendar
 from models.client import (
     Client,
     ClientFieldDefinition,
@@ -33,7 +34,16 @@ from models.portal import (
 from models.request_receipt import RequestReceipt
 from models.retrieval import RetrievalChunk, RetrievalDocument
 from models.segment import Segment
-from models.sla import SlaConfig
+from models.sla import (
+    DashboardDaily,
+    DashboardSentimentDaily,
+    SlaConfig,
+    SlaEscalationRule,
+    SlaPolicy,
+    SlaSettings,
+    TicketSla,
+    TicketSlaEvent,
+)
 from models.ticket import (
     OPEN_STATUSES,
     Attachment,
@@ -70,6 +80,7 @@ __all__ = [
     "AssignmentSetting",
     "Attachment",
     "AuditLog",
+    "BusinessCalendar",
     "Channel",
     "Client",
     "ClientFieldDefinition",
@@ -79,6 +90,8 @@ __all__ = [
     "ConnectionSecurity",
     "CurrencyRate",
     "CustomFieldType",
+    "DashboardDaily",
+    "DashboardSentimentDaily",
     "DeflectionOutcome",
     "DeliveryStatus",
     "FaqDeflection",
@@ -115,6 +128,9 @@ __all__ = [
     "Segment",
     "SenderKind",
     "SlaConfig",
+    "SlaEscalationRule",
+    "SlaPolicy",
+    "SlaSettings",
     "SlaState",
     "SuggestionFeedback",
     "Tag",
@@ -124,6 +140,8 @@ __all__ = [
     "TicketPresence",
     "TicketPriority",
     "TicketRating",
+    "TicketSla",
+    "TicketSlaEvent",
     "TicketStatus",
     "TokenScope",
     "UploadSlot",

@@ -25,6 +25,7 @@ from crm_app.timefmt import when
 from models.ticket import TicketPriority, TicketStatus
 from pages.ai_panel import ai_panel
 from pages.ticket.conversation import composer, message_bubble
+from pages.ticket.sla_panel import sla_panel
 from pages.ticket.state import UNASSIGNED, UNASSIGNED_ID, TicketState, route_number
 
 __all__ = ["TicketState", "route_number", "ticket_page"]
@@ -387,6 +388,7 @@ def _ticket(ticket: TicketRow) -> rx.Component:
             # AI suggestion panel: add its component on the next line.
             ai_panel(),
             _csat_card(),
+            sla_panel(),
             _client_card(),
             _merge_card(),
             _history_card(),

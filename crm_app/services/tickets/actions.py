@@ -11,7 +11,7 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
-from crm_app.services import assignment, attachments, audit, channels, events
+from crm_app.services import assignment, attachments, audit, channels, events, sla
 from crm_app.services import request_receipts as receipts
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
@@ -21,7 +21,6 @@ from crm_app.services.tickets.rows import (
     MAX_BODY,
     MessageRow,
     TicketRow,
-    apply_sla_targets,
     check_version,
     choice,
     clean_body,
@@ -104,11 +103,13 @@ def create_ticket(
             created_at=now,
             updated_at=now,
         )
-        apply_sla_targets(session, ticket)
         session.add(ticket)
         session.flush()
         if from_client and client is None:
             raise InvalidInput("Choose the client whose request this is.")
+        sla.on_ticket_event(
+            session, ticket, now, created=True, message="client" if from_client else "staff"
+        )
         first = TicketMessage(
             ticket_id=ticket.id,
             # Logged for the client: their words, with the agent as the one who wrote
@@ -217,6 +218,7 @@ def add_message(
         if status is not None or priority is not None or add_tags:
             check_version(session, ticket, expected_version)
         now = utcnow()
+        status_before, priority_before = ticket.status, ticket.priority
         message = TicketMessage(
             ticket_id=ticket.id,
             sender_kind=SenderKind.AGENT if staff else SenderKind.CLIENT,
@@ -249,6 +251,14 @@ def add_message(
             ticket.is_unread = True
             if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
                 ticket.status = TicketStatus.OPEN
+        sla.on_ticket_event(
+            session,
+            ticket,
+            now,
+            status_before=status_before,
+            priority_before=priority_before,
+            message=None if internal else ("staff" if staff else "client"),
+        )
         session.flush()
         if request_key is not None:
             receipts.record(session, actor, request_key, message.id)
@@ -318,6 +328,7 @@ def apply_changes(
 
     `as_part_of_message`: the caller's message entry records them and moves the version."""
     changes: dict[str, list[Any]] = {}
+    status_before, priority_before = ticket.status, ticket.priority
     if status is not None and status != ticket.status:
         changes["status"] = [ticket.status, status]
         ticket.status = status
@@ -330,8 +341,6 @@ def apply_changes(
     if priority is not None and priority != ticket.priority:
         changes["priority"] = [ticket.priority, priority]
         ticket.priority = priority
-        if ticket.status in {s.value for s in OPEN_STATUSES}:
-            apply_sla_targets(session, ticket)  # the new priority's targets apply at once
     if assignee_id is not UNSET and assignee_id != ticket.assignee_id:
         before = session.get(User, ticket.assignee_id) if ticket.assignee_id else None
         after = staff_member(session, assignee_id) if assignee_id is not None else None
@@ -343,6 +352,11 @@ def apply_changes(
             changes["tags"] = [list(ticket.tags), new_tags]
             ticket.tags = new_tags
             tags_service.remember(session, new_tags)
+    if ("status" in changes or "priority" in changes) and not as_part_of_message:
+        # The SLA clocks move with status and priority (a message's own hook does it there).
+        sla.on_ticket_event(
+            session, ticket, now, status_before=status_before, priority_before=priority_before
+        )
     if changes and not as_part_of_message:
         touch(ticket, now)
         for key, action in (
