@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from imapclient import IMAPClient
+from imapclient.exceptions import LoginError
 
 DOVECOT = "/usr/sbin/dovecot"
 PASSWORD = "mail-test-password"
@@ -166,9 +167,21 @@ userdb {{
         raise RuntimeError("dovecot did not start listening")
 
     def add_user(self, user: str, password: str = PASSWORD) -> MailAccount:
+        """A new mail user, returned once Dovecot lets it sign in: Dovecot re-reads its
+        passwd-file at most once a second, so a user added just after a lookup is unknown
+        until the next second."""
         with (self.root / "users").open("a") as users:
             users.write(f"{user}:{{PLAIN}}{password}::::::\n")
-        return MailAccount(user, password, self.host, self.port)
+        account = MailAccount(user, password, self.host, self.port)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                account.client(timeout=5).logout()
+                return account
+            except LoginError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
 
     def append(self, account: MailAccount, messages: Iterable[bytes], folder: str = "INBOX") -> int:
         """APPEND messages (MULTIAPPEND in chunks); returns how many."""

@@ -355,3 +355,34 @@ def test_the_same_message_id_is_imported_once_across_mailboxes(dovecot, mail_acc
     second = import_batch(ref, "Other", 9, [FetchedMail(1, raw)])
     assert (first.imported, second.imported, second.duplicates) == (1, 0, 1)
     assert len(tickets()) == 1
+
+
+def test_a_new_mail_ticket_gets_its_sla_clocks_and_one_acknowledgement(dovecot, mail_account):
+    from models.outbox import OutboundMessage
+    from models.sla import TicketSla
+
+    box = make_mailbox(mail_account, send_acknowledgement=True)
+    dovecot.append(
+        mail_account,
+        [
+            simple_message(
+                sender="Ada Byron <ada@client.example>",
+                to=mail_account.user,
+                subject=f"Question {n}",
+                body="When is the next statement due?",
+                message_id=f"<ack-{n}@client.example>",
+            )
+            for n in (1, 2)
+        ],
+    )
+    result = poll_mailbox(box)
+    assert result is not None and result.tickets_created == 2
+    with session_scope() as session:
+        clocks = session.execute(select(func.count()).select_from(TicketSla)).scalar_one()
+        acks = list(
+            session.execute(
+                select(OutboundMessage.recipient).where(OutboundMessage.kind == "acknowledgement")
+            ).scalars()
+        )
+    assert clocks >= 2  # each new ticket's SLA clocks run from its arrival
+    assert acks == ["ada@client.example"]  # one per sender per hour, not one per mail

@@ -44,6 +44,8 @@ from crm_app import routes
 from crm_app.auth.permissions import SYSTEM
 from crm_app.db import session_scope
 from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import sla as sla_service
+from crm_app.services.mail import outbox
 from crm_app.services.tickets.rows import MAX_BODY
 from crm_app.settings import get_settings
 from ingest import IngestError, parse_mime
@@ -537,8 +539,25 @@ class _Delivery:
         rows = self.message_rows
         touched = {t for t in targets.values() if isinstance(t, int)}
         self._touch(touched)
+        self._follow_up(new_tickets)
         self._audit_and_events(targets, rows, new_tickets, clients)
         return self.outcomes
+
+    def _follow_up(self, new: list[_NewTicket]) -> None:
+        """What each new ticket gets beside its row, in the batch's transaction: the SLA clocks
+        of the policy that matches it, and the mailbox's acknowledgement when it sends one
+        (never to a machine sender or a loop: `outbox.acknowledge` decides and says why)."""
+        for target in new:
+            assert target.ticket is not None
+            ticket = self.session.get(Ticket, target.ticket.id)
+            if ticket is None:
+                continue
+            sla_service.on_ticket_event(
+                self.session, ticket, self.now, created=True, message="client"
+            )
+            skipped = outbox.acknowledge(self.session, ticket, target.item.message)
+            if skipped:
+                log.debug("no acknowledgement for #%s: %s", ticket.number, skipped)
 
     # Which ticket each message goes to: an existing id, or a _NewTicket.
     def _targets(self) -> dict[int, int | _NewTicket]:

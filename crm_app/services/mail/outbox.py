@@ -291,6 +291,7 @@ def acknowledge(session: Session, ticket: Ticket, inbound_message: Any) -> str |
         extra_headers=headers,
         subject=f"We received your request #{number}: {ticket.subject}"[:998],
     )
+    session.flush()  # the next mail of this sender in the same batch must see it
     return None
 
 
