@@ -61,6 +61,26 @@ def when(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
     )
 
 
+def local_time(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
+    """A date and time in the reader's zone ("Tue 6 Jan, 17:47"), the full one on hover: for
+    instants that matter as such (a due time), where "in 3 hours" would mislead."""
+    return rx.text(
+        rx.moment(
+            date=iso_utc,
+            format="ddd D MMM, HH:mm",
+            with_title=True,
+            title_format=FULL_FORMAT,
+            tz=TimeZoneState.time_zone,
+            fallback="—",
+        ),
+        as_="span",
+        size=size,
+        color_scheme="gray",
+        class_name="local-time",
+        white_space="nowrap",
+    )
+
+
 def clock(*, size: str = "2") -> rx.Component:
     """The time now in the reader's zone, with its offset (for the profile page)."""
     return rx.text(

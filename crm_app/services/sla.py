@@ -26,7 +26,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -1027,7 +1027,8 @@ class TicketSlaView:
 
 
 def _fmt(moment: datetime | None) -> str:
-    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else ""
+    """ISO 8601 in UTC ("" for none): the page shows it in the reader's zone."""
+    return moment.astimezone(UTC).isoformat() if moment else ""
 
 
 def ticket_sla(actor: Actor | None, number: int, now: datetime | None = None) -> TicketSlaView:

@@ -120,18 +120,6 @@ def _controls(ticket: TicketRow) -> rx.Component:
             _tags(ticket),
             rx.hstack(_label("SLA"), sla_badge(ticket.sla_state), align="center"),
             rx.hstack(
-                rx.text("First response due", size="1"),
-                when(TicketState.first_response_due_at),
-                spacing="1",
-                id="first-response-due",
-            ),
-            rx.hstack(
-                rx.text("Resolution due", size="1"),
-                when(TicketState.resolution_due_at),
-                spacing="1",
-                id="resolution-due",
-            ),
-            rx.hstack(
                 rx.button(
                     rx.cond(ticket.is_unread, "Mark read", "Mark unread"),
                     size="1",

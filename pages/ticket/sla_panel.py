@@ -9,6 +9,7 @@ from crm_app.auth.permissions import Actor
 from crm_app.services import sla
 from crm_app.services.sla import SlaEventRow, SlaTargetRow
 from crm_app.state import AppState, service_event
+from crm_app.timefmt import local_time, when
 
 STATUS_COLORS = {
     "on_track": "green",
@@ -46,7 +47,11 @@ def _target(row: SlaTargetRow) -> rx.Component:
             rx.text(row.label, " · ", row.minutes, size="1", weight="medium"),
             rx.cond(
                 row.due_at != "",
-                rx.text("due ", row.due_at, size="1", color_scheme="gray"),
+                rx.hstack(
+                    rx.text("due", size="1", color_scheme="gray"),
+                    local_time(row.due_at),
+                    spacing="1",
+                ),
             ),
             spacing="0",
         ),
@@ -70,11 +75,11 @@ def _target(row: SlaTargetRow) -> rx.Component:
 def _event(row: SlaEventRow) -> rx.Component:
     return rx.vstack(
         rx.text(row.target, " · ", row.kind.replace("_", " "), size="1", weight="medium"),
-        rx.text(
-            row.at,
-            rx.cond(row.detail != "", " · " + row.detail, ""),
-            size="1",
-            color_scheme="gray",
+        rx.hstack(
+            when(row.at),
+            rx.cond(row.detail != "", rx.text("· " + row.detail, size="1", color_scheme="gray")),
+            spacing="1",
+            wrap="wrap",
         ),
         spacing="0",
     )
