@@ -10,6 +10,8 @@ the browser (react-moment), so "3 hours ago" stays current without a server roun
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from crm_app.services import preferences
@@ -40,45 +42,41 @@ class TimeZoneState(AppState):
         self._loaded_for = session
 
 
-def when(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
-    """A relative time with the full local date and time as its title (hover)."""
+def _local(iso_utc: rx.Var[str] | str, size: str, class_name: str, **moment: Any) -> rx.Component:
+    """`iso_utc` as the reader's zone shows it (`moment` says how), the full time on hover."""
     return rx.text(
         rx.moment(
             date=iso_utc,
-            from_now=True,
-            from_now_during=RELATIVE_FOR_MS,
-            format=DATE_FORMAT,
             with_title=True,
             title_format=FULL_FORMAT,
             tz=TimeZoneState.time_zone,
             fallback="—",
+            **moment,
         ),
         as_="span",
         size=size,
         color_scheme="gray",
-        class_name="when",
+        class_name=class_name,
         white_space="nowrap",
+    )
+
+
+def when(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
+    """A relative time with the full local date and time as its title (hover)."""
+    return _local(
+        iso_utc,
+        size,
+        "when",
+        from_now=True,
+        from_now_during=RELATIVE_FOR_MS,
+        format=DATE_FORMAT,
     )
 
 
 def local_time(iso_utc: rx.Var[str] | str, *, size: str = "1") -> rx.Component:
     """A date and time in the reader's zone ("Tue 6 Jan, 17:47"), the full one on hover: for
     instants that matter as such (a due time), where "in 3 hours" would mislead."""
-    return rx.text(
-        rx.moment(
-            date=iso_utc,
-            format="ddd D MMM, HH:mm",
-            with_title=True,
-            title_format=FULL_FORMAT,
-            tz=TimeZoneState.time_zone,
-            fallback="—",
-        ),
-        as_="span",
-        size=size,
-        color_scheme="gray",
-        class_name="local-time",
-        white_space="nowrap",
-    )
+    return _local(iso_utc, size, "local-time", format="ddd D MMM, HH:mm")
 
 
 def clock(*, size: str = "2") -> rx.Component:
