@@ -333,7 +333,11 @@ def dashboard_page() -> rx.Component:
                             D.achievement,
                             lambda a: _stat(
                                 a["target"],
-                                a["percent"].to_string() + "%",
+                                rx.cond(
+                                    (a["met"].to(int) + a["breached"].to(int)) > 0,
+                                    a["percent"].to_string() + "%",
+                                    "—",
+                                ),
                                 a["met"].to_string()
                                 + " met · "
                                 + a["breached"].to_string()
