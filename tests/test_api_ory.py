@@ -20,7 +20,7 @@ from crm_app.services import accounts
 from crm_app.settings import get_settings
 from models.user import IdentityProvider, User
 from tests.factories import PASSWORD, make_user
-from tests.fake_kratos import RunningKratos
+from tests.fake_kratos import RunningKratos, free_port
 
 ORY_PASSWORD = "ory-password-123"
 
@@ -107,6 +107,20 @@ def test_an_identity_disabled_in_ory_loses_access_at_its_next_request(
     assert web.get("/api/v1/users/me").status_code == 401
     # And the local session is revoked: Ory coming back does not revive it.
     assert web.get("/api/v1/users/me").status_code == 401
+
+
+def test_ory_unreachable_means_not_signed_in_never_a_server_error(
+    db: str, web: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ORY_SDK_URL", f"http://127.0.0.1:{free_port()}")  # nothing listens
+    monkeypatch.setenv("CRM_ORY_WHOAMI_CACHE_SECONDS", "0")
+    get_settings.cache_clear()
+    ory._cache.clear()
+    try:
+        answer = web.get("/api/v1/users/me", headers={"X-Session-Token": "ory_st_anything"})
+    finally:
+        get_settings.cache_clear()
+    assert answer.status_code == 401
 
 
 def test_whoami_is_cached_briefly(

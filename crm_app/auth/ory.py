@@ -30,6 +30,7 @@ from ory_client.api.frontend_api import FrontendApi
 from ory_client.exceptions import ApiException, OpenApiException
 from sqlalchemy import select
 from sqlmodel import col
+from urllib3.exceptions import HTTPError as TransportError
 
 from crm_app.auth.permissions import Actor
 from crm_app.crypto import decrypt_secret, encrypt_secret
@@ -119,7 +120,7 @@ def whoami(session_token: str) -> OryIdentity | None:
         found = _identity_of(
             frontend().to_session(x_session_token=session_token, _request_timeout=_TIMEOUT)
         )
-    except (ApiException, OpenApiException, OSError, ValueError):
+    except (ApiException, OpenApiException, OSError, TransportError, ValueError):
         found = None
     if found is not None and not found.active:
         found = None
@@ -289,7 +290,7 @@ def sign_in(email: str, password: str) -> SignedIn:
         if error.status in (400, 401, 403, 422):
             raise InvalidInput(WRONG_CREDENTIALS) from None
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
-    except (OpenApiException, OSError):
+    except (OpenApiException, OSError, TransportError):
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
     token, identity = _session_of(result)
     actor = local_user(identity)
@@ -319,7 +320,7 @@ def register(email: str, name: str, password: str) -> SignedIn:
         if error.status in (400, 409, 422):
             raise InvalidInput(_messages(error) or "Ory refused the registration.") from None
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
-    except (OpenApiException, OSError):
+    except (OpenApiException, OSError, TransportError):
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
     if getattr(result, "session_token", None):
         token, identity = _session_of(result)
@@ -349,7 +350,7 @@ def start_recovery(email: str) -> str:
         if error.status in (400, 422):
             raise InvalidInput(_messages(error) or "Enter a valid email address.") from None
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
-    except (OpenApiException, OSError):
+    except (OpenApiException, OSError, TransportError):
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
     return str(flow.id)
 
@@ -395,7 +396,7 @@ def finish_recovery(flow_id: str, code: str, new_password: str) -> SignedIn:
         if error.status in (400, 401, 403, 410, 422):
             raise InvalidInput(_messages(error) or "That code is wrong or has expired.") from None
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
-    except (OpenApiException, OSError):
+    except (OpenApiException, OSError, TransportError):
         raise ServiceError("Ory could not be reached. Try again in a moment.") from None
     identity = whoami(token)
     if identity is None:
