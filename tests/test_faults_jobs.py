@@ -98,11 +98,27 @@ def test_sla_scan_killed_mid_batch_is_finished_once_by_the_next_jobs_process(
     agent = make_user("agent")
     client_id = make_client(agent)
     numbers = [make_ticket(agent, client_id, f"Transfer {i}") for i in range(5)]
-    with get_engine().begin() as conn:  # tickets that waited a month, never scanned
+    month = "interval '30 days'"
+    clocks = ", ".join(
+        f"{column} = {column} - {month}"
+        for column in (
+            "anchor_created_at",
+            "first_response_since",
+            "first_response_due_at",
+            "first_response_near_at",
+            "resolution_since",
+            "resolution_due_at",
+            "resolution_near_at",
+            "next_alarm_at",
+        )
+    )
+    with get_engine().begin() as conn:  # tickets that waited a month since their last scan
+        conn.execute(text(f"UPDATE ticket_sla SET {clocks}"))
         conn.execute(
             text(
-                "UPDATE ticket SET created_at = now() - interval '30 days', "
-                "first_response_due_at = NULL, resolution_due_at = NULL, sla_state = 'none'"
+                f"UPDATE ticket SET created_at = created_at - {month}, "
+                f"first_response_due_at = first_response_due_at - {month}, "
+                f"resolution_due_at = resolution_due_at - {month}"
             )
         )
         conn.execute(text("DELETE FROM audit_log WHERE action LIKE 'ticket.sla%'"))
