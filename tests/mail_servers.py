@@ -82,7 +82,9 @@ class DovecotServer:
         port = free_port()
         (root / "mail").mkdir(exist_ok=True)
         (root / "run").mkdir(exist_ok=True)
-        (root / "users").touch()
+        # Dovecot's auth process reads this as its own user: readable whatever the umask.
+        (root / "users").touch(mode=0o644)
+        (root / "users").chmod(0o644)
         config = root / "dovecot.conf"
         config.write_text(
             f"""
