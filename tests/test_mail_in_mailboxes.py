@@ -110,3 +110,33 @@ def test_connection_tests_report_clearly_for_both_directions(db, mail_account, t
         sink.stop()
     report = mailboxes.test_outgoing(manager, box)
     assert not report.ok and "Could not reach the SMTP server" in report.message
+
+
+def test_the_outgoing_test_names_the_products_own_settings_whether_or_not_a_server_is_set(
+    db, mail_account, tmp_path, monkeypatch
+):
+    from crm_app.settings import get_settings
+
+    box = make_mailbox(mail_account)
+    manager = first_manager()
+    mailboxes.save_mailbox(manager, box, {"outbound": "system"})
+    monkeypatch.delenv("CRM_SMTP_HOST", raising=False)
+    get_settings.cache_clear()
+    try:
+        report = mailboxes.test_outgoing(manager, box)
+        assert report.ok and "product's own mail settings" in report.message
+        assert "local mail sink" in report.message
+        sink = system_mail.start_sink(tmp_path / "sent")
+        try:
+            monkeypatch.setenv("CRM_SMTP_HOST", "127.0.0.1")
+            monkeypatch.setenv("CRM_SMTP_PORT", str(sink.port))
+            monkeypatch.setenv("CRM_SMTP_TLS", "none")
+            get_settings.cache_clear()
+            report = mailboxes.test_outgoing(manager, box)
+            assert report.ok and "product's own mail settings" in report.message
+            assert "SMTP OK" in report.message
+        finally:
+            sink.stop()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()

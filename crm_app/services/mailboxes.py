@@ -492,7 +492,12 @@ def test_outgoing(actor: Actor, mailbox_id: int) -> ConnectionReport:
                 "go to the local mail sink (readable under Sent mail).",
             )
         return ConnectionReport(False, "No SMTP server is set.")
-    return smtp_test.test_smtp(account)
+    report = smtp_test.test_smtp(account)
+    if box.outbound == OutboundKind.SYSTEM:
+        return ConnectionReport(
+            report.ok, f"Uses the product's own mail settings. {report.message}"
+        )
+    return report
 
 
 def failed_imports(
