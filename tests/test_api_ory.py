@@ -6,6 +6,7 @@ first-seen identities become local users with no role; a disabled identity loses
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -21,6 +22,7 @@ from crm_app.services.errors import PermissionDenied
 from crm_app.settings import get_settings
 from models.audit import AuditLog
 from models.user import IdentityProvider, User
+from pages.signup import SignupState
 from tests.factories import PASSWORD, make_user
 from tests.fake_kratos import RunningKratos, free_port
 
@@ -149,6 +151,10 @@ def test_an_unverified_ory_email_of_an_existing_user_is_refused_with_a_reason(
     assert web.get("/api/v1/users/me").json()["id"] == manager.user_id
 
 
+def _redirect_path(event: object) -> str:
+    return {name._js_expr: value for name, value in event.args}["path"]._var_value
+
+
 def test_in_ory_mode_the_built_in_sign_up_is_off(
     ory_on: RunningKratos, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -161,8 +167,12 @@ def test_in_ory_mode_the_built_in_sign_up_is_off(
             session.execute(select(User.id).where(User.email == "newcomer@firm.example")).first()
             is None
         )
+    # The page sends the visitor to Ory's registration page instead of showing the form.
+    open_form = SignupState.event_handlers["open_form"].fn
+    assert _redirect_path(open_form(SimpleNamespace())) == "/ory/register"
     monkeypatch.setenv("CRM_AUTH_MODE", "both")  # beside Ory, built-in sign-up stays open
     get_settings.cache_clear()
+    assert open_form(SimpleNamespace()) is None
     assert accounts.sign_up("newcomer@firm.example", "New Comer", "a long and fresh passphrase")
 
 

@@ -228,3 +228,13 @@ def test_a_crash_right_after_a_mail_import_loses_no_webhook(
     monkeypatch.setattr(events_service, "emit", lambda event: None)  # the crash
     assert import_batch(ref, "INBOX", 7, [FetchedMail(1, raw)]).imported == 1
     assert [d.event for d in _deliveries()] == ["ticket.created"]
+
+
+def test_an_event_no_action_staged_still_reaches_the_outbox_after_the_commit(db: str) -> None:
+    """A channel that only emits after its commit (the weaker, older way) still gets its
+    webhooks; a staged event is not written twice."""
+    manager = make_user("manager")
+    webhooks.register_endpoint(manager, "https://hooks.example/crm")
+    number = make_ticket(manager, make_client(manager))
+    events_service.emit(events_service.Event("message.added", actor=manager, number=number))
+    assert [d.event for d in _deliveries()] == ["ticket.created", "message.added"]
