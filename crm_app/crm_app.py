@@ -18,6 +18,7 @@ import pages.clients
 import pages.currency_rates
 import pages.dashboard
 import pages.faq_admin
+import pages.forgot_password
 import pages.home
 import pages.knowledge
 import pages.login

@@ -5,6 +5,7 @@ and an agent's own view (my open tickets by SLA time left, my figures this week)
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -17,6 +18,7 @@ from crm_app.layout import signed_in_page
 from crm_app.services import dashboard
 from crm_app.services import tickets as ticket_service
 from crm_app.services.dashboard import AgentRow, WarningRow
+from crm_app.services.portal import csat as csat_service
 from crm_app.state import AppState, service_event
 from models.base import utcnow
 
@@ -38,6 +40,15 @@ def _dicts(rows: list[Any]) -> list[dict[str, Any]]:
     return [asdict(r) for r in rows]
 
 
+def _csat_row(figures: csat_service.AgentCsat) -> dict[str, str]:
+    return {
+        "agent": figures.agent_name,
+        "ratings": str(figures.ratings),
+        "average": f"{figures.average:.1f} / 5",
+        "satisfied": f"{round(100 * figures.satisfied_share)}%",
+    }
+
+
 class DashboardState(AppState):
     start: str = ""
     end: str = ""
@@ -54,6 +65,7 @@ class DashboardState(AppState):
     by_tier: list[dict[str, Any]] = []
     agents: list[AgentRow] = []
     sentiment: list[dict[str, Any]] = []
+    csat: list[dict[str, str]] = []  # agent, ratings, average, satisfied (4 or 5)
     refreshed_at: str = ""
     filter_error: str = ""
 
@@ -80,7 +92,15 @@ class DashboardState(AppState):
         self.by_priority = _dicts(dashboard.breaches_by(actor, f, "priority"))
         self.by_channel = _dicts(dashboard.breaches_by(actor, f, "channel"))
         self.by_tier = _dicts(dashboard.breaches_by(actor, f, "tier"))
-        self.agents = dashboard.agent_table(actor, f)
+        figures = csat_service.agent_figures(actor, start=f.start, end=f.end, agent_ids=f.agent_ids)
+        by_agent = {c.agent_id: c for c in figures}
+        self.csat = [_csat_row(c) for c in figures]
+        self.agents = [
+            replace(a, csat=f"{by_agent[a.agent_id].average:.1f} ({by_agent[a.agent_id].ratings})")
+            if a.agent_id in by_agent
+            else a
+            for a in dashboard.agent_table(actor, f)
+        ]
         self.sentiment = _dicts(dashboard.sentiment_trend(actor, f))
         self.refreshed_at = utcnow().strftime("%H:%M:%S UTC")
 
@@ -270,6 +290,44 @@ def _agent_table() -> rx.Component:
     )
 
 
+def _csat_table() -> rx.Component:
+    return rx.cond(
+        D.csat.length() > 0,
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[
+                        rx.table.column_header_cell(h)
+                        for h in ("Agent", "Ratings", "Average", "Satisfied (4 or 5)")
+                    ]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    D.csat,
+                    lambda c: rx.table.row(
+                        rx.table.cell(c["agent"]),
+                        rx.table.cell(c["ratings"]),
+                        rx.table.cell(c["average"]),
+                        rx.table.cell(c["satisfied"]),
+                        class_name="csat-row",
+                    ),
+                )
+            ),
+            size="1",
+            width="100%",
+            id="csat-table",
+        ),
+        rx.text(
+            "No client ratings in this range yet: clients rate a request in the portal once it "
+            "is solved.",
+            size="2",
+            color_scheme="gray",
+            id="csat-empty",
+        ),
+    )
+
+
 @signed_in_page(routes.DASHBOARD, "Dashboard", Action.VIEW_DASHBOARDS, on_load=[D.load])
 def dashboard_page() -> rx.Component:
     return rx.vstack(
@@ -362,6 +420,7 @@ def dashboard_page() -> rx.Component:
                     wrap="wrap",
                 ),
                 _card("Agents", _agent_table(), "agents"),
+                _card("Client satisfaction (CSAT) by agent", _csat_table()),
                 _card(
                     "Client sentiment per day",
                     rx.cond(
@@ -425,6 +484,11 @@ class MyWorkState(AppState):
         week = asdict(dashboard.my_week(actor))
         week["median_first_response"] = dashboard.duration_text(week["median_first_response"])
         self.week = {k: str(v) for k, v in week.items()}
+        mine = csat_service.agent_figures(actor, agent_id=actor.user_id, days=30)
+        self.week["csat"] = f"{mine[0].average:.1f} / 5" if mine else "—"
+        self.week["csat_hint"] = (
+            f"{mine[0].ratings} ratings, last 30 days" if mine else "no ratings in 30 days"
+        )
 
 
 def _ticket_row(row: WarningRow) -> rx.Component:
@@ -461,6 +525,7 @@ def my_work_page() -> rx.Component:
             _stat("Solved this week", m.week["solved"], "last 7 days"),
             _stat("Median first response", m.week["median_first_response"], "business time"),
             _stat("SLA met", m.week["sla_percent"] + "%", "first response, resolution"),
+            _stat("Client satisfaction", m.week["csat"], m.week["csat_hint"]),
             wrap="wrap",
             width="100%",
         ),

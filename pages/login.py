@@ -61,6 +61,7 @@ def login_page() -> rx.Component:
             form_error(LoginState.error),
             rx.button("Sign in", type="submit", width="100%"),
         ),
+        rx.link("Forgot password?", href=routes.FORGOT_PASSWORD, size="2", id="forgot-link"),
         rx.text("No account yet? ", rx.link("Create one", href=routes.SIGNUP), size="2"),
         rx.cond(
             LoginState.ory_on,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app import routes
+from crm_app.auth import ory
 from crm_app.components import account_fields, form_error
 from crm_app.layout import public_page
 from crm_app.services import accounts
@@ -14,6 +15,13 @@ from crm_app.state import AppState, service_event
 class SignupState(AppState):
     error: str = ""
     notice: str = ""
+
+    @rx.event
+    def open_form(self):
+        # Ory only: accounts are made on the Ory registration page (the service refuses too).
+        if not ory.builtin_allowed():
+            return rx.redirect(routes.ORY_REGISTER)
+        return None
 
     @service_event(error_var="error")
     def sign_up(self, form: dict):
@@ -25,7 +33,7 @@ class SignupState(AppState):
         self.notice = accounts.SIGN_UP_DONE
 
 
-@rx.page(route=routes.SIGNUP, title="Create account · Finance CRM")
+@rx.page(route=routes.SIGNUP, title="Create account · Finance CRM", on_load=SignupState.open_form)
 def signup_page() -> rx.Component:
     return public_page(
         "Create your account",

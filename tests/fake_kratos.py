@@ -3,8 +3,9 @@ request and response shapes of Ory's published OpenAPI document (so the real `or
 parses every answer), over real HTTP on a local port.
 
 Implemented: native login, registration, recovery (code) and settings (password) flows,
-`/sessions/whoami`, native logout. Test hooks under `/fake/`: disable an identity, read the
-last recovery code sent to an address.
+`/sessions/whoami`, native logout. Identities carry `verifiable_addresses` (the email,
+unverified unless added with `verified=True`). Test hooks under `/fake/`: disable an identity,
+mark its email verified, read the last recovery code sent to an address.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class FakeIdentity:
     name: str
     password: str
     state: str = "active"
+    verified: bool = False  # the email address, as Kratos' verification flow would mark it
 
 
 @dataclass
@@ -44,8 +46,10 @@ class FakeKratos:
     whoami_calls: int = 0
     url: str = ""
 
-    def add_identity(self, email: str, password: str, name: str = "Ory Person") -> FakeIdentity:
-        identity = FakeIdentity(str(uuid.uuid4()), email.lower(), name, password)
+    def add_identity(
+        self, email: str, password: str, name: str = "Ory Person", *, verified: bool = False
+    ) -> FakeIdentity:
+        identity = FakeIdentity(str(uuid.uuid4()), email.lower(), name, password, verified=verified)
         self.identities[identity.id] = identity
         return identity
 
@@ -64,6 +68,15 @@ def _identity_json(identity: FakeIdentity) -> dict[str, Any]:
         "schema_url": "http://fake-kratos/schemas/default",
         "state": identity.state,
         "traits": {"email": identity.email, "name": identity.name},
+        "verifiable_addresses": [
+            {
+                "id": str(uuid.uuid5(uuid.NAMESPACE_URL, identity.id)),
+                "value": identity.email,
+                "verified": identity.verified,
+                "via": "email",
+                "status": "completed" if identity.verified else "pending",
+            }
+        ],
     }
 
 
@@ -276,6 +289,10 @@ def build_app(kratos: FakeKratos) -> Starlette:
         kratos.identities[request.path_params["identity_id"]].state = "inactive"
         return Response(status_code=204)
 
+    async def verify(request: Request) -> Response:
+        kratos.identities[request.path_params["identity_id"]].verified = True
+        return Response(status_code=204)
+
     async def recovery_code(request: Request) -> Response:
         email = request.query_params.get("email", "").lower()
         codes = [code for mail, code in kratos.recovery.values() if mail == email]
@@ -294,6 +311,7 @@ def build_app(kratos: FakeKratos) -> Starlette:
             Route("/sessions/whoami", whoami, methods=["GET"]),
             Route("/self-service/logout/api", logout, methods=["DELETE"]),
             Route("/fake/identities/{identity_id}/disable", disable, methods=["POST"]),
+            Route("/fake/identities/{identity_id}/verify", verify, methods=["POST"]),
             Route("/fake/recovery-code", recovery_code, methods=["GET"]),
         ]
     )

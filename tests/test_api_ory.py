@@ -6,19 +6,23 @@ first-seen identities become local users with no role; a disabled identity loses
 from __future__ import annotations
 
 from collections.abc import Iterator
+from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from crm_app.api import build_api
 from crm_app.api.security import SecurityMiddleware
 from crm_app.auth import ory
 from crm_app.db import session_scope
 from crm_app.services import accounts
+from crm_app.services.errors import PermissionDenied
 from crm_app.settings import get_settings
+from models.audit import AuditLog
 from models.user import IdentityProvider, User
+from pages.signup import SignupState
 from tests.factories import PASSWORD, make_user
 from tests.fake_kratos import RunningKratos, free_port
 
@@ -95,6 +99,81 @@ def test_a_sign_up_default_role_applies_to_first_seen_identities(
     ory_on.kratos.add_identity("portal@firm.example", ORY_PASSWORD)
     _sign_in(web, "portal@firm.example")
     assert web.get("/api/v1/users/me").json()["role"] == "client"
+
+
+def test_a_verified_ory_email_of_an_existing_staff_user_signs_in_as_that_user(
+    ory_on: RunningKratos, web: TestClient
+) -> None:
+    agent = make_user("agent", name="Agnes Agent")
+    identity = ory_on.kratos.add_identity(agent.email, ORY_PASSWORD, verified=True)
+    response = _sign_in(web, agent.email)
+    assert response.headers["location"] == "/"
+    me = web.get("/api/v1/users/me").json()
+    assert (me["id"], me["role"]) == (agent.user_id, "agent")  # the same user, its role kept
+    with session_scope() as session:
+        user = session.get(User, agent.user_id)
+        assert (user.identity_provider, user.external_id) == (IdentityProvider.ORY, identity.id)
+        audits = (
+            session.execute(
+                select(AuditLog).where(
+                    AuditLog.action == "user.linked_to_ory", AuditLog.entity_id == agent.user_id
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert len(audits) == 1 and audits[0].changes["ory_identity"] == identity.id
+    _sign_in(web, agent.email)  # signing in again neither links again nor makes a new user
+    assert web.get("/api/v1/users/me").json()["id"] == agent.user_id
+    with session_scope() as session:
+        assert (
+            session.execute(
+                select(func.count()).select_from(User).where(User.email == agent.email)
+            ).scalar_one()
+            == 1
+        )
+
+
+def test_an_unverified_ory_email_of_an_existing_user_is_refused_with_a_reason(
+    ory_on: RunningKratos, web: TestClient
+) -> None:
+    manager = make_user("manager")
+    identity = ory_on.kratos.add_identity(manager.email, ORY_PASSWORD)  # not verified
+    response = _sign_in(web, manager.email)
+    assert response.headers["location"].startswith("/ory/login?error=")
+    assert "Verify+your+email" in response.headers["location"]
+    assert web.get("/api/v1/users/me").status_code == 401
+    with session_scope() as session:
+        assert session.get(User, manager.user_id).external_id is None
+    # Once Ory verified the address, the same sign-in links the account.
+    httpx.post(f"{ory_on.url}/fake/identities/{identity.id}/verify")
+    _sign_in(web, manager.email)
+    assert web.get("/api/v1/users/me").json()["id"] == manager.user_id
+
+
+def _redirect_path(event: object) -> str:
+    return {name._js_expr: value for name, value in event.args}["path"]._var_value
+
+
+def test_in_ory_mode_the_built_in_sign_up_is_off(
+    ory_on: RunningKratos, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CRM_AUTH_MODE", "ory")
+    get_settings.cache_clear()
+    with pytest.raises(PermissionDenied, match="firm account"):
+        accounts.sign_up("newcomer@firm.example", "New Comer", "a long and fresh passphrase")
+    with session_scope() as session:
+        assert (
+            session.execute(select(User.id).where(User.email == "newcomer@firm.example")).first()
+            is None
+        )
+    # The page sends the visitor to Ory's registration page instead of showing the form.
+    open_form = SignupState.event_handlers["open_form"].fn
+    assert _redirect_path(open_form(SimpleNamespace())) == "/ory/register"
+    monkeypatch.setenv("CRM_AUTH_MODE", "both")  # beside Ory, built-in sign-up stays open
+    get_settings.cache_clear()
+    assert open_form(SimpleNamespace()) is None
+    assert accounts.sign_up("newcomer@firm.example", "New Comer", "a long and fresh passphrase")
 
 
 def test_an_identity_disabled_in_ory_loses_access_at_its_next_request(

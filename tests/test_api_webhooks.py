@@ -16,11 +16,16 @@ import pytest
 from sqlalchemy import select, update
 
 from crm_app.db import session_scope
+from crm_app.services import events as events_service
+from crm_app.services import portal as portal_service
 from crm_app.services import tickets, webhooks
 from crm_app.services.errors import InvalidInput, PermissionDenied
+from crm_app.services.mail.inbound import FetchedMail, MailboxRef, import_batch
 from jobs.registry import scheduled_jobs
+from models.ticket import TicketMessage
 from models.webhook import DeliveryStatus, WebhookDelivery
 from tests.factories import make_client, make_ticket, make_user
+from tests.mail_servers import make_mailbox, simple_message
 
 
 @dataclass
@@ -154,3 +159,82 @@ def test_only_a_manager_registers_webhooks_and_urls_are_checked(db: str) -> None
 def test_the_delivery_job_is_in_the_registry() -> None:
     job = next(j for j in scheduled_jobs() if j.id == "webhook_deliver")
     assert job.func == "jobs.webhook_deliver:run"
+
+
+def test_a_crash_right_after_the_commit_loses_no_webhook(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The outbox row is written in the action's own transaction: even when nothing runs after
+    the commit (the process died there), every change has its delivery waiting."""
+    manager, alice = make_user("manager"), make_user("client", name="Alice Client")
+    make_client(manager, "Alice Client", portal_user=alice)
+    webhooks.register_endpoint(manager, "https://hooks.example/crm")
+    monkeypatch.setattr(events_service, "emit", lambda event: None)  # the crash
+    number = make_ticket(manager, make_client(manager))
+    tickets.add_message(manager, number, "We are on it.")
+    tickets.update_ticket(manager, number, expected_version=None, priority="high")
+    tickets.bulk_update(manager, [number], status="pending")
+    portal_number = portal_service.requests.open_request(
+        alice, subject="Transfer", message="Please move funds", category="Other"
+    )
+    portal_service.requests.add_comment(alice, portal_number, "Any news?")
+    portal_service.requests.close_request(alice, portal_number)
+    assert [(d.event, d.payload["data"]["ticket"]["number"]) for d in _deliveries()] == [
+        ("ticket.created", number),
+        ("message.added", number),
+        ("ticket.updated", number),
+        ("ticket.updated", number),
+        ("ticket.created", portal_number),
+        ("message.added", portal_number),
+        ("ticket.updated", portal_number),
+    ]
+
+
+def test_a_failing_outbox_write_rolls_the_change_back(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = make_user("manager")
+    webhooks.register_endpoint(manager, "https://hooks.example/crm")
+    number = make_ticket(manager, make_client(manager))
+
+    def broken(session, event):
+        raise RuntimeError("outbox table unavailable")
+
+    monkeypatch.setitem(events_service._in_transaction, "message.added", [broken])
+    with pytest.raises(RuntimeError):
+        tickets.add_message(manager, number, "Lost with its webhook, or kept with it.")
+    with session_scope() as session:
+        kept = session.execute(
+            select(TicketMessage.id).where(
+                TicketMessage.body_text == "Lost with its webhook, or kept with it."
+            )
+        ).first()
+    assert kept is None
+
+
+def test_a_crash_right_after_a_mail_import_loses_no_webhook(
+    dovecot, mail_account, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manager = make_user("manager")
+    webhooks.register_endpoint(manager, "https://hooks.example/crm", ["ticket.created"])
+    ref = MailboxRef(make_mailbox(mail_account), "Client service", mail_account.user)
+    raw = simple_message(
+        sender="ada@client.example",
+        to=mail_account.user,
+        subject="Please call me",
+        body="About my pension.",
+        message_id="<webhook-crash@client.example>",
+    )
+    monkeypatch.setattr(events_service, "emit", lambda event: None)  # the crash
+    assert import_batch(ref, "INBOX", 7, [FetchedMail(1, raw)]).imported == 1
+    assert [d.event for d in _deliveries()] == ["ticket.created"]
+
+
+def test_an_event_no_action_staged_still_reaches_the_outbox_after_the_commit(db: str) -> None:
+    """A channel that only emits after its commit (the weaker, older way) still gets its
+    webhooks; a staged event is not written twice."""
+    manager = make_user("manager")
+    webhooks.register_endpoint(manager, "https://hooks.example/crm")
+    number = make_ticket(manager, make_client(manager))
+    events_service.emit(events_service.Event("message.added", actor=manager, number=number))
+    assert [d.event for d in _deliveries()] == ["ticket.created", "message.added"]

@@ -22,11 +22,13 @@ from crm_app.services import portal as portal_service
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from crm_app.settings import get_settings
+from models.base import utcnow
 from models.client import Client
 from models.faq import FaqStatus
 from models.notification import Notification
 from models.portal import DeflectionOutcome, FaqDeflection, OneTimeLink
-from models.ticket import TicketMessage
+from models.sla import SlaClock, TicketSla
+from models.ticket import Ticket, TicketMessage
 from models.user import User, UserSession
 from tests.factories import PASSWORD, make_client, make_user
 
@@ -69,7 +71,7 @@ def _mails(folder: Path, to: str | None = None) -> list[email.message.EmailMessa
 
 
 def _token_in(message: email.message.EmailMessage) -> str:
-    found = re.search(r"set-password\?token=([\w-]+)", message.get_content())
+    found = re.search(r"(?:set|reset)-password\?token=([\w-]+)", message.get_content())
     assert found, message.get_content()
     return found.group(1)
 
@@ -199,6 +201,37 @@ def test_a_password_reset_sets_the_new_password_and_ends_open_sessions(
     invitations.request_password_reset(agent.email)
     invitations.request_password_reset(agent.email)
     assert len(_mails(mail_sink, agent.email)) == 1
+
+
+def test_staff_reset_links_open_the_staff_page_and_clients_links_the_portals(
+    db: str, mail_sink: Path
+) -> None:
+    manager = make_user("manager")
+    agent, client_user = make_user("agent"), make_user("client")
+    make_client(manager, "Cleo Client", portal_user=client_user)
+    invitations.request_password_reset(agent.email)
+    invitations.request_password_reset(client_user.email)
+    (staff_mail,) = _mails(mail_sink, agent.email)
+    (client_mail,) = _mails(mail_sink, client_user.email)
+    assert "https://portal.firm.example/reset-password?token=" in staff_mail.get_content()
+    assert "https://portal.firm.example/portal/set-password?token=" in client_mail.get_content()
+    # The staff link is the same one-time reset link: it works once, for that account.
+    assert invitations.use_link(_token_in(staff_mail), NEW_PASSWORD) == agent.email
+    with pytest.raises(InvalidInput):
+        invitations.use_link(_token_in(staff_mail), NEW_PASSWORD + " again")
+
+
+def test_with_ory_only_passwords_are_reset_in_ory_not_here(
+    db: str, mail_sink: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    agent = make_user("agent")
+    monkeypatch.setenv("ORY_SDK_URL", "http://127.0.0.1:9")
+    monkeypatch.setenv("CRM_AUTH_MODE", "ory")
+    get_settings.cache_clear()
+    for address in (agent.email, "nobody@firm.example"):  # the same answer for both
+        with pytest.raises(PermissionDenied, match="Ory"):
+            invitations.request_password_reset(address)
+    assert _mails(mail_sink, agent.email) == []
 
 
 def test_self_sign_up_links_only_by_the_address_on_the_client_record(
@@ -416,6 +449,31 @@ def test_a_client_rates_only_a_solved_request_and_the_agent_sees_it(two_clients:
     assert requests_.get_request(bob, number).rating_score == 4
 
 
+def test_csat_figures_follow_the_dashboards_date_range_and_team(two_clients: dict) -> None:
+    manager, agent, bob = two_clients["manager"], two_clients["agent"], two_clients["bob"]
+    number = two_clients["bob_ticket"]
+    tickets.update_ticket(agent, number, expected_version=None, status="resolved")
+    requests_.rate_request(bob, number, 3)
+    today = utcnow().date()
+    (row,) = portal_service.csat.agent_figures(manager, start=today, end=today)
+    assert (row.agent_id, row.ratings, row.satisfied_share) == (agent.user_id, 1, 0.0)
+    last_month = today - timedelta(days=40)
+    assert (
+        portal_service.csat.agent_figures(
+            manager, start=last_month, end=last_month + timedelta(days=7)
+        )
+        == []
+    )
+    assert (
+        portal_service.csat.agent_figures(
+            manager, start=today, end=today, agent_ids=[manager.user_id]
+        )
+        == []
+    )
+    with pytest.raises(PermissionDenied):  # an agent asks for a team's: their own only
+        portal_service.csat.agent_figures(agent, agent_ids=[manager.user_id])
+
+
 # --- knowledge --------------------------------------------------------------------------
 
 
@@ -475,3 +533,34 @@ def test_a_comment_is_stored_as_the_clients_on_the_portal_channel(two_clients: d
             "portal",
             False,
         )
+
+
+# --- SLA ----------------------------------------------------------------------------------
+
+
+def _sla_clocks(number: int) -> TicketSla | None:
+    with session_scope() as session:
+        ticket_id = session.execute(select(Ticket.id).where(Ticket.number == number)).scalar_one()
+        return session.get(TicketSla, ticket_id)
+
+
+def test_portal_requests_and_client_replies_run_the_same_sla_clocks_as_staff_tickets(
+    two_clients: dict,
+) -> None:
+    alice, agent = two_clients["alice"], two_clients["agent"]
+    number = two_clients["alice_ticket"]
+    opened = _sla_clocks(number)
+    assert opened is not None, "a portal request gets the SLA engine's clocks"
+    assert opened.policy_id is not None  # the default policy's targets
+    assert opened.first_response_clock == SlaClock.RUNNING
+    assert opened.resolution_clock == SlaClock.RUNNING
+
+    tickets.add_message(agent, number, "Please send the signed form.", status="pending")
+    waiting = _sla_clocks(number)
+    assert waiting.first_response_clock == SlaClock.STOPPED
+    assert waiting.resolution_clock == SlaClock.PAUSED
+
+    requests_.add_comment(alice, number, "Here is the signed form.")
+    answered = _sla_clocks(number)
+    assert answered.resolution_clock == SlaClock.RUNNING  # the client's answer resumes it
+    assert answered.next_response_clock == SlaClock.RUNNING  # and the agent owes a reply

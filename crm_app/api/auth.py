@@ -141,7 +141,9 @@ async def set_password(request: Request) -> RedirectResponse:
         query = urlencode(
             {"token": token[:200], "error": error.message, "sig": sign(error.message)}
         )
-        return RedirectResponse(f"{routes.PORTAL_SET_PASSWORD}?{query}", status_code=303)
+        # Back to the form it came from: the staff reset page or the portal's (never a URL sent).
+        page = routes.RESET_PASSWORD if form.get("form") == "staff" else routes.PORTAL_SET_PASSWORD
+        return RedirectResponse(f"{page}?{query}", status_code=303)
     return _signed_in(request, result, routes.HOME)
 
 

@@ -29,7 +29,7 @@ import ory_client
 from ory_client.api.frontend_api import FrontendApi
 from ory_client.exceptions import ApiException, OpenApiException
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 from urllib3.exceptions import HTTPError as TransportError
 
 from crm_app.auth.permissions import Actor
@@ -81,6 +81,7 @@ class OryIdentity:
     email: str
     name: str
     active: bool
+    email_verified: bool = False  # Ory verified that the identity owns `email`
 
 
 _cache: dict[str, tuple[float, OryIdentity | None]] = {}
@@ -98,11 +99,16 @@ def _identity_of(session: Any) -> OryIdentity | None:
         name = " ".join(str(name.get(k, "")) for k in ("first", "last")).strip()
     email = str(traits.get("email", "")).strip().lower()
     state = identity.state.value if hasattr(identity.state, "value") else identity.state
+    verified = any(
+        address.verified and str(address.value).strip().lower() == email
+        for address in getattr(identity, "verifiable_addresses", None) or []
+    )
     return OryIdentity(
         id=str(identity.id),
         email=email,
         name=str(name or email.split("@")[0])[:200],
         active=bool(getattr(session, "active", True)) and state in (None, "active"),
+        email_verified=bool(email) and verified,
     )
 
 
@@ -143,9 +149,41 @@ def _actor(user: User) -> Actor:
     return Actor(user_id=user.id, role=user.role, name=user.name, email=user.email)
 
 
+UNVERIFIED_EMAIL_TAKEN = (
+    "An account with this email already exists here. Verify your email address with your "
+    "firm account (Ory), then sign in again: it will be linked to that account."
+)
+LINKED_ELSEWHERE = (
+    "The account with this email here is linked to another firm identity: ask a manager."
+)
+
+
+def _link_existing(session: Session, user_id: int, identity: OryIdentity) -> User:
+    """The local account with the identity's address, now keyed by the identity (audited).
+    Only for an address Ory verified: an unverified one could be anyone's."""
+    if not identity.email_verified:
+        raise PermissionDenied(UNVERIFIED_EMAIL_TAKEN)
+    user = session.get(User, user_id, with_for_update=True)
+    if user.identity_provider == IdentityProvider.ORY and user.external_id != identity.id:
+        raise PermissionDenied(LINKED_ELSEWHERE)
+    user.identity_provider = IdentityProvider.ORY
+    user.external_id = identity.id
+    audit.record(
+        session,
+        _actor(user),
+        "user.linked_to_ory",
+        "user",
+        user.id,
+        {"email": user.email, "ory_identity": identity.id, "email_verified": True},
+    )
+    return user
+
+
 def local_user(identity: OryIdentity) -> Actor | None:
     """The local user keyed by the Ory identity id, created on first sight with no role (or
-    CRM_SIGNUP_DEFAULT_ROLE), audited. None when that local user was deactivated."""
+    CRM_SIGNUP_DEFAULT_ROLE), audited. An existing account with the same address is linked
+    to the identity when Ory verified that address (audited), refused otherwise. None when
+    that local user was deactivated."""
     with session_scope() as session:
         user = session.execute(
             select(User).where(
@@ -160,9 +198,8 @@ def local_user(identity: OryIdentity) -> Actor | None:
                 select(col(User.id)).where(col(User.email) == identity.email)
             ).scalar_one_or_none()
             if taken is not None:
-                raise PermissionDenied(
-                    "An account with this email already exists here: ask a manager to link it."
-                )
+                user = _link_existing(session, taken, identity)
+        if user is None:
             user = User(
                 email=identity.email,
                 name=identity.name,

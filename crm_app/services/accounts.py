@@ -31,7 +31,13 @@ from crm_app.auth.passwords import (
 from crm_app.auth.permissions import SYSTEM, Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services import audit, system_mail, web_sessions
-from crm_app.services.errors import Conflict, InvalidInput, NotFound, RateLimited
+from crm_app.services.errors import (
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+    RateLimited,
+)
 from crm_app.settings import get_settings
 from models.audit import AuditLog
 from models.base import utcnow
@@ -45,6 +51,9 @@ WRONG_CREDENTIALS = "Wrong email or password."
 SIGN_UP_DONE = (
     "Thanks. If this address can be used, your account is ready and you can sign in with it. "
     "We have sent a message to the address either way."
+)
+SIGN_UP_THROUGH_ORY = (
+    "Accounts are made with your firm account (Ory): register there, then sign in with it."
 )
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -145,7 +154,10 @@ def sign_up(email: str, name: str, password: str) -> UserSummary | None:
 
     Returns the new account, or None when the address was already registered: then nothing
     changes and its owner is told by mail. Callers show `SIGN_UP_DONE` in both cases and do
-    not sign the visitor in, so the answer never reveals whether an address has an account."""
+    not sign the visitor in, so the answer never reveals whether an address has an account.
+    Refused when sign-in is through Ory only (`CRM_AUTH_MODE=ory`): accounts are made there."""
+    if get_settings().auth_mode == "ory":
+        raise PermissionDenied(SIGN_UP_THROUGH_ORY)
     email, name = _clean_email(email), _clean_name(name)
     check_new_password(password, email=email, name=name)
     role = get_settings().signup_default_role

@@ -11,6 +11,12 @@ reload). An outbound channel plugs in the same way, for example the email channe
 
 Event names: ticket.created, ticket.updated, ticket.assigned, ticket.read, ticket.merged,
 message.added (replies, client answers and internal notes; `payload["internal"]` tells).
+
+Outbox writers (webhook deliveries) must not run after the commit: a crash between the commit
+and their write would lose the message. They subscribe with `subscribe_in_transaction`, and the
+action hands its event to `stage(session, event)` before it commits, so their rows commit with
+the change or not at all. An event emitted without being staged still reaches them, after the
+commit, in a transaction of their own (the old, weaker behaviour).
 """
 
 from __future__ import annotations
@@ -18,10 +24,13 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from sqlmodel import Session
+
 from crm_app.auth.permissions import Actor
+from crm_app.db import session_scope
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +53,14 @@ class Event:
     number: int | None = None
     subject: str = ""
     payload: dict[str, Any] = field(default_factory=dict)
+    # Its outbox writers already ran in the action's transaction (`stage`).
+    staged: bool = field(default=False, compare=False)
 
 
 Subscriber = Callable[[Event], None]
+TransactionSubscriber = Callable[[Session, Event], None]
 _subscribers: dict[str, list[Subscriber]] = {}
+_in_transaction: dict[str, list[TransactionSubscriber]] = {}
 _builtins_loaded = False
 
 
@@ -69,6 +82,25 @@ def unsubscribe(name: str, handler: Subscriber) -> None:
         _subscribers[name].remove(handler)
 
 
+def subscribe_in_transaction(name: str, handler: TransactionSubscriber) -> TransactionSubscriber:
+    """Run `handler(session, event)` inside the transaction of every action that stages a
+    `name` event: for outbox rows, which must commit with the change. Idempotent."""
+    handlers = _in_transaction.setdefault(name, [])
+    if handler not in handlers:
+        handlers.append(handler)
+    return handler
+
+
+def stage(session: Session, event: Event) -> Event:
+    """Write the event's outbox rows in the action's own transaction (call before the commit);
+    returns the event to `emit` after the commit. A failing writer fails the action: a change
+    whose webhook would be lost is rolled back rather than committed."""
+    _load_builtins()
+    for handler in _in_transaction.get(event.name, []):
+        handler(session, event)
+    return replace(event, staged=True)
+
+
 def _load_builtins() -> None:
     global _builtins_loaded
     if not _builtins_loaded:
@@ -80,6 +112,8 @@ def _load_builtins() -> None:
 def emit(event: Event) -> None:
     """Hand a committed change to its subscribers. Call only after the commit."""
     _load_builtins()
+    if not event.staged:
+        _late_outbox(event)
     for handler in [*_subscribers.get(event.name, []), *_subscribers.get(ANY, [])]:
         try:
             handler(event)
@@ -91,4 +125,17 @@ def emit(event: Event) -> None:
                     "number": event.number,
                     "subscriber": getattr(handler, "__qualname__", repr(handler)),
                 },
+            )
+
+
+def _late_outbox(event: Event) -> None:
+    """An event its action did not stage: its outbox rows, after the commit, on their own."""
+    for handler in _in_transaction.get(event.name, []):
+        try:
+            with session_scope() as session:
+                handler(session, event)
+        except Exception:
+            log.exception(
+                "outbox writer failed",
+                extra={"event": event.name, "number": event.number},
             )

@@ -6,7 +6,8 @@
   (`request_portal_access`, open when `CRM_SIGNUP_DEFAULT_ROLE=client`): the same link, so the
   account is linked only once the address proved to be theirs.
 - Anyone with a password (clients and staff alike) may ask for a reset link
-  (`request_password_reset`).
+  (`request_password_reset`): a client's opens the portal's set-password page, a staff
+  member's the staff one (`/reset-password`, from "Forgot password?" on the sign-in page).
 
 A link is 32 random bytes; only its SHA-256 is stored. It expires (`CRM_INVITE_HOURS`,
 `CRM_RESET_MINUTES`) and works once (`use_link`, under a row lock). Requests by address always
@@ -45,6 +46,7 @@ REQUEST_SENT = (
     "If this address can be used, a message with a link is on its way. The link works once "
     "and expires soon."
 )
+RESET_IN_ORY = "Your password is kept by your firm account (Ory): reset it on Ory's recovery page."
 # At most one link per address and purpose in this window (the forms cannot flood an inbox).
 RESEND_AFTER = timedelta(minutes=5)
 
@@ -72,8 +74,10 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _link_url(token: str) -> str:
-    return f"{get_settings().public_url}{routes.PORTAL_SET_PASSWORD}?token={token}"
+def _link_url(token: str, *, staff: bool = False) -> str:
+    """The set-password page a mailed link opens: the portal's, or the staff sign-in's own."""
+    page = routes.RESET_PASSWORD if staff else routes.PORTAL_SET_PASSWORD
+    return f"{get_settings().public_url}{page}?token={token}"
 
 
 def _issue(
@@ -233,12 +237,15 @@ def request_portal_access(email: str) -> None:
 
 def request_password_reset(email: str) -> None:
     """Mail a reset link to an active account with a password (client or staff). The caller
-    shows `REQUEST_SENT` whether or not the address has an account."""
+    shows `REQUEST_SENT` whether or not the address has an account. Refused for every
+    address alike when sign-in is through Ory only: passwords are Ory's then."""
+    if get_settings().auth_mode == "ory":
+        raise PermissionDenied(RESET_IN_ORY)
     email = (email or "").strip().lower()[:320]
     if "@" not in email:
         raise InvalidInput("Enter a valid email address.")
     settings = get_settings()
-    token = None
+    token, staff = None, False
     with session_scope() as session:
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(email, 1))))
         user = session.execute(
@@ -258,6 +265,7 @@ def request_password_reset(email: str) -> None:
                 timedelta(minutes=settings.reset_minutes),
                 user_id=user.id,
             )
+            staff = user.role != Role.CLIENT.value
             audit.record(session, SYSTEM, "user.password_reset_requested", "user", user.id)
     if token is not None:
         system_mail.queue(
@@ -265,7 +273,8 @@ def request_password_reset(email: str) -> None:
                 to=email,
                 subject=f"Reset your {settings.firm_name} password",
                 body=f"Hello,\n\nsomeone (hopefully you) asked to reset the password of this "
-                f"account. Choose a new one here:\n\n{_link_url(token)}\n\nThe link works once "
+                f"account. Choose a new one here:\n\n{_link_url(token, staff=staff)}\n\nThe link "
+                "works once "
                 f"and expires in {settings.reset_minutes:g} minutes. If you did not ask, ignore "
                 "this message: your password stays as it is.\n",
             )

@@ -1,8 +1,9 @@
 """Webhooks out: a manager registers a URL; ticket.created, ticket.updated and message.added
 are POSTed to it as JSON, signed, and retried with backoff until delivered or given up.
 
-- After an action commits, the event subscriber below writes one outbox row per subscribed
-  endpoint (`webhook_delivery`); nothing is sent from the request.
+- In the action's own transaction (`events.stage`), the subscriber below writes one outbox row
+  per subscribed endpoint (`webhook_delivery`): it commits with the change or not at all;
+  nothing is sent from the request.
 - The `webhook_deliver` job claims due rows (`FOR UPDATE SKIP LOCKED`, with a lease so a
   worker that dies mid-delivery leaves the row to be tried again), posts, and records the
   answer: a 2xx is delivered; anything else waits 30 s, 1, 2, 4 … minutes (at most an hour)
@@ -27,6 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select, update
+from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.crypto import decrypt_secret, encrypt_secret
@@ -214,29 +216,42 @@ def _payload(event: events.Event) -> dict[str, Any]:
     }
 
 
-def enqueue(event: events.Event) -> int:
-    """Write one pending delivery per active endpoint that wants this event; returns how many."""
+_ENDPOINTS_KEY = "webhook_endpoints"
+
+
+def write_outbox(session: Session, event: events.Event) -> int:
+    """One pending delivery per active endpoint that wants this event, in the caller's
+    transaction (the action's own, through `events.stage`); returns how many."""
     if event.name not in EVENTS:
         return 0
-    with session_scope() as session:
+    # Read once per transaction: a bulk change stages an event per ticket.
+    endpoints = session.info.get(_ENDPOINTS_KEY)
+    if endpoints is None:
         endpoints = session.execute(
             select(WebhookEndpoint.id, WebhookEndpoint.events).where(
                 WebhookEndpoint.is_active.is_(True)
             )
         ).all()
-        wanted = [endpoint_id for endpoint_id, names in endpoints if event.name in (names or [])]
-        if not wanted:
-            return 0
-        payload = _payload(event)
-        session.add_all(
-            WebhookDelivery(endpoint_id=endpoint_id, event=event.name, payload=payload)
-            for endpoint_id in wanted
-        )
-        return len(wanted)
+        session.info[_ENDPOINTS_KEY] = endpoints
+    wanted = [endpoint_id for endpoint_id, names in endpoints if event.name in (names or [])]
+    if not wanted:
+        return 0
+    payload = _payload(event)
+    session.add_all(
+        WebhookDelivery(endpoint_id=endpoint_id, event=event.name, payload=payload)
+        for endpoint_id in wanted
+    )
+    return len(wanted)
+
+
+def enqueue(event: events.Event) -> int:
+    """`write_outbox` in a transaction of its own."""
+    with session_scope() as session:
+        return write_outbox(session, event)
 
 
 for _name in EVENTS:
-    events.subscribe(_name, enqueue)
+    events.subscribe_in_transaction(_name, write_outbox)
 
 
 # --- delivery: the job ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from pages.portal.layout import PortalBase, portal_page
 from pages.portal.requests import portal_status_badge
 
 LIVE_POLL_SECONDS = 3
+COMMENT_ID = "portal-comment"
 LIVE_MAX_SECONDS = 4 * 3600
 
 
@@ -81,7 +82,12 @@ class PortalTicketState(PortalFiles, PortalBase):
         )
         self._set_staged([])
         self._refresh(actor)
-        return [rx.clear_selected_files(PORTAL_FILES_ID), rx.toast.success("Message sent")]
+        # Cleared only once sent: a refused message stays in the box to be corrected.
+        return [
+            rx.set_value(COMMENT_ID, ""),
+            rx.clear_selected_files(PORTAL_FILES_ID),
+            rx.toast.success("Message sent"),
+        ]
 
     @service_event
     def close_request(self, actor: Actor):
@@ -198,7 +204,7 @@ def _comment_form() -> rx.Component:
             rx.vstack(
                 rx.text_area(
                     name="comment",
-                    id="portal-comment",
+                    id=COMMENT_ID,
                     rows="4",
                     width="100%",
                     placeholder="Write a message to the firm…",
@@ -215,7 +221,7 @@ def _comment_form() -> rx.Component:
                 spacing="2",
             ),
             on_submit=PortalTicketState.send_comment,
-            reset_on_submit=True,
+            reset_on_submit=False,
             width="100%",
         ),
         rx.callout(

@@ -5,34 +5,28 @@ refused one shows the server's reason and Retry sends it; a manager reads what w
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, expect
 
-from crm_app.services import system_mail
 from crm_app.settings import get_settings
 from jobs import mail_send
+from tests.e2e.conftest import E2eServices
 from tests.e2e.session import signed_in
 from tests.factories import first_manager, make_user
 from tests.test_mail_out import RecordingSmtp, email_ticket, start_smtp
 
 LIVE = 20_000
-# The web app reads the local sink from this folder: set before the (session-wide) app starts.
-SINK = Path(os.environ["CRM_DATA_DIR"]) / "mail-sink"
-os.environ.setdefault("CRM_MAIL_SINK_DIR", str(SINK))
 
 
 @pytest.fixture
-def sink_and_refuser(monkeypatch: pytest.MonkeyPatch):
-    """The local sink (files the web app lists) and a second, scriptable SMTP server."""
-    sink = system_mail.start_sink(Path(os.environ["CRM_MAIL_SINK_DIR"]))
+def sink_and_refuser(e2e_services: E2eServices, monkeypatch: pytest.MonkeyPatch):
+    """The session's local sink (files the web app lists, tests/e2e/conftest.py) and a
+    second, scriptable SMTP server; this process (the jobs' step) sends to the sink."""
     refuser = RecordingSmtp()
     RecordingSmtp.current = refuser
     refusing = start_smtp(refuser)
     monkeypatch.setenv("CRM_SMTP_HOST", "127.0.0.1")
-    monkeypatch.setenv("CRM_SMTP_PORT", str(sink.port))
+    monkeypatch.setenv("CRM_SMTP_PORT", str(e2e_services.smtp_port))
     monkeypatch.setenv("CRM_SMTP_TLS", "none")
     monkeypatch.setenv("CRM_MAIL_FROM", "Firm Client Service <service@firm.example>")
     get_settings.cache_clear()
@@ -42,17 +36,16 @@ def sink_and_refuser(monkeypatch: pytest.MonkeyPatch):
         get_settings.cache_clear()
 
     try:
-        yield sink, refusing, refuser, send_via
+        yield e2e_services.mail_dir, refusing, refuser, send_via
     finally:
         refusing.stop()
-        sink.stop()
         get_settings.cache_clear()
 
 
 def test_reply_with_file_is_sent_a_refused_one_is_retried_and_managers_read_sent_mail(
     db: str, app_url: str, browser: Browser, shoot, sink_and_refuser
 ) -> None:
-    _sink, refusing, refuser, send_via = sink_and_refuser
+    mail_dir, refusing, refuser, send_via = sink_and_refuser
     agent = make_user("agent", name="Alice Archer")
     number = email_ticket(agent)
     context, page = signed_in(browser, app_url, agent.email, width=1280, height=900)
@@ -74,7 +67,7 @@ def test_reply_with_file_is_sent_a_refused_one_is_retried_and_managers_read_sent
 
     assert mail_send.run().sent == 1  # the jobs process's step, run here
     expect(reply.locator(".delivery-sent")).to_contain_text("Sent by email", timeout=LIVE)
-    sent_files = list(Path(os.environ["CRM_MAIL_SINK_DIR"]).glob("*.eml"))
+    sent_files = list(mail_dir.glob("*.eml"))
     assert any(b"statement.pdf" in p.read_bytes() for p in sent_files)
 
     # The next one is refused for good: the reason shows, and Retry sends it.

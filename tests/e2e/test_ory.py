@@ -2,37 +2,30 @@
 from the sign-in page to the firm-account form, into the app as a new local user with no role,
 and out again once the identity is disabled in Ory.
 
-The app server of the e2e session reads `ORY_SDK_URL` when it starts, after collection: this
-module sets it (to the port the fake will listen on) when it is imported. Ory then runs in
-`both` mode for the whole e2e session, which leaves built-in sign-in as it was; whoami is only
-asked about sessions an Ory sign-in opened.
+The fake Kratos is the e2e session's (tests/e2e/conftest.py): the app server runs with Ory in
+`both` mode for every e2e run, which leaves built-in sign-in as it was; whoami is only asked
+about sessions an Ory sign-in opened (cached 1 s).
 """
 
 from __future__ import annotations
 
-import os
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 from playwright.sync_api import Browser, expect
 
+from tests.e2e.conftest import E2eServices
 from tests.factories import make_user
-from tests.fake_kratos import RunningKratos, free_port
+from tests.fake_kratos import RunningKratos
 
-_PORT = int(os.environ.get("CRM_E2E_FAKE_KRATOS_PORT") or free_port())
-os.environ.setdefault("ORY_SDK_URL", f"http://127.0.0.1:{_PORT}")
-os.environ.setdefault("CRM_ORY_WHOAMI_CACHE_SECONDS", "1")
 PASSWORD = "ory-password-123"
 TIMEOUT = 30_000
 
 
-@pytest.fixture(scope="module")
-def kratos() -> Iterator[RunningKratos]:
-    running = RunningKratos(int(os.environ["ORY_SDK_URL"].rsplit(":", 1)[1]))
-    yield running
-    running.stop()
+@pytest.fixture
+def kratos(e2e_services: E2eServices) -> RunningKratos:
+    return e2e_services.kratos
 
 
 def test_ory_sign_in_on_the_products_own_pages(

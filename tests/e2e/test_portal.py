@@ -6,20 +6,17 @@ by any route."""
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 import time
 from email import message_from_bytes, policy
 from pathlib import Path
 
-import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from crm_app.services import portal as portal_service
-from crm_app.services import system_mail
 from crm_app.settings import get_settings
 from models.faq import FaqStatus
+from tests.e2e.conftest import E2eServices
 from tests.e2e.session import signed_in
 from tests.factories import PASSWORD, make_client, make_user
 
@@ -28,29 +25,23 @@ LIVE = 20_000
 ADA_PASSWORD = "a long and fresh passphrase"
 BOB_SUBJECT = "Bob-only-subject-Z9"
 
-# The app server is started once for the whole e2e run with this process's environment: give
-# it (and this process) a real SMTP server to send the invitation through, unless one is set.
-MAIL_DIR = Path(tempfile.mkdtemp(prefix="crm-portal-mail-"))
-_OWN_SINK = not os.environ.get("CRM_SMTP_HOST")
-if _OWN_SINK:
-    _sink = system_mail.start_sink(MAIL_DIR)
-    os.environ.update(CRM_SMTP_HOST="127.0.0.1", CRM_SMTP_PORT=str(_sink.port), CRM_SMTP_TLS="none")
-    get_settings.cache_clear()
 
-
-def _link_mailed_to(address: str, timeout: float = 30.0) -> str:
-    """The path and query of the one-time link in the newest mail to `address`."""
+def _link_mailed_to(
+    mail_dir: Path, address: str, page: str = "/portal/set-password", timeout: float = 30.0
+) -> str:
+    """The path and query of the one-time link to `page` in the newest mail to `address`
+    (the app server mails through the e2e session's sink, tests/e2e/conftest.py)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        for path in sorted(MAIL_DIR.glob("*.eml"), reverse=True):
+        for path in sorted(mail_dir.glob("*.eml"), reverse=True):
             mail = message_from_bytes(path.read_bytes(), policy=policy.default)
             found = re.search(
-                r"https?://[^/\s]+(/portal/set-password\?token=[\w-]+)", mail.get_content()
+                rf"https?://[^/\s]+({re.escape(page)}\?token=[\w-]+)", mail.get_content()
             )
             if mail["To"] == address and found:
                 return found.group(1)
         time.sleep(0.5)
-    raise AssertionError(f"no link was mailed to {address}")
+    raise AssertionError(f"no link to {page} was mailed to {address}")
 
 
 def _portal_sign_in(
@@ -67,9 +58,8 @@ def _portal_sign_in(
     return context, page
 
 
-@pytest.mark.skipif(not _OWN_SINK, reason="needs to read the invitation mail")
 def test_invite_request_live_answer_comment_and_rating_and_the_other_client_sees_nothing(
-    db: str, app_url: str, browser: Browser, shoot, tmp_path: Path
+    db: str, app_url: str, browser: Browser, shoot, e2e_services: E2eServices
 ) -> None:
     manager = make_user("manager", name="Mona Manager")
     agent = make_user("agent", name="Sam Agent")
@@ -100,7 +90,7 @@ def test_invite_request_live_answer_comment_and_rating_and_the_other_client_sees
     client_context = browser.new_context(viewport={"width": 1280, "height": 900})
     client_context.set_default_timeout(TIMEOUT)
     ada = client_context.new_page()
-    link = _link_mailed_to("ada@x.example")
+    link = _link_mailed_to(e2e_services.mail_dir, "ada@x.example")
     ada.goto(f"{app_url}{link}")
     expect(ada.locator("#link-email")).to_contain_text("ada@x.example")
     expect(ada.locator("#name")).to_have_value("Ada Portal")
@@ -157,9 +147,17 @@ def test_invite_request_live_answer_comment_and_rating_and_the_other_client_sees
     )
     expect(ada.locator(".portal-message.reply")).to_contain_text("Sam Agent")
     assert "KYC file is stale" not in ada.content()
+    # A refused message stays in the box, to be corrected rather than typed again.
+    too_long = "Found it. " * 10_001
+    ada.locator("#portal-comment").fill(too_long)
+    ada.locator("#portal-send").click()
+    expect(ada.get_by_text("at most 100,000 characters")).to_be_visible()
+    assert ada.locator("#portal-comment").input_value() == too_long
+    shoot(ada, "portal-05a-refused-comment-kept")
     ada.locator("#portal-comment").fill("Found it, thank you!")
     ada.locator("#portal-send").click()
     expect(ada.locator(".portal-message.mine", has_text="Found it")).to_be_visible()
+    expect(ada.locator("#portal-comment")).to_have_value("")  # sent: the box is empty again
     shoot(ada, "portal-05-conversation-live")
 
     # The agent solves it; Ada rates the answer.
@@ -246,3 +244,46 @@ def test_the_help_centre_searches_published_entries_only(
     assert "Draft-only" not in page.content()
     shoot(page, "portal-10-help-centre")
     context.close()
+
+
+def test_staff_reset_a_forgotten_password_from_the_sign_in_page(
+    db: str, app_url: str, browser: Browser, shoot, e2e_services: E2eServices
+) -> None:
+    """The portal's recovery, for staff: the same non-revealing answer, a one-time link."""
+    make_user("manager")  # an instance in use (an empty one sends sign-in to first setup)
+    agent = make_user("agent", name="Forgetful Agent")
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(TIMEOUT)
+    page = context.new_page()
+    page.goto(f"{app_url}/login")
+    page.locator("#forgot-link").click()
+    expect(page).to_have_url(re.compile(r"/forgot-password$"))
+    for address in ("nobody@firm.example", agent.email):  # the same answer, known or not
+        page.locator("#email").fill(address)
+        page.locator("#send-reset-link").click()
+        expect(page.locator("#link-notice")).to_contain_text("If this address can be used")
+    shoot(page, "staff-reset-01-forgot-password")
+
+    link = _link_mailed_to(e2e_services.mail_dir, agent.email, "/reset-password")
+    page.goto(f"{app_url}{link}")
+    expect(page.locator("#link-email")).to_contain_text(agent.email)
+    page.locator("#password").fill(ADA_PASSWORD)
+    shoot(page, "staff-reset-02-new-password")
+    page.locator("#set-password").click()
+    expect(page).to_have_url(re.compile(r"/tickets$"), timeout=TIMEOUT)  # signed in
+    again = context.new_page()
+    again.goto(f"{app_url}{link}")
+    expect(again.locator("#link-problem")).to_contain_text("expired or was already used")
+    shoot(again, "staff-reset-03-link-used")
+    context.close()
+
+    # The new password is the one that signs in now.
+    fresh = browser.new_context(viewport={"width": 1280, "height": 900})
+    fresh.set_default_timeout(TIMEOUT)
+    login = fresh.new_page()
+    login.goto(f"{app_url}/login")
+    login.locator("#email").fill(agent.email)
+    login.locator("#password").fill(ADA_PASSWORD)
+    login.get_by_role("button", name="Sign in").click()
+    expect(login).to_have_url(re.compile(r"/tickets$"), timeout=TIMEOUT)
+    fresh.close()

@@ -12,10 +12,11 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import text
 
 from crm_app.db import get_engine
-from crm_app.services import dashboard, sla
+from crm_app.services import dashboard, sla, tickets
+from crm_app.services import portal as portal_service
 from crm_app.tools.demo_data import seed_demo
 from tests.e2e.session import signed_in
-from tests.factories import make_user
+from tests.factories import make_client, make_user
 
 TIMEOUT = 60_000
 
@@ -35,6 +36,16 @@ def test_manager_sets_an_sla_policy_reads_the_dashboard_and_works_the_board(
     seed_demo(tickets=3000, clients=600, agents=8, random_seed=11)
     sla.scan_open_tickets()
     dashboard.refresh_rollups(rebuild=True)
+    # A client rates an answer in the portal: the dashboard's CSAT card shows it.
+    rater, agent = make_user("client", "Rita Rater"), make_user("agent", "Zed Csat")
+    make_client(manager, "Rita Rater", portal_user=rater)
+    rated = portal_service.requests.open_request(
+        rater, subject="Statement", message="Where is it?", category="Other"
+    )
+    tickets.update_ticket(
+        manager, rated, expected_version=None, assignee_id=agent.user_id, status="resolved"
+    )
+    portal_service.requests.rate_request(rater, rated, 5, "Quick.")
 
     context, page = signed_in(
         browser, app_url, manager.email, timeout=TIMEOUT, height=1100, width=1280
@@ -69,6 +80,9 @@ def test_manager_sets_an_sla_policy_reads_the_dashboard_and_works_the_board(
     expect(page.locator("#dash-stats")).to_contain_text("Open now")
     expect(page.locator(".recharts-wrapper").first).to_be_visible()
     expect(page.locator("#agent-table tbody tr").first).to_be_visible()
+    csat_row = page.locator("#csat-table .csat-row", has_text="Zed Csat")
+    expect(csat_row).to_contain_text("5.0 / 5")
+    expect(csat_row).to_contain_text("100%")
     with page.expect_download() as download:
         page.locator("#export-agents").click()
     assert download.value.suggested_filename.startswith("agents_")
@@ -77,6 +91,7 @@ def test_manager_sets_an_sla_policy_reads_the_dashboard_and_works_the_board(
     first_agent = page.locator("#dash-agent option").nth(1).get_attribute("value")
     page.locator("#dash-agent").select_option(first_agent)
     expect(page.locator("#agent-table tbody tr")).to_have_count(1)
+    expect(page.locator("#csat-empty")).to_be_visible()  # no ratings for that agent
 
     # The warning board: breached and near-breach tickets; reassign one from the list.
     page.get_by_role("link", name="SLA warnings").click()

@@ -939,6 +939,10 @@ class _Delivery:
             )
         self.result.imported += len(self.wanted)
         self._fill_event_facts()
+        # Their outbox rows (webhooks) commit with the batch, not after it.
+        self.result.events[:] = [
+            e if e.staged else events.stage(self.session, e) for e in self.result.events
+        ]
 
     def _client_names(
         self, targets: dict[int, int | _NewTicket], clients: dict[str, Client]

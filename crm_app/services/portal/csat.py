@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 
@@ -52,15 +53,31 @@ def rating_for_ticket(actor: Actor, number: int) -> RatingRow | None:
     )
 
 
-def agent_figures(actor: Actor, *, agent_id: int | None = None, days: int = 30) -> list[AgentCsat]:
-    """CSAT per agent over the last `days`: an agent sees their own; a manager (dashboards)
-    sees everyone's, or one agent's with `agent_id`."""
+def agent_figures(
+    actor: Actor,
+    *,
+    agent_id: int | None = None,
+    days: int = 30,
+    start: date | None = None,
+    end: date | None = None,
+    agent_ids: Sequence[int] = (),
+) -> list[AgentCsat]:
+    """CSAT per agent over the last `days`, or rated from `start` to `end` (UTC days,
+    inclusive: the dashboard's range): an agent sees their own; a manager (dashboards) sees
+    everyone's, one agent's with `agent_id`, or a team's with `agent_ids`."""
     require(actor, Action.VIEW_TICKETS)
     if not can(actor, Action.VIEW_DASHBOARDS):
-        if agent_id is not None and agent_id != actor.user_id:
+        if (agent_id is not None and agent_id != actor.user_id) or any(
+            a != actor.user_id for a in agent_ids
+        ):
             raise PermissionDenied("You may see your own satisfaction figures only.")
         agent_id = actor.user_id
     days = min(max(int(days), 1), 366)
+    if start is not None and end is not None:
+        since = datetime.combine(start, time.min, UTC)
+        until = datetime.combine(end + timedelta(days=1), time.min, UTC)
+    else:
+        since, until = utcnow() - timedelta(days=days), None
     satisfied = func.count().filter(TicketRating.score >= SATISFIED_FROM)
     query = (
         select(
@@ -71,12 +88,16 @@ def agent_figures(actor: Actor, *, agent_id: int | None = None, days: int = 30) 
             satisfied,
         )
         .join(User, User.id == TicketRating.assignee_id)
-        .where(TicketRating.updated_at > utcnow() - timedelta(days=days))
+        .where(TicketRating.updated_at >= since)
         .group_by(TicketRating.assignee_id, User.name)
         .order_by(User.name)
     )
+    if until is not None:
+        query = query.where(TicketRating.updated_at < until)
     if agent_id is not None:
         query = query.where(TicketRating.assignee_id == agent_id)
+    if agent_ids:
+        query = query.where(TicketRating.assignee_id.in_([int(a) for a in agent_ids]))
     with session_scope() as session:
         rows = session.execute(query).all()
     return [

@@ -19,13 +19,12 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
-from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import assignment, attachments, audit, events, sla
 from crm_app.services.attachments import AttachmentRow, StagedFile, UploadSink
 from crm_app.services.errors import InvalidInput, NotFound
 from crm_app.services.tickets.actions import UNSET as UNSET_ASSIGNEE
 from crm_app.services.tickets.actions import apply_changes
 from crm_app.services.tickets.rows import (
-    apply_sla_targets,
     clean_body,
     fmt,
     iso,
@@ -196,9 +195,10 @@ def open_request(
             created_at=now,
             updated_at=now,
         )
-        apply_sla_targets(session, ticket)
         session.add(ticket)
         session.flush()
+        # The same clocks as a staff-opened ticket: the policy's targets, business hours.
+        sla.on_ticket_event(session, ticket, now, created=True, message="client")
         message_row = _client_message(session, actor, ticket, body, now)
         attached = attachments.link_staged(session, message_row.id, files)
         session.add(PortalRequest(ticket_id=ticket.id, category=category, created_at=now))
@@ -217,17 +217,19 @@ def open_request(
                 "attachments": attached,
             },
         )
-        number, ticket_id = ticket.number, ticket.id
-    events.emit(
-        events.Event(
-            "ticket.created",
-            actor=actor,
-            ticket_id=ticket_id,
-            number=number,
-            subject=subject,
-            payload={"assignee_id": assignee_id, "channel": Channel.PORTAL.value},
+        number = ticket.number
+        created = events.stage(
+            session,
+            events.Event(
+                "ticket.created",
+                actor=actor,
+                ticket_id=ticket.id,
+                number=number,
+                subject=subject,
+                payload={"assignee_id": assignee_id, "channel": Channel.PORTAL.value},
+            ),
         )
-    )
+    events.emit(created)
     assert number is not None
     return number
 
@@ -352,6 +354,7 @@ def add_comment(actor: Actor, number: int, body: str, files: Sequence[StagedFile
         touch(ticket, now)
         ticket.is_unread = True
         changes = {}
+        status_before = ticket.status
         if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
             changes = apply_changes(
                 session,
@@ -363,6 +366,8 @@ def add_comment(actor: Actor, number: int, body: str, files: Sequence[StagedFile
                 now=now,
                 as_part_of_message=True,
             )
+        # A client's answer: resumes a paused resolution clock, starts the next response.
+        sla.on_ticket_event(session, ticket, now, status_before=status_before, message="client")
         record: dict[str, Any] = {"message_id": message.id, **changes}
         if attached:
             record["attachments"] = attached
@@ -387,6 +392,7 @@ def add_comment(actor: Actor, number: int, body: str, files: Sequence[StagedFile
                 "client_name": client_name or "",
             },
         )
+        event = events.stage(session, event)
         message_id = message.id
     events.emit(event)
     assert message_id is not None
@@ -411,13 +417,16 @@ def _set_status(
             now=utcnow(),
         )
         emitted = [
-            events.Event(
-                "ticket.updated",
-                actor=actor,
-                ticket_id=ticket.id,
-                number=ticket.number,
-                subject=ticket.subject,
-                payload={"changes": changes, "by_client": True},
+            events.stage(
+                session,
+                events.Event(
+                    "ticket.updated",
+                    actor=actor,
+                    ticket_id=ticket.id,
+                    number=ticket.number,
+                    subject=ticket.subject,
+                    payload={"changes": changes, "by_client": True},
+                ),
             )
         ]
     for event in emitted:

@@ -145,17 +145,18 @@ def create_ticket(
         row = ticket_row(
             ticket, client.name if client else None, assignee.name if assignee else None
         )
-        ticket_id = ticket.id
-    events.emit(
-        events.Event(
-            "ticket.created",
-            actor=actor,
-            ticket_id=ticket_id,
-            number=row.number,
-            subject=subject,
-            payload={"assignee_id": assignee_id},
+        created = events.stage(
+            session,
+            events.Event(
+                "ticket.created",
+                actor=actor,
+                ticket_id=ticket.id,
+                number=row.number,
+                subject=subject,
+                payload={"assignee_id": assignee_id},
+            ),
         )
-    )
+    events.emit(created)
     return row
 
 
@@ -297,6 +298,7 @@ def add_message(
                 "client_name": (names(session, ticket)[0] or "") if not staff else "",
             },
         )
+        event = events.stage(session, event)
         row = MessageRow(
             id=message.id,
             sender_kind=message.sender_kind,
@@ -429,7 +431,7 @@ def update_ticket(
             now=utcnow(),
         )
         row = ticket_row(ticket, *names(session, ticket))
-        emitted = change_events(actor, ticket, changes)
+        emitted = [events.stage(session, e) for e in change_events(actor, ticket, changes)]
     for event in emitted:
         events.emit(event)
     return row

@@ -85,7 +85,9 @@ def bulk_update(
             )
             if changes:
                 changed += 1
-                emitted.extend(change_events(actor, ticket, changes))
+                emitted.extend(
+                    events.stage(session, e) for e in change_events(actor, ticket, changes)
+                )
     for event in emitted:
         events.emit(event)
     return BulkResult(changed=changed, unchanged=len(tickets) - changed)
