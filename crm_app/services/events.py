@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,7 +47,11 @@ class Event:
 
 
 Subscriber = Callable[[Event], None]
+BatchSubscriber = Callable[[Sequence[Event]], None]
 _subscribers: dict[str, list[Subscriber]] = {}
+# Run once per emitted batch with all its events (a bulk action such as the mail intake emits
+# hundreds at once); a single `emit` is a batch of one.
+_batch_subscribers: list[BatchSubscriber] = []
 _builtins_loaded = False
 
 
@@ -62,6 +66,14 @@ def subscribe(name: str, handler: Subscriber) -> Subscriber:
 def subscriber(name: str) -> Callable[[Subscriber], Subscriber]:
     """Decorator form of `subscribe`."""
     return lambda handler: subscribe(name, handler)
+
+
+def batch_subscriber(handler: BatchSubscriber) -> BatchSubscriber:
+    """Run `handler` once after each committed batch of events, with all of them (for work
+    that one batch needs once, not once per event: the live-update signal). Idempotent."""
+    if handler not in _batch_subscribers:
+        _batch_subscribers.append(handler)
+    return handler
 
 
 def unsubscribe(name: str, handler: Subscriber) -> None:
@@ -79,16 +91,30 @@ def _load_builtins() -> None:
 
 def emit(event: Event) -> None:
     """Hand a committed change to its subscribers. Call only after the commit."""
+    emit_all([event])
+
+
+def emit_all(batch: Sequence[Event]) -> None:
+    """Hand the events of one committed batch to their subscribers, in order; batch
+    subscribers run once, after them, with the whole batch. Call only after the commit."""
     _load_builtins()
-    for handler in [*_subscribers.get(event.name, []), *_subscribers.get(ANY, [])]:
-        try:
-            handler(event)
-        except Exception:  # the change is committed: a subscriber never fails it afterwards
-            log.exception(
-                "event subscriber failed",
-                extra={
-                    "event": event.name,
-                    "number": event.number,
-                    "subscriber": getattr(handler, "__qualname__", repr(handler)),
-                },
-            )
+    for event in batch:
+        for handler in [*_subscribers.get(event.name, []), *_subscribers.get(ANY, [])]:
+            _run(handler, event, event.name, event.number)
+    if batch:
+        for batch_handler in _batch_subscribers:
+            _run(batch_handler, batch, batch[0].name, batch[0].number)
+
+
+def _run(handler: Callable[[Any], None], arg: Any, name: str, number: int | None) -> None:
+    try:
+        handler(arg)
+    except Exception:  # the change is committed: a subscriber never fails it afterwards
+        log.exception(
+            "event subscriber failed",
+            extra={
+                "event": name,
+                "number": number,
+                "subscriber": getattr(handler, "__qualname__", repr(handler)),
+            },
+        )
