@@ -145,6 +145,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000, help="generated messages")
     parser.add_argument("--mime-dir", action="append", default=[], help="folder of messages")
+    parser.add_argument("--profile", help="write a cProfile of the import job to this file")
     args = parser.parse_args()
 
     from sqlalchemy import func, select, text
@@ -192,7 +193,14 @@ def main() -> None:
         )
         start = time.perf_counter()
         job = subprocess.run(
-            [sys.executable, "-m", "jobs.imap_poll", "--mailbox", str(box.id)],
+            [
+                sys.executable,
+                *(["-m", "cProfile", "-o", args.profile] if args.profile else []),
+                "-m",
+                "jobs.imap_poll",
+                "--mailbox",
+                str(box.id),
+            ],
             cwd=ROOT,
             env={**os.environ, "CRM_LOG_LEVEL": "WARNING"},
             capture_output=True,

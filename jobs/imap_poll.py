@@ -39,9 +39,10 @@ from imapclient.exceptions import IMAPClientError
 
 from crm_app.db import database_url, libpq_url
 from crm_app.services import events, mailboxes
-from crm_app.services.mail import imap_client
+from crm_app.services.mail import imap_client, parse_pool
 from crm_app.services.mail.imap_client import MailConnectionError
 from crm_app.services.mail.inbound import BatchResult, FetchedMail, MailboxRef, import_batch
+from crm_app.services.mail.parse_pool import ParsedBatch
 from crm_app.settings import get_settings
 from models.mailbox import AfterFetch
 
@@ -121,8 +122,7 @@ class AfterCommit:
 
     def _work(self) -> None:
         while (batch := self._queue.get()) is not None:
-            for event in batch:
-                events.emit(event)  # never raises: subscribers' failures are logged
+            events.emit_all(batch)  # never raises: subscribers' failures are logged
 
     def close(self) -> None:
         """Wait until every queued event ran."""
@@ -170,6 +170,7 @@ def poll_mailbox(
             return None
         result = PollResult(mailbox_id=mailbox_id)
         started = time.perf_counter()
+        parse_pool.warm_up()  # while connecting and listing the folder
         try:
             _poll(config, result, idle_seconds=idle_seconds, batch_size=batch_size)
         except MailConnectionError as error:
@@ -264,26 +265,72 @@ def _sync_folder(
             uid: int(data.get(b"RFC822.SIZE", 0))
             for uid, data in client.fetch(chunk, ["RFC822.SIZE"]).items()
         }
-        for batch in _batches(chunk, sizes, batch_size):
-            wanted = [uid for uid in batch if sizes.get(uid, 0) <= max_bytes]
-            bodies = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
-            mails = []
-            for uid in batch:
-                size = sizes.get(uid)
-                if uid not in sizes:
-                    continue  # expunged meanwhile
-                if size is not None and size > max_bytes:
-                    mails.append(FetchedMail(uid, b"", size, refused=_too_large(size, max_bytes)))
-                    continue
-                raw = (bodies.get(uid) or {}).get(b"BODY[]")
-                if raw is None:
-                    continue  # expunged between the two fetches
-                mails.append(FetchedMail(uid, bytes(raw), size))
-            batch_result = import_batch(
-                ref, folder, uidvalidity, mails, last_uid=batch[-1], emit=emit
-            )
-            result.add(batch_result, len(mails))
-            _after_fetch(client, config, [mail.uid for mail in mails])
+        # A pipeline: while one batch is written, the next is fetched and parsed (in worker
+        # processes). Batches still commit one after the other, in UID order.
+        pending: _Pending | None = None
+        try:
+            for batch in _batches(chunk, sizes, batch_size):
+                mails = _fetch(client, batch, sizes, max_bytes)
+                parsing = parse_pool.submit(ref.name, folder, mails)
+                if pending is not None:
+                    _import_pending(client, config, ref, folder, uidvalidity, pending, result, emit)
+                pending = _Pending(batch[-1], mails, parsing)
+        except _NETWORK_ERRORS:
+            if pending is not None:  # what was fetched is kept before reconnecting
+                _import_pending(client, config, ref, folder, uidvalidity, pending, result, emit)
+            raise
+        if pending is not None:
+            _import_pending(client, config, ref, folder, uidvalidity, pending, result, emit)
+
+
+@dataclass
+class _Pending:
+    last_uid: int
+    mails: list[FetchedMail]
+    parsing: ParsedBatch
+
+
+def _fetch(
+    client: IMAPClient, batch: list[int], sizes: dict[int, int], max_bytes: int
+) -> list[FetchedMail]:
+    wanted = [uid for uid in batch if sizes.get(uid, 0) <= max_bytes]
+    bodies = client.fetch(wanted, ["BODY.PEEK[]"]) if wanted else {}
+    mails = []
+    for uid in batch:
+        size = sizes.get(uid)
+        if uid not in sizes:
+            continue  # expunged meanwhile
+        if size is not None and size > max_bytes:
+            mails.append(FetchedMail(uid, b"", size, refused=_too_large(size, max_bytes)))
+            continue
+        raw = (bodies.get(uid) or {}).get(b"BODY[]")
+        if raw is None:
+            continue  # expunged between the two fetches
+        mails.append(FetchedMail(uid, bytes(raw), size))
+    return mails
+
+
+def _import_pending(
+    client: IMAPClient,
+    config: mailboxes.PollConfig,
+    ref: MailboxRef,
+    folder: str,
+    uidvalidity: int,
+    pending: _Pending,
+    result: PollResult,
+    emit: AfterCommit,
+) -> None:
+    batch_result = import_batch(
+        ref,
+        folder,
+        uidvalidity,
+        pending.mails,
+        last_uid=pending.last_uid,
+        emit=emit,
+        parsed=pending.parsing.result(),
+    )
+    result.add(batch_result, len(pending.mails))
+    _after_fetch(client, config, [mail.uid for mail in pending.mails])
 
 
 def _batches(uids: Sequence[int], sizes: dict[int, int], limit: int) -> Iterator[list[int]]:

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -59,8 +59,12 @@ class Event:
 
 Subscriber = Callable[[Event], None]
 TransactionSubscriber = Callable[[Session, Event], None]
+BatchSubscriber = Callable[[Sequence[Event]], None]
 _subscribers: dict[str, list[Subscriber]] = {}
 _in_transaction: dict[str, list[TransactionSubscriber]] = {}
+# Run once per emitted batch with all its events (a bulk action such as the mail intake emits
+# hundreds at once); a single `emit` is a batch of one.
+_batch_subscribers: list[BatchSubscriber] = []
 _builtins_loaded = False
 
 
@@ -75,6 +79,14 @@ def subscribe(name: str, handler: Subscriber) -> Subscriber:
 def subscriber(name: str) -> Callable[[Subscriber], Subscriber]:
     """Decorator form of `subscribe`."""
     return lambda handler: subscribe(name, handler)
+
+
+def batch_subscriber(handler: BatchSubscriber) -> BatchSubscriber:
+    """Run `handler` once after each committed batch of events, with all of them (for work
+    that one batch needs once, not once per event: the live-update signal). Idempotent."""
+    if handler not in _batch_subscribers:
+        _batch_subscribers.append(handler)
+    return handler
 
 
 def unsubscribe(name: str, handler: Subscriber) -> None:
@@ -111,31 +123,52 @@ def _load_builtins() -> None:
 
 def emit(event: Event) -> None:
     """Hand a committed change to its subscribers. Call only after the commit."""
+    emit_all([event])
+
+
+def emit_all(batch: Sequence[Event]) -> None:
+    """Hand the events of one committed batch to their subscribers, in order; batch
+    subscribers run once, after them, with the whole batch. Call only after the commit."""
     _load_builtins()
-    if not event.staged:
-        _late_outbox(event)
-    for handler in [*_subscribers.get(event.name, []), *_subscribers.get(ANY, [])]:
-        try:
-            handler(event)
-        except Exception:  # the change is committed: a subscriber never fails it afterwards
-            log.exception(
-                "event subscriber failed",
-                extra={
-                    "event": event.name,
-                    "number": event.number,
-                    "subscriber": getattr(handler, "__qualname__", repr(handler)),
-                },
-            )
+    late = [event for event in batch if not event.staged]
+    if late:
+        _late_outbox(late)
+    for event in batch:
+        for handler in [*_subscribers.get(event.name, []), *_subscribers.get(ANY, [])]:
+            _run(handler, event, event.name, event.number)
+    if batch:
+        for batch_handler in _batch_subscribers:
+            _run(batch_handler, batch, batch[0].name, batch[0].number)
 
 
-def _late_outbox(event: Event) -> None:
-    """An event its action did not stage: its outbox rows, after the commit, on their own."""
-    for handler in _in_transaction.get(event.name, []):
-        try:
-            with session_scope() as session:
-                handler(session, event)
-        except Exception:
+def _run(handler: Callable[[Any], None], arg: Any, name: str, number: int | None) -> None:
+    try:
+        handler(arg)
+    except Exception:  # the change is committed: a subscriber never fails it afterwards
+        log.exception(
+            "event subscriber failed",
+            extra={
+                "event": name,
+                "number": number,
+                "subscriber": getattr(handler, "__qualname__", repr(handler)),
+            },
+        )
+
+
+def _late_outbox(batch: Sequence[Event]) -> None:
+    """Events their action did not stage: their outbox rows, after the commit, in one
+    transaction of their own (one per event when the batch's fails)."""
+    try:
+        with session_scope() as session:
+            for event in batch:
+                for handler in _in_transaction.get(event.name, []):
+                    handler(session, event)
+        return
+    except Exception:
+        if len(batch) == 1:
             log.exception(
-                "outbox writer failed",
-                extra={"event": event.name, "number": event.number},
+                "outbox writer failed", extra={"event": batch[0].name, "number": batch[0].number}
             )
+            return
+    for event in batch:
+        _late_outbox([event])

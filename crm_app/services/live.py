@@ -8,6 +8,8 @@ new value. So every domain action's after-commit event bumps it once more."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import func, select, text
 
 from crm_app.auth.permissions import Action, Actor, require
@@ -53,9 +55,10 @@ def ticket_signature(actor: Actor, number: int) -> str:
     return f"{row[0]}:{row[1] or 0}:{row[2]}:{row[3] or ''}" if row else ""
 
 
-@events.subscriber(events.ANY)
-def signal_change(event: events.Event) -> None:
-    """After a commit: move the counter so every open view reloads and sees the change."""
+@events.batch_subscriber
+def signal_change(batch: Sequence[events.Event]) -> None:
+    """After a commit: move the counter so every open view reloads and sees the change (once
+    per committed batch: one bump covers every change in it)."""
     with get_engine().connect() as conn:
         conn.execute(_BUMP)
         conn.commit()

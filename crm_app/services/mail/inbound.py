@@ -43,7 +43,7 @@ from sqlmodel import Session
 from crm_app import routes
 from crm_app.auth.permissions import SYSTEM
 from crm_app.db import session_scope
-from crm_app.services import assignment, attachments, audit, events
+from crm_app.services import assignment, attachments, audit, bulk, events
 from crm_app.services import sla as sla_service
 from crm_app.services.mail import outbox
 from crm_app.services.tickets.rows import MAX_BODY
@@ -60,7 +60,6 @@ from models.ticket import (
     Attachment,
     Channel,
     SenderKind,
-    SlaState,
     Ticket,
     TicketMessage,
     TicketPriority,
@@ -179,6 +178,9 @@ class _Parsed:
     key: str
 
 
+ParsedMail = _Parsed  # what `parse_batch` returns, for the poller's parse workers
+
+
 def _raw_key(raw: bytes) -> str:
     return "raw:" + hashlib.sha256(raw).hexdigest()
 
@@ -195,6 +197,14 @@ def parse(mail: FetchedMail, *, source: str, folder: str, sink: StoreSink | None
         log.exception("mail parser crashed", extra={"uid": mail.uid})
         return _Parsed(mail, None, f"parser crashed: {error!r}"[:300], _raw_key(mail.raw))
     return _Parsed(mail, message, None, message.dedup_key[:998])
+
+
+def parse_batch(mailbox_name: str, folder: str, mails: Sequence[FetchedMail]) -> list[ParsedMail]:
+    """Parse a fetched batch, in order (attachments go straight into the store). Pure apart
+    from the attachment files: safe to run in a worker process."""
+    sink = StoreSink()
+    source = f"mailbox {mailbox_name}"
+    return [parse(mail, source=source, folder=folder, sink=sink) for mail in mails]
 
 
 def store_failed_raw(raw: bytes) -> str:
@@ -222,9 +232,13 @@ def import_batch(
     *,
     last_uid: int | None = None,
     emit: Callable[[list[events.Event]], None] | None = None,
+    parsed: Sequence[_Parsed] | None = None,
 ) -> BatchResult:
     """Import `mails` (fetched from `folder`) and move the folder's position to `last_uid`
     (default: the highest UID of the batch), all in one transaction.
+
+    `parsed`: the batch already through `parse_batch` (the poller parses the next batch in
+    worker processes while this one is written); default: parsed here.
 
     `emit` receives the committed batch's events (default: `events.emit` each, right away;
     the poller hands them to a thread of their own so the next batch need not wait).
@@ -236,12 +250,11 @@ def import_batch(
     the mailbox's imported count; raw bytes of failed messages on disk. After the commit:
     `ticket.created` / `message.added` per imported message.
     """
-    sink = StoreSink()
-    source = f"mailbox {mailbox.name}"
-    parsed = [parse(mail, source=source, folder=folder, sink=sink) for mail in mails]
+    if parsed is None:
+        parsed = parse_batch(mailbox.name, folder, mails)
     position = max([last_uid or 0, *(mail.uid for mail in mails)])
     try:
-        result = _import(mailbox, folder, uidvalidity, parsed, position)
+        result = _import(mailbox, folder, uidvalidity, list(parsed), position)
     except Exception:
         log.exception("mail batch failed; importing one by one", extra={"folder": folder})
         result = BatchResult()
@@ -263,8 +276,7 @@ def import_batch(
     if emit is not None:
         emit(list(result.events))
     else:
-        for event in result.events:
-            events.emit(event)
+        events.emit_all(result.events)
     return result
 
 
@@ -466,35 +478,18 @@ def _record(
                 "created_at": now,
             }
         )
-    _insert_many(session, InboundMail.__tablename__, rows)
+    bulk.insert_rows(session, InboundMail.__tablename__, rows)
 
 
-def _insert_many(
-    session: Session, table: str, rows: list[dict[str, Any]], returning: Sequence[str] = ()
-) -> list[tuple[Any, ...]]:
-    """Insert `rows` (all with the same keys) with psycopg's pipelined executemany: one short
-    prepared statement per batch, where a multi-row VALUES list would be parsed anew each time.
-    Returns the RETURNING values in the order of `rows`."""
-    if not rows:
-        return []
-    columns = list(rows[0])
-    sql = (
-        f"INSERT INTO {table} ({', '.join(f'{chr(34)}{c}{chr(34)}' for c in columns)}) "
-        f"VALUES ({', '.join(f'%({c})s' for c in columns)})"
-    )
-    if returning:
-        sql += " RETURNING " + ", ".join(returning)
-    driver = session.connection().connection.driver_connection
-    with driver.cursor() as cursor:
-        cursor.executemany(sql, rows, returning=bool(returning))
-        if not returning:
-            return []
-        found: list[tuple[Any, ...]] = []
-        while True:
-            found.append(cursor.fetchone())
-            if not cursor.nextset():
-                break
-    return found
+@dataclass(frozen=True)
+class _ClientRef:
+    """The client columns the intake uses."""
+
+    id: int
+    name: str
+    email: str | None
+    merged_into_id: int | None
+    net_worth_reporting: Any
 
 
 @dataclass
@@ -503,6 +498,16 @@ class _OpenedTicket:
     number: int
     subject: str
     assignee_id: int | None
+
+
+@dataclass(frozen=True)
+class _AckTicket:
+    """The ticket columns `outbox.acknowledge` reads (no ORM load per new ticket)."""
+
+    id: int
+    number: int
+    subject: str
+    mailbox_id: int
 
 
 class _NewTicket:
@@ -544,20 +549,22 @@ class _Delivery:
         return self.outcomes
 
     def _follow_up(self, new: list[_NewTicket]) -> None:
-        """What each new ticket gets beside its row, in the batch's transaction: the SLA clocks
-        of the policy that matches it, and the mailbox's acknowledgement when it sends one
-        (never to a machine sender or a loop: `outbox.acknowledge` decides and says why)."""
+        """The mailbox's acknowledgement for each new ticket when it sends them, in the batch's
+        transaction (never to a machine sender or a loop: `outbox.acknowledge` decides and says
+        why). The SLA clocks were written with the tickets (`_open_tickets`)."""
+        if not new:
+            return
+        probe = _AckTicket(0, 0, "", self.mailbox.id)
+        mailbox = outbox.mailbox_for_ticket(self.session, probe)  # type: ignore[arg-type]
+        if mailbox is None or not mailbox.send_acknowledgement:
+            return  # the same answer for every ticket of the batch: asked once
         for target in new:
             assert target.ticket is not None
-            ticket = self.session.get(Ticket, target.ticket.id)
-            if ticket is None:
-                continue
-            sla_service.on_ticket_event(
-                self.session, ticket, self.now, created=True, message="client"
-            )
-            skipped = outbox.acknowledge(self.session, ticket, target.item.message)
+            opened = target.ticket
+            ticket = _AckTicket(opened.id, opened.number, opened.subject, self.mailbox.id)
+            skipped = outbox.acknowledge(self.session, ticket, target.item.message)  # type: ignore[arg-type]
             if skipped:
-                log.debug("no acknowledgement for #%s: %s", ticket.number, skipped)
+                log.debug("no acknowledgement for #%s: %s", opened.number, skipped)
 
     # Which ticket each message goes to: an existing id, or a _NewTicket.
     def _targets(self) -> dict[int, int | _NewTicket]:
@@ -650,52 +657,69 @@ class _Delivery:
             ticket_id = fact["merged_into"]
         return None
 
-    def _clients(self, new: list[_NewTicket]) -> dict[str, Client]:
-        """Sender address -> client, creating unverified clients for unknown senders."""
+    def _clients(self, new: list[_NewTicket]) -> dict[str, _ClientRef]:
+        """Sender address -> client, creating unverified clients for unknown senders (columns
+        read and rows written set-wise: a batch meets hundreds of senders)."""
         emails = {_sender(t.item) for t in new} - {""}
         emails = {e for e in emails if "@" in e}
-        found: dict[str, Client] = {}
+        found: dict[str, _ClientRef] = {}
+        columns = (
+            Client.id,
+            Client.name,
+            Client.email,
+            Client.merged_into_id,
+            Client.net_worth_reporting,
+        )
         if emails:
-            for client in self.session.execute(
-                select(Client)
+            for row in self.session.execute(
+                select(*columns)
                 .where(
                     func.lower(Client.email).in_(emails),
                     Client.deleted_at.is_(None),
                     Client.erased_at.is_(None),
                 )
                 .order_by(Client.verified.desc(), Client.id)
-            ).scalars():
-                found.setdefault((client.email or "").lower(), client)
+            ).all():
+                found.setdefault((row.email or "").lower(), _ClientRef(*row))
         merged = {c.merged_into_id for c in found.values() if c.merged_into_id}
         if merged:
             into = {
-                c.id: c
-                for c in self.session.execute(select(Client).where(Client.id.in_(merged))).scalars()
+                row.id: _ClientRef(*row)
+                for row in self.session.execute(select(*columns).where(Client.id.in_(merged))).all()
             }
             for email, client in list(found.items()):
                 if client.merged_into_id in into:
                     found[email] = into[client.merged_into_id]
-        self.created_clients: list[Client] = []
+        self.created_clients: list[_ClientRef] = []
+        rows: list[dict[str, Any]] = []
+        wanted: list[str] = []
         for ticket in new:
             email = _sender(ticket.item)
-            if email and "@" in email and email not in found:
+            if email and "@" in email and email not in found and email not in wanted:
                 sender = ticket.item.message.sender
-                client = Client(
-                    name=((sender.name if sender else "") or email.split("@", 1)[0])[:200],
-                    email=sender.email.strip()[:320] if sender else email,
-                    verified=False,
-                    created_at=self.now,
-                    updated_at=self.now,
+                rows.append(
+                    {
+                        "name": ((sender.name if sender else "") or email.split("@", 1)[0])[:200],
+                        "email": sender.email.strip()[:320] if sender else email,
+                        "verified": False,
+                        "created_at": self.now,
+                        "updated_at": self.now,
+                    }
                 )
+                wanted.append(email)
+        if rows:
+            table = Client.__table__
+            ids = self.session.execute(
+                sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+            ).scalars()
+            for email, row, client_id in zip(wanted, rows, ids, strict=True):
+                client = _ClientRef(client_id, row["name"], row["email"], None, None)
                 found[email] = client
                 self.created_clients.append(client)
-        if self.created_clients:
-            self.session.add_all(self.created_clients)
-            self.session.flush()
         return found
 
     def _open_tickets(
-        self, targets: dict[int, int | _NewTicket], clients: dict[str, Client]
+        self, targets: dict[int, int | _NewTicket], clients: dict[str, _ClientRef]
     ) -> list[_NewTicket]:
         session = self.session
         new = list(dict.fromkeys(t for t in targets.values() if isinstance(t, _NewTicket)))
@@ -704,10 +728,11 @@ class _Delivery:
         round_robin = session.execute(
             select(AssignmentSetting.round_robin_enabled).where(AssignmentSetting.id == 1)
         ).scalar_one_or_none()
-        sla = session.execute(
+        legacy = session.execute(
             select(SlaConfig).where(SlaConfig.priority == TicketPriority.NORMAL)
         ).scalar_one_or_none()
         rows = []
+        facts = []
         for target in new:
             message = target.item.message
             client = clients.get(_sender(target.item))
@@ -720,23 +745,39 @@ class _Delivery:
                 "assignee_id": assignment.next_agent(session) if round_robin else None,
                 "mailbox_id": self.mailbox.id,
                 "is_unread": True,
-                "sla_state": SlaState.NONE.value,
-                "first_response_due_at": None,
-                "resolution_due_at": None,
                 "created_at": self.now,
                 "updated_at": self.now,
             }
-            if sla is not None:  # as tickets.rows.apply_sla_targets, without a query each
-                row["first_response_due_at"] = self.now + timedelta(
-                    minutes=sla.first_response_minutes
-                )
-                row["resolution_due_at"] = self.now + timedelta(minutes=sla.resolution_minutes)
-                row["sla_state"] = SlaState.ON_TRACK.value
             rows.append(row)
+            facts.append(
+                sla_service.NewTicketFacts(
+                    client_id=row["client_id"],
+                    net_worth_reporting=client.net_worth_reporting if client else None,
+                    channel=row["channel"],
+                    priority=row["priority"],
+                    status=row["status"],
+                    created_at=self.now,
+                )
+            )
+        # The SLA clocks as `sla.on_ticket_event(created=True)` sets them, for the whole batch;
+        # the ticket rows carry their due times and state from the start.
+        clocks = sla_service.clocks_for_new_tickets(session, facts, self.now)
+        for row, planned in zip(rows, clocks, strict=True):
+            row.update(planned.ticket)
+            if legacy is not None and row["first_response_due_at"] is None:
+                # No policy gives a target: the built-in one (as `tickets.rows` does).
+                row["first_response_due_at"] = self.now + timedelta(
+                    minutes=legacy.first_response_minutes
+                )
+            if legacy is not None and row["resolution_due_at"] is None:
+                row["resolution_due_at"] = self.now + timedelta(minutes=legacy.resolution_minutes)
         # Rows as plain values, not model instances: a batch opens hundreds of tickets.
-        written = _insert_many(session, Ticket.__tablename__, rows, ("id", "number"))
+        written = bulk.insert_rows(session, Ticket.__tablename__, rows, ("id", "number"))
         for target, row, (ticket_id, number) in zip(new, rows, written, strict=True):
             target.ticket = _OpenedTicket(ticket_id, number, row["subject"], row["assignee_id"])
+        sla_service.write_new_ticket_clocks(
+            session, clocks, [ticket_id for ticket_id, _ in written]
+        )
         self.result.tickets_created += len(new)
         return new
 
@@ -801,7 +842,7 @@ class _Delivery:
             )
         ids = [
             found[0]
-            for found in _insert_many(self.session, TicketMessage.__tablename__, rows, ("id",))
+            for found in bulk.insert_rows(self.session, TicketMessage.__tablename__, rows, ("id",))
         ]
         for row, message_id in zip(rows, ids, strict=True):
             row["id"] = message_id
@@ -812,7 +853,7 @@ class _Delivery:
             attachment["message_id"] = ids[index]
         attachment_ids = [
             found[0]
-            for found in _insert_many(
+            for found in bulk.insert_rows(
                 self.session,
                 Attachment.__tablename__,
                 [attachment for _, attachment in files],
@@ -859,18 +900,18 @@ class _Delivery:
         targets: dict[int, int | _NewTicket],
         rows: dict[int, dict[str, Any]],
         new_tickets: list[_NewTicket],
-        clients: dict[str, Client],
+        clients: dict[str, _ClientRef],
     ) -> None:
         session, mailbox = self.session, self.mailbox
-        for client in self.created_clients:
-            audit.record(
-                session,
-                SYSTEM,
+        entries: list[tuple[str, str, int | None, dict[str, Any] | None]] = [
+            (
                 "client.created",
                 "client",
                 client.id,
                 {"name": client.name, "email": client.email, "source": "email", "verified": False},
             )
+            for client in self.created_clients
+        ]
         opened = {id(t) for t in new_tickets}
         first_of: set[int] = set()
         names = self._client_names(targets, clients)
@@ -896,7 +937,7 @@ class _Delivery:
                 details.update(number=number, subject=subject, assignee_id=ticket.assignee_id)
                 if ticket.assignee_id is not None:
                     details["round_robin"] = True
-                audit.record(session, SYSTEM, "ticket.created", "ticket", ticket_id, details)
+                entries.append(("ticket.created", "ticket", ticket_id, details))
                 event = events.Event(
                     "ticket.created",
                     actor=SYSTEM,
@@ -911,7 +952,7 @@ class _Delivery:
                     },
                 )
             else:
-                audit.record(session, SYSTEM, "ticket.message_added", "ticket", ticket_id, details)
+                entries.append(("ticket.message_added", "ticket", ticket_id, details))
                 event = events.Event(
                     "message.added",
                     actor=SYSTEM,
@@ -937,6 +978,7 @@ class _Delivery:
                 row["id"],
                 "new ticket" if creates else "added to ticket",
             )
+        audit.record_many(session, SYSTEM, entries)
         self.result.imported += len(self.wanted)
         self._fill_event_facts()
         # Their outbox rows (webhooks) commit with the batch, not after it.
@@ -945,7 +987,7 @@ class _Delivery:
         ]
 
     def _client_names(
-        self, targets: dict[int, int | _NewTicket], clients: dict[str, Client]
+        self, targets: dict[int, int | _NewTicket], clients: dict[str, _ClientRef]
     ) -> dict[int, str]:
         names: dict[int, str] = {}
         for target in targets.values():
