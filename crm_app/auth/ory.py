@@ -164,6 +164,8 @@ def _link_existing(session: Session, user_id: int, identity: OryIdentity) -> Use
     if not identity.email_verified:
         raise PermissionDenied(UNVERIFIED_EMAIL_TAKEN)
     user = session.get(User, user_id, with_for_update=True)
+    if user is None:  # removed since it was looked up
+        raise PermissionDenied(LINKED_ELSEWHERE)
     if user.identity_provider == IdentityProvider.ORY and user.external_id != identity.id:
         raise PermissionDenied(LINKED_ELSEWHERE)
     user.identity_provider = IdentityProvider.ORY
