@@ -141,11 +141,36 @@ def bare_fetch(account) -> tuple[int, float]:
     return fetched, elapsed
 
 
+def _outbox_rate(messages: int) -> dict:
+    """bench/outbox.py's figures (its own throwaway database, the product's local sink)."""
+    if messages <= 0:
+        return {}
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env["BENCH_DATA_DIR"] = str(_DATA / "outbox")
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.outbox", "--messages", str(messages)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    try:
+        figures = json.loads(run.stdout.strip().splitlines()[-1])
+    except (ValueError, IndexError):
+        print(run.stdout[-2000:], run.stderr[-4000:], file=sys.stderr)
+        return {}
+    print(f"outbox: {run.stdout.strip().splitlines()[-2]}", flush=True)
+    return figures
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--messages", type=int, default=10_000, help="generated messages")
     parser.add_argument("--mime-dir", action="append", default=[], help="folder of messages")
     parser.add_argument("--profile", help="write a cProfile of the import job to this file")
+    parser.add_argument(
+        "--outbox-messages", type=int, default=2000, help="mails sent for smtp_send_msgs_per_s"
+    )
     args = parser.parse_args()
 
     from sqlalchemy import func, select, text
@@ -239,6 +264,7 @@ def main() -> None:
             ).scalar_one()
     finally:
         server.stop()
+    outbox = _outbox_rate(args.outbox_messages)
     imported = by_status.get(InboundStatus.IMPORTED, 0)
     import_rate = in_mailbox / import_s if import_s else 0.0
     bare_rate = bare_count / bare_s if bare_s else 0.0
@@ -256,8 +282,10 @@ def main() -> None:
         "import_wall_s": round(wall_s, 2),
         "bare_imapclient_msgs_per_s": round(bare_rate, 1),
         "import_ratio": round(import_rate / bare_rate, 3) if bare_rate else None,
-        # TODO(lead): outbox -> local aiosmtpd rate, from the mail-out branch's outbox job.
-        "smtp_send_msgs_per_s": None,
+        # The outbox job to the local aiosmtpd sink (bench/outbox.py, in this run).
+        "smtp_send_msgs_per_s": outbox.get("smtp_send_msgs_per_s"),
+        "smtp_send_lost": outbox.get("lost"),
+        "smtp_send_duplicates": outbox.get("duplicates"),
         "peak_mb": round(peak_mb, 1),
     }
     print(json.dumps(figures))

@@ -83,7 +83,8 @@ def send_batch(
                         except DeliveryFailure as error:
                             unreachable = error
                             raise
-                    provider_id = transport.send(item.mail)
+                    # The previous outcome is committed before this mail can be accepted.
+                    provider_id = transport.send(item.mail, before_commit=recorder.settle)
                 except DeliveryFailure as error:
                     _record_failure(recorder, item, error.reason, error, report)
                     continue

@@ -11,6 +11,7 @@ outcome (`record_sent`, `record_failure`); `retry` lets staff send a failed one 
 from __future__ import annotations
 
 import random
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import getaddresses, parseaddr
@@ -518,30 +519,55 @@ _SYNC_COMMIT = text("RESET synchronous_commit")
 class Recorder:
     """Writes each outcome of `worker`'s claimed rows the moment it is known, one commit per
     row, over one connection held for the batch. Only rows still claimed by `worker` change:
-    a worker whose lease ran out cannot overwrite the next worker's outcome."""
+    a worker whose lease ran out cannot overwrite the next worker's outcome.
+
+    A write runs on a thread of its own while the sender goes on with the next mail (compose,
+    envelope), and `settle` waits for it: the sender calls it before the next mail can be
+    accepted (`Transport.send(before_commit=...)`), so at most one accepted mail is ever
+    unrecorded, as when each write was waited for."""
 
     def __init__(self, worker: str) -> None:
         self.worker = worker
         self._conn: Connection | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
 
     def __enter__(self) -> Recorder:
         self._conn = get_engine().connect()
         self._conn.execute(_ASYNC_COMMIT)
         self._conn.commit()
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="outbox-record")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self._conn is not None:
-            self._conn.rollback()
-            self._conn.execute(_SYNC_COMMIT)  # the pooled connection goes back as it came
-            self._conn.commit()
-            self._conn.close()
-            self._conn = None
+        try:
+            self.settle()
+        finally:
+            if self._writer is not None:
+                self._writer.shutdown(wait=True)
+                self._writer = None
+            if self._conn is not None:
+                self._conn.rollback()
+                self._conn.execute(_SYNC_COMMIT)  # the pooled connection goes back as it came
+                self._conn.commit()
+                self._conn.close()
+                self._conn = None
+
+    def settle(self) -> None:
+        """Wait until the last outcome is committed (raises what writing it raised)."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending.result()
 
     def _write(self, statement: Any, params: dict) -> None:
-        assert self._conn is not None, "use Recorder as a context manager"
-        self._conn.execute(statement, params)
-        self._conn.commit()
+        assert self._conn is not None and self._writer is not None, "use Recorder in a with"
+        self.settle()  # one at a time, in order
+        self._pending = self._writer.submit(self._write_now, self._conn, statement, params)
+
+    @staticmethod
+    def _write_now(conn: Connection, statement: Any, params: dict) -> None:
+        conn.execute(statement, params)
+        conn.commit()
 
     def sent(self, outbound_id: int, provider_id: str | None) -> None:
         self._write(
