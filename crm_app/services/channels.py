@@ -21,7 +21,7 @@ from models.ticket import Channel, Ticket, TicketMessage
 Enqueue = Callable[[Session, Ticket, TicketMessage], None]
 
 # Modules whose import registers their channel, loaded before the first lookup.
-_CHANNEL_MODULES = ("crm_app.services.mail.outbox",)
+_CHANNEL_MODULES = ("crm_app.services.mail.outbox", "crm_app.services.messaging.whatsapp")
 _registry: dict[str, Enqueue] = {}
 _loaded = False
 
