@@ -3,7 +3,8 @@
 `channel_config` holds what a manager set on a channel's settings page (secrets encrypted);
 `channel_event` records every webhook the providers sent (accepted, duplicate or refused), and
 its unique key makes a redelivered webhook a no-op; `channel_delivery` is the provider's word on
-a sent message (sent, delivered, read, failed).
+a sent message (sent, delivered, read, failed); `chat_site` / `chat_visitor` are the web chat's
+sites and the people chatting on them.
 """
 
 from __future__ import annotations
@@ -80,3 +81,47 @@ class ChannelDelivery(SQLModel, table=True):
     state: str = Field(default="sent", sa_type=sa.String(32))
     error: str | None = Field(default=None, sa_type=sa.Text)
     updated_at: datetime = timestamp_field()
+
+
+class ChatSite(SQLModel, table=True):
+    """A website the chat is embedded on: its branding, the origins allowed to frame it, and
+    the key other front ends post messages with (only its hash is kept)."""
+
+    __tablename__ = "chat_site"
+
+    id: int | None = Field(default=None, primary_key=True)
+    # In the widget's address (`/chat/<public_id>`): identifies the site, grants nothing.
+    public_id: str = Field(sa_type=sa.String(32), sa_column_kwargs={"unique": True})
+    name: str = Field(sa_type=sa.String(120))
+    key_hash: str = Field(sa_type=sa.String(64), sa_column_kwargs={"unique": True})
+    key_hint: str = Field(default="", sa_type=sa.String(16))  # the key's first characters
+    allowed_origins: list[str] = Field(default_factory=list, sa_type=JSONB)
+    brand_name: str = Field(default="", sa_type=sa.String(120))
+    colour: str = Field(default="#0d9488", sa_type=sa.String(16))
+    greeting: str = Field(default="", sa_type=sa.String(500))
+    office_hours: str = Field(default="", sa_type=sa.String(500))
+    enabled: bool = Field(default=True)
+    created_at: datetime = timestamp_field()
+    updated_at: datetime = timestamp_field()
+
+
+class ChatVisitor(SQLModel, table=True):
+    """Someone chatting on a site: who they said they are, their conversation's ticket, and
+    when they were last on the page or typing (the agent sees both)."""
+
+    __tablename__ = "chat_visitor"
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: int = Field(foreign_key="chat_site.id", index=True, ondelete="CASCADE")
+    # The widget keeps the token; only its hash is stored.
+    token_hash: str = Field(sa_type=sa.String(64), sa_column_kwargs={"unique": True})
+    name: str = Field(sa_type=sa.String(200))
+    email: str = Field(sa_type=sa.String(320))
+    client_id: int | None = Field(default=None, foreign_key="client.id", ondelete="SET NULL")
+    ticket_id: int | None = Field(
+        default=None, foreign_key="ticket.id", index=True, ondelete="SET NULL"
+    )
+    remote_addr: str | None = Field(default=None, sa_type=sa.String(64))
+    last_seen_at: datetime = timestamp_field()
+    typing_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+    created_at: datetime = timestamp_field()

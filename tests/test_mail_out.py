@@ -261,7 +261,7 @@ def test_internal_note_on_email_ticket_is_never_sent(db: str, smtp: RecordingSmt
         channels.enqueue_reply(session, ticket, message)
 
 
-@pytest.mark.parametrize("channel", ["portal", "web_chat", "phone"])
+@pytest.mark.parametrize("channel", ["portal", "phone"])
 def test_reply_on_other_channels_is_saved_and_not_sent(
     db: str, smtp: RecordingSmtp, channel: str
 ) -> None:

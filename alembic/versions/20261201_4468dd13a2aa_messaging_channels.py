@@ -62,9 +62,53 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("provider_message_id"),
     )
     op.create_index("ix_channel_delivery_message_id", "channel_delivery", ["message_id"])
+    op.create_table(
+        "chat_site",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("public_id", sa.String(length=32), nullable=False),
+        sa.Column("name", sa.String(length=120), nullable=False),
+        sa.Column("key_hash", sa.String(length=64), nullable=False),
+        sa.Column("key_hint", sa.String(length=16), nullable=False),
+        sa.Column("allowed_origins", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.Column("brand_name", sa.String(length=120), nullable=False),
+        sa.Column("colour", sa.String(length=16), nullable=False),
+        sa.Column("greeting", sa.String(length=500), nullable=False),
+        sa.Column("office_hours", sa.String(length=500), nullable=False),
+        sa.Column("enabled", sa.Boolean(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("key_hash"),
+        sa.UniqueConstraint("public_id"),
+    )
+    op.create_table(
+        "chat_visitor",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("site_id", sa.Integer(), nullable=False),
+        sa.Column("token_hash", sa.String(length=64), nullable=False),
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("email", sa.String(length=320), nullable=False),
+        sa.Column("client_id", sa.Integer(), nullable=True),
+        sa.Column("ticket_id", sa.Integer(), nullable=True),
+        sa.Column("remote_addr", sa.String(length=64), nullable=True),
+        sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("typing_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["client_id"], ["client.id"], ondelete="SET NULL"),
+        sa.ForeignKeyConstraint(["site_id"], ["chat_site.id"], ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(["ticket_id"], ["ticket.id"], ondelete="SET NULL"),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("token_hash"),
+    )
+    op.create_index("ix_chat_visitor_site_id", "chat_visitor", ["site_id"])
+    op.create_index("ix_chat_visitor_ticket_id", "chat_visitor", ["ticket_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_chat_visitor_ticket_id", table_name="chat_visitor")
+    op.drop_index("ix_chat_visitor_site_id", table_name="chat_visitor")
+    op.drop_table("chat_visitor")
+    op.drop_table("chat_site")
     op.drop_index("ix_channel_delivery_message_id", table_name="channel_delivery")
     op.drop_table("channel_delivery")
     op.drop_index("ix_channel_event_provider_created", table_name="channel_event")

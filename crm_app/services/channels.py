@@ -21,7 +21,11 @@ from models.ticket import Channel, Ticket, TicketMessage
 Enqueue = Callable[[Session, Ticket, TicketMessage], None]
 
 # Modules whose import registers their channel, loaded before the first lookup.
-_CHANNEL_MODULES = ("crm_app.services.mail.outbox", "crm_app.services.messaging.whatsapp")
+_CHANNEL_MODULES = (
+    "crm_app.services.mail.outbox",
+    "crm_app.services.messaging.whatsapp",
+    "crm_app.services.messaging.web_chat",
+)
 _registry: dict[str, Enqueue] = {}
 _loaded = False
 

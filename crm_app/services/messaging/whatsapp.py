@@ -17,15 +17,10 @@ signature and turn its payload into an `InboundMessage` or a status; this module
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import os
 import re
-import tempfile
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -33,11 +28,10 @@ from sqlmodel import Session
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
-from crm_app.services import assignment, attachments, audit, channels, events, sla
+from crm_app.services import audit, channels, events
 from crm_app.services.errors import InvalidInput
-from crm_app.services.messaging import config
+from crm_app.services.messaging import config, intake
 from crm_app.services.tickets.rows import MAX_BODY, load_for, touch
-from crm_app.settings import get_settings
 from models.base import utcnow
 from models.client import Client
 from models.messaging import ChannelDelivery, ChannelEvent, EventOutcome, Provider
@@ -210,25 +204,6 @@ def _open_ticket_of(session: Session, client_id: int) -> Ticket | None:
     ).scalar_one_or_none()
 
 
-def _subject(message: InboundMessage, client: Client) -> str:
-    first = " ".join((message.body or "").split())
-    if first:
-        return (first[:77] + "…") if len(first) > 80 else first
-    return f"WhatsApp message from {client.name}"[:300]
-
-
-def _store_blob(data: bytes) -> str:
-    digest = hashlib.sha256(data).hexdigest()
-    target = attachments.blob_path(digest)
-    if not target.exists():
-        target.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=target.parent, prefix="wa-", suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        Path(name).replace(target)
-    return digest
-
-
 def _body_with_notes(message: InboundMessage) -> str:
     notes = [media.note for media in message.media if media.data is None and media.note]
     body = "\n".join([message.body.strip(), *notes]).strip()
@@ -246,7 +221,6 @@ def receive(message: InboundMessage) -> Received:
     if _E164.match(message.address) is None:
         raise InvalidInput("That is not a phone number.")
     now = utcnow()
-    limit = get_settings().attachment_max_bytes
     with session_scope() as session:
         # One sender's messages are stored one at a time: two at once never open two tickets.
         session.execute(
@@ -256,121 +230,29 @@ def receive(message: InboundMessage) -> Received:
         if event_id is None:
             return Received(None, None, duplicate=True)
         client = _client_for(session, message.address, message.profile_name, now)
-        ticket = _open_ticket_of(session, client.id)
-        new_ticket = ticket is None
-        if ticket is None:
-            ticket = Ticket(
-                subject=_subject(message, client),
-                channel=CHANNEL,
-                client_id=client.id,
-                assignee_id=assignment.next_agent(session),
-                is_unread=True,
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(ticket)
-            session.flush()
-            sla.on_ticket_event(session, ticket, now, created=True, message="client")
-        else:
-            status_before, priority_before = ticket.status, ticket.priority
-            touch(ticket, now)
-            ticket.is_unread = True
-            if ticket.status in (TicketStatus.PENDING, TicketStatus.RESOLVED):
-                ticket.status = TicketStatus.OPEN
-            sla.on_ticket_event(
-                session,
-                ticket,
-                now,
-                status_before=status_before,
-                priority_before=priority_before,
-                message="client",
-            )
-        body = _body_with_notes(message)
-        stored = TicketMessage(
-            ticket_id=ticket.id,
-            sender_kind=SenderKind.CLIENT,
-            body_text=body,
+        stored = intake.add_client_message(
+            session,
             channel=CHANNEL,
-            external_message_id=message.external_id[:998],
-            created_at=now,
+            client=client,
+            ticket=_open_ticket_of(session, client.id),
+            subject=intake.subject_from(message.body, f"WhatsApp message from {client.name}"),
+            body=_body_with_notes(message),
+            now=now,
+            external_id=message.external_id,
+            media=[
+                intake.MediaFile(m.filename, m.content_type, m.data)
+                for m in message.media
+                if m.data is not None
+            ],
+            audit_extra={"provider": message.provider.value, "from": message.address},
         )
-        session.add(stored)
-        session.flush()
-        kept = 0
-        for media in message.media:
-            if media.data is None or len(media.data) > limit:
-                continue
-            digest = _store_blob(media.data)
-            session.add(
-                Attachment(
-                    message_id=stored.id,
-                    filename=attachments.clean_filename(media.filename),
-                    content_type=media.content_type[:255] or "application/octet-stream",
-                    size_bytes=len(media.data),
-                    sha256=digest,
-                    storage_path=attachments.blob_path(digest)
-                    .relative_to(get_settings().data_dir)
-                    .as_posix(),
-                )
-            )
-            kept += 1
         session.execute(
             update(ChannelEvent)
             .where(ChannelEvent.id == event_id)
-            .values(ticket_id=ticket.id, message_id=stored.id)
+            .values(ticket_id=stored.ticket_id, message_id=stored.message_id)
         )
-        session.refresh(ticket)
-        record: dict[str, Any] = {
-            "message_id": stored.id,
-            "channel": CHANNEL,
-            "provider": message.provider.value,
-            "from": message.address,
-        }
-        if kept:
-            record["attachments"] = kept
-        if new_ticket:
-            record.update(number=ticket.number, subject=ticket.subject)
-        audit.record(
-            session,
-            None,
-            "ticket.created" if new_ticket else "ticket.message_added",
-            "ticket",
-            ticket.id,
-            record,
-        )
-        number, subject, ticket_id = ticket.number, ticket.subject, ticket.id
-        assignee_id, client_name, message_id = ticket.assignee_id, client.name, stored.id
-    if new_ticket:
-        events.emit(
-            events.Event(
-                "ticket.created",
-                actor=None,
-                ticket_id=ticket_id,
-                number=number,
-                subject=subject,
-                payload={"assignee_id": assignee_id},
-            )
-        )
-    events.emit(
-        events.Event(
-            "message.added",
-            actor=None,
-            ticket_id=ticket_id,
-            number=number,
-            subject=subject,
-            payload={
-                "message_id": message_id,
-                "internal": False,
-                "from_client": True,
-                "body": body,
-                "channel": CHANNEL,
-                "queued_for_delivery": False,
-                "assignee_id": assignee_id,
-                "client_name": client_name,
-            },
-        )
-    )
-    return Received(number, message_id, duplicate=False, new_ticket=new_ticket)
+    intake.emit_client_message(stored)
+    return Received(stored.number, stored.message_id, duplicate=False, new_ticket=stored.new_ticket)
 
 
 # ---------------------------------------------------------------- delivery status
