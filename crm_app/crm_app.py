@@ -67,6 +67,7 @@ os.umask(0o077)
 app = rx.App(
     api_transformer=[build_api(), UploadGuard, SecurityMiddleware, HttpMetricsMiddleware],
     head_components=[
+        rx.script(pages.chat_widget.STORAGE_FALLBACK),  # before the frontend starts
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.el.link(rel="apple-touch-icon", href="/favicon.png"),
     ],

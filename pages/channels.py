@@ -155,7 +155,9 @@ def _secret_input(settings: rx.Var, name: str) -> rx.Component:
             id=f"channel-{name}",
             type="password",
             auto_complete="new-password",
-            placeholder=rx.cond(settings.secrets_set[name], "set — leave blank to keep", "not set"),
+            placeholder=rx.cond(
+                settings.secret_flags[name], "set — leave blank to keep", "not set"
+            ),
             width="100%",
         ),
     )
@@ -167,7 +169,7 @@ def _value_input(settings: rx.Var, name: str, label: str) -> rx.Component:
         rx.input(
             name=name,
             id=f"channel-{name}",
-            default_value=settings.values[name],
+            default_value=settings.setting_values[name],
             width="100%",
         ),
     )
@@ -227,7 +229,7 @@ def _provider_card(
                 width="100%",
             ),
             rx.text("Latest webhooks", size="2", weight="medium"),
-            _events_table(settings.events, "No webhooks received yet."),
+            _events_table(settings.recent_events, "No webhooks received yet."),
             spacing="3",
             width="100%",
         ),
@@ -324,10 +326,18 @@ def _chat_card() -> rx.Component:
             ),
             rx.form(
                 rx.grid(
-                    field("Site name", rx.input(name="name", id="site-name", required=True)),
+                    field(
+                        "Site name",
+                        rx.input(name="name", id="site-name", required=True, width="100%"),
+                    ),
                     field(
                         "Name shown in the chat",
-                        rx.input(name="brand_name", id="site-brand", placeholder="Finance CRM"),
+                        rx.input(
+                            name="brand_name",
+                            id="site-brand",
+                            placeholder="Finance CRM",
+                            width="100%",
+                        ),
                     ),
                     field(
                         "Allowed origins (one per line)",
@@ -335,6 +345,7 @@ def _chat_card() -> rx.Component:
                             name="allowed_origins",
                             id="site-origins",
                             placeholder="https://www.firm.example",
+                            width="100%",
                         ),
                     ),
                     field(
@@ -349,6 +360,7 @@ def _chat_card() -> rx.Component:
                             name="greeting",
                             id="site-greeting",
                             placeholder="Hello! How can we help you today?",
+                            width="100%",
                         ),
                     ),
                     field(
@@ -357,6 +369,7 @@ def _chat_card() -> rx.Component:
                             name="office_hours",
                             id="site-hours",
                             placeholder="Mon–Fri 8:00–18:00 CET",
+                            width="100%",
                         ),
                     ),
                     columns="2",

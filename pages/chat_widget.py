@@ -21,6 +21,20 @@ from crm_app.services.messaging.web_chat import ChatLine
 from crm_app.state import AppState, service_event
 
 POLL_SECONDS = 2
+# Browsers refuse storage to a page framed by another site when they block third-party
+# cookies (Chrome's incognito does); the frontend then fails to start. This gives such a
+# page an in-memory storage instead: the widget works, it only forgets on reload.
+STORAGE_FALLBACK = (
+    "(function(){['localStorage','sessionStorage'].forEach(function(name){"
+    "try{window[name].getItem('probe');}catch(e){var data={};var shim={"
+    "getItem:function(k){return Object.prototype.hasOwnProperty.call(data,k)?data[k]:null;},"
+    "setItem:function(k,v){data[String(k)]=String(v);},"
+    "removeItem:function(k){delete data[k];},"
+    "clear:function(){data={};},"
+    "key:function(i){var keys=Object.keys(data);return i<keys.length?keys[i]:null;},"
+    "get length(){return Object.keys(data).length;}};"
+    "try{Object.defineProperty(window,name,{value:shim,configurable:true});}catch(_){}}});})();"
+)
 LIVE_MAX_SECONDS = 2 * 3600
 TYPING_EVERY_SECONDS = 3
 
@@ -38,14 +52,13 @@ class ChatWidgetState(AppState):
     draft: str = ""
     lines: list[ChatLine] = []
     error: str = ""
-    token: str = rx.LocalStorage("", name="crm_chat_visitor")
+    started: bool = False
+    # The visitor's token stays on the server with this tab's state: a widget framed by another
+    # site may not use the browser's storage (third-party storage is blocked by browsers).
+    _token: str = ""
     _site: str = ""
     _live_running: bool = False
     _typing_sent: float = 0.0
-
-    @rx.var
-    def started(self) -> bool:
-        return bool(self.token)
 
     def _site_id(self) -> str:
         return str(self.router.page.params.get("site", ""))[:32]
@@ -62,15 +75,15 @@ class ChatWidgetState(AppState):
         self.brand_name, self.colour = brand.brand_name, brand.colour
         self.greeting, self.office_hours = brand.greeting, brand.office_hours
         self.available = brand.agents_available
-        if self.token:
+        if self._token:
             self._reload()
         return ChatWidgetState.live_loop
 
     def _reload(self) -> None:
         try:
-            self.lines = web_chat.lines(self._site, self.token)
+            self.lines = web_chat.lines(self._site, self._token)
         except ServiceError:  # another site's token, or the chat ended
-            self.token, self.lines = "", []
+            self._token, self.lines, self.started = "", [], False
 
     @rx.event
     def set_visitor_name(self, value: str):
@@ -88,22 +101,22 @@ class ChatWidgetState(AppState):
     def set_draft(self, value: str):
         self.draft = value[: web_chat.MAX_TEXT + 100]
         now = time.monotonic()
-        if self.token and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
+        if self._token and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
             self._typing_sent = now
             with contextlib.suppress(ServiceError):
-                web_chat.heartbeat(self._site, self.token, typing=True)
+                web_chat.heartbeat(self._site, self._token, typing=True)
 
     @service_event(error_var="error")
     def begin(self, form: dict):
         self.error = ""
-        self.token = web_chat.start(
+        self._token = web_chat.start(
             self._site,
             self.visitor_name,
             self.visitor_email,
             honeypot=self.website,
             remote_addr=self.router.session.client_ip,
         )
-        self.lines = []
+        self.lines, self.started = [], True
         return ChatWidgetState.live_loop
 
     @service_event(error_var="error")
@@ -113,7 +126,7 @@ class ChatWidgetState(AppState):
             return
         web_chat.post_message(
             self._site,
-            self.token,
+            self._token,
             self.draft,
             honeypot=self.website,
             remote_addr=self.router.session.client_ip,
@@ -123,12 +136,12 @@ class ChatWidgetState(AppState):
 
     @rx.event
     def end_chat(self):
-        self.token, self.lines, self.draft = "", [], ""
+        self._token, self.lines, self.draft, self.started = "", [], "", False
 
     @rx.event(background=True)
     async def live_loop(self):
         async with self:
-            if self._live_running or not self.token:
+            if self._live_running or not self._token:
                 return
             self._live_running = True
         started = time.monotonic()
@@ -136,15 +149,15 @@ class ChatWidgetState(AppState):
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 await asyncio.sleep(POLL_SECONDS)
                 async with self:
-                    if not self.token or not self.router.page.path.startswith("/chat/"):
+                    if not self._token or not self.router.page.path.startswith("/chat/"):
                         return
-                    site, token, seen = self._site, self.token, len(self.lines)
+                    site, token, seen = self._site, self._token, len(self.lines)
                 try:
                     fresh = await asyncio.to_thread(web_chat.lines, site, token)
                 except ServiceError:
                     return
                 async with self:
-                    if self.token == token and (len(fresh) != seen or fresh != self.lines):
+                    if self._token == token and (len(fresh) != seen or fresh != self.lines):
                         self.lines = fresh
         finally:
             async with self:
@@ -197,6 +210,7 @@ def _start_form() -> rx.Component:
             rx.el.label("Your name", html_for="chat-name", class_name="rt-Text rt-r-size-1"),
             rx.input(
                 id="chat-name",
+                name="name",
                 value=ChatWidgetState.visitor_name,
                 on_change=ChatWidgetState.set_visitor_name,
                 max_length=200,
@@ -206,6 +220,7 @@ def _start_form() -> rx.Component:
             rx.el.label("Your email", html_for="chat-email", class_name="rt-Text rt-r-size-1"),
             rx.input(
                 id="chat-email",
+                name="email",
                 type="email",
                 value=ChatWidgetState.visitor_email,
                 on_change=ChatWidgetState.set_visitor_email,
@@ -257,6 +272,7 @@ def _conversation() -> rx.Component:
                     rows="2",
                     width="100%",
                     id="chat-draft",
+                    name="message",
                     aria_label="Your message",
                 ),
                 rx.button("Send", type="submit", id="chat-send"),

@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 from crm_app.api import build_api
 from crm_app.api.security import SecurityMiddleware
 from crm_app.db import session_scope
-from crm_app.services import tickets
+from crm_app.services import channels, tickets
 from crm_app.services.errors import InvalidInput
 from crm_app.services.messaging import delivery, whatsapp
 from crm_app.settings import get_settings
@@ -239,3 +239,13 @@ def test_outside_the_24_hour_window_only_an_approved_template_can_be_sent(web, g
         "name": "account_update",
         "language": {"code": "en_US"},
     }
+
+
+def test_the_composer_says_when_the_24_hour_window_closes_and_why_replies_are_refused(web):
+    number = _ticket(web)
+    assert "window for free replies closes" in channels.reply_note("whatsapp", number)
+    with session_scope() as session:
+        session.execute(
+            update(TicketMessage).values(created_at=TicketMessage.created_at - timedelta(hours=25))
+        )
+    assert "approved template" in channels.reply_note("whatsapp", number)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from crm_app.components import removable_chip
+from crm_app.components import channel_badge, removable_chip
 from crm_app.services import attachments
 from crm_app.services.attachments import AttachmentRow
 from crm_app.services.tickets import MessageRow
@@ -182,7 +182,7 @@ def message_bubble(message: MessageRow) -> rx.Component:
                 ("system", rx.badge("system", color_scheme="gray", variant="outline")),
                 rx.badge("agent reply", color_scheme="blue"),
             ),
-            rx.badge(message.channel, variant="soft", color_scheme="gray"),
+            channel_badge(message.channel),
             rx.cond(
                 message.logged_by != "",
                 rx.text(
@@ -437,6 +437,10 @@ def composer() -> rx.Component:
                 size="1",
                 color_scheme="gray",
                 id="reply-note",
+            ),
+            rx.cond(
+                TicketState.chat_presence != "",
+                rx.badge(TicketState.chat_presence, color_scheme="blue", id="chat-presence"),
             ),
             rx.spacer(),
             rx.cond(

@@ -55,10 +55,10 @@ class DeliveryRow:
 class ProviderSettings:
     provider: str
     enabled: bool
-    values: dict[str, str]
-    secrets_set: dict[str, bool]  # name -> a value is set (here or in the environment)
+    setting_values: dict[str, str]
+    secret_flags: dict[str, bool]  # name -> a value is set (here or in the environment)
     webhook_url: str
-    events: list[EventRow]
+    recent_events: list[EventRow]
 
 
 def _events(session, provider: Provider) -> list[EventRow]:
@@ -110,10 +110,10 @@ def provider_settings(actor: Actor, provider: str) -> ProviderSettings:
         return ProviderSettings(
             provider=chosen.value,
             enabled=enabled,
-            values=values,
-            secrets_set=secrets_set,
+            setting_values=values,
+            secret_flags=secrets_set,
             webhook_url=url,
-            events=_events(session, chosen),
+            recent_events=_events(session, chosen),
         )
 
 

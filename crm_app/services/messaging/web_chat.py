@@ -582,17 +582,22 @@ def heartbeat(public_id: str, token: str, *, typing: bool = False) -> None:
         visitor.typing_at = now if typing else visitor.typing_at
 
 
+def _visitor_of_ticket(session: Session, number: int) -> ChatVisitor | None:
+    """The visitor whose chat ticket `number` is (the latest one seen, if several)."""
+    return session.execute(
+        select(ChatVisitor)
+        .join(Ticket, Ticket.id == ChatVisitor.ticket_id)
+        .where(Ticket.number == number)
+        .order_by(ChatVisitor.last_seen_at.desc())
+        .limit(1)
+    ).scalar_one_or_none()
+
+
 def visitor_status(actor: Actor, number: int) -> VisitorStatus | None:
     """For the agent on a web chat ticket: is the visitor still on the page, typing?"""
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
-        visitor = session.execute(
-            select(ChatVisitor)
-            .join(Ticket, Ticket.id == ChatVisitor.ticket_id)
-            .where(Ticket.number == number)
-            .order_by(ChatVisitor.last_seen_at.desc())
-            .limit(1)
-        ).scalar_one_or_none()
+        visitor = _visitor_of_ticket(session, number)
         if visitor is None:
             return None
         now = utcnow()
@@ -604,6 +609,18 @@ def visitor_status(actor: Actor, number: int) -> VisitorStatus | None:
             typing=on_page and visitor.typing_at is not None and now - visitor.typing_at < TYPING,
             last_seen=fmt(visitor.last_seen_at),
         )
+
+
+def presence_text(actor: Actor, number: int) -> str:
+    """The agent's line about a web chat's visitor ("" when the ticket is no chat)."""
+    status = visitor_status(actor, number)
+    if status is None:
+        return ""
+    if status.typing:
+        return f"{status.name} is typing…"
+    if status.on_page:
+        return f"{status.name} is in the chat"
+    return f"{status.name} left the chat (last seen {status.last_seen})"
 
 
 # ---------------------------------------------------------------- other front ends (API)
@@ -694,4 +711,15 @@ def enqueue_web_chat_reply(session: Session, ticket: Ticket, message: TicketMess
     mail_outbox.enqueue_email_reply(session, ticket, message)
 
 
-channels.register(CHANNEL, enqueue_web_chat_reply)
+def composer_note(number: int) -> str:
+    """What the composer says on web chat ticket `number`: where the reply will be read."""
+    with session_scope() as session:
+        visitor = _visitor_of_ticket(session, number)
+        if visitor is None:
+            return ""
+        if utcnow() - visitor.last_seen_at < ON_PAGE:
+            return f"{visitor.name} is in the chat now: the reply shows there at once (plain text)."
+        return f"{visitor.name} has left the chat: the reply goes by email to {visitor.email}."
+
+
+channels.register(CHANNEL, enqueue_web_chat_reply, composer_note)

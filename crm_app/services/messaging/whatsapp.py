@@ -454,7 +454,18 @@ def enqueue_whatsapp_reply(session: Session, ticket: Ticket, message: TicketMess
     _queue(session, ticket, message, conv)
 
 
-channels.register(CHANNEL, enqueue_whatsapp_reply)
+def composer_note(number: int) -> str:
+    """What the composer says on WhatsApp ticket `number` (limits, the 24-hour window)."""
+    with session_scope() as session:
+        ticket_id = session.execute(
+            select(Ticket.id).where(Ticket.number == number)
+        ).scalar_one_or_none()
+        if ticket_id is None:
+            return ""
+        return window_note(conversation(session, ticket_id))
+
+
+channels.register(CHANNEL, enqueue_whatsapp_reply, composer_note)
 
 
 def templates_for(provider: str) -> tuple[config.Template, ...]:
