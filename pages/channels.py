@@ -95,7 +95,12 @@ class ChannelsState(AppState):
             office_hours=str(form.get("office_hours", "")),
         )
         self.new_key = created.key
-        self.new_snippet = web_chat.embed_snippet(created.site.public_id, get_settings().public_url)
+        public_url = get_settings().public_url
+        self.new_snippet = (
+            web_chat.loader_snippet(created.site.public_id, public_url)
+            + "\n\nor, framed in the page:\n\n"
+            + web_chat.embed_snippet(created.site.public_id, public_url)
+        )
         self.error, self.form_version = "", self.form_version + 1
         self.load()
 

@@ -211,3 +211,24 @@ def test_only_the_listed_origins_may_frame_the_chat_widget(site):
     elsewhere = client.get("/tickets")
     assert "frame-ancestors 'none'" in elsewhere.headers["content-security-policy"]
     assert elsewhere.headers["x-frame-options"] == "DENY"
+
+
+def test_the_loader_script_opens_the_sites_chat_and_carries_settings_only_as_data(site, web):
+    manager = make_user("manager")
+    web_chat.update_site(
+        manager,
+        site.site.id,
+        name="Public website",
+        allowed_origins="https://www.firm.example",
+        brand_name="</script><script>alert(1)</script>",
+        colour="#1d4ed8",
+        greeting="",
+        office_hours="",
+        enabled=True,
+    )
+    answer = web.get(f"/api/chat/loader.js?site={site.site.public_id}")
+    assert answer.status_code == 200
+    assert answer.headers["content-type"].startswith("text/javascript")
+    assert f"/chat/{site.site.public_id}" in answer.text
+    assert '"Chat with </script><script>alert(1)</script>"' in answer.text  # a JSON string
+    assert web.get("/api/chat/loader.js?site=nope").status_code == 404

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from crm_app.services.errors import ServiceError
 from crm_app.services.messaging import web_chat
 
 router = APIRouter(prefix="/chat", include_in_schema=False)
@@ -62,3 +63,17 @@ async def post_chat_message(request: Request) -> JSONResponse:
         {"visitor_token": posted.visitor_token, "ticket_number": posted.ticket_number},
         status_code=201,
     )
+
+
+@router.get("/loader.js")
+async def chat_loader(request: Request, site: str = "") -> Response:
+    """The loader the website includes (`<script src=… async>`): a "Chat with us" button that
+    opens the chat in a window of its own (first-party: it works whatever the browser's
+    third-party storage rules)."""
+    try:
+        brand = await run_in_threadpool(web_chat.branding, site[:32])
+    except ServiceError:
+        return Response("/* no such chat */", media_type="text/javascript", status_code=404)
+    # The chat opens where the website fetched this script from: that address is reachable.
+    script = web_chat.loader_script(brand, str(request.base_url))
+    return Response(script, media_type="text/javascript", headers={"Cache-Control": "max-age=300"})

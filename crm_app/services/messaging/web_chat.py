@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import secrets
 from dataclasses import dataclass
@@ -236,6 +237,32 @@ def embed_snippet(public_id: str, public_url: str) -> str:
         'style="position:fixed;bottom:16px;right:16px;width:370px;height:560px;border:0;'
         'border-radius:12px;box-shadow:0 4px 24px rgba(0,0,0,.2);z-index:2147483000" '
         'allow="clipboard-write"></iframe>'
+    )
+
+
+def loader_snippet(public_id: str, public_url: str) -> str:
+    """The other snippet: a script adding a "Chat with us" button that opens the chat in a
+    window of its own (for browsers that refuse storage to framed pages)."""
+    return (
+        f'<script src="{public_url.rstrip("/")}/api/chat/loader.js?site={public_id}" '
+        "async></script>"
+    )
+
+
+def loader_script(brand: Branding, public_url: str) -> str:
+    """The loader's JavaScript (values JSON-encoded: nothing from settings runs as code)."""
+    url = json.dumps(f"{public_url.rstrip('/')}/chat/{brand.public_id}")
+    colour = json.dumps(brand.colour if _COLOUR.match(brand.colour) else "#0d9488")
+    label = json.dumps(f"Chat with {brand.brand_name}"[:80])
+    return (
+        "(function(){var b=document.createElement('button');b.type='button';"
+        f"b.textContent={label};b.id='crm-chat-open';"
+        "b.style.cssText='position:fixed;bottom:20px;right:20px;z-index:2147483000;"
+        "padding:12px 18px;border:0;border-radius:24px;color:#fff;font:600 14px system-ui;"
+        "cursor:pointer;box-shadow:0 4px 16px rgba(0,0,0,.25)';"
+        f"b.style.background={colour};"
+        f"b.onclick=function(){{window.open({url},'crm-chat','width=400,height=640');}};"
+        "(document.body||document.documentElement).appendChild(b);})();"
     )
 
 
