@@ -99,6 +99,7 @@ def test_visitor_and_agent_chat_live_both_ways(db: str, app_url: str, browser: B
             "Yes: I will send you the transfer form.", timeout=TIMEOUT
         )
         shoot(widget, "chat-visitor-answered")
+        expect(desk.locator(".delivery-sent")).to_contain_text("Shown in the chat")
 
         # And back: the visitor's next line reaches the open ticket without a reload.
         widget.locator("#chat-draft").fill("Great, thank you!")
