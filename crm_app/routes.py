@@ -73,6 +73,11 @@ def _under(prefix: str, key: Any) -> Any:
     return prefix + (key if isinstance(key, StringVar) else key.to_string())
 
 
+def chat_widget(public_id: Any) -> Any:
+    """`/chat/<site>`: the web chat widget of a site."""
+    return _under(CHAT_WIDGET_PREFIX, public_id)
+
+
 def ticket(number: Any) -> Any:
     """`/tickets/<number>` for an int, a string or a Reflex Var."""
     return _under("/tickets/", number)

@@ -251,7 +251,9 @@ def _site_row(site: SiteRow) -> rx.Component:
                 align="center",
             )
         ),
-        rx.table.cell(rx.link("/chat/", site.public_id, href="/chat/" + site.public_id)),
+        rx.table.cell(
+            rx.link(routes.chat_widget(site.public_id), href=routes.chat_widget(site.public_id))
+        ),
         rx.table.cell(rx.text(site.allowed_origins.join(", "), size="1")),
         rx.table.cell(rx.code(site.key_hint + "…")),
         rx.table.cell(
@@ -418,7 +420,7 @@ def _deliveries() -> rx.Component:
                                     rx.link(
                                         "#",
                                         d.number.to_string(),
-                                        href="/tickets/" + d.number.to_string(),
+                                        href=routes.ticket(d.number),
                                     )
                                 ),
                                 rx.table.cell(rx.text(d.channel, size="1")),

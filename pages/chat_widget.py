@@ -149,7 +149,9 @@ class ChatWidgetState(AppState):
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 await asyncio.sleep(POLL_SECONDS)
                 async with self:
-                    if not self._token or not self.router.page.path.startswith("/chat/"):
+                    if not self._token or not self.router.page.path.startswith(
+                        routes.CHAT_WIDGET_PREFIX
+                    ):
                         return
                     site, token, seen = self._site, self._token, len(self.lines)
                 try:

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 from starlette.concurrency import run_in_threadpool
 
+from crm_app.routes import CHAT_WIDGET_PREFIX
 from crm_app.settings import get_settings
 
 Scope = MutableMapping[str, Any]
@@ -127,7 +128,6 @@ class SecurityMiddleware:
         await self.app(scope, receive, _SecuredResponse(send, _https(scope), ancestors))
 
 
-_CHAT_PREFIX = "/chat/"
 _ancestors_cache: dict[str, tuple[float, str]] = {}
 
 
@@ -135,12 +135,12 @@ async def _chat_frame_ancestors(scope: Scope) -> str | None:
     """The web chat widget may be framed by the origins its site lists (and this site); every
     other page by none. Cached for a few seconds per site."""
     path = scope.get("path", "")
-    if not path.startswith(_CHAT_PREFIX):
+    if not path.startswith(CHAT_WIDGET_PREFIX):
         return None
     # Imported here: the middleware module loads before the services it would pull in.
     from crm_app.services.messaging.web_chat import frame_ancestors
 
-    public_id = path[len(_CHAT_PREFIX) :].strip("/").split("/", 1)[0][:32]
+    public_id = path[len(CHAT_WIDGET_PREFIX) :].strip("/").split("/", 1)[0][:32]
     cached = _ancestors_cache.get(public_id)
     if cached is not None and time.monotonic() - cached[0] < 10:
         return cached[1]

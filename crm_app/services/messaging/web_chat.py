@@ -54,6 +54,8 @@ PER_IP_PER_MINUTE = 30
 STARTS_PER_IP_PER_HOUR = 20
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 KEY_PREFIX = "wck_"
+# Starts the token a filled honeypot gets: "." never occurs in a real (URL-safe) token.
+_BOT_TOKEN = "hp."
 
 
 def _hash(value: str) -> str:
@@ -457,7 +459,7 @@ def start(
     honeypot gets a token that leads nowhere."""
     name, email = _clean_person(name, email)
     if honeypot:
-        return "x" + secrets.token_urlsafe(24)  # a bot: looks fine, stores nothing
+        return _BOT_TOKEN + secrets.token_urlsafe(24)  # a bot: looks fine, stores nothing
     with session_scope() as session:
         site = _site(session, public_id)
         _, token = _open_visitor(session, site, name, email, remote_addr)
@@ -549,7 +551,7 @@ def post_message(
     Side effects: as any client message (unread, SLA, audit); after the commit the queue and
     open ticket views hear of it (`message.added`)."""
     body = _clean_text(body)
-    if honeypot or token.startswith("x"):
+    if honeypot or token.startswith(_BOT_TOKEN):
         return None
     with session_scope() as session:
         site = _site(session, public_id)
@@ -687,7 +689,7 @@ def api_post(
     site_id = site_for_key(key)
     body = _clean_text(body)
     if honeypot:
-        return ApiPosted("x" + secrets.token_urlsafe(24), None)
+        return ApiPosted(_BOT_TOKEN + secrets.token_urlsafe(24), None)
     with session_scope() as session:
         site = session.get(ChatSite, site_id)
         if visitor_token:
