@@ -10,6 +10,8 @@ import models  # noqa: F401 - every table registered for Alembic
 import pages.ai_settings
 import pages.archive_message
 import pages.archives
+import pages.channels
+import pages.chat_widget
 import pages.client_duplicates
 import pages.client_fields
 import pages.client_import
@@ -66,6 +68,7 @@ os.umask(0o077)
 app = rx.App(
     api_transformer=[build_api(), UploadGuard, SecurityMiddleware, HttpMetricsMiddleware],
     head_components=[
+        rx.script(pages.chat_widget.STORAGE_FALLBACK),  # before the frontend starts
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.el.link(rel="apple-touch-icon", href="/favicon.png"),
     ],

@@ -49,6 +49,9 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.FAQ_ADMIN, "Help centre FAQ", "book-open", Action.MANAGE_FAQ, "Settings"),
     *_local_mail(),
     NavEntry(routes.MAILBOXES, "Mailboxes", "mail", Action.MANAGE_MAILBOXES, "Settings"),
+    NavEntry(
+        routes.CHANNELS, "Chat & WhatsApp", "message-circle", Action.MANAGE_INTEGRATIONS, "Settings"
+    ),
     NavEntry(routes.ARCHIVES, "Archives", "archive", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.SLA_SETTINGS, "SLA settings", "timer", Action.MANAGE_SLA, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),

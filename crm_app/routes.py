@@ -43,6 +43,10 @@ PORTAL_SIGNUP = "/portal/signup"
 PORTAL_FORGOT = "/portal/forgot-password"
 PORTAL_SET_PASSWORD = "/portal/set-password"
 FAQ_ADMIN = "/settings/faq"
+# The web chat widget a firm embeds on its website, and the channels' settings (managers).
+CHAT_WIDGET_PREFIX = "/chat/"
+CHAT_WIDGET = "/chat/[site]"
+CHANNELS = "/settings/channels"
 API_AUTH_SET_PASSWORD = "/api/auth/set-password"
 API_AUTH_FORGOT = "/api/auth/forgot-password"
 API_AUTH_PORTAL_SIGNUP = "/api/auth/portal-signup"
@@ -69,6 +73,11 @@ def _under(prefix: str, key: Any) -> Any:
     from reflex.vars import StringVar  # only components pass Vars; services never get here
 
     return prefix + (key if isinstance(key, StringVar) else key.to_string())
+
+
+def chat_widget(public_id: Any) -> Any:
+    """`/chat/<site>`: the web chat widget of a site."""
+    return _under(CHAT_WIDGET_PREFIX, public_id)
 
 
 def ticket(number: Any) -> Any:

@@ -65,6 +65,15 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             misfire_grace_seconds=max(int(settings.outbox_send_seconds), 30),
         ),
         ScheduledJob(
+            id="whatsapp_send",
+            func="jobs.whatsapp_send:run",
+            trigger=IntervalTrigger(seconds=settings.outbox_send_seconds, timezone="UTC"),
+            description="send queued WhatsApp replies through Twilio or Meta; retry temporary "
+            "failures with backoff, mark permanent ones failed",
+            run_at_start=True,
+            misfire_grace_seconds=max(int(settings.outbox_send_seconds), 30),
+        ),
+        ScheduledJob(
             id="pst_ingest",
             func="jobs.pst_ingest:run",
             trigger=IntervalTrigger(seconds=30, timezone="UTC"),

@@ -19,6 +19,7 @@ from models.currency import CurrencyRate, ReportingCurrency
 from models.faq import FaqEntry, FaqStatus
 from models.inbound_mail import InboundMail, InboundStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
+from models.messaging import ChannelConfig as ChannelConfig  # WhatsApp and web chat tables
 from models.notification import Notification
 from models.ory_session import OrySessionLink
 from models.outbox import OutboundMessage, OutboundStatus

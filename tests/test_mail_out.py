@@ -261,7 +261,7 @@ def test_internal_note_on_email_ticket_is_never_sent(db: str, smtp: RecordingSmt
         channels.enqueue_reply(session, ticket, message)
 
 
-@pytest.mark.parametrize("channel", ["portal", "whatsapp", "web_chat", "phone"])
+@pytest.mark.parametrize("channel", ["portal", "phone"])
 def test_reply_on_other_channels_is_saved_and_not_sent(
     db: str, smtp: RecordingSmtp, channel: str
 ) -> None:
@@ -577,6 +577,8 @@ def test_a_new_channel_plugs_in_at_the_one_dispatch_point(db: str, smtp: Recordi
     """WhatsApp (next issue) registers its enqueue function; the reply action calls it in the
     reply's transaction, and notes still never reach it."""
     calls: list[tuple[int, str]] = []
+    channels.delivers(Channel.WHATSAPP)  # the built-in channels are registered first
+    registered = channels._registry.pop(Channel.WHATSAPP, None)
     channels.register(
         Channel.WHATSAPP,
         lambda session, ticket, message: calls.append((ticket.number, message.body_text)),
@@ -594,7 +596,8 @@ def test_a_new_channel_plugs_in_at_the_one_dispatch_point(db: str, smtp: Recordi
         assert row.delivery_status == "queued"
     finally:
         channels._registry.pop(Channel.WHATSAPP, None)
-    assert not channels.delivers(Channel.WHATSAPP)
+        if registered is not None:
+            channels.register(Channel.WHATSAPP, registered)
 
 
 def test_an_email_ticket_an_agent_opens_goes_out_as_a_new_mail(

@@ -45,6 +45,7 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
             routes.AI_SETTINGS,
             routes.FAQ_ADMIN,
             routes.MAILBOXES,
+            routes.CHANNELS,
             routes.KNOWLEDGE,
             routes.ARCHIVES,
             routes.MY_WORK,

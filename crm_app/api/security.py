@@ -16,11 +16,15 @@ import base64
 import gzip
 import hashlib
 import re
+import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
+from starlette.concurrency import run_in_threadpool
+
+from crm_app.routes import CHAT_WIDGET_PREFIX
 from crm_app.settings import get_settings
 
 Scope = MutableMapping[str, Any]
@@ -120,7 +124,35 @@ class SecurityMiddleware:
             if k != "http.response.pathsend"
         }
         scope = {**scope, "extensions": extensions}
-        await self.app(scope, receive, _SecuredResponse(send, _https(scope)))
+        ancestors = await _chat_frame_ancestors(scope)
+        await self.app(scope, receive, _SecuredResponse(send, _https(scope), ancestors))
+
+
+_ancestors_cache: dict[str, tuple[float, str]] = {}
+
+
+async def _chat_frame_ancestors(scope: Scope) -> str | None:
+    """The web chat widget may be framed by the origins its site lists (and this site); every
+    other page by none. Cached for a few seconds per site."""
+    path = scope.get("path", "")
+    if not path.startswith(CHAT_WIDGET_PREFIX):
+        return None
+    # Imported here: the middleware module loads before the services it would pull in.
+    from crm_app.services.messaging.web_chat import frame_ancestors
+
+    public_id = path[len(CHAT_WIDGET_PREFIX) :].strip("/").split("/", 1)[0][:32]
+    cached = _ancestors_cache.get(public_id)
+    if cached is not None and time.monotonic() - cached[0] < 10:
+        return cached[1]
+    try:
+        origins = await run_in_threadpool(frame_ancestors, public_id)
+    except Exception:  # the database is away: frame nowhere rather than fail the page
+        origins = []
+    value = " ".join(["'self'", *origins])
+    if len(_ancestors_cache) > 1000:
+        _ancestors_cache.clear()
+    _ancestors_cache[public_id] = (time.monotonic(), value)
+    return value
 
 
 def _https(scope: Scope) -> bool:
@@ -151,9 +183,10 @@ async def _forbidden(
 class _SecuredResponse:
     """Adds the headers; holds back an HTML body until it is whole, to hash its scripts."""
 
-    def __init__(self, send: Send, https: bool) -> None:
+    def __init__(self, send: Send, https: bool, frame_ancestors: str | None = None) -> None:
         self.send = send
         self.https = https
+        self.frame_ancestors = frame_ancestors  # None: no framing at all
         self.start: Message | None = None
         self.chunks: list[bytes] = []
 
@@ -164,7 +197,11 @@ class _SecuredResponse:
                 for k, v in message.get("headers", [])
                 if k.lower() not in {name for name, _ in _STATIC_HEADERS}
             ]
-            headers.extend(_STATIC_HEADERS)
+            headers.extend(
+                h
+                for h in _STATIC_HEADERS
+                if self.frame_ancestors is None or h[0] != b"x-frame-options"
+            )
             if self.https:
                 headers.append((b"strict-transport-security", b"max-age=31536000"))
             message["headers"] = headers
@@ -187,6 +224,11 @@ class _SecuredResponse:
             html = gzip.decompress(body) if encoding == b"gzip" else body
         except (OSError, EOFError):
             html = b""
-        headers.append((b"content-security-policy", _csp_for(html)))
+        policy = _csp_for(html)
+        if self.frame_ancestors is not None:
+            policy = policy.replace(
+                b"frame-ancestors 'none'", b"frame-ancestors " + self.frame_ancestors.encode()
+            )
+        headers.append((b"content-security-policy", policy))
         await self.send(self.start)
         await self.send({"type": "http.response.body", "body": body})

@@ -1,7 +1,13 @@
 """What pages share: badges, form pieces, empty states, confirmation dialogs, pickers keyed by
 id, filter selects and the keyset pager. A widget two pages use lives here, not in a page."""
 
-from crm_app.components.badges import priority_badge, removable_chip, sla_badge, status_badge
+from crm_app.components.badges import (
+    channel_badge,
+    priority_badge,
+    removable_chip,
+    sla_badge,
+    status_badge,
+)
 from crm_app.components.dialogs import confirm_dialog
 from crm_app.components.feedback import empty_state, form_error
 from crm_app.components.forms import account_fields, auth_form, field, native_form
@@ -10,6 +16,7 @@ from crm_app.components.lists import filter_select, keyset_pager, staff_picker
 __all__ = [
     "account_fields",
     "auth_form",
+    "channel_badge",
     "confirm_dialog",
     "empty_state",
     "field",

@@ -68,3 +68,24 @@ def removable_chip(
         size=size,
         **props,
     )
+
+
+def channel_badge(channel: rx.Var[str]) -> rx.Component:
+    """Where a ticket or message came from: an icon and the channel's name."""
+    icon = rx.match(
+        channel,
+        ("email", rx.icon("mail", size=13)),
+        ("whatsapp", rx.icon("message-circle", size=13, color=rx.color("green", 10))),
+        ("web_chat", rx.icon("messages-square", size=13, color=rx.color("blue", 10))),
+        ("portal", rx.icon("life-buoy", size=13)),
+        ("phone", rx.icon("phone", size=13)),
+        ("in_person", rx.icon("user", size=13)),
+        rx.icon("pencil", size=13),
+    )
+    return rx.badge(
+        icon,
+        rx.match(channel, ("web_chat", "web chat"), ("whatsapp", "WhatsApp"), channel),
+        variant="soft",
+        color_scheme="gray",
+        class_name="channel-badge",
+    )

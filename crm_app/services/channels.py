@@ -21,14 +21,24 @@ from models.ticket import Channel, Ticket, TicketMessage
 Enqueue = Callable[[Session, Ticket, TicketMessage], None]
 
 # Modules whose import registers their channel, loaded before the first lookup.
-_CHANNEL_MODULES = ("crm_app.services.mail.outbox",)
+_CHANNEL_MODULES = (
+    "crm_app.services.mail.outbox",
+    "crm_app.services.messaging.whatsapp",
+    "crm_app.services.messaging.web_chat",
+)
 _registry: dict[str, Enqueue] = {}
+# channel -> (ticket number) -> what the composer says about replying on that very ticket
+# (WhatsApp's 24-hour window, whether the chat visitor is still there); "" for the default.
+_notes: dict[str, Callable[[int], str]] = {}
 _loaded = False
 
 
-def register(channel: str, enqueue: Enqueue) -> None:
-    """Deliver replies on tickets of `channel` through `enqueue` (one per channel)."""
+def register(channel: str, enqueue: Enqueue, note: Callable[[int], str] | None = None) -> None:
+    """Deliver replies on tickets of `channel` through `enqueue` (one per channel); `note`
+    tells the composer what a reply on a given ticket will do."""
     _registry[channel] = enqueue
+    if note is not None:
+        _notes[channel] = note
 
 
 def _load() -> None:
@@ -58,8 +68,13 @@ def enqueue_reply(session: Session, ticket: Ticket, message: TicketMessage) -> b
     return True
 
 
-def reply_note(channel: str) -> str:
-    """What happens to a reply on a ticket of `channel`, in words for the agent."""
+def reply_note(channel: str, number: int | None = None) -> str:
+    """What happens to a reply on a ticket of `channel` (on ticket `number`, when given), in
+    words for the agent."""
+    if delivers(channel) and number is not None and channel in _notes:
+        said = _notes[channel](number)
+        if said:
+            return said
     if delivers(channel):
         return f"Sent to the client by {_label(channel)}."
     if channel == Channel.PORTAL:
@@ -68,6 +83,11 @@ def reply_note(channel: str) -> str:
         f"Saved, not sent: replies on {_label(channel)} tickets are not delivered yet "
         "(contact the client another way)."
     )
+
+
+def label(channel: str) -> str:
+    """The channel's name in words ("WhatsApp", "web chat")."""
+    return _label(channel)
 
 
 def _label(channel: str) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import reflex as rx
 
-from crm_app.components import removable_chip
+from crm_app.components import channel_badge, removable_chip
 from crm_app.services import attachments
 from crm_app.services.attachments import AttachmentRow
 from crm_app.services.tickets import MessageRow
@@ -51,6 +51,15 @@ def _attachment_link(item: AttachmentRow) -> rx.Component:
     )
 
 
+def _queued_words(channel: rx.Var[str]) -> rx.Var[str]:
+    return rx.match(
+        channel,
+        ("whatsapp", "Queued for sending by WhatsApp"),
+        ("web_chat", "Queued for sending by web chat"),
+        "Queued for sending by email",
+    )
+
+
 def _delivery(message: MessageRow) -> rx.Component:
     """Where an outgoing mail stands: queued (and why it waits), sent, or failed with the
     reason and a Retry."""
@@ -60,7 +69,7 @@ def _delivery(message: MessageRow) -> rx.Component:
             rx.cond(
                 message.delivery_error != "",
                 "Not sent yet, will retry: " + message.delivery_error,
-                "Queued for sending by email",
+                _queued_words(message.channel),
             ),
             size="1",
         ),
@@ -77,7 +86,15 @@ def _delivery(message: MessageRow) -> rx.Component:
             "sent",
             rx.hstack(
                 rx.icon("check-check", size=14),
-                rx.text("Sent by email", size="1"),
+                rx.text(
+                    rx.match(
+                        message.channel,
+                        ("whatsapp", "Sent by WhatsApp"),
+                        ("web_chat", "Shown in the chat"),
+                        "Sent by email",
+                    ),
+                    size="1",
+                ),
                 align="center",
                 spacing="1",
                 color=rx.color("green", 11),
@@ -182,7 +199,7 @@ def message_bubble(message: MessageRow) -> rx.Component:
                 ("system", rx.badge("system", color_scheme="gray", variant="outline")),
                 rx.badge("agent reply", color_scheme="blue"),
             ),
-            rx.badge(message.channel, variant="soft", color_scheme="gray"),
+            channel_badge(message.channel),
             rx.cond(
                 message.logged_by != "",
                 rx.text(
@@ -437,6 +454,10 @@ def composer() -> rx.Component:
                 size="1",
                 color_scheme="gray",
                 id="reply-note",
+            ),
+            rx.cond(
+                TicketState.chat_presence != "",
+                rx.badge(TicketState.chat_presence, color_scheme="blue", id="chat-presence"),
             ),
             rx.spacer(),
             rx.cond(

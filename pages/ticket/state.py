@@ -18,6 +18,7 @@ from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
 from crm_app.services.mail import outbox
+from crm_app.services.messaging import web_chat
 from crm_app.services.portal.csat import RatingRow, rating_for_ticket
 from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
@@ -69,6 +70,7 @@ class TicketState(AppState):
     csat: RatingRow | None = None  # the client's satisfaction rating, once they gave one
     merge_target: str = ""
     reply_note: str = ""  # what happens to a reply on this ticket's channel
+    chat_presence: str = ""  # a web chat's visitor: on the page, typing, or gone
     _number: int = 0
     _signature: str = ""
     _just_cleared: str = ""
@@ -134,7 +136,8 @@ class TicketState(AppState):
         self.client, self.other_tickets = detail.client, detail.other_tickets
         self.history, self.merged_into = detail.history, detail.merged_into_number or 0
         self.client_email = detail.client_email
-        self.reply_note = channels.reply_note(detail.ticket.channel)
+        self.reply_note = channels.reply_note(detail.ticket.channel, detail.ticket.number)
+        self.chat_presence = web_chat.presence_text(actor, detail.ticket.number)
         self.first_response_due_at = detail.first_response_due_at
         self.resolution_due_at = detail.resolution_due_at
         self.assignee_id = str(detail.assignee_id) if detail.assignee_id else UNASSIGNED_ID
@@ -269,7 +272,7 @@ class TicketState(AppState):
         if self.internal:
             said = "Internal note added"
         elif row.delivery_status:
-            said = "Reply queued: it goes out by email in a moment"
+            said = f"Reply queued: it goes out by {channels.label(self.ticket.channel)} in a moment"
         else:
             said = "Reply " + self.reply_note[0].lower() + self.reply_note[1:]
         return [rx.clear_selected_files(FILES_UPLOAD_ID), rx.toast.success(said)]
@@ -410,6 +413,7 @@ class TicketState(AppState):
                 try:
                     others = await asyncio.to_thread(presence.heartbeat, actor, number, activity)
                     signature = await asyncio.to_thread(live.ticket_signature, actor, number)
+                    chat_presence = await asyncio.to_thread(web_chat.presence_text, actor, number)
                 except ServiceError:
                     return
                 changed = False
@@ -417,6 +421,7 @@ class TicketState(AppState):
                     if self._number != number:
                         continue
                     self.others_here = others
+                    self.chat_presence = chat_presence
                     if signature != seen:
                         self._refresh()
                         changed = True

@@ -6,6 +6,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.components import (
+    channel_badge,
     empty_state,
     filter_select,
     form_error,
@@ -84,7 +85,7 @@ def _row(ticket: TicketRow, index: rx.Var[int]) -> rx.Component:
         rx.table.cell(status_badge(ticket.status)),
         rx.table.cell(priority_badge(ticket.priority)),
         rx.table.cell(sla_badge(ticket.sla_state)),
-        rx.table.cell(rx.text(ticket.channel, size="1")),
+        rx.table.cell(channel_badge(ticket.channel)),
         rx.table.cell(
             rx.cond(
                 ticket.assignee_name != "",

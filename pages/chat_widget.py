@@ -1,0 +1,323 @@
+"""The web chat widget (`/chat/<site>`), embedded on the firm's website in an iframe (the
+snippet is on the channel settings page). A visitor gives name and email, writes, and sees
+the staff's answers while the page is open (a poll every few seconds, through PostgreSQL so
+every worker agrees). Everything shown is text: nothing a visitor or agent writes runs as HTML.
+
+The visitor's token lives in the browser's local storage for this site only; every event is
+checked again by the service (site, token, limits)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+
+import reflex as rx
+
+from crm_app import routes
+from crm_app.services.errors import ServiceError
+from crm_app.services.messaging import web_chat
+from crm_app.services.messaging.web_chat import ChatLine
+from crm_app.state import AppState, service_event
+
+POLL_SECONDS = 2
+# Browsers refuse storage to a page framed by another site when they block third-party
+# cookies (Chrome's incognito does); the frontend then fails to start. This gives such a
+# page an in-memory storage instead: the widget works, it only forgets on reload.
+STORAGE_FALLBACK = (
+    "(function(){['localStorage','sessionStorage'].forEach(function(name){"
+    "try{window[name].getItem('probe');}catch(e){var data={};var shim={"
+    "getItem:function(k){return Object.prototype.hasOwnProperty.call(data,k)?data[k]:null;},"
+    "setItem:function(k,v){data[String(k)]=String(v);},"
+    "removeItem:function(k){delete data[k];},"
+    "clear:function(){data={};},"
+    "key:function(i){var keys=Object.keys(data);return i<keys.length?keys[i]:null;},"
+    "get length(){return Object.keys(data).length;}};"
+    "try{Object.defineProperty(window,name,{value:shim,configurable:true});}catch(_){}}});})();"
+)
+LIVE_MAX_SECONDS = 2 * 3600
+TYPING_EVERY_SECONDS = 3
+
+
+class ChatWidgetState(AppState):
+    found: bool = True
+    brand_name: str = ""
+    colour: str = "#0d9488"
+    greeting: str = ""
+    office_hours: str = ""
+    available: bool = True
+    visitor_name: str = ""
+    visitor_email: str = ""
+    website: str = ""  # the honeypot: people never see it, bots fill it in
+    draft: str = ""
+    lines: list[ChatLine] = []
+    error: str = ""
+    started: bool = False
+    # The visitor's token stays on the server with this tab's state: a widget framed by another
+    # site may not use the browser's storage (third-party storage is blocked by browsers).
+    _token: str = ""
+    _site: str = ""
+    _live_running: bool = False
+    _typing_sent: float = 0.0
+
+    def _site_id(self) -> str:
+        return str(self.router.page.params.get("site", ""))[:32]
+
+    @rx.event
+    def load(self):
+        self._site = self._site_id()
+        try:
+            brand = web_chat.branding(self._site)
+        except ServiceError:
+            self.found = False
+            return None
+        self.found = True
+        self.brand_name, self.colour = brand.brand_name, brand.colour
+        self.greeting, self.office_hours = brand.greeting, brand.office_hours
+        self.available = brand.agents_available
+        if self._token:
+            self._reload()
+        return ChatWidgetState.live_loop
+
+    def _reload(self) -> None:
+        try:
+            self.lines = web_chat.lines(self._site, self._token)
+        except ServiceError:  # another site's token, or the chat ended
+            self._token, self.lines, self.started = "", [], False
+
+    @rx.event
+    def set_visitor_name(self, value: str):
+        self.visitor_name = value[:200]
+
+    @rx.event
+    def set_visitor_email(self, value: str):
+        self.visitor_email = value[:320]
+
+    @rx.event
+    def set_website(self, value: str):
+        self.website = value[:200]
+
+    @rx.event
+    def set_draft(self, value: str):
+        self.draft = value[: web_chat.MAX_TEXT + 100]
+        now = time.monotonic()
+        if self._token and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
+            self._typing_sent = now
+            with contextlib.suppress(ServiceError):
+                web_chat.heartbeat(self._site, self._token, typing=True)
+
+    @service_event(error_var="error")
+    def begin(self, form: dict):
+        self.error = ""
+        self._token = web_chat.start(
+            self._site,
+            self.visitor_name,
+            self.visitor_email,
+            honeypot=self.website,
+            remote_addr=self.router.session.client_ip,
+        )
+        self.lines, self.started = [], True
+        return ChatWidgetState.live_loop
+
+    @service_event(error_var="error")
+    def send(self, form: dict):
+        self.error = ""
+        if not self.draft.strip():
+            return
+        web_chat.post_message(
+            self._site,
+            self._token,
+            self.draft,
+            honeypot=self.website,
+            remote_addr=self.router.session.client_ip,
+        )
+        self.draft = ""
+        self._reload()
+
+    @rx.event
+    def end_chat(self):
+        self._token, self.lines, self.draft, self.started = "", [], "", False
+
+    @rx.event(background=True)
+    async def live_loop(self):
+        async with self:
+            if self._live_running or not self._token:
+                return
+            self._live_running = True
+        started = time.monotonic()
+        try:
+            while time.monotonic() - started < LIVE_MAX_SECONDS:
+                await asyncio.sleep(POLL_SECONDS)
+                async with self:
+                    if not self._token or not self.router.page.path.startswith(
+                        routes.CHAT_WIDGET_PREFIX
+                    ):
+                        return
+                    site, token, seen = self._site, self._token, len(self.lines)
+                try:
+                    fresh = await asyncio.to_thread(web_chat.lines, site, token)
+                except ServiceError:
+                    return
+                async with self:
+                    if self._token == token and (len(fresh) != seen or fresh != self.lines):
+                        self.lines = fresh
+        finally:
+            async with self:
+                self._live_running = False
+
+
+def _bubble(line: ChatLine) -> rx.Component:
+    return rx.box(
+        rx.text(line.author, size="1", weight="medium", color_scheme="gray"),
+        rx.text(line.text, size="2", white_space="pre-wrap", class_name="chat-text"),
+        align_self=rx.cond(line.from_visitor, "flex-end", "flex-start"),
+        background=rx.cond(line.from_visitor, rx.color("gray", 3), rx.color("accent", 3)),
+        padding="0.5rem 0.75rem",
+        border_radius="10px",
+        max_width="85%",
+        class_name=rx.cond(line.from_visitor, "chat-line chat-visitor", "chat-line chat-staff"),
+    )
+
+
+def _header() -> rx.Component:
+    return rx.box(
+        rx.text(ChatWidgetState.brand_name, weight="bold", size="3", color="white"),
+        rx.cond(
+            ChatWidgetState.office_hours != "",
+            rx.text(ChatWidgetState.office_hours, size="1", color="white", opacity="0.9"),
+        ),
+        background=ChatWidgetState.colour,
+        padding="0.75rem 1rem",
+        width="100%",
+    )
+
+
+def _unavailable() -> rx.Component:
+    return rx.cond(
+        ~ChatWidgetState.available,
+        rx.callout(
+            "No one is available to chat right now. Write to us and we will answer by email.",
+            icon="clock",
+            color_scheme="amber",
+            size="1",
+            id="chat-unavailable",
+        ),
+    )
+
+
+def _start_form() -> rx.Component:
+    return rx.form(
+        rx.vstack(
+            rx.text(ChatWidgetState.greeting, size="2"),
+            rx.el.label("Your name", html_for="chat-name", class_name="rt-Text rt-r-size-1"),
+            rx.input(
+                id="chat-name",
+                name="name",
+                value=ChatWidgetState.visitor_name,
+                on_change=ChatWidgetState.set_visitor_name,
+                max_length=200,
+                required=True,
+                width="100%",
+            ),
+            rx.el.label("Your email", html_for="chat-email", class_name="rt-Text rt-r-size-1"),
+            rx.input(
+                id="chat-email",
+                name="email",
+                type="email",
+                value=ChatWidgetState.visitor_email,
+                on_change=ChatWidgetState.set_visitor_email,
+                max_length=320,
+                required=True,
+                width="100%",
+            ),
+            # The honeypot: off screen and out of the tab order, so only bots fill it in.
+            rx.el.input(
+                name="website",
+                id="chat-website",
+                value=ChatWidgetState.website,
+                on_change=ChatWidgetState.set_website,
+                tab_index=-1,
+                auto_complete="off",
+                aria_hidden="true",
+                style={"position": "absolute", "left": "-10000px", "width": "1px"},
+            ),
+            rx.button("Start chat", type="submit", width="100%", id="chat-start"),
+            spacing="2",
+            width="100%",
+        ),
+        on_submit=ChatWidgetState.begin,
+        width="100%",
+    )
+
+
+def _conversation() -> rx.Component:
+    return rx.vstack(
+        rx.vstack(
+            rx.cond(
+                ChatWidgetState.lines.length() == 0,
+                rx.text(ChatWidgetState.greeting, size="2", color_scheme="gray"),
+            ),
+            rx.foreach(ChatWidgetState.lines, _bubble),
+            spacing="2",
+            width="100%",
+            overflow_y="auto",
+            flex="1",
+            id="chat-lines",
+        ),
+        rx.form(
+            rx.hstack(
+                rx.text_area(
+                    value=ChatWidgetState.draft,
+                    on_change=ChatWidgetState.set_draft,
+                    placeholder="Write a message…",
+                    max_length=web_chat.MAX_TEXT,
+                    rows="2",
+                    width="100%",
+                    id="chat-draft",
+                    name="message",
+                    aria_label="Your message",
+                ),
+                rx.button("Send", type="submit", id="chat-send"),
+                width="100%",
+                align="end",
+            ),
+            on_submit=ChatWidgetState.send,
+            width="100%",
+        ),
+        rx.button(
+            "End chat", variant="ghost", size="1", on_click=ChatWidgetState.end_chat, id="chat-end"
+        ),
+        spacing="2",
+        width="100%",
+        height="100%",
+    )
+
+
+@rx.page(route=routes.CHAT_WIDGET, title="Chat", on_load=ChatWidgetState.load)
+def chat_widget_page() -> rx.Component:
+    return rx.cond(
+        ChatWidgetState.found,
+        rx.vstack(
+            _header(),
+            rx.vstack(
+                _unavailable(),
+                rx.cond(
+                    ChatWidgetState.error != "",
+                    rx.callout(
+                        ChatWidgetState.error, color_scheme="red", size="1", id="chat-error"
+                    ),
+                ),
+                rx.cond(ChatWidgetState.started, _conversation(), _start_form()),
+                padding="0.75rem",
+                width="100%",
+                flex="1",
+                spacing="2",
+            ),
+            spacing="0",
+            height="100vh",
+            width="100%",
+            max_width="480px",
+            margin="0 auto",
+        ),
+        rx.center(rx.text("This chat is not available."), height="100vh"),
+    )

@@ -1,0 +1,134 @@
+"""The web chat in Chromium with two browser contexts: a visitor on the firm's website (another
+origin, the loader snippet pasted in, the chat opening in its own window) and an agent in the
+workspace, live both ways; the manager's channel settings page; the widget refuses to be
+framed by a site its settings do not list."""
+
+from __future__ import annotations
+
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from playwright.sync_api import Browser, expect
+from sqlalchemy import select
+
+from crm_app.db import session_scope
+from crm_app.services.messaging import web_chat
+from models.ticket import Ticket
+from tests.e2e.session import signed_in
+from tests.factories import make_user
+
+TIMEOUT = 60_000
+
+
+def _website(snippet: str = "") -> tuple[ThreadingHTTPServer, str, dict[str, str]]:
+    """The firm's website on an origin of its own; the snippet is pasted in `content`."""
+    content = {"snippet": snippet}
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            data = (
+                "<html><head><title>Firm</title></head><body><h1>Firm home</h1>"
+                f"{content['snippet']}</body></html>"
+            ).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://localhost:{server.server_address[1]}", content
+
+
+def test_visitor_and_agent_chat_live_both_ways(db: str, app_url: str, browser: Browser, shoot):
+    manager = make_user("manager")
+    agent = make_user("agent", name="Sam Agent")
+    server, website, content = _website()
+    created = web_chat.create_site(
+        manager,
+        name="Public website",
+        allowed_origins=website,
+        brand_name="Firm Help",
+        colour="#1d4ed8",
+        greeting="Hello! Ask us anything about your account.",
+        office_hours="Mon–Fri 8:00–18:00",
+    )
+    content["snippet"] = web_chat.loader_snippet(created.site.public_id, app_url)
+    try:
+        # The manager sees the site on the channel settings page.
+        _, admin = signed_in(browser, app_url, manager.email, timeout=TIMEOUT, height=1600)
+        admin.get_by_role("link", name="Chat & WhatsApp").click()
+        expect(admin).to_have_url(re.compile(r"/settings/channels$"), timeout=TIMEOUT)
+        expect(admin.locator("#chat-sites")).to_contain_text("Public website")
+        expect(admin.locator("#twilio-webhook-url")).to_contain_text(
+            "/api/webhooks/twilio/whatsapp"
+        )
+        shoot(admin, "channels-settings")
+
+        visitor_context = browser.new_context(viewport={"width": 1280, "height": 800})
+        visitor_context.set_default_timeout(TIMEOUT)
+        visitor = visitor_context.new_page()
+        visitor.goto(website)
+        with visitor_context.expect_page() as opened:
+            visitor.locator("#crm-chat-open").click()
+        widget = opened.value
+        expect(widget.get_by_text("Firm Help")).to_be_visible(timeout=TIMEOUT)
+        widget.locator("#chat-name").fill("Ada Visitor")
+        widget.locator("#chat-email").fill("ada@visitor.example")
+        shoot(widget, "chat-visitor-start")
+        widget.locator("#chat-start").click()
+        widget.locator("#chat-draft").fill("Can I move my ISA to you?")
+        widget.locator("#chat-send").click()
+        expect(widget.locator(".chat-visitor")).to_contain_text("Can I move my ISA to you?")
+
+        with session_scope() as session:
+            number = session.execute(select(Ticket.number)).scalar_one()
+        _, desk = signed_in(browser, app_url, agent.email, timeout=TIMEOUT)
+        desk.goto(f"{app_url}/tickets/{number}")
+        expect(desk.locator(".message", has_text="Can I move my ISA to you?")).to_be_visible()
+        expect(desk.locator("#chat-presence")).to_contain_text("Ada Visitor is in the chat")
+        expect(desk.locator("#reply-note")).to_contain_text("the reply shows there at once")
+        desk.locator("#composer").fill("Yes: I will send you the transfer form.")
+        desk.locator("#send").click()
+        expect(widget.locator(".chat-staff")).to_contain_text(
+            "Yes: I will send you the transfer form.", timeout=TIMEOUT
+        )
+        shoot(widget, "chat-visitor-answered")
+        expect(desk.locator(".delivery-sent")).to_contain_text("Shown in the chat")
+
+        # And back: the visitor's next line reaches the open ticket without a reload.
+        widget.locator("#chat-draft").fill("Great, thank you!")
+        widget.locator("#chat-send").click()
+        expect(desk.locator(".message", has_text="Great, thank you!")).to_be_visible(
+            timeout=TIMEOUT
+        )
+        shoot(desk, "chat-agent-ticket")
+    finally:
+        server.shutdown()
+
+
+def test_the_widget_is_not_framed_by_an_unlisted_site(db: str, app_url: str, browser: Browser):
+    manager = make_user("manager")
+    created = web_chat.create_site(
+        manager, name="Only ours", allowed_origins="https://firm.example"
+    )
+    server, website, _ = _website(web_chat.embed_snippet(created.site.public_id, app_url))
+    try:
+        context = browser.new_context()
+        page = context.new_page()
+        response = page.goto(f"{app_url}/chat/{created.site.public_id}")
+        assert (
+            "frame-ancestors 'self' https://firm.example"
+            in response.headers["content-security-policy"]
+        )
+        page.goto(website)
+        page.wait_for_timeout(3000)
+        # Chromium refuses to render the widget inside the unlisted site.
+        assert page.frame_locator("iframe").locator("#chat-name").count() == 0
+    finally:
+        server.shutdown()
