@@ -11,7 +11,7 @@ from crm_app.components import confirm_dialog, empty_state, field, form_error
 from crm_app.layout import signed_in_page
 from crm_app.services import portal as portal_service
 from crm_app.services.errors import InvalidInput
-from crm_app.services.portal.knowledge import FaqRow
+from crm_app.services.portal.knowledge import FaqReviewRow
 from crm_app.state import AppState, service_event
 from models.faq import FaqStatus
 
@@ -19,7 +19,7 @@ STATUS_COLOURS = {"draft": "gray", "published": "green", "unpublished": "amber"}
 
 
 class FaqAdminState(AppState):
-    entries: list[FaqRow] = []
+    entries: list[FaqReviewRow] = []
     editing_id: int = 0  # 0: a new entry
     editor_open: bool = False
     form_error: str = ""
@@ -169,7 +169,7 @@ def _editor() -> rx.Component:
     )
 
 
-def _row(entry: FaqRow) -> rx.Component:
+def _row(entry: FaqReviewRow) -> rx.Component:
     return rx.table.row(
         rx.table.cell(
             rx.text(entry.question, weight="medium"),
