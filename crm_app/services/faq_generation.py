@@ -122,7 +122,18 @@ def _answer_text(answer: str, names: set[str]) -> str:
     body = re.sub(
         r"^(?:thank you|thanks)[^.!\n]*[.!]\s*", "", body.strip(), count=1, flags=re.IGNORECASE
     )
-    return scrub(body, names)
+    scrubbed = scrub(body, names)
+    # A sentence that needed a blank was about one client's case: not for a public answer.
+    paragraphs = [
+        " ".join(
+            sentence
+            for sentence in re.split(r"(?<=[.!?])[ \t]+", paragraph.strip())
+            if sentence.strip() and not facts.BLANK.search(sentence)
+        )
+        for paragraph in re.split(r"\n\s*\n", scrubbed)
+    ]
+    kept = "\n\n".join(p for p in paragraphs if p)
+    return kept or scrubbed
 
 
 # --- runs -------------------------------------------------------------------------------------
@@ -279,7 +290,9 @@ def _draft(topic: _Topic, config: llm.LlmConfig) -> tuple[str, str, list[dict[st
     sources = _best_answers(numbers)
     for _, _, participants in sources:
         names |= participants
-    question = _question_text(topic.questions[0][1], names)
+    # The question closest to the topic's centre that is asked as a question.
+    candidates = [_question_text(q, names) for _, q in topic.questions[:10]]
+    question = next((c for c in candidates if c.endswith("?")), candidates[0])
     answers = [_answer_text(a, names | p) for _, a, p in sources[:SOURCE_ANSWERS]]
     answers = [a for a in answers if a]
     answer = answers[0] if answers else ""
