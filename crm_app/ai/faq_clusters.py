@@ -131,8 +131,11 @@ def _medoid(indices: list[int], vectors: np.ndarray) -> int:
     return indices[int((block @ block.T).sum(axis=1).argmax())]
 
 
-def client_questions(date_from: datetime, date_to: datetime) -> list[tuple[int, str]]:
-    """(ticket number, first client message) for tickets opened in the window."""
+def client_questions(
+    date_from: datetime, date_to: datetime, limit: int = MAX_QUESTIONS
+) -> list[tuple[int, str]]:
+    """(ticket number, first client message) for tickets opened in the window, the newest
+    `limit` of them, oldest first."""
     with session_scope() as session:
         first = (
             select(TicketMessage.ticket_id, TicketMessage.body_text, TicketMessage.created_at)
@@ -147,10 +150,10 @@ def client_questions(date_from: datetime, date_to: datetime) -> list[tuple[int, 
             select(Ticket.number, first.c.body_text)
             .join(first, first.c.ticket_id == Ticket.id)
             .where(Ticket.created_at >= date_from, Ticket.created_at < date_to)
-            .order_by(Ticket.created_at)
-            .limit(MAX_QUESTIONS)
+            .order_by(Ticket.created_at.desc())
+            .limit(limit)
         ).all()
-    return [(number, body) for number, body in rows if body.strip()]
+    return [(number, body) for number, body in reversed(rows) if body.strip()]
 
 
 def faq_topics(

@@ -42,9 +42,12 @@ DEFAULT_WINDOW_DAYS = 90
 MIN_TOPIC_SIZE = 3  # questions a topic needs before it deserves an entry
 SAMPLE_QUESTIONS = 5
 SOURCE_ANSWERS = 3  # best resolved answers an LLM draft is grounded in
+ANSWER_CANDIDATES = 10  # the topic's resolved answers (closest questions first) compared
 # Cosine (MiniLM) between a topic's question and an entry's at which they are the same question.
 DUPLICATE_SIMILARITY = 0.8
 STALE_AFTER = timedelta(minutes=30)
+# Newest client questions of the window a run clusters (pairwise similarity is n², in memory).
+MAX_QUESTIONS = 3000
 NO_ANSWER = "No resolved answer in this topic yet: write the answer before publishing."
 # Kinds of detail an entry never holds (dates and times of one client's case neither).
 _SCRUBBED_KINDS = frozenset(facts.BLANKS) - {"name"}
@@ -110,7 +113,15 @@ def _question_text(text: str, names: set[str]) -> str:
     """A client's message as an entry's question: its first question sentence, scrubbed."""
     body = facts.letter_parts(text).body or text
     sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", body) if s.strip()]
-    asked = next((s for s in sentences if s.endswith("?")), sentences[0] if sentences else body)
+    first = next((i for i, s in enumerate(sentences) if s.endswith("?")), None)
+    if first is None:
+        asked = sentences[0] if sentences else body
+    else:
+        # The question with the sentences that set it up ("My father died. What now?"),
+        # when they are short enough to read as one entry's question.
+        asked = " ".join(sentences[: first + 1])
+        if len(asked) > 200:
+            asked = sentences[first]
     asked = " ".join(scrub(asked, names).split())[:300]
     return asked[:1].upper() + asked[1:] if asked else ""
 
@@ -284,7 +295,20 @@ def _llm_draft(
     return match.group(1).strip(), match.group(2).strip()
 
 
-def _draft(topic: _Topic, config: llm.LlmConfig) -> tuple[str, str, list[dict[str, str]]]:
+def _consensus_first(answers: list[str], provider: EmbeddingProvider) -> list[str]:
+    """The topic's answers, the one most like the others first: the firm's usual answer to
+    the question, not one agent's answer to one client's variant of it."""
+    unique = list(dict.fromkeys(answers))
+    if len(unique) < 3:
+        return unique
+    vectors = provider.embed(unique)
+    agreement = (vectors @ vectors.T).sum(axis=1)
+    return [unique[i] for i in np.argsort(-agreement, kind="stable")]
+
+
+def _draft(
+    topic: _Topic, config: llm.LlmConfig, provider: EmbeddingProvider
+) -> tuple[str, str, list[dict[str, str]]]:
     numbers = [n for n, _ in topic.questions]
     names = _client_names(numbers)
     sources = _best_answers(numbers)
@@ -293,8 +317,10 @@ def _draft(topic: _Topic, config: llm.LlmConfig) -> tuple[str, str, list[dict[st
     # The question closest to the topic's centre that is asked as a question.
     candidates = [_question_text(q, names) for _, q in topic.questions[:10]]
     question = next((c for c in candidates if c.endswith("?")), candidates[0])
-    answers = [_answer_text(a, names | p) for _, a, p in sources[:SOURCE_ANSWERS]]
-    answers = [a for a in answers if a]
+    answers = _consensus_first(
+        [a for a in (_answer_text(a, names | p) for _, a, p in sources[:ANSWER_CANDIDATES]) if a],
+        provider,
+    )[:SOURCE_ANSWERS]
     answer = answers[0] if answers else ""
     if answers and config.chat_enabled:
         written = _llm_draft(
@@ -333,6 +359,7 @@ def run_generation(
     *,
     provider: EmbeddingProvider | None = None,
     min_size: int = MIN_TOPIC_SIZE,
+    config: llm.LlmConfig | None = None,
 ) -> RunRow:
     """Do the claimed run `run_id` to the end, recording progress on its row as it goes."""
     provider = provider or get_provider()
@@ -344,15 +371,17 @@ def run_generation(
             window_days = run.window_days
         now = utcnow()
         _progress(run_id, stage="Reading client questions")
-        questions = faq_clusters.client_questions(now - timedelta(days=window_days), now)
+        questions = faq_clusters.client_questions(
+            now - timedelta(days=window_days), now, MAX_QUESTIONS
+        )
         _progress(run_id, stage="Finding topics", questions=len(questions))
         topics = _topics(questions, provider, min_size) if len(questions) >= min_size else []
         _progress(run_id, stage="Drafting entries", topics=len(topics), total=len(topics))
         entries, entry_vectors = _existing(provider)
-        config = llm.load_config()
+        config = config if config is not None else llm.load_config()
         created = proposed = 0
         for done, topic in enumerate(topics, 1):
-            question, answer, flags = _draft(topic, config)
+            question, answer, flags = _draft(topic, config, provider)
             match: FaqEntry | None = None
             if len(entries):
                 scores = entry_vectors @ topic.vector
@@ -406,9 +435,9 @@ def _save_draft(
     provenance = {
         "run_id": run_id,
         "topic_size": len(topic.questions),
-        "sample_questions": [_question_text(q, names) for _, q in topic.questions][
-            :SAMPLE_QUESTIONS
-        ],
+        "sample_questions": list(
+            dict.fromkeys(_question_text(q, names) for _, q in topic.questions)
+        )[:SAMPLE_QUESTIONS],
         "source_tickets": numbers[:50],
         "compliance_flags": flags,
     }
@@ -470,7 +499,8 @@ def generate(
     *,
     provider: EmbeddingProvider | None = None,
     min_size: int = MIN_TOPIC_SIZE,
+    config: llm.LlmConfig | None = None,
 ) -> RunRow:
     """Claim a run and do it (the job and "Generate now" alike)."""
     run = start_run(actor, window_days)
-    return run_generation(run.id, actor, provider=provider, min_size=min_size)
+    return run_generation(run.id, actor, provider=provider, min_size=min_size, config=config)
