@@ -51,6 +51,7 @@ MAX_QUESTIONS = 3000
 NO_ANSWER = "No resolved answer in this topic yet: write the answer before publishing."
 # Kinds of detail an entry never holds (dates and times of one client's case neither).
 _SCRUBBED_KINDS = frozenset(facts.BLANKS) - {"name"}
+_SALUTATION = re.compile(r"^(?:hello|hi|hey|dear|good (?:morning|afternoon|evening))\b", re.I)
 _BLANK_RUN = re.compile(r"(?:\[(?:amount|figure)\]\s*){2,}")
 
 
@@ -112,17 +113,22 @@ def scrub(text: str, names: set[str] | frozenset[str] = frozenset()) -> str:
 def _question_text(text: str, names: set[str]) -> str:
     """A client's message as an entry's question: its first question sentence, scrubbed."""
     body = facts.letter_parts(text).body or text
-    sentences = [s.strip() for s in re.split(r"(?<=[.!?])\s+|\n+", body) if s.strip()]
+    sentences = [scrub(s, names) for s in re.split(r"(?<=[.!?])\s+|\n+", body) if s.strip()] or [
+        scrub(body, names)
+    ]
     first = next((i for i, s in enumerate(sentences) if s.endswith("?")), None)
     if first is None:
-        asked = sentences[0] if sentences else body
+        asked = sentences[0]
     else:
-        # The question with the sentences that set it up ("My father died. What now?"),
-        # when they are short enough to read as one entry's question.
-        asked = " ".join(sentences[: first + 1])
+        # The question with the sentences that set it up ("My father died. What now?"), when
+        # they are short and about the matter, not the writer ("Hello, this is [name].").
+        setup = [
+            s for s in sentences[:first] if not facts.BLANK.search(s) and not _SALUTATION.match(s)
+        ]
+        asked = " ".join([*setup, sentences[first]])
         if len(asked) > 200:
             asked = sentences[first]
-    asked = " ".join(scrub(asked, names).split())[:300]
+    asked = " ".join(asked.split())[:300]
     return asked[:1].upper() + asked[1:] if asked else ""
 
 
