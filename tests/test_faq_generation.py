@@ -10,10 +10,12 @@ import pytest
 from sqlalchemy import update
 
 from crm_app.ai import retrieval
+from crm_app.auth.permissions import SYSTEM
 from crm_app.db import session_scope
 from crm_app.services import faq_generation, tickets
 from crm_app.services.errors import Conflict, PermissionDenied
 from crm_app.services.portal import knowledge
+from jobs import faq_regen
 from jobs.registry import scheduled_jobs
 from models.base import utcnow
 from models.faq import FaqRun
@@ -232,3 +234,23 @@ def test_views_searches_votes_and_deflections_are_counted_per_entry(people) -> N
 def test_the_faq_job_is_in_the_registry() -> None:
     job = next(j for j in scheduled_jobs() if j.id == "faq_regen")
     assert job.func == "jobs.faq_regen:run"
+
+
+def test_the_job_indexes_entries_published_before_and_drops_stale_faq_sources(people) -> None:
+    manager, agent = people[0], people[1]
+    entry = knowledge.save_entry(
+        manager, None, question="How long does an international wire take?", answer="Two days."
+    )
+    knowledge.set_status(manager, entry.id, "published")
+    retrieval.delete_document(SYSTEM, SourceKind.FAQ.value, str(entry.id))  # as before FAQ sources
+    retrieval.upsert_documents(
+        SYSTEM,
+        [retrieval.DocumentInput(source_kind="faq", source_ref="999", question="Gone", answer="x")],
+    )
+    faq_regen.run()
+
+    refs = {
+        h.source_ref
+        for h in retrieval.search(agent, "international wire", k=10, source_kinds=["faq"])
+    }
+    assert refs == {str(entry.id)}

@@ -32,7 +32,7 @@ from crm_app.services.tickets.rows import fmt
 from models.base import utcnow
 from models.faq import FaqEntry, FaqEntryVersion, FaqStatus, FaqVote
 from models.portal import DeflectionOutcome, FaqDeflection
-from models.retrieval import Audience, SourceKind
+from models.retrieval import Audience, RetrievalDocument, SourceKind
 from models.ticket import Ticket
 from models.user import User
 
@@ -408,6 +408,29 @@ def _sync_retrieval(entry_ids: Sequence[int]) -> None:
             retrieval.delete_document(SYSTEM, SourceKind.FAQ.value, str(entry_id))
     except Exception:
         log.exception("FAQ entries not synced to the retrieval store", extra={"ids": entry_ids})
+
+
+def sync_published_to_retrieval() -> int:
+    """Bring the retrieval store's FAQ sources in line with the published entries (entries
+    published before FAQ sources existed, a sync that failed): index what is published,
+    remove what is not. Unchanged documents are left alone. Returns the documents removed."""
+    with session_scope() as session:
+        published = list(
+            session.execute(
+                select(FaqEntry).where(FaqEntry.status == FaqStatus.PUBLISHED.value)
+            ).scalars()
+        )
+        documents = [_document(e) for e in published]
+        indexed = session.execute(
+            select(RetrievalDocument.source_ref).where(
+                RetrievalDocument.source_kind == SourceKind.FAQ.value
+            )
+        ).scalars()
+        stale = set(indexed) - {str(e.id) for e in published}
+    retrieval.upsert_documents(SYSTEM, documents)
+    for ref in stale:
+        retrieval.delete_document(SYSTEM, SourceKind.FAQ.value, ref)
+    return len(stale)
 
 
 def save_entry(
