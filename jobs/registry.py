@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from crm_app.settings import Settings, get_settings
@@ -114,6 +115,14 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             "offered, else each mailbox's poll interval); one process per mailbox at a time",
             run_at_start=True,
             misfire_grace_seconds=max(settings.mail_poll_tick_seconds * 4, 60),
+        ),
+        ScheduledJob(
+            id="faq_regen",
+            func="jobs.faq_regen:run",
+            trigger=CronTrigger(hour=3, minute=30, timezone="UTC"),
+            description="cluster the last 90 days of client questions into topics and draft FAQ "
+            "entries (or updates to published ones) for a manager to review",
+            misfire_grace_seconds=6 * 3600,
         ),
         ScheduledJob(
             id="webhook_deliver",

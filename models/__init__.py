@@ -16,7 +16,15 @@ from models.client import (
     RiskCategory,
 )
 from models.currency import CurrencyRate, ReportingCurrency
-from models.faq import FaqEntry, FaqStatus
+from models.faq import (
+    FaqEntry,
+    FaqEntryVersion,
+    FaqOrigin,
+    FaqRun,
+    FaqRunStatus,
+    FaqStatus,
+    FaqVote,
+)
 from models.inbound_mail import InboundMail, InboundStatus
 from models.mailbox import AfterFetch, ConnectionSecurity, Mailbox, MailboxFolderState, OutboundKind
 from models.messaging import ChannelConfig as ChannelConfig  # WhatsApp and web chat tables
@@ -97,7 +105,12 @@ __all__ = [
     "DeliveryStatus",
     "FaqDeflection",
     "FaqEntry",
+    "FaqEntryVersion",
+    "FaqOrigin",
+    "FaqRun",
+    "FaqRunStatus",
     "FaqStatus",
+    "FaqVote",
     "IdentityProvider",
     "InboundMail",
     "InboundStatus",

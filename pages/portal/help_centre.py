@@ -1,4 +1,5 @@
-"""`/portal/help`: the help centre, the firm's published answers by topic, with search."""
+"""`/portal/help`: the help centre, the firm's published answers by topic, with search, and a
+"did this help?" under each opened answer."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ class HelpCentreState(PortalBase):
     entries: list[FaqRow] = []
     search: str = ""
     opened_id: int = 0
+    voted_ids: list[int] = []
 
     @service_event
     def load(self, actor: Actor):
@@ -37,6 +39,42 @@ class HelpCentreState(PortalBase):
             portal_service.knowledge.view_entry(actor, entry_id)
             self.opened_id = entry_id
 
+    @service_event
+    def vote(self, actor: Actor, entry_id: int, helpful: bool):
+        if entry_id != self.opened_id:
+            return
+        portal_service.knowledge.vote(actor, entry_id, bool(helpful))
+        self.voted_ids = [*self.voted_ids, entry_id]
+
+
+def _feedback(entry: FaqRow) -> rx.Component:
+    return rx.cond(
+        HelpCentreState.voted_ids.contains(entry.id),
+        rx.text("Thank you for telling us.", size="1", color_scheme="gray"),
+        rx.hstack(
+            rx.text("Did this help?", size="1", color_scheme="gray"),
+            rx.button(
+                rx.icon("thumbs-up", size=14),
+                "Yes",
+                size="1",
+                variant="soft",
+                on_click=HelpCentreState.vote(entry.id, True),
+                class_name="faq-helpful-yes",
+            ),
+            rx.button(
+                rx.icon("thumbs-down", size=14),
+                "No",
+                size="1",
+                variant="soft",
+                color_scheme="gray",
+                on_click=HelpCentreState.vote(entry.id, False),
+                class_name="faq-helpful-no",
+            ),
+            align="center",
+            spacing="2",
+        ),
+    )
+
 
 def _entry(entry: FaqRow) -> rx.Component:
     opened = HelpCentreState.opened_id == entry.id
@@ -52,10 +90,16 @@ def _entry(entry: FaqRow) -> rx.Component:
             justify="start",
         ),
         rx.cond(
-            opened, rx.text(entry.answer, white_space="pre-wrap", padding_top="0.5rem", size="2")
+            opened,
+            rx.vstack(
+                rx.text(entry.answer, white_space="pre-wrap", padding_top="0.5rem", size="2"),
+                _feedback(entry),
+                spacing="2",
+            ),
         ),
         width="100%",
         class_name="faq-entry",
+        id="faq-" + entry.id.to_string(),
     )
 
 

@@ -2,12 +2,16 @@
 client writes a request, and deflection (the client read a suggestion and left without opening
 a ticket), so the FAQ's effect can be measured.
 
-Clients read published entries only; managers (`MANAGE_FAQ`) write entries by hand and move
-them between draft, published and unpublished.
+Clients read published entries only; managers (`MANAGE_FAQ`) write entries by hand or review
+the drafts the `faq_regen` job made (`crm_app.services.faq_generation`): edit, publish, reject,
+merge two, unpublish. Every change is kept as a version and audited. Published entries are
+also FAQ sources of the retrieval store (suggested replies cite them); leaving "published"
+removes them from it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,17 +19,24 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from crm_app.auth.permissions import Action, Actor, require
+from crm_app import routes
+from crm_app.ai import retrieval
+from crm_app.auth.permissions import SYSTEM, Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services import audit
 from crm_app.services.errors import InvalidInput, NotFound
 from crm_app.services.portal.requests import own_client
 from crm_app.services.tickets.rows import fmt
 from models.base import utcnow
-from models.faq import FaqEntry, FaqStatus
+from models.faq import FaqEntry, FaqEntryVersion, FaqStatus, FaqVote
 from models.portal import DeflectionOutcome, FaqDeflection
+from models.retrieval import Audience, RetrievalDocument, SourceKind
 from models.ticket import Ticket
+from models.user import User
+
+log = logging.getLogger(__name__)
 
 SUGGESTION_LIMIT = 5
 SEARCH_LIMIT = 50
@@ -102,9 +113,15 @@ def help_centre(actor: Actor, search: str = "") -> list[FaqRow]:
     """Published entries, by category and position; with `search`, the best matches first."""
     require(actor, Action.USE_PORTAL)
     with session_scope() as session:
-        return [
-            _row(e) for e in session.execute(_published_matching(search, SEARCH_LIMIT)).scalars()
-        ]
+        entries = list(session.execute(_published_matching(search, SEARCH_LIMIT)).scalars())
+        if _words(search) and entries:
+            # Counted as "found by a search" for the entries' measures (top results only).
+            session.execute(
+                sa.update(FaqEntry)
+                .where(FaqEntry.id.in_([e.id for e in entries[:SUGGESTION_LIMIT]]))
+                .values(search_hits=FaqEntry.search_hits + 1)
+            )
+        return [_row(e) for e in entries]
 
 
 def suggest(actor: Actor, text: str) -> list[FaqRow]:
@@ -213,13 +230,108 @@ def deflection_figures(actor: Actor, days: int = 30) -> DeflectionFigures:
 # --- the manager's page ---------------------------------------------------------------------
 
 
-def list_entries(actor: Actor) -> list[FaqRow]:
+@dataclass(frozen=True)
+class FaqReviewRow:
+    """An entry as the manager's page shows it: what clients see, where a generated draft came
+    from, its compliance flags and its measures."""
+
+    id: int
+    question: str
+    answer: str
+    category: str
+    position: int
+    status: str
+    origin: str
+    updated_at: str
+    topic_size: int
+    sample_questions: list[str]
+    source_tickets: list[int]
+    flags: list[str]
+    updates_entry_id: int
+    updates_question: str
+    version: int
+    views: int
+    search_hits: int
+    helpful_yes: int
+    helpful_no: int
+    deflected: int
+
+
+@dataclass(frozen=True)
+class VersionRow:
+    version: int
+    change: str
+    question: str
+    answer: str
+    category: str
+    status: str
+    changed_by: str
+    created_at: str
+
+
+def _deflections_by_entry(session: sa.orm.Session) -> dict[int, int]:
+    """Clients who read the entry (suggested while writing a request) and left without one."""
+    entry_id = func.unnest(FaqDeflection.viewed_ids).label("entry_id")
+    rows = session.execute(
+        select(entry_id).where(FaqDeflection.outcome == DeflectionOutcome.DEFLECTED.value)
+    ).all()
+    counts: dict[int, int] = {}
+    for (value,) in rows:
+        counts[int(value)] = counts.get(int(value), 0) + 1
+    return counts
+
+
+def list_entries(actor: Actor, status: str = "") -> list[FaqReviewRow]:
+    """Entries for review (merged ones left out), drafts with their provenance; `status`
+    narrows the list to one status."""
     require(actor, Action.MANAGE_FAQ)
+    if status and status not in {s.value for s in FaqStatus}:
+        raise InvalidInput("Unknown status.")
     with session_scope() as session:
-        entries = session.execute(
-            select(FaqEntry).order_by(FaqEntry.category, FaqEntry.position, FaqEntry.id).limit(500)
-        ).scalars()
-        return [_row(e) for e in entries]
+        query = select(FaqEntry).where(FaqEntry.status != FaqStatus.MERGED.value)
+        if status:
+            query = query.where(FaqEntry.status == status)
+        entries = list(
+            session.execute(
+                query.order_by(FaqEntry.category, FaqEntry.position, FaqEntry.id).limit(500)
+            ).scalars()
+        )
+        targets = {e.updates_entry_id for e in entries if e.updates_entry_id}
+        target_questions = (
+            dict(
+                session.execute(
+                    select(FaqEntry.id, FaqEntry.question).where(FaqEntry.id.in_(targets))
+                ).all()
+            )
+            if targets
+            else {}
+        )
+        deflected = _deflections_by_entry(session)
+        return [
+            FaqReviewRow(
+                id=e.id or 0,
+                question=e.question,
+                answer=e.answer,
+                category=e.category,
+                position=e.position,
+                status=e.status,
+                origin=e.origin,
+                updated_at=fmt(e.updated_at),
+                topic_size=e.topic_size,
+                sample_questions=list(e.sample_questions or []),
+                source_tickets=[int(n) for n in e.source_tickets or []],
+                flags=[str(f.get("message", "")) for f in e.compliance_flags or []],
+                updates_entry_id=e.updates_entry_id or 0,
+                updates_question=target_questions.get(e.updates_entry_id or 0, ""),
+                version=e.version,
+                views=e.views,
+                search_hits=e.search_hits,
+                helpful_yes=e.helpful_yes,
+                helpful_no=e.helpful_no,
+                deflected=deflected.get(e.id or 0, 0),
+            )
+            for e in entries
+        ]
 
 
 def _clean(question: str, answer: str, category: str, position: int) -> tuple[str, str, str, int]:
@@ -237,6 +349,90 @@ def _clean(question: str, answer: str, category: str, position: int) -> tuple[st
     return question, answer, category, position
 
 
+def record_version(session: sa.orm.Session, entry: FaqEntry, actor: Actor, change: str) -> None:
+    """Keep the entry as it stands after `change` (flushed first so a new entry has its id)."""
+    session.flush()
+    last = session.execute(
+        select(func.max(FaqEntryVersion.version)).where(FaqEntryVersion.entry_id == entry.id)
+    ).scalar_one()
+    entry.version = (last or 0) + 1
+    session.add(
+        FaqEntryVersion(
+            entry_id=entry.id,
+            version=entry.version,
+            change=change[:40],
+            question=entry.question,
+            answer=entry.answer,
+            category=entry.category,
+            position=entry.position,
+            status=entry.status,
+            changed_by_id=actor.user_id,
+            created_at=utcnow(),
+        )
+    )
+
+
+def _document(entry: FaqEntry) -> retrieval.DocumentInput:
+    return retrieval.DocumentInput(
+        source_kind=SourceKind.FAQ.value,
+        source_ref=str(entry.id),
+        title=entry.question,
+        question=entry.question,
+        answer=entry.answer,
+        audience=Audience.PUBLIC.value,
+        link=f"{routes.PORTAL_HELP}#faq-{entry.id}",
+        label=entry.category or None,
+        occurred_at=entry.published_at,
+        source_updated_at=entry.updated_at,
+    )
+
+
+def _sync_retrieval(entry_ids: Sequence[int]) -> None:
+    """After the change committed: published entries are (re)indexed as FAQ sources, others
+    leave the store. A failure here is logged, never undoes the manager's change: the
+    `ai_index` job's next pass is not needed for correctness, the next publish re-indexes."""
+    with session_scope() as session:
+        entries = {
+            e.id: e
+            for e in session.execute(
+                select(FaqEntry).where(FaqEntry.id.in_(list(entry_ids)))
+            ).scalars()
+        }
+        documents = [
+            _document(e) for e in entries.values() if e.status == FaqStatus.PUBLISHED.value
+        ]
+    gone = [i for i in entry_ids if i not in entries or entries[i].status != FaqStatus.PUBLISHED]
+    try:
+        retrieval.upsert_documents(SYSTEM, documents)
+        for entry_id in gone:
+            retrieval.delete_document(SYSTEM, SourceKind.FAQ.value, str(entry_id))
+    except Exception:
+        log.exception("FAQ entries not synced to the retrieval store", extra={"ids": entry_ids})
+
+
+def sync_published_to_retrieval() -> int:
+    """Bring the retrieval store's FAQ sources in line with the published entries (entries
+    published before FAQ sources existed, a sync that failed): index what is published,
+    remove what is not. Unchanged documents are left alone. Returns the documents removed."""
+    with session_scope() as session:
+        published = list(
+            session.execute(
+                select(FaqEntry).where(FaqEntry.status == FaqStatus.PUBLISHED.value)
+            ).scalars()
+        )
+        documents = [_document(e) for e in published]
+        indexed = session.execute(
+            select(RetrievalDocument.source_ref).where(
+                RetrievalDocument.source_kind == SourceKind.FAQ.value
+            )
+        ).scalars()
+        stale = set(indexed) - {str(e.id) for e in published}
+    retrieval.upsert_documents(SYSTEM, documents)
+    for ref in stale:
+        retrieval.delete_document(SYSTEM, SourceKind.FAQ.value, ref)
+    return len(stale)
+
+
 def save_entry(
     actor: Actor,
     entry_id: int | None,
@@ -246,7 +442,7 @@ def save_entry(
     category: str = "",
     position: int = 0,
 ) -> FaqRow:
-    """Create (`entry_id` None, as a draft) or edit an entry. Audited."""
+    """Create (`entry_id` None, as a draft) or edit an entry. Versioned and audited."""
     require(actor, Action.MANAGE_FAQ)
     question, answer, category, position = _clean(question, answer, category, position)
     with session_scope() as session:
@@ -258,8 +454,8 @@ def save_entry(
             session.add(entry)
         else:
             entry = session.get(FaqEntry, int(entry_id), with_for_update=True)
-            if entry is None:
-                raise NotFound("That entry was deleted.")
+            if entry is None or entry.status == FaqStatus.MERGED:
+                raise NotFound("That entry was deleted or merged.")
         changes = {
             key: [getattr(entry, key), value]
             for key, value in (
@@ -273,7 +469,8 @@ def save_entry(
             changes["answer"] = "changed"
         entry.question, entry.answer = question, answer
         entry.category, entry.position, entry.updated_at = category, position, now
-        session.flush()
+        if entry_id is None or changes:
+            record_version(session, entry, actor, "created" if entry_id is None else "edited")
         audit.record(
             session,
             actor,
@@ -282,32 +479,174 @@ def save_entry(
             entry.id,
             changes,
         )
-        return _row(entry)
+        row = _row(entry)
+    if entry.status == FaqStatus.PUBLISHED:
+        _sync_retrieval([row.id])
+    return row
 
 
 def set_status(actor: Actor, entry_id: int, status: str) -> FaqRow:
-    """Publish, unpublish or send back to draft. Audited."""
+    """Publish, unpublish, reject or send back to draft. Publishing a draft that proposes an
+    update to another entry puts its text into that entry (which keeps its place, measures
+    and status "published") and folds the draft into it. Versioned and audited."""
     require(actor, Action.MANAGE_FAQ)
-    if status not in {s.value for s in FaqStatus}:
+    if status not in {s.value for s in FaqStatus} - {FaqStatus.MERGED.value}:
         raise InvalidInput("Unknown status.")
+    touched: list[int] = []
     with session_scope() as session:
         entry = session.get(FaqEntry, int(entry_id), with_for_update=True)
-        if entry is None:
-            raise NotFound("That entry was deleted.")
-        before = entry.status
-        if before != status:
-            entry.status = status
-            entry.updated_at = utcnow()
-            if status == FaqStatus.PUBLISHED:
-                entry.published_at = entry.updated_at
+        if entry is None or entry.status == FaqStatus.MERGED:
+            raise NotFound("That entry was deleted or merged.")
+        if entry.answer.startswith("No resolved answer") and status == FaqStatus.PUBLISHED:
+            raise InvalidInput("Write the answer before publishing this entry.")
+        target = (
+            session.get(FaqEntry, entry.updates_entry_id, with_for_update=True)
+            if entry.updates_entry_id and status == FaqStatus.PUBLISHED
+            else None
+        )
+        now = utcnow()
+        if target is not None and target.status != FaqStatus.MERGED:
+            before = {"question": target.question, "status": target.status}
+            target.question, target.answer = entry.question, entry.answer
+            target.compliance_flags = entry.compliance_flags
+            target.topic_size, target.sample_questions = entry.topic_size, entry.sample_questions
+            target.source_tickets = entry.source_tickets
+            target.status, target.updated_at = FaqStatus.PUBLISHED.value, now
+            target.published_at = target.published_at or now
+            record_version(session, target, actor, "updated from draft")
+            entry.status, entry.merged_into_id, entry.updated_at = (
+                FaqStatus.MERGED.value,
+                target.id,
+                now,
+            )
+            record_version(session, entry, actor, "applied")
             audit.record(
                 session,
                 actor,
-                "faq.status_changed",
+                "faq.update_applied",
                 "faq_entry",
-                entry.id,
-                {"status": [before, status]},
+                target.id,
+                {"from_draft": entry.id, "before": before},
             )
+            touched = [target.id or 0, entry.id or 0]
+            row = _row(target)
+        else:
+            before = entry.status
+            if before != status:
+                entry.status = status
+                entry.updated_at = now
+                if status == FaqStatus.PUBLISHED:
+                    entry.published_at = entry.updated_at
+                record_version(session, entry, actor, status)
+                audit.record(
+                    session,
+                    actor,
+                    "faq.status_changed",
+                    "faq_entry",
+                    entry.id,
+                    {"status": [before, status]},
+                )
+                touched = [entry.id or 0]
+            row = _row(entry)
+    if touched:
+        _sync_retrieval(touched)
+    return row
+
+
+def merge_entries(actor: Actor, source_id: int, target_id: int) -> FaqRow:
+    """Fold `source_id` into `target_id`: the target keeps its text and gains the source's
+    topic (questions, tickets, size); the source leaves the list (and the help centre).
+    Versioned and audited."""
+    require(actor, Action.MANAGE_FAQ)
+    source_id, target_id = int(source_id), int(target_id)
+    if source_id == target_id:
+        raise InvalidInput("Choose two different entries to merge.")
+    with session_scope() as session:
+        pair = {
+            e.id: e
+            for e in session.execute(
+                select(FaqEntry)
+                .where(FaqEntry.id.in_([source_id, target_id]))
+                .order_by(FaqEntry.id)
+                .with_for_update()
+            ).scalars()
+        }
+        source, target = pair.get(source_id), pair.get(target_id)
+        if source is None or target is None or FaqStatus.MERGED in (source.status, target.status):
+            raise NotFound("One of the entries was deleted or merged.")
+        target.topic_size += source.topic_size
+        target.sample_questions = list(
+            dict.fromkeys([*target.sample_questions, *source.sample_questions])
+        )[:10]
+        target.source_tickets = list(
+            dict.fromkeys([*target.source_tickets, *source.source_tickets])
+        )[:100]
+        target.views += source.views
+        target.updated_at = source.updated_at = utcnow()
+        source.status, source.merged_into_id = FaqStatus.MERGED.value, target.id
+        record_version(session, target, actor, f"merged #{source.id} in")
+        record_version(session, source, actor, f"merged into #{target.id}")
+        audit.record(session, actor, "faq.merged", "faq_entry", target.id, {"merged": source.id})
+        row = _row(target)
+    _sync_retrieval([source_id, target_id])
+    return row
+
+
+def versions(actor: Actor, entry_id: int) -> list[VersionRow]:
+    """The entry's history, newest first, with who made each change."""
+    require(actor, Action.MANAGE_FAQ)
+    with session_scope() as session:
+        rows = session.execute(
+            select(FaqEntryVersion, User.name)
+            .outerjoin(User, User.id == FaqEntryVersion.changed_by_id)
+            .where(FaqEntryVersion.entry_id == int(entry_id))
+            .order_by(FaqEntryVersion.version.desc())
+            .limit(100)
+        ).all()
+        return [
+            VersionRow(
+                version=v.version,
+                change=v.change,
+                question=v.question,
+                answer=v.answer,
+                category=v.category,
+                status=v.status,
+                changed_by=name or ("the FAQ job" if v.changed_by_id is None else "(deleted)"),
+                created_at=fmt(v.created_at),
+            )
+            for v, name in rows
+        ]
+
+
+def vote(actor: Actor, entry_id: int, helpful: bool) -> FaqRow:
+    """A client's "did this help?" on a published entry; a second vote replaces the first."""
+    require(actor, Action.USE_PORTAL)
+    if actor.user_id is None:
+        raise InvalidInput("Sign in to vote.")
+    with session_scope() as session:
+        entry = session.get(FaqEntry, int(entry_id), with_for_update=True)
+        if entry is None or entry.status != FaqStatus.PUBLISHED:
+            raise NotFound("That answer is no longer published.")
+        session.execute(
+            pg_insert(FaqVote)
+            .values(
+                entry_id=entry.id, user_id=actor.user_id, helpful=bool(helpful), created_at=utcnow()
+            )
+            .on_conflict_do_update(
+                constraint="uq_faq_vote_entry_user",
+                set_={"helpful": bool(helpful), "created_at": utcnow()},
+            )
+        )
+        counts = dict(
+            session.execute(
+                select(FaqVote.helpful, func.count())
+                .where(FaqVote.entry_id == entry.id)
+                .group_by(FaqVote.helpful)
+            )
+            .tuples()
+            .all()
+        )
+        entry.helpful_yes, entry.helpful_no = counts.get(True, 0), counts.get(False, 0)
         return _row(entry)
 
 
@@ -321,3 +660,4 @@ def delete_entry(actor: Actor, entry_id: int) -> None:
             session, actor, "faq.deleted", "faq_entry", entry.id, {"question": entry.question}
         )
         session.delete(entry)
+    _sync_retrieval([int(entry_id)])
