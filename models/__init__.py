@@ -5,6 +5,16 @@ from models.api_token import ApiToken, TokenScope
 from models.archive import Archive, ArchiveItemError, ArchiveMessage, ArchivePolicy
 from models.audit import AuditLog
 from models.business_hours import BusinessCalendar
+from models.campaign import (
+    Campaign,
+    CampaignEvent,
+    CampaignRecipient,
+    CampaignStatus,
+    CampaignTransport,
+    RecipientStatus,
+    Suppression,
+    SuppressionReason,
+)
 from models.client import (
     Client,
     ClientFieldDefinition,
@@ -81,6 +91,11 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "BusinessCalendar",
+    "Campaign",
+    "CampaignEvent",
+    "CampaignRecipient",
+    "CampaignStatus",
+    "CampaignTransport",
     "Channel",
     "Client",
     "ClientFieldDefinition",
@@ -117,6 +132,7 @@ __all__ = [
     "OutboundStatus",
     "PortalPreference",
     "PortalRequest",
+    "RecipientStatus",
     "ReplySuggestion",
     "ReportingCurrency",
     "RequestReceipt",
@@ -133,6 +149,8 @@ __all__ = [
     "SlaSettings",
     "SlaState",
     "SuggestionFeedback",
+    "Suppression",
+    "SuppressionReason",
     "Tag",
     "ThrottleScope",
     "Ticket",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from crm_app.api import attachments, auth, health, metrics, ory_auth, v1
+from crm_app.api import attachments, auth, campaigns, health, metrics, ory_auth, v1
 from crm_app.api.openapi import install_docs
 from crm_app.services.errors import ServiceError
 
@@ -23,6 +23,7 @@ def build_api() -> FastAPI:
     api.include_router(auth.router, prefix="/api")
     api.include_router(ory_auth.router, prefix="/api")
     api.include_router(attachments.router, prefix="/api")
+    api.include_router(campaigns.router, prefix="/api")
 
     @api.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
