@@ -318,3 +318,51 @@ def test_a_dead_workers_rows_are_settled_without_a_second_send(db: str) -> None:
         rows = dict(session.execute(text("SELECT status, count(*) FROM campaign_recipient "
                                          "GROUP BY status")).all())  # fmt: skip
     assert rows == {"sent": 1, "queued": 2}
+
+
+def test_a_job_killed_mid_send_and_restarted_sends_everyone_exactly_once(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+) -> None:
+    """SIGKILL of a real jobs process in the middle of a campaign, then a restart."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from crm_app.settings import PROJECT_ROOT
+
+    add_mailbox()
+    marketer = make_user("marketing")
+    smtp.forget_system_mail()
+    _clients(60)
+    campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
+    manage.schedule(marketer, campaign_id)
+    smtp.delay = 0.03  # slow enough for the kill to land mid-campaign
+    command = [sys.executable, "-m", "jobs.campaign_send", "--until-idle"]
+    job = subprocess.Popen(command, cwd=PROJECT_ROOT, env=dict(os.environ))
+    deadline = time.monotonic() + 60
+    while len(smtp.envelopes) < 20 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    job.send_signal(signal.SIGKILL)
+    job.wait()
+    assert 0 < len(smtp.envelopes) < 60
+    smtp.delay = 0
+    subprocess.run(command, cwd=PROJECT_ROOT, env=dict(os.environ), check=True, timeout=120)
+    received = sorted(rcpt for _, (rcpt,) in smtp.envelopes)
+    assert received == sorted(f"c{i}@x.example" for i in range(1, 61))
+    stats = results.stats(marketer, campaign_id)
+    assert stats.sent == 60 and stats.queued == 0
+
+
+def test_a_clients_profile_lists_the_campaigns_they_received(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+) -> None:
+    add_mailbox()
+    marketer = make_user("marketing")
+    _clients(2)
+    campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
+    _send_all(campaign_id, marketer)
+    [received] = results.campaigns_of_client(marketer, 1)
+    assert received.campaign_id == campaign_id and received.name == "Autumn outlook"
