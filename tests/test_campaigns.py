@@ -366,3 +366,70 @@ def test_a_clients_profile_lists_the_campaigns_they_received(
     _send_all(campaign_id, marketer)
     [received] = results.campaigns_of_client(marketer, 1)
     assert received.campaign_id == campaign_id and received.name == "Autumn outlook"
+
+
+# SendGrid's published test vector for the signed Event Webhook (sendgrid-python's unit tests).
+SENDGRID_TEST_KEY = (
+    "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE83T4O/n84iotIvIW4mdBgQ/7dAfSmpqIM8kF9mN1flpVKS3GRqe6"
+    "2gw+2fNNRaINXvVpiglSI8eNEc6wEA3F+g=="
+)
+SENDGRID_TEST_SIGNATURE = (
+    "MEUCIGHQVtGj+Y3LkG9fLcxf3qfI10QysgDWmMOVmxG0u6ZUAiEAyBiXDWzM+"
+    "uOe5W0JuG+luQAbPIqHh89M15TluLtEZtM="
+)
+SENDGRID_TEST_TIMESTAMP = "1600112502"
+SENDGRID_TEST_PAYLOAD = (
+    json.dumps(
+        [
+            {
+                "email": "hello@world.com",
+                "event": "dropped",
+                "reason": "Bounced Address",
+                "sg_event_id": "ZHJvcC0xMDk5NDkxOS1MUnpYbF9OSFN0T0doUTRrb2ZTbV9BLTA",
+                "sg_message_id": "LRzXl_NHStOGhQ4kofSm_A.filterdrecv-p3mdw1-756b745b58-kmzbl-18-"
+                "5F5FC76C-9.0",
+                "smtp-id": "<LRzXl_NHStOGhQ4kofSm_A@ismtpd0039p1iad1.sendgrid.net>",
+                "timestamp": 1600112492,
+            }
+        ],
+        sort_keys=True,
+        separators=(",", ":"),
+    )
+    + "\r\n"
+).encode()
+
+
+def test_sendgrids_own_signed_test_payload_is_accepted_and_its_tampered_variants_refused(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from crm_app.api import build_api
+
+    monkeypatch.setenv("SENDGRID_WEBHOOK_PUBLIC_KEY", SENDGRID_TEST_KEY)
+    api = TestClient(build_api())
+    url = "/api/webhooks/sendgrid/events"
+    headers = {
+        "X-Twilio-Email-Event-Webhook-Signature": SENDGRID_TEST_SIGNATURE,
+        "X-Twilio-Email-Event-Webhook-Timestamp": SENDGRID_TEST_TIMESTAMP,
+        "Content-Type": "application/json",
+    }
+    # Signed in 2020: a replay under the default tolerance.
+    assert api.post(url, content=SENDGRID_TEST_PAYLOAD, headers=headers).status_code == 403
+    monkeypatch.setenv("SENDGRID_WEBHOOK_TOLERANCE_SECONDS", "0")
+    assert api.post(url, content=SENDGRID_TEST_PAYLOAD, headers=headers).status_code == 200
+    for tampered_body, tampered_headers in (
+        (SENDGRID_TEST_PAYLOAD.replace(b"hello", b"hellp"), headers),
+        (SENDGRID_TEST_PAYLOAD.rstrip(), headers),
+        (
+            SENDGRID_TEST_PAYLOAD,
+            {**headers, "X-Twilio-Email-Event-Webhook-Timestamp": "1600112503"},
+        ),
+        (SENDGRID_TEST_PAYLOAD, {**headers, "X-Twilio-Email-Event-Webhook-Signature": "bad"}),
+        (SENDGRID_TEST_PAYLOAD, {"Content-Type": "application/json"}),
+    ):
+        answer = api.post(url, content=tampered_body, headers=tampered_headers)
+        assert answer.status_code == 403
+    with session_scope() as session:
+        reason = session.execute(
+            text("SELECT reason FROM suppression WHERE email = 'hello@world.com'")
+        ).scalar_one()
+    assert reason == "hard_bounce"

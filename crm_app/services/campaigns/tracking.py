@@ -270,10 +270,13 @@ def process_sendgrid_events(raw_body: bytes) -> dict[str, int]:
             at = float(at) if isinstance(at, int | float) else None
             if row is None:
                 foreign += 1
-                if email and kind in _SUPPRESS_AS and key:
-                    # An address unsubscribing or complaining about mail we cannot match still
-                    # leaves every later campaign.
+                # An address that unsubscribed, complained or hard-bounced on mail we cannot
+                # match (another sender of the account, an older campaign) still leaves every
+                # later campaign.
+                if email and kind in _SUPPRESS_AS:
                     _suppress(session, email, _SUPPRESS_AS[kind], None, "sendgrid")
+                elif email and kind in ("bounce", "dropped") and _hard_bounce(event):
+                    _suppress(session, email, "hard_bounce", None, "sendgrid")
                 continue
             url = str(event.get("url") or "")[:2000] or None
             if not _event(session, row.campaign_id, row.id, kind, key or None, url, at):
