@@ -67,7 +67,8 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
         ScheduledJob(
             id="campaign_send",
             func="jobs.campaign_send:run",
-            trigger=IntervalTrigger(seconds=15, timezone="UTC"),
+            # Short: a run sends for up to 50 s, and the next should follow at once.
+            trigger=IntervalTrigger(seconds=5, timezone="UTC"),
             description="start scheduled email campaigns (snapshot of the audience) and send "
             "their recipients exactly once, in batches shared by every jobs process",
             run_at_start=True,

@@ -89,6 +89,12 @@ class CampaignRecipient(SQLModel, table=True):
         # The claim query: the next queued rows of a campaign in id order.
         sa.Index("ix_campaign_recipient_claim", "campaign_id", "status", "id"),
         sa.Index("ix_campaign_recipient_client", "client_id"),
+        # Rows in a worker's hands: what the reconciler scans on every run.
+        sa.Index(
+            "ix_campaign_recipient_in_flight",
+            "worker",
+            postgresql_where=sa.text("status IN ('claimed', 'sending')"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True, sa_type=sa.BigInteger)

@@ -1,4 +1,4 @@
-"""campaigns
+"""Email campaigns: campaign, recipients snapshot, tracking events, suppression list
 
 Revision ID: c4a18e0b7f2d
 Revises: 5e7a91c3d2b8
@@ -8,7 +8,6 @@ Create Date: 2026-12-01 13:39:18.671564+00:00
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from sqlalchemy.dialects import postgresql
 from alembic import op
 
@@ -77,6 +76,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_campaign_recipient_claim', 'campaign_recipient', ['campaign_id', 'status', 'id'], unique=False)
     op.create_index('ix_campaign_recipient_client', 'campaign_recipient', ['client_id'], unique=False)
+    op.create_index('ix_campaign_recipient_in_flight', 'campaign_recipient', ['worker'], unique=False, postgresql_where=sa.text("status IN ('claimed', 'sending')"))
     op.create_table('suppression',
     sa.Column('email', sa.String(length=320), nullable=False),
     sa.Column('reason', sa.String(length=32), nullable=False),
@@ -108,6 +108,7 @@ def downgrade() -> None:
     op.drop_index('ix_campaign_event_campaign_time', table_name='campaign_event')
     op.drop_table('campaign_event')
     op.drop_table('suppression')
+    op.drop_index('ix_campaign_recipient_in_flight', table_name='campaign_recipient', postgresql_where=sa.text("status IN ('claimed', 'sending')"))
     op.drop_index('ix_campaign_recipient_client', table_name='campaign_recipient')
     op.drop_index('ix_campaign_recipient_claim', table_name='campaign_recipient')
     op.drop_table('campaign_recipient')
