@@ -433,3 +433,16 @@ def test_sendgrids_own_signed_test_payload_is_accepted_and_its_tampered_variants
             text("SELECT reason FROM suppression WHERE email = 'hello@world.com'")
         ).scalar_one()
     assert reason == "hard_bounce"
+
+
+def test_the_throttle_holds_a_worker_to_the_configured_rate() -> None:
+    pacer = delivery.Pacer(200)
+    started = time.monotonic()
+    for _ in range(41):
+        pacer.wait()
+    assert time.monotonic() - started >= 0.19  # 40 intervals of 5 ms
+    batch = delivery.Pacer(1000)
+    started = time.monotonic()
+    batch.wait(100)
+    batch.wait(100)  # a SendGrid batch of 100 waits 100 intervals
+    assert time.monotonic() - started >= 0.09

@@ -467,7 +467,9 @@ class RunReport:
     errors: list[str] = field(default_factory=list)
 
 
-class _Pacer:
+class Pacer:
+    """The configured rate for one worker: waits so sends keep `1/rate` apart on average."""
+
     def __init__(self, rate: int) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
         self.next_at = time.monotonic()
@@ -496,7 +498,7 @@ def run_campaign(ledger: Ledger, campaign_id: int, deadline: float, report: RunR
 
     template = template_for(campaign)
     config = sender_config(campaign)
-    pacer = _Pacer(campaign.rate_per_second)
+    pacer = Pacer(campaign.rate_per_second)
     if config.transport == CampaignTransport.SENDGRID:
         _run_sendgrid(ledger, campaign, template, config, deadline, pacer, report)
     else:
@@ -520,7 +522,7 @@ def _run_smtp(
     template: CampaignTemplate,
     config: SenderConfig,
     deadline: float,
-    pacer: _Pacer,
+    pacer: Pacer,
     report: RunReport,
 ) -> None:
     assert config.smtp is not None and campaign.id is not None
@@ -588,7 +590,7 @@ def _run_sendgrid(
     template: CampaignTemplate,
     config: SenderConfig,
     deadline: float,
-    pacer: _Pacer,
+    pacer: Pacer,
     report: RunReport,
 ) -> None:
     from python_http_client.exceptions import HTTPError
