@@ -57,6 +57,7 @@ from crm_app.services.campaigns.template import (
     RecipientValues,
     substitutions,
 )
+from crm_app.services.errors import ServiceError
 from crm_app.services.mail.compose import OutgoingMail
 from crm_app.services.mail.transport import (
     DeliveryFailure,
@@ -90,7 +91,16 @@ def start_due_campaigns() -> list[int]:
             )
         ).scalars()
         due_ids = list(due)
-    return [cid for cid in due_ids if materialize(cid)]
+    started = []
+    for campaign_id in due_ids:
+        try:
+            if materialize(campaign_id):
+                started.append(campaign_id)
+        except ServiceError as error:  # e.g. a segment deleted after scheduling
+            log.error(
+                "campaign not started", extra={"campaign_id": campaign_id, "error": error.message}
+            )
+    return started
 
 
 def materialize(campaign_id: int) -> bool:

@@ -223,10 +223,15 @@ def save_draft(actor: Actor, campaign_id: int, form: dict[str, Any]) -> Campaign
             if box is None or not box.enabled:
                 raise InvalidInput("Choose one of the enabled mailboxes as the sender.")
             _set_sender(campaign, box)
-        if "segment_ids" in form:
-            changes["segment_ids"] = _ids(form["segment_ids"], "Segments")
-        if "exclude_segment_ids" in form:
-            changes["exclude_segment_ids"] = _ids(form["exclude_segment_ids"], "Exclusions")
+        for key, label in (("segment_ids", "Segments"), ("exclude_segment_ids", "Exclusions")):
+            if key in form:
+                ids = _ids(form[key], label)
+                known = set(
+                    session.execute(select(Segment.id).where(Segment.id.in_(ids))).scalars()
+                )
+                if set(ids) - known:
+                    raise InvalidInput(f"{label}: choose saved segments.")
+                changes[key] = ids
         if "rate_per_second" in form:
             try:
                 rate = int(form["rate_per_second"] or 0)
