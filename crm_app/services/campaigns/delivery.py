@@ -619,6 +619,15 @@ def _run_sendgrid(
         batch = ledger.claim(campaign.id, SENDGRID_BATCH)
         if not batch:
             return
+        for _ in range(3):
+            # Rows another worker held for a moment were skipped: top up, so every API call
+            # carries a full 1,000 while the queue has them.
+            if len(batch) >= SENDGRID_BATCH:
+                break
+            more = ledger.claim(campaign.id, SENDGRID_BATCH - len(batch))
+            if not more:
+                break
+            batch += more
         report.batches += 1
         batch_key = uuid.uuid4().hex
         personalizations = []
