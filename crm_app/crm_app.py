@@ -10,6 +10,7 @@ import models  # noqa: F401 - every table registered for Alembic
 import pages.ai_settings
 import pages.archive_message
 import pages.archives
+import pages.campaigns
 import pages.channels
 import pages.chat_widget
 import pages.client_duplicates

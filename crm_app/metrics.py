@@ -96,7 +96,7 @@ QUEUE_QUERIES: dict[str, tuple[str, str]] = {
     "outbox": ("outbox_message", "SELECT count(*) FROM outbox_message WHERE sent_at IS NULL"),
     "campaign_send": (
         "campaign_recipient",
-        "SELECT count(*) FROM campaign_recipient WHERE sent_at IS NULL",
+        "SELECT count(*) FROM campaign_recipient WHERE status IN ('queued', 'claimed', 'sending')",
     ),
     "ingest": (
         "ingest_job",

@@ -44,6 +44,7 @@ NAV: tuple[NavEntry, ...] = (
     NavEntry(routes.DASHBOARD, "Dashboard", "chart-column", Action.VIEW_DASHBOARDS, "Helpdesk"),
     NavEntry(routes.CLIENTS, "Clients", "users", Action.VIEW_CLIENTS, "Clients"),
     NavEntry(routes.SEGMENTS, "Segments", "filter", Action.VIEW_SEGMENTS, "Clients"),
+    NavEntry(routes.CAMPAIGNS, "Campaigns", "megaphone", Action.MANAGE_CAMPAIGNS, "Clients"),
     NavEntry(routes.USERS, "Users & roles", "shield-check", Action.MANAGE_USERS, "Settings"),
     NavEntry(routes.AI_SETTINGS, "AI settings", "sparkles", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.FAQ_ADMIN, "Help centre FAQ", "book-open", Action.MANAGE_FAQ, "Settings"),

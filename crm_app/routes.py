@@ -21,6 +21,8 @@ CLIENT_DUPLICATES = "/duplicates/clients"
 CLIENT_FIELDS = "/settings/client-fields"
 CURRENCY_RATES = "/settings/currency-rates"
 SEGMENTS = "/segments"
+CAMPAIGNS = "/campaigns"
+CAMPAIGN = "/campaigns/[campaign_id]"
 USERS = "/users"
 AI_SETTINGS = "/settings/ai"
 SENT_MAIL = "/settings/sent-mail"
@@ -55,6 +57,12 @@ API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_LOGOUT = "/api/auth/logout"
 PROFILE = "/profile"
 API_ATTACHMENT = "/api/attachments/{attachment_id}"
+# Campaign mail: links recipients follow (no sign-in) and SendGrid's Event Webhook.
+API_CAMPAIGN_UNSUBSCRIBE = "/api/campaigns/unsubscribe/{token}"
+API_CAMPAIGN_OPEN = "/api/campaigns/open/{token}.gif"
+API_CAMPAIGN_CLICK = "/api/campaigns/click/{token}"
+API_CAMPAIGN_EXPORT = "/api/campaigns/{campaign_id}/recipients.csv"
+API_SENDGRID_EVENTS = "/api/webhooks/sendgrid/events"
 # Sign-in through Ory Kratos (when configured): the product's pages, posting to /api/auth/ory/*.
 ORY_LOGIN = "/ory/login"
 ORY_REGISTER = "/ory/register"
@@ -101,3 +109,12 @@ def attachment(attachment_id: int | str) -> str:
 def archive_message(document_id: Any) -> Any:
     """`/knowledge/messages/<document id>`: the viewer of an archived message."""
     return _under(ARCHIVE_MESSAGE_PREFIX, document_id)
+
+
+def campaign(campaign_id: Any) -> Any:
+    """`/campaigns/<id>`: compose, send and results of one campaign."""
+    return _under("/campaigns/", campaign_id)
+
+
+def campaign_export(campaign_id: int | str) -> str:
+    return API_CAMPAIGN_EXPORT.format(campaign_id=campaign_id)

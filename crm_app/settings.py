@@ -23,6 +23,8 @@
 | `CRM_MAIL_SINK_DIR` | set by `scripts/run` when it runs the local sink | folder of the local SMTP sink; when set, managers see "Sent mail (local)" |
 | `SENDGRID_API_KEY` | unset | send ticket replies of mailboxes on "system" mail settings through SendGrid instead of SMTP |
 | `CRM_SENDGRID_API_HOST` | `https://api.sendgrid.com` | SendGrid API address (a proxy or a test server) |
+| `SENDGRID_WEBHOOK_PUBLIC_KEY` | unset | verification key of SendGrid's signed Event Webhook (`POST /api/webhooks/sendgrid/events`); unset: every event is refused |
+| `SENDGRID_WEBHOOK_TOLERANCE_SECONDS` | `600` | a signed event batch older than this is refused as a replay; `0` turns the age check off (replaying recorded payloads) |
 | `CRM_OUTBOX_SEND_SECONDS` | `5` | how often the mail send job works the outbox |
 | `CRM_OUTBOX_MAX_ATTEMPTS` | `8` | temporary failures retried this many times before a message is marked failed |
 | `CRM_OUTBOX_BACKOFF_SECONDS` | `30` | the first retry's wait; it doubles with every attempt (at most 6 hours) |

@@ -75,6 +75,16 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             misfire_grace_seconds=max(int(settings.outbox_send_seconds), 30),
         ),
         ScheduledJob(
+            id="campaign_send",
+            func="jobs.campaign_send:run",
+            # Short: a run sends for up to 50 s, and the next should follow at once.
+            trigger=IntervalTrigger(seconds=5, timezone="UTC"),
+            description="start scheduled email campaigns (snapshot of the audience) and send "
+            "their recipients exactly once, in batches shared by every jobs process",
+            run_at_start=True,
+            misfire_grace_seconds=60,
+        ),
+        ScheduledJob(
             id="pst_ingest",
             func="jobs.pst_ingest:run",
             trigger=IntervalTrigger(seconds=30, timezone="UTC"),

@@ -5,6 +5,16 @@ from models.api_token import ApiToken, TokenScope
 from models.archive import Archive, ArchiveItemError, ArchiveMessage, ArchivePolicy
 from models.audit import AuditLog
 from models.business_hours import BusinessCalendar
+from models.campaign import (
+    Campaign,
+    CampaignEvent,
+    CampaignRecipient,
+    CampaignStatus,
+    CampaignTransport,
+    RecipientStatus,
+    Suppression,
+    SuppressionReason,
+)
 from models.client import (
     Client,
     ClientFieldDefinition,
@@ -90,6 +100,11 @@ __all__ = [
     "Attachment",
     "AuditLog",
     "BusinessCalendar",
+    "Campaign",
+    "CampaignEvent",
+    "CampaignRecipient",
+    "CampaignStatus",
+    "CampaignTransport",
     "Channel",
     "Client",
     "ClientFieldDefinition",
@@ -131,6 +146,7 @@ __all__ = [
     "OutboundStatus",
     "PortalPreference",
     "PortalRequest",
+    "RecipientStatus",
     "ReplySuggestion",
     "ReportingCurrency",
     "RequestReceipt",
@@ -147,6 +163,8 @@ __all__ = [
     "SlaSettings",
     "SlaState",
     "SuggestionFeedback",
+    "Suppression",
+    "SuppressionReason",
     "Tag",
     "ThrottleScope",
     "Ticket",

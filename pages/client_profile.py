@@ -10,6 +10,8 @@ from crm_app.components import confirm_dialog, empty_state, field, form_error
 from crm_app.layout import signed_in_page
 from crm_app.services import client_privacy, invitations, staff
 from crm_app.services import clients as client_service
+from crm_app.services.campaigns import results as campaign_results
+from crm_app.services.campaigns.results import ReceivedCampaign
 from crm_app.services.client_fields import CURRENCIES, CustomFieldRow, list_custom_fields
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
 from crm_app.services.errors import InvalidInput
@@ -39,6 +41,7 @@ def route_client_id(params: dict) -> int:
 
 
 class ClientProfileState(AppState):
+    campaigns_received: list[ReceivedCampaign] = []
     client: ClientDetail | None = None
     not_found: str = ""
     form_error: str = ""
@@ -88,6 +91,7 @@ class ClientProfileState(AppState):
         self.history = client_service.client_history(actor, client_id)
         self.custom_defs = list_custom_fields(actor)
         self.tickets = client_service.client_tickets(actor, client_id) if self.sees_tickets else []
+        self.campaigns_received = campaign_results.campaigns_of_client(actor, client_id)
         owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
         self.staff = [[str(i), n] for i, n in owners]
         self._show(detail)
@@ -597,6 +601,43 @@ def _portal_access() -> rx.Component:
     )
 
 
+def _campaigns_received() -> rx.Component:
+    s = ClientProfileState
+    return rx.cond(
+        s.campaigns_received.length() > 0,
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    *[rx.table.column_header_cell(h) for h in ("Campaign", "Sent", "Activity")]
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    s.campaigns_received,
+                    lambda c: rx.table.row(
+                        rx.table.cell(
+                            rx.cond(
+                                AppState.may(Action.MANAGE_CAMPAIGNS),
+                                rx.link(c.name, href=routes.campaign(c.campaign_id)),
+                                rx.text(c.name),
+                            )
+                        ),
+                        rx.table.cell(c.sent_at),
+                        rx.table.cell(c.activity),
+                    ),
+                )
+            ),
+            width="100%",
+            id="client-campaigns",
+        ),
+        empty_state(
+            "megaphone",
+            "No campaigns yet",
+            "Campaigns this client receives will be listed here.",
+        ),
+    )
+
+
 @signed_in_page(
     routes.CLIENT,
     "Client",
@@ -651,14 +692,7 @@ def client_profile_page() -> rx.Component:
                     rx.box(correspondence_section(), padding_top="1rem"), value="correspondence"
                 ),
                 rx.tabs.content(
-                    rx.box(
-                        empty_state(
-                            "megaphone",
-                            "No campaigns yet",
-                            "Campaigns this client receives will be listed here.",
-                        ),
-                        padding_top="1rem",
-                    ),
+                    rx.box(_campaigns_received(), padding_top="1rem"),
                     value="campaigns",
                 ),
                 rx.tabs.content(rx.box(_notes(), padding_top="1rem"), value="notes"),

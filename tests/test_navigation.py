@@ -41,6 +41,7 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
             routes.WORKSPACE,
             routes.CLIENTS,
             routes.SEGMENTS,
+            routes.CAMPAIGNS,
             routes.USERS,
             routes.AI_SETTINGS,
             routes.FAQ_ADMIN,
@@ -63,7 +64,7 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
             routes.CLIENTS,
             routes.SEGMENTS,
         },
-        "marketing": {routes.CLIENTS, routes.SEGMENTS},
+        "marketing": {routes.CLIENTS, routes.SEGMENTS, routes.CAMPAIGNS},
         "client": {routes.PORTAL},
     }[role]
     assert shown == expected

@@ -5,7 +5,17 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from crm_app.api import attachments, auth, channel_webhooks, chat, health, metrics, ory_auth, v1
+from crm_app.api import (
+    attachments,
+    auth,
+    campaigns,
+    channel_webhooks,
+    chat,
+    health,
+    metrics,
+    ory_auth,
+    v1,
+)
 from crm_app.api.openapi import install_docs
 from crm_app.services.errors import ServiceError
 
@@ -25,6 +35,7 @@ def build_api() -> FastAPI:
     api.include_router(attachments.router, prefix="/api")
     api.include_router(channel_webhooks.router, prefix="/api")
     api.include_router(chat.router, prefix="/api")
+    api.include_router(campaigns.router, prefix="/api")
 
     @api.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
