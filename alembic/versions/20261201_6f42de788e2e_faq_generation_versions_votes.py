@@ -1,7 +1,7 @@
 """FAQ generation: entry provenance and measures, versions, runs, "did this help" votes
 
 Revision ID: 6f42de788e2e
-Revises: 5e7a91c3d2b8
+Revises: 4468dd13a2aa
 Create Date: 2026-12-01 13:48:48.680275+00:00
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = '6f42de788e2e'
-down_revision: str | None = '5e7a91c3d2b8'
+down_revision: str | None = '4468dd13a2aa'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

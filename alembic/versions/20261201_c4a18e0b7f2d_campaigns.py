@@ -1,7 +1,7 @@
 """Email campaigns: campaign, recipients snapshot, tracking events, suppression list
 
 Revision ID: c4a18e0b7f2d
-Revises: 5e7a91c3d2b8
+Revises: 6f42de788e2e
 Create Date: 2026-12-01 13:39:18.671564+00:00
 """
 
@@ -12,7 +12,7 @@ from sqlalchemy.dialects import postgresql
 from alembic import op
 
 revision: str = 'c4a18e0b7f2d'
-down_revision: str | None = '5e7a91c3d2b8'
+down_revision: str | None = '6f42de788e2e'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
