@@ -386,3 +386,52 @@ def test_a_new_mail_ticket_gets_its_sla_clocks_and_one_acknowledgement(dovecot, 
         )
     assert clocks >= 2  # each new ticket's SLA clocks run from its arrival
     assert acks == ["ada@client.example"]  # one per sender per hour, not one per mail
+
+
+def test_a_clients_mail_on_a_pending_ticket_resumes_its_sla_and_starts_the_next_response(
+    dovecot, mail_account
+):
+    from crm_app.services import tickets as ticket_actions
+    from models.sla import SlaClock, TicketSla
+
+    box = make_mailbox(mail_account)
+
+    def client_writes(subject: str, body: str, message_id: str, **thread: object) -> None:
+        mail = simple_message(
+            sender="ada@client.example",
+            to=mail_account.user,
+            subject=subject,
+            body=body,
+            message_id=message_id,
+            **thread,
+        )
+        dovecot.append(mail_account, [mail])
+        poll_mailbox(box)
+
+    client_writes("Statement", "Where is my statement?", "<s1@client.example>")
+    [ticket] = tickets()
+    agent = first_manager()
+    ticket_actions.add_message(agent, ticket.number, "Could you confirm the account?")
+    ticket_actions.update_ticket(
+        agent, ticket.number, expected_version=tickets()[0].version, status="pending"
+    )
+    with session_scope() as session:
+        clocks = session.get(TicketSla, ticket.id)
+        assert clocks is not None
+        assert clocks.resolution_clock == SlaClock.PAUSED
+        assert clocks.next_response_clock != SlaClock.RUNNING
+    client_writes(
+        "Re: Statement",
+        "Yes, the main account.",
+        "<s2@client.example>",
+        in_reply_to="<s1@client.example>",
+        references=["<s1@client.example>"],
+    )
+    [reopened] = tickets()
+    assert reopened.status == "open"
+    with session_scope() as session:
+        clocks = session.get(TicketSla, ticket.id)
+        assert clocks is not None
+        assert clocks.resolution_clock == SlaClock.RUNNING  # resumed: the client answered
+        assert clocks.next_response_clock == SlaClock.RUNNING  # the agent owes an answer
+        assert clocks.next_response_due_at is not None

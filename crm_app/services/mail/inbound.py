@@ -880,6 +880,11 @@ class _Delivery:
         """Existing tickets that got mail: news for the queue; pending/resolved reopen."""
         if not ticket_ids:
             return
+        status_before = dict(
+            self.session.execute(
+                select(Ticket.id, Ticket.status).where(Ticket.id.in_(ticket_ids))
+            ).all()
+        )
         reopen = Ticket.status.in_(_REOPENED)
         self.session.execute(
             sa.update(Ticket)
@@ -894,6 +899,23 @@ class _Delivery:
             )
             .execution_options(synchronize_session=False)
         )
+        # The client answered: the SLA engine starts the next-response clock, resumes what a
+        # pending status paused and runs a reopened ticket's resolution again. One ticket at
+        # a time: follow-ups to existing tickets are the smaller part of a batch.
+        reloaded = self.session.execute(
+            select(Ticket)
+            .where(Ticket.id.in_(ticket_ids))
+            .order_by(Ticket.id)
+            .execution_options(populate_existing=True)
+        ).scalars()
+        for ticket in reloaded:
+            sla_service.on_ticket_event(
+                self.session,
+                ticket,
+                self.now,
+                status_before=status_before.get(ticket.id),
+                message="client",
+            )
 
     def _audit_and_events(
         self,

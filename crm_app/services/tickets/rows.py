@@ -4,7 +4,7 @@ ticket module shares: input checks, the permission-aware load, optimistic lockin
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,8 +17,7 @@ from crm_app.services.attachments import AttachmentRow
 from crm_app.services.errors import Conflict, InvalidInput, NotFound
 from models.audit import AuditLog
 from models.client import Client
-from models.sla import SlaConfig
-from models.ticket import Channel, SlaState, Ticket
+from models.ticket import Channel, Ticket
 from models.user import Role, User
 
 MAX_BODY = 100_000
@@ -151,21 +150,6 @@ def choice(value: str, enum: type, what: str) -> str:
     if value not in allowed:
         raise InvalidInput(f"{what} must be one of: {', '.join(allowed)}.")
     return value
-
-
-def apply_sla_targets(session: Session, ticket: Ticket) -> None:
-    """Set the due times from the priority's SLA target (first response from creation)."""
-    config = session.execute(
-        select(SlaConfig).where(SlaConfig.priority == ticket.priority)
-    ).scalar_one_or_none()
-    if config is None:
-        return
-    ticket.first_response_due_at = ticket.created_at + timedelta(
-        minutes=config.first_response_minutes
-    )
-    ticket.resolution_due_at = ticket.created_at + timedelta(minutes=config.resolution_minutes)
-    if ticket.sla_state == SlaState.NONE:
-        ticket.sla_state = SlaState.ON_TRACK
 
 
 def load_for(session: Session, actor: Actor, number: int, *, lock: bool = False) -> Ticket:
