@@ -115,7 +115,8 @@ class CampaignState(AppState):
         self._results(actor)
 
     def _count(self, actor: Actor) -> None:
-        assert self.campaign is not None
+        if self.campaign is None:  # no campaign open in this tab (a stray or forged event)
+            return
         count = audience.count_audience(
             actor, self.campaign.segment_ids, self.campaign.exclude_segment_ids
         )
@@ -123,7 +124,8 @@ class CampaignState(AppState):
         self.left_out = [[why, str(n)] for why, n in count.left_out() if n]
 
     def _results(self, actor: Actor) -> None:
-        assert self.campaign is not None
+        if self.campaign is None:
+            return
         figures = results.stats(actor, self.campaign.id)
         rates = {
             key: figures.rate(getattr(figures, key))
@@ -195,7 +197,8 @@ class CampaignState(AppState):
 
     @service_event(error_var="error")
     def toggle_segment(self, actor: Actor, segment_id: str, exclude: bool):
-        assert self.campaign is not None
+        if self.campaign is None:
+            return
         key = "exclude_segment_ids" if exclude else "segment_ids"
         current = set(getattr(self.campaign, key))
         wanted = int(segment_id) if str(segment_id).isdigit() else 0

@@ -192,3 +192,12 @@ def payloads_for(handler: Handler, targets: list[int]) -> Iterator[dict]:
             name: ("abc" if "int" in annotation else {"$ne": None})
             for name, annotation in handler.params.items()
         }
+
+
+def excerpt_of(text: str, mark: str, width: int = 160) -> str:
+    """Where `mark` occurs in `text`, with a little context; "" when it does not. For asserts on
+    a sweep's frames: pytest would otherwise diff megabytes of text to explain a failure."""
+    at = text.find(mark)
+    if at < 0:
+        return ""
+    return text[max(0, at - width) : at + len(mark) + width]
