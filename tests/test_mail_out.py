@@ -45,7 +45,14 @@ class RecordingSmtp:
         self.envelopes: list[tuple[str, list[str]]] = []
         self.script: list[str] = []
         self.delay = 0.0
+        self.rcpt_delay = 0.0  # a slow RCPT: a client killed here has not started its DATA
         self._lock = threading.Lock()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        if self.rcpt_delay:
+            await asyncio.sleep(self.rcpt_delay)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope) -> str:
         if self.delay:
