@@ -307,6 +307,28 @@ class ClaimedMail:
     mail: OutgoingMail
 
 
+# Due outbound rows of one channel for a worker until its lease ends (parallel workers take
+# disjoint rows; a dead worker's rows are due again when the lease ends). Shared by every
+# channel's sender.
+CLAIM_DUE = text(
+    """
+    UPDATE outbound_message o
+    SET status = 'sending', claimed_by = :worker, attempts = o.attempts + 1,
+        claimed_until = now() + make_interval(secs => :lease),
+        next_attempt_at = now() + make_interval(secs => :lease),
+        updated_at = now()
+    WHERE o.id IN (
+        SELECT id FROM outbound_message
+        WHERE status IN ('queued', 'sending') AND channel = :channel
+          AND next_attempt_at <= now()
+        ORDER BY next_attempt_at, id
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED)
+    RETURNING o.id
+    """
+)
+
+
 def claim(worker: str, limit: int, lease_seconds: float) -> list[ClaimedMail]:
     """Take up to `limit` due rows for `worker` until the lease ends, committed at once.
 
@@ -315,23 +337,7 @@ def claim(worker: str, limit: int, lease_seconds: float) -> list[ClaimedMail]:
     with session_scope() as session:
         ids = list(
             session.execute(
-                text(
-                    """
-                    UPDATE outbound_message o
-                    SET status = 'sending', claimed_by = :worker, attempts = o.attempts + 1,
-                        claimed_until = now() + make_interval(secs => :lease),
-                        next_attempt_at = now() + make_interval(secs => :lease),
-                        updated_at = now()
-                    WHERE o.id IN (
-                        SELECT id FROM outbound_message
-                        WHERE status IN ('queued', 'sending') AND channel = :channel
-                          AND next_attempt_at <= now()
-                        ORDER BY next_attempt_at, id
-                        LIMIT :limit
-                        FOR UPDATE SKIP LOCKED)
-                    RETURNING o.id
-                    """
-                ),
+                CLAIM_DUE,
                 {"worker": worker, "lease": lease_seconds, "limit": limit, "channel": CHANNEL},
             ).scalars()
         )

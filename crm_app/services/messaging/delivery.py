@@ -10,7 +10,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
 from crm_app.db import session_scope
@@ -50,23 +50,7 @@ class DeliveryReport:
     errors: list[str] = field(default_factory=list)
 
 
-_CLAIM = text(
-    """
-    UPDATE outbound_message o
-    SET status = 'sending', claimed_by = :worker, attempts = o.attempts + 1,
-        claimed_until = now() + make_interval(secs => :lease),
-        next_attempt_at = now() + make_interval(secs => :lease),
-        updated_at = now()
-    WHERE o.id IN (
-        SELECT id FROM outbound_message
-        WHERE status IN ('queued', 'sending') AND channel = :channel
-          AND next_attempt_at <= now()
-        ORDER BY next_attempt_at, id
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED)
-    RETURNING o.id
-    """
-)
+_CLAIM = outbox.CLAIM_DUE
 
 
 def claim(
