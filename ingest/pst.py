@@ -80,7 +80,8 @@ class _Worker:
         self._outstanding = 0  # files sent and not yet answered with done/fatal
         self._last_word = time.monotonic()
         self._stop = threading.Event()
-        threading.Thread(target=self._pump, name="pst-reader", daemon=True).start()
+        self._reader = threading.Thread(target=self._pump, name="pst-reader", daemon=True)
+        self._reader.start()
 
     def send_file(self, job: _Job, sink: AttachmentSink, now: datetime) -> None:
         with self._lock:
@@ -134,11 +135,19 @@ class _Worker:
             self.conn.send(("stop",))
 
     def kill(self) -> int | None:
+        """Kill the child, then close the pipe once its reader thread has let go of it.
+
+        Closing first would free the descriptor number while the thread may still be reading
+        it; the next worker's pipe can get that number, and the old thread would then steal
+        part of the new child's stream. With the child dead the thread meets EOF at once.
+        """
         self._stop.set()
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=10)
-        self.conn.close()
+        self._reader.join(timeout=10)
+        if not self._reader.is_alive():
+            self.conn.close()
         for job in self.jobs:
             job.worker = None
         self.jobs.clear()

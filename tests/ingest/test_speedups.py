@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import shutil
+import threading
+import time
 from datetime import UTC, datetime
 
 from hypothesis import HealthCheck, given, settings
@@ -164,7 +166,11 @@ def test_abandoning_a_parallel_walk_leaves_the_reader_usable(tmp_path):
         walk = reader.iter_files(paths)
         next(walk)
         walk.close()
-        assert sum(isinstance(r, Message) for _, r in reader.iter_files(paths)) == 44
+        # The retired children's reader threads are gone before their pipes were closed, so
+        # none can read a descriptor number that the next children's pipes reuse.
+        assert not [t for t in threading.enumerate() if t.name == "pst-reader" and t.is_alive()]
+        for _ in range(3):
+            assert sum(isinstance(r, Message) for _, r in reader.iter_files(paths)) == 44
 
 
 def test_iter_paths_sends_runs_of_pst_files_to_the_reader_together(tmp_path):
@@ -185,6 +191,26 @@ def test_iter_paths_sends_runs_of_pst_files_to_the_reader_together(tmp_path):
     ]
     assert got == expected
     assert [name for name, _ in got].count("b.pst") == 14
+
+
+def flood_the_pipe(conn) -> None:
+    """A child that streams item batches without end, whatever it is asked."""
+    batch = ("items", ["x" * 4096] * 16)
+    while True:
+        conn.send(batch)
+
+
+def test_killing_a_streaming_child_closes_its_pipe_only_after_its_reader_thread_ended():
+    from ingest.pst import _Worker
+
+    worker = _Worker(flood_the_pipe, idle_timeout=60)
+    deadline = time.monotonic() + 30
+    while not worker.inbox.full() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert worker.inbox.full()  # the reader thread is now busy with this child's pipe
+    worker.kill()
+    assert not worker._reader.is_alive()
+    assert worker.conn.closed
 
 
 def hang_on_marked_files(conn) -> None:
