@@ -48,7 +48,7 @@ class ClientCorrespondenceState(AppState):
 
     @service_event
     def load(self, actor: Actor):
-        from pages.client_profile import route_client_id
+        from pages.client_profile.state import route_client_id
 
         self.rows, self.total, self.page = [], 0, 1
         self.date_from = self.date_to = ""

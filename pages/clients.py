@@ -6,7 +6,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.components import empty_state, field, form_error
+from crm_app.components import empty_state, field, form_error, numbered_pager
 from crm_app.layout import signed_in_page
 from crm_app.services import client_export, currency_rates
 from crm_app.services import clients as client_service
@@ -433,26 +433,9 @@ def _new_client_dialog() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    return rx.hstack(
-        rx.text(ClientsState.total, " clients", size="2", color_scheme="gray", id="client-total"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left"),
-            variant="soft",
-            aria_label="Previous",
-            disabled=ClientsState.page <= 1,
-            on_click=ClientsState.go_to_page(ClientsState.page - 1),
-        ),
-        rx.text("Page ", ClientsState.page, " of ", ClientsState.page_count, size="2"),
-        rx.button(
-            rx.icon("chevron-right"),
-            variant="soft",
-            aria_label="Next",
-            disabled=ClientsState.page >= ClientsState.page_count,
-            on_click=ClientsState.go_to_page(ClientsState.page + 1),
-        ),
-        width="100%",
-        align="center",
+    s = ClientsState
+    return numbered_pager(
+        s.total.to_string() + " clients", s.page, s.page_count, s.go_to_page, "client-total"
     )
 
 

@@ -8,7 +8,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.components import empty_state
+from crm_app.components import data_table, empty_state, numbered_pager
 from crm_app.layout import signed_in_page
 from crm_app.services import system_mail
 from crm_app.services.errors import InvalidInput
@@ -82,28 +82,7 @@ def _row(row: SinkMailRow) -> rx.Component:
 
 def _pager() -> rx.Component:
     s = SentMailState
-    return rx.hstack(
-        rx.text(s.total_label, size="2", color_scheme="gray", id="sent-mail-total"),
-        rx.spacer(),
-        rx.button(
-            rx.icon("chevron-left"),
-            variant="soft",
-            aria_label="Previous page",
-            disabled=s.page <= 1,
-            on_click=s.go_to(s.page - 1),
-        ),
-        rx.text("Page ", s.page, " of ", s.page_count, size="2"),
-        rx.button(
-            rx.icon("chevron-right"),
-            variant="soft",
-            aria_label="Next page",
-            disabled=s.page >= s.page_count,
-            on_click=s.go_to(s.page + 1),
-            id="next-page",
-        ),
-        width="100%",
-        align="center",
-    )
+    return numbered_pager(s.total_label, s.page, s.page_count, s.go_to, "sent-mail-total")
 
 
 def _reader() -> rx.Component:
@@ -190,32 +169,18 @@ def sent_mail_page() -> rx.Component:
                 "The local mail sink is not in use",
                 "Mail goes to the configured mail server; read it in that server's mailboxes.",
             ),
-            rx.cond(
-                s.rows.length() > 0,
-                rx.vstack(
-                    rx.table.root(
-                        rx.table.header(
-                            rx.table.row(
-                                *[
-                                    rx.table.column_header_cell(h)
-                                    for h in ("Date", "From", "To", "Subject")
-                                ]
-                            )
-                        ),
-                        rx.table.body(rx.foreach(s.rows, _row)),
-                        width="100%",
-                        variant="surface",
-                        id="sent-mail-table",
-                    ),
-                    _pager(),
-                    width="100%",
-                    spacing="3",
-                ),
-                empty_state(
+            data_table(
+                ["Date", "From", "To", "Subject"],
+                s.rows,
+                _row,
+                empty=empty_state(
                     "mail",
                     "Nothing sent yet",
                     "Reply to an email ticket: the mail appears here a few seconds later.",
                 ),
+                footer=_pager(),
+                variant="surface",
+                id="sent-mail-table",
             ),
         ),
         _reader(),

@@ -1,5 +1,6 @@
 """What pages share: badges, form pieces, empty states, confirmation dialogs, pickers keyed by
-id, filter selects and the keyset pager. A widget two pages use lives here, not in a page."""
+id, filter selects, data tables and keyset paging. A widget two pages use lives here, not in a
+page."""
 
 from crm_app.components.badges import (
     channel_badge,
@@ -11,19 +12,24 @@ from crm_app.components.badges import (
 from crm_app.components.dialogs import confirm_dialog
 from crm_app.components.feedback import empty_state, form_error
 from crm_app.components.forms import account_fields, auth_form, field, native_form
-from crm_app.components.lists import filter_select, keyset_pager, staff_picker
+from crm_app.components.lists import filter_select, keyset_pager, numbered_pager, staff_picker
+from crm_app.components.tables import KeysetPaging, data_table, paging_bar
 
 __all__ = [
+    "KeysetPaging",
     "account_fields",
     "auth_form",
     "channel_badge",
     "confirm_dialog",
+    "data_table",
     "empty_state",
     "field",
     "filter_select",
     "form_error",
     "keyset_pager",
     "native_form",
+    "numbered_pager",
+    "paging_bar",
     "priority_badge",
     "removable_chip",
     "sla_badge",

@@ -1,4 +1,5 @@
-"""Pieces of list pages: filter selects, the keyset pager, and pickers keyed by id."""
+"""Pieces of list pages: filter selects, the keyset and numbered pagers, and pickers keyed by
+id."""
 
 from __future__ import annotations
 
@@ -45,6 +46,39 @@ def keyset_pager(
             aria_label="Next page",
             disabled=~has_next,
             on_click=on_next,
+            id="next-page",
+        ),
+        width="100%",
+        align="center",
+    )
+
+
+def numbered_pager(
+    total_label: rx.Var[str] | str,
+    page: rx.Var[int],
+    page_count: rx.Var[int],
+    go_to: Any,
+    total_id: str = "list-total",
+) -> rx.Component:
+    """Previous / next over numbered pages ("Page 3 of 12"), with the list's total; `go_to`
+    is the handler that takes the page number."""
+    return rx.hstack(
+        rx.text(total_label, size="2", color_scheme="gray", id=total_id),
+        rx.spacer(),
+        rx.button(
+            rx.icon("chevron-left"),
+            variant="soft",
+            aria_label="Previous page",
+            disabled=page <= 1,
+            on_click=go_to(page - 1),
+        ),
+        rx.text("Page ", page, " of ", page_count, size="2"),
+        rx.button(
+            rx.icon("chevron-right"),
+            variant="soft",
+            aria_label="Next page",
+            disabled=page >= page_count,
+            on_click=go_to(page + 1),
             id="next-page",
         ),
         width="100%",

@@ -10,7 +10,7 @@ from crm_app.components import (
     empty_state,
     filter_select,
     form_error,
-    keyset_pager,
+    paging_bar,
     priority_badge,
     sla_badge,
     staff_picker,
@@ -388,10 +388,7 @@ def search_results() -> rx.Component:
 
 
 def _pager() -> rx.Component:
-    s = TicketsState
-    return keyset_pager(
-        s.total_label, s.page, s.has_next, s.previous_page, s.next_page, total_id="queue-total"
-    )
+    return paging_bar(TicketsState, TicketsState.total_label, total_id="queue-total")
 
 
 def queue_table() -> rx.Component:

@@ -11,6 +11,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Actor
+from crm_app.components import KeysetPaging
 from crm_app.services import assignment, live, saved_views
 from crm_app.services import clients as client_service
 from crm_app.services import search as search_service
@@ -47,14 +48,10 @@ SENTIMENT_CHOICES = [ANY, *[s.value for s in SentimentLabel]]
 BULK_STATUS = ["pending", "open", "resolved", "closed"]
 
 
-class TicketsState(AppState):
+class TicketsState(KeysetPaging, AppState):
     tickets: list[TicketRow] = []
     total: int = 0
     total_capped: bool = False
-    page: int = 1
-    has_next: bool = False
-    _cursors: list[str] = [""]  # the cursor that starts each page seen so far
-    _next_cursor: str = ""
     # filters (the "any" choice is stored as "")
     view_key: str = "all_open"
     views: list[ViewRow] = []
@@ -165,7 +162,7 @@ class TicketsState(AppState):
         self.tag_filter = filters.tag
         self.created_from, self.created_to = filters.created_from, filters.created_to
 
-    def _fetch(self) -> None:
+    def _fetch_page(self) -> None:
         """Load the current page; a filter the service refuses shows beside the filters (any
         other refusal raises, for the event's `service_event` to show)."""
         self.filter_error = ""
@@ -173,19 +170,19 @@ class TicketsState(AppState):
             result = ticket_service.queue(
                 self.require_actor(),
                 self._filters(),
-                after=self._cursors[self.page - 1],
+                after=self._page_start(),
                 page_size=PAGE_SIZE,
             )
         except InvalidInput as error:
-            self.filter_error, self.tickets = error.message, []
-            self.total, self.has_next = 0, False
+            self.filter_error, self.tickets, self.total = error.message, [], 0
+            self._page_loaded("")
             return
         self.tickets, self.total, self.total_capped = (
             result.items,
             result.total,
             result.total_capped,
         )
-        self._next_cursor, self.has_next = result.next_cursor, bool(result.next_cursor)
+        self._page_loaded(result.next_cursor)
         visible = {t.number for t in result.items}
         self.selected = [n for n in self.selected if n in visible]
         self.cursor = min(self.cursor, len(result.items) - 1)
@@ -195,13 +192,13 @@ class TicketsState(AppState):
         self.views = saved_views.list_views(actor)
         self.staff = [[str(uid), name] for uid, name in ticket_service.staff_choices(actor)]
         self._live_counter = live.change_counter(actor)
-        self.page, self._cursors, self.selected = 1, [""], []
-        self._fetch()
+        self.selected = []
+        self._first_page()
         return TicketsState.live_loop
 
     def _restart(self) -> None:
-        self.page, self._cursors, self.selected = 1, [""], []
-        self._fetch()
+        self.selected = []
+        self._first_page()
 
     @service_event
     def choose_view(self, actor: Actor, name: str):
@@ -241,19 +238,6 @@ class TicketsState(AppState):
         self.view_key = view.key
         return rx.toast.success(f"View “{view.name}” saved")
 
-    @service_event
-    def next_page(self):
-        if not self._next_cursor:
-            return
-        self._cursors = [*self._cursors[: self.page], self._next_cursor]
-        self.page += 1
-        self._fetch()
-
-    @service_event
-    def previous_page(self):
-        self.page = max(1, self.page - 1)
-        self._fetch()
-
     @rx.event
     def toggle(self, number: int, checked: bool):
         if checked and number not in self.selected:
@@ -268,7 +252,7 @@ class TicketsState(AppState):
     def _bulk(self, actor: Actor, **change):
         result = ticket_service.bulk_update(actor, self.selected, **change)
         self.selected = []
-        self._fetch()
+        self._fetch_page()
         return rx.toast.success(f"{plural(result.changed, 'ticket')} changed")
 
     @service_event
@@ -290,7 +274,7 @@ class TicketsState(AppState):
     def bulk_round_robin(self, actor: Actor):
         count = assignment.assign_round_robin(actor, self.selected)
         self.selected = []
-        self._fetch()
+        self._fetch_page()
         return rx.toast.success(f"{plural(count, 'ticket')} assigned round-robin")
 
     def _search(self, page: int):
@@ -375,7 +359,7 @@ class TicketsState(AppState):
                         self._live_counter = counter
                         if not self.search_active:
                             with contextlib.suppress(ServiceError):  # the next tick retries
-                                self._fetch()
+                                self._fetch_page()
         finally:
             async with self:
                 self._live_running = False

@@ -12,7 +12,8 @@ from sqlalchemy import text
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
-from crm_app.services.errors import NotFound
+from crm_app.services.errors import InvalidInput, NotFound
+from crm_app.services.pagination import KeysetPage, decode_cursor, keyset_page
 
 PAGE_SIZE = 50
 STATUS_FILTERS = ("all", "queued", "sent", "failed", "cancelled", "opened", "clicked", "bounced")
@@ -133,12 +134,15 @@ def _activity(row) -> str:
 
 
 def recipients(
-    actor: Actor, campaign_id: int, status: str = "all", page: int = 0
-) -> tuple[list[RecipientRow], int]:
-    """One page of recipients (keyset by id would do too; offsets stay small per filter)."""
+    actor: Actor, campaign_id: int, status: str = "all", after: str = ""
+) -> KeysetPage[RecipientRow]:
+    """One page of recipients in id order after the keyset cursor `after`, with the filter's
+    total: the last page of a 200,000-recipient campaign costs what the first costs."""
     require(actor, Action.MANAGE_CAMPAIGNS)
     where = _FILTER_SQL.get(status, "true")
-    page = max(0, int(page))
+    after_id = decode_cursor(after, 1)[0] if after else 0
+    if not isinstance(after_id, int):
+        raise InvalidInput("That page link is no longer valid: start from the first page.")
     with session_scope() as session:
         total = session.execute(
             text(f"SELECT count(*) FROM campaign_recipient WHERE campaign_id = :id AND {where}"),
@@ -146,15 +150,20 @@ def recipients(
         ).scalar_one()
         rows = session.execute(
             text(
-                f"{_SELECT_RECIPIENTS} WHERE campaign_id = :id AND {where} "
-                "ORDER BY id LIMIT :limit OFFSET :offset"
+                f"{_SELECT_RECIPIENTS} WHERE campaign_id = :id AND {where} AND id > :after "
+                "ORDER BY id LIMIT :limit"
             ),
-            {"id": campaign_id, "limit": PAGE_SIZE, "offset": page * PAGE_SIZE},
+            {"id": campaign_id, "after": after_id, "limit": PAGE_SIZE + 1},
         ).all()
-    return [
-        RecipientRow(r.id, r.email, r.name, r.status, r.sent_at or "", _activity(r), r.error)
-        for r in rows
-    ], total
+    page = keyset_page(rows, PAGE_SIZE, key=lambda r: (r.id,), total=total)
+    return KeysetPage(
+        [
+            RecipientRow(r.id, r.email, r.name, r.status, r.sent_at or "", _activity(r), r.error)
+            for r in page.items
+        ],
+        page.next_cursor,
+        total,
+    )
 
 
 def export_csv(actor: Actor, campaign_id: int) -> Iterator[str]:

@@ -1,0 +1,223 @@
+"""The client profile's state: the client's details and the lists beside them, with every
+change saved through the client services."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from crm_app import routes
+from crm_app.auth.permissions import Action, Actor
+from crm_app.services import client_privacy, invitations, staff
+from crm_app.services import clients as client_service
+from crm_app.services.campaigns import results as campaign_results
+from crm_app.services.campaigns.results import ReceivedCampaign
+from crm_app.services.client_fields import CustomFieldRow, list_custom_fields
+from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
+from crm_app.services.errors import InvalidInput
+from crm_app.state import AppState, service_event
+from models.client import ClientKind, KycStatus, RiskCategory
+
+TEXT_FIELDS = (
+    "name",
+    "email",
+    "other_emails",
+    "phone",
+    "other_phones",
+    "country",
+    "region",
+    "marketing_consent_source",
+)
+
+
+def route_client_id(params: dict) -> int:
+    raw = str(params.get("client_id", "")).strip()
+    if not raw.isdigit() or len(raw) > 9:
+        raise InvalidInput("That is not a client.")
+    return int(raw)
+
+
+class ClientProfileState(AppState):
+    campaigns_received: list[ReceivedCampaign] = []
+    client: ClientDetail | None = None
+    not_found: str = ""
+    form_error: str = ""
+    tags_text: str = ""
+    kind: str = ClientKind.INDIVIDUAL.value
+    risk: str = RiskCategory.MODERATE.value
+    kyc: str = KycStatus.PENDING.value
+    currency: str = "USD"
+    owner: str = ""
+    consent: bool = False
+    staff: list[list[str]] = []
+    custom_defs: list[CustomFieldRow] = []
+    tickets: list[ClientTicket] = []
+    notes: list[NoteRow] = []
+    history: list[HistoryEntry] = []
+    note_draft: str = ""
+    hold_reason: str = ""
+    erase_reason: str = ""
+    # Bumped on every load so the form remounts with the saved values (inputs are uncontrolled).
+    form_version: int = 0
+
+    @rx.var
+    def can_edit(self) -> bool:
+        return self._can(Action.EDIT_CLIENTS)
+
+    @rx.var
+    def sees_finances(self) -> bool:
+        return self._can(Action.VIEW_CLIENT_FINANCES)
+
+    @rx.var
+    def handles_privacy(self) -> bool:
+        return self._can(Action.MANAGE_CLIENT_PRIVACY)
+
+    @rx.var
+    def sees_tickets(self) -> bool:
+        return self._can(Action.VIEW_TICKETS)
+
+    def _not_found(self, message: str) -> None:
+        self.client, self.not_found = None, message
+
+    @service_event(on_error="_not_found")
+    def load(self, actor: Actor):
+        self.not_found = self.form_error = ""
+        client_id = route_client_id(self.router.page.params)
+        detail = client_service.get_client(actor, client_id)
+        self.notes = client_service.list_notes(actor, client_id)
+        self.history = client_service.client_history(actor, client_id)
+        self.custom_defs = list_custom_fields(actor)
+        self.tickets = client_service.client_tickets(actor, client_id) if self.sees_tickets else []
+        self.campaigns_received = campaign_results.campaigns_of_client(actor, client_id)
+        owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
+        self.staff = [[str(i), n] for i, n in owners]
+        self._show(detail)
+
+    def _show(self, detail: ClientDetail) -> None:
+        self.client = detail
+        self.form_version += 1
+        self.tags_text = ", ".join(detail.tags)
+        self.kind, self.risk, self.currency = detail.kind, detail.risk_category, detail.currency
+        self.kyc = detail.kyc_status or KycStatus.PENDING.value
+        self.owner = detail.owner_agent_id
+        self.consent = detail.marketing_consent
+
+    @rx.event
+    def set_kind(self, value: str):
+        self.kind = value
+
+    @rx.event
+    def set_risk(self, value: str):
+        self.risk = value
+
+    @rx.event
+    def set_kyc(self, value: str):
+        self.kyc = value
+
+    @rx.event
+    def set_currency(self, value: str):
+        self.currency = value
+
+    @rx.event
+    def set_owner(self, value: str):
+        self.owner = value
+
+    @rx.event
+    def set_consent(self, value: bool):
+        self.consent = value
+
+    @rx.event
+    def set_note_draft(self, value: str):
+        self.note_draft = value
+
+    @service_event(error_var="form_error")
+    def save(self, actor: Actor, form: dict):
+        if self.client is None:
+            return None
+        self.form_error = ""
+        changes = {key: form.get(key, "") for key in TEXT_FIELDS}
+        changes.update(
+            kind=self.kind,
+            risk_category=self.risk,
+            tags=form.get("tags", ""),
+            owner_agent_id=self.owner or None,
+            marketing_consent=self.consent,
+            currency=self.currency,
+        )
+        if self.sees_finances:
+            changes.update(
+                net_worth=form.get("net_worth", ""),
+                aum=form.get("aum", ""),
+                kyc_status=self.kyc,
+                kyc_review_due=form.get("kyc_review_due", ""),
+            )
+        custom = {d.key: form.get(f"custom_{d.key}", "") for d in self.custom_defs}
+        if custom:
+            changes["custom_fields"] = custom
+        saved = client_service.update_client(actor, self.client.id, changes)
+        return [
+            ClientProfileState.load,
+            rx.toast.success("Saved"),
+            *[rx.toast.warning(w, duration=10_000) for w in saved.warnings],
+        ]
+
+    @service_event
+    def add_note(self, actor: Actor):
+        if self.client is None:
+            return None
+        client_service.add_note(actor, self.client.id, self.note_draft)
+        self.note_draft = ""
+        return ClientProfileState.load
+
+    @rx.event
+    def set_hold_reason(self, value: str):
+        self.hold_reason = value
+
+    @rx.event
+    def set_erase_reason(self, value: str):
+        self.erase_reason = value
+
+    @service_event
+    def export_data(self, actor: Actor):
+        if self.client is None:
+            return None
+        data = client_privacy.export_client_json(actor, self.client.id)
+        return [
+            rx.download(data=data, filename=f"client-{self.client.id}.json"),
+            ClientProfileState.load,
+        ]
+
+    @service_event
+    def toggle_legal_hold(self, actor: Actor):
+        if self.client is None:
+            return None
+        client_privacy.set_legal_hold(
+            actor, self.client.id, not self.client.legal_hold, self.hold_reason
+        )
+        self.hold_reason = ""
+        return ClientProfileState.load
+
+    @service_event
+    def erase(self, actor: Actor):
+        if self.client is None:
+            return None
+        client_privacy.erase_client(actor, self.client.id, self.erase_reason)
+        self.erase_reason = ""
+        return [ClientProfileState.load, rx.toast.success("Personal data erased")]
+
+    @service_event
+    def invite_to_portal(self, actor: Actor):
+        """Mail the client a one-time link to open their portal account."""
+        if self.client is None:
+            return None
+        sent = invitations.invite_client(actor, self.client.id)
+        return rx.toast.success(
+            f"Invitation sent to {sent.email} (valid until {sent.expires_at})",
+            position="top-center",
+        )
+
+    @service_event
+    def delete(self, actor: Actor):
+        if self.client is None:
+            return None
+        client_service.delete_client(actor, self.client.id)
+        return [rx.toast.success("Client deleted"), rx.redirect(routes.CLIENTS)]
