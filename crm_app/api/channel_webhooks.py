@@ -104,7 +104,7 @@ async def twilio_whatsapp_webhook(request: Request) -> Response:
         )
         return Response(_EMPTY_TWIML, media_type="text/xml")
     sid = params.get("MessageSid") or params.get("SmsMessageSid") or params.get("SmsSid")
-    if sid and await run_in_threadpool(whatsapp.already_received, Provider.TWILIO, sid):
+    if bool(sid) and await run_in_threadpool(whatsapp.already_received, Provider.TWILIO, sid):
         return Response(_EMPTY_TWIML, media_type="text/xml")
     message = await run_in_threadpool(
         twilio_whatsapp.parse_inbound, params, cfg, remote_addr=remote

@@ -17,10 +17,11 @@ import unicodedata
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from io import BufferedWriter
 from pathlib import Path
 
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor, can, require
@@ -133,7 +134,7 @@ class UploadSink:
         self._count = already_staged
         self._tmp_dir = _root() / "tmp"
         self._file: Path | None = None
-        self._out = None
+        self._out: BufferedWriter | None = None
         self._hash = hashlib.sha256()
         self._size = 0
         self._name = ""
@@ -210,7 +211,7 @@ def start_upload(actor: Actor | None, number: int, *, already_staged: int = 0) -
         raise InvalidInput(f"Attach at most {settings.attachment_max_files} files to one message.")
     with session_scope() as session:
         merged = session.execute(
-            select(Ticket.merged_into_id).where(Ticket.number == number)
+            select(col(Ticket.merged_into_id)).where(col(Ticket.number) == number)
         ).first()
     if merged is None:
         raise NotFound(f"There is no ticket #{number}.")
@@ -249,30 +250,31 @@ def open_for_download(actor: Actor | None, attachment_id: int) -> Download:
     with session_scope() as session:
         row = session.execute(
             select(
-                Attachment.filename,
-                Attachment.content_type,
-                Attachment.sha256,
-                Attachment.size_bytes,
-                TicketMessage.is_internal,
-                Client.portal_user_id,
+                col(Attachment.filename),
+                col(Attachment.content_type),
+                col(Attachment.sha256),
+                col(Attachment.size_bytes),
+                col(TicketMessage.is_internal),
+                col(Client.portal_user_id),
             )
-            .join(TicketMessage, TicketMessage.id == Attachment.message_id)
-            .join(Ticket, Ticket.id == TicketMessage.ticket_id)
-            .outerjoin(Client, Client.id == Ticket.client_id)
-            .where(Attachment.id == attachment_id)
+            .join(TicketMessage, col(TicketMessage.id) == col(Attachment.message_id))
+            .join(Ticket, col(Ticket.id) == col(TicketMessage.ticket_id))
+            .outerjoin(Client, col(Client.id) == col(Ticket.client_id))
+            .where(col(Attachment.id) == attachment_id)
         ).first()
     if can(actor, Action.VIEW_TICKETS):
         visible = row is not None
     else:
-        require(actor, Action.USE_PORTAL)
+        portal_user = require(actor, Action.USE_PORTAL)
         visible = (
             row is not None
             and not row.is_internal
             and row.portal_user_id is not None
-            and row.portal_user_id == actor.user_id
+            and row.portal_user_id == portal_user.user_id
         )
     if not visible:
         raise NotFound("There is no such file.")
+    assert row is not None  # not visible otherwise
     path = blob_path(row.sha256)
     if not path.is_file():
         raise NotFound("That file is missing from the store: ask an administrator.")

@@ -26,6 +26,7 @@ def insert_rows(
     if not rows:
         return []
     driver = session.connection().connection.driver_connection
+    assert driver is not None  # a live psycopg connection
     drawn: list[tuple[Any, ...]] = []
     with driver.cursor() as cursor:
         if returning:

@@ -91,7 +91,7 @@ def label(channel: str) -> str:
 
 
 def _label(channel: str) -> str:
-    return {
+    labels: dict[str, str] = {
         Channel.EMAIL: "email",
         Channel.WEB_CHAT: "web chat",
         Channel.WHATSAPP: "WhatsApp",
@@ -99,4 +99,5 @@ def _label(channel: str) -> str:
         Channel.PHONE: "phone",
         Channel.IN_PERSON: "in-person",
         Channel.AGENT: "agent-created",
-    }.get(channel, channel)
+    }
+    return labels.get(channel, channel)

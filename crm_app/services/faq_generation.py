@@ -17,10 +17,12 @@ import logging
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from crm_app.ai import compliance, facts, faq_clusters, llm
 from crm_app.ai.embeddings import EmbeddingProvider, get_provider
@@ -170,8 +172,8 @@ def start_run(actor: Actor, window_days: int = DEFAULT_WINDOW_DAYS) -> RunRow:
         session.execute(
             update(FaqRun)
             .where(
-                FaqRun.status == FaqRunStatus.RUNNING.value,
-                FaqRun.heartbeat_at < now - STALE_AFTER,
+                col(FaqRun.status) == FaqRunStatus.RUNNING.value,
+                col(FaqRun.heartbeat_at) < now - STALE_AFTER,
             )
             .values(
                 status=FaqRunStatus.FAILED.value,
@@ -207,7 +209,7 @@ def latest_run(actor: Actor) -> RunRow | None:
     require(actor, Action.MANAGE_FAQ)
     with session_scope() as session:
         run = session.execute(
-            select(FaqRun).order_by(FaqRun.started_at.desc(), FaqRun.id.desc()).limit(1)
+            select(FaqRun).order_by(col(FaqRun.started_at).desc(), col(FaqRun.id).desc()).limit(1)
         ).scalar_one_or_none()
         return _run_row(run) if run else None
 
@@ -215,7 +217,7 @@ def latest_run(actor: Actor) -> RunRow | None:
 def _progress(run_id: int, **values: object) -> None:
     with session_scope() as session:
         session.execute(
-            update(FaqRun).where(FaqRun.id == run_id).values(heartbeat_at=utcnow(), **values)
+            update(FaqRun).where(col(FaqRun.id) == run_id).values(heartbeat_at=utcnow(), **values)
         )
 
 
@@ -246,28 +248,32 @@ def _best_answers(numbers: list[int]) -> list[tuple[str, str, set[str]]]:
     order (closest to its centre first)."""
     refs = [str(n) for n in numbers]
     with session_scope() as session:
-        rows = session.execute(
-            select(
-                RetrievalDocument.source_ref,
-                RetrievalDocument.question,
-                RetrievalDocument.answer,
-                RetrievalDocument.participants,
-            ).where(
-                RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET.value,
-                RetrievalDocument.source_ref.in_(refs),
+        rows = (
+            session.execute(
+                select(
+                    col(RetrievalDocument.source_ref),
+                    col(RetrievalDocument.question),
+                    col(RetrievalDocument.answer),
+                    col(RetrievalDocument.participants),
+                ).where(
+                    col(RetrievalDocument.source_kind) == SourceKind.RESOLVED_TICKET.value,
+                    col(RetrievalDocument.source_ref).in_(refs),
+                )
             )
-        ).all()
+            .tuples()
+            .all()
+        )
     by_ref = {ref: (q, a, set(p or [])) for ref, q, a, p in rows if (a or "").strip()}
     return [by_ref[ref] for ref in refs if ref in by_ref]
 
 
 def _client_names(numbers: list[int]) -> set[str]:
     with session_scope() as session:
-        names = session.execute(
-            select(Client.name)
-            .join(Ticket, Ticket.client_id == Client.id)
-            .where(Ticket.number.in_(numbers))
-        ).scalars()
+        names = session.scalars(
+            select(col(Client.name))
+            .join(Ticket, col(Ticket.client_id) == col(Client.id))
+            .where(col(Ticket.number).in_(numbers))
+        )
         return {n for n in names if n}
 
 
@@ -348,11 +354,12 @@ def _draft(
 def _existing(provider: EmbeddingProvider) -> tuple[list[FaqEntry], np.ndarray]:
     with session_scope() as session:
         entries = list(
-            session.execute(
+            session.scalars(
                 select(FaqEntry).where(
-                    FaqEntry.status != FaqStatus.MERGED.value, FaqEntry.updates_entry_id.is_(None)
+                    col(FaqEntry.status) != FaqStatus.MERGED.value,
+                    col(FaqEntry.updates_entry_id).is_(None),
                 )
-            ).scalars()
+            )
         )
         session.expunge_all()
     vectors = provider.embed([e.question for e in entries]) if entries else np.zeros((0, 1))
@@ -438,7 +445,7 @@ def _save_draft(
     manager rejected this question before)."""
     numbers = [n for n, _ in topic.questions]
     names = _client_names(numbers)
-    provenance = {
+    provenance: dict[str, Any] = {
         "run_id": run_id,
         "topic_size": len(topic.questions),
         "sample_questions": list(
@@ -464,8 +471,8 @@ def _save_draft(
             target_id = match.id
             open_proposal = session.execute(
                 select(FaqEntry).where(
-                    FaqEntry.updates_entry_id == target_id,
-                    FaqEntry.status == FaqStatus.DRAFT.value,
+                    col(FaqEntry.updates_entry_id) == target_id,
+                    col(FaqEntry.status) == FaqStatus.DRAFT.value,
                 )
             ).scalar_one_or_none()
             if open_proposal is not None:

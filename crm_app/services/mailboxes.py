@@ -11,11 +11,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from enum import StrEnum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.crypto import SecretUnreadable, decrypt_secret, encrypt_secret
@@ -128,6 +130,7 @@ def _fmt(value: Any) -> str:
 
 
 def _row(box: Mailbox, failed: int) -> MailboxRow:
+    assert box.id is not None  # a stored mailbox
     return MailboxRow(
         id=box.id,
         name=box.name,
@@ -167,12 +170,12 @@ def list_mailboxes(actor: Actor) -> list[MailboxRow]:
     with session_scope() as session:
         failed = dict(
             session.execute(
-                select(InboundMail.mailbox_id, func.count())
-                .where(InboundMail.status == InboundStatus.FAILED)
-                .group_by(InboundMail.mailbox_id)
+                select(col(InboundMail.mailbox_id), func.count())
+                .where(col(InboundMail.status) == InboundStatus.FAILED)
+                .group_by(col(InboundMail.mailbox_id))
             ).all()
         )
-        boxes = session.execute(select(Mailbox).order_by(Mailbox.name, Mailbox.id)).scalars()
+        boxes = session.scalars(select(Mailbox).order_by(col(Mailbox.name), col(Mailbox.id)))
         return [_row(box, failed.get(box.id, 0)) for box in boxes]
 
 
@@ -211,7 +214,7 @@ def _port(form: dict[str, Any], key: str, default: int, what: str) -> int:
     return port
 
 
-def _choice(form: dict[str, Any], key: str, enum: type, default: str, what: str) -> str:
+def _choice(form: dict[str, Any], key: str, enum: type[StrEnum], default: str, what: str) -> str:
     value = _text(form, key, 32, default) or default
     allowed = [member.value for member in enum]
     if value not in allowed:
@@ -327,7 +330,7 @@ def save_mailbox(actor: Actor, mailbox_id: int | None, form: dict[str, Any]) -> 
                 raise NotFound("There is no such mailbox.")
         values = _clean(form, box)
         taken = session.execute(
-            select(Mailbox.id).where(func.lower(Mailbox.address) == values["address"])
+            select(col(Mailbox.id)).where(func.lower(col(Mailbox.address)) == values["address"])
         ).scalar_one_or_none()
         if taken is not None and taken != mailbox_id:
             raise InvalidInput(f"{values['address']} is already a mailbox.")
@@ -348,7 +351,7 @@ def save_mailbox(actor: Actor, mailbox_id: int | None, form: dict[str, Any]) -> 
         if box.is_default:
             session.execute(
                 sa.update(Mailbox)
-                .where(Mailbox.id != box.id if box.id else sa.true())
+                .where(col(Mailbox.id) != box.id if box.id else sa.true())
                 .values(is_default=False)
             )
             box.is_default = True
@@ -361,11 +364,12 @@ def save_mailbox(actor: Actor, mailbox_id: int | None, form: dict[str, Any]) -> 
             box.id,
             changes,
         )
-        failed = session.execute(
+        failed = session.scalars(
             select(func.count()).where(
-                InboundMail.mailbox_id == box.id, InboundMail.status == InboundStatus.FAILED
+                col(InboundMail.mailbox_id) == box.id,
+                col(InboundMail.status) == InboundStatus.FAILED,
             )
-        ).scalar_one()
+        ).one()
         return _row(box, failed)
 
 
@@ -506,14 +510,14 @@ def failed_imports(
     """The newest messages that could not be imported, with the parser's error. No writes."""
     require(actor, Action.MANAGE_MAILBOXES)
     query = (
-        select(InboundMail, Mailbox.name)
-        .join(Mailbox, Mailbox.id == InboundMail.mailbox_id)
-        .where(InboundMail.status == InboundStatus.FAILED)
-        .order_by(InboundMail.id.desc())
+        select(InboundMail, col(Mailbox.name))
+        .join(Mailbox, col(Mailbox.id) == col(InboundMail.mailbox_id))
+        .where(col(InboundMail.status) == InboundStatus.FAILED)
+        .order_by(col(InboundMail.id).desc())
         .limit(max(1, min(int(limit), 200)))
     )
     if mailbox_id is not None:
-        query = query.where(InboundMail.mailbox_id == mailbox_id)
+        query = query.where(col(InboundMail.mailbox_id) == mailbox_id)
     from crm_app.services.attachments import size_label
 
     with session_scope() as session:
@@ -530,7 +534,7 @@ def failed_imports(
                 size_label=size_label(item.size_bytes),
                 raw_path=item.raw_path or "",
             )
-            for item, name in session.execute(query).all()
+            for item, name in session.execute(query).tuples().all()
         ]
 
 
@@ -542,9 +546,14 @@ def due_for_poll(*, ignore_interval: bool = False) -> list[DueMailbox]:
     now = utcnow()
     with session_scope() as session:
         boxes = session.execute(
-            select(Mailbox.id, Mailbox.poll_seconds, Mailbox.use_idle, Mailbox.last_poll_at)
-            .where(Mailbox.enabled.is_(True), Mailbox.imap_host != "")
-            .order_by(Mailbox.id)
+            select(
+                col(Mailbox.id),
+                col(Mailbox.poll_seconds),
+                col(Mailbox.use_idle),
+                col(Mailbox.last_poll_at),
+            )
+            .where(col(Mailbox.enabled).is_(True), col(Mailbox.imap_host) != "")
+            .order_by(col(Mailbox.id))
         ).all()
     return [
         DueMailbox(box.id, box.poll_seconds, box.use_idle)
@@ -562,6 +571,7 @@ def poll_config(mailbox_id: int) -> PollConfig | None:
         box = session.get(Mailbox, mailbox_id)
         if box is None or not box.enabled or not box.imap_host:
             return None
+        assert box.id is not None
         return PollConfig(
             id=box.id,
             name=box.name,
@@ -577,7 +587,8 @@ def folder_position(mailbox_id: int, folder: str) -> FolderPosition | None:
     with session_scope() as session:
         state = session.execute(
             select(MailboxFolderState).where(
-                MailboxFolderState.mailbox_id == mailbox_id, MailboxFolderState.folder == folder
+                col(MailboxFolderState.mailbox_id) == mailbox_id,
+                col(MailboxFolderState.folder) == folder,
             )
         ).scalar_one_or_none()
         return FolderPosition(state.uidvalidity, state.last_uid) if state else None
@@ -601,8 +612,8 @@ def mark_folder(mailbox_id: int, folder: str, uidvalidity: int) -> None:
                 set_={
                     "last_uid": sa.case(
                         (
-                            MailboxFolderState.uidvalidity == uidvalidity,
-                            MailboxFolderState.last_uid,
+                            col(MailboxFolderState.uidvalidity) == uidvalidity,
+                            col(MailboxFolderState.last_uid),
                         ),
                         else_=0,
                     ),

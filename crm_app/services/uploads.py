@@ -22,6 +22,7 @@ from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, func, select, update
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -110,17 +111,19 @@ def begin(actor: Actor | None, policy: UploadPolicy) -> int:
                 )
             )
         )
-        in_flight = session.execute(
+        in_flight = session.scalars(
             select(func.count())
             .select_from(UploadSlot)
             .where(
-                UploadSlot.user_id == actor.user_id, UploadSlot.touched_at > now - SLOT_STALE_AFTER
+                col(UploadSlot.user_id) == actor.user_id,
+                col(UploadSlot.touched_at) > now - SLOT_STALE_AFTER,
             )
-        ).scalar_one()
+        ).one()
         if in_flight >= limit:
             raise RateLimited(
                 f"You already have {in_flight} uploads running; wait for one to finish."
             )
+        assert actor.user_id is not None  # `authorize` let a signed-in user through
         slot = UploadSlot(
             user_id=actor.user_id, purpose=policy.purpose, started_at=now, touched_at=now
         )
@@ -133,13 +136,13 @@ def begin(actor: Actor | None, policy: UploadPolicy) -> int:
 def touch(slot_id: int) -> None:
     with session_scope() as session:
         session.execute(
-            update(UploadSlot).where(UploadSlot.id == slot_id).values(touched_at=utcnow())
+            update(UploadSlot).where(col(UploadSlot.id) == slot_id).values(touched_at=utcnow())
         )
 
 
 def finish(slot_id: int) -> None:
     with session_scope() as session:
-        session.execute(delete(UploadSlot).where(UploadSlot.id == slot_id))
+        session.execute(delete(UploadSlot).where(col(UploadSlot.id) == slot_id))
 
 
 def uploads_root() -> Path:
@@ -174,8 +177,8 @@ def cleanup_abandoned() -> dict[str, int]:
             except FileNotFoundError:
                 continue  # used and removed meanwhile
     with session_scope() as session:
-        slots = session.execute(
-            delete(UploadSlot).where(UploadSlot.touched_at < utcnow() - SLOT_STALE_AFTER)
+        slots = session.exec(
+            delete(UploadSlot).where(col(UploadSlot.touched_at) < utcnow() - SLOT_STALE_AFTER)
         ).rowcount
     if files or slots:
         log.info("abandoned uploads removed", extra={"files": files, "slots": slots})

@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.crypto import decrypt_secret, encrypt_secret
@@ -92,6 +92,20 @@ def _endpoint_row(endpoint: WebhookEndpoint) -> EndpointRow:
     )
 
 
+def _delivery_row(delivery: WebhookDelivery) -> DeliveryRow:
+    assert delivery.id is not None
+    return DeliveryRow(
+        delivery.id,
+        delivery.event,
+        delivery.status,
+        delivery.attempts,
+        delivery.last_status_code,
+        delivery.last_error,
+        _fmt(delivery.created_at),
+        _fmt(delivery.next_attempt_at),
+    )
+
+
 def _check_url(url: str) -> str:
     url = (url or "").strip()
     parts = urlsplit(url)
@@ -119,7 +133,7 @@ def register_endpoint(actor: Actor, url: str, wanted: list[str] | None = None) -
     secret = "whsec_" + secrets.token_urlsafe(32)
     with session_scope() as session:
         active = session.execute(
-            select(WebhookEndpoint.id).where(WebhookEndpoint.is_active.is_(True))
+            select(col(WebhookEndpoint.id)).where(col(WebhookEndpoint.is_active).is_(True))
         ).all()
         if len(active) >= MAX_ENDPOINTS:
             raise Conflict(f"At most {MAX_ENDPOINTS} webhooks: remove one first.")
@@ -142,7 +156,7 @@ def register_endpoint(actor: Actor, url: str, wanted: list[str] | None = None) -
 def list_endpoints(actor: Actor) -> list[EndpointRow]:
     require(actor, Action.MANAGE_INTEGRATIONS)
     with session_scope() as session:
-        rows = session.execute(select(WebhookEndpoint).order_by(WebhookEndpoint.id)).scalars()
+        rows = session.scalars(select(WebhookEndpoint).order_by(col(WebhookEndpoint.id)))
         return [_endpoint_row(e) for e in rows]
 
 
@@ -157,8 +171,8 @@ def remove_endpoint(actor: Actor, endpoint_id: int) -> None:
         session.execute(
             update(WebhookDelivery)
             .where(
-                WebhookDelivery.endpoint_id == endpoint_id,
-                WebhookDelivery.status == DeliveryStatus.PENDING,
+                col(WebhookDelivery.endpoint_id) == endpoint_id,
+                col(WebhookDelivery.status) == DeliveryStatus.PENDING,
             )
             .values(status=DeliveryStatus.FAILED, last_error="webhook removed")
         )
@@ -173,25 +187,13 @@ def list_deliveries(actor: Actor, endpoint_id: int, limit: int = 50) -> list[Del
     with session_scope() as session:
         if session.get(WebhookEndpoint, endpoint_id) is None:
             raise NotFound("That webhook does not exist.")
-        rows = session.execute(
+        rows = session.scalars(
             select(WebhookDelivery)
-            .where(WebhookDelivery.endpoint_id == endpoint_id)
-            .order_by(WebhookDelivery.id.desc())
+            .where(col(WebhookDelivery.endpoint_id) == endpoint_id)
+            .order_by(col(WebhookDelivery.id).desc())
             .limit(min(max(limit, 1), 200))
-        ).scalars()
-        return [
-            DeliveryRow(
-                d.id,
-                d.event,
-                d.status,
-                d.attempts,
-                d.last_status_code,
-                d.last_error,
-                _fmt(d.created_at),
-                _fmt(d.next_attempt_at),
-            )
-            for d in rows
-        ]
+        )
+        return [_delivery_row(d) for d in rows]
 
 
 # --- the outbox: filled after each commit --------------------------------------------------------
@@ -227,11 +229,15 @@ def write_outbox(session: Session, event: events.Event) -> int:
     # Read once per transaction: a bulk change stages an event per ticket.
     endpoints = session.info.get(_ENDPOINTS_KEY)
     if endpoints is None:
-        endpoints = session.execute(
-            select(WebhookEndpoint.id, WebhookEndpoint.events).where(
-                WebhookEndpoint.is_active.is_(True)
+        endpoints = (
+            session.execute(
+                select(col(WebhookEndpoint.id), col(WebhookEndpoint.events)).where(
+                    col(WebhookEndpoint.is_active).is_(True)
+                )
             )
-        ).all()
+            .tuples()
+            .all()
+        )
         session.info[_ENDPOINTS_KEY] = endpoints
     wanted = [endpoint_id for endpoint_id, names in endpoints if event.name in (names or [])]
     if not wanted:
@@ -251,7 +257,8 @@ def enqueue(event: events.Event) -> int:
 
 
 for _name in EVENTS:
-    events.subscribe_in_transaction(_name, write_outbox)
+    # The handler's count is for `enqueue`; the event bus ignores what a handler returns.
+    events.subscribe_in_transaction(_name, write_outbox)  # type: ignore[arg-type]
 
 
 # --- delivery: the job ---------------------------------------------------------------------------
@@ -277,17 +284,21 @@ class _Claimed:
 def _claim(limit: int) -> list[_Claimed]:
     now = utcnow()
     with session_scope() as session:
-        due = session.execute(
-            select(WebhookDelivery, WebhookEndpoint.url, WebhookEndpoint.secret)
-            .join(WebhookEndpoint, WebhookEndpoint.id == WebhookDelivery.endpoint_id)
-            .where(
-                WebhookDelivery.status == DeliveryStatus.PENDING,
-                WebhookDelivery.next_attempt_at <= now,
+        due = (
+            session.execute(
+                select(WebhookDelivery, col(WebhookEndpoint.url), col(WebhookEndpoint.secret))
+                .join(WebhookEndpoint, col(WebhookEndpoint.id) == col(WebhookDelivery.endpoint_id))
+                .where(
+                    col(WebhookDelivery.status) == DeliveryStatus.PENDING,
+                    col(WebhookDelivery.next_attempt_at) <= now,
+                )
+                .order_by(col(WebhookDelivery.next_attempt_at), col(WebhookDelivery.id))
+                .limit(limit)
+                .with_for_update(of=WebhookDelivery, skip_locked=True)
             )
-            .order_by(WebhookDelivery.next_attempt_at, WebhookDelivery.id)
-            .limit(limit)
-            .with_for_update(of=WebhookDelivery, skip_locked=True)
-        ).all()
+            .tuples()
+            .all()
+        )
         claimed = []
         for delivery, url, secret in due:
             assert delivery.id is not None
@@ -341,7 +352,7 @@ def _record(claimed: _Claimed, status_code: int | None, error: str | None) -> No
         values["next_attempt_at"] = now + retry_delay(claimed.attempts)
     with session_scope() as session:
         session.execute(
-            update(WebhookDelivery).where(WebhookDelivery.id == claimed.id).values(**values)
+            update(WebhookDelivery).where(col(WebhookDelivery.id) == claimed.id).values(**values)
         )
 
 

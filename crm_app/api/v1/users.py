@@ -11,6 +11,7 @@ from crm_app.api.v1.params import RowId
 from crm_app.api.v1.responses import errors
 from crm_app.api.v1.schemas import MeOut, RoleIn, UserListItem, UserOut
 from crm_app.services import accounts
+from models.user import Role
 
 router = APIRouter(prefix="/users", tags=["users"])
 
@@ -25,7 +26,7 @@ def me(who: Annotated[Caller, Depends(caller)]) -> MeOut:
         id=actor.user_id,
         email=actor.email,
         name=actor.name,
-        role=actor.role or None,
+        role=Role(actor.role) if actor.role else None,
         authenticated_by=who.authenticated_by,
         token_scope=who.token_scope,
     )

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy import func, select, union
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -54,26 +55,29 @@ def candidates(session, segment_ids: list[int], exclude_ids: list[int]) -> sa.Se
     """Every client in the segments, with why each would be left out (NULL: included)."""
     members = _members(session, segment_ids)
     excluded = _members(session, exclude_ids)
-    address = func.lower(func.trim(Client.email))
+    address = func.lower(func.trim(col(Client.email)))
     suppressed = (
-        select(Suppression.email).where(Suppression.email == address).exists().correlate(Client)
+        select(col(Suppression.email))
+        .where(col(Suppression.email) == address)
+        .exists()
+        .correlate(Client)
     )
     reason = sa.case(
-        (Client.id.in_(excluded) if excluded is not None else sa.false(), "excluded"),
-        (Client.email.is_(None) | (func.trim(Client.email) == ""), "no_email"),
-        (Client.marketing_consent.is_not(True), "no_consent"),
+        (col(Client.id).in_(excluded) if excluded is not None else sa.false(), "excluded"),
+        (col(Client.email).is_(None) | (func.trim(col(Client.email)) == ""), "no_email"),
+        (col(Client.marketing_consent).is_not(True), "no_consent"),
         (suppressed, "suppressed"),
         else_=None,
     )
     base = select(
-        Client.id.label("client_id"),
+        col(Client.id).label("client_id"),
         address.label("email"),
-        Client.name.label("name"),
+        col(Client.name).label("name"),
         reason.label("reason"),
     )
     if members is None:
         return base.where(sa.false())
-    return base.where(Client.id.in_(members), Client.erased_at.is_(None))
+    return base.where(col(Client.id).in_(members), col(Client.erased_at).is_(None))
 
 
 def count_audience(actor: Actor, segment_ids: list[int], exclude_ids: list[int]) -> AudienceCount:
@@ -85,9 +89,9 @@ def count_audience(actor: Actor, segment_ids: list[int], exclude_ids: list[int])
             session.execute(select(rows.c.reason, func.count()).group_by(rows.c.reason)).all()
         )
         eligible = by_reason.get(None, 0)
-        distinct = session.execute(
+        distinct = session.scalars(
             select(func.count(sa.distinct(rows.c.email))).where(rows.c.reason.is_(None))
-        ).scalar_one()
+        ).one()
     return AudienceCount(
         in_segments=sum(by_reason.values()),
         excluded=by_reason.get("excluded", 0),

@@ -48,6 +48,7 @@ from typing import Any
 import psycopg
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from crm_app.crypto import decrypt_secret
 from crm_app.db import database_url, libpq_url, session_scope
@@ -85,12 +86,13 @@ _LEADING_DOT = re.compile(rb"(?m)^\.")
 def start_due_campaigns() -> list[int]:
     """Scheduled campaigns whose time has come: snapshot each audience (once) and start them."""
     with session_scope() as session:
-        due = session.execute(
-            select(Campaign.id).where(
-                Campaign.status == CampaignStatus.SCHEDULED, Campaign.scheduled_at <= utcnow()
+        due = session.scalars(
+            select(col(Campaign.id)).where(
+                col(Campaign.status) == CampaignStatus.SCHEDULED,
+                col(Campaign.scheduled_at) <= utcnow(),
             )
-        ).scalars()
-        due_ids = list(due)
+        )
+        due_ids = [campaign_id for campaign_id in due if campaign_id is not None]  # all are
     started = []
     for campaign_id in due_ids:
         try:
@@ -108,7 +110,9 @@ def materialize(campaign_id: int) -> bool:
     status change, so a crash leaves either no snapshot or the whole of it."""
     with session_scope() as session:
         campaign = session.execute(
-            select(Campaign).where(Campaign.id == campaign_id).with_for_update(skip_locked=True)
+            select(Campaign)
+            .where(col(Campaign.id) == campaign_id)
+            .with_for_update(skip_locked=True)
         ).scalar_one_or_none()
         if campaign is None or campaign.status != CampaignStatus.SCHEDULED:
             return False
@@ -145,9 +149,9 @@ def materialize(campaign_id: int) -> bool:
                     picked,
                 )
             )
-            campaign.recipients_total = session.execute(
-                select(func.count()).where(CampaignRecipient.campaign_id == campaign_id)
-            ).scalar_one()
+            campaign.recipients_total = session.scalars(
+                select(func.count()).where(col(CampaignRecipient.campaign_id) == campaign_id)
+            ).one()
             campaign.materialized_at = utcnow()
         campaign.status = CampaignStatus.SENDING.value
         campaign.started_at = campaign.started_at or utcnow()
@@ -192,7 +196,9 @@ class Ledger:
         for owner in owners:
             if owner == self.worker:
                 continue
-            (free,) = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (owner,)).fetchone()
+            lock = self.conn.execute("SELECT pg_try_advisory_lock(%s)", (owner,)).fetchone()
+            assert lock is not None  # a SELECT without FROM gives one row
+            (free,) = lock
             if not free:
                 continue  # alive
             try:

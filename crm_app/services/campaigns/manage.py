@@ -12,6 +12,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy import func, select, update
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -99,7 +100,7 @@ def _row(c: Campaign) -> CampaignRow:
 
 
 def _load(session, campaign_id: int, *, lock: bool = False) -> Campaign:
-    query = select(Campaign).where(Campaign.id == campaign_id)
+    query = select(Campaign).where(col(Campaign.id) == campaign_id)
     campaign = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if campaign is None:
         raise NotFound("There is no such campaign.")
@@ -118,9 +119,9 @@ def sender_options(actor: Actor) -> list[SenderOption]:
     """The enabled mailboxes a campaign may go out from, and how each sends."""
     require(actor, Action.MANAGE_CAMPAIGNS)
     with session_scope() as session:
-        boxes = session.execute(
-            select(Mailbox).where(Mailbox.enabled.is_(True)).order_by(Mailbox.name)
-        ).scalars()
+        boxes = session.scalars(
+            select(Mailbox).where(col(Mailbox.enabled).is_(True)).order_by(col(Mailbox.name))
+        )
         return [
             SenderOption(
                 b.id or 0,
@@ -136,16 +137,18 @@ def segment_options(actor: Actor) -> list[tuple[int, str]]:
     with session_scope() as session:
         return [
             (i, n)
-            for i, n in session.execute(select(Segment.id, Segment.name).order_by(Segment.name))
+            for i, n in session.execute(
+                select(col(Segment.id), col(Segment.name)).order_by(col(Segment.name))
+            ).tuples()
         ]
 
 
 def list_campaigns(actor: Actor, limit: int = 100) -> list[CampaignRow]:
     require(actor, Action.MANAGE_CAMPAIGNS)
     with session_scope() as session:
-        rows = session.execute(
-            select(Campaign).order_by(Campaign.updated_at.desc()).limit(min(limit, 500))
-        ).scalars()
+        rows = session.scalars(
+            select(Campaign).order_by(col(Campaign.updated_at).desc()).limit(min(limit, 500))
+        )
         return [_row(c) for c in rows]
 
 
@@ -161,7 +164,9 @@ def create_campaign(actor: Actor, name: str) -> int:
     with session_scope() as session:
         campaign = Campaign(name=name, created_by_id=actor.user_id)
         default = session.execute(
-            select(Mailbox).where(Mailbox.enabled.is_(True)).order_by(Mailbox.is_default.desc())
+            select(Mailbox)
+            .where(col(Mailbox.enabled).is_(True))
+            .order_by(col(Mailbox.is_default).desc())
         ).scalar()
         if default is not None:
             _set_sender(campaign, default)
@@ -227,7 +232,7 @@ def save_draft(actor: Actor, campaign_id: int, form: dict[str, Any]) -> Campaign
             if key in form:
                 ids = _ids(form[key], label)
                 known = set(
-                    session.execute(select(Segment.id).where(Segment.id.in_(ids))).scalars()
+                    session.scalars(select(col(Segment.id)).where(col(Segment.id).in_(ids)))
                 )
                 if set(ids) - known:
                     raise InvalidInput(f"{label}: choose saved segments.")
@@ -291,9 +296,9 @@ def preview(actor: Actor, campaign_id: int, client_index: int = 0) -> Preview | 
     with session_scope() as session:
         campaign = _load(session, campaign_id)
         rows = candidates(session, campaign.segment_ids, campaign.exclude_segment_ids).subquery()
-        total = session.execute(
+        total = session.scalars(
             select(func.count()).select_from(rows).where(rows.c.reason.is_(None))
-        ).scalar_one()
+        ).one()
         if not total:
             return None
         found = session.execute(
@@ -324,9 +329,9 @@ def send_test(actor: Actor, campaign_id: int, addresses: str) -> int:
     with session_scope() as session:
         staff = {
             (e or "").lower()
-            for e in session.execute(
-                select(User.email).where(func.lower(User.email).in_(wanted))
-            ).scalars()
+            for e in session.scalars(
+                select(col(User.email)).where(func.lower(col(User.email)).in_(wanted))
+            )
         }
         outsiders = [a for a in wanted if a not in staff]
         if outsiders:
@@ -393,8 +398,8 @@ def _transition(actor: Actor, campaign_id: int, allowed: set[str], to: str, verb
             session.execute(
                 update(CampaignRecipient)
                 .where(
-                    CampaignRecipient.campaign_id == campaign_id,
-                    CampaignRecipient.status == RecipientStatus.QUEUED,
+                    col(CampaignRecipient.campaign_id) == campaign_id,
+                    col(CampaignRecipient.status) == RecipientStatus.QUEUED,
                 )
                 .values(status=RecipientStatus.CANCELLED.value, error="Campaign cancelled")
             )

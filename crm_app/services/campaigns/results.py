@@ -71,9 +71,10 @@ def timeline(actor: Actor, campaign_id: int) -> list[dict[str, int | str]]:
     for the chart."""
     require(actor, Action.MANAGE_CAMPAIGNS)
     with session_scope() as session:
-        rows = session.execute(
-            text(
-                """
+        rows = (
+            session.execute(
+                text(
+                    """
                 SELECT to_char(h, 'MM-DD HH24:00') AS hour, kind, count(*) AS n FROM (
                   SELECT date_trunc('hour', sent_at) h, 'sent' kind FROM campaign_recipient
                     WHERE campaign_id = :id AND sent_at IS NOT NULL
@@ -83,9 +84,12 @@ def timeline(actor: Actor, campaign_id: int) -> list[dict[str, int | str]]:
                     campaign_recipient WHERE campaign_id = :id AND clicked_at IS NOT NULL
                 ) t GROUP BY h, kind ORDER BY h
                 """
-            ),
-            {"id": campaign_id},
-        ).all()
+                ),
+                {"id": campaign_id},
+            )
+            .tuples()
+            .all()
+        )
     points: dict[str, dict[str, int | str]] = {}
     for hour, kind, n in rows:
         point = points.setdefault(hour, {"hour": hour, "sent": 0, "opened": 0, "clicked": 0})
@@ -144,10 +148,10 @@ def recipients(
     if not isinstance(after_id, int):
         raise InvalidInput("That page link is no longer valid: start from the first page.")
     with session_scope() as session:
-        total = session.execute(
+        total = session.scalars(
             text(f"SELECT count(*) FROM campaign_recipient WHERE campaign_id = :id AND {where}"),
             {"id": campaign_id},
-        ).scalar_one()
+        ).one()
         rows = session.execute(
             text(
                 f"{_SELECT_RECIPIENTS} WHERE campaign_id = :id AND {where} AND id > :after "

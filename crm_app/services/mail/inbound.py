@@ -38,7 +38,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app import routes
 from crm_app.auth.permissions import SYSTEM
@@ -177,6 +177,12 @@ class _Parsed:
     error: str | None
     key: str
 
+    @property
+    def parsed(self) -> Message:
+        """The message of an item that parsed (every message the delivery gets did)."""
+        assert self.message is not None
+        return self.message
+
 
 ParsedMail = _Parsed  # what `parse_batch` returns, for the poller's parse workers
 
@@ -287,11 +293,11 @@ def _import(
     with session_scope() as session, session.no_autoflush:
         done = set(
             session.execute(
-                select(InboundMail.uid).where(
-                    InboundMail.mailbox_id == mailbox.id,
-                    InboundMail.folder == folder,
-                    InboundMail.uidvalidity == uidvalidity,
-                    InboundMail.uid.in_([item.mail.uid for item in parsed]),
+                select(col(InboundMail.uid)).where(
+                    col(InboundMail.mailbox_id) == mailbox.id,
+                    col(InboundMail.folder) == folder,
+                    col(InboundMail.uidvalidity) == uidvalidity,
+                    col(InboundMail.uid).in_([item.mail.uid for item in parsed]),
                 )
             ).scalars()
         )
@@ -325,8 +331,8 @@ def _import(
         if result.imported:
             session.execute(
                 sa.update(Mailbox)
-                .where(Mailbox.id == mailbox.id)
-                .values(messages_imported=Mailbox.messages_imported + result.imported)
+                .where(col(Mailbox.id) == mailbox.id)
+                .values(messages_imported=col(Mailbox.messages_imported) + result.imported)
             )
     return result
 
@@ -349,8 +355,8 @@ def _advance(session: Session, mailbox_id: int, folder: str, uidvalidity: int, u
                 # A changed UIDVALIDITY starts the count again; else the position only grows.
                 "last_uid": sa.case(
                     (
-                        MailboxFolderState.uidvalidity == uidvalidity,
-                        sa.func.greatest(MailboxFolderState.last_uid, uid),
+                        col(MailboxFolderState.uidvalidity) == uidvalidity,
+                        sa.func.greatest(col(MailboxFolderState.last_uid), uid),
                     ),
                     else_=uid,
                 ),
@@ -371,17 +377,17 @@ def _sender(item: _Parsed) -> str:
 
 def _decide(session: Session, todo: list[_Parsed]) -> dict[int, tuple[str, str]]:
     """Status and reason per UID: failed, ignored (machine mail, own address, loop) or import."""
-    own = {address.lower() for address in session.execute(select(Mailbox.address)).scalars()}
+    own = {address.lower() for address in session.scalars(select(col(Mailbox.address)))}
     senders = {_sender(item) for item in todo if item.message is not None} - {""}
     seen: dict[tuple[str, str], int] = {}
     if senders:
         for sender, subject in session.execute(
-            select(InboundMail.sender, InboundMail.subject).where(
-                InboundMail.sender.in_(senders),
-                InboundMail.created_at >= utcnow() - LOOP_WINDOW,
-                InboundMail.status == InboundStatus.IMPORTED,
+            select(col(InboundMail.sender), col(InboundMail.subject)).where(
+                col(InboundMail.sender).in_(senders),
+                col(InboundMail.created_at) >= utcnow() - LOOP_WINDOW,
+                col(InboundMail.status) == InboundStatus.IMPORTED,
             )
-        ).all():
+        ).tuples():
             key = (sender, _loop_subject(subject))
             seen[key] = seen.get(key, 0) + 1
     decisions: dict[int, tuple[str, str]] = {}
@@ -418,9 +424,9 @@ def _holders(session: Session, todo: list[_Parsed]) -> dict[int, str]:
     then imported again one by one, where that message shows up here."""
     taken = dict(
         session.execute(
-            select(InboundMail.message_key, InboundMail.id).where(
-                InboundMail.message_key.in_({item.key for item in todo}),
-                InboundMail.status != InboundStatus.DUPLICATE,
+            select(col(InboundMail.message_key), col(InboundMail.id)).where(
+                col(InboundMail.message_key).in_({item.key for item in todo}),
+                col(InboundMail.status) != InboundStatus.DUPLICATE,
             )
         ).all()
     )
@@ -517,6 +523,12 @@ class _NewTicket:
         self.item = item
         self.ticket: _OpenedTicket | None = None
 
+    @property
+    def opened(self) -> _OpenedTicket:
+        """The ticket row, once `_open_tickets` wrote it."""
+        assert self.ticket is not None
+        return self.ticket
+
 
 class _Delivery:
     """Thread, open tickets, add messages and attachments for the batch's wanted messages."""
@@ -572,7 +584,7 @@ class _Delivery:
         refs = {
             mid
             for item in self.wanted
-            for mid in [item.message.in_reply_to, *item.message.references]
+            for mid in [item.parsed.in_reply_to, *item.parsed.references]
             if mid
         }
         by_message_id: dict[str, int | _NewTicket] = {}
@@ -580,30 +592,36 @@ class _Delivery:
             by_message_id.update(
                 (mid, ticket_id)
                 for ticket_id, mid in session.execute(
-                    select(TicketMessage.ticket_id, TicketMessage.external_message_id)
-                    .where(TicketMessage.external_message_id.in_(refs))
-                    .order_by(TicketMessage.id)
-                ).all()
+                    select(col(TicketMessage.ticket_id), col(TicketMessage.external_message_id))
+                    .where(col(TicketMessage.external_message_id).in_(refs))
+                    .order_by(col(TicketMessage.id))
+                ).tuples()
             )
-        numbers = {item.message.ticket_number for item in self.wanted} - {None}
+        numbers = {item.parsed.ticket_number for item in self.wanted} - {None}
         by_number: dict[int, int] = {}
         if numbers:
             by_number = dict(
                 session.execute(
-                    select(Ticket.number, Ticket.id).where(Ticket.number.in_(numbers))
+                    select(col(Ticket.number), col(Ticket.id)).where(
+                        col(Ticket.number).in_(numbers)
+                    )
                 ).all()
             )
         known = {t for t in by_message_id.values() if isinstance(t, int)} | set(by_number.values())
         self.tickets = self._ticket_facts(known)
         targets: dict[int, int | _NewTicket] = {}
         for item in self.wanted:
-            message, sender = item.message, _sender(item)
+            message, sender = item.parsed, _sender(item)
             target: int | _NewTicket | None = None
             for mid in [message.in_reply_to, *reversed(message.references)]:
                 if mid and mid in by_message_id:
                     target = by_message_id[mid]
                     break
-            if target is None and message.ticket_number in by_number:
+            if (
+                target is None
+                and message.ticket_number is not None
+                and message.ticket_number in by_number
+            ):
                 candidate = by_number[message.ticket_number]
                 if sender and sender in self.tickets.get(candidate, {}).get("emails", ()):
                     target = candidate
@@ -626,15 +644,15 @@ class _Delivery:
                 break
             for row in self.session.execute(
                 select(
-                    Ticket.id,
-                    Ticket.status,
-                    Ticket.merged_into_id,
-                    Ticket.client_id,
-                    Client.email,
-                    Client.other_emails,
+                    col(Ticket.id),
+                    col(Ticket.status),
+                    col(Ticket.merged_into_id),
+                    col(Ticket.client_id),
+                    col(Client.email),
+                    col(Client.other_emails),
                 )
-                .outerjoin(Client, Client.id == Ticket.client_id)
-                .where(Ticket.id.in_(pending))
+                .outerjoin(Client, col(Client.id) == col(Ticket.client_id))
+                .where(col(Ticket.id).in_(pending))
             ).all():
                 emails = {(row.email or "").lower(), *(e.lower() for e in row.other_emails or [])}
                 facts[row.id] = {
@@ -664,28 +682,30 @@ class _Delivery:
         emails = {e for e in emails if "@" in e}
         found: dict[str, _ClientRef] = {}
         columns = (
-            Client.id,
-            Client.name,
-            Client.email,
-            Client.merged_into_id,
-            Client.net_worth_reporting,
+            col(Client.id),
+            col(Client.name),
+            col(Client.email),
+            col(Client.merged_into_id),
+            col(Client.net_worth_reporting),
         )
         if emails:
             for row in self.session.execute(
                 select(*columns)
                 .where(
-                    func.lower(Client.email).in_(emails),
-                    Client.deleted_at.is_(None),
-                    Client.erased_at.is_(None),
+                    func.lower(col(Client.email)).in_(emails),
+                    col(Client.deleted_at).is_(None),
+                    col(Client.erased_at).is_(None),
                 )
-                .order_by(Client.verified.desc(), Client.id)
+                .order_by(col(Client.verified).desc(), col(Client.id))
             ).all():
-                found.setdefault((row.email or "").lower(), _ClientRef(*row))
+                found.setdefault((row.email or "").lower(), _ClientRef(*row._tuple()))
         merged = {c.merged_into_id for c in found.values() if c.merged_into_id}
         if merged:
             into = {
-                row.id: _ClientRef(*row)
-                for row in self.session.execute(select(*columns).where(Client.id.in_(merged))).all()
+                row.id: _ClientRef(*row._tuple())
+                for row in self.session.execute(
+                    select(*columns).where(col(Client.id).in_(merged))
+                ).all()
             }
             for email, client in list(found.items()):
                 if client.merged_into_id in into:
@@ -696,7 +716,7 @@ class _Delivery:
         for ticket in new:
             email = _sender(ticket.item)
             if email and "@" in email and email not in found and email not in wanted:
-                sender = ticket.item.message.sender
+                sender = ticket.item.parsed.sender
                 rows.append(
                     {
                         "name": ((sender.name if sender else "") or email.split("@", 1)[0])[:200],
@@ -708,12 +728,12 @@ class _Delivery:
                 )
                 wanted.append(email)
         if rows:
-            table = Client.__table__
-            ids = self.session.execute(
+            table = Client.__table__  # type: ignore[attr-defined]  # SQLModel's metaclass sets it
+            ids = self.session.scalars(
                 sa.insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-            ).scalars()
-            for email, row, client_id in zip(wanted, rows, ids, strict=True):
-                client = _ClientRef(client_id, row["name"], row["email"], None, None)
+            )
+            for email, values, client_id in zip(wanted, rows, ids, strict=True):
+                client = _ClientRef(client_id, values["name"], values["email"], None, None)
                 found[email] = client
                 self.created_clients.append(client)
         return found
@@ -726,15 +746,15 @@ class _Delivery:
         if not new:
             return []
         round_robin = session.execute(
-            select(AssignmentSetting.round_robin_enabled).where(AssignmentSetting.id == 1)
+            select(col(AssignmentSetting.round_robin_enabled)).where(col(AssignmentSetting.id) == 1)
         ).scalar_one_or_none()
         legacy = session.execute(
-            select(SlaConfig).where(SlaConfig.priority == TicketPriority.NORMAL)
+            select(SlaConfig).where(col(SlaConfig.priority) == TicketPriority.NORMAL)
         ).scalar_one_or_none()
         rows = []
         facts = []
         for target in new:
-            message = target.item.message
+            message = target.item.parsed
             client = clients.get(_sender(target.item))
             row: dict[str, Any] = {
                 "subject": " ".join((message.subject or "").split())[:300] or "(no subject)",
@@ -789,7 +809,7 @@ class _Delivery:
         files: list[tuple[int, dict[str, Any]]] = []  # (index of the message, attachment)
         for index, item in enumerate(self.wanted):
             target = targets[item.mail.uid]
-            message = item.message
+            message = item.parsed
             body_text, quoted = _texts(message)
             notes: list[str] = []
             for part in message.attachments:
@@ -826,7 +846,7 @@ class _Delivery:
                 body_text = (body_text + "\n\n" + "\n".join(notes)).strip()[:MAX_BODY]
             rows.append(
                 {
-                    "ticket_id": target.ticket.id if isinstance(target, _NewTicket) else target,
+                    "ticket_id": target.opened.id if isinstance(target, _NewTicket) else target,
                     "sender_kind": SenderKind.CLIENT.value,
                     "author_id": None,
                     "body_text": body_text,
@@ -882,32 +902,32 @@ class _Delivery:
             return
         status_before = dict(
             self.session.execute(
-                select(Ticket.id, Ticket.status).where(Ticket.id.in_(ticket_ids))
+                select(col(Ticket.id), col(Ticket.status)).where(col(Ticket.id).in_(ticket_ids))
             ).all()
         )
-        reopen = Ticket.status.in_(_REOPENED)
+        reopen = col(Ticket.status).in_(_REOPENED)
         self.session.execute(
             sa.update(Ticket)
-            .where(Ticket.id.in_(ticket_ids))
+            .where(col(Ticket.id).in_(ticket_ids))
             .values(
                 updated_at=self.now,
-                version=Ticket.version + 1,
+                version=col(Ticket.version) + 1,
                 is_unread=True,
-                status=sa.case((reopen, TicketStatus.OPEN.value), else_=Ticket.status),
-                resolved_at=sa.case((reopen, None), else_=Ticket.resolved_at),
-                mailbox_id=func.coalesce(Ticket.mailbox_id, self.mailbox.id),
+                status=sa.case((reopen, TicketStatus.OPEN.value), else_=col(Ticket.status)),
+                resolved_at=sa.case((reopen, None), else_=col(Ticket.resolved_at)),
+                mailbox_id=func.coalesce(col(Ticket.mailbox_id), self.mailbox.id),
             )
             .execution_options(synchronize_session=False)
         )
         # The client answered: the SLA engine starts the next-response clock, resumes what a
         # pending status paused and runs a reopened ticket's resolution again. One ticket at
         # a time: follow-ups to existing tickets are the smaller part of a batch.
-        reloaded = self.session.execute(
+        reloaded = self.session.scalars(
             select(Ticket)
-            .where(Ticket.id.in_(ticket_ids))
-            .order_by(Ticket.id)
+            .where(col(Ticket.id).in_(ticket_ids))
+            .order_by(col(Ticket.id))
             .execution_options(populate_existing=True)
-        ).scalars()
+        )
         for ticket in reloaded:
             sla_service.on_ticket_event(
                 self.session,
@@ -944,9 +964,9 @@ class _Delivery:
                 and id(target) in opened
                 and (id(target) not in first_of)
             )
-            ticket_id = target.ticket.id if isinstance(target, _NewTicket) else target
-            number = target.ticket.number if isinstance(target, _NewTicket) else None
-            subject = target.ticket.subject if isinstance(target, _NewTicket) else ""
+            ticket_id = target.opened.id if isinstance(target, _NewTicket) else target
+            number = target.opened.number if isinstance(target, _NewTicket) else None
+            subject = target.opened.subject if isinstance(target, _NewTicket) else ""
             details: dict[str, Any] = {
                 "channel": Channel.EMAIL.value,
                 "mailbox": mailbox.address,
@@ -955,7 +975,8 @@ class _Delivery:
             }
             if creates:
                 first_of.add(id(target))
-                ticket = target.ticket
+                assert isinstance(target, _NewTicket)
+                ticket = target.opened
                 details.update(number=number, subject=subject, assignee_id=ticket.assignee_id)
                 if ticket.assignee_id is not None:
                     details["round_robin"] = True
@@ -988,7 +1009,7 @@ class _Delivery:
                         "body": row["body_text"],
                         "channel": Channel.EMAIL.value,
                         "client_name": names.get(ticket_id, ""),
-                        "assignee_id": target.ticket.assignee_id
+                        "assignee_id": target.opened.assignee_id
                         if isinstance(target, _NewTicket)
                         else None,
                         "mailbox_id": mailbox.id,
@@ -1015,7 +1036,7 @@ class _Delivery:
         for target in targets.values():
             if isinstance(target, _NewTicket):
                 client = clients.get(_sender(target.item))
-                names[target.ticket.id] = client.name if client else ""
+                names[target.opened.id] = client.name if client else ""
         return names
 
     def _fill_event_facts(self) -> None:
@@ -1026,9 +1047,15 @@ class _Delivery:
         facts = {
             row.id: row
             for row in self.session.execute(
-                select(Ticket.id, Ticket.number, Ticket.subject, Ticket.assignee_id, Client.name)
-                .outerjoin(Client, Client.id == Ticket.client_id)
-                .where(Ticket.id.in_(ids))
+                select(
+                    col(Ticket.id),
+                    col(Ticket.number),
+                    col(Ticket.subject),
+                    col(Ticket.assignee_id),
+                    col(Client.name),
+                )
+                .outerjoin(Client, col(Client.id) == col(Ticket.client_id))
+                .where(col(Ticket.id).in_(ids))
             ).all()
         }
         for index, event in enumerate(self.result.events):

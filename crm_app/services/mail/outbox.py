@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import Connection, select, text
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.crypto import decrypt_secret
@@ -84,8 +84,8 @@ def mailbox_for_ticket(session: Session, ticket: Ticket) -> Mailbox | None:
             return mailbox
     return session.execute(
         select(Mailbox)
-        .where(Mailbox.is_default.is_(True), Mailbox.enabled.is_(True))
-        .order_by(Mailbox.id)
+        .where(col(Mailbox.is_default).is_(True), col(Mailbox.enabled).is_(True))
+        .order_by(col(Mailbox.id))
         .limit(1)
     ).scalar_one_or_none()
 
@@ -116,11 +116,11 @@ def _parent(session: Session, ticket: Ticket) -> TicketMessage | None:
     return session.execute(
         select(TicketMessage)
         .where(
-            TicketMessage.ticket_id == ticket.id,
-            TicketMessage.sender_kind == SenderKind.CLIENT,
-            TicketMessage.external_message_id.is_not(None),
+            col(TicketMessage.ticket_id) == ticket.id,
+            col(TicketMessage.sender_kind) == SenderKind.CLIENT,
+            col(TicketMessage.external_message_id).is_not(None),
         )
-        .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
+        .order_by(col(TicketMessage.created_at).desc(), col(TicketMessage.id).desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -133,15 +133,15 @@ def _thread_headers(session: Session, ticket: Ticket, parent: TicketMessage | No
         # Without the stored References, the ticket's own mail ids are the thread so far.
         parent_refs = list(
             session.execute(
-                select(TicketMessage.external_message_id)
+                select(col(TicketMessage.external_message_id))
                 .where(
-                    TicketMessage.ticket_id == ticket.id,
-                    TicketMessage.external_message_id.is_not(None),
-                    TicketMessage.is_internal.is_(False),
-                    TicketMessage.id != parent.id,
-                    TicketMessage.created_at <= parent.created_at,
+                    col(TicketMessage.ticket_id) == ticket.id,
+                    col(TicketMessage.external_message_id).is_not(None),
+                    col(TicketMessage.is_internal).is_(False),
+                    col(TicketMessage.id) != parent.id,
+                    col(TicketMessage.created_at) <= parent.created_at,
                 )
-                .order_by(TicketMessage.created_at, TicketMessage.id)
+                .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
             ).scalars()
         )
     return {
@@ -167,6 +167,7 @@ def _queue(
     # client's mail program shows one mail and their answer threads back to this message.
     message.external_message_id = new_message_id(from_address)
     message.channel = CHANNEL
+    assert ticket.id is not None and message.id is not None  # the reply action flushed both
     row = OutboundMessage(
         ticket_id=ticket.id,
         message_id=message.id,
@@ -240,7 +241,7 @@ def acknowledge(session: Session, ticket: Ticket, inbound_message: Any) -> str |
     local = address.split("@", 1)[0].lower()
     if local in _MACHINE_LOCALPARTS or local.startswith(("mailer-daemon", "bounce")):
         return f"machine sender {address}"
-    own = {a.lower() for a in session.execute(select(Mailbox.address)).scalars()}
+    own = {a.lower() for a in session.scalars(select(col(Mailbox.address)))}
     if address.lower() in own:
         return "sent from one of our own mailboxes"
     # One sender at a time: two jobs processes importing two mails of the same sender at once
@@ -249,11 +250,11 @@ def acknowledge(session: Session, ticket: Ticket, inbound_message: Any) -> str |
         text("SELECT pg_advisory_xact_lock(hashtext(:key))"), {"key": f"ack:{address.lower()}"}
     )
     recent = session.execute(
-        select(OutboundMessage.id)
+        select(col(OutboundMessage.id))
         .where(
-            OutboundMessage.kind == OutboundKind.ACKNOWLEDGEMENT,
-            OutboundMessage.recipient == address.lower(),
-            OutboundMessage.created_at > utcnow() - ACK_WINDOW,
+            col(OutboundMessage.kind) == OutboundKind.ACKNOWLEDGEMENT,
+            col(OutboundMessage.recipient) == address.lower(),
+            col(OutboundMessage.created_at) > utcnow() - ACK_WINDOW,
         )
         .limit(1)
     ).first()
@@ -266,6 +267,7 @@ def acknowledge(session: Session, ticket: Ticket, inbound_message: Any) -> str |
         "To add anything, reply to this email and keep the ticket number in the subject.\n\n"
         f"{mailbox.display_name or mailbox.name}"
     )
+    assert ticket.id is not None  # a stored ticket
     note = TicketMessage(
         ticket_id=ticket.id,
         sender_kind=SenderKind.SYSTEM,
@@ -336,10 +338,10 @@ def claim(worker: str, limit: int, lease_seconds: float) -> list[ClaimedMail]:
     row whose worker died is due again when its lease ends (`next_attempt_at` is set to it)."""
     with session_scope() as session:
         ids = list(
-            session.execute(
+            session.scalars(
                 CLAIM_DUE,
                 {"worker": worker, "lease": lease_seconds, "limit": limit, "channel": CHANNEL},
-            ).scalars()
+            )
         )
         if not ids:
             return []
@@ -361,37 +363,37 @@ def _load_claimed(session: Session, ids: list[int]) -> list[ClaimedMail]:
     settings = get_settings()
     rows = session.execute(
         select(
-            OutboundMessage.id,
-            OutboundMessage.attempts,
-            OutboundMessage.to_addrs,
-            OutboundMessage.cc_addrs,
-            OutboundMessage.subject,
-            OutboundMessage.headers,
-            TicketMessage.id.label("message_id"),
-            TicketMessage.body_text,
-            TicketMessage.body_html,
-            TicketMessage.external_message_id,
-            Mailbox.id.label("mailbox_id"),
-            Mailbox.name.label("mailbox_name"),
-            Mailbox.address,
-            Mailbox.display_name,
-            Mailbox.outbound,
+            col(OutboundMessage.id),
+            col(OutboundMessage.attempts),
+            col(OutboundMessage.to_addrs),
+            col(OutboundMessage.cc_addrs),
+            col(OutboundMessage.subject),
+            col(OutboundMessage.headers),
+            col(TicketMessage.id).label("message_id"),
+            col(TicketMessage.body_text),
+            col(TicketMessage.body_html),
+            col(TicketMessage.external_message_id),
+            col(Mailbox.id).label("mailbox_id"),
+            col(Mailbox.name).label("mailbox_name"),
+            col(Mailbox.address),
+            col(Mailbox.display_name),
+            col(Mailbox.outbound),
         )
-        .join(TicketMessage, TicketMessage.id == OutboundMessage.message_id)
-        .outerjoin(Mailbox, Mailbox.id == OutboundMessage.mailbox_id)
-        .where(OutboundMessage.id.in_(ids))
-        .order_by(OutboundMessage.id)
+        .join(TicketMessage, col(TicketMessage.id) == col(OutboundMessage.message_id))
+        .outerjoin(Mailbox, col(Mailbox.id) == col(OutboundMessage.mailbox_id))
+        .where(col(OutboundMessage.id).in_(ids))
+        .order_by(col(OutboundMessage.id))
     ).all()
     files: dict[int, list[OutgoingAttachment]] = {}
     for item in session.execute(
         select(
-            Attachment.message_id,
-            Attachment.filename,
-            Attachment.content_type,
-            Attachment.storage_path,
+            col(Attachment.message_id),
+            col(Attachment.filename),
+            col(Attachment.content_type),
+            col(Attachment.storage_path),
         )
-        .where(Attachment.message_id.in_([r.message_id for r in rows]))
-        .order_by(Attachment.id)
+        .where(col(Attachment.message_id).in_([r.message_id for r in rows]))
+        .order_by(col(Attachment.id))
     ):
         files.setdefault(item.message_id, []).append(
             OutgoingAttachment(
@@ -630,7 +632,7 @@ def retry(actor: Actor, message_id: int) -> None:
     with session_scope() as session:
         row = session.execute(
             select(OutboundMessage)
-            .where(OutboundMessage.message_id == message_id)
+            .where(col(OutboundMessage.message_id) == message_id)
             .with_for_update()
         ).scalar_one_or_none()
         if row is None:
@@ -670,6 +672,8 @@ def outbox_counts() -> dict[str, int]:
     with get_engine().connect() as conn:
         return dict(
             conn.execute(
-                sa.select(OutboundMessage.status, sa.func.count()).group_by(OutboundMessage.status)
+                sa.select(col(OutboundMessage.status), sa.func.count()).group_by(
+                    col(OutboundMessage.status)
+                )
             ).all()
         )

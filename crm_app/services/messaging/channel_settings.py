@@ -7,6 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.crypto import encrypt_secret
@@ -64,8 +65,8 @@ class ProviderSettings:
 def _events(session, provider: Provider) -> list[EventRow]:
     rows = session.execute(
         select(ChannelEvent)
-        .where(ChannelEvent.provider == provider.value)
-        .order_by(ChannelEvent.id.desc())
+        .where(col(ChannelEvent.provider) == provider.value)
+        .order_by(col(ChannelEvent.id).desc())
         .limit(RECENT)
     ).scalars()
     return [
@@ -185,13 +186,21 @@ def recent_deliveries(actor: Actor) -> list[DeliveryRow]:
     """The latest WhatsApp and web chat replies and what became of them."""
     require(actor, Action.MANAGE_INTEGRATIONS)
     with session_scope() as session:
-        rows = session.execute(
-            select(OutboundMessage, Ticket.number)
-            .join(Ticket, Ticket.id == OutboundMessage.ticket_id)
-            .where(OutboundMessage.channel.in_((Channel.WHATSAPP.value, Channel.WEB_CHAT.value)))
-            .order_by(OutboundMessage.id.desc())
-            .limit(RECENT)
-        ).all()
+        rows = (
+            session.execute(
+                select(OutboundMessage, col(Ticket.number))
+                .join(Ticket, col(Ticket.id) == col(OutboundMessage.ticket_id))
+                .where(
+                    col(OutboundMessage.channel).in_(
+                        (Channel.WHATSAPP.value, Channel.WEB_CHAT.value)
+                    )
+                )
+                .order_by(col(OutboundMessage.id).desc())
+                .limit(RECENT)
+            )
+            .tuples()
+            .all()
+        )
         return [
             DeliveryRow(
                 at=fmt(row.updated_at),

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 
 from crm_app.db import session_scope
 from crm_app.services.mail import outbox
@@ -58,19 +59,23 @@ def claim(
 ) -> list[ClaimedReply]:
     with session_scope() as session:
         ids = list(
-            session.execute(
+            session.scalars(
                 _CLAIM,
                 {"worker": worker, "lease": lease_seconds, "limit": limit, "channel": CHANNEL},
-            ).scalars()
+            )
         )
         if not ids:
             return []
-        rows = session.execute(
-            select(OutboundMessage, TicketMessage.body_text)
-            .join(TicketMessage, TicketMessage.id == OutboundMessage.message_id)
-            .where(OutboundMessage.id.in_(ids))
-            .order_by(OutboundMessage.id)
-        ).all()
+        rows = (
+            session.execute(
+                select(OutboundMessage, col(TicketMessage.body_text))
+                .join(TicketMessage, col(TicketMessage.id) == col(OutboundMessage.message_id))
+                .where(col(OutboundMessage.id).in_(ids))
+                .order_by(col(OutboundMessage.id))
+            )
+            .tuples()
+            .all()
+        )
         return [
             ClaimedReply(
                 outbound_id=row.id,

@@ -102,6 +102,7 @@ def add_client_message(
             message="client",
         )
     body = body[:MAX_BODY]
+    assert ticket.id is not None  # a stored ticket
     stored = TicketMessage(
         ticket_id=ticket.id,
         sender_kind=SenderKind.CLIENT,
@@ -112,6 +113,7 @@ def add_client_message(
     )
     session.add(stored)
     session.flush()
+    assert stored.id is not None
     limit = get_settings().attachment_max_bytes
     kept = 0
     for item in media:
@@ -132,6 +134,7 @@ def add_client_message(
         )
         kept += 1
     session.refresh(ticket)
+    assert ticket.number is not None  # given by the database
     record: dict[str, Any] = {"message_id": stored.id, "channel": channel, **(audit_extra or {})}
     if kept:
         record["attachments"] = kept

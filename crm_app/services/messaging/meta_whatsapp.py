@@ -216,11 +216,11 @@ def send(
     except ValueError:
         data = {}
     if response.status_code >= 400:
-        error = (data.get("error") or {}) if isinstance(data, dict) else {}
-        code = error.get("code")
+        refusal = (data.get("error") or {}) if isinstance(data, dict) else {}
+        code = refusal.get("code")
         reason = f"Meta refused the message ({response.status_code}"
         reason += f", error {code}): " if code else "): "
-        reason += str(error.get("message") or response.text[:300])
+        reason += str(refusal.get("message") or response.text[:300])
         if code in _PERMANENT_CODES or (
             400 <= response.status_code < 500 and response.status_code != 429
         ):

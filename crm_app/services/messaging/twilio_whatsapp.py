@@ -170,7 +170,7 @@ class _ApiHostHttpClient(TwilioHttpClient):
         super().__init__(timeout=timeout)
         self._api_base_url = api_base_url.rstrip("/")
 
-    def request(self, method, url, *args, **kwargs):  # type: ignore[override]
+    def request(self, method, url, *args, **kwargs):
         if url.startswith(config.TWILIO_API):
             url = self._api_base_url + url[len(config.TWILIO_API) :]
         return super().request(method, url, *args, **kwargs)

@@ -21,10 +21,11 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -86,6 +87,7 @@ class CreatedSite:
 
 
 def _row(site: ChatSite) -> SiteRow:
+    assert site.id is not None  # a stored site
     return SiteRow(
         id=site.id,
         public_id=site.public_id,
@@ -119,9 +121,17 @@ def clean_origins(raw: str | list[str]) -> list[str]:
     return list(dict.fromkeys(origins))
 
 
+class _Branding(TypedDict):
+    name: str
+    brand_name: str
+    colour: str
+    greeting: str
+    office_hours: str
+
+
 def _clean_branding(
     name: str, brand_name: str, colour: str, greeting: str, office_hours: str
-) -> dict[str, str]:
+) -> _Branding:
     name = " ".join((name or "").split())
     if not name or len(name) > 120:
         raise InvalidInput("Give the site a name (up to 120 characters).")
@@ -227,9 +237,7 @@ def rotate_key(actor: Actor, site_id: int) -> str:
 def list_sites(actor: Actor) -> list[SiteRow]:
     require(actor, Action.MANAGE_INTEGRATIONS)
     with session_scope() as session:
-        return [
-            _row(site) for site in session.execute(select(ChatSite).order_by(ChatSite.id)).scalars()
-        ]
+        return [_row(site) for site in session.scalars(select(ChatSite).order_by(col(ChatSite.id)))]
 
 
 def embed_snippet(public_id: str, public_url: str) -> str:
@@ -303,7 +311,9 @@ def _site(session: Session, public_id: str) -> ChatSite:
     if not isinstance(public_id, str) or not 1 <= len(public_id) <= 32:
         raise NotFound("There is no such chat.")
     site = session.execute(
-        select(ChatSite).where(ChatSite.public_id == public_id, ChatSite.enabled.is_(True))
+        select(ChatSite).where(
+            col(ChatSite.public_id) == public_id, col(ChatSite.enabled).is_(True)
+        )
     ).scalar_one_or_none()
     if site is None:
         raise NotFound("There is no such chat.")
@@ -323,7 +333,7 @@ def agents_available(session: Session) -> bool:
     """Someone can answer now: the default business calendar is open (or none is set) and an
     agent is marked available or has a ticket open in the workspace."""
     calendar = session.execute(
-        select(BusinessCalendar).order_by(BusinessCalendar.is_default.desc()).limit(1)
+        select(BusinessCalendar).order_by(col(BusinessCalendar.is_default).desc()).limit(1)
     ).scalar_one_or_none()
     if calendar is not None:
         from crm_app.services.business_hours import Calendar
@@ -337,8 +347,12 @@ def agents_available(session: Session) -> bool:
         if not open_now:
             return False
     marked = session.execute(
-        select(User.id)
-        .where(User.role == Role.AGENT, User.is_active.is_(True), User.is_available.is_(True))
+        select(col(User.id))
+        .where(
+            col(User.role) == Role.AGENT,
+            col(User.is_active).is_(True),
+            col(User.is_available).is_(True),
+        )
         .limit(1)
     ).first()
     if marked is not None:
@@ -346,7 +360,7 @@ def agents_available(session: Session) -> bool:
     recent = utcnow() - timedelta(minutes=10)
     return (
         session.execute(
-            select(TicketPresence.user_id).where(TicketPresence.seen_at > recent).limit(1)
+            select(col(TicketPresence.user_id)).where(col(TicketPresence.seen_at) > recent).limit(1)
         ).first()
         is not None
     )
@@ -373,8 +387,8 @@ def _count_since(session: Session, *, minutes: int, **where: object) -> int:
         select(func.count())
         .select_from(ChannelEvent)
         .where(
-            ChannelEvent.provider == Provider.WEB_CHAT.value,
-            ChannelEvent.created_at > utcnow() - timedelta(minutes=minutes),
+            col(ChannelEvent.provider) == Provider.WEB_CHAT.value,
+            col(ChannelEvent.created_at) > utcnow() - timedelta(minutes=minutes),
         )
     )
     for name, value in where.items():
@@ -383,7 +397,13 @@ def _count_since(session: Session, *, minutes: int, **where: object) -> int:
 
 
 def _note_event(
-    session: Session, kind: str, remote_addr: str | None, address: str, **ids: int | None
+    session: Session,
+    kind: str,
+    remote_addr: str | None,
+    address: str,
+    *,
+    ticket_id: int | None = None,
+    message_id: int | None = None,
 ) -> None:
     session.add(
         ChannelEvent(
@@ -392,7 +412,8 @@ def _note_event(
             outcome=EventOutcome.ACCEPTED.value,
             address=address[:320],
             remote_addr=(remote_addr or "")[:64] or None,
-            **ids,
+            ticket_id=ticket_id,
+            message_id=message_id,
         )
     )
 
@@ -401,11 +422,11 @@ def _client_for_email(session: Session, name: str, email: str) -> Client:
     client = session.execute(
         select(Client)
         .where(
-            func.lower(Client.email) == email.lower(),
-            Client.deleted_at.is_(None),
-            Client.erased_at.is_(None),
+            func.lower(col(Client.email)) == email.lower(),
+            col(Client.deleted_at).is_(None),
+            col(Client.erased_at).is_(None),
         )
-        .order_by(Client.verified.desc(), Client.id)
+        .order_by(col(Client.verified).desc(), col(Client.id))
         .limit(1)
     ).scalar_one_or_none()
     if client is not None and client.merged_into_id:
@@ -438,6 +459,7 @@ def _open_visitor(
         raise RateLimited("Too many chats from your network just now: please try again later.")
     client = _client_for_email(session, name, email)
     token = secrets.token_urlsafe(24)
+    assert site.id is not None  # a stored site
     visitor = ChatVisitor(
         site_id=site.id,
         token_hash=_hash(token),
@@ -470,7 +492,7 @@ def _visitor(session: Session, site: ChatSite, token: str, *, lock: bool = False
     if not isinstance(token, str) or not 10 <= len(token) <= 100:
         raise PermissionDenied("This chat has ended: start a new one.")
     query = select(ChatVisitor).where(
-        ChatVisitor.token_hash == _hash(token), ChatVisitor.site_id == site.id
+        col(ChatVisitor.token_hash) == _hash(token), col(ChatVisitor.site_id) == site.id
     )
     visitor = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if visitor is None:
@@ -507,7 +529,7 @@ def _post(
     ticket = None
     if visitor.ticket_id:
         ticket = session.execute(
-            select(Ticket).where(Ticket.id == visitor.ticket_id).with_for_update()
+            select(Ticket).where(col(Ticket.id) == visitor.ticket_id).with_for_update()
         ).scalar_one_or_none()
         if ticket is not None and (
             ticket.status == TicketStatus.CLOSED or ticket.merged_into_id is not None
@@ -572,19 +594,19 @@ def lines(public_id: str, token: str) -> list[ChatLine]:
             return []
         rows = session.execute(
             select(
-                TicketMessage.id,
-                TicketMessage.sender_kind,
-                TicketMessage.body_text,
-                TicketMessage.created_at,
-                User.name,
+                col(TicketMessage.id),
+                col(TicketMessage.sender_kind),
+                col(TicketMessage.body_text),
+                col(TicketMessage.created_at),
+                col(User.name),
             )
-            .outerjoin(User, User.id == TicketMessage.author_id)
+            .outerjoin(User, col(User.id) == col(TicketMessage.author_id))
             .where(
-                TicketMessage.ticket_id == visitor.ticket_id,
-                TicketMessage.is_internal.is_(False),
-                TicketMessage.sender_kind != SenderKind.SYSTEM,
+                col(TicketMessage.ticket_id) == visitor.ticket_id,
+                col(TicketMessage.is_internal).is_(False),
+                col(TicketMessage.sender_kind) != SenderKind.SYSTEM,
             )
-            .order_by(TicketMessage.created_at, TicketMessage.id)
+            .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
             .limit(500)
         ).all()
         return [
@@ -615,9 +637,9 @@ def _visitor_of_ticket(session: Session, number: int) -> ChatVisitor | None:
     """The visitor whose chat ticket `number` is (the latest one seen, if several)."""
     return session.execute(
         select(ChatVisitor)
-        .join(Ticket, Ticket.id == ChatVisitor.ticket_id)
-        .where(Ticket.number == number)
-        .order_by(ChatVisitor.last_seen_at.desc())
+        .join(Ticket, col(Ticket.id) == col(ChatVisitor.ticket_id))
+        .where(col(Ticket.number) == number)
+        .order_by(col(ChatVisitor.last_seen_at).desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -667,7 +689,9 @@ def site_for_key(key: str) -> int:
         raise PermissionDenied("A valid chat site key is needed.")
     with session_scope() as session:
         site_id = session.execute(
-            select(ChatSite.id).where(ChatSite.key_hash == _hash(key), ChatSite.enabled.is_(True))
+            select(col(ChatSite.id)).where(
+                col(ChatSite.key_hash) == _hash(key), col(ChatSite.enabled).is_(True)
+            )
         ).scalar_one_or_none()
     if site_id is None:
         raise PermissionDenied("A valid chat site key is needed.")
@@ -692,6 +716,7 @@ def api_post(
         return ApiPosted(_BOT_TOKEN + secrets.token_urlsafe(24), None)
     with session_scope() as session:
         site = session.get(ChatSite, site_id)
+        assert site is not None  # `site_for_key` just found it
         if visitor_token:
             visitor = _visitor(session, site, visitor_token, lock=True)
             token = visitor_token
@@ -715,8 +740,8 @@ def enqueue_web_chat_reply(session: Session, ticket: Ticket, message: TicketMess
         raise InvalidInput("A chat reply holds up to 10,000 characters (nothing was saved).")
     visitor = session.execute(
         select(ChatVisitor)
-        .where(ChatVisitor.ticket_id == ticket.id)
-        .order_by(ChatVisitor.last_seen_at.desc())
+        .where(col(ChatVisitor.ticket_id) == ticket.id)
+        .order_by(col(ChatVisitor.last_seen_at).desc())
         .limit(1)
     ).scalar_one_or_none()
     now = utcnow()

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -103,7 +103,9 @@ def already_received(provider: Provider, external_id: str) -> bool:
     key = event_key(provider, "message", external_id)
     with session_scope() as session:
         return (
-            session.execute(select(ChannelEvent.id).where(ChannelEvent.external_key == key)).first()
+            session.execute(
+                select(col(ChannelEvent.id)).where(col(ChannelEvent.external_key) == key)
+            ).first()
             is not None
         )
 
@@ -154,7 +156,7 @@ def _claim_key(session: Session, message: InboundMessage) -> int | None:
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["external_key"])
-        .returning(ChannelEvent.id)
+        .returning(col(ChannelEvent.id))
     ).scalar_one_or_none()
 
 
@@ -163,15 +165,15 @@ def _client_for(session: Session, address: str, profile_name: str, now: datetime
     client = session.execute(
         select(Client)
         .where(
-            Client.deleted_at.is_(None),
-            Client.erased_at.is_(None),
+            col(Client.deleted_at).is_(None),
+            col(Client.erased_at).is_(None),
             text(
                 "(regexp_replace(coalesce(client.phone, ''), '[^0-9]', '', 'g') = :digits "
                 "OR :digits IN (SELECT regexp_replace(p, '[^0-9]', '', 'g') "
                 "FROM unnest(client.other_phones) AS p))"
             ).bindparams(digits=digits),
         )
-        .order_by(Client.verified.desc(), Client.id)
+        .order_by(col(Client.verified).desc(), col(Client.id))
         .limit(1)
     ).scalar_one_or_none()
     if client is not None and client.merged_into_id:
@@ -193,12 +195,12 @@ def _open_ticket_of(session: Session, client_id: int) -> Ticket | None:
     return session.execute(
         select(Ticket)
         .where(
-            Ticket.client_id == client_id,
-            Ticket.channel == CHANNEL,
-            Ticket.status != TicketStatus.CLOSED,
-            Ticket.merged_into_id.is_(None),
+            col(Ticket.client_id) == client_id,
+            col(Ticket.channel) == CHANNEL,
+            col(Ticket.status) != TicketStatus.CLOSED,
+            col(Ticket.merged_into_id).is_(None),
         )
-        .order_by(Ticket.id.desc())
+        .order_by(col(Ticket.id).desc())
         .limit(1)
         .with_for_update()
     ).scalar_one_or_none()
@@ -230,6 +232,7 @@ def receive(message: InboundMessage) -> Received:
         if event_id is None:
             return Received(None, None, duplicate=True)
         client = _client_for(session, message.address, message.profile_name, now)
+        assert client.id is not None  # `_client_for` flushes a new client
         stored = intake.add_client_message(
             session,
             channel=CHANNEL,
@@ -248,7 +251,7 @@ def receive(message: InboundMessage) -> Received:
         )
         session.execute(
             update(ChannelEvent)
-            .where(ChannelEvent.id == event_id)
+            .where(col(ChannelEvent.id) == event_id)
             .values(ticket_id=stored.ticket_id, message_id=stored.message_id)
         )
     intake.emit_client_message(stored)
@@ -287,22 +290,22 @@ def record_status(
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["external_key"])
-            .returning(ChannelEvent.id)
+            .returning(col(ChannelEvent.id))
         ).scalar_one_or_none()
         if claimed is None:
             return False
         outbound = session.execute(
             select(OutboundMessage)
             .where(
-                OutboundMessage.provider_message_id == provider_message_id,
-                OutboundMessage.channel.in_((CHANNEL, Channel.WEB_CHAT.value)),
+                col(OutboundMessage.provider_message_id) == provider_message_id,
+                col(OutboundMessage.channel).in_((CHANNEL, Channel.WEB_CHAT.value)),
             )
             .with_for_update()
         ).scalar_one_or_none()
         if outbound is None:
             session.execute(
                 update(ChannelEvent)
-                .where(ChannelEvent.id == claimed)
+                .where(col(ChannelEvent.id) == claimed)
                 .values(outcome=EventOutcome.IGNORED.value)
             )
             return False
@@ -319,7 +322,7 @@ def record_status(
         delivery.updated_at = utcnow()
         session.execute(
             update(ChannelEvent)
-            .where(ChannelEvent.id == claimed)
+            .where(col(ChannelEvent.id) == claimed)
             .values(ticket_id=outbound.ticket_id, message_id=outbound.message_id)
         )
         if state in FAILED_STATES and outbound.status == OutboundStatus.SENT:
@@ -362,22 +365,22 @@ def conversation(session: Session, ticket_id: int) -> Conversation | None:
     """Who the ticket's WhatsApp replies go to, through which provider, and when the client
     last wrote (the 24-hour window runs from then). None: no WhatsApp message on it."""
     row = session.execute(
-        select(ChannelEvent.provider, ChannelEvent.address)
+        select(col(ChannelEvent.provider), col(ChannelEvent.address))
         .where(
-            ChannelEvent.ticket_id == ticket_id,
-            ChannelEvent.kind == "message",
-            ChannelEvent.provider.in_((Provider.TWILIO.value, Provider.META.value)),
+            col(ChannelEvent.ticket_id) == ticket_id,
+            col(ChannelEvent.kind) == "message",
+            col(ChannelEvent.provider).in_((Provider.TWILIO.value, Provider.META.value)),
         )
-        .order_by(ChannelEvent.id.desc())
+        .order_by(col(ChannelEvent.id).desc())
         .limit(1)
     ).first()
     if row is None or not row.address:
         return None
     last = session.execute(
-        select(func.max(TicketMessage.created_at)).where(
-            TicketMessage.ticket_id == ticket_id,
-            TicketMessage.sender_kind == SenderKind.CLIENT,
-            TicketMessage.channel == CHANNEL,
+        select(func.max(col(TicketMessage.created_at))).where(
+            col(TicketMessage.ticket_id) == ticket_id,
+            col(TicketMessage.sender_kind) == SenderKind.CLIENT,
+            col(TicketMessage.channel) == CHANNEL,
         )
     ).scalar_one_or_none()
     return Conversation(row.provider, row.address, last)
@@ -405,7 +408,9 @@ def window_note(conv: Conversation | None, now: datetime | None = None) -> str:
 
 def _has_attachments(session: Session, message_id: int) -> bool:
     return (
-        session.execute(select(Attachment.id).where(Attachment.message_id == message_id)).first()
+        session.execute(
+            select(col(Attachment.id)).where(col(Attachment.message_id) == message_id)
+        ).first()
         is not None
     )
 
@@ -418,6 +423,7 @@ def _queue(
     extra: dict[str, str] | None = None,
 ) -> None:
     message.channel = CHANNEL
+    assert ticket.id is not None and message.id is not None  # the reply action flushed both
     session.add(
         OutboundMessage(
             ticket_id=ticket.id,
@@ -438,6 +444,7 @@ def enqueue_whatsapp_reply(session: Session, ticket: Ticket, message: TicketMess
     with attachments."""
     if message.is_internal:
         raise ValueError("internal notes are never sent")
+    assert ticket.id is not None and message.id is not None  # the reply action flushed both
     conv = conversation(session, ticket.id)
     if conv is None or not conv.window_open():
         raise InvalidInput(window_note(conv) + " (nothing was saved)")
@@ -458,7 +465,7 @@ def composer_note(number: int) -> str:
     """What the composer says on WhatsApp ticket `number` (limits, the 24-hour window)."""
     with session_scope() as session:
         ticket_id = session.execute(
-            select(Ticket.id).where(Ticket.number == number)
+            select(col(Ticket.id)).where(col(Ticket.number) == number)
         ).scalar_one_or_none()
         if ticket_id is None:
             return ""
@@ -486,6 +493,7 @@ def send_template(actor: Actor, number: int, template_name: str) -> int:
         ticket = load_for(session, actor, number, lock=True)
         if ticket.channel != CHANNEL:
             raise InvalidInput("Templates are for WhatsApp tickets.")
+        assert ticket.id is not None  # a stored ticket
         conv = conversation(session, ticket.id)
         if conv is None:
             raise InvalidInput(window_note(None))
@@ -520,6 +528,7 @@ def send_template(actor: Actor, number: int, template_name: str) -> int:
             ticket.id,
             {"message_id": message.id, "template": template.label, "delivery": "queued"},
         )
+        assert message.id is not None  # flushed above
         message_id, ticket_id, subject = message.id, ticket.id, ticket.subject
     events.emit(
         events.Event(
