@@ -1371,7 +1371,6 @@ def save_calendar(
     with session_scope() as session:
         # A new calendar starts empty and is filled below (table models are not validated).
         row = session.get(BusinessCalendar, calendar_id) if calendar_id else BusinessCalendar()  # type: ignore[call-arg]
-
         if row is None:
             raise NotFound("That calendar is gone.")
         clash = session.execute(
