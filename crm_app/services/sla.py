@@ -1369,8 +1369,11 @@ def save_calendar(
     days = normalize_holidays(holidays)
     Calendar.from_config(time_zone, normalized, days)  # the time zone, checked
     with session_scope() as session:
-        # A new calendar starts empty and is filled below (table models are not validated).
-        row = session.get(BusinessCalendar, calendar_id) if calendar_id else BusinessCalendar()  # type: ignore[call-arg]
+        row = (
+            session.get(BusinessCalendar, calendar_id)
+            if calendar_id
+            else BusinessCalendar(name=name)
+        )
         if row is None:
             raise NotFound("That calendar is gone.")
         clash = session.execute(
@@ -1535,8 +1538,7 @@ def save_policy(actor: Actor | None, policy_id: int | None, fields: dict[str, An
     if not any(m for row in targets.values() for m in row.values()):
         raise InvalidInput("Set at least one target.")
     with session_scope() as session:
-        # A new policy starts empty and is filled below (table models are not validated).
-        row = session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy()  # type: ignore[call-arg]
+        row = session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy(name=name)
         if row is None:
             raise NotFound("That policy is gone.")
         if row.is_default and any(conditions[k] for k in conditions):
