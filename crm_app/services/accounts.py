@@ -17,9 +17,10 @@ import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select
-from sqlmodel import Session
+from sqlalchemy import CursorResult, delete, func, select
+from sqlmodel import Session, col
 
 from crm_app.auth.passwords import MIN_PASSWORD_LENGTH as MIN_PASSWORD_LENGTH  # forms' hint
 from crm_app.auth.passwords import (
@@ -164,18 +165,18 @@ def sign_up(email: str, name: str, password: str) -> UserSummary | None:
     with session_scope() as session:
         # Two sign-ups for one address at once: the second waits and sees the first.
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(email, 0))))
-        existing = session.execute(select(User.id).where(User.email == email)).scalar()
+        existing = session.execute(select(col(User.id)).where(col(User.email) == email)).scalar()
         notify = True
         if existing is not None:
             hash_password(password)  # the same work as a real sign-up, so timing tells nothing
             # One notice an hour at most, so the form cannot be used to flood an inbox.
             notify = (
                 session.execute(
-                    select(AuditLog.id).where(
-                        AuditLog.action == "user.sign_up_existing_email",
-                        AuditLog.entity_type == "user",
-                        AuditLog.entity_id == existing,
-                        AuditLog.created_at > utcnow() - timedelta(hours=1),
+                    select(col(AuditLog.id)).where(
+                        col(AuditLog.action) == "user.sign_up_existing_email",
+                        col(AuditLog.entity_type) == "user",
+                        col(AuditLog.entity_id) == existing,
+                        col(AuditLog.created_at) > utcnow() - timedelta(hours=1),
                     )
                 ).first()
                 is None
@@ -238,7 +239,7 @@ def log_in(
     ip = _clean_ip(client_ip)
     now = utcnow()
     with session_scope() as session:
-        user = session.execute(select(User).where(User.email == email)).scalars().first()
+        user = session.scalars(select(User).where(col(User.email) == email)).first()
         device = _known_device(session, user, device_id, now) if user else None
         if device is not None:
             keys = [(ThrottleScope.DEVICE, f"{device.user_id}:{device.device_hash}")]
@@ -262,9 +263,10 @@ def log_in(
             user.password_hash = hash_password(password)
         # The owner is in: their account and device start afresh. An IP's count only fades
         # with time, or a sprayer could reset it by signing in to an account of their own.
-        for (scope, _), throttle in throttles.items():
-            if scope != ThrottleScope.IP:
+        for (kind, _), throttle in throttles.items():
+            if kind != ThrottleScope.IP:
                 session.delete(throttle)
+        assert user.id is not None  # a stored user
         if device is None:
             device_id = secrets.token_urlsafe(32)
             device = KnownDevice(user_id=user.id, device_hash=_token_hash(device_id))
@@ -305,17 +307,13 @@ def _known_device(
 ) -> KnownDevice | None:
     if not device_id or len(device_id) > 200:
         return None
-    return (
-        session.execute(
-            select(KnownDevice).where(
-                KnownDevice.user_id == user.id,
-                KnownDevice.device_hash == _token_hash(device_id),
-                KnownDevice.last_used_at > now - timedelta(days=get_settings().known_device_days),
-            )
+    return session.scalars(
+        select(KnownDevice).where(
+            col(KnownDevice.user_id) == user.id,
+            col(KnownDevice.device_hash) == _token_hash(device_id),
+            col(KnownDevice.last_used_at) > now - timedelta(days=get_settings().known_device_days),
         )
-        .scalars()
-        .first()
-    )
+    ).first()
 
 
 def _lock_throttles(
@@ -330,15 +328,11 @@ def _lock_throttles(
     forget_before = now - timedelta(hours=get_settings().login_forget_hours)
     found: dict[tuple[str, str], LoginThrottle] = {}
     for scope, subject in keys:
-        throttle = (
-            session.execute(
-                select(LoginThrottle).where(
-                    LoginThrottle.scope == scope, LoginThrottle.subject == subject
-                )
+        throttle = session.scalars(
+            select(LoginThrottle).where(
+                col(LoginThrottle.scope) == scope, col(LoginThrottle.subject) == subject
             )
-            .scalars()
-            .first()
-        )
+        ).first()
         if throttle is not None and throttle.last_failure_at < forget_before:
             session.delete(throttle)
             session.flush()
@@ -405,26 +399,24 @@ def list_throttles(actor: Actor, limit: int = 200) -> list[ThrottleRow]:
     now = utcnow()
     forget_before = now - timedelta(hours=get_settings().login_forget_hours)
     with session_scope() as session:
-        throttles = (
-            session.execute(
-                select(LoginThrottle)
-                .where(LoginThrottle.last_failure_at >= forget_before)
-                .order_by(
-                    LoginThrottle.locked_until.desc().nulls_last(),
-                    LoginThrottle.failures.desc(),
-                    LoginThrottle.id,
-                )
-                .limit(limit)
+        throttles = session.scalars(
+            select(LoginThrottle)
+            .where(col(LoginThrottle.last_failure_at) >= forget_before)
+            .order_by(
+                col(LoginThrottle.locked_until).desc().nulls_last(),
+                col(LoginThrottle.failures).desc(),
+                col(LoginThrottle.id),
             )
-            .scalars()
-            .all()
-        )
+            .limit(limit)
+        ).all()
         device_users = {
             int(t.subject.split(":", 1)[0]) for t in throttles if t.scope == ThrottleScope.DEVICE
         }
         emails = (
             dict(
-                session.execute(select(User.id, User.email).where(User.id.in_(device_users)))
+                session.execute(
+                    select(col(User.id), col(User.email)).where(col(User.id).in_(device_users))
+                )
                 .tuples()
                 .all()
             )
@@ -433,7 +425,7 @@ def list_throttles(actor: Actor, limit: int = 200) -> list[ThrottleRow]:
         )
         return [
             ThrottleRow(
-                id=t.id,
+                id=cast(int, t.id),  # a stored row
                 scope=t.scope,
                 failures=t.failures,
                 last_failure_at=t.last_failure_at,
@@ -476,21 +468,32 @@ def sweep() -> dict[str, int]:
     settings = get_settings()
     now = utcnow()
     with session_scope() as session:
-        throttles = session.execute(
-            delete(LoginThrottle).where(
-                LoginThrottle.last_failure_at < now - timedelta(hours=settings.login_forget_hours)
-            )
+        # A DELETE's result is a CursorResult (with rowcount); Session.execute says Result.
+        throttles = cast(
+            CursorResult[Any],
+            session.execute(
+                delete(LoginThrottle).where(
+                    col(LoginThrottle.last_failure_at)
+                    < now - timedelta(hours=settings.login_forget_hours)
+                )
+            ),
         ).rowcount
-        sessions = session.execute(
-            delete(UserSession).where(
-                (UserSession.expires_at < now - timedelta(days=1))
-                | (UserSession.revoked_at < now - timedelta(days=1))
-            )
+        sessions = cast(
+            CursorResult[Any],
+            session.execute(
+                delete(UserSession).where(
+                    (col(UserSession.expires_at) < now - timedelta(days=1))
+                    | (col(UserSession.revoked_at) < now - timedelta(days=1))
+                )
+            ),
         ).rowcount
-        devices = session.execute(
-            delete(KnownDevice).where(
-                KnownDevice.last_used_at < now - timedelta(days=settings.known_device_days)
-            )
+        devices = cast(
+            CursorResult[Any],
+            session.execute(
+                delete(KnownDevice).where(
+                    col(KnownDevice.last_used_at) < now - timedelta(days=settings.known_device_days)
+                )
+            ),
         ).rowcount
     return {"throttles": throttles, "sessions": sessions, "devices": devices}
 
@@ -511,8 +514,10 @@ def actor_for_token(token: str) -> Actor | None:
 def list_users(actor: Actor) -> list[UserSummary]:
     require(actor, Action.MANAGE_USERS)
     with session_scope() as session:
-        users = session.execute(select(User).order_by(User.role.is_(None).desc(), User.created_at))
-        return [_summary(u) for u in users.scalars()]
+        users = session.scalars(
+            select(User).order_by(col(User.role).is_(None).desc(), col(User.created_at))
+        )
+        return [_summary(u) for u in users]
 
 
 def assign_role(actor: Actor, user_id: int, role: str | None) -> UserSummary:

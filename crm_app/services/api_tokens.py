@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
+from sqlmodel import col
 
 from crm_app.auth.permissions import SYSTEM, Action, Actor, can
 from crm_app.db import session_scope
@@ -96,11 +97,14 @@ def _check(name: str, scope: str, days: int) -> tuple[str, str, int]:
 
 def _issue(session, by: Actor, owner: User, name: str, scope: str, days: int) -> CreatedToken:
     count = session.execute(
-        select(ApiToken.id).where(ApiToken.user_id == owner.id, ApiToken.revoked_at.is_(None))
+        select(col(ApiToken.id)).where(
+            col(ApiToken.user_id) == owner.id, col(ApiToken.revoked_at).is_(None)
+        )
     ).all()
     if len(count) >= MAX_TOKENS_PER_USER:
         raise InvalidInput(f"At most {MAX_TOKENS_PER_USER} tokens: revoke one you no longer use.")
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    assert owner.id is not None  # a stored user
     token = ApiToken(
         user_id=owner.id,
         name=name,
@@ -146,7 +150,7 @@ def create_token_for_email(
     name, scope, days = _check(name, scope, days)
     with session_scope() as session:
         owner = session.execute(
-            select(User).where(User.email == (email or "").strip().lower())
+            select(User).where(col(User.email) == (email or "").strip().lower())
         ).scalar_one_or_none()
         if owner is None or not owner.is_active:
             raise NotFound("No active user has that email address.")
@@ -160,12 +164,12 @@ def list_tokens(actor: Actor) -> list[TokenRow]:
     if actor is None or actor.user_id is None:
         raise PermissionDenied("Please sign in.")
     with session_scope() as session:
-        rows = session.execute(
+        rows = session.scalars(
             select(ApiToken)
-            .where(ApiToken.user_id == actor.user_id)
-            .order_by(ApiToken.id.desc())
+            .where(col(ApiToken.user_id) == actor.user_id)
+            .order_by(col(ApiToken.id).desc())
             .limit(MAX_TOKENS_PER_USER * 2)
-        ).scalars()
+        )
         return [_row(t) for t in rows]
 
 
@@ -195,22 +199,26 @@ def authenticate(token: str) -> TokenAuth | None:
         return None
     now = utcnow()
     with session_scope() as session:
-        found = session.execute(
-            select(ApiToken, User)
-            .join(User, User.id == ApiToken.user_id)
-            .where(
-                ApiToken.token_hash == _hash(token),
-                ApiToken.revoked_at.is_(None),
-                ApiToken.expires_at > now,
-                User.is_active.is_(True),
+        found = (
+            session.execute(
+                select(ApiToken, User)
+                .join(User, col(User.id) == col(ApiToken.user_id))
+                .where(
+                    col(ApiToken.token_hash) == _hash(token),
+                    col(ApiToken.revoked_at).is_(None),
+                    col(ApiToken.expires_at) > now,
+                    col(User.is_active).is_(True),
+                )
             )
-        ).first()
+            .tuples()
+            .first()
+        )
         if found is None:
             return None
         api_token, user = found
         if api_token.last_used_at is None or now - api_token.last_used_at > _LAST_USED_EVERY:
             session.execute(
-                update(ApiToken).where(ApiToken.id == api_token.id).values(last_used_at=now)
+                update(ApiToken).where(col(ApiToken.id) == api_token.id).values(last_used_at=now)
             )
         actor = Actor(user_id=user.id, role=user.role, name=user.name, email=user.email)
         assert api_token.id is not None

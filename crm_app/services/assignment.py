@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -35,7 +35,7 @@ def _setting(session: Session) -> AssignmentSetting:
         .on_conflict_do_nothing(index_elements=["id"])
     )
     return session.execute(
-        select(AssignmentSetting).where(AssignmentSetting.id == 1).with_for_update()
+        select(AssignmentSetting).where(col(AssignmentSetting.id) == 1).with_for_update()
     ).scalar_one()
 
 
@@ -44,13 +44,15 @@ def status(actor: Actor) -> AssignmentStatus:
     with session_scope() as session:
         setting = session.get(AssignmentSetting, 1)
         names = list(
-            session.execute(
-                select(User.name)
+            session.scalars(
+                select(col(User.name))
                 .where(
-                    User.role == Role.AGENT, User.is_active.is_(True), User.is_available.is_(True)
+                    col(User.role) == Role.AGENT,
+                    col(User.is_active).is_(True),
+                    col(User.is_available).is_(True),
                 )
-                .order_by(User.name)
-            ).scalars()
+                .order_by(col(User.name))
+            )
         )
         me = session.get(User, actor.user_id) if actor.user_id is not None else None
     return AssignmentStatus(
@@ -88,15 +90,17 @@ def next_agent(session: Session) -> int | None:
     setting = _setting(session)
     if not setting.round_robin_enabled:
         return None
-    available = select(User.id).where(
-        User.role == Role.AGENT, User.is_active.is_(True), User.is_available.is_(True)
+    available = select(col(User.id)).where(
+        col(User.role) == Role.AGENT,
+        col(User.is_active).is_(True),
+        col(User.is_available).is_(True),
     )
     after = setting.last_assignee_id or 0
     chosen = session.execute(
-        available.where(User.id > after).order_by(User.id).limit(1)
+        available.where(col(User.id) > after).order_by(col(User.id)).limit(1)
     ).scalar_one_or_none()
     if chosen is None:
-        chosen = session.execute(available.order_by(User.id).limit(1)).scalar_one_or_none()
+        chosen = session.execute(available.order_by(col(User.id)).limit(1)).scalar_one_or_none()
     if chosen is not None:
         setting.last_assignee_id, setting.updated_at = chosen, utcnow()
     return chosen
@@ -117,12 +121,12 @@ def assign_round_robin(actor: Actor, numbers: Sequence[int]) -> int:
     with session_scope() as session:
         if not _setting(session).round_robin_enabled:
             raise InvalidInput("Round-robin is off: a manager turns it on under Assignment.")
-        for ticket in session.execute(
+        for ticket in session.scalars(
             select(Ticket)
-            .where(Ticket.number.in_(list(numbers)), Ticket.assignee_id.is_(None))
-            .order_by(Ticket.id)
+            .where(col(Ticket.number).in_(list(numbers)), col(Ticket.assignee_id).is_(None))
+            .order_by(col(Ticket.id))
             .with_for_update()
-        ).scalars():
+        ):
             agent_id = next_agent(session)
             if agent_id is None:
                 raise InvalidInput("No agent is marked available right now.")

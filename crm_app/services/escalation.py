@@ -13,9 +13,10 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from crm_app import routes
 from crm_app.auth.permissions import SYSTEM, Action, Actor, require
@@ -90,10 +91,10 @@ def _describe(rule: SlaEscalationRule) -> str:
 def list_rules(actor: Actor | None) -> list[RuleRow]:
     require(actor, Action.MANAGE_SLA)
     with session_scope() as session:
-        policies = dict(session.execute(select(SlaPolicy.id, SlaPolicy.name)).all())
+        policies = dict(session.execute(select(col(SlaPolicy.id), col(SlaPolicy.name))).all())
         return [
             RuleRow(
-                id=r.id,
+                id=cast(int, r.id),  # a stored row
                 name=r.name,
                 position=r.position,
                 is_active=r.is_active,
@@ -108,9 +109,11 @@ def list_rules(actor: Actor | None) -> list[RuleRow]:
                 reassign_to=list(r.reassign_to or []),
                 actions=_describe(r),
             )
-            for r in session.execute(
-                select(SlaEscalationRule).order_by(SlaEscalationRule.position, SlaEscalationRule.id)
-            ).scalars()
+            for r in session.scalars(
+                select(SlaEscalationRule).order_by(
+                    col(SlaEscalationRule.position), col(SlaEscalationRule.id)
+                )
+            )
         ]
 
 
@@ -150,18 +153,18 @@ def save_rule(actor: Actor | None, rule_id: int | None, fields: dict[str, Any]) 
         if policy_id is not None and session.get(SlaPolicy, policy_id) is None:
             raise InvalidInput("That policy does not exist.")
         if reassign:
-            found = session.execute(
+            found: int = session.execute(
                 select(func.count())
                 .select_from(User)
                 .where(
-                    User.id.in_(reassign),
-                    User.is_active.is_(True),
-                    User.role.in_((Role.AGENT.value, Role.MANAGER.value)),
+                    col(User.id).in_(reassign),
+                    col(User.is_active).is_(True),
+                    col(User.role).in_((Role.AGENT.value, Role.MANAGER.value)),
                 )
             ).scalar_one()
             if found != len(reassign):
                 raise InvalidInput("Reassign only to active agents or managers.")
-        rule = session.get(SlaEscalationRule, rule_id) if rule_id else SlaEscalationRule()
+        rule = session.get(SlaEscalationRule, rule_id) if rule_id else SlaEscalationRule(name=name)
         if rule is None:
             raise NotFound("That rule is gone.")
         before = {"name": rule.name, "trigger": rule.trigger} if rule_id else {}
@@ -208,16 +211,17 @@ def _least_loaded(session, members: Sequence[int], exclude: int | None) -> int |
     candidates = [m for m in members if m != exclude]
     if not candidates:
         return None
-    load = func.count(Ticket.id)
+    load = func.count(col(Ticket.id))
     rows = session.execute(
-        select(User.id, load)
+        select(col(User.id), load)
         .outerjoin(
             Ticket,
-            (Ticket.assignee_id == User.id) & Ticket.status.in_([s.value for s in OPEN_STATUSES]),
+            (col(Ticket.assignee_id) == col(User.id))
+            & col(Ticket.status).in_([s.value for s in OPEN_STATUSES]),
         )
-        .where(User.id.in_(candidates), User.is_active.is_(True))
-        .group_by(User.id)
-        .order_by(load, User.id)
+        .where(col(User.id).in_(candidates), col(User.is_active).is_(True))
+        .group_by(col(User.id))
+        .order_by(load, col(User.id))
     ).first()
     return rows[0] if rows else None
 
@@ -231,11 +235,11 @@ def escalate_events(events: Sequence[tuple[int, str, str, int]], now: datetime) 
 
     with session_scope() as session:
         rules = list(
-            session.execute(
+            session.scalars(
                 select(SlaEscalationRule)
-                .where(SlaEscalationRule.is_active.is_(True))
-                .order_by(SlaEscalationRule.position, SlaEscalationRule.id)
-            ).scalars()
+                .where(col(SlaEscalationRule.is_active).is_(True))
+                .order_by(col(SlaEscalationRule.position), col(SlaEscalationRule.id))
+            )
         )
         if not rules:
             return 0
@@ -244,28 +248,28 @@ def escalate_events(events: Sequence[tuple[int, str, str, int]], now: datetime) 
             row.id: row
             for row in session.execute(
                 select(
-                    Ticket.id,
-                    Ticket.number,
-                    Ticket.subject,
-                    Ticket.priority,
-                    Ticket.status,
-                    Ticket.assignee_id,
-                    TicketSla.policy_id,
+                    col(Ticket.id),
+                    col(Ticket.number),
+                    col(Ticket.subject),
+                    col(Ticket.priority),
+                    col(Ticket.status),
+                    col(Ticket.assignee_id),
+                    col(TicketSla.policy_id),
                 )
-                .join(TicketSla, TicketSla.ticket_id == Ticket.id)
-                .where(Ticket.id.in_(ids))
+                .join(TicketSla, col(TicketSla.ticket_id) == col(Ticket.id))
+                .where(col(Ticket.id).in_(ids))
             )
         }
         managers = session.execute(
-            select(User.id, User.email).where(
-                User.role == Role.MANAGER.value, User.is_active.is_(True)
+            select(col(User.id), col(User.email)).where(
+                col(User.role) == Role.MANAGER.value, col(User.is_active).is_(True)
             )
         ).all()
         emails = dict(
             session.execute(
-                select(User.id, User.email)
-                .where(User.role.isnot(None))
-                .where(User.id.in_({f.assignee_id for f in facts.values() if f.assignee_id}))
+                select(col(User.id), col(User.email))
+                .where(col(User.role).isnot(None))
+                .where(col(User.id).in_({f.assignee_id for f in facts.values() if f.assignee_id}))
             ).all()
         )
     acted = 0

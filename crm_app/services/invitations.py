@@ -23,7 +23,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app import routes
 from crm_app.auth.passwords import hash_password
@@ -93,17 +93,17 @@ def _issue(
     """A new link; earlier unused links for the same client or user and purpose stop working."""
     now = utcnow()
     owner = (
-        OneTimeLink.client_id == client_id
+        col(OneTimeLink.client_id) == client_id
         if client_id is not None
-        else OneTimeLink.user_id == user_id
+        else col(OneTimeLink.user_id) == user_id
     )
     session.execute(
         sa.update(OneTimeLink)
         .where(
             owner,
-            OneTimeLink.purpose == purpose.value,
-            OneTimeLink.used_at.is_(None),
-            OneTimeLink.revoked_at.is_(None),
+            col(OneTimeLink.purpose) == purpose.value,
+            col(OneTimeLink.used_at).is_(None),
+            col(OneTimeLink.revoked_at).is_(None),
         )
         .values(revoked_at=now)
     )
@@ -126,10 +126,10 @@ def _issue(
 def _recently_sent(session: Session, purpose: LinkPurpose, owner: sa.ColumnElement) -> bool:
     return (
         session.execute(
-            select(OneTimeLink.id).where(
+            select(col(OneTimeLink.id)).where(
                 owner,
-                OneTimeLink.purpose == purpose.value,
-                OneTimeLink.created_at > utcnow() - RESEND_AFTER,
+                col(OneTimeLink.purpose) == purpose.value,
+                col(OneTimeLink.created_at) > utcnow() - RESEND_AFTER,
             )
         ).first()
         is not None
@@ -206,11 +206,11 @@ def request_portal_access(email: str) -> None:
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(email, 0))))
         matches = (
             session.execute(
-                select(Client.id, Client.portal_user_id)
+                select(col(Client.id), col(Client.portal_user_id))
                 .where(
-                    func.lower(Client.email) == email,
-                    Client.deleted_at.is_(None),
-                    Client.erased_at.is_(None),
+                    func.lower(col(Client.email)) == email,
+                    col(Client.deleted_at).is_(None),
+                    col(Client.erased_at).is_(None),
                 )
                 .limit(2)
             )
@@ -220,7 +220,9 @@ def request_portal_access(email: str) -> None:
         # Two records with one address: a person must decide which one it is.
         if len(matches) == 1 and matches[0][1] is None:
             client_id = matches[0][0]
-            if not _recently_sent(session, LinkPurpose.SIGN_UP, OneTimeLink.client_id == client_id):
+            if not _recently_sent(
+                session, LinkPurpose.SIGN_UP, col(OneTimeLink.client_id) == client_id
+            ):
                 token, _ = _issue(
                     session,
                     LinkPurpose.SIGN_UP,
@@ -249,13 +251,13 @@ def request_password_reset(email: str) -> None:
     with session_scope() as session:
         session.execute(select(func.pg_advisory_xact_lock(func.hashtextextended(email, 1))))
         user = session.execute(
-            select(User).where(User.email == email, User.is_active.is_(True))
+            select(User).where(col(User.email) == email, col(User.is_active).is_(True))
         ).scalar_one_or_none()
         if (
             user is not None
             and user.password_hash
             and not _recently_sent(
-                session, LinkPurpose.PASSWORD_RESET, OneTimeLink.user_id == user.id
+                session, LinkPurpose.PASSWORD_RESET, col(OneTimeLink.user_id) == user.id
             )
         ):
             token, _ = _issue(
@@ -284,7 +286,7 @@ def request_password_reset(email: str) -> None:
 def _live_link(session: Session, token: str, *, lock: bool) -> OneTimeLink:
     if not token or len(token) > 200:
         raise InvalidInput(LINK_GONE)
-    query = select(OneTimeLink).where(OneTimeLink.token_hash == _hash(token))
+    query = select(OneTimeLink).where(col(OneTimeLink.token_hash) == _hash(token))
     if lock:
         query = query.with_for_update()
     link = session.execute(query).scalar_one_or_none()
@@ -326,7 +328,7 @@ def use_link(token: str, password: str, name: str = "") -> str:
             user.password_hash = hash_password(password)
             session.execute(
                 sa.update(UserSession)
-                .where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+                .where(col(UserSession.user_id) == user.id, col(UserSession.revoked_at).is_(None))
                 .values(revoked_at=now)
             )
             audit.record(session, _actor(user), "user.password_reset", "user", user.id)
@@ -344,7 +346,7 @@ def _link_client_account(session: Session, link: OneTimeLink, password: str, nam
         raise Conflict("This client already has portal access: sign in instead.")
     name = " ".join((name or client.name).split())[:200] or client.name
     accounts.check_new_password(password, email=link.email, name=name)
-    user = session.execute(select(User).where(User.email == link.email)).scalar_one_or_none()
+    user = session.execute(select(User).where(col(User.email) == link.email)).scalar_one_or_none()
     if user is not None and user.role not in (None, Role.CLIENT.value):
         raise Conflict(
             "This address belongs to a staff account. Ask your advisor to invite another one."

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, text
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine
@@ -36,21 +37,27 @@ def ticket_signature(actor: Actor, number: int) -> str:
     view compares, so a message written by any path (mail intake included) shows up."""
     require(actor, Action.VIEW_TICKETS)
     newest = (
-        select(func.max(TicketMessage.id))
-        .where(TicketMessage.ticket_id == Ticket.id)
+        select(func.max(col(TicketMessage.id)))
+        .where(col(TicketMessage.ticket_id) == col(Ticket.id))
         .scalar_subquery()
     )
     # Sentiment is scored by a job after the message lands: its arrival refreshes the view too.
-    scored = select(func.count()).where(MessageSentiment.ticket_id == Ticket.id).scalar_subquery()
+    scored = (
+        select(func.count())
+        .where(col(MessageSentiment.ticket_id) == col(Ticket.id))
+        .scalar_subquery()
+    )
     # The email outbox records a send (or a failure) after the reply: the view shows it.
     delivered = (
-        select(func.max(OutboundMessage.updated_at))
-        .where(OutboundMessage.ticket_id == Ticket.id)
+        select(func.max(col(OutboundMessage.updated_at)))
+        .where(col(OutboundMessage.ticket_id) == col(Ticket.id))
         .scalar_subquery()
     )
     with get_engine().connect() as conn:
         row = conn.execute(
-            select(Ticket.version, newest, scored, delivered).where(Ticket.number == number)
+            select(col(Ticket.version), newest, scored, delivered).where(
+                col(Ticket.number) == number
+            )
         ).first()
     return f"{row[0]}:{row[1] or 0}:{row[2]}:{row[3] or ''}" if row else ""
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -99,8 +100,7 @@ def list_macros(actor: Actor) -> list[MacroRow]:
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
         return [
-            _row(m)
-            for m in session.execute(select(Macro).order_by(Macro.title).limit(500)).scalars()
+            _row(m) for m in session.scalars(select(Macro).order_by(col(Macro.title)).limit(500))
         ]
 
 
@@ -120,6 +120,7 @@ def save_macro(
     tags = clean_tags(add_tags)
     try:
         with session_scope() as session:
+            macro: Macro | None
             if macro_id is None:
                 macro = Macro(
                     title=title,
@@ -168,11 +169,15 @@ def draft_from_macro(actor: Actor, macro_id: int, number: int) -> MacroDraft:
         macro = session.get(Macro, macro_id)
         if macro is None:
             raise NotFound("That macro no longer exists.")
-        found = session.execute(
-            select(Ticket.subject, Client.name)
-            .outerjoin(Client, Client.id == Ticket.client_id)
-            .where(Ticket.number == number)
-        ).first()
+        found = (
+            session.execute(
+                select(col(Ticket.subject), col(Client.name))
+                .outerjoin(Client, col(Client.id) == col(Ticket.client_id))
+                .where(col(Ticket.number) == number)
+            )
+            .tuples()
+            .first()
+        )
         if found is None:
             raise NotFound(f"There is no ticket #{number}.")
         subject, client_name = found

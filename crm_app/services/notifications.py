@@ -15,9 +15,11 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor, require
@@ -194,11 +196,15 @@ def notify_mentions(author: Actor, *, ticket_id: int, number: int, subject: str,
     if "@" not in (body or ""):
         return 0
     with session_scope() as session:
-        staff = session.execute(
-            select(User.id, User.name, User.email)
-            .where(User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
-            .limit(2000)
-        ).all()
+        staff = (
+            session.execute(
+                select(col(User.id), col(User.name), col(User.email))
+                .where(col(User.is_active).is_(True), col(User.role).in_(ASSIGNABLE_ROLES))
+                .limit(2000)
+            )
+            .tuples()
+            .all()
+        )
     mentioned = find_mentions(body, [tuple(row) for row in staff])
     return _deliver(
         mentioned,
@@ -288,7 +294,7 @@ def unread_count(actor: Actor | None) -> int:
             conn.execute(
                 select(func.count())
                 .select_from(Notification)
-                .where(Notification.user_id == user_id, Notification.read_at.is_(None))
+                .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
             ).scalar_one()
         )
 
@@ -298,19 +304,15 @@ def list_notifications(actor: Actor | None, limit: int = LIST_LIMIT) -> list[Not
     user_id = _me(actor)
     limit = min(max(int(limit), 1), 100)
     with session_scope() as session:
-        rows = (
-            session.execute(
-                select(Notification)
-                .where(Notification.user_id == user_id)
-                .order_by(Notification.id.desc())
-                .limit(limit)
-            )
-            .scalars()
-            .all()
-        )
+        rows = session.scalars(
+            select(Notification)
+            .where(col(Notification.user_id) == user_id)
+            .order_by(col(Notification.id).desc())
+            .limit(limit)
+        ).all()
         return [
             NotificationRow(
-                id=n.id,
+                id=cast(int, n.id),  # a stored row
                 kind=n.kind,
                 title=n.title,
                 link=n.link or "",
@@ -336,10 +338,14 @@ def do_mark_read(actor: Actor | None, notification_id: int) -> str:
 def do_mark_all_read(actor: Actor | None) -> int:
     user_id = _me(actor)
     with session_scope() as session:
-        return session.execute(
-            sa.update(Notification)
-            .where(Notification.user_id == user_id, Notification.read_at.is_(None))
-            .values(read_at=utcnow())
+        # An UPDATE's result is a CursorResult (with rowcount); Session.execute says Result.
+        return cast(
+            sa.CursorResult[Any],
+            session.execute(
+                sa.update(Notification)
+                .where(col(Notification.user_id) == user_id, col(Notification.read_at).is_(None))
+                .values(read_at=utcnow())
+            ),
         ).rowcount
 
 

@@ -6,6 +6,7 @@ from functools import lru_cache
 from zoneinfo import available_timezones
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.auth.permissions import Actor
 from crm_app.db import session_scope
@@ -37,7 +38,9 @@ def time_zone(actor: Actor | None) -> str:
     user_id = _own(actor)
     with session_scope() as session:
         return (
-            session.execute(select(User.time_zone).where(User.id == user_id)).scalar_one_or_none()
+            session.execute(
+                select(col(User.time_zone)).where(col(User.id) == user_id)
+            ).scalar_one_or_none()
             or ""
         )
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any, cast
 
-from sqlalchemy import delete, select
+from sqlalchemy import CursorResult, delete, select
 from sqlalchemy.dialects.postgresql import insert
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -36,7 +38,7 @@ def heartbeat(actor: Actor, number: int, activity: str = "viewing") -> list[Pres
     now = utcnow()
     with session_scope() as session:
         ticket_id = session.execute(
-            select(Ticket.id).where(Ticket.number == number)
+            select(col(Ticket.id)).where(col(Ticket.number) == number)
         ).scalar_one_or_none()
         if ticket_id is None:
             raise NotFound(f"There is no ticket #{number}.")
@@ -50,14 +52,14 @@ def heartbeat(actor: Actor, number: int, activity: str = "viewing") -> list[Pres
                 )
             )
         rows = session.execute(
-            select(User.name, TicketPresence.activity)
-            .join(User, User.id == TicketPresence.user_id)
+            select(col(User.name), col(TicketPresence.activity))
+            .join(User, col(User.id) == col(TicketPresence.user_id))
             .where(
-                TicketPresence.ticket_id == ticket_id,
-                TicketPresence.user_id != actor.user_id,
-                TicketPresence.seen_at > now - timedelta(seconds=PRESENCE_TTL_SECONDS),
+                col(TicketPresence.ticket_id) == ticket_id,
+                col(TicketPresence.user_id) != actor.user_id,
+                col(TicketPresence.seen_at) > now - timedelta(seconds=PRESENCE_TTL_SECONDS),
             )
-            .order_by(User.name)
+            .order_by(col(User.name))
         ).all()
     return [PresenceRow(name=name, activity=act) for name, act in rows]
 
@@ -68,8 +70,10 @@ def leave(actor: Actor, number: int) -> None:
     with session_scope() as session:
         session.execute(
             delete(TicketPresence).where(
-                TicketPresence.user_id == actor.user_id,
-                TicketPresence.ticket_id.in_(select(Ticket.id).where(Ticket.number == number)),
+                col(TicketPresence.user_id) == actor.user_id,
+                col(TicketPresence.ticket_id).in_(
+                    select(col(Ticket.id)).where(col(Ticket.number) == number)
+                ),
             )
         )
 
@@ -77,8 +81,12 @@ def leave(actor: Actor, number: int) -> None:
 def sweep(older_than_seconds: int = 3600) -> int:
     """Delete stale heartbeats (a job may call it; stale rows are ignored anyway)."""
     with session_scope() as session:
-        return session.execute(
-            delete(TicketPresence).where(
-                TicketPresence.seen_at < utcnow() - timedelta(seconds=older_than_seconds)
-            )
+        # A DELETE's result is a CursorResult (with rowcount); Session.execute says Result.
+        return cast(
+            CursorResult[Any],
+            session.execute(
+                delete(TicketPresence).where(
+                    col(TicketPresence.seen_at) < utcnow() - timedelta(seconds=older_than_seconds)
+                )
+            ),
         ).rowcount

@@ -26,6 +26,7 @@ def earlier_message(session: Session, actor: Actor, key: str, ticket_id: int) ->
     message = session.get(TicketMessage, receipt.result_id)
     if receipt.user_id != actor.user_id or message is None or message.ticket_id != ticket_id:
         raise InvalidInput("That request was not understood.")  # another user's or ticket's key
+    assert message.id is not None  # a stored message
     return MessageRow(
         id=message.id,
         sender_kind=message.sender_kind,
@@ -38,6 +39,7 @@ def earlier_message(session: Session, actor: Actor, key: str, ticket_id: int) ->
 
 
 def record(session: Session, actor: Actor, key: str, message_id: int) -> None:
+    assert actor.user_id is not None  # receipts are kept for signed-in users
     session.add(
         RequestReceipt(key=key, action=MESSAGE_ADDED, user_id=actor.user_id, result_id=message_id)
     )

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -32,10 +33,12 @@ def list_views(actor: Actor) -> list[ViewRow]:
         rows += [
             ViewRow(key=f"saved:{vid}", name=name, builtin=False)
             for vid, name in session.execute(
-                select(SavedView.id, SavedView.name)
-                .where(SavedView.owner_id == actor.user_id)
-                .order_by(SavedView.name)
-            ).all()
+                select(col(SavedView.id), col(SavedView.name))
+                .where(col(SavedView.owner_id) == actor.user_id)
+                .order_by(col(SavedView.name))
+            )
+            .tuples()
+            .all()
         ]
     return rows
 
@@ -65,11 +68,12 @@ def save_view(actor: Actor, name: str, filters: QueueFilters) -> ViewRow:
         with session_scope() as session:
             count = len(
                 session.execute(
-                    select(SavedView.id).where(SavedView.owner_id == actor.user_id)
+                    select(col(SavedView.id)).where(col(SavedView.owner_id) == actor.user_id)
                 ).all()
             )
             if count >= MAX_VIEWS:
                 raise InvalidInput(f"You can keep at most {MAX_VIEWS} views.")
+            assert actor.user_id is not None  # a signed-in agent (checked above)
             view = SavedView(owner_id=actor.user_id, name=name, filters=filters.as_dict())
             session.add(view)
             session.flush()

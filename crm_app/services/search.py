@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -376,7 +377,7 @@ def _reference_snippet(body: str, refs: list[str]) -> str:
     return ""
 
 
-def _paged(rows: list[Any], page: int, page_size: int) -> tuple[list[Any], bool]:
+def _paged(rows: Sequence[Any], page: int, page_size: int) -> tuple[Sequence[Any], bool]:
     first = (page - 1) * page_size
     return rows[first : first + page_size], len(rows) > first + page_size
 

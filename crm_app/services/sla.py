@@ -30,11 +30,11 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import SYSTEM, Action, Actor, require
 from crm_app.db import get_engine, session_scope
@@ -60,7 +60,7 @@ from models.ticket import OPEN_STATUSES, SlaState, Ticket, TicketPriority, Ticke
 log = logging.getLogger(__name__)
 
 # Minutes to first response and to resolution, per priority (a manager can change them).
-DEFAULT_TARGETS: dict[str, tuple[int, int]] = {
+DEFAULT_TARGETS: dict[TicketPriority, tuple[int, int]] = {
     TicketPriority.URGENT: (30, 4 * 60),
     TicketPriority.HIGH: (2 * 60, 24 * 60),
     TicketPriority.NORMAL: (8 * 60, 3 * 24 * 60),
@@ -156,13 +156,17 @@ _setup_cache: dict[tuple[int, datetime | None], SlaSetup] = {}
 
 
 def config_version(session: Session) -> int:
-    version = session.execute(select(SlaSettings.version).where(SlaSettings.id == 1)).scalar()
+    version = session.execute(
+        select(col(SlaSettings.version)).where(col(SlaSettings.id) == 1)
+    ).scalar()
     return int(version or 0)
 
 
 def _config_stamp(session: Session) -> tuple[int, datetime | None]:
     row = session.execute(
-        select(SlaSettings.version, SlaSettings.updated_at).where(SlaSettings.id == 1)
+        select(col(SlaSettings.version), col(SlaSettings.updated_at)).where(
+            col(SlaSettings.id) == 1
+        )
     ).first()
     return (int(row[0]), row[1]) if row else (0, None)
 
@@ -170,11 +174,11 @@ def _config_stamp(session: Session) -> tuple[int, datetime | None]:
 def bump_version(session: Session) -> int:
     """Mark the configuration changed: the next scan recomputes open tickets' clocks."""
     stmt = insert(SlaSettings).values(id=1, version=2, updated_at=utcnow())
-    stmt = stmt.on_conflict_do_update(
+    upsert = stmt.on_conflict_do_update(
         index_elements=["id"],
-        set_={"version": SlaSettings.version + 1, "updated_at": utcnow()},
-    ).returning(SlaSettings.version)
-    return int(session.execute(stmt).scalar_one())
+        set_={"version": col(SlaSettings.version) + 1, "updated_at": utcnow()},
+    ).returning(col(SlaSettings.version))
+    return int(session.execute(upsert).scalar_one())
 
 
 def load_setup(session: Session) -> SlaSetup:
@@ -186,7 +190,8 @@ def load_setup(session: Session) -> SlaSetup:
     calendars: dict[int, Calendar] = {}
     names: dict[int, str] = {}
     default_calendar_id = None
-    for row in session.execute(select(BusinessCalendar)).scalars():
+    for row in session.scalars(select(BusinessCalendar)):
+        assert row.id is not None  # a stored row
         try:
             calendars[row.id] = Calendar.from_config(row.time_zone, row.hours, row.holidays)
         except Exception:  # a broken row (edited by hand) must not stop every ticket
@@ -196,23 +201,26 @@ def load_setup(session: Session) -> SlaSetup:
         if row.is_default:
             default_calendar_id = row.id
     policies = []
-    for row in session.execute(
-        select(SlaPolicy).order_by(SlaPolicy.is_default, SlaPolicy.position, SlaPolicy.id)
-    ).scalars():
-        conditions = row.conditions or {}
+    for policy in session.scalars(
+        select(SlaPolicy).order_by(
+            col(SlaPolicy.is_default), col(SlaPolicy.position), col(SlaPolicy.id)
+        )
+    ):
+        assert policy.id is not None  # a stored row
+        conditions = policy.conditions or {}
         policies.append(
             PolicySpec(
-                id=row.id,
-                name=row.name,
-                position=row.position,
-                is_default=row.is_default,
-                calendar_id=row.calendar_id,
+                id=policy.id,
+                name=policy.name,
+                position=policy.position,
+                is_default=policy.is_default,
+                calendar_id=policy.calendar_id,
                 tiers=frozenset(conditions.get("tiers") or ()),
                 segment_ids=tuple(int(s) for s in conditions.get("segment_ids") or ()),
                 channels=frozenset(conditions.get("channels") or ()),
                 priorities=frozenset(conditions.get("priorities") or ()),
-                targets=row.targets or {},
-                near_breach_share=row.near_breach_share,
+                targets=policy.targets or {},
+                near_breach_share=policy.near_breach_share,
             )
         )
     setup = SlaSetup(version, policies, calendars, names, default_calendar_id)
@@ -261,8 +269,8 @@ def ensure_default_targets() -> None:
             )
             .on_conflict_do_nothing()
         )
-        has_default = session.execute(
-            select(func.count()).select_from(SlaPolicy).where(SlaPolicy.is_default.is_(True))
+        has_default: int = session.execute(
+            select(func.count()).select_from(SlaPolicy).where(col(SlaPolicy.is_default).is_(True))
         ).scalar_one()
         if not has_default:
             targets = {
@@ -271,7 +279,7 @@ def ensure_default_targets() -> None:
                     SlaTarget.NEXT_RESPONSE.value: max(config.first_response_minutes // 2, 15),
                     SlaTarget.RESOLUTION.value: config.resolution_minutes,
                 }
-                for config in session.execute(select(SlaConfig)).scalars()
+                for config in session.scalars(select(SlaConfig))
             }
             session.execute(
                 insert(SlaPolicy)
@@ -291,11 +299,17 @@ def ensure_default_targets() -> None:
 def sla_targets() -> dict[str, tuple[int, int]]:
     """The built-in (first response, resolution) minutes per priority."""
     with session_scope() as session:
-        rows = session.execute(
-            select(
-                SlaConfig.priority, SlaConfig.first_response_minutes, SlaConfig.resolution_minutes
+        rows = (
+            session.execute(
+                select(
+                    col(SlaConfig.priority),
+                    col(SlaConfig.first_response_minutes),
+                    col(SlaConfig.resolution_minutes),
+                )
             )
-        ).all()
+            .tuples()
+            .all()
+        )
     return {priority: (first, res) for priority, first, res in rows}
 
 
@@ -345,14 +359,15 @@ def _segment_members(session: Session, segment_ids: Sequence[int], client_id: in
     from models.segment import Segment
 
     found: set[int] = set()
-    for segment in session.execute(select(Segment).where(Segment.id.in_(segment_ids))).scalars():
+    for segment in session.scalars(select(Segment).where(col(Segment.id).in_(segment_ids))):
+        assert segment.id is not None  # a stored row
         try:
             where = segment_where(session, SYSTEM, segment.rules)
         except Exception:  # a segment whose rules no longer compile matches no one
             log.warning("segment rules unusable for SLA", extra={"segment_id": segment.id})
             continue
         hit = session.execute(
-            select(Client.id).where(Client.id == client_id, where).limit(1)
+            select(col(Client.id)).where(col(Client.id) == client_id, where).limit(1)
         ).first()
         if hit:
             found.add(segment.id)
@@ -392,7 +407,7 @@ def _facts(
         net_worth = net_worths.get(ticket.client_id)
     elif ticket.client_id is not None:
         net_worth = session.execute(
-            select(Client.net_worth_reporting).where(Client.id == ticket.client_id)
+            select(col(Client.net_worth_reporting)).where(col(Client.id) == ticket.client_id)
         ).scalar()
     tier = client_tier(net_worth) if ticket.client_id is not None else NO_TIER
     return TicketFacts(ticket.client_id, tier, ticket.channel, ticket.priority)
@@ -610,6 +625,7 @@ def _mirror(ticket: Ticket, s: TicketSla) -> None:
 def _new_clocks(
     session: Session, ticket: Ticket, setup: SlaSetup, net_worths: dict[int, Any] | None = None
 ) -> TicketSla:
+    assert ticket.id is not None  # clocks are made for a flushed ticket
     s = TicketSla(ticket_id=ticket.id)
     policy = match_policy(session, setup, _facts(session, ticket, net_worths))
     _assign_policy(s, policy, ticket.priority, setup.version)
@@ -696,7 +712,8 @@ class _PlainClocks:
     when a batch writes its rows set-wise instead of through the ORM."""
 
     def __init__(self) -> None:
-        for column in TicketSla.__table__.columns:
+        # SQLModel's metaclass sets __table__ on table models; mypy does not see it.
+        for column in TicketSla.__table__.columns:  # type: ignore[attr-defined]
             default = column.default
             value = None
             if default is not None and default.is_scalar:
@@ -704,7 +721,8 @@ class _PlainClocks:
             setattr(self, column.key, str(value) if isinstance(value, StrEnum) else value)
 
     def row(self) -> dict[str, Any]:
-        return {column.key: getattr(self, column.key) for column in TicketSla.__table__.columns}
+        columns = TicketSla.__table__.columns  # type: ignore[attr-defined]  # (see __init__)
+        return {column.key: getattr(self, column.key) for column in columns}
 
 
 class _CollectingClocks(_Clocks):
@@ -806,7 +824,8 @@ def write_new_ticket_clocks(
     session: Session, planned: Sequence[NewTicketClocks], ticket_ids: Sequence[int]
 ) -> None:
     """Insert the rows of `clocks_for_new_tickets` for the tickets now written (same order)."""
-    sla_rows, history = [], []
+    sla_rows: list[dict[str, Any]] = []
+    history: list[dict[str, Any]] = []
     for plan, ticket_id in zip(planned, ticket_ids, strict=True):
         sla_rows.append({**plan.sla, "ticket_id": ticket_id})
         history.extend({**row, "ticket_id": ticket_id} for row in plan.history)
@@ -1034,23 +1053,24 @@ def rebuild_open_clocks(now: datetime, batch_size: int = REBUILD_BATCH_SIZE) -> 
             return changed
         with session_scope() as session:
             setup = load_setup(session)
-            tickets = session.execute(
-                select(Ticket).where(Ticket.id.in_(ids)).with_for_update(skip_locked=True)
-            ).scalars()
+            locked = session.scalars(
+                select(Ticket).where(col(Ticket.id).in_(ids)).with_for_update(skip_locked=True)
+            )
             clocks = {
                 s.ticket_id: s
-                for s in session.execute(
-                    select(TicketSla).where(TicketSla.ticket_id.in_(ids))
-                ).scalars()
+                for s in session.scalars(select(TicketSla).where(col(TicketSla.ticket_id).in_(ids)))
             }
-            tickets = list(tickets)
+            tickets = list(locked)
             client_ids = {t.client_id for t in tickets if t.client_id is not None}
             net_worths = dict(
                 session.execute(
-                    select(Client.id, Client.net_worth_reporting).where(Client.id.in_(client_ids))
+                    select(col(Client.id), col(Client.net_worth_reporting)).where(
+                        col(Client.id).in_(client_ids)
+                    )
                 ).all()
             )
             for ticket in tickets:
+                assert ticket.id is not None  # a stored row
                 before = (ticket.first_response_due_at, ticket.resolution_due_at, ticket.sla_state)
                 with session.no_autoflush:  # one flush per batch, not one per ticket
                     _rebuild(session, ticket, clocks.get(ticket.id), setup, now, net_worths)
@@ -1103,7 +1123,7 @@ def scan_open_tickets(
         with engine.begin() as conn:
             for what, ticket_id, a, b, cycle in conn.execute(
                 statement, {"now": now, "batch": batch_size}
-            ):
+            ).tuples():
                 if what == "event":
                     result.events.append((ticket_id, a, b, cycle))
                 elif what == "state":
@@ -1162,7 +1182,7 @@ def ticket_sla(actor: Actor | None, number: int, now: datetime | None = None) ->
     require(actor, Action.VIEW_TICKETS)
     now = now or utcnow()
     with session_scope() as session:
-        ticket = session.execute(select(Ticket).where(Ticket.number == int(number))).scalar()
+        ticket = session.execute(select(Ticket).where(col(Ticket.number) == int(number))).scalar()
         if ticket is None:
             raise NotFound(f"There is no ticket #{number}.")
         setup = load_setup(session)
@@ -1173,12 +1193,12 @@ def ticket_sla(actor: Actor | None, number: int, now: datetime | None = None) ->
         calendar = setup.calendar_for(policy)
         breached = {
             (row.target, row.cycle)
-            for row in session.execute(
+            for row in session.scalars(
                 select(TicketSlaEvent).where(
                     TicketSlaEvent.ticket_id == ticket.id,
-                    TicketSlaEvent.kind == SlaEventKind.BREACHED.value,
+                    col(TicketSlaEvent.kind) == SlaEventKind.BREACHED.value,
                 )
-            ).scalars()
+            )
         }
         rows: list[SlaTargetRow] = []
         for target in TARGETS:
@@ -1227,12 +1247,12 @@ def ticket_sla(actor: Actor | None, number: int, now: datetime | None = None) ->
                 e.kind,
                 e.detail,
             )
-            for e in session.execute(
+            for e in session.scalars(
                 select(TicketSlaEvent)
-                .where(TicketSlaEvent.ticket_id == ticket.id)
-                .order_by(TicketSlaEvent.id.desc())
+                .where(col(TicketSlaEvent.ticket_id) == ticket.id)
+                .order_by(col(TicketSlaEvent.id).desc())
                 .limit(50)
-            ).scalars()
+            )
         ]
         return TicketSlaView(
             policy.name if policy else "No policy", setup.calendar_name(policy), rows, history
@@ -1306,7 +1326,7 @@ def list_calendars(actor: Actor | None) -> list[CalendarRow]:
     with session_scope() as session:
         return [
             CalendarRow(
-                c.id,
+                cast(int, c.id),  # a stored row
                 c.name,
                 c.time_zone,
                 c.hours,
@@ -1314,11 +1334,11 @@ def list_calendars(actor: Actor | None) -> list[CalendarRow]:
                 c.is_default,
                 _hours_summary(c.hours),
             )
-            for c in session.execute(
+            for c in session.scalars(
                 select(BusinessCalendar).order_by(
-                    BusinessCalendar.is_default.desc(), BusinessCalendar.name
+                    col(BusinessCalendar.is_default).desc(), col(BusinessCalendar.name)
                 )
-            ).scalars()
+            )
         ]
 
 
@@ -1349,12 +1369,16 @@ def save_calendar(
     days = normalize_holidays(holidays)
     Calendar.from_config(time_zone, normalized, days)  # the time zone, checked
     with session_scope() as session:
-        row = session.get(BusinessCalendar, calendar_id) if calendar_id else BusinessCalendar()
+        row = (
+            session.get(BusinessCalendar, calendar_id)
+            if calendar_id
+            else BusinessCalendar(name=name)
+        )
         if row is None:
             raise NotFound("That calendar is gone.")
         clash = session.execute(
-            select(BusinessCalendar.id).where(
-                BusinessCalendar.name == name, BusinessCalendar.id != (calendar_id or 0)
+            select(col(BusinessCalendar.id)).where(
+                col(BusinessCalendar.name) == name, col(BusinessCalendar.id) != (calendar_id or 0)
             )
         ).first()
         if clash:
@@ -1364,7 +1388,7 @@ def save_calendar(
         if is_default and not row.is_default:
             session.execute(
                 update(BusinessCalendar)
-                .where(BusinessCalendar.is_default.is_(True))
+                .where(col(BusinessCalendar.is_default).is_(True))
                 .values(is_default=False)
             )
             session.flush()
@@ -1401,11 +1425,9 @@ def delete_calendar(actor: Actor | None, calendar_id: int) -> None:
             raise NotFound("That calendar is gone.")
         if row.is_default:
             raise InvalidInput("The default calendar cannot be deleted.")
-        used = (
-            session.execute(select(SlaPolicy.name).where(SlaPolicy.calendar_id == row.id))
-            .scalars()
-            .all()
-        )
+        used = session.scalars(
+            select(col(SlaPolicy.name)).where(col(SlaPolicy.calendar_id) == row.id)
+        ).all()
         if used:
             raise InvalidInput(f"Used by the policy {used[0]!r}: choose another calendar there.")
         audit.record(
@@ -1491,10 +1513,10 @@ def save_policy(actor: Actor | None, policy_id: int | None, fields: dict[str, An
     targets: dict[str, dict[str, int]] = {}
     raw_targets = fields.get("targets") or {}
     for priority in TicketPriority:
-        row = raw_targets.get(priority.value) or {}
+        given = raw_targets.get(priority.value) or {}
         targets[priority.value] = {}
         for target in TARGETS:
-            value = row.get(target.value)
+            value: Any = given.get(target.value)  # as the form sent it
             try:
                 minutes = int(value) if value not in (None, "") else 0
             except (TypeError, ValueError) as exc:
@@ -1516,7 +1538,7 @@ def save_policy(actor: Actor | None, policy_id: int | None, fields: dict[str, An
     if not any(m for row in targets.values() for m in row.values()):
         raise InvalidInput("Set at least one target.")
     with session_scope() as session:
-        row = session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy()
+        row = session.get(SlaPolicy, policy_id) if policy_id else SlaPolicy(name=name)
         if row is None:
             raise NotFound("That policy is gone.")
         if row.is_default and any(conditions[k] for k in conditions):
@@ -1526,13 +1548,15 @@ def save_policy(actor: Actor | None, policy_id: int | None, fields: dict[str, An
         if calendar_id is not None and session.get(BusinessCalendar, calendar_id) is None:
             raise InvalidInput("That calendar does not exist.")
         if segment_ids:
-            found = session.execute(
-                select(func.count()).select_from(Segment).where(Segment.id.in_(segment_ids))
+            found: int = session.execute(
+                select(func.count()).select_from(Segment).where(col(Segment.id).in_(segment_ids))
             ).scalar_one()
             if found != len(segment_ids):
                 raise InvalidInput("One of the segments does not exist.")
         clash = session.execute(
-            select(SlaPolicy.id).where(SlaPolicy.name == name, SlaPolicy.id != (policy_id or 0))
+            select(col(SlaPolicy.id)).where(
+                col(SlaPolicy.name) == name, col(SlaPolicy.id) != (policy_id or 0)
+            )
         ).first()
         if clash:
             raise InvalidInput(f"There is already a policy named {name!r}.")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -20,9 +21,9 @@ def staff_choices(actor: Actor, *, needs: Action = Action.VIEW_TICKETS) -> list[
         return [
             (row.id, row.name)
             for row in session.execute(
-                select(User.id, User.name)
-                .where(User.is_active.is_(True), User.role.in_(ASSIGNABLE_ROLES))
-                .order_by(User.name)
+                select(col(User.id), col(User.name))
+                .where(col(User.is_active).is_(True), col(User.role).in_(ASSIGNABLE_ROLES))
+                .order_by(col(User.name))
                 .limit(CHOICES_LIMIT)
             )
         ]

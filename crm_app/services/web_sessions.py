@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, Select, select, update
+from sqlmodel import col
 
 from crm_app.auth.permissions import Actor
 from crm_app.db import session_scope
@@ -30,15 +32,15 @@ def _actor(user: User) -> Actor:
     return Actor(user_id=user.id, role=user.role, name=user.name, email=user.email)
 
 
-def _live(*conditions: object) -> object:
+def _live(*conditions: ColumnElement[bool]) -> Select[*tuple[Any, ...]]:
     return (
-        select(UserSession.id, User)
-        .join(User, UserSession.user_id == User.id)
+        select(col(UserSession.id), User)
+        .join(User, col(UserSession.user_id) == col(User.id))
         .where(
             *conditions,
-            UserSession.revoked_at.is_(None),
-            UserSession.expires_at > utcnow(),
-            User.is_active.is_(True),
+            col(UserSession.revoked_at).is_(None),
+            col(UserSession.expires_at) > utcnow(),
+            col(User.is_active).is_(True),
         )
     )
 
@@ -48,7 +50,7 @@ def session_for_token(token: str) -> WebSession | None:
     if not token or len(token) > 200:
         return None
     with session_scope() as session:
-        row = session.execute(_live(UserSession.token_hash == _hash(token))).first()
+        row = session.execute(_live(col(UserSession.token_hash) == _hash(token))).first()
         return WebSession(row[0], _actor(row[1])) if row else None
 
 
@@ -57,7 +59,7 @@ def session_by_id(session_id: int) -> WebSession | None:
     if not session_id:
         return None
     with session_scope() as session:
-        row = session.execute(_live(UserSession.id == session_id)).first()
+        row = session.execute(_live(col(UserSession.id) == session_id)).first()
         return WebSession(row[0], _actor(row[1])) if row else None
 
 
@@ -73,6 +75,6 @@ def revoke(session_id: int) -> None:
     with session_scope() as session:
         session.execute(
             update(UserSession)
-            .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+            .where(col(UserSession.id) == session_id, col(UserSession.revoked_at).is_(None))
             .values(revoked_at=utcnow())
         )

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
@@ -42,9 +43,9 @@ def rating_for_ticket(actor: Actor, number: int) -> RatingRow | None:
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
         row = session.execute(
-            select(TicketRating.score, TicketRating.comment, TicketRating.updated_at)
-            .join(Ticket, Ticket.id == TicketRating.ticket_id)
-            .where(Ticket.number == number)
+            select(col(TicketRating.score), col(TicketRating.comment), col(TicketRating.updated_at))
+            .join(Ticket, col(Ticket.id) == col(TicketRating.ticket_id))
+            .where(col(Ticket.number) == number)
         ).first()
     return (
         RatingRow(score=row.score, comment=row.comment, rated_at=fmt(row.updated_at))
@@ -78,28 +79,28 @@ def agent_figures(
         until = datetime.combine(end + timedelta(days=1), time.min, UTC)
     else:
         since, until = utcnow() - timedelta(days=days), None
-    satisfied = func.count().filter(TicketRating.score >= SATISFIED_FROM)
+    satisfied = func.count().filter(col(TicketRating.score) >= SATISFIED_FROM)
     query = (
         select(
-            TicketRating.assignee_id,
-            User.name,
+            col(TicketRating.assignee_id),
+            col(User.name),
             func.count(),
-            func.avg(TicketRating.score),
+            func.avg(col(TicketRating.score)),
             satisfied,
         )
-        .join(User, User.id == TicketRating.assignee_id)
-        .where(TicketRating.updated_at >= since)
-        .group_by(TicketRating.assignee_id, User.name)
-        .order_by(User.name)
+        .join(User, col(User.id) == col(TicketRating.assignee_id))
+        .where(col(TicketRating.updated_at) >= since)
+        .group_by(col(TicketRating.assignee_id), col(User.name))
+        .order_by(col(User.name))
     )
     if until is not None:
-        query = query.where(TicketRating.updated_at < until)
+        query = query.where(col(TicketRating.updated_at) < until)
     if agent_id is not None:
-        query = query.where(TicketRating.assignee_id == agent_id)
+        query = query.where(col(TicketRating.assignee_id) == agent_id)
     if agent_ids:
-        query = query.where(TicketRating.assignee_id.in_([int(a) for a in agent_ids]))
+        query = query.where(col(TicketRating.assignee_id).in_([int(a) for a in agent_ids]))
     with session_scope() as session:
-        rows = session.execute(query).all()
+        rows = session.execute(query).tuples().all()
     return [
         AgentCsat(
             agent_id=agent,

@@ -16,10 +16,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlmodel import col
 
 from crm_app import routes
 from crm_app.ai import retrieval
@@ -90,21 +92,23 @@ def _escape_like(word: str) -> str:
 
 def _published_matching(text: str, limit: int) -> sa.Select:
     """Published entries ranked by how many of the words they hold (question counts double)."""
-    query = select(FaqEntry).where(FaqEntry.status == FaqStatus.PUBLISHED.value)
+    query = select(FaqEntry).where(col(FaqEntry.status) == FaqStatus.PUBLISHED.value)
     words = _words(text)
     if not words:
-        return query.order_by(FaqEntry.category, FaqEntry.position, FaqEntry.id).limit(limit)
-    score = sa.literal(0)
+        return query.order_by(
+            col(FaqEntry.category), col(FaqEntry.position), col(FaqEntry.id)
+        ).limit(limit)
+    score: sa.ColumnElement[int] = sa.literal(0)
     hits = []
     for word in words:
         pattern = f"%{_escape_like(word)}%"
-        in_question = FaqEntry.question.ilike(pattern, escape="\\")
-        in_answer = FaqEntry.answer.ilike(pattern, escape="\\")
+        in_question = col(FaqEntry.question).ilike(pattern, escape="\\")
+        in_answer = col(FaqEntry.answer).ilike(pattern, escape="\\")
         score = score + sa.case((in_question, 2), else_=0) + sa.case((in_answer, 1), else_=0)
         hits.append(in_question | in_answer)
     return (
         query.where(sa.or_(*hits))
-        .order_by(score.desc(), FaqEntry.position, FaqEntry.id)
+        .order_by(score.desc(), col(FaqEntry.position), col(FaqEntry.id))
         .limit(limit)
     )
 
@@ -113,13 +117,13 @@ def help_centre(actor: Actor, search: str = "") -> list[FaqRow]:
     """Published entries, by category and position; with `search`, the best matches first."""
     require(actor, Action.USE_PORTAL)
     with session_scope() as session:
-        entries = list(session.execute(_published_matching(search, SEARCH_LIMIT)).scalars())
+        entries = list(session.scalars(_published_matching(search, SEARCH_LIMIT)))
         if _words(search) and entries:
             # Counted as "found by a search" for the entries' measures (top results only).
             session.execute(
                 sa.update(FaqEntry)
-                .where(FaqEntry.id.in_([e.id for e in entries[:SUGGESTION_LIMIT]]))
-                .values(search_hits=FaqEntry.search_hits + 1)
+                .where(col(FaqEntry.id).in_([e.id for e in entries[:SUGGESTION_LIMIT]]))
+                .values(search_hits=col(FaqEntry.search_hits) + 1)
             )
         return [_row(e) for e in entries]
 
@@ -130,9 +134,7 @@ def suggest(actor: Actor, text: str) -> list[FaqRow]:
     if not _words(text):
         return []
     with session_scope() as session:
-        return [
-            _row(e) for e in session.execute(_published_matching(text, SUGGESTION_LIMIT)).scalars()
-        ]
+        return [_row(e) for e in session.scalars(_published_matching(text, SUGGESTION_LIMIT))]
 
 
 def view_entry(actor: Actor, entry_id: int) -> FaqRow:
@@ -141,8 +143,10 @@ def view_entry(actor: Actor, entry_id: int) -> FaqRow:
     with session_scope() as session:
         entry = session.execute(
             sa.update(FaqEntry)
-            .where(FaqEntry.id == int(entry_id), FaqEntry.status == FaqStatus.PUBLISHED.value)
-            .values(views=FaqEntry.views + 1)
+            .where(
+                col(FaqEntry.id) == int(entry_id), col(FaqEntry.status) == FaqStatus.PUBLISHED.value
+            )
+            .values(views=col(FaqEntry.views) + 1)
             .returning(FaqEntry)
         ).scalar_one_or_none()
         if entry is None:
@@ -171,8 +175,8 @@ def record_request_outcome(
         ticket_id = None
         if ticket_number is not None:
             ticket_id = session.execute(
-                select(Ticket.id).where(
-                    Ticket.number == ticket_number, Ticket.client_id == client.id
+                select(col(Ticket.id)).where(
+                    col(Ticket.number) == ticket_number, col(Ticket.client_id) == client.id
                 )
             ).scalar_one_or_none()
         session.add(
@@ -213,9 +217,9 @@ def deflection_figures(actor: Actor, days: int = 30) -> DeflectionFigures:
     with session_scope() as session:
         counts = dict(
             session.execute(
-                select(FaqDeflection.outcome, func.count())
-                .where(FaqDeflection.created_at > utcnow() - timedelta(days=days))
-                .group_by(FaqDeflection.outcome)
+                select(col(FaqDeflection.outcome), func.count())
+                .where(col(FaqDeflection.created_at) > utcnow() - timedelta(days=days))
+                .group_by(col(FaqDeflection.outcome))
             )
             .tuples()
             .all()
@@ -271,10 +275,14 @@ class VersionRow:
 
 def _deflections_by_entry(session: sa.orm.Session) -> dict[int, int]:
     """Clients who read the entry (suggested while writing a request) and left without one."""
-    entry_id = func.unnest(FaqDeflection.viewed_ids).label("entry_id")
-    rows = session.execute(
-        select(entry_id).where(FaqDeflection.outcome == DeflectionOutcome.DEFLECTED.value)
-    ).all()
+    entry_id = func.unnest(col(FaqDeflection.viewed_ids)).label("entry_id")
+    rows = (
+        session.execute(
+            select(entry_id).where(col(FaqDeflection.outcome) == DeflectionOutcome.DEFLECTED.value)
+        )
+        .tuples()
+        .all()
+    )
     counts: dict[int, int] = {}
     for (value,) in rows:
         counts[int(value)] = counts.get(int(value), 0) + 1
@@ -288,19 +296,23 @@ def list_entries(actor: Actor, status: str = "") -> list[FaqReviewRow]:
     if status and status not in {s.value for s in FaqStatus}:
         raise InvalidInput("Unknown status.")
     with session_scope() as session:
-        query = select(FaqEntry).where(FaqEntry.status != FaqStatus.MERGED.value)
+        query = select(FaqEntry).where(col(FaqEntry.status) != FaqStatus.MERGED.value)
         if status:
-            query = query.where(FaqEntry.status == status)
+            query = query.where(col(FaqEntry.status) == status)
         entries = list(
-            session.execute(
-                query.order_by(FaqEntry.category, FaqEntry.position, FaqEntry.id).limit(500)
-            ).scalars()
+            session.scalars(
+                query.order_by(
+                    col(FaqEntry.category), col(FaqEntry.position), col(FaqEntry.id)
+                ).limit(500)
+            )
         )
         targets = {e.updates_entry_id for e in entries if e.updates_entry_id}
         target_questions = (
             dict(
                 session.execute(
-                    select(FaqEntry.id, FaqEntry.question).where(FaqEntry.id.in_(targets))
+                    select(col(FaqEntry.id), col(FaqEntry.question)).where(
+                        col(FaqEntry.id).in_(targets)
+                    )
                 ).all()
             )
             if targets
@@ -353,8 +365,11 @@ def record_version(session: sa.orm.Session, entry: FaqEntry, actor: Actor, chang
     """Keep the entry as it stands after `change` (flushed first so a new entry has its id)."""
     session.flush()
     last = session.execute(
-        select(func.max(FaqEntryVersion.version)).where(FaqEntryVersion.entry_id == entry.id)
+        select(func.max(col(FaqEntryVersion.version))).where(
+            col(FaqEntryVersion.entry_id) == entry.id
+        )
     ).scalar_one()
+    assert entry.id is not None  # flushed above
     entry.version = (last or 0) + 1
     session.add(
         FaqEntryVersion(
@@ -394,9 +409,7 @@ def _sync_retrieval(entry_ids: Sequence[int]) -> None:
     with session_scope() as session:
         entries = {
             e.id: e
-            for e in session.execute(
-                select(FaqEntry).where(FaqEntry.id.in_(list(entry_ids)))
-            ).scalars()
+            for e in session.scalars(select(FaqEntry).where(col(FaqEntry.id).in_(list(entry_ids))))
         }
         documents = [
             _document(e) for e in entries.values() if e.status == FaqStatus.PUBLISHED.value
@@ -416,16 +429,16 @@ def sync_published_to_retrieval() -> int:
     remove what is not. Unchanged documents are left alone. Returns the documents removed."""
     with session_scope() as session:
         published = list(
-            session.execute(
-                select(FaqEntry).where(FaqEntry.status == FaqStatus.PUBLISHED.value)
-            ).scalars()
+            session.scalars(
+                select(FaqEntry).where(col(FaqEntry.status) == FaqStatus.PUBLISHED.value)
+            )
         )
         documents = [_document(e) for e in published]
-        indexed = session.execute(
-            select(RetrievalDocument.source_ref).where(
-                RetrievalDocument.source_kind == SourceKind.FAQ.value
+        indexed = session.scalars(
+            select(col(RetrievalDocument.source_ref)).where(
+                col(RetrievalDocument.source_kind) == SourceKind.FAQ.value
             )
-        ).scalars()
+        )
         stale = set(indexed) - {str(e.id) for e in published}
     retrieval.upsert_documents(SYSTEM, documents)
     for ref in stale:
@@ -447,6 +460,7 @@ def save_entry(
     question, answer, category, position = _clean(question, answer, category, position)
     with session_scope() as session:
         now = utcnow()
+        entry: FaqEntry | None
         if entry_id is None:
             entry = FaqEntry(
                 created_by_id=actor.user_id, created_at=now, question=question, answer=answer
@@ -456,7 +470,7 @@ def save_entry(
             entry = session.get(FaqEntry, int(entry_id), with_for_update=True)
             if entry is None or entry.status == FaqStatus.MERGED:
                 raise NotFound("That entry was deleted or merged.")
-        changes = {
+        changes: dict[str, Any] = {
             key: [getattr(entry, key), value]
             for key, value in (
                 ("question", question),
@@ -531,8 +545,8 @@ def set_status(actor: Actor, entry_id: int, status: str) -> FaqRow:
             touched = [target.id or 0, entry.id or 0]
             row = _row(target)
         else:
-            before = entry.status
-            if before != status:
+            previous = entry.status
+            if previous != status:
                 entry.status = status
                 entry.updated_at = now
                 if status == FaqStatus.PUBLISHED:
@@ -544,7 +558,7 @@ def set_status(actor: Actor, entry_id: int, status: str) -> FaqRow:
                     "faq.status_changed",
                     "faq_entry",
                     entry.id,
-                    {"status": [before, status]},
+                    {"status": [previous, status]},
                 )
                 touched = [entry.id or 0]
             row = _row(entry)
@@ -564,12 +578,12 @@ def merge_entries(actor: Actor, source_id: int, target_id: int) -> FaqRow:
     with session_scope() as session:
         pair = {
             e.id: e
-            for e in session.execute(
+            for e in session.scalars(
                 select(FaqEntry)
-                .where(FaqEntry.id.in_([source_id, target_id]))
-                .order_by(FaqEntry.id)
+                .where(col(FaqEntry.id).in_([source_id, target_id]))
+                .order_by(col(FaqEntry.id))
                 .with_for_update()
-            ).scalars()
+            )
         }
         source, target = pair.get(source_id), pair.get(target_id)
         if source is None or target is None or FaqStatus.MERGED in (source.status, target.status):
@@ -596,13 +610,17 @@ def versions(actor: Actor, entry_id: int) -> list[VersionRow]:
     """The entry's history, newest first, with who made each change."""
     require(actor, Action.MANAGE_FAQ)
     with session_scope() as session:
-        rows = session.execute(
-            select(FaqEntryVersion, User.name)
-            .outerjoin(User, User.id == FaqEntryVersion.changed_by_id)
-            .where(FaqEntryVersion.entry_id == int(entry_id))
-            .order_by(FaqEntryVersion.version.desc())
-            .limit(100)
-        ).all()
+        rows = (
+            session.execute(
+                select(FaqEntryVersion, col(User.name))
+                .outerjoin(User, col(User.id) == col(FaqEntryVersion.changed_by_id))
+                .where(col(FaqEntryVersion.entry_id) == int(entry_id))
+                .order_by(col(FaqEntryVersion.version).desc())
+                .limit(100)
+            )
+            .tuples()
+            .all()
+        )
         return [
             VersionRow(
                 version=v.version,
@@ -639,9 +657,9 @@ def vote(actor: Actor, entry_id: int, helpful: bool) -> FaqRow:
         )
         counts = dict(
             session.execute(
-                select(FaqVote.helpful, func.count())
-                .where(FaqVote.entry_id == entry.id)
-                .group_by(FaqVote.helpful)
+                select(col(FaqVote.helpful), func.count())
+                .where(col(FaqVote.entry_id) == entry.id)
+                .group_by(col(FaqVote.helpful))
             )
             .tuples()
             .all()

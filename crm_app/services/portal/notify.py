@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor, require
@@ -51,6 +52,7 @@ def set_email_on_reply(actor: Actor, enabled: bool) -> bool:
         preference = session.get(PortalPreference, client.id, with_for_update=True)
         before = preference.email_on_reply if preference else True
         if preference is None:
+            assert client.id is not None  # a stored client
             preference = PortalPreference(client_id=client.id)
             session.add(preference)
         preference.email_on_reply, preference.updated_at = enabled, utcnow()
@@ -74,16 +76,16 @@ def _queue() -> list[int]:
     """The available staff who pick up unassigned tickets."""
     with session_scope() as session:
         return list(
-            session.execute(
-                select(User.id)
+            session.scalars(
+                select(col(User.id))
                 .where(
-                    User.is_active.is_(True),
-                    User.is_available.is_(True),
-                    User.role.in_(ASSIGNABLE_ROLES),
+                    col(User.is_active).is_(True),
+                    col(User.is_available).is_(True),
+                    col(User.role).in_(ASSIGNABLE_ROLES),
                 )
-                .order_by(User.id)
+                .order_by(col(User.id))
                 .limit(QUEUE_LIMIT)
-            ).scalars()
+            )
         )
 
 
@@ -141,11 +143,16 @@ def _tell_client_about_reply(event: events.Event) -> None:
     assert event.ticket_id is not None and event.number is not None
     with session_scope() as session:
         row = session.execute(
-            select(Ticket.channel, User.email, User.is_active, PortalPreference.email_on_reply)
-            .join(Client, Client.id == Ticket.client_id)
-            .join(User, User.id == Client.portal_user_id)
-            .outerjoin(PortalPreference, PortalPreference.client_id == Client.id)
-            .where(Ticket.id == event.ticket_id)
+            select(
+                col(Ticket.channel),
+                col(User.email),
+                col(User.is_active),
+                col(PortalPreference.email_on_reply),
+            )
+            .join(Client, col(Client.id) == col(Ticket.client_id))
+            .join(User, col(User.id) == col(Client.portal_user_id))
+            .outerjoin(PortalPreference, col(PortalPreference.client_id) == col(Client.id))
+            .where(col(Ticket.id) == event.ticket_id)
         ).first()
     # Only portal tickets: an email ticket's reply reaches the client as the mail itself.
     if row is None or row.channel != Channel.PORTAL.value or not row.is_active:

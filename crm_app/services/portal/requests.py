@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import func, select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
@@ -121,15 +121,11 @@ def _row(ticket: Any, category: str | None) -> PortalTicketRow:
 
 def own_client(session: Session, actor: Actor) -> Client:
     """The client record this account speaks for (the oldest, if several are linked)."""
-    client = (
-        session.execute(
-            select(Client)
-            .where(Client.portal_user_id == actor.user_id, Client.deleted_at.is_(None))
-            .order_by(Client.id)
-        )
-        .scalars()
-        .first()
-    )
+    client = session.scalars(
+        select(Client)
+        .where(col(Client.portal_user_id) == actor.user_id, col(Client.deleted_at).is_(None))
+        .order_by(col(Client.id))
+    ).first()
     if client is None:
         raise NotFound(NOT_LINKED)
     return client
@@ -137,21 +133,21 @@ def own_client(session: Session, actor: Actor) -> Client:
 
 def _mine() -> Any:
     """Tickets of the client records linked to the bound `user_id`."""
-    return Ticket.client_id.in_(
-        select(Client.id).where(Client.portal_user_id == sa.bindparam("user_id"))
+    return col(Ticket.client_id).in_(
+        select(col(Client.id)).where(col(Client.portal_user_id) == sa.bindparam("user_id"))
     )
 
 
 def list_requests(actor: Actor) -> list[PortalTicketRow]:
     """The client's tickets: open ones first, then the most recently updated."""
     require(actor, Action.USE_PORTAL)
-    open_first = sa.case((Ticket.status.in_(list(_OPEN)), 0), else_=1)
+    open_first = sa.case((col(Ticket.status).in_(list(_OPEN)), 0), else_=1)
     with session_scope() as session:
         rows = session.execute(
-            select(Ticket, PortalRequest.category)
-            .outerjoin(PortalRequest, PortalRequest.ticket_id == Ticket.id)
-            .where(_mine(), Ticket.merged_into_id.is_(None))
-            .order_by(open_first, Ticket.updated_at.desc(), Ticket.id.desc())
+            select(Ticket, col(PortalRequest.category))
+            .outerjoin(PortalRequest, col(PortalRequest.ticket_id) == col(Ticket.id))
+            .where(_mine(), col(Ticket.merged_into_id).is_(None))
+            .order_by(open_first, col(Ticket.updated_at).desc(), col(Ticket.id).desc())
             .limit(LIST_LIMIT),
             {"user_id": actor.user_id},
         ).all()
@@ -197,9 +193,11 @@ def open_request(
         )
         session.add(ticket)
         session.flush()
+        assert ticket.id is not None  # flushed
         # The same clocks as a staff-opened ticket: the policy's targets, business hours.
         sla.on_ticket_event(session, ticket, now, created=True, message="client")
         message_row = _client_message(session, actor, ticket, body, now)
+        assert message_row.id is not None  # flushed
         attached = attachments.link_staged(session, message_row.id, files)
         session.add(PortalRequest(ticket_id=ticket.id, category=category, created_at=now))
         session.refresh(ticket)
@@ -237,6 +235,7 @@ def open_request(
 def _client_message(
     session: Session, actor: Actor, ticket: Ticket, body: str, now: Any
 ) -> TicketMessage:
+    assert ticket.id is not None  # a stored ticket
     message = TicketMessage(
         ticket_id=ticket.id,
         sender_kind=SenderKind.CLIENT.value,
@@ -250,30 +249,35 @@ def _client_message(
     return message
 
 
-_TIMELINE = (
+_TIMELINE: sa.Select[*tuple[Any, ...]] = (
     select(
-        TicketMessage.id,
-        TicketMessage.sender_kind,
-        TicketMessage.body_text,
-        TicketMessage.created_at,
-        User.name.label("author_name"),
-        User.role.label("author_role"),
+        col(TicketMessage.id),
+        col(TicketMessage.sender_kind),
+        col(TicketMessage.body_text),
+        col(TicketMessage.created_at),
+        col(User.name).label("author_name"),
+        col(User.role).label("author_role"),
     )
-    .outerjoin(User, User.id == TicketMessage.author_id)
+    .outerjoin(User, col(User.id) == col(TicketMessage.author_id))
     .where(
-        TicketMessage.ticket_id == sa.bindparam("ticket_id"),
-        TicketMessage.is_internal.is_(False),
+        col(TicketMessage.ticket_id) == sa.bindparam("ticket_id"),
+        col(TicketMessage.is_internal).is_(False),
     )
-    .order_by(TicketMessage.created_at, TicketMessage.id)
+    .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
 )
 _FILES = (
-    select(Attachment.id, Attachment.message_id, Attachment.filename, Attachment.size_bytes)
-    .join(TicketMessage, TicketMessage.id == Attachment.message_id)
-    .where(
-        TicketMessage.ticket_id == sa.bindparam("ticket_id"),
-        TicketMessage.is_internal.is_(False),
+    select(
+        col(Attachment.id),
+        col(Attachment.message_id),
+        col(Attachment.filename),
+        col(Attachment.size_bytes),
     )
-    .order_by(Attachment.id)
+    .join(TicketMessage, col(TicketMessage.id) == col(Attachment.message_id))
+    .where(
+        col(TicketMessage.ticket_id) == sa.bindparam("ticket_id"),
+        col(TicketMessage.is_internal).is_(False),
+    )
+    .order_by(col(Attachment.id))
 )
 
 
@@ -287,7 +291,7 @@ def get_request(actor: Actor, number: int) -> PortalTicketDetail:
             raise NotFound(f"There is no ticket #{number}.")
         params = {"ticket_id": ticket.id}
         files = attachments.group_by_message(
-            [tuple(r) for r in session.execute(_FILES, params).all()]
+            [tuple(r) for r in session.execute(_FILES, params).tuples().all()]
         )
         messages = [
             PortalMessageRow(
@@ -307,11 +311,11 @@ def get_request(actor: Actor, number: int) -> PortalTicketDetail:
             for m in session.execute(_TIMELINE, params).all()
         ]
         category = session.execute(
-            select(PortalRequest.category).where(PortalRequest.ticket_id == ticket.id)
+            select(col(PortalRequest.category)).where(col(PortalRequest.ticket_id) == ticket.id)
         ).scalar_one_or_none()
         rating = session.execute(
-            select(TicketRating.score, TicketRating.comment).where(
-                TicketRating.ticket_id == ticket.id
+            select(col(TicketRating.score), col(TicketRating.comment)).where(
+                col(TicketRating.ticket_id) == ticket.id
             )
         ).first()
         row = _row(ticket, category)
@@ -350,6 +354,7 @@ def add_comment(actor: Actor, number: int, body: str, files: Sequence[StagedFile
             raise InvalidInput("This request is closed: reopen it to write again.")
         now = utcnow()
         message = _client_message(session, actor, ticket, body, now)
+        assert message.id is not None  # flushed
         attached = attachments.link_staged(session, message.id, files)
         touch(ticket, now)
         ticket.is_unread = True
@@ -373,7 +378,7 @@ def add_comment(actor: Actor, number: int, body: str, files: Sequence[StagedFile
             record["attachments"] = attached
         audit.record(session, actor, "ticket.message_added", "ticket", ticket.id, record)
         client_name = session.execute(
-            select(Client.name).where(Client.id == ticket.client_id)
+            select(col(Client.name)).where(col(Client.id) == ticket.client_id)
         ).scalar_one_or_none()
         event = events.Event(
             "message.added",
@@ -465,10 +470,11 @@ def rate_request(actor: Actor, number: int, score: int, comment: str = "") -> No
             raise InvalidInput("You can rate a request once it is solved.")
         now = utcnow()
         rating = session.execute(
-            select(TicketRating).where(TicketRating.ticket_id == ticket.id).with_for_update()
+            select(TicketRating).where(col(TicketRating.ticket_id) == ticket.id).with_for_update()
         ).scalar_one_or_none()
         before = rating.score if rating else None
         if rating is None:
+            assert ticket.id is not None  # a stored ticket
             rating = TicketRating(ticket_id=ticket.id, created_at=now, score=score)
             session.add(rating)
         rating.score, rating.comment, rating.updated_at = score, comment, now
@@ -509,13 +515,16 @@ def request_signature(actor: Actor, number: int) -> str:
     to reload when an agent answers ("" when it is not the client's)."""
     require(actor, Action.USE_PORTAL)
     newest = (
-        select(func.max(TicketMessage.id))
-        .where(TicketMessage.ticket_id == Ticket.id, TicketMessage.is_internal.is_(False))
+        select(func.max(col(TicketMessage.id)))
+        .where(
+            col(TicketMessage.ticket_id) == col(Ticket.id),
+            col(TicketMessage.is_internal).is_(False),
+        )
         .scalar_subquery()
     )
     with get_engine().connect() as conn:
         row = conn.execute(
-            select(Ticket.version, newest).where(Ticket.number == number, _mine()),
+            select(col(Ticket.version), newest).where(col(Ticket.number) == number, _mine()),
             {"user_id": actor.user_id},
         ).first()
     return f"{row[0]}:{row[1] or 0}" if row else ""
@@ -528,8 +537,8 @@ def list_signature(actor: Actor) -> str:
         row = conn.execute(
             select(
                 func.count(),
-                func.coalesce(func.sum(Ticket.version), 0),
-                func.max(Ticket.updated_at),
+                func.coalesce(func.sum(col(Ticket.version)), 0),
+                func.max(col(Ticket.updated_at)),
             ).where(_mine()),
             {"user_id": actor.user_id},
         ).first()

@@ -105,6 +105,7 @@ def create_ticket(
         )
         session.add(ticket)
         session.flush()
+        assert ticket.id is not None  # flushed
         if from_client and client is None:
             raise InvalidInput("Choose the client whose request this is.")
         sla.on_ticket_event(
@@ -202,6 +203,7 @@ def add_message(
         raise InvalidInput("That request was not understood.")
     with session_scope() as session:
         ticket = load_for(session, actor, number, lock=True)  # the lock orders same-key retries
+        assert ticket.id is not None  # a stored ticket
         if request_key is not None:
             earlier = receipts.earlier_message(session, actor, request_key, ticket.id)
             if earlier is not None:
@@ -261,6 +263,7 @@ def add_message(
             message=None if internal else ("staff" if staff else "client"),
         )
         session.flush()
+        assert message.id is not None  # flushed
         if request_key is not None:
             receipts.record(session, actor, request_key, message.id)
         attached = attachments.link_staged(session, message.id, files)
@@ -378,7 +381,7 @@ def change_events(
     """What to emit after the commit of `apply_changes` on one ticket."""
     if not changes:
         return []
-    base = {
+    base: dict[str, Any] = {
         "actor": actor,
         "ticket_id": ticket.id,
         "number": ticket.number,

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -58,19 +59,20 @@ def bulk_update(
     if priority is not None:
         choice(priority, TicketPriority, "Priority")
     with session_scope() as session:
-        if assignee_id not in (UNSET, None):
+        if assignee_id is not UNSET and assignee_id is not None:
             staff_member(session, assignee_id)
         tickets = list(
-            session.execute(
+            session.scalars(
                 select(Ticket)
-                .where(Ticket.number.in_(numbers))
-                .order_by(Ticket.id)
+                .where(col(Ticket.number).in_(numbers))
+                .order_by(col(Ticket.id))
                 .with_for_update()
-            ).scalars()
+            )
         )
         if len(tickets) != len(numbers):
             raise NotFound("Some of the selected tickets no longer exist.")
-        now, changed, emitted = utcnow(), 0, []
+        now, changed = utcnow(), 0
+        emitted: list[events.Event] = []
         for ticket in tickets:
             if ticket.merged_into_id is not None:
                 continue
@@ -107,12 +109,12 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
     with session_scope() as session:
         found = {
             t.number: t
-            for t in session.execute(
+            for t in session.scalars(
                 select(Ticket)
-                .where(Ticket.number.in_([duplicate_number, target_number]))
-                .order_by(Ticket.id)
+                .where(col(Ticket.number).in_([duplicate_number, target_number]))
+                .order_by(col(Ticket.id))
                 .with_for_update()
-            ).scalars()
+            )
         }
         for number in (duplicate_number, target_number):
             if number not in found:
@@ -126,10 +128,14 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
             )
         if duplicate.client_id and target.client_id and duplicate.client_id != target.client_id:
             raise InvalidInput("Only tickets of the same client can be merged.")
-        moved = session.execute(
-            sa.update(TicketMessage)
-            .where(TicketMessage.ticket_id == duplicate.id)
-            .values(ticket_id=target.id)
+        # An UPDATE's result is a CursorResult (with rowcount); Session.execute says Result.
+        moved = cast(
+            sa.CursorResult[Any],
+            session.execute(
+                sa.update(TicketMessage)
+                .where(col(TicketMessage.ticket_id) == duplicate.id)
+                .values(ticket_id=target.id)
+            ),
         ).rowcount
         now = utcnow()
         for ticket, text in (
@@ -141,6 +147,7 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
             ),
             (duplicate, f"Merged into ticket #{target_number} by {actor.name}."),
         ):
+            assert ticket.id is not None  # a stored ticket
             session.add(
                 TicketMessage(
                     ticket_id=ticket.id,

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from psycopg.rows import dict_row
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
@@ -38,10 +39,10 @@ def portal_tickets(actor: Actor) -> list[TicketRow]:
     require(actor, Action.USE_PORTAL)
     with session_scope() as session:
         rows = session.execute(
-            select(Ticket, Client.name.label("client_name"))
-            .join(Client, Client.id == Ticket.client_id)
-            .where(Client.portal_user_id == actor.user_id)
-            .order_by(Ticket.created_at.desc())
+            select(Ticket, col(Client.name).label("client_name"))
+            .join(Client, col(Client.id) == col(Ticket.client_id))
+            .where(col(Client.portal_user_id) == actor.user_id)
+            .order_by(col(Ticket.created_at).desc())
             .limit(200)
         ).all()
         return [ticket_row(row.Ticket, row.client_name, None) for row in rows]
@@ -50,7 +51,7 @@ def portal_tickets(actor: Actor) -> list[TicketRow]:
 # --- the agent queue: filters, views, keyset pages ------------------------------------------
 
 QUEUE_COUNT_CAP = 10_000
-_T = Ticket.__table__
+_T = Ticket.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
 
 
 @dataclass(frozen=True)
@@ -137,7 +138,9 @@ def queue_conditions(actor: Actor, filters: QueueFilters) -> list[Any]:
             conditions.append(_T.c.client_id == int(client))
         elif "@" in client:
             conditions.append(
-                _T.c.client_id.in_(select(Client.id).where(Client.email == client.lower()))
+                _T.c.client_id.in_(
+                    select(col(Client.id)).where(col(Client.email) == client.lower())
+                )
             )
         else:
             raise InvalidInput("Filter clients by their id or email address.")
@@ -160,15 +163,15 @@ def _latest_client_sentiment(label: str) -> sa.Select:
     """Ids of tickets whose latest client message was scored `label` (a set as large as the
     scored messages with that label, never a walk over every ticket)."""
     latest = (
-        select(func.max(TicketMessage.id))
+        select(func.max(col(TicketMessage.id)))
         .where(
-            TicketMessage.ticket_id == MessageSentiment.ticket_id,
-            TicketMessage.sender_kind == SenderKind.CLIENT,
+            col(TicketMessage.ticket_id) == col(MessageSentiment.ticket_id),
+            col(TicketMessage.sender_kind) == SenderKind.CLIENT,
         )
         .scalar_subquery()
     )
-    return select(MessageSentiment.ticket_id).where(
-        MessageSentiment.label == label, MessageSentiment.message_id == latest
+    return select(col(MessageSentiment.ticket_id)).where(
+        col(MessageSentiment.label) == label, col(MessageSentiment.message_id) == latest
     )
 
 
@@ -243,10 +246,14 @@ def queue_page_query(
             )
         )
     page = (
-        select(*QUEUE_COLUMNS, Client.name.label("client_name"), User.name.label("assignee_name"))
+        select(
+            *QUEUE_COLUMNS,
+            col(Client.name).label("client_name"),
+            col(User.name).label("assignee_name"),
+        )
         .select_from(_T)
-        .outerjoin(Client, Client.id == _T.c.client_id)
-        .outerjoin(User, User.id == _T.c.assignee_id)
+        .outerjoin(Client, col(Client.id) == _T.c.client_id)
+        .outerjoin(User, col(User.id) == _T.c.assignee_id)
         .order_by(_T.c.queue_bucket, _T.c.queue_due_at, _T.c.id)
         .limit(page_size + 1)
     )
@@ -321,6 +328,7 @@ def queue(
         # Plain psycopg, unprepared: each statement is planned for its own values (the filters
         # decide the best index), with no ORM rows built for a read-only page.
         raw = conn.connection.driver_connection
+        assert raw is not None  # the psycopg connection of a live pool connection
         raw.rollback()  # a no-op unless the pool's liveness check left a transaction open
         # Two reads need no transaction: autocommit spares the BEGIN and ROLLBACK round trips.
         raw.autocommit = True

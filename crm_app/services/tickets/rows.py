@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import Enum
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import select
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.services import staff
@@ -145,7 +146,7 @@ def clean_body(body: str) -> str:
     return body
 
 
-def choice(value: str, enum: type, what: str) -> str:
+def choice(value: str, enum: type[Enum], what: str) -> str:
     allowed = [m.value for m in enum]
     if value not in allowed:
         raise InvalidInput(f"{what} must be one of: {', '.join(allowed)}.")
@@ -154,7 +155,7 @@ def choice(value: str, enum: type, what: str) -> str:
 
 def load_for(session: Session, actor: Actor, number: int, *, lock: bool = False) -> Ticket:
     """The ticket, if this actor may see it. A client sees only their own tickets."""
-    query = select(Ticket).where(Ticket.number == number)
+    query = select(Ticket).where(col(Ticket.number) == number)
     if lock:
         query = query.with_for_update()
     ticket = session.execute(query).scalar_one_or_none()
@@ -166,7 +167,7 @@ def load_for(session: Session, actor: Actor, number: int, *, lock: bool = False)
     owner = None
     if ticket is not None and ticket.client_id is not None:
         owner = session.execute(
-            select(Client.portal_user_id).where(Client.id == ticket.client_id)
+            select(col(Client.portal_user_id)).where(col(Client.id) == ticket.client_id)
         ).scalar_one_or_none()
     if ticket is None or owner is None or owner != actor.user_id:
         # The same answer as a missing ticket, so numbers cannot be probed.
@@ -201,12 +202,15 @@ def history_query(ticket_id: int | sa.BindParameter, limit: int = HISTORY_LIMIT)
     """Audit entries of one ticket with the actor's name, newest first."""
     return (
         select(
-            AuditLog.action, User.name.label("actor_name"), AuditLog.changes, AuditLog.created_at
+            col(AuditLog.action),
+            col(User.name).label("actor_name"),
+            col(AuditLog.changes),
+            col(AuditLog.created_at),
         )
         .select_from(AuditLog)
-        .outerjoin(User, User.id == AuditLog.actor_id)
-        .where(AuditLog.entity_type == "ticket", AuditLog.entity_id == ticket_id)
-        .order_by(AuditLog.id.desc())
+        .outerjoin(User, col(User.id) == col(AuditLog.actor_id))
+        .where(col(AuditLog.entity_type) == "ticket", col(AuditLog.entity_id) == ticket_id)
+        .order_by(col(AuditLog.id).desc())
         .limit(limit)
     )
 

@@ -59,22 +59,22 @@ def suggest(actor: Actor, prefix: str, *, limit: int = 8) -> list[str]:
     require(actor, Action.VIEW_TICKETS)
     text = " ".join(str(prefix or "").strip().lower().split())[:MAX_LENGTH]
     escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    table = Tag.__table__
+    table: sa.Table = Tag.__table__  # type: ignore[attr-defined]  # set by SQLModel's metaclass
     with session_scope() as session:
-        starts = session.execute(
+        starts: sa.ScalarResult[str] = session.scalars(
             sa.select(table.c.name)
             .where(table.c.name.like(f"{escaped}%", escape="\\"))
             .order_by(table.c.name)
             .limit(limit)
-        ).scalars()
+        )
         found = list(starts)
         if text and len(found) < limit:
-            contains = session.execute(
+            contains: sa.ScalarResult[str] = session.scalars(
                 sa.select(table.c.name)
                 .where(table.c.name.like(f"%{escaped}%", escape="\\"))
                 .where(table.c.name.notin_(found or [""]))
                 .order_by(table.c.name)
                 .limit(limit - len(found))
-            ).scalars()
+            )
             found += list(contains)
     return found

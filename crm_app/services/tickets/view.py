@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 from psycopg.rows import dict_row
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import get_engine, session_scope
@@ -81,6 +82,7 @@ def get_ticket(actor: Actor, number: int) -> TicketDetail:
         require(actor, Action.USE_PORTAL)
     with get_engine().connect() as conn:
         raw = conn.connection.driver_connection
+        assert raw is not None  # the psycopg connection of a live pool connection
         try:
             with raw.cursor(row_factory=dict_row) as cur:
                 t = cur.execute(_OPEN_TICKET_SQL, {"number": number}).fetchone()
@@ -239,15 +241,15 @@ def mark_read(actor: Actor, number: int) -> bool:
         marked = (
             session.execute(
                 sa.update(Ticket)
-                .where(Ticket.number == number, Ticket.is_unread.is_(True))
+                .where(col(Ticket.number) == number, col(Ticket.is_unread).is_(True))
                 .values(is_unread=False)
-                .returning(Ticket.id, Ticket.subject)
+                .returning(col(Ticket.id), col(Ticket.subject))
             )
             .mappings()
             .first()
         )
     was_unread = marked is not None
-    if was_unread:
+    if marked is not None:
         events.emit(
             events.Event(
                 "ticket.read",
