@@ -10,9 +10,10 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.components import empty_state, sla_badge
+from crm_app.components import audience_select, empty_state, sla_badge
 from crm_app.layout import signed_in_page
 from crm_app.services import dashboard
+from crm_app.services import teams as team_service
 from crm_app.services import tickets as ticket_service
 from crm_app.services.dashboard import WarningRow
 from crm_app.services.errors import ServiceError
@@ -26,17 +27,27 @@ class SlaBoardState(AppState):
     rows: list[WarningRow] = []
     staff: list[list[str]] = []
     refreshed: str = ""
+    audience: str = team_service.EVERYONE  # "everyone", "team:<id>" or "agent:<id>"
+    team_choices: list[list[str]] = []
+    agent_choices: list[list[str]] = []
     _live: bool = False
 
     def _reload(self, actor: Actor) -> None:
-        self.rows = dashboard.warning_board(actor)
+        agents = team_service.audience_agent_ids(actor, self.audience)
+        self.rows = dashboard.warning_board(actor, agent_ids=agents)
         self.refreshed = time.strftime("%H:%M:%S", time.gmtime()) + " UTC"
 
     @service_event
     def load(self, actor: Actor):
         self._reload(actor)
         self.staff = [[str(u), n] for u, n in ticket_service.staff_choices(actor)]
+        self.team_choices, self.agent_choices = team_service.audience_pairs(actor)
         return SlaBoardState.live
+
+    @service_event
+    def set_audience(self, actor: Actor, value: str):
+        self.audience = str(value)[:40]
+        self._reload(actor)
 
     @service_event
     def reassign(self, actor: Actor, number: int, assignee_id: str):
@@ -64,8 +75,13 @@ class SlaBoardState(AppState):
                 actor = await asyncio.to_thread(self.live_actor)
                 if actor is None:
                     return
+                async with self:
+                    audience = self.audience
                 try:
-                    rows = await asyncio.to_thread(dashboard.warning_board, actor)
+                    agents = await asyncio.to_thread(
+                        team_service.audience_agent_ids, actor, audience
+                    )
+                    rows = await asyncio.to_thread(dashboard.warning_board, actor, agent_ids=agents)
                 except ServiceError:
                     return
                 async with self:
@@ -123,9 +139,16 @@ def sla_board_page() -> rx.Component:
             rx.heading("SLA warnings", size="6"),
             rx.badge(s.rows.length(), " tickets", variant="soft"),
             rx.spacer(),
+            audience_select(
+                s.team_choices,
+                s.agent_choices,
+                value=s.audience,
+                on_change=s.set_audience,
+                select_id="board-audience",
+            ),
             rx.text("live · updated ", s.refreshed, size="1", color_scheme="gray"),
             width="100%",
-            align="center",
+            align="end",
         ),
         rx.cond(
             s.rows.length() > 0,
