@@ -204,10 +204,18 @@ def _filters() -> rx.Component:
     )
 
 
-def _bar_chart(data: Any, bars: list[tuple[str, str]], x: str, height: int = 220) -> rx.Component:
+def _bar_chart(
+    data: Any, bars: list[tuple[str, str]], x: str, height: int = 220, *, every_label: bool = False
+) -> rx.Component:
+    # every_label: one slanted label per bar (agents' names), instead of recharts skipping some.
+    axis = (
+        {"interval": 0, "angle": -35, "text_anchor": "end", "height": 80, "tick": {"fontSize": 11}}
+        if every_label
+        else {}
+    )
     return rx.recharts.bar_chart(
         rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key=x),
+        rx.recharts.x_axis(data_key=x, **axis),
         rx.recharts.y_axis(),
         rx.recharts.graphing_tooltip(),
         rx.recharts.legend(),
@@ -221,12 +229,18 @@ def _bar_chart(data: Any, bars: list[tuple[str, str]], x: str, height: int = 220
     )
 
 
-def _breakdown(title: str, data: Any, table: str) -> rx.Component:
+def _breakdown(title: str, data: Any, table: str, every_label: bool = False) -> rx.Component:
     return _card(
         title,
         rx.cond(
             data.length() > 0,
-            _bar_chart(data, [("breaches", "#e5484d"), ("total", "#8da4ef")], "label", 200),
+            _bar_chart(
+                data,
+                [("breaches", "#e5484d"), ("total", "#8da4ef")],
+                "label",
+                260 if every_label else 200,
+                every_label=every_label,
+            ),
             rx.text("No figures in this range.", size="2", color_scheme="gray"),
         ),
         table,
@@ -385,10 +399,11 @@ def dashboard_page() -> rx.Component:
                     "achievement",
                 ),
                 rx.hstack(
-                    _breakdown("Breaches by agent", D.by_agent, "breaches_agent"),
+                    _breakdown("Breaches by agent", D.by_agent, "breaches_agent", every_label=True),
                     _breakdown("Breaches by priority", D.by_priority, "breaches_priority"),
                     width="100%",
                     wrap="wrap",
+                    align="stretch",
                 ),
                 rx.hstack(
                     _breakdown("Breaches by channel", D.by_channel, "breaches_channel"),

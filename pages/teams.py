@@ -138,18 +138,20 @@ def _team_item(team: TeamRow) -> rx.Component:
 
 
 def _match(person: TeamMemberRow) -> rx.Component:
-    return rx.box(
+    # A button per person: Tab reaches it, Enter or Space adds them.
+    return rx.button(
         rx.text(person.name, size="2", weight="medium"),
         rx.text(person.email, size="1", color_scheme="gray"),
         role="option",
-        tab_index=0,
         class_name="member-match",
         on_click=T.add_member(person.user_id),
-        on_key_down=lambda key: rx.cond(key == "Enter", T.add_member(person.user_id), rx.noop()),
+        variant="ghost",
+        width="100%",
+        justify="start",
+        spacing="3",
         padding="0.4rem 0.6rem",
-        cursor="pointer",
-        _hover={"background": rx.color("accent", 3)},
-        _focus={"background": rx.color("accent", 4), "outline": "none"},
+        height="auto",
+        radius="none",
     )
 
 
@@ -245,7 +247,7 @@ def _editor() -> rx.Component:
                         ),
                     ),
                     wrap="wrap",
-                    gap="2",
+                    spacing="2",
                     id="team-members",
                 ),
                 rx.text(
