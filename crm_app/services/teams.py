@@ -41,10 +41,6 @@ class TeamRow:
     name: str
     members: list[TeamMemberRow] = field(default_factory=list)
 
-    @property
-    def member_ids(self) -> tuple[int, ...]:
-        return tuple(sorted(m.user_id for m in self.members))
-
 
 def _clean_name(name: str) -> str:
     name = " ".join(str(name or "").split())
