@@ -26,6 +26,7 @@ import pages.home
 import pages.knowledge
 import pages.login
 import pages.mailboxes
+import pages.my_work
 import pages.not_found
 import pages.ory_login
 import pages.ory_recovery
@@ -38,6 +39,7 @@ import pages.setup
 import pages.signup
 import pages.sla_board
 import pages.sla_settings
+import pages.teams
 import pages.ticket
 import pages.tickets
 import pages.users

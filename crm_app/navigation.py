@@ -55,6 +55,7 @@ NAV: tuple[NavEntry, ...] = (
     ),
     NavEntry(routes.ARCHIVES, "Archives", "archive", Action.MANAGE_AI, "Settings"),
     NavEntry(routes.SLA_SETTINGS, "SLA settings", "timer", Action.MANAGE_SLA, "Settings"),
+    NavEntry(routes.TEAMS, "Teams", "users-round", Action.MANAGE_TEAMS, "Settings"),
     NavEntry(routes.PORTAL, "My tickets", "life-buoy", Action.USE_PORTAL, "Portal"),
 )
 

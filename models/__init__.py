@@ -63,6 +63,7 @@ from models.sla import (
     TicketSla,
     TicketSlaEvent,
 )
+from models.team import Team, TeamMember
 from models.ticket import (
     OPEN_STATUSES,
     Attachment,
@@ -166,6 +167,8 @@ __all__ = [
     "Suppression",
     "SuppressionReason",
     "Tag",
+    "Team",
+    "TeamMember",
     "ThrottleScope",
     "Ticket",
     "TicketMessage",

@@ -13,24 +13,27 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.components import empty_state, form_error, sla_badge
+from crm_app.components import audience_select, empty_state, form_error, stat_card
 from crm_app.layout import signed_in_page
 from crm_app.services import dashboard
-from crm_app.services import tickets as ticket_service
-from crm_app.services.dashboard import AgentRow, WarningRow
+from crm_app.services import teams as team_service
+from crm_app.services.dashboard import NO_FIGURE, AgentRow
 from crm_app.services.portal import csat as csat_service
 from crm_app.state import AppState, service_event
 from models.base import utcnow
 
-EVERYONE = "everyone"
-
 
 def _durations(stats: dashboard.DurationStats) -> dict[str, str]:
+    """Count, mean, median and p90 as shown: "—" for each when nothing was measured."""
+
+    def shown(minutes: float) -> str:
+        return dashboard.duration_text(minutes) if stats.count else NO_FIGURE
+
     return {
         "count": str(stats.count),
-        "mean": dashboard.duration_text(stats.mean),
-        "median": dashboard.duration_text(stats.median),
-        "p90": dashboard.duration_text(stats.p90),
+        "mean": shown(stats.mean),
+        "median": shown(stats.median),
+        "p90": shown(stats.p90),
     }
 
 
@@ -52,8 +55,9 @@ def _csat_row(figures: csat_service.AgentCsat) -> dict[str, str]:
 class DashboardState(AppState):
     start: str = ""
     end: str = ""
-    agent: str = EVERYONE  # a user id, or EVERYONE
-    staff: list[list[str]] = []
+    audience: str = team_service.EVERYONE  # "everyone", "team:<id>" or "agent:<id>"
+    team_choices: list[list[str]] = []
+    agent_choices: list[list[str]] = []
     open_counts: dict[str, int] = {}
     volume: list[dict[str, Any]] = []
     first_response: dict[str, str] = {}  # count, mean, median, p90 (business time)
@@ -69,8 +73,8 @@ class DashboardState(AppState):
     refreshed_at: str = ""
     filter_error: str = ""
 
-    def _filter(self) -> dashboard.DashboardFilter:
-        agents = [] if self.agent == EVERYONE else [self.agent]
+    def _filter(self, actor: Actor) -> dashboard.DashboardFilter:
+        agents = team_service.audience_agent_ids(actor, self.audience)
         return dashboard.make_filter(self.start, self.end, agents)
 
     @service_event(error_var="filter_error")
@@ -78,10 +82,9 @@ class DashboardState(AppState):
         if not self.start or not self.end:
             today = utcnow().date()
             self.start, self.end = (today - timedelta(days=29)).isoformat(), today.isoformat()
-        if not self.staff:
-            self.staff = [[str(u), n] for u, n in ticket_service.staff_choices(actor)]
+        self.team_choices, self.agent_choices = team_service.audience_pairs(actor)
         self.filter_error = ""
-        f = self._filter()
+        f = self._filter(actor)
         self.open_counts = dashboard.open_now(actor, f.agent_ids)
         self.volume = _dicts(dashboard.daily_volume(actor, f))
         times = dashboard.response_times(actor, f)
@@ -113,14 +116,14 @@ class DashboardState(AppState):
         self.end = str(value)[:10]
 
     @rx.event
-    def set_agent(self, value: str):
-        self.agent = str(value)[:20]
+    def set_audience(self, value: str):
+        self.audience = str(value)[:40]
         return DashboardState.load
 
     @service_event
     def export(self, actor: Actor, table: str):
         """CSV of one table as shown (recomputed from the service for this filter)."""
-        f = self._filter()
+        f = self._filter(actor)
         makers = {
             "volume": lambda: dashboard.daily_volume(actor, f),
             "achievement": lambda: dashboard.sla_achievement(actor, f),
@@ -174,19 +177,6 @@ def _card(title: str, body: rx.Component, table: str | None = None, **props: Any
     )
 
 
-def _stat(label: str, value: Any, hint: Any = "") -> rx.Component:
-    return rx.card(
-        rx.vstack(
-            rx.text(label, size="1", color_scheme="gray"),
-            rx.heading(value, size="6"),
-            rx.text(hint, size="1", color_scheme="gray"),
-            spacing="0",
-        ),
-        flex="1",
-        min_width="9rem",
-    )
-
-
 def _filters() -> rx.Component:
     return rx.hstack(
         rx.vstack(
@@ -199,21 +189,12 @@ def _filters() -> rx.Component:
             rx.input(type="date", id="dash-end", value=D.end, on_change=D.set_end),
             spacing="1",
         ),
-        rx.vstack(
-            rx.text("Team", as_="label", html_for="dash-agent", size="1"),
-            rx.el.select(
-                rx.el.option("Everyone", value=EVERYONE),
-                rx.foreach(D.staff, lambda s: rx.el.option(s[1], value=s[0])),
-                id="dash-agent",
-                value=D.agent,
-                on_change=D.set_agent,
-                style={
-                    "padding": "6px",
-                    "border_radius": "6px",
-                    "border": f"1px solid {rx.color('gray', 7)}",
-                },
-            ),
-            spacing="1",
+        audience_select(
+            D.team_choices,
+            D.agent_choices,
+            value=D.audience,
+            on_change=D.set_audience,
+            select_id="dash-agent",
         ),
         rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=D.load, id="dash-refresh"),
         rx.text("Updated ", D.refreshed_at, size="1", color_scheme="gray"),
@@ -223,10 +204,18 @@ def _filters() -> rx.Component:
     )
 
 
-def _bar_chart(data: Any, bars: list[tuple[str, str]], x: str, height: int = 220) -> rx.Component:
+def _bar_chart(
+    data: Any, bars: list[tuple[str, str]], x: str, height: int = 220, *, every_label: bool = False
+) -> rx.Component:
+    # every_label: one slanted label per bar (agents' names), instead of recharts skipping some.
+    axis = (
+        {"interval": 0, "angle": -35, "text_anchor": "end", "height": 80, "tick": {"fontSize": 11}}
+        if every_label
+        else {}
+    )
     return rx.recharts.bar_chart(
         rx.recharts.cartesian_grid(stroke_dasharray="3 3"),
-        rx.recharts.x_axis(data_key=x),
+        rx.recharts.x_axis(data_key=x, **axis),
         rx.recharts.y_axis(),
         rx.recharts.graphing_tooltip(),
         rx.recharts.legend(),
@@ -240,12 +229,18 @@ def _bar_chart(data: Any, bars: list[tuple[str, str]], x: str, height: int = 220
     )
 
 
-def _breakdown(title: str, data: Any, table: str) -> rx.Component:
+def _breakdown(title: str, data: Any, table: str, every_label: bool = False) -> rx.Component:
     return _card(
         title,
         rx.cond(
             data.length() > 0,
-            _bar_chart(data, [("breaches", "#e5484d"), ("total", "#8da4ef")], "label", 200),
+            _bar_chart(
+                data,
+                [("breaches", "#e5484d"), ("total", "#8da4ef")],
+                "label",
+                260 if every_label else 200,
+                every_label=every_label,
+            ),
             rx.text("No figures in this range.", size="2", color_scheme="gray"),
         ),
         table,
@@ -279,7 +274,7 @@ def _agent_table() -> rx.Component:
                     rx.table.cell(a.assigned),
                     rx.table.cell(a.solved),
                     rx.table.cell(a.median_first_response_text),
-                    rx.table.cell(a.sla_percent.to_string() + "%"),
+                    rx.table.cell(a.sla_percent_text),
                     rx.table.cell(a.csat),
                 ),
             )
@@ -335,15 +330,15 @@ def dashboard_page() -> rx.Component:
         _filters(),
         form_error(D.filter_error),
         rx.hstack(
-            _stat("Open now", D.open_counts["total"], "new, open and pending"),
-            _stat("Near breach", D.open_counts["near_breach"].to(int), "open tickets"),
-            _stat("Breached", D.open_counts["breached"].to(int), "open tickets"),
-            _stat(
+            stat_card("Open now", D.open_counts["total"], "new, open and pending"),
+            stat_card("Near breach", D.open_counts["near_breach"].to(int), "open tickets"),
+            stat_card("Breached", D.open_counts["breached"].to(int), "open tickets"),
+            stat_card(
                 "First response",
                 D.first_response["median"],
                 "median · mean " + D.first_response["mean"] + " · p90 " + D.first_response["p90"],
             ),
-            _stat(
+            stat_card(
                 "Resolution",
                 D.resolution["median"],
                 "median · mean " + D.resolution["mean"] + " · p90 " + D.resolution["p90"],
@@ -389,13 +384,9 @@ def dashboard_page() -> rx.Component:
                     rx.hstack(
                         rx.foreach(
                             D.achievement,
-                            lambda a: _stat(
+                            lambda a: stat_card(
                                 a["target"],
-                                rx.cond(
-                                    (a["met"].to(int) + a["breached"].to(int)) > 0,
-                                    a["percent"].to_string() + "%",
-                                    "—",
-                                ),
+                                a["percent_text"],
                                 a["met"].to_string()
                                 + " met · "
                                 + a["breached"].to_string()
@@ -408,10 +399,11 @@ def dashboard_page() -> rx.Component:
                     "achievement",
                 ),
                 rx.hstack(
-                    _breakdown("Breaches by agent", D.by_agent, "breaches_agent"),
+                    _breakdown("Breaches by agent", D.by_agent, "breaches_agent", every_label=True),
                     _breakdown("Breaches by priority", D.by_priority, "breaches_priority"),
                     width="100%",
                     wrap="wrap",
+                    align="stretch",
                 ),
                 rx.hstack(
                     _breakdown("Breaches by channel", D.by_channel, "breaches_channel"),
@@ -466,88 +458,4 @@ def dashboard_page() -> rx.Component:
         width="100%",
         max_width="80rem",
         id="dashboard",
-    )
-
-
-# --- an agent's own view ----------------------------------------------------------------------
-
-
-class MyWorkState(AppState):
-    tickets: list[WarningRow] = []
-    week: dict[str, str] = {}
-
-    @service_event
-    def load(self, actor: Actor):
-        from dataclasses import asdict
-
-        self.tickets = dashboard.my_open_tickets(actor)
-        week = asdict(dashboard.my_week(actor))
-        week["median_first_response"] = dashboard.duration_text(week["median_first_response"])
-        self.week = {k: str(v) for k, v in week.items()}
-        mine = csat_service.agent_figures(actor, agent_id=actor.user_id, days=30)
-        self.week["csat"] = f"{mine[0].average:.1f} / 5" if mine else "—"
-        self.week["csat_hint"] = (
-            f"{mine[0].ratings} ratings, last 30 days" if mine else "no ratings in 30 days"
-        )
-
-
-def _ticket_row(row: WarningRow) -> rx.Component:
-    return rx.table.row(
-        rx.table.cell(rx.link("#", row.number, href=routes.ticket(row.number))),
-        rx.table.cell(
-            rx.text(
-                row.subject,
-                max_width="28rem",
-                overflow="hidden",
-                text_overflow="ellipsis",
-                white_space="nowrap",
-            )
-        ),
-        rx.table.cell(row.priority),
-        rx.table.cell(sla_badge(row.sla_state)),
-        rx.table.cell(rx.text(row.time_left, color=rx.cond(row.minutes_left < 0, "red", ""))),
-    )
-
-
-@signed_in_page(routes.MY_WORK, "My work", Action.VIEW_TICKETS, on_load=[MyWorkState.load])
-def my_work_page() -> rx.Component:
-    m = MyWorkState
-    return rx.vstack(
-        rx.hstack(
-            rx.heading("My work", size="6"),
-            rx.spacer(),
-            rx.button(rx.icon("refresh-cw", size=14), "Refresh", on_click=m.load, variant="soft"),
-            width="100%",
-        ),
-        rx.hstack(
-            _stat("Open now", m.week["open_now"], "assigned to me"),
-            _stat("Assigned this week", m.week["assigned"], "last 7 days"),
-            _stat("Solved this week", m.week["solved"], "last 7 days"),
-            _stat("Median first response", m.week["median_first_response"], "business time"),
-            _stat("SLA met", m.week["sla_percent"] + "%", "first response, resolution"),
-            _stat("Client satisfaction", m.week["csat"], m.week["csat_hint"]),
-            wrap="wrap",
-            width="100%",
-        ),
-        rx.cond(
-            m.tickets.length() > 0,
-            rx.table.root(
-                rx.table.header(
-                    rx.table.row(
-                        *[
-                            rx.table.column_header_cell(h)
-                            for h in ("Ticket", "Subject", "Priority", "SLA", "Time left")
-                        ]
-                    )
-                ),
-                rx.table.body(rx.foreach(m.tickets, _ticket_row)),
-                size="1",
-                width="100%",
-                id="my-tickets",
-            ),
-            empty_state("circle-check", "Nothing open", "No open tickets are assigned to you."),
-        ),
-        spacing="4",
-        width="100%",
-        max_width="76rem",
     )

@@ -10,33 +10,60 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.components import empty_state, sla_badge
+from crm_app.components import audience_select, empty_state, sla_badge
 from crm_app.layout import signed_in_page
 from crm_app.services import dashboard
+from crm_app.services import teams as team_service
 from crm_app.services import tickets as ticket_service
 from crm_app.services.dashboard import WarningRow
 from crm_app.services.errors import ServiceError
 from crm_app.state import AppState, chain, service_event
 
 POLL_SECONDS = 10
+PAGE_ROWS = 50  # rows shown first; each reassign picker lists every agent, so fewer is faster
 MAX_LIVE_SECONDS = 8 * 3600
+
+
+def _board(actor: Actor, audience: str, limit: int) -> tuple[list[WarningRow], int]:
+    """The most urgent warnings of a team, an agent or everyone, and how many there are."""
+    agents = team_service.audience_agent_ids(actor, audience)
+    counts = dashboard.open_now(actor, agents)
+    total = counts.get("near_breach", 0) + counts.get("breached", 0)
+    return dashboard.warning_board(actor, limit, agents), total
 
 
 class SlaBoardState(AppState):
     rows: list[WarningRow] = []
     staff: list[list[str]] = []
     refreshed: str = ""
+    audience: str = team_service.EVERYONE  # "everyone", "team:<id>" or "agent:<id>"
+    team_choices: list[list[str]] = []
+    agent_choices: list[list[str]] = []
+    limit: int = PAGE_ROWS
+    warnings_total: int = 0  # near breach and breached, of the chosen team or agent
     _live: bool = False
 
     def _reload(self, actor: Actor) -> None:
-        self.rows = dashboard.warning_board(actor)
+        self.rows, self.warnings_total = _board(actor, self.audience, self.limit)
         self.refreshed = time.strftime("%H:%M:%S", time.gmtime()) + " UTC"
 
     @service_event
     def load(self, actor: Actor):
         self._reload(actor)
         self.staff = [[str(u), n] for u, n in ticket_service.staff_choices(actor)]
+        self.team_choices, self.agent_choices = team_service.audience_pairs(actor)
         return SlaBoardState.live
+
+    @service_event
+    def set_audience(self, actor: Actor, value: str):
+        self.audience = str(value)[:40]
+        self.limit = PAGE_ROWS
+        self._reload(actor)
+
+    @service_event
+    def show_more(self, actor: Actor):
+        self.limit = min(self.limit + PAGE_ROWS, dashboard.BOARD_LIMIT)
+        self._reload(actor)
 
     @service_event
     def reassign(self, actor: Actor, number: int, assignee_id: str):
@@ -64,12 +91,14 @@ class SlaBoardState(AppState):
                 actor = await asyncio.to_thread(self.live_actor)
                 if actor is None:
                     return
+                async with self:
+                    audience, limit = self.audience, self.limit
                 try:
-                    rows = await asyncio.to_thread(dashboard.warning_board, actor)
+                    rows, total = await asyncio.to_thread(_board, actor, audience, limit)
                 except ServiceError:
                     return
                 async with self:
-                    self.rows = rows
+                    self.rows, self.warnings_total = rows, total
                     self.refreshed = time.strftime("%H:%M:%S", time.gmtime()) + " UTC"
         finally:
             async with self:
@@ -121,11 +150,18 @@ def sla_board_page() -> rx.Component:
     return rx.vstack(
         rx.hstack(
             rx.heading("SLA warnings", size="6"),
-            rx.badge(s.rows.length(), " tickets", variant="soft"),
+            rx.badge(s.warnings_total, " tickets", variant="soft", id="board-total"),
             rx.spacer(),
+            audience_select(
+                s.team_choices,
+                s.agent_choices,
+                value=s.audience,
+                on_change=s.set_audience,
+                select_id="board-audience",
+            ),
             rx.text("live · updated ", s.refreshed, size="1", color_scheme="gray"),
             width="100%",
-            align="center",
+            align="end",
         ),
         rx.cond(
             s.rows.length() > 0,
@@ -152,6 +188,21 @@ def sla_board_page() -> rx.Component:
             ),
             empty_state(
                 "circle-check", "No SLA warnings", "No open ticket is near its breach or past it."
+            ),
+        ),
+        rx.cond(
+            (s.rows.length() < s.warnings_total) & (s.limit < dashboard.BOARD_LIMIT),
+            rx.hstack(
+                rx.text(
+                    "Showing the ",
+                    s.rows.length(),
+                    " most urgent of ",
+                    s.warnings_total,
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.button("Show more", variant="soft", on_click=s.show_more, id="board-more"),
+                align="center",
             ),
         ),
         spacing="4",

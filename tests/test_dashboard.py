@@ -133,3 +133,39 @@ def test_only_dashboard_viewers_see_figures_and_filters_are_checked(db: str) -> 
     assert dashboard.make_filter(date(2026, 1, 1), date(2026, 1, 2)).end - timedelta(1) == date(
         2026, 1, 1
     )
+
+
+def test_a_rate_or_a_time_with_nothing_measured_shows_a_dash_not_zero(db: str) -> None:
+    from pages.dashboard import _durations
+    from pages.my_work import week_figures
+
+    manager = make_user("manager")
+    agent = make_user("agent")
+    tickets.create_ticket(manager, client_id=make_client(manager), subject="New", body="?")
+    dashboard.refresh_rollups()
+    today = datetime.now(UTC).date()
+    f = dashboard.make_filter(today, today)
+
+    achieved = dashboard.sla_achievement(manager, f)
+    assert [(a.target, a.percent, a.percent_text) for a in achieved] == [
+        ("First response", None, "—"),
+        ("Next response", None, "—"),
+        ("Resolution", None, "—"),
+    ]
+    (row,) = dashboard.agent_table(manager, f)  # a ticket created, none answered
+    assert (row.sla_percent, row.sla_percent_text, row.median_first_response_text) == (
+        None,
+        "—",
+        "—",
+    )
+    times = dashboard.response_times(manager, f)
+    assert _durations(times["first_response"]) == {
+        "count": "0",
+        "mean": "—",
+        "median": "—",
+        "p90": "—",
+    }
+    week = week_figures(dashboard.my_week(agent))
+    assert (week["sla_percent"], week["median_first_response"]) == ("—", "—")
+    assert dashboard.rate_text(dashboard.rate(0, 4)) == "0%"  # measured and all missed is 0%
+    assert dashboard.rate_text(dashboard.rate(37, 40)) == "92.5%"

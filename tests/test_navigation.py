@@ -53,6 +53,7 @@ def test_the_sidebar_shows_a_user_exactly_the_pages_their_role_may_open(role: st
             routes.SLA_BOARD,
             routes.DASHBOARD,
             routes.SLA_SETTINGS,
+            routes.TEAMS,
         },
         "agent": {
             routes.TICKETS,

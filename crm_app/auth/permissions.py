@@ -33,6 +33,7 @@ class Action(StrEnum):
     MANAGE_FAQ = "manage_faq"  # write, publish and unpublish help centre entries
     MANAGE_MAILBOXES = "manage_mailboxes"  # IMAP/SMTP accounts, their tests and failed imports
     MANAGE_INTEGRATIONS = "manage_integrations"  # webhooks out
+    MANAGE_TEAMS = "manage_teams"  # teams of staff the dashboards filter by
 
 
 _STAFF_TICKETS = {

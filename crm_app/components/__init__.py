@@ -10,14 +10,21 @@ from crm_app.components.badges import (
     status_badge,
 )
 from crm_app.components.dialogs import confirm_dialog
-from crm_app.components.feedback import empty_state, form_error
+from crm_app.components.feedback import empty_state, form_error, stat_card
 from crm_app.components.forms import account_fields, auth_form, field, native_form
-from crm_app.components.lists import filter_select, keyset_pager, numbered_pager, staff_picker
+from crm_app.components.lists import (
+    audience_select,
+    filter_select,
+    keyset_pager,
+    numbered_pager,
+    staff_picker,
+)
 from crm_app.components.tables import KeysetPaging, data_table, paging_bar
 
 __all__ = [
     "KeysetPaging",
     "account_fields",
+    "audience_select",
     "auth_form",
     "channel_badge",
     "confirm_dialog",
@@ -34,5 +41,6 @@ __all__ = [
     "removable_chip",
     "sla_badge",
     "staff_picker",
+    "stat_card",
     "status_badge",
 ]

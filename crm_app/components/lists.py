@@ -113,3 +113,41 @@ def staff_picker(
         **({"value": value} if value is not None else {}),
         **props,
     )
+
+
+def audience_select(
+    teams: rx.Var[list[list[str]]],
+    agents: rx.Var[list[list[str]]],
+    *,
+    value: rx.Var[str],
+    on_change: Any,
+    select_id: str,
+    label: str = "Team or agent",
+) -> rx.Component:
+    """Whose figures a dashboard shows: "Everyone", each team, or one agent. `teams` and
+    `agents` hold [value, label] pairs from `teams.audience_choices` ("team:3", "agent:7")."""
+    return rx.vstack(
+        rx.text(label, as_="label", html_for=select_id, size="1"),
+        rx.el.select(
+            rx.el.option("Everyone", value="everyone"),
+            rx.cond(
+                teams.length() > 0,
+                rx.el.optgroup(
+                    rx.foreach(teams, lambda t: rx.el.option(t[1], value=t[0])), label="Teams"
+                ),
+            ),
+            rx.el.optgroup(
+                rx.foreach(agents, lambda a: rx.el.option(a[1], value=a[0])), label="Agents"
+            ),
+            id=select_id,
+            value=value,
+            on_change=on_change,
+            style={
+                "padding": "6px",
+                "border_radius": "6px",
+                "border": f"1px solid {rx.color('gray', 7)}",
+                "max_width": "16rem",
+            },
+        ),
+        spacing="1",
+    )

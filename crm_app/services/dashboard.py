@@ -33,6 +33,7 @@ ALL_AGENTS = -1  # the rollup row that sums every agent (0 is "unassigned")
 BOARD_LIMIT = 200
 _OPEN_SQL = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
 _BUCKETS = len(HISTOGRAM_EDGES) + 1
+NO_FIGURE = "—"  # what a rate or a duration over no data shows
 
 
 @dataclass(frozen=True)
@@ -215,7 +216,8 @@ class AchievementRow:
     target: str
     met: int
     breached: int
-    percent: float
+    percent: float | None  # None: nothing measured in the range
+    percent_text: str = NO_FIGURE
 
 
 @dataclass(frozen=True)
@@ -233,9 +235,10 @@ class AgentRow:
     assigned: int
     solved: int
     median_first_response: float
-    sla_percent: float
+    sla_percent: float | None  # None: no first response or resolution judged
     csat: str
     median_first_response_text: str = ""
+    sla_percent_text: str = NO_FIGURE
 
 
 @dataclass(frozen=True)
@@ -245,6 +248,17 @@ class SentimentRow:
     neutral: int
     negative: int
     average: float
+
+
+def rate(met: int, judged: int) -> float | None:
+    """`met` out of `judged` in percent (one decimal), or None when nothing was judged: a
+    rate over no data is unknown, not 0%."""
+    return round(100 * met / judged, 1) if judged else None
+
+
+def rate_text(percent: float | None) -> str:
+    """A rate as shown: "92.5%", or "—" when there was nothing to measure."""
+    return NO_FIGURE if percent is None else f"{percent:g}%"
 
 
 def duration_text(minutes: float) -> str:
@@ -351,8 +365,8 @@ def sla_achievement(actor: Actor | None, f: DashboardFilter) -> list[Achievement
     )
 
     def achieved(label: str, met: int, breached: int) -> AchievementRow:
-        total = met + breached
-        return AchievementRow(label, met, breached, round(100 * met / total, 1) if total else 0.0)
+        percent = rate(met, met + breached)
+        return AchievementRow(label, met, breached, percent, rate_text(percent))
 
     return [
         achieved("First response", int(row.frm), int(row.frb)),
@@ -423,19 +437,25 @@ def agent_table(actor: Actor | None, f: DashboardFilter) -> list[AgentRow]:
         """,
         f.params(),
     )
-    return [
-        AgentRow(
-            int(r.agent_id),
-            r.name,
-            int(r.assigned),
-            int(r.solved),
-            median := percentile([int(h or 0) for h in r.hist or []], 0.5),
-            round(100 * int(r.met) / int(r.judged), 1) if int(r.judged) else 0.0,
-            "—",
-            duration_text(median),
+    result = []
+    for r in rows:
+        hist = [int(h or 0) for h in r.hist or []]
+        median = percentile(hist, 0.5)
+        percent = rate(int(r.met), int(r.judged))
+        result.append(
+            AgentRow(
+                int(r.agent_id),
+                r.name,
+                int(r.assigned),
+                int(r.solved),
+                median,
+                percent,
+                NO_FIGURE,
+                duration_text(median) if sum(hist) else NO_FIGURE,
+                rate_text(percent),
+            )
         )
-        for r in rows
-    ]
+    return result
 
 
 def sentiment_trend(actor: Actor | None, f: DashboardFilter) -> list[SentimentRow]:
@@ -547,11 +567,17 @@ def _warning_rows(where: str, params: dict[str, Any], limit: int) -> list[Warnin
     return result
 
 
-def warning_board(actor: Actor | None, limit: int = BOARD_LIMIT) -> list[WarningRow]:
-    """Open tickets near breach or breached, soonest due first (overdue longest first)."""
+def warning_board(
+    actor: Actor | None, limit: int = BOARD_LIMIT, agent_ids: Sequence[int] = ()
+) -> list[WarningRow]:
+    """Open tickets near breach or breached, soonest due first (overdue longest first); of
+    the given assignees only (a team, one agent), or of everyone."""
     require(actor, Action.VIEW_DASHBOARDS)
+    agents = "AND t.assignee_id = ANY(:agents)" if agent_ids else ""
     return _warning_rows(
-        "AND t.sla_state IN ('near_breach', 'breached')", {}, min(max(int(limit), 1), 500)
+        f"AND t.sla_state IN ('near_breach', 'breached') {agents}",
+        {"agents": [int(a) for a in agent_ids]},
+        min(max(int(limit), 1), 500),
     )
 
 
@@ -569,8 +595,9 @@ class MyWeek:
     assigned: int
     solved: int
     median_first_response: float
-    sla_percent: float
+    sla_percent: float | None  # None: nothing judged this week
     open_now: int
+    first_responses: int = 0
 
 
 def my_week(actor: Actor | None, now: datetime | None = None) -> MyWeek:
@@ -593,11 +620,12 @@ def my_week(actor: Actor | None, now: datetime | None = None) -> MyWeek:
         f.params(),
     )
     r = rows[0]
-    judged = int(r.judged)
+    hist = [int(h or 0) for h in r.hist or []]
     return MyWeek(
         int(r.assigned),
         int(r.solved),
-        percentile(list(r.hist or []), 0.5),
-        round(100 * int(r.met) / judged, 1) if judged else 0.0,
+        percentile(hist, 0.5),
+        rate(int(r.met), int(r.judged)),
         int(r.open_now),
+        sum(hist),
     )
