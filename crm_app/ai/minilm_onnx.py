@@ -12,8 +12,13 @@ idle, so an indexing run leaves the agents' web process its share of the CPU.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
+import logging
 import os
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -23,6 +28,7 @@ from crm_app.ai import runtime
 from crm_app.ai.minilm import DIMENSIONS, MAX_TOKENS, BatchedEncoder, model_dir
 
 OPSET = 18  # LayerNormalization (17) and reductions taking axes as an input (18)
+log = logging.getLogger(__name__)
 
 
 def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is imported lazily)
@@ -30,20 +36,23 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
     `attention_mask` (int64, batch x tokens), output `embeddings` (float32, batch x 384, unit
     length). Standard operators only; onnxruntime's own optimizer fuses LayerNorm and GELU (a
     hand-fused graph on its contrib Attention kernels measured no faster here)."""
-    import onnx
     from onnx import TensorProto, helper, numpy_helper
-    from safetensors.numpy import load_file
+    from safetensors import safe_open
 
     path = path or model_dir()
     config = json.loads((path / "config.json").read_text())
     layers, heads = int(config["num_hidden_layers"]), int(config["num_attention_heads"])
     hidden, eps = int(config["hidden_size"]), float(config["layer_norm_eps"])
     head_dim = hidden // heads
-    raw = {
-        k.removeprefix("bert."): v.astype(np.float32)
-        for k, v in load_file(str(path / "model.safetensors")).items()
-        if v.dtype != np.int64
-    }
+    # Weights are read one at a time as the graph takes them, never all at once beside it.
+    weights = safe_open(str(path / "model.safetensors"), framework="numpy")
+    names = {k.removeprefix("bert."): k for k in weights.keys()}  # noqa: SIM118 (not a dict)
+
+    class _Lazy:
+        def pop(self, key: str) -> np.ndarray:
+            return weights.get_tensor(names.pop(key)).astype(np.float32, copy=False)
+
+    raw = _Lazy()
 
     nodes: list = []
     initializers: list = []
@@ -57,8 +66,8 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
         return name
 
     def dense(x: str, key: str, out: str) -> str:
-        weight = const(f"{key}.weight", raw[f"{key}.weight"].T)  # stored (out, in)
-        bias = const(f"{key}.bias", raw[f"{key}.bias"])
+        weight = const(f"{key}.weight", raw.pop(f"{key}.weight").T)  # stored (out, in)
+        bias = const(f"{key}.bias", raw.pop(f"{key}.bias"))
         return node("Add", [node("MatMul", [x, weight], f"{out}_mm"), bias], out)
 
     def layer_norm(x: str, key: str, out: str) -> str:
@@ -66,8 +75,8 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
             "LayerNormalization",
             [
                 x,
-                const(f"{key}.weight", raw[f"{key}.weight"]),
-                const(f"{key}.bias", raw[f"{key}.bias"]),
+                const(f"{key}.weight", raw.pop(f"{key}.weight")),
+                const(f"{key}.bias", raw.pop(f"{key}.bias")),
             ],
             out,
             axis=-1,
@@ -77,7 +86,7 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
     # Embeddings: word + position (0..tokens-1) + token type 0, then LayerNorm.
     word = node(
         "Gather",
-        [const("word_embeddings", raw["embeddings.word_embeddings.weight"]), "input_ids"],
+        [const("word_embeddings", raw.pop("embeddings.word_embeddings.weight")), "input_ids"],
         "word",
     )
     # The first `tokens` rows of the position table (Shape with start/end keeps it 1-D).
@@ -86,7 +95,7 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
     pos = node(
         "Slice",
         [
-            const("position_embeddings", raw["embeddings.position_embeddings.weight"]),
+            const("position_embeddings", raw.pop("embeddings.position_embeddings.weight")),
             zero,
             seq,
             zero,
@@ -97,7 +106,7 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
         "Add",
         [
             node("Add", [word, pos], "word_pos"),
-            const("token_type_0", raw["embeddings.token_type_embeddings.weight"][0]),
+            const("token_type_0", raw.pop("embeddings.token_type_embeddings.weight")[0]),
         ],
         "embedded",
     )
@@ -217,8 +226,46 @@ def build_model(path: Path | None = None):  # -> onnx.ModelProto (onnx is import
         producer_name="crm_app.ai.minilm_onnx",
     )
     model.ir_version = 8
-    onnx.checker.check_model(model)
     return model
+
+
+# Bump when `build_model` writes a different graph: cached files of the old one are not used.
+GRAPH_VERSION = 1
+
+
+def model_file(path: Path | None = None) -> Path | None:
+    """The encoder's ONNX file, built once per weights and graph version and kept under the
+    data directory (None when it cannot be written there).
+
+    The build (weights as protobuf, then serialized) holds several copies of the 87 MB of
+    weights at once; done in a short-lived child process, it never raises the memory of the
+    long-running processes that embed, and each of them starts in a fraction of the time."""
+    from crm_app.settings import get_settings
+
+    path = path or model_dir()
+    stat = (path / "model.safetensors").stat()
+    identity = f"{GRAPH_VERSION}|{OPSET}|{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+    key = hashlib.sha256(identity.encode()).hexdigest()[:16]
+    target = get_settings().data_dir / "cache" / f"all-minilm-l6-v2-{key}.onnx"
+    if target.is_file():
+        return target
+    partial = target.with_name(f"{target.name}.{os.getpid()}.{threading.get_ident()}.part")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [sys.executable, "-m", "crm_app.ai.minilm_onnx", str(path), str(partial)],
+            check=True,
+            capture_output=True,
+            timeout=600,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, sys.path))},
+        )
+        partial.replace(target)  # atomic: a reader sees the whole file or none
+    except (OSError, subprocess.SubprocessError) as error:
+        log.warning("could not cache the encoder graph under %s: %s", target.parent, error)
+        with contextlib.suppress(OSError):
+            partial.unlink(missing_ok=True)
+        return None
+    return target
 
 
 class OnnxMiniLMEncoder(BatchedEncoder):
@@ -241,8 +288,11 @@ class OnnxMiniLMEncoder(BatchedEncoder):
         # Idle pool threads sleep instead of spinning: spinning burns the agents' CPU.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.log_severity_level = 3  # shape-merge notes from the optimizer are not news
+        cached = model_file(path)
         self.session = ort.InferenceSession(
-            build_model(path).SerializeToString(), options, providers=["CPUExecutionProvider"]
+            str(cached) if cached else build_model(path).SerializeToString(),
+            options,
+            providers=["CPUExecutionProvider"],
         )
         self.tokenizer = Tokenizer.from_file(str(path / "tokenizer.json"))
         self.tokenizer.enable_truncation(MAX_TOKENS)
@@ -251,3 +301,7 @@ class OnnxMiniLMEncoder(BatchedEncoder):
 
     def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return self.session.run(["embeddings"], {"input_ids": ids, "attention_mask": mask})[0]
+
+
+if __name__ == "__main__":  # `model_file`'s child: python -m crm_app.ai.minilm_onnx WEIGHTS OUT
+    Path(sys.argv[2]).write_bytes(build_model(Path(sys.argv[1])).SerializeToString())

@@ -111,3 +111,57 @@ def test_indexing_job_drains_its_backlog_at_low_priority(db: str, monkeypatch) -
     # One run keeps going while there is work, instead of 200 tickets a minute.
     assert result["tickets_indexed"] == 457
     assert niceness and all(n >= 12 for n in niceness)
+
+
+def test_the_built_graph_is_a_valid_onnx_model() -> None:
+    import onnx
+
+    from crm_app.ai.minilm_onnx import build_model
+
+    onnx.checker.check_model(build_model(), full_check=True)
+
+
+def test_the_graph_is_built_once_outside_the_process_and_then_loaded_from_the_data_dir(
+    tmp_path, monkeypatch
+) -> None:
+    """A process that embeds never holds the graph build (several copies of the weights): a
+    child writes the file once, every later encoder loads it, with the same vectors."""
+    from crm_app.ai import minilm_onnx
+    from crm_app.settings import get_settings
+
+    monkeypatch.setenv("CRM_DATA_DIR", str(tmp_path))
+    get_settings.cache_clear()
+    try:
+        built_here: list[bool] = []
+        real_build = minilm_onnx.build_model
+        monkeypatch.setattr(
+            minilm_onnx, "build_model", lambda *a: built_here.append(True) or real_build(*a)
+        )
+        first = minilm_onnx.OnnxMiniLMEncoder(threads=1)
+        cached = sorted((tmp_path / "cache").glob("all-minilm-l6-v2-*.onnx"))
+        assert len(cached) == 1 and not list((tmp_path / "cache").glob("*.part"))
+        stamp = cached[0].stat().st_mtime_ns
+        second = minilm_onnx.OnnxMiniLMEncoder(threads=1)
+        assert cached[0].stat().st_mtime_ns == stamp  # loaded, not rebuilt
+        assert built_here == []  # neither encoder built the graph in this process
+        a, b = first.encode(TEXTS), second.encode(TEXTS)
+        assert float((a * get_encoder().encode(TEXTS)).sum(axis=1).min()) > 0.999
+        assert np.array_equal(a, b)
+    finally:
+        get_settings.cache_clear()
+
+
+def test_an_unwritable_data_dir_falls_back_to_building_in_process(tmp_path, monkeypatch) -> None:
+    from crm_app.ai import minilm_onnx
+    from crm_app.settings import get_settings
+
+    blocked = tmp_path / "not-a-dir"
+    blocked.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("CRM_DATA_DIR", str(blocked))
+    get_settings.cache_clear()
+    try:
+        assert minilm_onnx.model_file() is None
+        encoder = minilm_onnx.OnnxMiniLMEncoder(threads=1)
+        assert encoder.encode(["ok"]).shape == (1, DIMENSIONS)
+    finally:
+        get_settings.cache_clear()
