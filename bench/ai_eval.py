@@ -26,8 +26,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-# Run as a script, Python puts bench/ first on the path, where bench/email.py would shadow the
-# standard library's `email` package: import from the repository root instead.
+# Run as a script, Python puts bench/ first on the path: import from the repository root instead.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 

@@ -23,7 +23,7 @@ Prints progress on stderr and, last, one JSON object on stdout: `users`, `second
 import sys
 from pathlib import Path
 
-# This folder holds bench/email.py: off the path, so `import email` is the standard library's.
+# Run as a script: bench/ off the path, imports from the repository root.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
 # Locust patches the standard library for gevent: it must come before anything that opens sockets.

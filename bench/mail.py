@@ -1,6 +1,6 @@
 """Benchmark of the email channel's intake (a script, not a test).
 
-    python bench/email.py [--messages 10000] [--mime-dir DIR ...]
+    python bench/mail.py [--messages 10000] [--mime-dir DIR ...]
 
 Starts a throwaway embedded PostgreSQL and a real Dovecot, fills one mailbox (by default with
 generated mail: new requests, replies, auto-replies, attachments; with `--mime-dir`, with every
