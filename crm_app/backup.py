@@ -23,6 +23,7 @@ import os
 import re
 import shutil
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,7 +71,9 @@ def pg_bin(name: str) -> str:
 
 def _tool_major(name: str) -> int:
     out = subprocess.run([pg_bin(name), "--version"], capture_output=True, text=True, check=True)
-    return int(re.search(r"(\d+)", out.stdout.split(")")[-1]).group(1))
+    found = re.search(r"(\d+)", out.stdout.split(")")[-1])
+    assert found is not None, out.stdout  # every PostgreSQL tool prints its version
+    return int(found.group(1))
 
 
 def _libpq_url() -> str:
@@ -175,17 +178,21 @@ def _drop_app_objects(conn: Connection) -> None:
     conn.execute(text("DROP SCHEMA IF EXISTS scheduler CASCADE"))
     for table in _app_tables(conn):
         conn.execute(text(f"DROP TABLE IF EXISTS {table} CASCADE"))
-    relations = conn.execute(
-        text(
-            "SELECT c.relkind, format('%I.%I', n.nspname, c.relname) FROM pg_class c "
-            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
-            "AND c.relkind IN ('v', 'm', 'S') AND " + not_extension.format(oid="c.oid")
+    relations = (
+        conn.execute(
+            text(
+                "SELECT c.relkind, format('%I.%I', n.nspname, c.relname) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' "
+                "AND c.relkind IN ('v', 'm', 'S') AND " + not_extension.format(oid="c.oid")
+            )
         )
-    ).all()
+        .tuples()
+        .all()
+    )
     kinds = {"v": "VIEW", "m": "MATERIALIZED VIEW", "S": "SEQUENCE"}
     for kind, name in relations:
         conn.execute(text(f"DROP {kinds[kind]} IF EXISTS {name} CASCADE"))
-    functions = conn.execute(
+    functions: Iterable[str] = conn.execute(
         text(
             "SELECT p.oid::regprocedure::text FROM pg_proc p "
             "JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND "
@@ -194,7 +201,7 @@ def _drop_app_objects(conn: Connection) -> None:
     ).scalars()
     for function in list(functions):
         conn.execute(text(f"DROP FUNCTION IF EXISTS {function} CASCADE"))
-    types = conn.execute(
+    types: Iterable[str] = conn.execute(
         text(
             "SELECT format('%I.%I', n.nspname, t.typname) FROM pg_type t "
             "JOIN pg_namespace n ON n.oid = t.typnamespace WHERE n.nspname = 'public' "

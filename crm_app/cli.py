@@ -18,6 +18,8 @@ import getpass
 import os
 import sys
 
+from sqlmodel import col
+
 from crm_app.logging_setup import configure_logging
 
 
@@ -178,7 +180,7 @@ def _set_role(args: argparse.Namespace) -> int:
     upgrade_to_head()
     with session_scope() as session:
         user_id = session.execute(
-            select(User.id).where(User.email == args.email.strip().lower())
+            select(col(User.id)).where(col(User.email) == args.email.strip().lower())
         ).scalar_one_or_none()
     if user_id is None:
         print("error: no user has that email address (an Ory user: sign in once)", file=sys.stderr)

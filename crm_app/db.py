@@ -130,7 +130,7 @@ def session_scope() -> Iterator[Session]:
 
 def check_database() -> dict[str, str]:
     with get_engine().connect() as conn:
-        version = conn.execute(text("SHOW server_version")).scalar_one()
+        version: str = conn.execute(text("SHOW server_version")).scalar_one()
         revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
     return {"server_version": str(version), "schema_revision": str(revision)}
 

@@ -156,7 +156,12 @@ def signed_in_page(
         return rx.page(
             route=route,
             title=f"{title} · Finance CRM",
-            on_load=[AppState.guard(action.value), TimeZoneState.load_time_zone, *(on_load or [])],
+            on_load=[
+                # mypy reads @rx.event as EventNamespace (its __new__ returns another type).
+                AppState.guard(action.value),  # type: ignore[operator]
+                TimeZoneState.load_time_zone,
+                *(on_load or []),
+            ],
         )(wrapped)
 
     return decorator

@@ -38,6 +38,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 from sqlalchemy import text
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 log = logging.getLogger(__name__)
 
@@ -117,10 +118,10 @@ def _route_group(path: str) -> str:
 class HttpMetricsMiddleware:
     """ASGI middleware counting requests and their duration (outermost, so refusals count)."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
@@ -128,7 +129,7 @@ class HttpMetricsMiddleware:
         method = "WS" if scope["type"] == "websocket" else scope.get("method", "")
         status = {"code": "0"}
 
-        async def counting_send(message: dict) -> None:
+        async def counting_send(message: Message) -> None:
             kind = message["type"]
             if kind == "http.response.start":
                 status["code"] = str(message["status"])
@@ -197,7 +198,7 @@ class QueueCollector(Collector):
                         continue
                     try:
                         with conn.begin_nested():
-                            depth.add_metric([queue], float(conn.execute(text(query)).scalar()))
+                            depth.add_metric([queue], float(conn.execute(text(query)).scalar_one()))
                     except Exception as error:  # a column this instance lacks: leave it out
                         log.debug(
                             "queue gauge skipped", extra={"queue": queue, "error": str(error)}

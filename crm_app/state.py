@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import reflex as rx
 
@@ -207,6 +207,7 @@ def service_event(
             wrapper.__annotations__ = {
                 name: hint for name, hint in handler.__annotations__.items() if name != "actor"
             }
-        return rx.event(wrapper, **event_options)
+        # rx.event wraps it for Reflex; callers keep using it as the handler it was.
+        return cast(_Handler, rx.event(wrapper, **event_options))
 
     return decorate(fn) if fn is not None else decorate

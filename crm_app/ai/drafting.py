@@ -185,6 +185,7 @@ def draft_from_source(
     similarity = similarity_to_source(question, source.question, embed) if source else 0.0
     answered = source is not None and similarity >= ANSWER_MIN_SIMILARITY
     if answered:
+        assert source is not None  # answered needs a source
         body = source_body(
             source,
             question=question,

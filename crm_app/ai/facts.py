@@ -294,7 +294,7 @@ def replace_names(text: str, replacements: dict[str, str]) -> str:
     pattern = _name_pattern(replacements)
     if pattern is None:
         return text
-    lookup = {}
+    lookup: dict[str, str] = {}
     for name in replacements:
         for part in re.split(r"\s+", name):
             lookup.setdefault(part, BLANKS["name"])

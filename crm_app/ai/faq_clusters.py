@@ -24,6 +24,7 @@ from datetime import datetime
 
 import numpy as np
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.ai import retrieval
 from crm_app.ai.embeddings import EmbeddingProvider, get_provider
@@ -138,21 +139,30 @@ def client_questions(
     `limit` of them, oldest first."""
     with session_scope() as session:
         first = (
-            select(TicketMessage.ticket_id, TicketMessage.body_text, TicketMessage.created_at)
-            .where(
-                TicketMessage.sender_kind == SenderKind.CLIENT, TicketMessage.is_internal.is_(False)
+            select(
+                col(TicketMessage.ticket_id),
+                col(TicketMessage.body_text),
+                col(TicketMessage.created_at),
             )
-            .distinct(TicketMessage.ticket_id)
-            .order_by(TicketMessage.ticket_id, TicketMessage.created_at)
+            .where(
+                col(TicketMessage.sender_kind) == SenderKind.CLIENT,
+                col(TicketMessage.is_internal).is_(False),
+            )
+            .distinct(col(TicketMessage.ticket_id))
+            .order_by(col(TicketMessage.ticket_id), col(TicketMessage.created_at))
             .subquery()
         )
-        rows = session.execute(
-            select(Ticket.number, first.c.body_text)
-            .join(first, first.c.ticket_id == Ticket.id)
-            .where(Ticket.created_at >= date_from, Ticket.created_at < date_to)
-            .order_by(Ticket.created_at.desc())
-            .limit(limit)
-        ).all()
+        rows = (
+            session.execute(
+                select(col(Ticket.number), first.c.body_text)
+                .join(first, first.c.ticket_id == Ticket.id)
+                .where(col(Ticket.created_at) >= date_from, col(Ticket.created_at) < date_to)
+                .order_by(col(Ticket.created_at).desc())
+                .limit(limit)
+            )
+            .tuples()
+            .all()
+        )
     return [(number, body) for number, body in reversed(rows) if body.strip()]
 
 

@@ -11,6 +11,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import col
+
 # litellm fetches its model cost map from the internet at import unless told to use its own copy.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
@@ -65,7 +67,7 @@ class LlmConfig:
 def load_config() -> LlmConfig:
     """The stored configuration (the defaults, i.e. retrieval only, when none is stored)."""
     with session_scope() as session:
-        row = session.execute(select(LlmSettings).order_by(LlmSettings.id)).scalars().first()
+        row = session.execute(select(LlmSettings).order_by(col(LlmSettings.id))).scalars().first()
         if row is None:
             return LlmConfig()
         try:
@@ -110,7 +112,7 @@ def update_config(
     if api_base and not api_base.startswith(("http://", "https://")):
         raise InvalidInput("The API base must be an http(s) URL.")
     with session_scope() as session:
-        row = session.execute(select(LlmSettings).order_by(LlmSettings.id)).scalars().first()
+        row = session.execute(select(LlmSettings).order_by(col(LlmSettings.id))).scalars().first()
         if row is None:
             row = LlmSettings()
             session.add(row)

@@ -11,8 +11,12 @@ import json
 import threading
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from tokenizers import Tokenizer
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 DIMENSIONS = 384
@@ -41,7 +45,7 @@ class BatchedEncoder:
     """Tokenizing and length-sorted batching, shared by the encoders; `_forward` maps token
     ids and mask (batch x tokens) to unit vectors."""
 
-    tokenizer: object
+    tokenizer: Tokenizer
     _lock: threading.Lock
 
     def _tokenize(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -11,15 +11,16 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import sqlalchemy as sa
 from pgvector.sqlalchemy import Vector
-from sqlalchemy import ColumnElement, and_, delete, func, literal, or_, select, text
-from sqlmodel import Session
+from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, literal, or_, select, text
+from sqlmodel import Session, col
 
 from crm_app import routes
 from crm_app.ai.embeddings import EmbeddingProvider, get_provider
@@ -149,30 +150,30 @@ def upsert_documents(
     with session_scope() as session:
         existing = {
             (d.source_kind, d.source_ref): d
-            for d in session.execute(
+            for d in session.scalars(
                 select(RetrievalDocument).where(
                     or_(
                         *[
                             and_(
-                                RetrievalDocument.source_kind == d.source_kind,
-                                RetrievalDocument.source_ref == d.source_ref,
+                                col(RetrievalDocument.source_kind) == d.source_kind,
+                                col(RetrievalDocument.source_ref) == d.source_ref,
                             )
                             for d in documents
                         ]
                     )
                 )
-            ).scalars()
+            )
         }
         stale_models = set()
         if existing:
             stale_models = {
                 row[0]
                 for row in session.execute(
-                    select(RetrievalChunk.document_id).where(
-                        RetrievalChunk.document_id.in_([d.id for d in existing.values()]),
+                    select(col(RetrievalChunk.document_id)).where(
+                        col(RetrievalChunk.document_id).in_([d.id for d in existing.values()]),
                         or_(
-                            RetrievalChunk.embedding_model.is_(None),
-                            RetrievalChunk.embedding_model != provider.name,
+                            col(RetrievalChunk.embedding_model).is_(None),
+                            col(RetrievalChunk.embedding_model) != provider.name,
                         ),
                     )
                 )
@@ -203,12 +204,15 @@ def upsert_documents(
             return 0
         session.execute(
             delete(RetrievalChunk).where(
-                RetrievalChunk.document_id.in_([row.id for _, row in todo])
+                col(RetrievalChunk.document_id).in_([row.id for _, row in todo])
             )
         )
         pieces = [(row, i, chunk) for doc, row in todo for i, chunk in enumerate(doc.chunk_texts())]
-        vectors = provider.embed([chunk for _, _, chunk in pieces]) if pieces else []
+        vectors: np.ndarray | list[Any] = (
+            provider.embed([chunk for _, _, chunk in pieces]) if pieces else []
+        )
         for (row, index, chunk), vector in zip(pieces, vectors, strict=True):
+            assert row.id is not None  # flushed above
             session.add(
                 RetrievalChunk(
                     document_id=row.id,
@@ -226,11 +230,14 @@ def delete_document(actor: Actor, source_kind: str, source_ref: str) -> bool:
     """Forget a source (e.g. an unpublished FAQ entry, a ticket reopened)."""
     require(actor, Action.EDIT_TICKETS)
     with session_scope() as session:
-        result = session.execute(
-            delete(RetrievalDocument).where(
-                RetrievalDocument.source_kind == source_kind,
-                RetrievalDocument.source_ref == source_ref,
-            )
+        result = cast(
+            "CursorResult[Any]",
+            session.execute(
+                delete(RetrievalDocument).where(
+                    col(RetrievalDocument.source_kind) == source_kind,
+                    col(RetrievalDocument.source_ref) == source_ref,
+                )
+            ),
         )
         return bool(result.rowcount)
 
@@ -238,11 +245,13 @@ def delete_document(actor: Actor, source_kind: str, source_ref: str) -> bool:
 def resolved_ticket_document(session: Session, ticket: Ticket) -> DocumentInput | None:
     """A resolved ticket as question (the client's words) and answer (the agent's last reply).
     Internal notes never enter the store."""
-    messages = (
+    messages: Sequence[TicketMessage] = (
         session.execute(
             select(TicketMessage)
-            .where(TicketMessage.ticket_id == ticket.id, TicketMessage.is_internal.is_(False))
-            .order_by(TicketMessage.created_at, TicketMessage.id)
+            .where(
+                col(TicketMessage.ticket_id) == ticket.id, col(TicketMessage.is_internal).is_(False)
+            )
+            .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
         )
         .scalars()
         .all()
@@ -281,34 +290,41 @@ def index_resolved_tickets(limit: int = 200, provider: EmbeddingProvider | None 
     doc = RetrievalDocument
     with session_scope() as session:
         ref = sa.cast(Ticket.number, sa.String)
-        changed = (
+        changed: Sequence[Ticket] = (
             session.execute(
                 select(Ticket)
                 .outerjoin(
-                    doc, and_(doc.source_kind == SourceKind.RESOLVED_TICKET, doc.source_ref == ref)
+                    doc,
+                    and_(
+                        col(doc.source_kind) == SourceKind.RESOLVED_TICKET,
+                        col(doc.source_ref) == ref,
+                    ),
                 )
                 .where(
-                    Ticket.status.in_(done),
-                    or_(doc.id.is_(None), doc.source_updated_at < Ticket.updated_at),
+                    col(Ticket.status).in_(done),
+                    or_(col(doc.id).is_(None), col(doc.source_updated_at) < col(Ticket.updated_at)),
                 )
-                .order_by(Ticket.updated_at)
+                .order_by(col(Ticket.updated_at))
                 .limit(limit)
             )
             .scalars()
             .all()
         )
         inputs = [d for d in (resolved_ticket_document(session, t) for t in changed) if d]
-        reopened = (
+        reopened: Sequence[int] = (
             session.execute(
-                select(doc.id)
+                select(col(doc.id))
                 .join(Ticket, ref == doc.source_ref)
-                .where(doc.source_kind == SourceKind.RESOLVED_TICKET, Ticket.status.not_in(done))
+                .where(
+                    col(doc.source_kind) == SourceKind.RESOLVED_TICKET,
+                    col(Ticket.status).not_in(done),
+                )
             )
             .scalars()
             .all()
         )
         if reopened:
-            session.execute(delete(doc).where(doc.id.in_(reopened)))
+            session.execute(delete(doc).where(col(doc.id).in_(reopened)))
     return upsert_documents(SYSTEM, inputs, provider)
 
 
@@ -316,16 +332,16 @@ def reembed_stale(limit: int = 256, provider: EmbeddingProvider | None = None) -
     """Re-embed chunks made by another model (after a model change), a batch at a time."""
     provider = provider or get_provider()
     with session_scope() as session:
-        rows = (
+        rows: Sequence[RetrievalChunk] = (
             session.execute(
                 select(RetrievalChunk)
                 .where(
                     or_(
-                        RetrievalChunk.embedding_model.is_(None),
-                        RetrievalChunk.embedding_model != provider.name,
+                        col(RetrievalChunk.embedding_model).is_(None),
+                        col(RetrievalChunk.embedding_model) != provider.name,
                     )
                 )
-                .order_by(RetrievalChunk.id)
+                .order_by(col(RetrievalChunk.id))
                 .limit(limit)
                 .with_for_update(skip_locked=True)
             )
@@ -350,20 +366,20 @@ def visible_documents(actor: Actor | None) -> ColumnElement[bool]:
     if actor.is_system or can(actor, Action.MANAGE_AI):
         return literal(True)
     if can(actor, Action.VIEW_TICKETS):
-        return doc.audience.in_([Audience.PUBLIC, Audience.CLIENT, Audience.STAFF])
+        return col(doc.audience).in_([Audience.PUBLIC, Audience.CLIENT, Audience.STAFF])
     if can(actor, Action.USE_PORTAL):
-        own_clients = select(Client.id).where(Client.portal_user_id == actor.user_id)
+        own_clients = select(col(Client.id)).where(col(Client.portal_user_id) == actor.user_id)
         return or_(
-            doc.audience == Audience.PUBLIC,
-            and_(doc.audience == Audience.CLIENT, doc.client_id.in_(own_clients)),
+            col(doc.audience) == Audience.PUBLIC,
+            and_(col(doc.audience) == Audience.CLIENT, col(doc.client_id).in_(own_clients)),
         )
     if actor.role:
-        return doc.audience == Audience.PUBLIC
+        return col(doc.audience) == Audience.PUBLIC
     raise PermissionDenied("Your account has no role yet: a manager must assign one.")
 
 
 def _filters(
-    actor: Actor,
+    actor: Actor | None,
     source_kinds: list[str] | None,
     client_id: int | None,
     date_from: datetime | None,
@@ -375,13 +391,13 @@ def _filters(
         unknown = set(source_kinds) - {k.value for k in SourceKind}
         if unknown:
             raise InvalidInput(f"Unknown source kind: {', '.join(sorted(unknown))}.")
-        conditions.append(doc.source_kind.in_(source_kinds))
+        conditions.append(col(doc.source_kind).in_(source_kinds))
     if client_id is not None:
-        conditions.append(doc.client_id == client_id)
+        conditions.append(col(doc.client_id) == client_id)
     if date_from is not None:
-        conditions.append(doc.occurred_at >= date_from)
+        conditions.append(col(doc.occurred_at) >= date_from)
     if date_to is not None:
-        conditions.append(doc.occurred_at <= date_to)
+        conditions.append(col(doc.occurred_at) <= date_to)
     return conditions
 
 
@@ -407,7 +423,9 @@ def search(
     k = min(max(int(k), 1), 50)
     for kind, ref in exclude_refs or []:
         conditions.append(
-            ~and_(RetrievalDocument.source_kind == kind, RetrievalDocument.source_ref == ref)
+            ~and_(
+                col(RetrievalDocument.source_kind) == kind, col(RetrievalDocument.source_ref) == ref
+            )
         )
     provider = provider or get_provider()
     if query_vector is None:
@@ -419,14 +437,18 @@ def search(
     )
     text_rank = func.ts_rank_cd(chunk.tsv, tsquery)
     with session_scope() as session:
-        text_rows = session.execute(
-            select(chunk.document_id, func.max(text_rank).label("rank"))
-            .join(doc, doc.id == chunk.document_id)
-            .where(chunk.tsv.op("@@")(tsquery), *conditions)
-            .group_by(chunk.document_id)
-            .order_by(text("rank DESC"))
-            .limit(CANDIDATES)
-        ).all()
+        text_rows = (
+            session.execute(
+                select(col(chunk.document_id), func.max(text_rank).label("rank"))
+                .join(doc, col(doc.id) == col(chunk.document_id))
+                .where(col(chunk.tsv).op("@@")(tsquery), *conditions)
+                .group_by(col(chunk.document_id))
+                .order_by(text("rank DESC"))
+                .limit(CANDIDATES)
+            )
+            .tuples()
+            .all()
+        )
         dims = int(query_vector.shape[0])
         session.execute(text("SET LOCAL hnsw.ef_search = 200"))
         # A cast to the query's width matches the partial HNSW index's expression (for the
@@ -434,13 +456,13 @@ def search(
         distance = sa.cast(chunk.embedding, Vector(dims)).cosine_distance(query_vector.tolist())
         width_ok = func.vector_dims(chunk.embedding) == dims
         nearest = (
-            select(chunk.document_id, distance.label("distance"))
-            .join(doc, doc.id == chunk.document_id)
-            .where(width_ok, chunk.embedding_model == provider.name, *conditions)
+            select(col(chunk.document_id), distance.label("distance"))
+            .join(doc, col(doc.id) == col(chunk.document_id))
+            .where(width_ok, col(chunk.embedding_model) == provider.name, *conditions)
             .order_by(distance)
             .limit(CANDIDATES * 3)
         )
-        vector_rows = session.execute(nearest).all()
+        vector_rows = session.execute(nearest).tuples().all()
         text_ranks = {doc_id: i + 1 for i, (doc_id, _) in enumerate(text_rows)}
         vector_ranks: dict[int, int] = {}
         similarity: dict[int, float] = {}
@@ -455,11 +477,11 @@ def search(
         best = sorted(fused, key=lambda d: (-fused[d], d))[:k]
         if not best:
             return []
-        docs = {d.id: d for d in session.execute(select(doc).where(doc.id.in_(best))).scalars()}
+        docs = {d.id: d for d in session.scalars(select(doc).where(col(doc.id).in_(best)))}
         snippets = dict(
             session.execute(
-                select(chunk.document_id, chunk.text).where(
-                    chunk.document_id.in_(best), chunk.chunk_index == 0
+                select(col(chunk.document_id), col(chunk.text)).where(
+                    col(chunk.document_id).in_(best), col(chunk.chunk_index) == 0
                 )
             ).all()
         )
@@ -475,7 +497,7 @@ def search(
                 answer=docs[d].answer,
                 label=docs[d].label or "",
                 client_id=docs[d].client_id,
-                occurred_at=docs[d].occurred_at.isoformat() if docs[d].occurred_at else "",
+                occurred_at=when.isoformat() if (when := docs[d].occurred_at) else "",
                 score=round(fused[d], 6),
                 text_rank=text_ranks.get(d),
                 vector_rank=vector_ranks.get(d),

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 from sqlalchemy import Subquery, select
+from sqlmodel import col
 
 from crm_app.ai import llm
 from crm_app.ai.embeddings import LocalMiniLM
@@ -167,16 +168,26 @@ def classify(texts: list[str], config: llm.LlmConfig | None = None) -> list[Sent
 def score_new_client_messages(limit: int = 500) -> int:
     """Store the sentiment of client messages that have none yet (the indexing job calls this)."""
     with session_scope() as session:
-        pending = session.execute(
-            select(TicketMessage.id, TicketMessage.ticket_id, TicketMessage.body_text)
-            .outerjoin(MessageSentiment, MessageSentiment.message_id == TicketMessage.id)
-            .where(
-                TicketMessage.sender_kind == SenderKind.CLIENT,
-                MessageSentiment.message_id.is_(None),
+        pending = (
+            session.execute(
+                select(
+                    col(TicketMessage.id),
+                    col(TicketMessage.ticket_id),
+                    col(TicketMessage.body_text),
+                )
+                .outerjoin(
+                    MessageSentiment, col(MessageSentiment.message_id) == col(TicketMessage.id)
+                )
+                .where(
+                    col(TicketMessage.sender_kind) == SenderKind.CLIENT,
+                    col(MessageSentiment.message_id).is_(None),
+                )
+                .order_by(col(TicketMessage.id))
+                .limit(limit)
             )
-            .order_by(TicketMessage.id)
-            .limit(limit)
-        ).all()
+            .tuples()
+            .all()
+        )
     if not pending:
         return 0
     results = classify([body for _, _, body in pending])
@@ -200,13 +211,9 @@ def sentiment_for_messages(actor: Actor, message_ids: list[int]) -> dict[int, Se
     if not message_ids:
         return {}
     with session_scope() as session:
-        rows = (
-            session.execute(
-                select(MessageSentiment).where(MessageSentiment.message_id.in_(message_ids))
-            )
-            .scalars()
-            .all()
-        )
+        rows = session.scalars(
+            select(MessageSentiment).where(col(MessageSentiment.message_id).in_(message_ids))
+        ).all()
         return {r.message_id: Sentiment(r.label, r.score, r.model) for r in rows}
 
 
@@ -215,9 +222,13 @@ def latest_ticket_sentiment() -> Subquery:
     queries to join and filter on (`.where(sub.c.label == "negative")`). Build the query in a
     service that has already checked the actor may view tickets."""
     return (
-        select(MessageSentiment.ticket_id, MessageSentiment.label, MessageSentiment.score)
-        .distinct(MessageSentiment.ticket_id)
-        .order_by(MessageSentiment.ticket_id, MessageSentiment.message_id.desc())
+        select(
+            col(MessageSentiment.ticket_id),
+            col(MessageSentiment.label),
+            col(MessageSentiment.score),
+        )
+        .distinct(col(MessageSentiment.ticket_id))
+        .order_by(col(MessageSentiment.ticket_id), col(MessageSentiment.message_id).desc())
         .subquery("latest_sentiment")
     )
 

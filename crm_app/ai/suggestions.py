@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.ai import compliance, drafting, llm, retrieval
 from crm_app.ai.embeddings import get_provider
@@ -75,7 +76,9 @@ def _scope(actor: Actor) -> str:
 
 
 def _ticket(session, number: int) -> Ticket:
-    ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalar_one_or_none()
+    ticket = session.execute(
+        select(Ticket).where(col(Ticket.number) == number)
+    ).scalar_one_or_none()
     if ticket is None:
         raise NotFound(f"There is no ticket #{number}.")
     return ticket
@@ -83,13 +86,13 @@ def _ticket(session, number: int) -> Ticket:
 
 def _latest_client_message_id(session, ticket_id: int) -> int | None:
     return session.execute(
-        select(TicketMessage.id)
+        select(col(TicketMessage.id))
         .where(
-            TicketMessage.ticket_id == ticket_id,
-            TicketMessage.sender_kind == SenderKind.CLIENT,
-            TicketMessage.is_internal.is_(False),
+            col(TicketMessage.ticket_id) == ticket_id,
+            col(TicketMessage.sender_kind) == SenderKind.CLIENT,
+            col(TicketMessage.is_internal).is_(False),
         )
-        .order_by(TicketMessage.created_at.desc(), TicketMessage.id.desc())
+        .order_by(col(TicketMessage.created_at).desc(), col(TicketMessage.id).desc())
         .limit(1)
     ).scalar_one_or_none()
 
@@ -99,16 +102,21 @@ def current_suggestion(actor: Actor, number: int) -> SuggestionView | None:
     require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
         ticket = _ticket(session, number)
+        assert ticket.id is not None
         message_id = _latest_client_message_id(session, ticket.id)
         query = select(ReplySuggestion).where(
-            ReplySuggestion.ticket_id == ticket.id, ReplySuggestion.scope == _scope(actor)
+            col(ReplySuggestion.ticket_id) == ticket.id, col(ReplySuggestion.scope) == _scope(actor)
         )
         query = query.where(
-            ReplySuggestion.message_id.is_(None)
+            col(ReplySuggestion.message_id).is_(None)
             if message_id is None
-            else ReplySuggestion.message_id == message_id
+            else col(ReplySuggestion.message_id) == message_id
         )
-        row = session.execute(query.order_by(ReplySuggestion.id.desc()).limit(1)).scalars().first()
+        row = (
+            session.execute(query.order_by(col(ReplySuggestion.id).desc()).limit(1))
+            .scalars()
+            .first()
+        )
         return _view(row) if row else None
 
 
@@ -120,8 +128,11 @@ def request_suggestion(actor: Actor, number: int, *, regenerate: bool = False) -
         return existing
     with session_scope() as session:
         ticket = _ticket(session, number)
+        assert ticket.id is not None
+        row: ReplySuggestion | None
         if existing is not None:
             row = session.get(ReplySuggestion, existing.id)
+            assert row is not None  # the view was read a moment ago
             row.status, row.error, row.updated_at = SuggestionStatus.PENDING, "", utcnow()
             row.requested_by_id = actor.user_id
         else:
@@ -149,8 +160,10 @@ def _context(actor: Actor, session, ticket: Ticket) -> _Context:
     messages = (
         session.execute(
             select(TicketMessage)
-            .where(TicketMessage.ticket_id == ticket.id, TicketMessage.is_internal.is_(False))
-            .order_by(TicketMessage.created_at, TicketMessage.id)
+            .where(
+                col(TicketMessage.ticket_id) == ticket.id, col(TicketMessage.is_internal).is_(False)
+            )
+            .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
         )
         .scalars()
         .all()
@@ -292,6 +305,7 @@ def generate_suggestion(
         if row is None:
             raise NotFound("That suggestion no longer exists.")
         ticket = session.get(Ticket, row.ticket_id)
+        assert ticket is not None  # the foreign key keeps it
         ctx = _context(actor, session, ticket)
     search_query = f"{ticket.subject}\n{ctx.question}"
     hits = retrieval.search(
@@ -336,6 +350,7 @@ def generate_suggestion(
     ]
     with session_scope() as session:
         row = session.get(ReplySuggestion, suggestion_id)
+        assert row is not None  # read above
         row.draft, row.sources, row.flags = draft, _source_dicts(hits), flags
         row.mode, row.model, row.error = mode, model, error
         row.status, row.updated_at = SuggestionStatus.READY, utcnow()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from reflex_base.vars.number import NumberVar
 
 
 def filter_select(
@@ -21,7 +22,7 @@ def filter_select(
 
 def keyset_pager(
     total_label: rx.Var[str],
-    page: rx.Var[int],
+    page: NumberVar[int],
     has_next: rx.Var[bool],
     on_previous: Any,
     on_next: Any,

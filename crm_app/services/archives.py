@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
-from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy import CursorResult, delete, func, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor, can, require
@@ -117,7 +119,7 @@ class CorrespondenceRow:
 
 
 def _policy(session: Session) -> ArchivePolicy:
-    row = session.execute(select(ArchivePolicy).order_by(ArchivePolicy.id).limit(1)).scalar()
+    row = session.execute(select(ArchivePolicy).order_by(col(ArchivePolicy.id)).limit(1)).scalar()
     return row or ArchivePolicy(agents_may_import=False)
 
 
@@ -145,7 +147,9 @@ def _require_archive_manager(session: Session, actor: Actor | None) -> Actor:
 def set_agents_may_import(actor: Actor | None, allowed: bool) -> None:
     require(actor, Action.MANAGE_AI)
     with session_scope() as session:
-        row = session.execute(select(ArchivePolicy).order_by(ArchivePolicy.id).limit(1)).scalar()
+        row = session.execute(
+            select(ArchivePolicy).order_by(col(ArchivePolicy.id)).limit(1)
+        ).scalar()
         if row is None:
             row = ArchivePolicy()
             session.add(row)
@@ -156,10 +160,10 @@ def set_agents_may_import(actor: Actor | None, allowed: bool) -> None:
         )
 
 
-def _visible_archives(actor: Actor) -> sa.ColumnElement[bool]:
+def _visible_archives(actor: Actor | None) -> sa.ColumnElement[bool]:
     if can(actor, Action.MANAGE_AI):
         return sa.true()
-    return Archive.confidentiality == Confidentiality.ALL_STAFF
+    return col(Archive.confidentiality) == Confidentiality.ALL_STAFF
 
 
 # --- queueing ---------------------------------------------------------------------------------
@@ -298,15 +302,19 @@ def list_archives(actor: Actor | None, *, offset: int = 0, limit: int = 50) -> l
     actor = require(actor, Action.VIEW_TICKETS)
     limit = min(max(int(limit), 1), 200)
     with session_scope() as session:
-        rows = session.execute(
-            select(Archive, Client.name, User.name)
-            .outerjoin(Client, Client.id == Archive.client_id)
-            .outerjoin(User, User.id == Archive.owner_id)
-            .where(_visible_archives(actor))
-            .order_by(Archive.id.desc())
-            .offset(max(int(offset), 0))
-            .limit(limit)
-        ).all()
+        rows = (
+            session.execute(
+                select(Archive, col(Client.name), col(User.name))
+                .outerjoin(Client, col(Client.id) == col(Archive.client_id))
+                .outerjoin(User, col(User.id) == col(Archive.owner_id))
+                .where(_visible_archives(actor))
+                .order_by(col(Archive.id).desc())
+                .offset(max(int(offset), 0))
+                .limit(limit)
+            )
+            .tuples()
+            .all()
+        )
         return [_row(archive, client, owner) for archive, client, owner in rows]
 
 
@@ -321,13 +329,17 @@ def list_archives_by_id(actor: Actor | None, ids: list[int]) -> list[ArchiveRow]
 
     actor = require(actor, Action.VIEW_TICKETS)
     with session_scope() as session:
-        rows = session.execute(
-            select(Archive, Client.name, User.name)
-            .outerjoin(Client, Client.id == Archive.client_id)
-            .outerjoin(User, User.id == Archive.owner_id)
-            .where(Archive.id.in_(ids), _visible_archives(actor))
-            .order_by(Archive.id)
-        ).all()
+        rows = (
+            session.execute(
+                select(Archive, col(Client.name), col(User.name))
+                .outerjoin(Client, col(Client.id) == col(Archive.client_id))
+                .outerjoin(User, col(User.id) == col(Archive.owner_id))
+                .where(col(Archive.id).in_(ids), _visible_archives(actor))
+                .order_by(col(Archive.id))
+            )
+            .tuples()
+            .all()
+        )
         return [_row(archive, client, owner) for archive, client, owner in rows]
 
 
@@ -338,14 +350,16 @@ def item_errors(actor: Actor | None, archive_id: int, *, limit: int = 100) -> li
         if (
             archive is None
             or not session.execute(
-                select(sa.literal(True)).where(Archive.id == archive_id, _visible_archives(actor))
+                select(sa.literal(True)).where(
+                    col(Archive.id) == archive_id, _visible_archives(actor)
+                )
             ).scalar()
         ):
             raise NotFound("No such archive.")
-        rows = session.execute(
+        rows: Iterable[ArchiveItemError] = session.execute(
             select(ArchiveItemError)
-            .where(ArchiveItemError.archive_id == archive_id)
-            .order_by(ArchiveItemError.id)
+            .where(col(ArchiveItemError.archive_id) == archive_id)
+            .order_by(col(ArchiveItemError.id))
             .limit(min(max(int(limit), 1), 500))
         ).scalars()
         return [
@@ -397,37 +411,40 @@ def delete_archive(actor: Actor | None, archive_id: int) -> dict[str, int]:
             ).scalar()
         ):
             raise InvalidInput("It is being imported: cancel it first, then delete it.")
-        stored = select(ArchiveMessage.document_id).where(
-            ArchiveMessage.archive_id == archive_id,
-            ArchiveMessage.stored.is_(True),
-            ArchiveMessage.document_id.is_not(None),
+        stored = select(col(ArchiveMessage.document_id)).where(
+            col(ArchiveMessage.archive_id) == archive_id,
+            col(ArchiveMessage.stored).is_(True),
+            col(ArchiveMessage.document_id).is_not(None),
         )
-        doc_ids = list(session.execute(stored).scalars())
+        doc_ids: list[int] = list(session.execute(stored).scalars())
         # Messages another archive also read pass to that archive (the first that read it).
-        heirs = dict(
+        heirs: dict[int, int] = dict(
             session.execute(
-                select(ArchiveMessage.document_id, func.min(ArchiveMessage.id))
+                select(col(ArchiveMessage.document_id), func.min(col(ArchiveMessage.id)))
                 .where(
-                    ArchiveMessage.document_id.in_(doc_ids),
-                    ArchiveMessage.archive_id != archive_id,
+                    col(ArchiveMessage.document_id).in_(doc_ids),
+                    col(ArchiveMessage.archive_id) != archive_id,
                 )
-                .group_by(ArchiveMessage.document_id)
+                .group_by(col(ArchiveMessage.document_id))
             ).all()
         )
         if heirs:
             session.execute(
                 update(ArchiveMessage)
-                .where(ArchiveMessage.id.in_(list(heirs.values())))
+                .where(col(ArchiveMessage.id).in_(list(heirs.values())))
                 .values(stored=True)
             )
         orphans = [d for d in doc_ids if d not in heirs]
         chunks = 0
         if orphans:
-            chunks = session.execute(
-                delete(RetrievalChunk).where(RetrievalChunk.document_id.in_(orphans))
+            chunks = cast(
+                "CursorResult[Any]",
+                session.execute(
+                    delete(RetrievalChunk).where(col(RetrievalChunk.document_id).in_(orphans))
+                ),
             ).rowcount
-            session.execute(delete(RetrievalDocument).where(RetrievalDocument.id.in_(orphans)))
-        session.execute(delete(Archive).where(Archive.id == archive_id))
+            session.execute(delete(RetrievalDocument).where(col(RetrievalDocument.id).in_(orphans)))
+        session.execute(delete(Archive).where(col(Archive.id) == archive_id))
         if heirs:
             recompute_audience(session, list(heirs))
         stored_file = Path(archive.path)
@@ -454,19 +471,19 @@ def recompute_audience(session: Session, document_ids: list[int]) -> None:
     if not document_ids:
         return
     open_to_staff = (
-        select(ArchiveMessage.document_id)
-        .join(Archive, Archive.id == ArchiveMessage.archive_id)
+        select(col(ArchiveMessage.document_id))
+        .join(Archive, col(Archive.id) == col(ArchiveMessage.archive_id))
         .where(
-            ArchiveMessage.document_id.in_(document_ids),
-            Archive.confidentiality == Confidentiality.ALL_STAFF,
+            col(ArchiveMessage.document_id).in_(document_ids),
+            col(Archive.confidentiality) == Confidentiality.ALL_STAFF,
         )
     )
     session.execute(
         update(RetrievalDocument)
-        .where(RetrievalDocument.id.in_(document_ids))
+        .where(col(RetrievalDocument.id).in_(document_ids))
         .values(
             audience=sa.case(
-                (RetrievalDocument.id.in_(open_to_staff), Audience.STAFF.value),
+                (col(RetrievalDocument.id).in_(open_to_staff), Audience.STAFF.value),
                 else_=Audience.MANAGERS.value,
             )
         )
@@ -524,23 +541,23 @@ def known_messages(keys: list[str], message_ids: list[str]) -> tuple[set[str], s
     refs = {source_ref_for(k) for k in keys}
     variants = {v for mid in message_ids for v in (mid, mid.strip("<>"), f"<{mid.strip('<>')}>")}
     with session_scope() as session:
-        stored = set(
+        stored: set[str] = set(
             session.execute(
-                select(RetrievalDocument.source_ref).where(
-                    RetrievalDocument.source_kind == SourceKind.ARCHIVE_MESSAGE,
-                    RetrievalDocument.source_ref.in_(refs),
+                select(col(RetrievalDocument.source_ref)).where(
+                    col(RetrievalDocument.source_kind) == SourceKind.ARCHIVE_MESSAGE,
+                    col(RetrievalDocument.source_ref).in_(refs),
                 )
             ).scalars()
         )
-        live = set()
+        live: set[str] = set()
         if variants:
             live = {
                 m.strip("<>")
-                for m in session.execute(
-                    select(TicketMessage.external_message_id).where(
-                        TicketMessage.external_message_id.in_(variants)
+                for m in session.scalars(
+                    select(col(TicketMessage.external_message_id)).where(
+                        col(TicketMessage.external_message_id).in_(variants)
                     )
-                ).scalars()
+                )
                 if m
             }
         return stored, live
@@ -567,11 +584,15 @@ def store_batch(archive_id: int, batch: BatchInput, embedding_model: str) -> Bat
         live: dict[str, int] = {}
         if mids:
             variants = {v for mid in mids for v in (mid, f"<{mid}>")}
-            for tm_id, ext in session.execute(
-                select(TicketMessage.id, TicketMessage.external_message_id).where(
-                    TicketMessage.external_message_id.in_(variants)
+            for tm_id, ext in (
+                session.execute(
+                    select(col(TicketMessage.id), col(TicketMessage.external_message_id)).where(
+                        col(TicketMessage.external_message_id).in_(variants)
+                    )
                 )
-            ).all():
+                .tuples()
+                .all()
+            ):
                 live.setdefault(ext.strip("<>"), tm_id)
         links: list[dict[str, Any]] = []
         fresh = [
@@ -607,20 +628,24 @@ def store_batch(archive_id: int, batch: BatchInput, embedding_model: str) -> Bat
                         "updated_at": now,
                     }
                 )
-            table = RetrievalDocument.__table__
-            result = session.execute(
-                pg_insert(table)
-                .values(rows)
-                .on_conflict_do_nothing(index_elements=["source_kind", "source_ref"])
-                .returning(table.c.id, table.c.source_ref)
-            ).all()
+            table = RetrievalDocument.__table__  # type: ignore[attr-defined]  # set by SQLModel, not in its stubs
+            result = (
+                session.execute(
+                    pg_insert(table)
+                    .values(rows)
+                    .on_conflict_do_nothing(index_elements=["source_kind", "source_ref"])
+                    .returning(table.c.id, table.c.source_ref)
+                )
+                .tuples()
+                .all()
+            )
             for doc_id, ref in result:
                 by_ref[ref] = doc_id
                 inserted.add(doc_id)
             if inserted:
                 session.execute(
                     update(RetrievalDocument)
-                    .where(RetrievalDocument.id.in_(inserted))
+                    .where(col(RetrievalDocument.id).in_(inserted))
                     .values(
                         link=sa.literal(routes.ARCHIVE_MESSAGE_PREFIX)
                         + sa.cast(RetrievalDocument.id, sa.String)
@@ -632,11 +657,13 @@ def store_batch(archive_id: int, batch: BatchInput, embedding_model: str) -> Bat
                 {
                     ref: doc_id
                     for doc_id, ref in session.execute(
-                        select(RetrievalDocument.id, RetrievalDocument.source_ref).where(
-                            RetrievalDocument.source_kind == SourceKind.ARCHIVE_MESSAGE,
-                            RetrievalDocument.source_ref.in_(refs),
+                        select(col(RetrievalDocument.id), col(RetrievalDocument.source_ref)).where(
+                            col(RetrievalDocument.source_kind) == SourceKind.ARCHIVE_MESSAGE,
+                            col(RetrievalDocument.source_ref).in_(refs),
                         )
-                    ).all()
+                    )
+                    .tuples()
+                    .all()
                 }
             )
         chunk_rows = []
@@ -648,6 +675,7 @@ def store_batch(archive_id: int, batch: BatchInput, embedding_model: str) -> Bat
             doc_id = by_ref.get(ref)
             is_new = doc_id in inserted and doc_id not in stored_docs
             if is_new:
+                assert doc_id is not None  # only ids just inserted are new
                 stored_docs.add(doc_id)
                 outcome.stored += 1
                 for index, (text, vector) in enumerate(zip(m.chunks, m.vectors, strict=True)):
@@ -681,10 +709,12 @@ def store_batch(archive_id: int, batch: BatchInput, embedding_model: str) -> Bat
                 }
             )
         if chunk_rows:
-            session.execute(sa.insert(RetrievalChunk.__table__), chunk_rows)
+            chunk_table = RetrievalChunk.__table__  # type: ignore[attr-defined]  # set by SQLModel, not in its stubs
+            session.execute(sa.insert(chunk_table), chunk_rows)
         if links:
+            link_table = ArchiveMessage.__table__  # type: ignore[attr-defined]  # set by SQLModel, not in its stubs
             session.execute(
-                pg_insert(ArchiveMessage.__table__)
+                pg_insert(link_table)
                 .values(links)
                 .on_conflict_do_nothing(index_elements=["archive_id", "position"])
             )
@@ -692,7 +722,7 @@ def store_batch(archive_id: int, batch: BatchInput, embedding_model: str) -> Bat
             # An all-staff archive holding a message makes it visible to all staff.
             session.execute(
                 update(RetrievalDocument)
-                .where(RetrievalDocument.id.in_(linked_docs))
+                .where(col(RetrievalDocument.id).in_(linked_docs))
                 .values(audience=Audience.STAFF.value)
             )
         for position, folder, message, fatal in batch.errors:
@@ -725,7 +755,7 @@ def _visible_archive_documents(actor: Actor | None) -> sa.ColumnElement[bool]:
 
     require(actor, Action.VIEW_TICKETS)  # staff only: archives never reach the portal
     return sa.and_(
-        RetrievalDocument.source_kind == SourceKind.ARCHIVE_MESSAGE, visible_documents(actor)
+        col(RetrievalDocument.source_kind) == SourceKind.ARCHIVE_MESSAGE, visible_documents(actor)
     )
 
 
@@ -741,15 +771,15 @@ def get_archived_message(actor: Actor | None, document_id: int) -> ArchivedMessa
     condition = _visible_archive_documents(actor)
     with session_scope() as session:
         doc = session.execute(
-            select(RetrievalDocument).where(RetrievalDocument.id == document_id, condition)
+            select(RetrievalDocument).where(col(RetrievalDocument.id) == document_id, condition)
         ).scalar()
         if doc is None:
             raise NotFound("No such message, or it is not yours to read.")
-        labels = list(
+        labels: list[str] = list(
             session.execute(
-                select(Archive.label)
-                .join(ArchiveMessage, ArchiveMessage.archive_id == Archive.id)
-                .where(ArchiveMessage.document_id == document_id, _visible_archives(actor))
+                select(col(Archive.label))
+                .join(ArchiveMessage, col(ArchiveMessage.archive_id) == col(Archive.id))
+                .where(col(ArchiveMessage.document_id) == document_id, _visible_archives(actor))
                 .distinct()
             ).scalars()
         )
@@ -790,19 +820,29 @@ def client_correspondence(
             raise NotFound("No such client.")
         email = (client.email or "").strip().lower()
         doc = RetrievalDocument
-        matches = [doc.client_id == client_id]
+        participants = col(doc.participants)
+        matches = [col(doc.client_id) == client_id]
         if email:
-            matches.append(doc.participants.op("@>")(sa.cast([email], doc.participants.type)))
+            matches.append(participants.op("@>")(sa.cast([email], JSONB)))
         where = [condition, or_(*matches)]
         if date_from is not None:
-            where.append(doc.occurred_at >= date_from)
+            where.append(col(doc.occurred_at) >= date_from)
         if date_to is not None:
-            where.append(doc.occurred_at <= date_to)
-        total = session.execute(select(func.count()).select_from(doc).where(*where)).scalar_one()
+            where.append(col(doc.occurred_at) <= date_to)
+        total: int = session.execute(
+            select(func.count()).select_from(doc).where(*where)
+        ).scalar_one()
         rows = session.execute(
-            select(doc.id, doc.title, doc.meta, doc.occurred_at, doc.answer, doc.link)
+            select(
+                col(doc.id),
+                col(doc.title),
+                col(doc.meta),
+                col(doc.occurred_at),
+                col(doc.answer),
+                col(doc.link),
+            )
             .where(*where)
-            .order_by(doc.occurred_at.desc().nulls_last(), doc.id.desc())
+            .order_by(col(doc.occurred_at).desc().nulls_last(), col(doc.id).desc())
             .offset(max(int(offset), 0))
             .limit(min(max(int(limit), 1), 100))
         ).all()
@@ -899,7 +939,7 @@ def find_client_by_email(actor: Actor | None, email: str) -> int | None:
     require(actor, Action.VIEW_CLIENTS)
     with session_scope() as session:
         found = session.execute(
-            select(Client.id).where(func.lower(Client.email) == email).limit(1)
+            select(col(Client.id)).where(func.lower(col(Client.email)) == email).limit(1)
         ).scalar()
         if found is None:
             raise InvalidInput(f"No client has the email {email}.")

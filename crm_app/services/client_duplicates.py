@@ -4,8 +4,10 @@ record and moves the other's tickets, notes and history onto it."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import select, text, update
+from sqlalchemy import CursorResult, select, text, update
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -75,7 +77,11 @@ def find_duplicates(actor: Actor, limit: int = 50) -> list[DuplicatePair]:
     with session_scope() as session:
         if by_name is _BY_NAME_TRGM:
             session.execute(text(f"SET LOCAL pg_trgm.similarity_threshold = {NAME_SIMILARITY}"))
-        rows = session.execute(text(sql), {"limit": limit, "similarity": NAME_SIMILARITY}).all()
+        rows = (
+            session.execute(text(sql), {"limit": limit, "similarity": NAME_SIMILARITY})
+            .tuples()
+            .all()
+        )
     return [
         DuplicatePair(a, an, ae or "", b, bn, be or "", list(reasons), float(score))
         for a, an, ae, b, bn, be, reasons, score in rows
@@ -91,12 +97,12 @@ def merge_clients(actor: Actor, keep_id: int, merge_id: int) -> None:
     with session_scope() as session:
         found = {
             c.id: c
-            for c in session.execute(
+            for c in session.scalars(
                 select(Client)
-                .where(Client.id.in_([keep_id, merge_id]))
-                .order_by(Client.id)
+                .where(col(Client.id).in_([keep_id, merge_id]))
+                .order_by(col(Client.id))
                 .with_for_update()
-            ).scalars()
+            )
         }
         keep, other = found.get(keep_id), found.get(merge_id)
         if keep is None or other is None:
@@ -138,15 +144,20 @@ def merge_clients(actor: Actor, keep_id: int, merge_id: int) -> None:
             keep.legal_hold, keep.legal_hold_reason = True, other.legal_hold_reason
         keep.updated_at = other.deleted_at = utcnow()
         other.merged_into_id = keep.id
-        moved_tickets = session.execute(
-            update(Ticket).where(Ticket.client_id == other.id).values(client_id=keep.id)
+        moved_tickets = cast(
+            "CursorResult[Any]",
+            session.execute(
+                update(Ticket).where(col(Ticket.client_id) == other.id).values(client_id=keep.id)
+            ),
         ).rowcount
         session.execute(
-            update(ClientNote).where(ClientNote.client_id == other.id).values(client_id=keep.id)
+            update(ClientNote)
+            .where(col(ClientNote.client_id) == other.id)
+            .values(client_id=keep.id)
         )
         session.execute(
             update(AuditLog)
-            .where(AuditLog.entity_type == "client", AuditLog.entity_id == other.id)
+            .where(col(AuditLog.entity_type) == "client", col(AuditLog.entity_id) == other.id)
             .values(entity_id=keep.id)
         )
         audit.record(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import col
+
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services.client_fields import may_see_finances
@@ -41,12 +43,12 @@ def export_rows(
         if segment_id is not None:
             require(actor, Action.VIEW_SEGMENTS)
             members = segment_client_ids_query(session, actor, segment_id)
-            query = query.where(Client.id.in_(members))
+            query = query.where(col(Client.id).in_(members))
         rows = [
             [getattr(client, column) for column in columns]
-            for client in session.execute(
+            for client in session.scalars(
                 query.order_by(Client.name, Client.id).limit(MAX_EXPORT_ROWS + 1)
-            ).scalars()
+            )
         ]
     if len(rows) > MAX_EXPORT_ROWS:
         raise InvalidInput(

@@ -13,6 +13,7 @@ from typing import Any
 
 import phonenumbers
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
@@ -106,7 +107,7 @@ FIELDS: dict[str, FieldSpec] = {
 RESTRICTED_FIELDS = frozenset(key for key, spec in FIELDS.items() if spec.restricted)
 MONEY_FIELDS = frozenset(key for key, spec in FIELDS.items() if spec.column)
 CUSTOM_PREFIX = "custom."
-_CUSTOM_KIND = {
+_CUSTOM_KIND: dict[str, str] = {
     CustomFieldType.TEXT: "text",
     CustomFieldType.NUMBER: "number",
     CustomFieldType.DATE: "date",
@@ -330,9 +331,9 @@ def list_custom_fields(actor: Actor) -> list[CustomFieldRow]:
     with session_scope() as session:
         return [
             CustomFieldRow(d.key, d.label, d.field_type, list(d.choices))
-            for d in session.execute(
+            for d in session.scalars(
                 select(ClientFieldDefinition).order_by(ClientFieldDefinition.label)
-            ).scalars()
+            )
         ]
 
 
@@ -363,7 +364,7 @@ def define_custom_field(
         raise InvalidInput("A choice field needs at least one choice (comma separated).")
     with session_scope() as session:
         if session.execute(
-            select(ClientFieldDefinition.id).where(ClientFieldDefinition.key == key)
+            select(col(ClientFieldDefinition.id)).where(col(ClientFieldDefinition.key) == key)
         ).first():
             raise Conflict(f"A custom field with the key {key!r} exists already.")
         definition = ClientFieldDefinition(

@@ -395,6 +395,7 @@ def import_clients(
             )
         )
         raw = conn.connection.driver_connection
+        assert raw is not None  # an open connection has its driver connection
         seen_emails: dict[str, int] = {}
         copy_sql = f"COPY client_import (line, {', '.join(table_columns)}) FROM STDIN"
         with raw.cursor() as cursor, cursor.copy(copy_sql) as copy:
@@ -447,14 +448,18 @@ def import_clients(
                     " WHERE c.email = t.email"
                 )
             )
-        nameless = conn.execute(
-            text(
-                "DELETE FROM client_import WHERE existing_id IS NULL AND "
-                + ("name IS NULL" if name_at is not None else "true")
-                + " RETURNING line, "
-                + ("email" if email_at is not None else "''")
+        nameless = (
+            conn.execute(
+                text(
+                    "DELETE FROM client_import WHERE existing_id IS NULL AND "
+                    + ("name IS NULL" if name_at is not None else "true")
+                    + " RETURNING line, "
+                    + ("email" if email_at is not None else "''")
+                )
             )
-        ).all()
+            .tuples()
+            .all()
+        )
         for line, email in sorted(nameless):
             reject(line, "A new client needs a name (no client has this email yet).", email or "")
         result.rejected.sort(key=lambda r: r.line)

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import and_, delete, or_, select, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -89,7 +89,9 @@ def _erased_ticket_changes(changes: dict[str, Any] | None) -> dict[str, Any]:
 def _erase_derived_data(session: Session, client: Client, tickets: Any, needles: list[str]) -> None:
     """Copies of the client's words outside the ticket tables: the retrieval store (document
     texts, chunks and their embeddings), drafted replies and notifications."""
-    numbers = select(sa.cast(Ticket.number, sa.String)).where(Ticket.client_id == client.id)
+    numbers = select(sa.cast(col(Ticket.number), sa.String)).where(
+        col(Ticket.client_id) == client.id
+    )
     # Archived mail names its participants as "Name <address>" or a bare address or name.
     mentions = sa.text(
         "jsonb_typeof(retrieval_document.participants) = 'array' AND EXISTS (SELECT 1 FROM"
@@ -97,26 +99,26 @@ def _erase_derived_data(session: Session, client: Client, tickets: Any, needles:
         " WHERE lower(p.value) = ANY(:needles)"
         " OR lower(p.value) LIKE ANY(SELECT '%<' || n || '>%' FROM unnest(:needles) AS n))"
     ).bindparams(sa.bindparam("needles", needles, type_=sa.ARRAY(sa.String)))
-    documents = select(RetrievalDocument.id).where(
+    documents = select(col(RetrievalDocument.id)).where(
         or_(
-            RetrievalDocument.client_id == client.id,
+            col(RetrievalDocument.client_id) == client.id,
             and_(
-                RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
-                RetrievalDocument.source_ref.in_(numbers),
+                col(RetrievalDocument.source_kind) == SourceKind.RESOLVED_TICKET,
+                col(RetrievalDocument.source_ref).in_(numbers),
             ),
             mentions,
         )
     )
-    ticket_documents = select(RetrievalDocument.id).where(
-        RetrievalDocument.source_kind == SourceKind.RESOLVED_TICKET,
-        RetrievalDocument.source_ref.in_(numbers),
+    ticket_documents = select(col(RetrievalDocument.id)).where(
+        col(RetrievalDocument.source_kind) == SourceKind.RESOLVED_TICKET,
+        col(RetrievalDocument.source_ref).in_(numbers),
     )
     # Chunks hold the text and its embedding: gone. A resolved ticket's document stays as an
     # empty tombstone dated now, so the indexer does not index the erased ticket again.
-    session.execute(delete(RetrievalChunk).where(RetrievalChunk.document_id.in_(documents)))
+    session.execute(delete(RetrievalChunk).where(col(RetrievalChunk.document_id).in_(documents)))
     session.execute(
         update(RetrievalDocument)
-        .where(RetrievalDocument.id.in_(ticket_documents))
+        .where(col(RetrievalDocument.id).in_(ticket_documents))
         .values(
             title=ERASED,
             question="",
@@ -132,13 +134,14 @@ def _erase_derived_data(session: Session, client: Client, tickets: Any, needles:
     )
     session.execute(
         delete(RetrievalDocument).where(
-            RetrievalDocument.id.in_(documents), RetrievalDocument.id.not_in(ticket_documents)
+            col(RetrievalDocument.id).in_(documents),
+            col(RetrievalDocument.id).not_in(ticket_documents),
         ),
         execution_options={"synchronize_session": False},
     )
-    session.execute(delete(ReplySuggestion).where(ReplySuggestion.ticket_id.in_(tickets)))
+    session.execute(delete(ReplySuggestion).where(col(ReplySuggestion.ticket_id).in_(tickets)))
     session.execute(
-        update(Notification).where(Notification.ticket_id.in_(tickets)).values(title=ERASED)
+        update(Notification).where(col(Notification.ticket_id).in_(tickets)).values(title=ERASED)
     )
 
 
@@ -162,27 +165,28 @@ def export_client_data(actor: Actor, client_id: int) -> dict[str, Any]:
     require(actor, Action.MANAGE_CLIENT_PRIVACY)
     with session_scope() as session:
         client = _load(session, client_id)
-        record = {
-            column.name: _json(getattr(client, column.name)) for column in Client.__table__.columns
-        }
+        columns = Client.__table__.columns  # type: ignore[attr-defined]  # set by SQLModel, not in its stubs
+        record = {column.name: _json(getattr(client, column.name)) for column in columns}
         notes = [
             {"created_at": _json(n.created_at), "author": author, "body": n.body}
             for n, author in session.execute(
-                select(ClientNote, User.name)
-                .outerjoin(User, User.id == ClientNote.author_id)
-                .where(ClientNote.client_id == client_id)
-                .order_by(ClientNote.created_at)
-            )
+                select(ClientNote, col(User.name))
+                .outerjoin(User, col(User.id) == col(ClientNote.author_id))
+                .where(col(ClientNote.client_id) == client_id)
+                .order_by(col(ClientNote.created_at))
+            ).tuples()
         ]
         tickets = []
-        for ticket in session.execute(
-            select(Ticket).where(Ticket.client_id == client_id).order_by(Ticket.created_at)
-        ).scalars():
-            messages = session.execute(
+        for ticket in session.scalars(
+            select(Ticket)
+            .where(col(Ticket.client_id) == client_id)
+            .order_by(col(Ticket.created_at))
+        ):
+            messages = session.scalars(
                 select(TicketMessage)
-                .where(TicketMessage.ticket_id == ticket.id)
-                .order_by(TicketMessage.created_at)
-            ).scalars()
+                .where(col(TicketMessage.ticket_id) == ticket.id)
+                .order_by(col(TicketMessage.created_at))
+            )
             tickets.append(
                 {
                     "number": ticket.number,
@@ -204,11 +208,11 @@ def export_client_data(actor: Actor, client_id: int) -> dict[str, Any]:
             )
         history = [
             {"at": _json(e.created_at), "action": e.action, "changes": e.changes}
-            for e in session.execute(
+            for e in session.scalars(
                 select(AuditLog)
-                .where(AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
-                .order_by(AuditLog.created_at, AuditLog.id)
-            ).scalars()
+                .where(col(AuditLog.entity_type) == "client", col(AuditLog.entity_id) == client_id)
+                .order_by(col(AuditLog.created_at), col(AuditLog.id))
+            )
         ]
         audit.record(session, actor, "client.data_exported", "client", client_id, {})
         return {
@@ -258,7 +262,7 @@ def erase_client(actor: Actor, client_id: int, reason: str = "") -> None:
     files: list[str] = []
     with session_scope() as session:
         client = session.execute(
-            select(Client).where(Client.id == client_id).with_for_update()
+            select(Client).where(col(Client.id) == client_id).with_for_update()
         ).scalar_one_or_none()
         if client is None:
             raise NotFound("That client does not exist.")

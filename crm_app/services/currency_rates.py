@@ -14,10 +14,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select, text
-from sqlmodel import Session
+from sqlalchemy import CursorResult, func, select, text
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -91,21 +91,25 @@ def list_rates(actor: Actor) -> RatesView:
     require(actor, Action.MANAGE_CURRENCY_RATES)
     with session_scope() as session:
         reporting = reporting_currency(session)
-        used = dict(
+        used: dict[str, int] = dict(
             session.execute(
-                select(Client.currency, func.count())
+                select(col(Client.currency), func.count())
                 .where(
-                    Client.deleted_at.is_(None),
-                    (Client.net_worth.is_not(None)) | (Client.aum.is_not(None)),
+                    col(Client.deleted_at).is_(None),
+                    (col(Client.net_worth).is_not(None)) | (col(Client.aum).is_not(None)),
                 )
                 .group_by(Client.currency)
             ).all()
         )
-        rows = session.execute(
-            select(CurrencyRate, User.name)
-            .outerjoin(User, User.id == CurrencyRate.updated_by_id)
-            .order_by(CurrencyRate.currency)
-        ).all()
+        rows = (
+            session.execute(
+                select(CurrencyRate, col(User.name))
+                .outerjoin(User, col(User.id) == col(CurrencyRate.updated_by_id))
+                .order_by(CurrencyRate.currency)
+            )
+            .tuples()
+            .all()
+        )
         today = utcnow().date()
         rates = [
             RateRow(
@@ -151,7 +155,9 @@ def set_rate(actor: Actor, currency: str, rate: Any, as_of: Any, source: str = "
         row.rate, row.as_of, row.source = value, day, source
         row.updated_by_id, row.updated_at = actor.user_id, utcnow()
         session.flush()
-        converted = session.execute(_RECOMPUTE, {"codes": [code]}).rowcount
+        converted = cast(
+            "CursorResult[Any]", session.execute(_RECOMPUTE, {"codes": [code]})
+        ).rowcount
         audit.record(
             session,
             actor,
@@ -188,9 +194,7 @@ def set_reporting_currency(actor: Actor, currency: str) -> str:
         before = setting.currency if setting else DEFAULT_REPORTING_CURRENCY
         if code == before:
             return code
-        rates = {
-            r.currency: r for r in session.execute(select(CurrencyRate).with_for_update()).scalars()
-        }
+        rates = {r.currency: r for r in session.scalars(select(CurrencyRate).with_for_update())}
         pivot = rates.get(code)
         if pivot is None:
             raise InvalidInput(
@@ -219,7 +223,9 @@ def set_reporting_currency(actor: Actor, currency: str) -> str:
             utcnow(),
         )
         session.flush()
-        converted = session.execute(_RECOMPUTE, {"codes": list(CURRENCIES)}).rowcount
+        converted = cast(
+            "CursorResult[Any]", session.execute(_RECOMPUTE, {"codes": list(CURRENCIES)})
+        ).rowcount
         audit.record(
             session,
             actor,

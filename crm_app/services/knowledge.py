@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import select
+from sqlmodel import col
 
 from crm_app.ai import retrieval
 from crm_app.auth.permissions import Action, Actor, can, require
@@ -20,7 +21,7 @@ from models.archive import Archive, ArchiveMessage, Confidentiality
 from models.retrieval import RetrievalDocument, SourceKind
 
 KINDS = (SourceKind.RESOLVED_TICKET, SourceKind.FAQ, SourceKind.ARCHIVE_MESSAGE)
-KIND_LABELS = {
+KIND_LABELS: dict[str, str] = {
     SourceKind.RESOLVED_TICKET: "Resolved ticket",
     SourceKind.FAQ: "FAQ",
     SourceKind.ARCHIVE_MESSAGE: "Archived email",
@@ -76,22 +77,22 @@ def search_knowledge(
         with session_scope() as session:
             metas = dict(
                 session.execute(
-                    select(RetrievalDocument.id, RetrievalDocument.meta).where(
-                        RetrievalDocument.id.in_(archive_ids)
+                    select(col(RetrievalDocument.id), col(RetrievalDocument.meta)).where(
+                        col(RetrievalDocument.id).in_(archive_ids)
                     )
                 ).all()
             )
             query_labels = (
-                select(ArchiveMessage.document_id, Archive.label)
-                .join(Archive, Archive.id == ArchiveMessage.archive_id)
-                .where(ArchiveMessage.document_id.in_(archive_ids))
+                select(col(ArchiveMessage.document_id), col(Archive.label))
+                .join(Archive, col(Archive.id) == col(ArchiveMessage.archive_id))
+                .where(col(ArchiveMessage.document_id).in_(archive_ids))
                 .distinct()
             )
             if not can(actor, Action.MANAGE_AI):
                 query_labels = query_labels.where(
-                    Archive.confidentiality == Confidentiality.ALL_STAFF
+                    col(Archive.confidentiality) == Confidentiality.ALL_STAFF
                 )
-            for doc_id, label in session.execute(query_labels).all():
+            for doc_id, label in session.execute(query_labels).tuples().all():
                 labels.setdefault(doc_id, []).append(label)
     out = []
     for hit in hits:

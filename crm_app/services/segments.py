@@ -10,12 +10,14 @@ that SQLAlchemy sends as a bound parameter. Nothing a user types becomes SQL tex
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import and_, exists, func, not_, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -191,13 +193,15 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
 
     if kind == "ticket_open":
         open_ticket = exists().where(
-            Ticket.client_id == Client.id, Ticket.status.in_([s.value for s in OPEN_STATUSES])
+            col(Ticket.client_id) == col(Client.id),
+            col(Ticket.status).in_([s.value for s in OPEN_STATUSES]),
         )
         return open_ticket if operator == "is_true" else not_(open_ticket)
     if kind == "ticket_days":
         days = parse_int(value, label, low=1, high=3650)
         recent = exists().where(
-            Ticket.client_id == Client.id, Ticket.created_at >= utcnow() - timedelta(days=days)
+            col(Ticket.client_id) == col(Client.id),
+            col(Ticket.created_at) >= utcnow() - timedelta(days=days),
         )
         return recent if operator == "within" else not_(recent)
 
@@ -237,17 +241,19 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
         tags = parse_tags(value)
         if not tags:
             raise InvalidInput("Give at least one tag.")
-        array = sa.cast(sa.literal(tags, sa.ARRAY(sa.String(50))), Client.tags.type)
+        # The ARRAY comparator's methods (overlap) and the column's type are not in the stubs.
+        tags_column: Any = Client.tags
+        array = sa.cast(sa.literal(tags, sa.ARRAY(sa.String(50))), tags_column.type)
         if operator in ("has", "has_all"):
-            return Client.tags.contains(array)
+            return tags_column.contains(array)
         if operator == "has_any":
-            return Client.tags.overlap(array)
-        return not_(Client.tags.overlap(array))
+            return tags_column.overlap(array)
+        return not_(tags_column.overlap(array))
     if kind == "number":
         if operator == "between":
-            low, high = (parse_number(v, label) for v in _pair(value, label))
-            return column.between(min(low, high), max(low, high))
-        number = parse_number(value, label)
+            lowest, highest = (parse_number(v, label) for v in _pair(value, label))
+            return column.between(min(lowest, highest), max(lowest, highest))
+        number: Decimal | float = parse_number(value, label)
         if spec.key.startswith(CUSTOM_PREFIX):
             number = float(number)
         return {
@@ -263,6 +269,8 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
     if spec.key.startswith(CUSTOM_PREFIX):
         as_date = sa.func.to_date(column, "YYYY-MM-DD")  # stored as ISO text, checked on write
     today = utcnow().date()
+    low: date | datetime
+    high: date | datetime
     if operator in ("in_last_days", "in_next_days"):
         days = parse_int(value, label, low=0, high=36_500)
         low, high = (
@@ -272,6 +280,7 @@ def _compile_rule(rule: dict[str, Any], definitions: dict, show_finances: bool) 
         )
     elif operator == "between":
         first, second = (parse_date(v, label) for v in _pair(value, label))
+        assert first is not None and second is not None  # _pair gives two non-empty values
         low, high = min(first, second), max(first, second) + timedelta(days=1)
     else:
         day = parse_date(value, label)
@@ -304,7 +313,7 @@ def compile_rules(rules: Any, definitions: dict, *, show_finances: bool) -> Colu
 
 def live_clients_clause() -> ColumnElement:
     """Soft-deleted and merged-away clients are in no list and no segment."""
-    return Client.deleted_at.is_(None)
+    return col(Client.deleted_at).is_(None)
 
 
 def rules_mention_restricted(rules: Any) -> bool:
@@ -366,13 +375,19 @@ def preview_rules(actor: Actor, rules: Any, limit: int = 10) -> SegmentPreview:
     limit = min(max(limit, 0), 50)
     with session_scope() as session:
         where = segment_where(session, actor, rules)
-        count = session.execute(select(func.count()).select_from(Client).where(where)).scalar_one()
-        rows = session.execute(
-            select(Client.id, Client.name, Client.email)
-            .where(where)
-            .order_by(Client.name, Client.id)
-            .limit(limit)
-        ).all()
+        count: int = session.execute(
+            select(func.count()).select_from(Client).where(where)
+        ).scalar_one()
+        rows = (
+            session.execute(
+                select(col(Client.id), col(Client.name), col(Client.email))
+                .where(where)
+                .order_by(col(Client.name), col(Client.id))
+                .limit(limit)
+            )
+            .tuples()
+            .all()
+        )
         return SegmentPreview(count, [(i, n, e or "") for i, n, e in rows])
 
 
@@ -391,7 +406,9 @@ def segment_client_ids_query(session, actor: Actor, segment_id: int) -> sa.Selec
     exports and campaign audiences use. Refused like a preview when the rules use a field the
     actor may not see (a saved segment does not lend its author's permissions)."""
     require(actor, Action.VIEW_SEGMENTS)
-    return select(Client.id).where(segment_where(session, actor, _get(session, segment_id).rules))
+    return select(col(Client.id)).where(
+        segment_where(session, actor, _get(session, segment_id).rules)
+    )
 
 
 def segment_audience(actor: Actor, segment_id: int) -> list[int]:
@@ -400,7 +417,7 @@ def segment_audience(actor: Actor, segment_id: int) -> list[int]:
     with session_scope() as session:
         return list(
             session.execute(
-                segment_client_ids_query(session, actor, segment_id).order_by(Client.id)
+                segment_client_ids_query(session, actor, segment_id).order_by(col(Client.id))
             ).scalars()
         )
 
@@ -416,8 +433,7 @@ def list_segments(actor: Actor) -> list[SegmentRow]:
     require(actor, Action.VIEW_SEGMENTS)
     with session_scope() as session:
         return [
-            _segment_row(s)
-            for s in session.execute(select(Segment).order_by(Segment.name)).scalars()
+            _segment_row(s) for s in session.scalars(select(Segment).order_by(col(Segment.name)))
         ]
 
 
@@ -442,8 +458,8 @@ def save_segment(
             tree, custom_field_definitions(session), show_finances=may_see_finances(actor)
         )
         clash = session.execute(
-            select(Segment.id).where(
-                func.lower(Segment.name) == name.lower(), Segment.id != (segment_id or 0)
+            select(col(Segment.id)).where(
+                func.lower(col(Segment.name)) == name.lower(), col(Segment.id) != (segment_id or 0)
             )
         ).first()
         if clash:

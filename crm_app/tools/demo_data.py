@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import psycopg
 from sqlalchemy import func, select
+from sqlmodel import col
 
 from crm_app.auth.passwords import hash_password
 from crm_app.auth.permissions import SYSTEM
@@ -140,7 +141,9 @@ def has_demo_data() -> bool:
     with session_scope() as session:
         return (
             session.execute(
-                select(func.count()).select_from(User).where(User.email.like(f"%@{DEMO_DOMAIN}"))
+                select(func.count())
+                .select_from(User)
+                .where(col(User.email).like(f"%@{DEMO_DOMAIN}"))
             ).scalar_one()
             > 0
         )
@@ -152,7 +155,9 @@ def _ensure_staff(agents: int, password: str, rng: random.Random) -> tuple[list[
     with session_scope() as session:
         existing = dict(
             session.execute(
-                select(User.email, User.id).where(User.email.like(f"agent%@{DEMO_DOMAIN}"))
+                select(col(User.email), col(User.id)).where(
+                    col(User.email).like(f"agent%@{DEMO_DOMAIN}")
+                )
             ).all()
         )
         created: list[User] = []
@@ -165,7 +170,7 @@ def _ensure_staff(agents: int, password: str, rng: random.Random) -> tuple[list[
                 )
         has_manager = (
             session.execute(
-                select(func.count()).select_from(User).where(User.role == Role.MANAGER.value)
+                select(func.count()).select_from(User).where(col(User.role) == Role.MANAGER.value)
             ).scalar_one()
             > 0
         )
@@ -404,6 +409,7 @@ class _TicketWriter:
                     sla = "on_track"
             else:
                 finished = resolved or closed
+                assert finished is not None  # a resolved or closed ticket was resolved
                 sla = (
                     "breached"
                     if (responded or finished) > first_due or (finished > resolution_due)
@@ -572,7 +578,7 @@ def seed_demo(
             if tickets
             else {}
         )
-        agent_names = dict(
+        agent_names: dict[int, str] = dict(
             conn.execute(
                 "SELECT id, name FROM user_account WHERE id = ANY(%s)", (agent_ids,)
             ).fetchall()

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import func, or_, select, text
 from sqlalchemy.sql.elements import ColumnElement
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
@@ -235,16 +235,16 @@ def search_clause(search: str) -> tuple[ColumnElement | None, ColumnElement | No
     if not term:
         return None, None
     parts: list[ColumnElement] = [
-        Client.name.icontains(term, autoescape=True),
-        Client.email.icontains(term, autoescape=True),
+        col(Client.name).icontains(term, autoescape=True),
+        col(Client.email).icontains(term, autoescape=True),
     ]
     digits = re.sub(r"\D", "", term)
     if len(digits) >= 3:
-        parts.append(Client.phone.contains(digits, autoescape=True))
+        parts.append(col(Client.phone).contains(digits, autoescape=True))
     relevance = None
     if has_trigram_search() and len(term) >= 3:
         # `term <% name`: some word run of the name is similar to the term (typos, order).
-        parts.append(Client.name.op("%>")(term))
+        parts.append(col(Client.name).op("%>")(term))
         relevance = func.word_similarity(term, Client.name)
     return or_(*parts), relevance
 
@@ -339,7 +339,9 @@ def list_clients(
         query, relevance = client_list_query(
             session, actor, search=search, filters=filters, rules=rules
         )
-        total = session.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        total: int = session.execute(
+            select(func.count()).select_from(query.subquery())
+        ).scalar_one()
         if sort:
             column = getattr(Client, FIELDS[sort].column or sort)
             order = [column.desc().nulls_last() if descending else column.asc().nulls_last()]
@@ -347,13 +349,17 @@ def list_clients(
             order = [relevance.desc()]
         else:
             order = [Client.name]
-        listed = session.execute(
-            query.add_columns(User.name)
-            .outerjoin(User, User.id == Client.owner_agent_id)
-            .order_by(*order, Client.id)
-            .offset((page - 1) * page_size)
-            .limit(page_size)
-        ).all()
+        listed = (
+            session.execute(
+                query.add_columns(User.name)
+                .outerjoin(User, User.id == Client.owner_agent_id)
+                .order_by(*order, Client.id)
+                .offset((page - 1) * page_size)
+                .limit(page_size)
+            )
+            .tuples()
+            .all()
+        )
         show, reporting = may_see_finances(actor), reporting_currency(session)
         return Page(
             items=[client_row(c, show, owner, reporting) for c, owner in listed],
@@ -506,13 +512,17 @@ def list_notes(actor: Actor, client_id: int) -> list[NoteRow]:
     require(actor, Action.VIEW_CLIENTS)
     with session_scope() as session:
         load_client(session, client_id, allow_deleted=True)
-        rows = session.execute(
-            select(ClientNote, User.name)
-            .outerjoin(User, User.id == ClientNote.author_id)
-            .where(ClientNote.client_id == client_id)
-            .order_by(ClientNote.created_at.desc())
-            .limit(200)
-        ).all()
+        rows = (
+            session.execute(
+                select(ClientNote, col(User.name))
+                .outerjoin(User, col(User.id) == col(ClientNote.author_id))
+                .where(col(ClientNote.client_id) == client_id)
+                .order_by(col(ClientNote.created_at).desc())
+                .limit(200)
+            )
+            .tuples()
+            .all()
+        )
         return [NoteRow(n.id, author or "—", n.body, fmt_time(n.created_at)) for n, author in rows]
 
 
@@ -532,12 +542,12 @@ def client_tickets(actor: Actor, client_id: int, limit: int = 50) -> list[Client
         load_client(session, client_id, allow_deleted=True)
         return [
             ClientTicket(t.number or 0, t.subject, t.status, t.priority, fmt_time(t.created_at))
-            for t in session.execute(
+            for t in session.scalars(
                 select(Ticket)
-                .where(Ticket.client_id == client_id)
-                .order_by(Ticket.created_at.desc())
+                .where(col(Ticket.client_id) == client_id)
+                .order_by(col(Ticket.created_at).desc())
                 .limit(limit)
-            ).scalars()
+            )
         ]
 
 
@@ -557,13 +567,17 @@ def client_history(actor: Actor, client_id: int, limit: int = 200) -> list[Histo
     show = may_see_finances(actor)
     with session_scope() as session:
         load_client(session, client_id, allow_deleted=True)
-        rows = session.execute(
-            select(AuditLog, User.name)
-            .outerjoin(User, User.id == AuditLog.actor_id)
-            .where(AuditLog.entity_type == "client", AuditLog.entity_id == client_id)
-            .order_by(AuditLog.created_at.desc(), AuditLog.id.desc())
-            .limit(limit)
-        ).all()
+        rows = (
+            session.execute(
+                select(AuditLog, col(User.name))
+                .outerjoin(User, col(User.id) == col(AuditLog.actor_id))
+                .where(col(AuditLog.entity_type) == "client", col(AuditLog.entity_id) == client_id)
+                .order_by(col(AuditLog.created_at).desc(), col(AuditLog.id).desc())
+                .limit(limit)
+            )
+            .tuples()
+            .all()
+        )
     history = []
     for entry, who in rows:
         changes = []

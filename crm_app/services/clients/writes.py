@@ -313,6 +313,7 @@ def add_note(actor: Actor, client_id: int, body: str) -> NoteRow:
         raise InvalidInput(f"A note may hold at most {MAX_NOTE:,} characters.")
     with session_scope() as session:
         client = load_client(session, client_id)
+        assert client.id is not None
         note = ClientNote(client_id=client.id, author_id=actor.user_id, body=body)
         session.add(note)
         session.flush()
