@@ -321,7 +321,11 @@ def ai_settings_page() -> rx.Component:
             ),
             width="100%",
         ),
-        rx.card(_form(), width="100%"),
+        # The form appears once `load` has filled it: typed before, it would be re-keyed away.
+        rx.card(
+            rx.cond(AiSettingsState.form_version > 0, _form(), rx.spinner(id="ai-form-loading")),
+            width="100%",
+        ),
         spacing="4",
         width="100%",
         max_width="56rem",

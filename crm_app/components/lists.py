@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
-from reflex_base.vars.number import NumberVar
+from reflex.vars import ArrayVar, NumberVar
 
 
 def filter_select(
@@ -56,8 +56,8 @@ def keyset_pager(
 
 def numbered_pager(
     total_label: rx.Var[str] | str,
-    page: rx.Var[int],
-    page_count: rx.Var[int],
+    page: NumberVar[int],
+    page_count: NumberVar[int],
     go_to: Any,
     total_id: str = "list-total",
 ) -> rx.Component:
@@ -117,8 +117,8 @@ def staff_picker(
 
 
 def audience_select(
-    teams: rx.Var[list[list[str]]],
-    agents: rx.Var[list[list[str]]],
+    teams: ArrayVar[list[list[str]]],
+    agents: ArrayVar[list[list[str]]],
     *,
     value: rx.Var[str],
     on_change: Any,

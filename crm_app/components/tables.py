@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import reflex as rx
-from reflex.vars.sequence import ArrayVar
+from reflex.vars import ArrayVar
 
 from crm_app.components.lists import keyset_pager
 from crm_app.state import service_event

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -50,19 +51,21 @@ def _clean_name(name: str) -> str:
 
 
 def _staff_filter() -> ColumnElement[bool]:
-    return User.is_active.is_(True) & User.role.in_(ASSIGNABLE_ROLES)
+    return col(User.is_active).is_(True) & col(User.role).in_(ASSIGNABLE_ROLES)
 
 
 def list_teams(actor: Actor) -> list[TeamRow]:
     """Every team by name, with its members by name."""
     require(actor, Action.VIEW_DASHBOARDS)
     with session_scope() as session:
-        teams = session.execute(select(Team.id, Team.name).order_by(Team.name).limit(MAX_TEAMS))
+        teams = session.execute(
+            select(col(Team.id), col(Team.name)).order_by(col(Team.name)).limit(MAX_TEAMS)
+        ).all()
         members: dict[int, list[TeamMemberRow]] = {}
         for row in session.execute(
-            select(TeamMember.team_id, User.id, User.name, User.email)
-            .join(User, User.id == TeamMember.user_id)
-            .order_by(User.name, User.id)
+            select(col(TeamMember.team_id), col(User.id), col(User.name), col(User.email))
+            .join(User, col(User.id) == col(TeamMember.user_id))
+            .order_by(col(User.name), col(User.id))
         ):
             members.setdefault(row.team_id, []).append(TeamMemberRow(row.id, row.name, row.email))
         return [TeamRow(t.id, t.name, members.get(t.id, [])) for t in teams]
@@ -74,9 +77,9 @@ def team_agent_ids(actor: Actor, team_id: int) -> tuple[int, ...]:
     with session_scope() as session:
         if session.get(Team, int(team_id)) is None:
             raise NotFound("That team no longer exists.")
-        ids = session.execute(
-            select(TeamMember.user_id).where(TeamMember.team_id == int(team_id))
-        ).scalars()
+        ids = session.scalars(
+            select(col(TeamMember.user_id)).where(col(TeamMember.team_id) == int(team_id))
+        )
         return tuple(sorted(ids))
 
 
@@ -87,16 +90,19 @@ def search_staff(actor: Actor, query: str, limit: int = SEARCH_LIMIT) -> list[Te
     words = str(query or "").split()[:4]
     if not words:
         return []
-    statement = select(User.id, User.name, User.email).where(_staff_filter())
+    statement = select(col(User.id), col(User.name), col(User.email)).where(_staff_filter())
     for word in words:
         pattern = "%" + word[:80].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern += "%"
         statement = statement.where(
-            or_(User.name.ilike(pattern, escape="\\"), User.email.ilike(pattern, escape="\\"))
+            or_(
+                col(User.name).ilike(pattern, escape="\\"),
+                col(User.email).ilike(pattern, escape="\\"),
+            )
         )
     limit = min(max(int(limit), 1), 50)
     with session_scope() as session:
-        rows = session.execute(statement.order_by(User.name, User.id).limit(limit))
+        rows = session.execute(statement.order_by(col(User.name), col(User.id)).limit(limit))
         return [TeamMemberRow(r.id, r.name, r.email) for r in rows]
 
 
@@ -106,7 +112,7 @@ def create_team(actor: Actor, name: str) -> TeamRow:
     name = _clean_name(name)
     try:
         with session_scope() as session:
-            if session.scalar(select(func.count()).select_from(Team)) >= MAX_TEAMS:
+            if (session.scalar(select(func.count()).select_from(Team)) or 0) >= MAX_TEAMS:
                 raise InvalidInput(f"There can be at most {MAX_TEAMS} teams.")
             team = Team(name=name)
             session.add(team)
@@ -144,11 +150,11 @@ def delete_team(actor: Actor, team_id: int) -> None:
         if team is None:
             raise NotFound("That team no longer exists.")
         members = sorted(
-            session.execute(
-                select(TeamMember.user_id).where(TeamMember.team_id == team.id)
-            ).scalars()
+            session.scalars(
+                select(col(TeamMember.user_id)).where(col(TeamMember.team_id) == team.id)
+            )
         )
-        session.execute(delete(TeamMember).where(TeamMember.team_id == team.id))
+        session.execute(delete(TeamMember).where(col(TeamMember.team_id) == team.id))
         session.delete(team)
         audit.record(
             session, actor, "team.deleted", "team", team.id, {"name": team.name, "members": members}
@@ -171,16 +177,16 @@ def set_members(actor: Actor, team_id: int, user_ids: Sequence[int]) -> tuple[in
             raise NotFound("That team no longer exists.")
         if wanted:
             staff = set(
-                session.execute(
-                    select(User.id).where(User.id.in_(wanted), _staff_filter())
-                ).scalars()
+                session.scalars(
+                    select(col(User.id)).where(col(User.id).in_(wanted), _staff_filter())
+                )
             )
             if staff != wanted:
                 raise InvalidInput("Only active agents and managers can be team members.")
         current = set(
-            session.execute(
-                select(TeamMember.user_id).where(TeamMember.team_id == team.id)
-            ).scalars()
+            session.scalars(
+                select(col(TeamMember.user_id)).where(col(TeamMember.team_id) == team.id)
+            )
         )
         added, removed = sorted(wanted - current), sorted(current - wanted)
         if not added and not removed:
@@ -188,9 +194,10 @@ def set_members(actor: Actor, team_id: int, user_ids: Sequence[int]) -> tuple[in
         if removed:
             session.execute(
                 delete(TeamMember).where(
-                    TeamMember.team_id == team.id, TeamMember.user_id.in_(removed)
+                    col(TeamMember.team_id) == team.id, col(TeamMember.user_id).in_(removed)
                 )
             )
+        assert team.id is not None
         session.add_all(TeamMember(team_id=team.id, user_id=u) for u in added)
         team.updated_at = utcnow()
         audit.record(

@@ -235,9 +235,11 @@ def test_a_silent_child_is_killed_and_an_idle_one_is_never_taken_for_hung(tmp_pa
     hanging, healthy = tmp_path / "hang-me.pst", tmp_path / "ok.pst"
     shutil.copy(SAMPLE_PST, hanging)
     shutil.copy(SAMPLE_PST, healthy)
-    with PstReader(child_target=hang_on_marked_files, idle_timeout=3, workers=2) as reader:
+    # A fresh child's first answer includes its start (a new interpreter, the parser's imports):
+    # on a loaded 2-core machine that alone took over 3 s, so the timeout leaves room for it.
+    with PstReader(child_target=hang_on_marked_files, idle_timeout=10, workers=2) as reader:
         first = list(reader.iter_file(healthy))
-        time.sleep(4)  # idle children longer than the timeout: not hung, nothing owed
+        time.sleep(11)  # idle children longer than the timeout: not hung, nothing owed
         records = list(reader.iter_files([healthy, hanging, healthy]))
     assert sum(isinstance(r, Message) for r in first) == 11
     hung = [r for source, r in records if source == str(hanging)]
