@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,15 +35,27 @@ def database_url() -> Iterator[str]:
 @pytest.fixture
 def db(database_url: str) -> Iterator[str]:
     """Empty every table before the test, so tests never see each other's rows."""
+    from psycopg.errors import DeadlockDetected
     from sqlalchemy import text
+    from sqlalchemy.exc import OperationalError
     from sqlmodel import SQLModel
 
     import models  # noqa: F401
     from crm_app.db import get_engine
 
     tables = ", ".join(f'"{t.name}"' for t in SQLModel.metadata.sorted_tables)
-    with get_engine().begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    # A query the previous test left running (a background thread finishing its work) can
+    # deadlock with the TRUNCATE; PostgreSQL then aborts the TRUNCATE, and the other query
+    # completes. Retrying is the remedy for a deadlock victim.
+    for attempt in range(5):
+        try:
+            with get_engine().begin() as conn:
+                conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+            break
+        except OperationalError as error:
+            if not isinstance(error.orig, DeadlockDetected) or attempt == 4:
+                raise
+            time.sleep(0.2 * (attempt + 1))
     from crm_app.services import sla
 
     sla.ensure_default_targets()
