@@ -1,6 +1,8 @@
 """Benchmark of the email channel's intake (a script, not a test).
 
-    python bench/mail.py [--messages 10000] [--mime-dir DIR ...]
+    python bench/email.py [--messages 10000] [--mime-dir DIR ...]
+
+(`bench/email.py` is the command; this file is its code.)
 
 Starts a throwaway embedded PostgreSQL and a real Dovecot, fills one mailbox (by default with
 generated mail: new requests, replies, auto-replies, attachments; with `--mime-dir`, with every
@@ -27,8 +29,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-# This file is named like the stdlib's `email` package: keep its folder off the import path
-# (before anything imports `email`).
+# Run as a script: bench/ off the import path (before anything imports `email`).
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 
