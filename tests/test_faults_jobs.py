@@ -18,10 +18,13 @@ from sqlalchemy import text
 from crm_app.settings import PROJECT_ROOT
 from tests.factories import make_client, make_ticket, make_user
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("CRM_TEST_DATABASE_URL")),
-    reason="about the jobs process, not the database: run once, against the embedded server",
-)
+pytestmark = [
+    pytest.mark.embedded_only,
+    pytest.mark.skipif(
+        bool(os.environ.get("CRM_TEST_DATABASE_URL")),
+        reason="about the jobs process, not the database: run once, against the embedded server",
+    ),
+]
 
 
 @contextmanager

@@ -18,10 +18,13 @@ import pytest
 from crm_app.settings import PROJECT_ROOT
 from tests import external_pg
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("CRM_TEST_DATABASE_URL")),
-    reason="starts and kills its own server: run once",
-)
+pytestmark = [
+    pytest.mark.embedded_only,
+    pytest.mark.skipif(
+        bool(os.environ.get("CRM_TEST_DATABASE_URL")),
+        reason="starts and kills its own server: run once",
+    ),
+]
 
 APP = """
 import json, sys

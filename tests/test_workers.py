@@ -23,6 +23,7 @@ from tests.factories import PASSWORD, make_client, make_ticket, make_user, run_a
 from tests.redis_server import REDIS_SERVER, free_port, redis_server
 
 pytestmark = [
+    pytest.mark.embedded_only,
     pytest.mark.skipif(not Path(REDIS_SERVER).exists(), reason="needs Debian's redis-server"),
     pytest.mark.skipif(
         bool(os.environ.get("CRM_TEST_DATABASE_URL")),
