@@ -21,6 +21,7 @@ import sys
 from sqlmodel import col
 
 from crm_app.logging_setup import configure_logging
+from models.user import Role
 
 
 def _migrate(_: argparse.Namespace) -> int:
@@ -271,9 +272,7 @@ def build_parser() -> argparse.ArgumentParser:
     token.set_defaults(run=_create_token)
     role = commands.add_parser("set-role", help="give a user a role (audited)")
     role.add_argument("--email", required=True)
-    role.add_argument(
-        "--role", required=True, choices=("manager", "agent", "marketing", "client", "none")
-    )
+    role.add_argument("--role", required=True, choices=(*(r.value for r in Role), "none"))
     role.set_defaults(run=_set_role)
     return parser
 
