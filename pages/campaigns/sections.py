@@ -8,6 +8,7 @@ import reflex as rx
 
 from crm_app.components import data_table, paging_bar
 from crm_app.components import field as labelled
+from crm_app.components.rich_text import rich_text_editor
 from crm_app.services.campaigns import results
 from pages.campaigns.state import CampaignState
 
@@ -93,9 +94,21 @@ def compose_card() -> rx.Component:
             wrap="wrap",
             align="center",
         ),
-        labelled(
-            "Body (HTML: headings, paragraphs, bold, lists, links; scripts and remote content "
-            "are removed)",
+        rx.hstack(
+            rx.text("Body", size="2", weight="medium"),
+            rx.spacer(),
+            rx.text("HTML source", size="1", color_scheme="gray"),
+            rx.switch(
+                checked=s.html_source,
+                on_change=CampaignState.set_html_source,
+                id="campaign-html-source",
+                size="1",
+            ),
+            width="100%",
+            align="center",
+        ),
+        rx.cond(
+            s.html_source,
             rx.text_area(
                 default_value=c.body_html,
                 on_blur=lambda v: s.autosave("body_html", v),
@@ -105,6 +118,19 @@ def compose_card() -> rx.Component:
                 id="campaign-body",
                 width="100%",
             ),
+            rich_text_editor(
+                default_value=c.body_html,
+                on_change=CampaignState.save_body.debounce(800),
+                read_only=~s.editable,
+                placeholder="Write the message…",
+                id="campaign-body-editor",
+            ),
+        ),
+        rx.text(
+            "Headings, paragraphs, bold, lists, quotes and links reach the inbox; scripts and "
+            "remote content are removed when the draft is saved.",
+            size="1",
+            color_scheme="gray",
         ),
         labelled(
             "Plain-text part (generated; edit to override)",

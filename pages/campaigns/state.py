@@ -57,6 +57,7 @@ class CampaignState(KeysetPaging, AppState):
     senders: list[list[str]] = []  # [mailbox id, label, transport]
     segment_choices: list[list[str]] = []  # [id, name]
     plain_text: str = ""
+    html_source: bool = False  # the body as HTML source instead of the rich editor
     # audience
     in_segments: int = 0
     included: int = 0
@@ -178,12 +179,24 @@ class CampaignState(KeysetPaging, AppState):
     @service_event(error_var="error")
     def autosave(self, actor: Actor, key: str, value: str):
         """Each field saves when it loses focus (the draft is never lost)."""
+        self._autosave(actor, key, value)
+
+    def _autosave(self, actor: Actor, key: str, value: str) -> None:
         if key not in ("name", "subject", "preheader", "body_html", "body_text"):
             return
         self._save(actor, {key: value})
         if key in ("body_html", "subject", "preheader"):
             self.plain_text = manage.generated_text(actor, self._id())
             self._preview(actor)
+
+    @service_event(error_var="error")
+    def save_body(self, actor: Actor, html: str):
+        """The rich editor's changes, debounced in the browser: saved as they are typed."""
+        self._autosave(actor, "body_html", html)
+
+    @rx.event
+    def set_html_source(self, on: bool):
+        self.html_source = bool(on)
 
     @rx.event
     def set_plain_text(self, value: str):

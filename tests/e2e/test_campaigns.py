@@ -54,15 +54,34 @@ def test_marketing_composes_previews_test_sends_sends_and_tracks_a_campaign(
         expect(page.locator("#campaign-status")).to_have_text("draft", timeout=LIVE)
         page.locator("#campaign-subject").fill("Your outlook, {{first_name|there}}")
         page.locator("#campaign-preheader").fill("Markets and rates this autumn")
-        page.locator("#campaign-body").fill(
-            "<h2>Autumn outlook</h2><p>Dear {{first_name|client}},</p>"
-            '<p><a href="https://firm.example/outlook">Read it</a></p>'
-        )
-        page.locator("#campaign-text").click()  # the body loses focus: autosave
+        # The body in the rich editor: a heading from the toolbar, a paragraph, bold by keyboard.
+        page.locator("#campaign-body-editor .ql-editor").click()
+        page.keyboard.type("Autumn outlook")
+        page.locator("#campaign-body-editor span.ql-header .ql-picker-label").click()
+        page.locator('#campaign-body-editor span.ql-header .ql-picker-item[data-value="2"]').click()
+        page.locator("#campaign-body-editor .ql-editor").press("End")
+        page.keyboard.press("Enter")
+        page.keyboard.type("Dear {{first_name|client}}, markets were ")
+        page.keyboard.press("Control+b")
+        page.keyboard.type("calm")
+        page.keyboard.press("Control+b")
+        page.keyboard.type(".")
         expect(page.locator("#campaign-saved")).to_contain_text("Saved", timeout=LIVE)
         expect(page.locator("#campaign-text")).to_have_value(
             re.compile("Autumn outlook"), timeout=LIVE
         )
+        # The stored HTML, as the source view shows it: sanitized, with the editor's markup.
+        page.locator("#campaign-html-source").click()
+        source = page.locator("#campaign-body")
+        expect(source).to_have_value(re.compile(r"<h2>Autumn outlook</h2>"), timeout=LIVE)
+        expect(source).to_have_value(re.compile(r"<strong>calm</strong>"))
+        source.fill(
+            source.input_value() + '<p><a href="https://firm.example/outlook">Read it</a></p>'
+        )
+        page.locator("#campaign-text").click()  # the source loses focus: autosave
+        expect(page.locator("#campaign-text")).to_have_value(re.compile("Read it"), timeout=LIVE)
+        page.locator("#campaign-html-source").click()  # back to the editor, with the link
+        expect(page.locator("#campaign-body-editor .ql-editor a")).to_have_text("Read it")
         page.get_by_role("checkbox", name="VIP clients").first.click()
         expect(page.locator("#audience-count")).to_have_text("12 recipients", timeout=LIVE)
         expect(page.locator("#audience-left-out")).to_contain_text("3 — no marketing consent")

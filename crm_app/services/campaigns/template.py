@@ -56,8 +56,14 @@ def text_from_html(body_html: str) -> str:
     return html_to_text(body_html).strip()
 
 
+_NBSP = re.compile(r"&nbsp;|&#160;|&#xa0;|\u00a0", re.IGNORECASE)
+
+
 def clean_html(body_html: str) -> str:
-    return sanitize_html(body_html or "")
+    """The body as it is stored and sent: sanitized, and with non-breaking spaces made plain.
+    The rich editor writes every space it is given as `&nbsp;`, which stops mail clients from
+    wrapping lines on a phone (and plain-text search from finding words)."""
+    return _NBSP.sub(" ", sanitize_html(body_html or ""))
 
 
 def recipient_token(recipient_id: int) -> str:
