@@ -47,29 +47,31 @@ CHUNK_TOKENS = 180  # whitespace tokens per chunk: about the model's 256 word pi
 CHUNK_OVERLAP = 30
 MAX_MESSAGE_CHUNKS = 12  # a long newsletter is searchable by its first ~2,000 words
 MAX_ATTACHMENT_CHUNKS = 4
-MAX_ATTACHMENT_TEXT_BYTES = 1 << 20
-_TEXT_SUFFIXES = (".txt", ".csv", ".md", ".log", ".htm", ".html", ".xml", ".json", ".ics")
+MAX_ATTACHMENT_CHARS = 20_000  # more than the chunks kept: the rest is never indexed
 
 
 # --- attachment text (picklable: PST children use it) -----------------------------------------
 
 
-class _TextWriter:
-    def __init__(self, directory: Path) -> None:
-        self._directory = directory
+class _KeptAttachment:
+    """The first bytes of an attachment whose text is read (`ingest.attachment_text`): up to
+    that kind's limit; the file's name says its kind and whether it was cut short."""
+
+    def __init__(self, directory: Path, kind: str, limit: int) -> None:
+        self._directory, self._kind = directory, kind
         fd, name = tempfile.mkstemp(dir=directory, prefix=".part-")
         self._tmp = Path(name)
         self._file = os.fdopen(fd, "wb")
-        self._left = MAX_ATTACHMENT_TEXT_BYTES
+        self._left = limit
 
     def write(self, data: bytes) -> None:
         if self._left > 0:
             self._file.write(data[: self._left])
-            self._left -= len(data)
+        self._left -= len(data)
 
     def finish(self, sha256: str) -> str | None:
         self._file.close()
-        final = self._directory / f"{sha256}.txt"
+        final = self._directory / f"{sha256}.{self._kind}{'.cut' if self._left < 0 else ''}"
         self._tmp.replace(final)
         return str(final)
 
@@ -90,37 +92,41 @@ class _Discard:
 
 
 class TextAttachmentSink:
-    """Keeps the first MB of text-like attachments (for their text); discards the rest."""
+    """Keeps the attachments whose text is read (text, HTML, PDF, Word; see
+    `ingest.attachment_text`), within limits; discards the rest."""
 
     def __init__(self, directory: str | os.PathLike[str]) -> None:
         self.directory = Path(directory)
 
     def open(self, filename: str | None, content_type: str) -> Any:
-        name = (filename or "").lower()
-        if (content_type or "").lower().startswith("text/") or name.endswith(_TEXT_SUFFIXES):
-            self.directory.mkdir(parents=True, exist_ok=True)
-            return _TextWriter(self.directory)
-        return _Discard()
+        from ingest.attachment_text import byte_limit, kind_of
+
+        kind = kind_of(filename, content_type)
+        if kind is None:
+            return _Discard()
+        self.directory.mkdir(parents=True, exist_ok=True)
+        return _KeptAttachment(self.directory, kind.value, byte_limit(kind))
 
 
-def _attachment_text(location: str | None, content_type: str, filename: str | None) -> str:
+def _attachment_text(location: str | None) -> tuple[str, str | None]:
+    """(text, why there is none) of an attachment kept by `TextAttachmentSink`; the kept copy
+    is removed."""
+    from ingest.attachment_text import Kind, attachment_text
+
     if not location:
-        return ""
+        return "", None
     path = Path(location)
     try:
         raw = path.read_bytes()
     except OSError:
-        return ""
+        return "", None
     finally:
         path.unlink(missing_ok=True)
-    text = raw.decode("utf-8", errors="replace")
-    if "html" in (content_type or "").lower() or (filename or "").lower().endswith(
-        (".htm", ".html")
-    ):
-        from ingest.html import html_to_text
-
-        text = html_to_text(text)
-    return text.replace("\x00", "")
+    name = path.name.split(".")
+    truncated = name[-1] == "cut"
+    kind = Kind(name[-2] if truncated else name[-1])
+    found = attachment_text(raw, kind, truncated=truncated, max_chars=MAX_ATTACHMENT_CHARS)
+    return found.text, found.error
 
 
 # --- reading a file as (position, record, bytes done) -----------------------------------------
@@ -354,13 +360,14 @@ def _message_input(message: Any, position: int) -> Any:
     chunks = chunks[:MAX_MESSAGE_CHUNKS]
     attachments = []
     for attachment in message.attachments:
-        text = _attachment_text(attachment.location, attachment.content_type, attachment.filename)
+        text, why_not = _attachment_text(attachment.location)
         attachments.append(
             {
                 "filename": attachment.filename or "(unnamed)",
                 "content_type": attachment.content_type,
                 "size": attachment.size,
                 "text_indexed": bool(text.strip()),
+                **({"text_error": why_not} if why_not else {}),
             }
         )
         if text.strip():
@@ -430,7 +437,9 @@ def ingest_archive(
     from crm_app.ai.embeddings import get_provider
     from crm_app.db import session_scope
     from crm_app.services import archives as service
+    from crm_app.services.archives.imap import is_imap_path
     from ingest.model import ItemError, Message, NonMailItem
+    from jobs.archive_imap import iter_imap_positions
     from models.archive import Archive, ArchiveStatus
     from models.base import utcnow
 
@@ -442,7 +451,8 @@ def ingest_archive(
         archive = session.get(Archive, archive_id)
         if archive is None:
             return ArchiveResult(archive_id, "gone")
-        path, start, total = Path(archive.path), archive.resume_position, archive.bytes_total
+        source, start, total = archive.path, archive.resume_position, archive.bytes_total
+        path = Path(source)
         if archive.started_at is None:
             archive.started_at = utcnow()
     result = ArchiveResult(archive_id, ArchiveStatus.RUNNING)
@@ -451,10 +461,14 @@ def ingest_archive(
     cancelled = False
     producer: _Producer | None = None
     try:
-        if not path.is_file():
-            fatal = f"The file is no longer there: {path}"
+        if is_imap_path(source):  # a mailbox folder: `jobs/archive_imap.py`
+            records = iter_imap_positions(source, TextAttachmentSink(scratch), start)
+        elif path.is_file():
+            records = iter_positions(path, TextAttachmentSink(scratch), start, readers)
         else:
-            producer = _Producer(iter_positions(path, TextAttachmentSink(scratch), start, readers))
+            fatal = f"The file is no longer there: {path}"
+        if fatal is None:
+            producer = _Producer(records)
             pending: list[Any] = []
             errors: list[tuple[int | None, str | None, str, bool]] = []
             counts = {"attachments": 0, "skipped": 0}

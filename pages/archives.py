@@ -20,6 +20,7 @@ from crm_app.services import archives
 from crm_app.services.archives import ArchiveRow, ArchiveUploadOptions, ItemErrorRow
 from crm_app.services.errors import ServiceError
 from crm_app.state import AppState, service_event
+from pages.archive_folder import folder_import
 
 UPLOAD_ID = "archive-upload"
 LIVE_POLL_SECONDS = 2.0
@@ -366,6 +367,7 @@ def _intake() -> rx.Component:
                     reset_on_submit=True,
                 ),
             ),
+            folder_import(),
             spacing="3",
             width="100%",
         ),

@@ -34,15 +34,13 @@ def queue_archive(
     file_name: str | None = None,
 ) -> int:
     """Queue one file for the ingest job; returns the archive id. The file must exist and be
-    readable by the service; its name must say PST/OST, mbox or EML."""
+    readable by the service; its name must say PST/OST, mbox or EML. (A mailbox folder is
+    queued by `archives.imap.queue_imap_folder`.)"""
     path = Path(path)
-    if source not in {s.value for s in ArchiveSource}:
+    if source not in (ArchiveSource.UPLOAD, ArchiveSource.SERVER_PATH):
         raise InvalidInput("Unknown archive source.")
-    label = " ".join((label or "").split())[:200]
     with session_scope() as session:
         actor = _require_archive_manager(session, actor)
-        if confidential and not can(actor, Action.MANAGE_AI):
-            raise PermissionDenied("Only managers may mark an archive managers-only.")
         if source == ArchiveSource.SERVER_PATH and not can(actor, Action.MANAGE_AI):
             raise PermissionDenied("Only managers may import a file from the server's disk.")
         if not path.is_absolute():
@@ -50,34 +48,63 @@ def queue_archive(
         if not path.is_file():
             raise InvalidInput(f"No readable file at {path}.")
         shown_name = (file_name or path.name)[:300]
-        if not shown_name.lower().endswith(ARCHIVE_SUFFIXES) and source != ArchiveSource.IMAP:
+        if not shown_name.lower().endswith(ARCHIVE_SUFFIXES):
             raise InvalidInput("Choose a PST, OST, mbox or EML file.")
-        if client_id is not None and session.get(Client, client_id) is None:
-            raise InvalidInput("That client does not exist.")
-        archive = Archive(
-            label=label or shown_name,
-            owner_id=actor.user_id,
-            client_id=client_id,
-            confidentiality=(
-                Confidentiality.MANAGERS_ONLY if confidential else Confidentiality.ALL_STAFF
-            ),
+        return add_archive(
+            session,
+            actor,
             source=source,
             path=str(path),
             file_name=shown_name,
             bytes_total=path.stat().st_size,
+            label=label,
+            client_id=client_id,
+            confidential=confidential,
         )
-        session.add(archive)
-        session.flush()
-        assert archive.id is not None
-        audit.record(
-            session,
-            actor,
-            "archive.queue",
-            "archive",
-            archive.id,
-            {"file": shown_name, "source": source, "confidentiality": archive.confidentiality},
-        )
-        return archive.id
+
+
+def add_archive(
+    session: Session,
+    actor: Actor,
+    *,
+    source: str,
+    path: str,
+    file_name: str,
+    bytes_total: int,
+    label: str,
+    client_id: int | None,
+    confidential: bool,
+) -> int:
+    """The queued archive row and its audit entry, for an actor already allowed to import."""
+    if confidential and not can(actor, Action.MANAGE_AI):
+        raise PermissionDenied("Only managers may mark an archive managers-only.")
+    if client_id is not None and session.get(Client, client_id) is None:
+        raise InvalidInput("That client does not exist.")
+    label = " ".join((label or "").split())[:200]
+    archive = Archive(
+        label=label or file_name,
+        owner_id=actor.user_id,
+        client_id=client_id,
+        confidentiality=(
+            Confidentiality.MANAGERS_ONLY if confidential else Confidentiality.ALL_STAFF
+        ),
+        source=source,
+        path=path,
+        file_name=file_name,
+        bytes_total=bytes_total,
+    )
+    session.add(archive)
+    session.flush()
+    assert archive.id is not None
+    audit.record(
+        session,
+        actor,
+        "archive.queue",
+        "archive",
+        archive.id,
+        {"file": file_name, "source": source, "confidentiality": archive.confidentiality},
+    )
+    return archive.id
 
 
 def upload_dir() -> Path:
