@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.error import URLError
 
-from crm_app.services.mail.compose import MAIL_POLICY, OutgoingMail, to_mime, to_sendgrid
+from crm_app.services.mail.compose import OutgoingMail, to_sendgrid, to_wire
 from models.mailbox import ConnectionSecurity
 
 TIMEOUT_SECONDS = 30
-# SMTP wants CRLF line ends; smtplib leaves bytes as they are.
-_WIRE_POLICY = MAIL_POLICY.clone(linesep="\r\n")
 _QUEUED_AS = re.compile(r"queued as\s+(\S+)", re.IGNORECASE)
 _LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing of the content (RFC 5321 4.5.2)
 
@@ -108,7 +106,7 @@ class SmtpTransport:
             # smtplib.sendmail without discarding the final answer: its "queued as" id is the
             # provider's message id.
             smtp.ehlo_or_helo_if_needed()
-            message = to_mime(mail).as_bytes(policy=_WIRE_POLICY)
+            message = to_wire(mail)
             utf8 = _needs_utf8(mail) and smtp.has_extn("smtputf8")
             if smtp.has_extn("pipelining"):
                 code, answer = _send_pipelined(
