@@ -83,8 +83,12 @@ def send_batch(
                         except DeliveryFailure as error:
                             unreachable = error
                             raise
-                    # The previous outcome is committed before this mail can be accepted.
-                    provider_id = transport.send(item.mail, before_commit=recorder.settle)
+                    # The previous outcome is committed before this mail can be accepted; the
+                    # next mail's envelope may travel with this one's content.
+                    following = items[index + 1].mail if index + 1 < len(items) else None
+                    provider_id = transport.send(
+                        item.mail, before_commit=recorder.settle, following=following
+                    )
                 except DeliveryFailure as error:
                     _record_failure(recorder, item, error.reason, error, report)
                     continue

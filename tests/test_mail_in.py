@@ -286,7 +286,9 @@ def test_oversized_attachment_is_listed_but_not_kept(dovecot, mail_account, monk
     small = settings_module.get_settings().__class__(
         **{**settings_module.get_settings().__dict__, "attachment_max_bytes": 200}
     )
-    monkeypatch.setattr("crm_app.services.mail.inbound.get_settings", lambda: small)
+    # The limit is read where attachments are stored (parsing) and where the note is written.
+    monkeypatch.setattr("crm_app.services.mail.inbound.parsing.get_settings", lambda: small)
+    monkeypatch.setattr("crm_app.services.mail.inbound.delivery.get_settings", lambda: small)
     box = make_mailbox(mail_account)
     dovecot.append(mail_account, [_with_attachments()])
     assert poll_mailbox(box).imported == 1

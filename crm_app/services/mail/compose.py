@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import base64
 import html
+import random
 import re
+import sys
 from dataclasses import dataclass, field
+from email import contentmanager
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -141,6 +144,138 @@ def to_mime(mail: OutgoingMail) -> EmailMessage:
             item.path.read_bytes(), maintype=maintype, subtype=subtype, filename=item.filename
         )
     return message
+
+
+# The wire's line ends: SMTP wants CRLF.
+WIRE_POLICY = MAIL_POLICY.clone(linesep="\r\n")
+# Header values `to_wire` writes itself: printable ASCII words, single spaces, nothing the
+# email package would parse into something else (encoded words, quoting, comments).
+_PLAIN_VALUE = re.compile(r"[!-~]+( [!-~]+)*")
+_PLAIN_ADDRESS = re.compile(
+    r"([A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+( [A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)* )?"
+    r"<[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+>"
+    r"|[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+"
+)
+_ADDRESS_HEADERS = frozenset({"from", "to", "cc", "bcc", "reply-to", "sender"})
+# Headers the email package parses by their own grammar; of these only Subject is folded at its
+# spaces like the unstructured rest (References, In-Reply-To, X-...).
+_STRUCTURED_HEADERS = frozenset(
+    {
+        *_ADDRESS_HEADERS,
+        *("resent-" + name for name in ("bcc", "cc", "date", "from", "sender", "to")),
+        *("content-disposition", "content-transfer-encoding", "content-type", "date"),
+        *("message-id", "mime-version", "orig-date", "subject"),
+    }
+)
+_FOLDED_AT_SPACES = frozenset({"subject"})
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def to_wire(mail: OutgoingMail) -> bytes:
+    """The mail as the bytes SMTP sends (CRLF line ends): what `to_mime(mail).as_bytes()`
+    gives, byte for byte but for the random boundary and the Date.
+
+    The stdlib builds and parses an object per header and folds each again on output, several
+    milliseconds a mail: most of what the outbox spends. A mail without attachments whose
+    headers are plain ASCII that fits a line (or folds at its spaces) is written here directly,
+    its parts encoded by the stdlib's own choice (7bit, 8bit, quoted-printable or base64);
+    anything else goes through `to_mime`."""
+    fast = None if mail.attachments else _plain_alternative(mail)
+    if fast is not None:
+        return fast
+    return to_mime(mail).as_bytes(policy=WIRE_POLICY)
+
+
+def _plain_header(name: str, value: str) -> str | None:
+    """`Name: value` folded as the email package folds it, or None when only it can."""
+    if not _PLAIN_VALUE.fullmatch(value) or "=?" in value:
+        return None
+    line = f"{name}: {value}"
+    limit = MAIL_POLICY.max_line_length or 78  # policy.default: 78
+    if len(line) <= limit:
+        return line
+    key = name.lower()
+    if key in _STRUCTURED_HEADERS and key not in _FOLDED_AT_SPACES and key != "message-id":
+        return None  # addresses, dates...: the email package folds them its own way
+    if 1 + len(value) <= limit:
+        return f"{name}:\r\n {value}"  # the whole value moves to the next line when it fits
+    if key == "message-id":
+        return None if " " in value else line  # one token: longer than a line, kept whole
+    folded: list[str] = []
+    current = f"{name}:"
+    for word in value.split(" "):
+        if len(current) + 1 + len(word) > limit and current != f"{name}:":
+            folded.append(current)
+            current = ""
+        current += " " + word
+    folded.append(current)
+    # A word longer than a line becomes encoded words there: left to the email package.
+    return None if any(len(part) > limit for part in folded) else "\r\n".join(folded)
+
+
+def _plain_alternative(mail: OutgoingMail) -> bytes | None:
+    headers = [("From", mail.from_header), ("To", ", ".join(mail.to))]
+    if mail.cc:
+        headers.append(("Cc", ", ".join(mail.cc)))
+    headers += [
+        ("Subject", mail.subject),
+        ("Message-ID", mail.message_id),
+        ("Date", formatdate(usegmt=True)),
+        *((name, value) for name, value in mail.headers.items() if value),
+    ]
+    lines = []
+    for name, value in headers:
+        if name.lower() in _ADDRESS_HEADERS and not all(
+            _PLAIN_ADDRESS.fullmatch(address) for address in value.split(", ")
+        ):
+            return None
+        line = _plain_header(name, value)
+        if line is None:
+            return None
+        lines.append(line)
+    try:
+        parts = [
+            _text_part(mail.text, "plain", mime_version=False),
+            _text_part(mail.html, "html", mime_version=True),
+        ]
+    except UnicodeError:
+        return None  # lone surrogates and the like: the email package says what to do
+    boundary = _boundary(parts)
+    lines += [
+        "MIME-Version: 1.0",
+        "Content-Type: multipart/alternative;",
+        f' boundary="{boundary}"',
+        "",
+        "",
+    ]
+    head = "\r\n".join(lines).encode("ascii")
+    separator = f"\r\n--{boundary}\r\n".encode("ascii")
+    return (
+        head
+        + f"--{boundary}\r\n".encode("ascii")
+        + separator.join(parts)
+        + f"\r\n--{boundary}--\r\n".encode("ascii")
+    )
+
+
+def _text_part(text: str, subtype: str, *, mime_version: bool) -> bytes:
+    """One text part as `EmailMessage.set_content` writes it (`add_alternative` gives the
+    second part a MIME-Version of its own)."""
+    cte, payload = contentmanager._encode_text(text, "utf-8", None, MAIL_POLICY)  # type: ignore[attr-defined]
+    head = f'Content-Type: text/{subtype}; charset="utf-8"\r\nContent-Transfer-Encoding: {cte}\r\n'
+    if mime_version:
+        head += "MIME-Version: 1.0\r\n"
+    body = _LINE_BREAKS.sub("\r\n", payload).encode("ascii", "surrogateescape")
+    return head.encode("ascii") + b"\r\n" + body
+
+
+def _boundary(parts: list[bytes]) -> str:
+    """A boundary in the email package's form that no part contains."""
+    width = len(repr(sys.maxsize - 1))
+    while True:
+        boundary = "=" * 15 + f"{random.randrange(sys.maxsize):0{width}d}" + "=="
+        if not any(boundary.encode("ascii") in part for part in parts):
+            return boundary
 
 
 def to_sendgrid(mail: OutgoingMail) -> dict:

@@ -13,12 +13,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 from urllib.error import URLError
 
-from crm_app.services.mail.compose import MAIL_POLICY, OutgoingMail, to_mime, to_sendgrid
+from crm_app.services.mail.compose import OutgoingMail, to_sendgrid, to_wire
 from models.mailbox import ConnectionSecurity
 
 TIMEOUT_SECONDS = 30
-# SMTP wants CRLF line ends; smtplib leaves bytes as they are.
-_WIRE_POLICY = MAIL_POLICY.clone(linesep="\r\n")
 _QUEUED_AS = re.compile(r"queued as\s+(\S+)", re.IGNORECASE)
 _LEADING_DOT = re.compile(rb"(?m)^\.")  # dot-stuffing of the content (RFC 5321 4.5.2)
 
@@ -39,11 +37,16 @@ class PermanentFailure(DeliveryFailure):
 
 class Transport(Protocol):
     def send(
-        self, mail: OutgoingMail, before_commit: Callable[[], None] | None = None
+        self,
+        mail: OutgoingMail,
+        before_commit: Callable[[], None] | None = None,
+        following: OutgoingMail | None = None,
     ) -> str | None:
         """Deliver one mail; returns the provider's id for it when it gives one.
         `before_commit` runs just before the step after which the server may have accepted
-        the mail (the content, the API call): the outbox records the previous outcome there."""
+        the mail (the content, the API call): the outbox records the previous outcome there.
+        `following`: the mail the next call will send, when the caller knows it (SMTP
+        announces its envelope together with this mail's content)."""
 
     def close(self) -> None: ...
 
@@ -63,11 +66,21 @@ def _smtp_words(code: int, message: bytes | str) -> str:
 
 
 class SmtpTransport:
-    """One SMTP session, opened at the first mail and reused until `close`."""
+    """One SMTP session, opened at the first mail and reused until `close`.
+
+    Over a server that offers PIPELINING, the envelope of the `following` mail (MAIL, RCPT,
+    DATA) goes in the same write as this mail's content, so each mail costs one round trip.
+    That envelope commits nothing: the server accepts a mail only at the end of its content,
+    which is sent by the next call, after `before_commit`. When that call does not come for
+    that mail, the connection is closed instead, which makes the server drop the envelope."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         self.settings = settings
         self._smtp: smtplib.SMTP | None = None
+        # The mail whose envelope was written after the last content, its replies unread.
+        self._announced: OutgoingMail | None = None
+        # The server may be waiting for a mail's content: the connection serves no other mail.
+        self._in_data = False
 
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
@@ -96,8 +109,15 @@ class SmtpTransport:
         return smtp
 
     def send(
-        self, mail: OutgoingMail, before_commit: Callable[[], None] | None = None
+        self,
+        mail: OutgoingMail,
+        before_commit: Callable[[], None] | None = None,
+        following: OutgoingMail | None = None,
     ) -> str | None:
+        announced = self._in_data and self._announced is mail
+        if self._in_data and not announced:
+            self._drop()  # the server may wait for another mail's content: never send it this
+        self._announced = None
         if self._smtp is None:
             self._smtp = self._connect()
         smtp = self._smtp
@@ -108,12 +128,28 @@ class SmtpTransport:
             # smtplib.sendmail without discarding the final answer: its "queued as" id is the
             # provider's message id.
             smtp.ehlo_or_helo_if_needed()
-            message = to_mime(mail).as_bytes(policy=_WIRE_POLICY)
+            message = to_wire(mail)
             utf8 = _needs_utf8(mail) and smtp.has_extn("smtputf8")
             if smtp.has_extn("pipelining"):
+                next_envelope = b""
+                if following is not None and following.recipients:
+                    next_utf8 = _needs_utf8(following) and smtp.has_extn("smtputf8")
+                    next_envelope = _envelope(
+                        following.envelope_sender, following.recipients, next_utf8
+                    )
+                self._in_data = True  # until the content is written (or the connection closed)
                 code, answer = _send_pipelined(
-                    smtp, mail.envelope_sender, recipients, message, utf8, before_commit
+                    smtp,
+                    mail.envelope_sender,
+                    recipients,
+                    message,
+                    utf8,
+                    before_commit,
+                    announced=announced,
+                    next_envelope=next_envelope,
                 )
+                self._in_data = bool(next_envelope)
+                self._announced = following if next_envelope else None
             else:
                 code, answer = smtp.mail(mail.envelope_sender, ["SMTPUTF8"] if utf8 else [])
                 if code != 250:
@@ -132,7 +168,8 @@ class SmtpTransport:
                     before_commit()
                 code, answer = smtp.data(message)
             if code != 250:
-                smtp.rset()
+                if not self._in_data:  # else RSET would become the next mail's content
+                    smtp.rset()
                 raise _classified(code, answer)
         except DeliveryFailure as failure:
             if failure.reason.split(": ", 1)[-1].startswith("421"):
@@ -149,12 +186,31 @@ class SmtpTransport:
         return match.group(1) if match else None
 
     def close(self) -> None:
+        if self._in_data:
+            self._drop()  # QUIT now would be taken as a mail's content
         if self._smtp is not None:
             try:
                 self._smtp.quit()
             except (OSError, smtplib.SMTPException):
                 self._smtp.close()
             self._smtp = None
+
+    def _drop(self) -> None:
+        """Close the connection without a word: a mail whose content did not end is dropped."""
+        self._announced = None
+        self._in_data = False
+        if self._smtp is not None:
+            self._smtp.close()
+            self._smtp = None
+
+
+def _envelope(sender: str, recipients: Sequence[str], utf8: bool) -> bytes:
+    """MAIL, every RCPT and DATA, as one pipelined write."""
+    options = " SMTPUTF8" if utf8 else ""
+    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{options}"]
+    commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
+    commands.append("DATA")
+    return "".join(f"{command}\r\n" for command in commands).encode("utf-8" if utf8 else "ascii")
 
 
 def _send_pipelined(
@@ -164,23 +220,21 @@ def _send_pipelined(
     message: bytes,
     utf8: bool,
     before_commit: Callable[[], None] | None,
+    *,
+    announced: bool = False,
+    next_envelope: bytes = b"",
 ) -> tuple[int, bytes]:
     """One mail transaction over a server that offers PIPELINING (RFC 2920): MAIL, every RCPT
     and DATA go in one write and their replies are read after it, then the content: two round
-    trips per mail instead of three plus one per recipient. Returns the reply to the content
-    (or raises the refusal that came first, the transaction reset)."""
-    options = " SMTPUTF8" if utf8 else ""
-    commands = [f"MAIL FROM:{smtplib.quoteaddr(sender)}{options}"]
-    commands += [f"RCPT TO:{smtplib.quoteaddr(recipient)}" for recipient in recipients]
-    commands.append("DATA")
-    smtp.command_encoding = "utf-8" if utf8 else "ascii"
-    try:
-        smtp.send("".join(f"{command}\r\n" for command in commands))
-        mail_reply = smtp.getreply()
-        rcpt_replies = [smtp.getreply() for _ in recipients]
-        data_reply = smtp.getreply()
-    finally:
-        smtp.command_encoding = "ascii"
+    trips per mail instead of three plus one per recipient. `announced`: the envelope went
+    with the previous mail's content (only its replies are read here); `next_envelope` goes
+    with this content, so a run of mails costs one round trip each. Returns the reply to the
+    content (or raises the refusal that came first, the transaction reset)."""
+    if not announced:
+        smtp.send(_envelope(sender, recipients, utf8))
+    mail_reply = smtp.getreply()
+    rcpt_replies = [smtp.getreply() for _ in recipients]
+    data_reply = smtp.getreply()
     refused = [reply for reply in rcpt_replies if reply[0] not in (250, 251)]
     failure = None
     if mail_reply[0] != 250:
@@ -200,7 +254,7 @@ def _send_pipelined(
     content = _LEADING_DOT.sub(b"..", message)
     if not content.endswith(b"\r\n"):
         content += b"\r\n"
-    smtp.send(content + b".\r\n")
+    smtp.send(content + b".\r\n" + next_envelope)
     return smtp.getreply()
 
 
@@ -225,7 +279,10 @@ class SendGridTransport:
         self._client.client.timeout = TIMEOUT_SECONDS
 
     def send(
-        self, mail: OutgoingMail, before_commit: Callable[[], None] | None = None
+        self,
+        mail: OutgoingMail,
+        before_commit: Callable[[], None] | None = None,
+        following: OutgoingMail | None = None,
     ) -> str | None:
         from python_http_client.exceptions import HTTPError
 
