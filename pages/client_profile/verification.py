@@ -27,8 +27,7 @@ def _merge_dialog() -> rx.Component:
             rx.button(
                 rx.icon("merge", size=14),
                 "Merge into an existing client…",
-                variant="soft",
-                color_scheme="gray",
+                variant="surface",
                 id="merge-unverified",
             )
         ),
@@ -76,6 +75,7 @@ def _merge_dialog() -> rx.Component:
                     width="100%",
                 ),
                 spacing="3",
+                align="stretch",
                 padding_top="0.75rem",
             ),
             max_width="34rem",
