@@ -59,6 +59,14 @@ class Client(SQLModel, table=True):
         sa.Index("ix_client_aum_reporting", "aum_reporting"),
         # The mail intake finds a sender's client by address, case-insensitively.
         sa.Index("ix_client_email_lower", sa.text("lower(email)")),
+        # The list's "Unverified" filter, in its default order, and the filter chip's count: a
+        # few rows among many, so a partial index keeps both index scans.
+        sa.Index(
+            "ix_client_unverified",
+            "name",
+            "id",
+            postgresql_where=sa.text("verified IS false AND deleted_at IS NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -126,7 +134,8 @@ class Client(SQLModel, table=True):
     merged_into_id: int | None = Field(
         default=None, foreign_key="client.id", index=True, ondelete="SET NULL"
     )
-    # False for a client the mail intake created from an unknown sender: an agent confirms it.
+    # False for a client made from an incoming message (mail, web chat, WhatsApp) from someone
+    # unknown, until an agent confirms it or merges it into the client it belongs to.
     verified: bool = Field(default=True, sa_column_kwargs={"server_default": sa.true()})
     created_at: datetime = timestamp_field()
     updated_at: datetime = timestamp_field()

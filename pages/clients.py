@@ -37,7 +37,9 @@ FINANCE_FILTERS = (
     ("kyc_review_due__from", "KYC review from", "date"),
     ("kyc_review_due__to", "KYC review to", "date"),
 )
-FILTER_KEYS = frozenset(key for key, _, _ in FILTERS + FINANCE_FILTERS)
+# The "Unverified" chip: clients made from an incoming message, waiting for an agent.
+UNVERIFIED = ("verified", "no")
+FILTER_KEYS = frozenset(key for key, _, _ in FILTERS + FINANCE_FILTERS) | {UNVERIFIED[0]}
 MAX_FILTER_TEXT = 200
 # Column key -> the field it sorts by ("" = not sortable).
 SORT_KEYS = {
@@ -68,6 +70,7 @@ class ClientsState(AppState):
     new_risk: str = RiskCategory.MODERATE.value
     shown: list[str] = list(client_service.DEFAULT_LIST_COLUMNS)
     reporting_currency: str = "USD"
+    unverified_count: int = 0
 
     @rx.var
     def page_count(self) -> int:
@@ -80,6 +83,10 @@ class ClientsState(AppState):
     @rx.var
     def sees_finances(self) -> bool:
         return self._can(Action.VIEW_CLIENT_FINANCES)
+
+    @rx.var
+    def unverified_only(self) -> bool:
+        return self.filters.get(UNVERIFIED[0], "") == UNVERIFIED[1]
 
     @rx.var
     def filter_count(self) -> int:
@@ -110,6 +117,7 @@ class ClientsState(AppState):
         )
         self.list_error = ""
         self.clients, self.total = result.items, result.total
+        self.unverified_count = client_service.count_unverified(actor)
 
     @rx.event
     def set_search(self, value: str):
@@ -124,6 +132,13 @@ class ClientsState(AppState):
         if self.filters.get(key, "") == value:
             return None  # Enter after the pause already applied it: no second query
         self.filters = {**self.filters, key: value}
+        self.page = 1
+        return ClientsState.load_page
+
+    @rx.event
+    def toggle_unverified(self):
+        key, wanted = UNVERIFIED
+        self.filters = {**self.filters, key: "" if self.unverified_only else wanted}
         self.page = 1
         return ClientsState.load_page
 
@@ -259,6 +274,11 @@ def _row(client: ClientRow) -> rx.Component:
                 weight="medium",
                 on_click=rx.stop_propagation,
             ),
+            rx.cond(
+                client.verified,
+                rx.fragment(),
+                rx.badge("Unverified", color_scheme="amber", margin_left="0.5rem"),
+            ),
             style=_CLIPPED,
             custom_attrs={"title": client.name},
         ),
@@ -330,6 +350,22 @@ def _filters() -> rx.Component:
         border_radius="8px",
         width="100%",
         id="client-filters",
+    )
+
+
+def _unverified_chip() -> rx.Component:
+    """A quick filter with its count: clients made from an incoming message, for an agent to
+    confirm or merge. Pressed, the list shows only them."""
+    return rx.button(
+        rx.icon("user-check", size=14),
+        "Unverified",
+        rx.badge(ClientsState.unverified_count, variant="solid", color_scheme="amber", size="1"),
+        variant=rx.cond(ClientsState.unverified_only, "solid", "soft"),
+        color_scheme="amber",
+        size="1",
+        on_click=ClientsState.toggle_unverified,
+        aria_pressed=ClientsState.unverified_only,
+        id="filter-unverified",
     )
 
 
@@ -452,6 +488,7 @@ def clients_page() -> rx.Component:
                 id="client-search",
             ),
             rx.badge(ClientsState.filter_count, " filters", variant="soft"),
+            _unverified_chip(),
             rx.spacer(),
             _column_chooser(),
             rx.menu.root(

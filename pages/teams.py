@@ -10,7 +10,14 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.components import confirm_dialog, empty_state, form_error, removable_chip
+from crm_app.components import (
+    confirm_dialog,
+    empty_state,
+    form_error,
+    options_listbox,
+    removable_chip,
+    search_input,
+)
 from crm_app.layout import signed_in_page
 from crm_app.services import teams as team_service
 from crm_app.services.teams import TeamMemberRow, TeamRow
@@ -157,41 +164,24 @@ def _match(person: TeamMemberRow) -> rx.Component:
 
 def _member_picker() -> rx.Component:
     return rx.box(
-        rx.input(
-            rx.input.slot(rx.icon("search", size=14)),
+        search_input(
             value=T.query,
             on_change=T.search,
-            debounce_timeout=SEARCH_DEBOUNCE_MS,
+            debounce_ms=SEARCH_DEBOUNCE_MS,
             placeholder="Add a member: type part of a name or email…",
             id="member-search",
             role="combobox",
             aria_controls="member-options",
             aria_autocomplete="list",
             aria_label="Add a member",
-            auto_complete="off",
-            width="100%",
         ),
         rx.cond(
             T.query != "",
-            rx.box(
+            options_listbox(
                 rx.foreach(T.matches, _match),
-                rx.cond(
-                    T.matches.length() == 0,
-                    rx.text(
-                        "No agent or manager matches (members already in the team are hidden).",
-                        size="2",
-                        color_scheme="gray",
-                        padding="0.4rem 0.6rem",
-                    ),
-                ),
-                role="listbox",
-                id="member-options",
-                border=f"1px solid {rx.color('gray', 6)}",
-                border_radius="6px",
-                margin_top="0.25rem",
-                max_height="18rem",
-                overflow_y="auto",
-                background=rx.color("gray", 1),
+                none_found=T.matches.length() == 0,
+                none_text="No agent or manager matches (members already in the team are hidden).",
+                listbox_id="member-options",
             ),
         ),
         width="100%",

@@ -14,9 +14,12 @@ from crm_app.components.feedback import empty_state, form_error, stat_card
 from crm_app.components.forms import account_fields, auth_form, field, native_form
 from crm_app.components.lists import (
     audience_select,
+    client_pick_option,
     filter_select,
     keyset_pager,
     numbered_pager,
+    options_listbox,
+    search_input,
     staff_picker,
 )
 from crm_app.components.tables import KeysetPaging, data_table, paging_bar
@@ -27,6 +30,7 @@ __all__ = [
     "audience_select",
     "auth_form",
     "channel_badge",
+    "client_pick_option",
     "confirm_dialog",
     "data_table",
     "empty_state",
@@ -36,9 +40,11 @@ __all__ = [
     "keyset_pager",
     "native_form",
     "numbered_pager",
+    "options_listbox",
     "paging_bar",
     "priority_badge",
     "removable_chip",
+    "search_input",
     "sla_badge",
     "staff_picker",
     "stat_card",

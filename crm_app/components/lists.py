@@ -116,6 +116,70 @@ def staff_picker(
     )
 
 
+def search_input(
+    *, value: Any, on_change: Any, debounce_ms: int, placeholder: str, **props: Any
+) -> rx.Component:
+    """The text box of a search picker: a search icon, no browser autofill, the whole width,
+    and `on_change` after a pause in typing of `debounce_ms`."""
+    return rx.input(
+        rx.input.slot(rx.icon("search", size=14)),
+        value=value,
+        on_change=on_change,
+        debounce_timeout=debounce_ms,
+        placeholder=placeholder,
+        auto_complete="off",
+        width="100%",
+        **props,
+    )
+
+
+def options_listbox(
+    found: rx.Component,
+    *,
+    none_found: rx.Var[bool],
+    none_text: str,
+    listbox_id: str,
+    footer: rx.Component | None = None,
+) -> rx.Component:
+    """The list under a search picker's text box: the `found` options (an `rx.foreach`), or
+    `none_text` when `none_found`; `footer` is a last option always offered."""
+    return rx.box(
+        found,
+        rx.cond(
+            none_found,
+            rx.text(none_text, size="2", color_scheme="gray", padding="0.4rem 0.6rem"),
+        ),
+        *([footer] if footer is not None else []),
+        role="listbox",
+        id=listbox_id,
+        border=f"1px solid {rx.color('gray', 6)}",
+        border_radius="6px",
+        margin_top="0.25rem",
+        max_height="18rem",
+        overflow_y="auto",
+        background=rx.color("gray", 1),
+    )
+
+
+def client_pick_option(pick: Any, *, active: rx.Var[bool], on_click: Any) -> rx.Component:
+    """One client found by `search.find_clients` in a client search picker: its label (name,
+    email, number) and phone. `pick` is the `ClientPick` var of an `rx.foreach`; `on_click`
+    gets the pick's id, never its name."""
+    return rx.box(
+        rx.text(pick.label, size="2", weight=rx.cond(active, "medium", "regular")),
+        rx.cond(pick.phone != "", rx.text(pick.phone, size="1", color_scheme="gray")),
+        role="option",
+        aria_selected=active,
+        id="pick-" + pick.id.to_string(),
+        class_name=rx.cond(active, "client-pick active", "client-pick"),
+        on_click=on_click,
+        padding="0.4rem 0.6rem",
+        cursor="pointer",
+        background=rx.cond(active, rx.color("accent", 4), "transparent"),
+        _hover={"background": rx.color("accent", 3)},
+    )
+
+
 def audience_select(
     teams: ArrayVar[list[list[str]]],
     agents: ArrayVar[list[list[str]]],

@@ -98,6 +98,8 @@ FIELDS: dict[str, FieldSpec] = {
         FieldSpec("marketing_consent_at", "Consent given on", "datetime"),
         FieldSpec("marketing_consent_source", "Consent source", "text"),
         FieldSpec("legal_hold", "Legal hold", "bool"),
+        # False for a client made from an incoming message until an agent confirms it.
+        FieldSpec("verified", "Verified", "bool"),
         FieldSpec("created_at", "Created", "datetime", sortable=True),
         FieldSpec("updated_at", "Updated", "datetime", sortable=True),
         FieldSpec("has_open_ticket", "Has an open ticket", "ticket_open"),

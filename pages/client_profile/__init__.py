@@ -20,6 +20,7 @@ from pages.client_profile.sections import (
     tickets_section,
 )
 from pages.client_profile.state import ClientProfileState
+from pages.client_profile.verification import unverified_callout
 
 
 @signed_in_page(
@@ -40,6 +41,7 @@ def client_profile_page() -> rx.Component:
                 rx.badge(s.client.risk_category, color_scheme="blue"),
                 rx.cond(s.client.legal_hold, rx.badge("legal hold", color_scheme="amber")),
                 rx.cond(s.client.deleted, rx.badge("deleted", color_scheme="red")),
+                rx.cond(s.origin != "", rx.badge("Unverified", color_scheme="amber")),
                 portal_access_section(),
                 rx.spacer(),
                 rx.hstack(
@@ -52,6 +54,7 @@ def client_profile_page() -> rx.Component:
                 align="center",
                 width="100%",
             ),
+            unverified_callout(),
             rx.tabs.root(
                 rx.tabs.list(
                     rx.tabs.trigger("Details", value="details"),

@@ -7,13 +7,15 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.auth.permissions import Action, Actor
-from crm_app.services import client_privacy, invitations, staff
+from crm_app.services import client_duplicates, client_privacy, invitations, staff
 from crm_app.services import clients as client_service
+from crm_app.services import search as search_service
 from crm_app.services.campaigns import results as campaign_results
 from crm_app.services.campaigns.results import ReceivedCampaign
 from crm_app.services.client_fields import CustomFieldRow, list_custom_fields
 from crm_app.services.clients import ClientDetail, ClientTicket, HistoryEntry, NoteRow
 from crm_app.services.errors import InvalidInput
+from crm_app.services.search import ClientPick
 from crm_app.state import AppState, service_event
 from models.client import ClientKind, KycStatus, RiskCategory
 
@@ -58,6 +60,13 @@ class ClientProfileState(AppState):
     erase_reason: str = ""
     # Bumped on every load so the form remounts with the saved values (inputs are uncontrolled).
     form_version: int = 0
+    # An unverified client: where it came from, and the merge dialog's search and choice.
+    origin: str = ""
+    merge_open: bool = False
+    merge_query: str = ""
+    merge_picks: list[ClientPick] = []
+    merge_target_id: int = 0
+    merge_target_label: str = ""
 
     @rx.var
     def can_edit(self) -> bool:
@@ -90,6 +99,8 @@ class ClientProfileState(AppState):
         self.campaigns_received = campaign_results.campaigns_of_client(actor, client_id)
         owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
         self.staff = [[str(i), n] for i, n in owners]
+        verified = detail.verified or detail.deleted
+        self.origin = "" if verified else client_service.unverified_origin(actor, client_id)
         self._show(detail)
 
     def _show(self, detail: ClientDetail) -> None:
@@ -221,3 +232,43 @@ class ClientProfileState(AppState):
             return None
         client_service.delete_client(actor, self.client.id)
         return [rx.toast.success("Client deleted"), rx.redirect(routes.CLIENTS)]
+
+    @service_event
+    def confirm(self, actor: Actor):
+        """The unverified client is a real, new client: it keeps its record, loses the badge."""
+        if self.client is None:
+            return None
+        client_service.confirm_client(actor, self.client.id)
+        return [ClientProfileState.load, rx.toast.success("Client confirmed")]
+
+    @rx.event
+    def set_merge_open(self, value: bool):
+        self.merge_open = value is True
+        self.merge_query, self.merge_picks = "", []
+        self.merge_target_id, self.merge_target_label = 0, ""
+
+    @service_event
+    def search_merge_targets(self, actor: Actor, value: str):
+        """The merge dialog's search, debounced: the best few other clients by name or email."""
+        self.merge_query = str(value or "")[:100]
+        found = search_service.find_clients(actor, self.merge_query) if self.client else []
+        self.merge_picks = [pick for pick in found if self.client and pick.id != self.client.id]
+
+    @rx.event
+    def pick_merge_target(self, client_id: int):
+        """Only a client the search offered can be chosen: a forged id chooses nothing."""
+        chosen = next((p for p in self.merge_picks if p.id == client_id), None)
+        if chosen is None:
+            return rx.toast.error("Choose a client from the list.")
+        self.merge_target_id, self.merge_target_label = chosen.id, chosen.label
+        return None
+
+    @service_event
+    def merge_into_target(self, actor: Actor):
+        """Fold this client into the chosen one (tickets, notes and history move) and open it."""
+        if self.client is None or not self.merge_target_id:
+            return None
+        keep_id = self.merge_target_id
+        client_duplicates.merge_clients(actor, keep_id, self.client.id)
+        self.merge_open = False
+        return [rx.toast.success("Merged"), rx.redirect(routes.client(keep_id))]

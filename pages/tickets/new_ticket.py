@@ -6,8 +6,11 @@ from __future__ import annotations
 import reflex as rx
 
 from crm_app.components import (
+    client_pick_option,
     field,
     form_error,
+    options_listbox,
+    search_input,
 )
 from crm_app.services.search import ClientPick
 from models.ticket import Channel, TicketPriority
@@ -19,19 +22,8 @@ def _when_key(key: rx.Var[str], wanted: str, event: rx.event.EventSpec) -> rx.Va
 
 
 def _pick_option(pick: ClientPick, index: rx.Var[int]) -> rx.Component:
-    active = TicketsState.pick_index == index
-    return rx.box(
-        rx.text(pick.label, size="2", weight=rx.cond(active, "medium", "regular")),
-        rx.cond(pick.phone != "", rx.text(pick.phone, size="1", color_scheme="gray")),
-        role="option",
-        aria_selected=active,
-        id="pick-" + pick.id.to_string(),
-        class_name=rx.cond(active, "client-pick active", "client-pick"),
-        on_click=TicketsState.pick(pick.id),
-        padding="0.4rem 0.6rem",
-        cursor="pointer",
-        background=rx.cond(active, rx.color("accent", 4), "transparent"),
-        _hover={"background": rx.color("accent", 3)},
+    return client_pick_option(
+        pick, active=TicketsState.pick_index == index, on_click=TicketsState.pick(pick.id)
     )
 
 
@@ -59,11 +51,10 @@ def _client_picker() -> rx.Component:
             align="center",
         ),
         rx.box(
-            rx.input(
-                rx.input.slot(rx.icon("search", size=14)),
+            search_input(
                 value=TicketsState.client_query,
                 on_change=TicketsState.search_clients,
-                debounce_timeout=CLIENT_SEARCH_DEBOUNCE_MS,
+                debounce_ms=CLIENT_SEARCH_DEBOUNCE_MS,
                 on_key_down=lambda key, info: [
                     _when_key(key, "ArrowDown", TicketsState.move_pick(1).prevent_default),
                     _when_key(key, "ArrowUp", TicketsState.move_pick(-1).prevent_default),
@@ -76,23 +67,15 @@ def _client_picker() -> rx.Component:
                 aria_expanded=TicketsState.picker_open,
                 aria_controls="client-options",
                 aria_autocomplete="list",
-                auto_complete="off",
-                width="100%",
             ),
             rx.cond(
                 TicketsState.picker_open,
-                rx.box(
+                options_listbox(
                     rx.foreach(TicketsState.client_picks, _pick_option),
-                    rx.cond(
-                        TicketsState.client_picks.length() == 0,
-                        rx.text(
-                            "No client matches.",
-                            size="2",
-                            color_scheme="gray",
-                            padding="0.4rem 0.6rem",
-                        ),
-                    ),
-                    rx.box(
+                    none_found=TicketsState.client_picks.length() == 0,
+                    none_text="No client matches.",
+                    listbox_id="client-options",
+                    footer=rx.box(
                         rx.hstack(
                             rx.icon("user-plus", size=14),
                             rx.text("New client", size="2", weight="medium"),
@@ -109,14 +92,6 @@ def _client_picker() -> rx.Component:
                         background=rx.cond(new_active, rx.color("accent", 4), "transparent"),
                         _hover={"background": rx.color("accent", 3)},
                     ),
-                    role="listbox",
-                    id="client-options",
-                    border=f"1px solid {rx.color('gray', 6)}",
-                    border_radius="6px",
-                    margin_top="0.25rem",
-                    max_height="18rem",
-                    overflow_y="auto",
-                    background=rx.color("gray", 1),
                 ),
             ),
             rx.cond(

@@ -5,14 +5,19 @@ every function here that returns client data blanks them unless the actor may
 `VIEW_CLIENT_FINANCES`, and refuses filters or sorting on them.
 
 One import for callers, `from crm_app.services import clients`; `reads` holds the list,
-profile and history, `writes` the audited changes.
+profile and history, `columns` each user's list columns, `writes` the audited changes and
+`verification` the confirming of clients made from incoming messages.
 """
 
-from crm_app.services.clients.reads import (
+from crm_app.services.clients.columns import (
     DEFAULT_LIST_COLUMNS,
-    EDITABLE,
     LIST_COLUMNS,
     MAX_LIST_COLUMNS,
+    list_columns,
+    save_list_columns,
+)
+from crm_app.services.clients.reads import (
+    EDITABLE,
     MAX_NOTE,
     SORTS,
     ClientDetail,
@@ -27,10 +32,13 @@ from crm_app.services.clients.reads import (
     get_client,
     has_trigram_search,
     list_clients,
-    list_columns,
     list_notes,
-    save_list_columns,
     search_clause,
+)
+from crm_app.services.clients.verification import (
+    confirm_client,
+    count_unverified,
+    unverified_origin,
 )
 from crm_app.services.clients.writes import (
     add_note,
@@ -56,6 +64,8 @@ __all__ = [
     "client_history",
     "client_list_query",
     "client_tickets",
+    "confirm_client",
+    "count_unverified",
     "create_client",
     "delete_client",
     "filters_to_rules",
@@ -67,5 +77,6 @@ __all__ = [
     "restore_client",
     "save_list_columns",
     "search_clause",
+    "unverified_origin",
     "update_client",
 ]

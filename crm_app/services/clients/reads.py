@@ -1,5 +1,4 @@
-"""Reading clients: the searchable list, its columns, the profile, notes, tickets and the
-record's history.
+"""Reading clients: the searchable list, the profile, notes, tickets and the record's history.
 
 Marketing reads clients but never their net worth, assets under management or KYC fields:
 every function here that returns client data blanks them unless the actor may
@@ -21,7 +20,6 @@ from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import get_engine, session_scope
-from crm_app.services import audit
 from crm_app.services.client_fields import (
     FIELDS,
     RESTRICTED_FIELDS,
@@ -34,13 +32,7 @@ from crm_app.services.errors import InvalidInput, NotFound, PermissionDenied
 from crm_app.services.pagination import Page
 from crm_app.services.segments import compile_rules, live_clients_clause
 from models.audit import AuditLog
-from models.base import utcnow
-from models.client import (
-    Client,
-    ClientKind,
-    ClientListLayout,
-    ClientNote,
-)
+from models.client import Client, ClientKind, ClientNote
 from models.ticket import Ticket
 from models.user import User
 
@@ -93,6 +85,8 @@ class ClientRow:
     # The amounts in the reporting currency, as money filters and sorting compare them.
     net_worth_converted: str = ""
     aum_converted: str = ""
+    # False for a client made from an incoming message, until an agent confirms or merges it.
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -134,6 +128,7 @@ class ClientDetail:
     warnings: tuple[str, ...] = ()
     net_worth_converted: str = ""
     aum_converted: str = ""
+    verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -199,6 +194,7 @@ def client_row(
         aum_converted=_converted(client, client.aum, client.aum_reporting, reporting)
         if show_finances
         else "",
+        verified=client.verified,
     )
 
 
@@ -274,7 +270,7 @@ def filters_to_rules(filters: dict[str, Any] | None) -> dict[str, Any]:
                     "value": value,
                 }
             )
-        elif name in ("marketing_consent", "legal_hold", "has_open_ticket"):
+        elif name in ("marketing_consent", "legal_hold", "has_open_ticket", "verified"):
             rules.append(
                 {"field": name, "operator": "is_true" if parse_bool(value, name) else "is_false"}
             )
@@ -369,75 +365,6 @@ def list_clients(
         )
 
 
-# --- the list's columns, chosen per user -------------------------------------------------------
-
-# Column key -> (label, a finance column). The name is always shown; the rest is in the profile.
-LIST_COLUMNS: dict[str, tuple[str, bool]] = {
-    "email": ("Email", False),
-    "phone": ("Phone", False),
-    "kind": ("Type", False),
-    "country": ("Country", False),
-    "region": ("Region", False),
-    "risk_category": ("Risk", False),
-    "tags": ("Tags", False),
-    "owner_name": ("Manager", False),
-    "created_at": ("Created", False),
-    "net_worth": ("Net worth", True),
-    "aum": ("AUM", True),
-    "kyc_status": ("KYC", True),
-}
-# Fits a 1280 px screen beside the sidebar.
-DEFAULT_LIST_COLUMNS = ("email", "phone", "risk_category", "owner_name", "net_worth")
-MAX_LIST_COLUMNS = 8
-
-
-def _allowed_columns(actor: Actor) -> list[str]:
-    show = may_see_finances(actor)
-    return [key for key, (_, finance) in LIST_COLUMNS.items() if show or not finance]
-
-
-def list_columns(actor: Actor) -> list[str]:
-    """The columns `actor` chose for the client list (the default until they choose)."""
-    require(actor, Action.VIEW_CLIENTS)
-    allowed = _allowed_columns(actor)
-    with session_scope() as session:
-        layout = session.get(ClientListLayout, actor.user_id) if actor.user_id else None
-        chosen = list(layout.columns) if layout else list(DEFAULT_LIST_COLUMNS)
-    return [key for key in chosen if key in allowed]
-
-
-def save_list_columns(actor: Actor, columns: Any) -> list[str]:
-    """Remember the columns `actor` wants on the client list, in the list's order."""
-    require(actor, Action.VIEW_CLIENTS)
-    if actor.user_id is None:
-        raise InvalidInput("Only a signed-in user has a column choice.")
-    if not isinstance(columns, list | tuple) or not all(isinstance(c, str) for c in columns):
-        raise InvalidInput("Choose columns from the list.")
-    allowed = _allowed_columns(actor)
-    unknown = set(columns) - set(allowed)
-    if unknown:
-        raise InvalidInput(f"Unknown column {sorted(unknown)[0][:40]!r}.")
-    chosen = [key for key in allowed if key in columns]
-    if len(chosen) > MAX_LIST_COLUMNS:
-        raise InvalidInput(f"Show at most {MAX_LIST_COLUMNS} columns; the profile has the rest.")
-    with session_scope() as session:
-        layout = session.get(ClientListLayout, actor.user_id)
-        before = list(layout.columns) if layout else None
-        if layout is None:
-            layout = ClientListLayout(user_id=actor.user_id, columns=chosen)
-            session.add(layout)
-        layout.columns, layout.updated_at = chosen, utcnow()
-        audit.record(
-            session,
-            actor,
-            "client_list.columns_chosen",
-            "user",
-            actor.user_id,
-            {"columns": [before, chosen]},
-        )
-    return chosen
-
-
 # --- one client --------------------------------------------------------------------------------
 
 
@@ -499,6 +426,7 @@ def client_detail(session: Session, client: Client, actor: Actor) -> ClientDetai
         aum_converted=_converted(client, client.aum, client.aum_reporting, reporting)
         if show
         else "",
+        verified=client.verified,
     )
 
 
