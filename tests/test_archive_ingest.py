@@ -18,7 +18,7 @@ from bench.archive import write_mbox
 from crm_app.auth.permissions import SYSTEM
 from crm_app.db import session_scope
 from crm_app.services import archives
-from jobs import pst_ingest
+from jobs import pst_ingest, pst_ingest_reading
 from models.archive import Archive, ArchiveItemError, ArchiveMessage
 from models.retrieval import RetrievalChunk, RetrievalDocument, SourceKind
 from tests.factories import make_client, make_ticket, make_user
@@ -287,8 +287,9 @@ def test_import_archive_command_twice_stores_nothing_new(db, tmp_path):
 
 
 def test_password_protected_pst_ends_with_a_clear_error(db, monkeypatch):
-    assert pst_ingest._inspect_pst(str(SAMPLE_PST)) == (14, False)  # read in a child normally
-    monkeypatch.setattr(pst_ingest.Readers, "pst_items", lambda self, path: (14, True))
+    # Normally run in a child process (pypff is C); called directly here.
+    assert pst_ingest_reading._inspect_pst(str(SAMPLE_PST)) == (14, False)
+    monkeypatch.setattr(pst_ingest_reading.Readers, "pst_items", lambda self, path: (14, True))
     archive_id = archives.queue_archive(SYSTEM, SAMPLE_PST)
     pst_ingest.drain(only=[archive_id])
     archive = _archive(archive_id)

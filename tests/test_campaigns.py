@@ -197,7 +197,7 @@ def test_sendgrid_gets_batched_personalizations_through_the_official_client(
 ) -> None:
     from crm_app.crypto import encrypt_secret
 
-    monkeypatch.setattr(delivery, "SENDGRID_BATCH", 40)
+    monkeypatch.setattr(delivery.runner, "SENDGRID_BATCH", 40)
     add_mailbox(outbound=OutboundKind.SENDGRID, sendgrid_secret=encrypt_secret(API_KEY))
     marketer = make_user("marketing")
     _clients(100)
@@ -346,7 +346,7 @@ def test_a_job_killed_mid_send_and_restarted_sends_everyone_exactly_once(
     manage.schedule(marketer, campaign_id)
     # Slow enough for the kill to land mid-campaign, in a recipient's envelope (before its
     # DATA): the crash the design sends exactly once. A kill while the server holds a
-    # message's DATA is the at-most-once window `delivery.py` explains (that one is not resent).
+    # message's DATA is the at-most-once window `delivery` explains (that one is not resent).
     smtp.rcpt_delay = 0.03
     command = [sys.executable, "-m", "jobs.campaign_send", "--until-idle"]
     job = subprocess.Popen(command, cwd=PROJECT_ROOT, env=dict(os.environ))

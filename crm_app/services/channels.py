@@ -24,7 +24,7 @@ Enqueue = Callable[[Session, Ticket, TicketMessage], None]
 _CHANNEL_MODULES = (
     "crm_app.services.mail.outbox",
     "crm_app.services.messaging.whatsapp",
-    "crm_app.services.messaging.web_chat",
+    "crm_app.services.messaging.web_chat.agents",
 )
 _registry: dict[str, Enqueue] = {}
 # channel -> (ticket number) -> what the composer says about replying on that very ticket

@@ -1,2 +1,3 @@
-"""Bulk email campaigns: compose (`drafts`), audience (`audience`), send state (`sending`),
-tracking and the suppression list (`tracking`), results (`results`)."""
+"""Bulk email campaigns: what staff do with one (`manage`), the message template (`template`),
+audience (`audience`), the send engine (`delivery`), tracking and the suppression list
+(`tracking`), results (`results`)."""

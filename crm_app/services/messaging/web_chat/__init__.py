@@ -1,0 +1,105 @@
+"""The web chat: a widget page the firm embeds on its website (`/chat/<site>`), and
+`POST /api/chat/messages` for other front ends (with the site's key).
+
+- A manager creates a site (`create_site`): its branding, the origins allowed to frame the
+  widget, and a key shown once (only its hash is kept).
+- A visitor gives name and email (`start`: an unverified client is created for an unknown
+  address), writes (`post_message`: the conversation is a ticket with channel `web_chat`)
+  and sees staff answers (`lines`) while the page polls; `heartbeat` says they are still on
+  the page, and whether they are typing (`visitor_status` tells the agent).
+- An agent's reply (`enqueue_web_chat_reply`, registered in `services.channels`) is shown in
+  the widget when the visitor is on the page, and goes out by email when they are not.
+- Abuse: messages per IP and per visitor per minute are limited, sizes are capped, a filled
+  honeypot field is accepted and dropped, text is stored and shown as text (never HTML).
+
+One import for callers, `from crm_app.services.messaging import web_chat`; by what the code
+does:
+- `sites`: the managers' sites (create, change, rotate the key, list) and the snippets
+- `visitors`: the widget's side (branding, start, post, read, heartbeat)
+- `front_ends`: the same for other front ends, with the site's key
+- `agents`: the agent's view of the visitor, and the reply path (the channel registration)
+- `rows`: the limits, the rows returned and the lookups the modules share
+"""
+
+from crm_app.services.messaging.web_chat.agents import (
+    composer_note,
+    enqueue_web_chat_reply,
+    presence_text,
+    visitor_status,
+)
+from crm_app.services.messaging.web_chat.front_ends import api_post, site_for_key
+from crm_app.services.messaging.web_chat.rows import (
+    CHANNEL,
+    KEY_PREFIX,
+    MAX_NAME,
+    MAX_TEXT,
+    ON_PAGE,
+    PER_IP_PER_MINUTE,
+    PER_VISITOR_PER_MINUTE,
+    STARTS_PER_IP_PER_HOUR,
+    TYPING,
+    ApiPosted,
+    Branding,
+    ChatLine,
+    CreatedSite,
+    SiteRow,
+    VisitorStatus,
+)
+from crm_app.services.messaging.web_chat.sites import (
+    clean_origins,
+    create_site,
+    embed_snippet,
+    list_sites,
+    loader_script,
+    loader_snippet,
+    rotate_key,
+    update_site,
+)
+from crm_app.services.messaging.web_chat.visitors import (
+    agents_available,
+    branding,
+    frame_ancestors,
+    heartbeat,
+    lines,
+    post_message,
+    start,
+)
+
+__all__ = [
+    "CHANNEL",
+    "KEY_PREFIX",
+    "MAX_NAME",
+    "MAX_TEXT",
+    "ON_PAGE",
+    "PER_IP_PER_MINUTE",
+    "PER_VISITOR_PER_MINUTE",
+    "STARTS_PER_IP_PER_HOUR",
+    "TYPING",
+    "ApiPosted",
+    "Branding",
+    "ChatLine",
+    "CreatedSite",
+    "SiteRow",
+    "VisitorStatus",
+    "agents_available",
+    "api_post",
+    "branding",
+    "clean_origins",
+    "composer_note",
+    "create_site",
+    "embed_snippet",
+    "enqueue_web_chat_reply",
+    "frame_ancestors",
+    "heartbeat",
+    "lines",
+    "list_sites",
+    "loader_script",
+    "loader_snippet",
+    "post_message",
+    "presence_text",
+    "rotate_key",
+    "site_for_key",
+    "start",
+    "update_site",
+    "visitor_status",
+]
