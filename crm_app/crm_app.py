@@ -52,11 +52,6 @@ from crm_app.auth.permissions import Action
 from crm_app.errors_ui import backend_exception_handler
 from crm_app.logging_setup import configure_logging
 from crm_app.metrics import HttpMetricsMiddleware, install_event_timing
-from crm_app.services.archives import (
-    ARCHIVE_SUFFIXES,
-    ARCHIVE_UPLOAD_MAX_BYTES,
-    ARCHIVE_UPLOAD_MAX_FILES,
-)
 from crm_app.services.uploads import UploadPolicy
 from crm_app.settings import get_settings
 from crm_app.upload_guard import UploadGuard, accept_uploads
@@ -104,14 +99,3 @@ for portal_files_handler in (
             max_files=get_settings().attachment_max_files,
         ),
     )
-# Mail archives: PST/OST, mbox and EML files streamed to disk (the service checks who may).
-accept_uploads(
-    pages.archives.ArchivesState.receive_files,
-    UploadPolicy(
-        purpose="archives",
-        action=Action.EDIT_TICKETS,
-        max_file_bytes=ARCHIVE_UPLOAD_MAX_BYTES,
-        max_files=ARCHIVE_UPLOAD_MAX_FILES,
-        suffixes=ARCHIVE_SUFFIXES,
-    ),
-)

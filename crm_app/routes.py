@@ -58,6 +58,10 @@ API_AUTH_SETUP = "/api/auth/setup"
 API_AUTH_LOGOUT = "/api/auth/logout"
 PROFILE = "/profile"
 API_ATTACHMENT = "/api/attachments/{attachment_id}"
+# Resumable archive uploads from the archives page (assets/archive_upload.js speaks to these).
+API_ARCHIVE_UPLOADS = "/api/archive-uploads"
+API_ARCHIVE_UPLOAD = "/api/archive-uploads/{upload_id}"
+API_ARCHIVE_UPLOAD_COMPLETE = "/api/archive-uploads/{upload_id}/complete"
 # Campaign mail: links recipients follow (no sign-in) and SendGrid's Event Webhook.
 API_CAMPAIGN_UNSUBSCRIBE = "/api/campaigns/unsubscribe/{token}"
 API_CAMPAIGN_OPEN = "/api/campaigns/open/{token}.gif"

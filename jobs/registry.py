@@ -104,8 +104,8 @@ def scheduled_jobs(settings: Settings | None = None) -> list[ScheduledJob]:
             id="upload_cleanup",
             func="jobs.upload_cleanup:run",
             trigger=IntervalTrigger(minutes=15, timezone="UTC"),
-            description="delete uploaded files unused for CRM_UPLOAD_ABANDON_HOURS and the "
-            "upload slots of requests that died",
+            description="delete uploaded files and unfinished archive uploads unused for "
+            "CRM_UPLOAD_ABANDON_HOURS, and the upload slots of requests that died",
             run_at_start=True,
             misfire_grace_seconds=900,
         ),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import reflex as rx
 
@@ -17,12 +18,14 @@ from crm_app.auth.permissions import Action, Actor
 from crm_app.components import confirm_dialog, empty_state, field, form_error
 from crm_app.layout import signed_in_page
 from crm_app.services import archives
-from crm_app.services.archives import ArchiveRow, ArchiveUploadOptions, ItemErrorRow
+from crm_app.services.archives import ArchiveRow, ItemErrorRow
 from crm_app.services.errors import ServiceError
 from crm_app.state import AppState, service_event
 from pages.archive_folder import folder_import
 
 UPLOAD_ID = "archive-upload"
+# Sends the dropped files in resumable chunks to /api/archive-uploads (crm_app/api).
+UPLOAD_SCRIPT = Path(__file__).resolve().parent.parent / "assets" / "archive_upload.js"
 LIVE_POLL_SECONDS = 2.0
 LIVE_MAX_SECONDS = 3600.0
 
@@ -34,8 +37,6 @@ class ArchivesState(AppState):
     label: str = ""
     client_email: str = ""
     confidential: bool = False
-    upload_error: str = ""
-    uploading: bool = False
     path_error: str = ""
     errors_of: int = 0
     item_errors: list[ItemErrorRow] = []
@@ -63,41 +64,11 @@ class ArchivesState(AppState):
     def set_confidential(self, value: bool):
         self.confidential = bool(value)
 
-    @rx.event(background=True)
-    async def receive_files(self, chunks: rx.UploadChunkIterator):
-        """Stream the dropped files to disk, then queue each as an archive. Permission and
-        the client are checked before the first chunk is written."""
-        async with self:
-            actor = self.actor()
-            options = ArchiveUploadOptions(self.label, self.client_email, self.confidential)
-        upload = None
-        try:
-            if actor is None:
-                raise ServiceError("Your session has ended: please sign in again.")
-            upload = await asyncio.to_thread(archives.ArchiveUpload, actor, options)
-            async with self:
-                self.upload_error, self.uploading = "", True
-            async for chunk in chunks:
-                await asyncio.to_thread(upload.write, chunk.filename, chunk.offset, chunk.data)
-            ids = await asyncio.to_thread(upload.finish)
-        except ServiceError as error:
-            if upload is not None:
-                await asyncio.to_thread(upload.abort)
-            async with self:
-                self.upload_error, self.uploading = error.message, False
-            return
-        except Exception:  # a dropped connection: nothing half-written stays behind
-            if upload is not None:
-                await asyncio.to_thread(upload.abort)
-            async with self:
-                self.uploading = False
-                self.upload_error = "The upload was interrupted: drop the files again."
-            return
-        async with self:
-            self.uploading = False
-            self._fetch(actor)
-        yield rx.toast.success(f"{len(ids)} archive(s) queued for import")
-        yield ArchivesState.live_loop
+    @service_event
+    def uploads_finished(self, actor: Actor):
+        """The upload script completed a file (it queued the archive): show it."""
+        self._fetch(actor)
+        return [rx.toast.success("Archive queued for import"), ArchivesState.live_loop]
 
     @service_event(error_var="path_error")
     def queue_path(self, actor: Actor, form: dict):
@@ -266,6 +237,50 @@ def _archive_row(row: rx.Var) -> rx.Component:
     )
 
 
+def _drop_zone() -> rx.Component:
+    """Where files are dropped or chosen; `assets/archive_upload.js` does the sending and reads
+    the label, client and confidentiality the page shows from the zone's data attributes."""
+    s = ArchivesState
+    return rx.box(
+        rx.vstack(
+            rx.icon("archive", size=28, color=rx.color("gray", 9)),
+            rx.text("Drop PST, OST, mbox or EML files here, or click to choose"),
+            rx.text(
+                "Sent in chunks and written straight to disk, so gigabytes are fine; an "
+                "interrupted upload resumes where it stopped (choose the same file again).",
+                size="1",
+                color_scheme="gray",
+            ),
+            align="center",
+            spacing="1",
+        ),
+        rx.el.input(
+            type="file",
+            multiple=True,
+            accept=",".join(archives.ARCHIVE_SUFFIXES),
+            display="none",
+            tab_index=-1,
+        ),
+        rx.script(src="/" + UPLOAD_SCRIPT.name),
+        id=UPLOAD_ID,
+        role="button",
+        tab_index=0,
+        aria_label="Choose archive files to upload",
+        custom_attrs={
+            "data-label": s.label,
+            "data-client-email": s.client_email,
+            "data-confidential": rx.cond(s.confidential, "true", "false"),
+        },
+        border=f"1px dashed {rx.color('gray', 7)}",
+        border_radius="8px",
+        padding="1.5rem",
+        width="100%",
+        cursor="pointer",
+        _hover={"background": rx.color("gray", 2)},
+        style={"&[data-dragging='true']": {"background": rx.color("accent", 3)}},
+    )
+
+
 def _intake() -> rx.Component:
     s = ArchivesState
     return rx.card(
@@ -305,34 +320,7 @@ def _intake() -> rx.Component:
                 wrap="wrap",
                 spacing="4",
             ),
-            rx.upload.root(
-                rx.vstack(
-                    rx.icon("archive", size=28, color=rx.color("gray", 9)),
-                    rx.text("Drop PST, OST, mbox or EML files here, or click to choose"),
-                    rx.text(
-                        "Sent in chunks and written straight to disk, so gigabytes are fine.",
-                        size="1",
-                        color_scheme="gray",
-                    ),
-                    align="center",
-                    spacing="1",
-                ),
-                id=UPLOAD_ID,
-                multiple=True,
-                max_size=archives.ARCHIVE_UPLOAD_MAX_BYTES,
-                max_files=archives.ARCHIVE_UPLOAD_MAX_FILES,
-                accept={
-                    "application/vnd.ms-outlook": [".pst", ".ost"],
-                    "application/mbox": [".mbox", ".mbx", ".mbs"],
-                    "message/rfc822": [".eml"],
-                },
-                on_drop=s.receive_files(rx.upload_files_chunk(upload_id=UPLOAD_ID)),
-                border=f"1px dashed {rx.color('gray', 7)}",
-                border_radius="8px",
-                padding="1.5rem",
-                width="100%",
-                cursor="pointer",
-            ),
+            _drop_zone(),
             rx.text(
                 "Files dropped now are labelled \u201c",
                 rx.cond(s.label != "", s.label, "by their file name"),
@@ -343,8 +331,30 @@ def _intake() -> rx.Component:
                 color_scheme="gray",
                 id="archive-intake-summary",
             ),
-            rx.cond(s.uploading, rx.hstack(rx.spinner(size="1"), rx.text("Uploading…", size="2"))),
-            form_error(s.upload_error),
+            rx.el.div(
+                id="archive-upload-progress",
+                style={
+                    "width": "100%",
+                    "& .archive-upload-item": {
+                        "display": "flex",
+                        "gap": "0.75rem",
+                        "align_items": "center",
+                        "font_size": "14px",
+                        "padding": "0.25rem 0",
+                    },
+                    "& .archive-upload-item progress": {"width": "12rem"},
+                    "& .archive-upload-item[data-state='failed']": {"color": rx.color("red", 11)},
+                    "& .archive-upload-text": {"color": rx.color("gray", 11)},
+                },
+            ),
+            # Clicked by the upload script when a file is complete and queued.
+            rx.el.button(
+                id="archive-upload-done",
+                on_click=s.uploads_finished,
+                type="button",
+                hidden=True,
+                aria_hidden="true",
+            ),
             rx.cond(
                 AppState.may(Action.MANAGE_AI),
                 rx.form(

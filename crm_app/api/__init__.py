@@ -6,6 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from crm_app.api import (
+    archive_uploads,
     attachments,
     auth,
     campaigns,
@@ -17,6 +18,7 @@ from crm_app.api import (
     v1,
 )
 from crm_app.api.openapi import install_docs
+from crm_app.services.archive_uploads import OffsetMismatch
 from crm_app.services.errors import ServiceError
 
 
@@ -36,10 +38,20 @@ def build_api() -> FastAPI:
     api.include_router(channel_webhooks.router, prefix="/api")
     api.include_router(chat.router, prefix="/api")
     api.include_router(campaigns.router, prefix="/api")
+    api.include_router(archive_uploads.router, prefix="/api")
 
     @api.exception_handler(ServiceError)
     async def _service_error(_: Request, error: ServiceError) -> JSONResponse:
         return JSONResponse({"error": error.message}, status_code=error.http_status)
+
+    @api.exception_handler(OffsetMismatch)
+    async def _offset_mismatch(_: Request, error: OffsetMismatch) -> JSONResponse:
+        # A resumable upload's client goes on from the offset it is told here.
+        return JSONResponse(
+            {"error": error.message, "offset": error.offset},
+            status_code=error.http_status,
+            headers={"Upload-Offset": str(error.offset), "Cache-Control": "no-store"},
+        )
 
     v1.install(api)
     install_docs(api)
