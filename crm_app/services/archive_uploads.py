@@ -40,12 +40,11 @@ from crm_app.db import session_scope
 from crm_app.services.archives import (
     ARCHIVE_SUFFIXES,
     ARCHIVE_UPLOAD_MAX_BYTES,
-    ArchiveSource,
-    _require_archive_manager,
     find_client_by_email,
     queue_archive,
     upload_dir,
 )
+from crm_app.services.archives.policy import _require_archive_manager
 from crm_app.services.errors import (
     Conflict,
     InvalidInput,
@@ -55,6 +54,7 @@ from crm_app.services.errors import (
 )
 from crm_app.services.uploads import UploadTooLarge
 from crm_app.settings import get_settings
+from models.archive import ArchiveSource
 
 log = logging.getLogger("crm_app.archive_uploads")
 

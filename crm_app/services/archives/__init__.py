@@ -57,8 +57,6 @@ from crm_app.services.archives.rows import (
 from crm_app.services.archives.uploads import (
     ARCHIVE_UPLOAD_MAX_BYTES,
     ARCHIVE_UPLOAD_MAX_FILES,
-    ArchiveUpload,
-    ArchiveUploadOptions,
     find_client_by_email,
 )
 
@@ -71,8 +69,6 @@ __all__ = [
     "MAX_BODY_CHARS",
     "MAX_SOURCE_REF",
     "ArchiveRow",
-    "ArchiveUpload",
-    "ArchiveUploadOptions",
     "ArchivedMessageInput",
     "ArchivedMessageView",
     "BatchInput",
