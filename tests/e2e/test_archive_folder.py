@@ -52,6 +52,6 @@ def test_manager_imports_a_mailbox_folder_and_follows_it_live(
 
     assert [r.status for r in pst_ingest.drain()] == ["done"]
     expect(row).to_contain_text("done", timeout=TIMEOUT)
-    expect(row).to_contain_text("9 messages")
+    expect(row).to_contain_text("9 stored")
     shoot(page, "archive-folder-imported")
     page.context.close()
