@@ -455,3 +455,66 @@ def test_the_throttle_holds_a_worker_to_the_configured_rate() -> None:
     batch.wait(100)
     batch.wait(100)  # a SendGrid batch of 100 waits 100 intervals
     assert time.monotonic() - started >= 0.09
+
+
+def test_a_mailto_unsubscribe_request_suppresses_the_address_and_opens_no_ticket(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+    dovecot,
+    mail_account,
+) -> None:
+    """The mailto half of List-Unsubscribe: the mail a mail program sends to that address,
+    read by the mailbox poll, unsubscribes the recipient at once; a forged token is a mail."""
+    from urllib.parse import unquote
+
+    from jobs.imap_poll import poll_mailbox
+    from models.inbound_mail import InboundStatus
+    from tests.mail_servers import make_mailbox, simple_message
+
+    add_mailbox()
+    intake = make_mailbox(mail_account)
+    marketer = make_user("marketing")
+    _clients(2)
+    segment = _segment(marketer, "VIP", "vip")
+    _send_all(_campaign(marketer, [segment]), marketer)
+    sent = next(m for m in smtp.received if "c1@x.example" in str(m["To"]))
+    mailto = str(sent["List-Unsubscribe"]).split(">")[0].removeprefix("<mailto:")
+    address, _, query = mailto.partition("?")
+    subject = unquote(query.removeprefix("subject="))
+    token = subject.split()[-1]
+    forged = f"{token.split('-')[0]}-{'0' * 20}"
+    dovecot.append(
+        mail_account,
+        [
+            simple_message(
+                sender="c1@x.example", to=address, subject=subject, body="",
+                message_id="<unsub-1@x.example>",
+            ),
+            simple_message(
+                sender="c2@x.example", to=address, subject=f"unsubscribe {forged}",
+                body="", message_id="<unsub-2@x.example>",
+            ),
+        ],
+    )  # fmt: skip
+    assert poll_mailbox(intake).error is None
+    with session_scope() as session:
+        rows = {
+            r.message_id: r for r in session.execute(text("SELECT * FROM inbound_mail")).all()
+        }
+        suppressed = session.execute(
+            text("SELECT email, reason, source FROM suppression")
+        ).all()
+        unsubscribed = session.execute(
+            text("SELECT email FROM campaign_recipient WHERE unsubscribed_at IS NOT NULL")
+        ).scalars().all()
+        opened = session.execute(text("SELECT count(*) FROM ticket")).scalar_one()
+    genuine = rows["<unsub-1@x.example>"]
+    assert genuine.status == InboundStatus.IGNORED
+    assert "unsubscribe request" in genuine.reason and "c1@x.example" in genuine.reason
+    assert suppressed == [("c1@x.example", "unsubscribed", "mailto")]
+    assert unsubscribed == ["c1@x.example"]
+    # The forged one carries no genuine token: an ordinary mail, which opens a ticket.
+    assert rows["<unsub-2@x.example>"].status == InboundStatus.IMPORTED and opened == 1
+    smtp.forget_system_mail()
+    _send_all(_campaign(marketer, [segment]), marketer)
+    assert sorted(r for _, (r,) in smtp.envelopes) == ["c2@x.example"]

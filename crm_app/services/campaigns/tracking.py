@@ -118,12 +118,17 @@ def unsubscribe(token: str, source: str = "link") -> UnsubscribeTarget:
     """Unsubscribe the token's address from all campaigns, at once (later claims skip it).
     Repeating it changes nothing."""
     with session_scope() as session:
-        row = _recipient(session, token)
-        _suppress(session, row.email, "unsubscribed", row.campaign_id, source)
-        if row.unsubscribed_at is None:
-            _first(session, row.id, "unsubscribed_at")
-            _event(session, row.campaign_id, row.id, "unsubscribe", f"unsub:{row.id}")
-        return UnsubscribeTarget(row.id, row.email, row.name, True)
+        return unsubscribe_in(session, token, source)
+
+
+def unsubscribe_in(session, token: str, source: str) -> UnsubscribeTarget:
+    """`unsubscribe` inside the caller's transaction (the mail intake's, for a mailto request)."""
+    row = _recipient(session, token)
+    _suppress(session, row.email, "unsubscribed", row.campaign_id, source)
+    if row.unsubscribed_at is None:
+        _first(session, row.id, "unsubscribed_at")
+        _event(session, row.campaign_id, row.id, "unsubscribe", f"unsub:{row.id}")
+    return UnsubscribeTarget(row.id, row.email, row.name, True)
 
 
 def record_open(token: str) -> None:

@@ -14,6 +14,9 @@ from sqlmodel import Session, col
 
 from crm_app.db import session_scope
 from crm_app.services import bulk, events
+from crm_app.services.campaigns import tracking
+from crm_app.services.campaigns.template import token_recipient
+from crm_app.services.errors import NotFound
 from crm_app.services.mail.inbound.delivery import _Delivery
 from crm_app.services.mail.inbound.parsing import parse_batch, store_failed_raw
 from crm_app.services.mail.inbound.rows import (
@@ -32,6 +35,9 @@ from models.mailbox import Mailbox, MailboxFolderState
 log = logging.getLogger(__name__)
 
 _REPLY_PREFIX = re.compile(r"^\s*((re|fw|fwd|aw|wg|sv|vs|tr)\s*(\[\d+\])?\s*:\s*)+", re.IGNORECASE)
+# The subject a campaign's `List-Unsubscribe` mailto asks for: "unsubscribe <recipient token>".
+_UNSUBSCRIBE = re.compile(r"^\s*unsubscribe\s+(\d{1,18}-[0-9a-f]{20})\s*$", re.IGNORECASE)
+UNSUBSCRIBE_REASON = "unsubscribe request (List-Unsubscribe mailto)"
 
 
 # --- the transaction ---------------------------------------------------------------------------
@@ -117,6 +123,7 @@ def _import(
                 todo.append(item)
         if todo:
             decisions = _decide(session, todo)
+            _unsubscribe(session, todo, decisions)
             holders = _holders(session, todo)
             wanted = []
             for item in todo:
@@ -198,6 +205,8 @@ def _decide(session: Session, todo: list[_Parsed]) -> dict[int, tuple[str, str]]
         message, sender = item.message, _sender(item)
         if message is None:
             decisions[item.mail.uid] = (InboundStatus.FAILED, item.error or "unparseable")
+        elif _unsubscribe_token(message.subject) is not None:
+            decisions[item.mail.uid] = (InboundStatus.IGNORED, UNSUBSCRIBE_REASON)
         elif message.automation is not None:
             reason = f"{message.automation.kind}: {message.automation.reason}"
             decisions[item.mail.uid] = (InboundStatus.IGNORED, reason)
@@ -217,6 +226,33 @@ def _decide(session: Session, todo: list[_Parsed]) -> dict[int, tuple[str, str]]
                 seen[key] = count + 1
                 decisions[item.mail.uid] = (InboundStatus.IMPORTED, "")
     return decisions
+
+
+def _unsubscribe_token(subject: str | None) -> str | None:
+    """The recipient token of a campaign's mailto unsubscribe request, when genuine."""
+    found = _UNSUBSCRIBE.match(_REPLY_PREFIX.sub("", subject or ""))
+    if found is None or token_recipient(found.group(1).lower()) is None:
+        return None
+    return found.group(1).lower()
+
+
+def _unsubscribe(
+    session: Session, todo: list[_Parsed], decisions: dict[int, tuple[str, str]]
+) -> None:
+    """Apply the mailto unsubscribe requests of the batch, in its transaction: the address is
+    suppressed for every later send at once, and the request never opens a ticket."""
+    for item in todo:
+        if decisions[item.mail.uid][1] != UNSUBSCRIBE_REASON or item.message is None:
+            continue
+        token = _unsubscribe_token(item.message.subject)
+        assert token is not None
+        try:
+            done = tracking.unsubscribe_in(session, token, "mailto")
+        except NotFound:
+            reason = f"{UNSUBSCRIBE_REASON}: the campaign recipient no longer exists"
+        else:
+            reason = f"{UNSUBSCRIBE_REASON}: {done.email} unsubscribed ({done.campaign_name})"
+        decisions[item.mail.uid] = (InboundStatus.IGNORED, reason[:500])
 
 
 def _holders(session: Session, todo: list[_Parsed]) -> dict[int, str]:
