@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import struct
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -93,8 +93,8 @@ _ATTACHMENT_PROPS = frozenset(
 _FILETIME_EPOCH = datetime(1601, 1, 1, tzinfo=UTC)
 
 
-def serve(conn: Connection) -> None:
-    """Child main loop: read ("file", path, sink[, now]) requests until ("stop",) or EOF."""
+def file_requests(conn: Connection) -> Iterator[tuple[Any, ...]]:
+    """The ("file", ...) requests a child reads from its parent, until ("stop",) or EOF."""
     while True:
         try:
             request = conn.recv()
@@ -102,6 +102,12 @@ def serve(conn: Connection) -> None:
             return
         if not request or request[0] != "file":
             return
+        yield request
+
+
+def serve(conn: Connection) -> None:
+    """Child main loop: read ("file", path, sink[, now]) requests until ("stop",) or EOF."""
+    for request in file_requests(conn):
         path, sink = request[1], request[2]
         now = request[3] if len(request) > 3 else None
         try:

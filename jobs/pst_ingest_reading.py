@@ -140,13 +140,15 @@ PASSWORD_MESSAGE = (
 
 
 class Readers:
-    """The child processes one drain reuses from archive to archive: a PST reader and a
+    """The child processes one drain reuses from archive to archive: a PST reader, a
     one-process pool that counts a PST's items for the progress bar (pypff is C: never in
-    this process). Spawning them costs seconds, so each is made once, when first needed."""
+    this process), and the mbox parser. Spawning them costs seconds, so each is made once,
+    when first needed."""
 
     def __init__(self) -> None:
         self._pst: Any = None
         self._pool: Any = None
+        self._mbox: _MboxChild | None = None
 
     def pst_reader(self, sink: Any) -> Any:
         from ingest.pst import PstReader
@@ -172,7 +174,27 @@ class Readers:
                 self._pool = None
             return None, False
 
+    def mbox_records(self, path: Path, sink: Any, start: int) -> Iterator[tuple[int, Any, int]]:
+        """An mbox file's records from `start`, parsed in the reused mbox child. A file left
+        before its end leaves the child out of step: it is killed, the next file gets a new one."""
+        if self._mbox is None or not self._mbox.alive():
+            if self._mbox is not None:
+                self._mbox.kill()
+            self._mbox = _MboxChild()
+        child, finished = self._mbox, False
+        try:
+            yield from child.records(path, sink, start)
+            finished = True
+        finally:
+            if not finished or not child.alive():
+                child.kill()
+                if self._mbox is child:
+                    self._mbox = None
+
     def close(self) -> None:
+        if self._mbox is not None:
+            self._mbox.kill()
+            self._mbox = None
         if self._pst is not None:
             self._pst.close()
             self._pst = None
@@ -181,15 +203,126 @@ class Readers:
             self._pool = None
 
 
+def _mbox_records(path: str, sink: Any, start: int) -> Iterator[tuple[int, Any, int]]:
+    """(position, record, bytes read so far) for every message of an mbox file from `start`."""
+    from ingest.mbox import split_mbox
+    from ingest.mime import parse_mime
+    from ingest.model import ItemError, Provenance, SourceKind
+
+    with Path(path).open("rb") as handle:
+        for position, raw in enumerate(split_mbox(handle)):
+            if position < start:
+                continue
+            done = handle.tell()
+            if raw is None:
+                error = ItemError(
+                    "message too large, skipped",
+                    Provenance(path, SourceKind.MBOX, position=position),
+                )
+                yield position, error, done
+                continue
+            record: Message | NonMailItem | ItemError
+            try:
+                record = parse_mime(
+                    raw, source=path, kind=SourceKind.MBOX, position=position, sink=sink
+                )
+            except Exception as exc:  # IngestError, or anything a hostile mail provokes
+                record = ItemError(
+                    getattr(exc, "reason", repr(exc))[:300],
+                    Provenance(path, SourceKind.MBOX, position=position),
+                )
+            yield position, record, done
+
+
+MBOX_CHILD_BATCH = 16  # records per pipe message from the mbox child
+
+
+def _serve_mbox(conn: Any, nice: int) -> None:
+    """The mbox child's loop: for each ("file", path, sink, start) request, parse the file from
+    `start` and stream its records back in small batches, then ("end", None). The pipe is the
+    back-pressure: a full pipe blocks the child, so memory stays flat."""
+    from ingest.pst_child import file_requests
+
+    with contextlib.suppress(OSError):
+        os.nice(max(0, nice - os.nice(0)))
+    for request in file_requests(conn):
+        _, path, sink, start = request
+        batch: list[tuple[int, Any, int]] = []
+        try:
+            for item in _mbox_records(path, sink, start):
+                batch.append(item)
+                if len(batch) >= MBOX_CHILD_BATCH:
+                    conn.send(("items", batch))
+                    batch = []
+            conn.send(("items", batch))
+            conn.send(("end", None))
+        except (BrokenPipeError, EOFError):
+            return  # the parent let go: nobody reads the rest
+        except Exception as error:  # a bug: the parent words it on the archive
+            conn.send(("error", f"{type(error).__name__}: {error}"[:300]))
+
+
+class _MboxChild:
+    """A child process that parses mbox files. MIME parsing is pure Python: in the job's
+    process it would hold the interpreter lock the embedding thread needs, and the two stages
+    could not overlap. It starts at the priority of the thread that starts it."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self.conn, child_end = context.Pipe(duplex=True)
+        self.process = context.Process(
+            target=_serve_mbox, args=(child_end, os.nice(0)), daemon=True
+        )
+        self.process.start()
+        child_end.close()
+
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def records(self, path: Path, sink: Any, start: int) -> Iterator[tuple[int, Any, int]]:
+        """The file's records from `start`; a crash of the child ends the file with a fatal
+        error right after the last record it sent."""
+        from ingest.model import ItemError, Provenance, SourceKind
+
+        position, done = start, 0
+        try:
+            self.conn.send(("file", str(path), sink, start))
+            while True:
+                tag, payload = self.conn.recv()
+                if tag == "items":
+                    for item in payload:
+                        position, done = item[0] + 1, item[2]
+                        yield item
+                    continue
+                break
+        except (EOFError, OSError):
+            self.process.join(timeout=10)
+            tag, payload = "error", f"the mbox reader stopped (exit code {self.process.exitcode})"
+        if tag == "error":
+            error = ItemError(
+                f"{payload}; the rest of this file was skipped",
+                Provenance(str(path), SourceKind.MBOX),
+                fatal_for_file=True,
+            )
+            yield position, error, done
+
+    def kill(self) -> None:
+        if self.process.is_alive():
+            self.process.kill()
+        self.process.join(timeout=10)
+        self.conn.close()
+
+
 def iter_positions(
     path: Path, sink: Any, start: int, readers: Readers
 ) -> Iterator[tuple[int, Any, int]]:
     """(position, record, bytes read so far) for every record of the file from `start` on.
 
     Positions count every record (message, non-mail item, error) in the file's walk order,
-    which is the same on every read, so a resumed import skips exactly what it committed."""
-    from ingest.mbox import split_mbox
-    from ingest.mime import parse_mime
+    which is the same on every read, so a resumed import skips exactly what it committed.
+    PST/OST and mbox files are parsed in child processes, one EML file here."""
     from ingest.model import ItemError, Provenance, SourceKind
     from ingest.sources import claimed_kind, iter_file, sniff
 
@@ -197,33 +330,7 @@ def iter_positions(
     kind = claimed_kind(path)
     actual = sniff(path) if kind is not SourceKind.PST else SourceKind.PST
     if actual is SourceKind.MBOX and kind in (None, SourceKind.MBOX):
-        source = str(path)
-        with path.open("rb") as handle:
-            for position, raw in enumerate(split_mbox(handle)):
-                if position < start:
-                    continue
-                done = handle.tell()
-                if raw is None:
-                    yield (
-                        position,
-                        ItemError(
-                            "message too large, skipped",
-                            Provenance(source, SourceKind.MBOX, position=position),
-                        ),
-                        done,
-                    )
-                    continue
-                record: Message | NonMailItem | ItemError
-                try:
-                    record = parse_mime(
-                        raw, source=source, kind=SourceKind.MBOX, position=position, sink=sink
-                    )
-                except Exception as exc:  # IngestError, or anything a hostile mail provokes
-                    record = ItemError(
-                        getattr(exc, "reason", repr(exc))[:300],
-                        Provenance(source, SourceKind.MBOX, position=position),
-                    )
-                yield position, record, done
+        yield from readers.mbox_records(path, sink, start)
         return
     estimate, protected = (
         readers.pst_items(str(path)) if actual is SourceKind.PST else (None, False)

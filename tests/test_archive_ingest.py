@@ -295,3 +295,61 @@ def test_password_protected_pst_ends_with_a_clear_error(db, monkeypatch):
     archive = _archive(archive_id)
     assert archive.status == "failed" and archive.error == pst_ingest.PASSWORD_MESSAGE
     assert "password" in archive.error and archive.messages == 0
+
+
+def test_an_mbox_reader_child_that_dies_ends_the_file_with_a_clear_error(db, tmp_path):
+    """mbox files are parsed in a child process (so parsing and embedding overlap): when that
+    child dies mid-file, the records read so far stand and the file ends with a fatal error
+    that says so, instead of a hang or a silent short read."""
+    import multiprocessing
+
+    from ingest.model import ItemError, Message
+
+    mbox = tmp_path / "big.mbox"
+    write_mbox(mbox, 400)
+    sink = pst_ingest_reading.TextAttachmentSink(tmp_path / "scratch")
+    readers = pst_ingest_reading.Readers()
+    records = pst_ingest_reading.iter_positions(mbox, sink, 0, readers)
+    first = [next(records) for _ in range(3)]
+    assert [p for p, _, _ in first] == [0, 1, 2]
+    assert all(isinstance(r, Message) for _, r, _ in first)
+    children = multiprocessing.active_children()
+    assert len(children) == 1
+    os.kill(children[0].pid, signal.SIGKILL)
+    rest = list(records)
+    assert rest, "the end of the file is reported"
+    position, last, _ = rest[-1]
+    assert isinstance(last, ItemError) and last.fatal_for_file
+    assert "mbox reader stopped (exit code -9)" in last.message
+    assert all(isinstance(r, Message) for _, r, _ in rest[:-1])
+    assert position == 3 + len(rest) - 1  # the error sits right after the last record read
+    assert len(rest) - 1 < 397  # the child died before it could read the whole file
+    assert not multiprocessing.active_children()
+
+
+def test_the_mbox_child_resumes_at_a_position_is_reused_and_replaced_when_left_midway(db, tmp_path):
+    import multiprocessing
+
+    mbox = tmp_path / "resume.mbox"
+    write_mbox(mbox, 8)
+    sink = pst_ingest_reading.TextAttachmentSink(tmp_path / "scratch")
+    readers = pst_ingest_reading.Readers()
+    try:
+        whole = list(pst_ingest_reading.iter_positions(mbox, sink, 0, readers))
+        (child,) = multiprocessing.active_children()
+        tail = list(pst_ingest_reading.iter_positions(mbox, sink, 5, readers))
+        assert multiprocessing.active_children() == [child]  # one child for the whole drain
+        assert [p for p, _, _ in whole] == list(range(8))
+        assert [p for p, _, _ in tail] == [5, 6, 7]
+        assert [r.message_id for _, r, _ in tail] == [r.message_id for _, r, _ in whole[5:]]
+        assert whole[-1][2] == mbox.stat().st_size
+        # Left after two records (a cancel): that child is out of step, so it goes.
+        left = pst_ingest_reading.iter_positions(mbox, sink, 0, readers)
+        assert [next(left)[0], next(left)[0]] == [0, 1]
+        left.close()
+        assert not child.is_alive()
+        again = list(pst_ingest_reading.iter_positions(mbox, sink, 6, readers))
+        assert [r.message_id for _, r, _ in again] == [r.message_id for _, r, _ in whole[6:]]
+    finally:
+        readers.close()
+    assert not multiprocessing.active_children()

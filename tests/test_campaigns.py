@@ -498,15 +498,15 @@ def test_a_mailto_unsubscribe_request_suppresses_the_address_and_opens_no_ticket
     )  # fmt: skip
     assert poll_mailbox(intake).error is None
     with session_scope() as session:
-        rows = {
-            r.message_id: r for r in session.execute(text("SELECT * FROM inbound_mail")).all()
-        }
-        suppressed = session.execute(
-            text("SELECT email, reason, source FROM suppression")
-        ).all()
-        unsubscribed = session.execute(
-            text("SELECT email FROM campaign_recipient WHERE unsubscribed_at IS NOT NULL")
-        ).scalars().all()
+        rows = {r.message_id: r for r in session.execute(text("SELECT * FROM inbound_mail")).all()}
+        suppressed = session.execute(text("SELECT email, reason, source FROM suppression")).all()
+        unsubscribed = (
+            session.execute(
+                text("SELECT email FROM campaign_recipient WHERE unsubscribed_at IS NOT NULL")
+            )
+            .scalars()
+            .all()
+        )
         opened = session.execute(text("SELECT count(*) FROM ticket")).scalar_one()
     genuine = rows["<unsub-1@x.example>"]
     assert genuine.status == InboundStatus.IGNORED

@@ -5,14 +5,39 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import psycopg
+from psycopg import pq
 
 from crm_app.db import database_url, libpq_url
 
 log = logging.getLogger(__name__)
+
+
+def _mark_sql(rows: int) -> bytes:
+    values = ", ".join(
+        f"(${5 * i + 1}::bigint, ${5 * i + 2}::text, ${5 * i + 3}::text, ${5 * i + 4}::text, "
+        f"${5 * i + 5}::text)"
+        for i in range(rows)
+    )
+    return (
+        "UPDATE campaign_recipient r SET status = v.status, "
+        "provider_message_id = coalesce(v.pid, r.provider_message_id), "
+        "message_id = coalesce(v.mid, r.message_id), error = v.err, "
+        "sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE r.sent_at END "
+        f"FROM (VALUES {values}) AS v(id, status, pid, mid, err) "
+        f"WHERE r.id = v.id AND r.worker = ${5 * rows + 1}::bigint"
+    ).encode()
+
+
+_MARK_SQL = {1: _mark_sql(1), 2: _mark_sql(2)}
+
+
+def _nothing() -> None:
+    return None
 
 
 @dataclass
@@ -129,21 +154,46 @@ class Ledger:
     ) -> None:
         """One round trip: `done` = (id, 'sent'|'failed', provider id, error) for the previous
         message, and `sending` for the one whose last byte goes next."""
+        self.begin_mark(sending, message_id, done)()
+
+    def begin_mark(
+        self,
+        sending: int | None,
+        message_id: str | None,
+        done: tuple[int, str, str | None, str | None] | None,
+    ) -> Callable[[], None]:
+        """`mark`, sent without waiting: returns the wait for its answer. Nothing else may use
+        the connection in between (the SMTP exchange overlaps the database's round trip)."""
         rows: list[tuple[Any, ...]] = []
         if done is not None:
             rows.append((done[0], done[1], done[2], None, done[3]))
         if sending is not None:
             rows.append((sending, "sending", None, message_id, None))
         if not rows:
-            return
+            return _nothing
+        params: list[bytes | None] = [
+            None if value is None else str(value).encode() for row in rows for value in row
+        ]
+        params.append(str(self.worker).encode())
+        pgconn = self.conn.pgconn
+        pgconn.send_query_params(_MARK_SQL[len(rows)], params)
+
+        def wait() -> None:
+            failure = None
+            while (result := pgconn.get_result()) is not None:
+                if result.status != pq.ExecStatus.COMMAND_OK:
+                    failure = result.error_message.decode("utf-8", "replace")
+            if failure:
+                raise psycopg.OperationalError(f"Could not record the send: {failure}")
+
+        return wait
+
+    def unmark(self, recipient_id: int) -> None:
+        """A `sending` row whose final dot never went out: claimed again (nothing was sent)."""
         self.conn.execute(
-            "UPDATE campaign_recipient r SET status = v.status, "
-            "provider_message_id = coalesce(v.pid, r.provider_message_id), "
-            "message_id = coalesce(v.mid, r.message_id), error = v.err, "
-            "sent_at = CASE WHEN v.status = 'sent' THEN now() ELSE r.sent_at END "
-            "FROM (SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], "
-            "%s::text[])) AS v(id, status, pid, mid, err) WHERE r.id = v.id AND r.worker = %s",
-            (*[list(c) for c in zip(*rows, strict=True)], self.worker),
+            "UPDATE campaign_recipient SET status = 'claimed' "
+            "WHERE id = %s AND worker = %s AND status = 'sending'",
+            (recipient_id, self.worker),
         )
 
     def mark_batch_sending(self, ids: list[int], batch_key: str) -> None:

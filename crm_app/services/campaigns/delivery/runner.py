@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,6 +100,11 @@ def _run_smtp(
     builder = MimeBuilder(campaign, template)
     smtp = CampaignSmtp(config.smtp)
     try:
+        try:
+            builder.eight_bit = smtp.open()
+        except (PermanentFailure, TemporaryFailure) as error:
+            report.errors.append(error.reason)
+            return
         while time.monotonic() < deadline:
             batch = ledger.claim(campaign.id, SMTP_BATCH)
             if not batch:
@@ -119,29 +125,32 @@ def _run_smtp(
                 values = RecipientValues(item.id, item.email, item.first_name, item.last_name)
                 message_id, data = builder.build(values)
                 previous, marked = done, [False]
+                following = batch[index + 1].email if index + 1 < len(batch) else None
 
-                def before_dot(
+                def mark(
                     rid: int = item.id,
                     mid: str = message_id,
                     prev: Any = previous,
                     marked: list[bool] = marked,
-                ) -> None:
-                    ledger.mark(rid, mid, prev)
+                ) -> Callable[[], None]:
                     marked[0] = True
+                    return ledger.begin_mark(rid, mid, prev)
 
                 try:
-                    provider_id = smtp.deliver(builder.sender, item.email, data, before_dot)
+                    provider_id = smtp.deliver(builder.sender, item.email, data, mark, following)
                 except PermanentFailure as error:
-                    if not marked[0]:  # refused before the data: the previous is unrecorded
+                    if not marked[0]:  # refused before the mark: the previous is unrecorded
                         ledger.mark(None, None, previous)
                     done = (item.id, "failed", None, error.reason)
                     report.failed += 1
                     continue
                 except TemporaryFailure as error:
-                    # Nothing left for this row unless the mark ran (then it counts as sent:
-                    # the dot may have gone); the rest of the batch goes back to the queue.
+                    # The row counts as sent only when the dot may have gone; before it, it
+                    # goes back to the queue with the rest of the batch.
                     if not marked[0]:
                         ledger.mark(None, None, previous)
+                    elif not smtp.dot_sent:
+                        ledger.unmark(item.id)
                     ledger.release([c.id for c in batch[index:]])
                     report.errors.append(error.reason)
                     smtp.close()

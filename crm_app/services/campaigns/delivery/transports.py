@@ -84,9 +84,24 @@ def sender_config(campaign: Campaign) -> SenderConfig:
 
 class CampaignSmtp(SmtpTransport):
     """The transport's connection handling, with the DATA phase split at the final dot so the
-    `sending` mark lands right before the point of no return."""
+    `sending` mark lands right before the point of no return.
 
-    def deliver(self, sender: str, recipient: str, data: bytes, before_dot: Callable) -> str:
+    Each message costs one SMTP round trip: over PIPELINING the next recipient's envelope
+    (MAIL, RCPT, DATA) goes in the same write as this message's final dot. An envelope commits
+    nothing (the server accepts a message only at its dot), so when the next call is not for
+    the announced recipient the connection is dropped, and the server forgets the envelope.
+    `mark()` sends the database mark after the data (the server reads the data meanwhile) and
+    returns the wait for its answer, which comes before the dot."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        super().__init__(settings)
+        self._announced_to: tuple[str, str] | None = None  # whose envelope went last
+        self.dot_sent = False  # whether the last `deliver` got as far as the final dot
+        self.eight_bit = False  # the server offers 8BITMIME (known once connected)
+
+    def open(self) -> bool:
+        """Connect now (so the message builder knows what the server offers); True when it
+        offers 8BITMIME."""
         if self._smtp is None:
             self._smtp = self._connect()
             self._smtp.ehlo_or_helo_if_needed()
@@ -94,37 +109,88 @@ class CampaignSmtp(SmtpTransport):
             # the server's delayed ACK of the data (Nagle), ~40 ms a message.
             if self._smtp.sock is not None:
                 self._smtp.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.eight_bit = self._smtp.has_extn("8bitmime")
+        return self.eight_bit
+
+    def deliver(
+        self,
+        sender: str,
+        recipient: str,
+        data: bytes,
+        mark: Callable[[], Callable[[], None]],
+        following: str | None = None,
+    ) -> str:
+        announced = self._in_data and self._announced_to == (sender, recipient)
+        if self._in_data and not announced:
+            self._drop()  # the server may wait for another message's content
+        self._announced_to = None
+        eight_bit = self.eight_bit
+        if self.open() != eight_bit:
+            # A new connection to a server that now offers less (or more): the message was
+            # built for the other; the caller builds it again.
+            raise TemporaryFailure("The mail server's 8BITMIME support changed; trying again.")
         smtp = self._smtp
+        assert smtp is not None
+        pipelining = smtp.has_extn("pipelining")
+        self.dot_sent = False
+        pending: list[Callable[[], None]] = []  # the mark's answer, still to be read
+
+        def settle() -> None:
+            while pending:
+                pending.pop()()
+
         try:
             # Addresses come from our own snapshot (lower-cased, no brackets): no parsing.
-            commands = [f"MAIL FROM:<{sender}>", f"RCPT TO:<{recipient}>", "DATA"]
-            if smtp.has_extn("pipelining"):  # RFC 2920: one write, three answers
-                smtp.send("\r\n".join(commands) + "\r\n")
-                replies = [smtp.getreply() for _ in commands]
+            if pipelining:  # RFC 2920: one write, three answers
+                if not announced:
+                    smtp.send(_envelope(sender, recipient, self.eight_bit))
+                replies = [smtp.getreply() for _ in range(3)]
             else:
                 replies = []
-                for command in commands:
+                for command in _envelope(sender, recipient, self.eight_bit).decode().splitlines():
                     smtp.send(command + "\r\n")
                     replies.append(smtp.getreply())
                     if replies[-1][0] >= 400:
                         break
             for (code, answer), wanted in zip(replies, ((250,), (250, 251), (354,)), strict=False):
                 if code not in wanted:
+                    settle()
+                    self._in_data = False
+                    if replies[-1][0] == 354:  # DATA accepted anyway: end it empty
+                        smtp.send(b".\r\n")
+                        smtp.getreply()
                     smtp.rset()
                     raise _classify(code, answer)
             smtp.send(_LEADING_DOT.sub(b"..", data))
-            before_dot()
-            smtp.send(b".\r\n")
+            # The mark goes last, right before the dot: between its commit and the dot is the
+            # one moment a crash can lose a message (at most once, see the package docstring).
+            pending.append(mark())
+            settle()
+            next_envelope = b""
+            if following and pipelining:
+                next_envelope = _envelope(sender, following, self.eight_bit)
+            self.dot_sent = True  # from here on the message may have been accepted
+            smtp.send(b".\r\n" + next_envelope)
+            self._in_data = bool(next_envelope)
+            if next_envelope:
+                self._announced_to = (sender, following or "")
             code, answer = smtp.getreply()
         except DeliveryFailure:
+            settle()
             raise
         except (OSError, smtplib.SMTPException) as error:
-            self._smtp = None
+            settle()
+            self._drop()
             raise TemporaryFailure(f"The connection to the mail server failed: {error}") from error
         if code != 250:
             raise _classify(code, answer)
         text = answer.decode("utf-8", "replace")
         return text.rsplit("queued as", 1)[-1].strip() if "queued as" in text else text[:200]
+
+
+def _envelope(sender: str, recipient: str, eight_bit: bool = False) -> bytes:
+    body = " BODY=8BITMIME" if eight_bit else ""
+    return f"MAIL FROM:<{sender}>{body}\r\nRCPT TO:<{recipient}>\r\nDATA\r\n".encode()
 
 
 def _classify(code: int, answer: bytes) -> DeliveryFailure:
@@ -134,14 +200,49 @@ def _classify(code: int, answer: bytes) -> DeliveryFailure:
     return PermanentFailure(f"The mail server refused it: {words}")
 
 
+MAX_LINE = 990  # octets per line, under RFC 5322's 998 with room for the CRLF
+
+
+def _part_body(content: str, eight_bit: bool, foldable: bool) -> tuple[str, bytes]:
+    """(Content-Transfer-Encoding, the part's body ending in CRLF). Plain 7bit (or 8bit where
+    the server offers 8BITMIME) with long lines folded at a space: a third smaller than base64
+    and a few long lines instead of many short ones, which is what a server's time goes on.
+    base64 when that cannot be done faithfully (a line with no space to fold at, a NUL, a
+    `<pre>` whose spaces matter, non-ASCII text without 8BITMIME)."""
+    text = content.replace("\r\n", "\n").replace("\r", "\n")
+    plain = text.isascii()
+    if "\x00" not in text and (plain or eight_bit):
+        lines: list[bytes] = []
+        for line in text.encode().split(b"\n"):
+            while len(line) > MAX_LINE:
+                cut = line.rfind(b" ", 0, MAX_LINE) if foldable else -1
+                if cut <= 0:
+                    break
+                lines.append(line[:cut])
+                line = line[cut + 1 :]
+            if len(line) > MAX_LINE:
+                break
+            lines.append(line)
+        else:
+            return ("7bit" if plain else "8bit"), b"\r\n".join(lines) + b"\r\n"
+    return "base64", base64.encodebytes(content.encode()).replace(b"\n", b"\r\n")
+
+
+def _spaces_matter(html: str) -> bool:
+    lowered = html.lower()
+    return "<pre" in lowered or "<textarea" in lowered or "white-space" in lowered
+
+
 class MimeBuilder:
     """Wire bytes for one recipient: the headers and parts every recipient shares are built
-    once; per recipient only the subject, To, tokens and names change."""
+    once; per recipient only the subject, To, tokens and names change. `eight_bit`: the
+    server offers 8BITMIME (then non-ASCII parts go as 8bit, not base64)."""
 
     def __init__(self, campaign: Campaign, template: CampaignTemplate) -> None:
         self.template = template
         name = campaign.from_name
         self.sender = campaign.from_email
+        self.eight_bit = False
         from_value = formataddr((name, self.sender))
         if not from_value.isascii():
             from_value = formataddr((str(Header(name, "utf-8").encode()), self.sender))
@@ -156,18 +257,20 @@ class MimeBuilder:
         message_id = self.template.message_id(values.recipient_id)
         extra = "".join(f"{k}: {v}\r\n" for k, v in message.headers.items())
         b = self.boundary
-        text = base64.encodebytes(message.text.encode()).replace(b"\n", b"\r\n")
-        html = base64.encodebytes(message.html.encode()).replace(b"\n", b"\r\n")
+        text_cte, text = _part_body(message.text, self.eight_bit, foldable=True)
+        html_cte, html = _part_body(
+            message.html, self.eight_bit, foldable=not _spaces_matter(message.html)
+        )
         head = (
             f"{self.head}To: <{values.email}>\r\nSubject: {subject}\r\n"
             f"Date: {formatdate(usegmt=True)}\r\nMessage-ID: {message_id}\r\n{extra}"
             f'Content-Type: multipart/alternative; boundary="{b}"\r\n\r\n'
             f"--{b}\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n"
+            f"Content-Transfer-Encoding: {text_cte}\r\n\r\n"
         ).encode()
         middle = (
             f"--{b}\r\nContent-Type: text/html; charset=utf-8\r\n"
-            "Content-Transfer-Encoding: base64\r\n\r\n"
+            f"Content-Transfer-Encoding: {html_cte}\r\n\r\n"
         ).encode()
         return message_id, b"".join((head, text, middle, html, f"--{b}--\r\n".encode()))
 
