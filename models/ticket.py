@@ -154,6 +154,14 @@ class Ticket(SQLModel, table=True):
     )
     # The mailbox an email ticket came in through: replies go out from it.
     mailbox_id: int | None = Field(default=None, foreign_key="mailbox.id", ondelete="SET NULL")
+    # The people copied on the thread (Zendesk's CCs), lower-cased addresses: a client's mail
+    # adds the new ones it was sent to, and an agent's email reply goes to them in Cc.
+    cc_emails: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(
+            ARRAY(sa.String(320)), nullable=False, server_default=sa.text("'{}'::varchar[]")
+        ),
+    )
 
 
 class TicketMessage(SQLModel, table=True):
@@ -196,6 +204,14 @@ class TicketMessage(SQLModel, table=True):
     references: str | None = Field(default=None, sa_type=sa.Text)
     # The quoted history and signature of a received mail, folded away on the timeline.
     quoted_text: str | None = Field(default=None, sa_type=sa.Text)
+    # Who else a mail was sent to: a received mail's Cc and To (but the firm's own mailboxes),
+    # an agent's email reply's Cc. Shown on the timeline as "Cc: ...".
+    cc_emails: list[str] = Field(
+        default_factory=list,
+        sa_column=sa.Column(
+            ARRAY(sa.String(320)), nullable=False, server_default=sa.text("'{}'::varchar[]")
+        ),
+    )
     created_at: datetime = timestamp_field(index=True)
 
 

@@ -47,7 +47,7 @@ def test_the_ticket_page_assigns_the_agent_picked_by_id_and_shows_that_id(db: st
         body="Please help.",
         assignee_id=first.user_id,
     ).number
-    tab = _tab(first, _number=number, conflict="")
+    tab = _tab(first, _number=number, conflict="", _cc_edited=False)
     tab._refresh = MethodType(TicketState._refresh, tab)
     tab._save = MethodType(TicketState._save, tab)
     tab._refresh()

@@ -11,6 +11,7 @@ from crm_app.services.attachments import AttachmentRow
 from crm_app.services.tickets import MessageRow
 from crm_app.settings import get_settings
 from crm_app.timefmt import when
+from pages.ticket.cc_field import cc_field
 from pages.ticket.state import FILES_UPLOAD_ID, TicketState
 
 
@@ -217,6 +218,17 @@ def message_bubble(message: MessageRow) -> rx.Component:
             when(message.created_iso),
             align="center",
             width="100%",
+        ),
+        rx.cond(
+            message.cc.length() > 0,
+            rx.text(
+                "Cc: ",
+                message.cc.join(", "),
+                size="1",
+                color_scheme="gray",
+                overflow_wrap="anywhere",
+                class_name="message-cc",
+            ),
         ),
         rx.text(
             message.body_text,
@@ -428,6 +440,7 @@ def composer() -> rx.Component:
             align="center",
             wrap="wrap",
         ),
+        cc_field(),
         rx.text_area(
             value=TicketState.draft,
             on_change=TicketState.set_draft.debounce(300),

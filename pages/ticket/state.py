@@ -17,6 +17,7 @@ from crm_app.services import tickets as ticket_service
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
+from crm_app.services.mail import cc as mail_cc
 from crm_app.services.mail import outbox
 from crm_app.services.messaging import web_chat
 from crm_app.services.portal.csat import RatingRow, rating_for_ticket
@@ -30,6 +31,7 @@ LIVE_MAX_SECONDS = 4 * 3600
 UNASSIGNED = "— unassigned —"
 UNASSIGNED_ID = "none"  # the picker's value for "nobody"
 FILES_UPLOAD_ID = "composer-files"
+CC_INPUT_ID = "cc-input"
 
 
 def route_number(params: dict) -> int:
@@ -70,6 +72,9 @@ class TicketState(AppState):
     csat: RatingRow | None = None  # the client's satisfaction rating, once they gave one
     merge_target: str = ""
     reply_note: str = ""  # what happens to a reply on this ticket's channel
+    cc_emails: list[str] = []  # the ticket's CC list as stored
+    cc_draft: list[str] = []  # the reply's Cc as the agent edits it in the composer
+    cc_error: str = ""  # why what was typed into the Cc field is not an address
     chat_presence: str = ""  # a web chat's visitor: on the page, typing, or gone
     _number: int = 0
     _signature: str = ""
@@ -78,6 +83,7 @@ class TicketState(AppState):
     # after a worker died past the commit carries it again and is not saved twice.
     _reply_key: str = ""
     _live_running: bool = False
+    _cc_edited: bool = False  # the agent changed the Cc: the send sets the ticket's list
 
     @rx.var
     def presence_text(self) -> str:
@@ -94,6 +100,11 @@ class TicketState(AppState):
                 f"{', '.join(viewing)} {'is' if len(viewing) == 1 else 'are'} viewing this ticket"
             )
         return " · ".join(parts)
+
+    @rx.var
+    def shows_cc(self) -> bool:
+        """An email ticket: the reply goes out by mail, so the composer shows its To and Cc."""
+        return self.ticket is not None and self.ticket.channel == "email"
 
     @rx.var
     def macro_titles(self) -> list[str]:
@@ -126,6 +137,7 @@ class TicketState(AppState):
         self._reply_key = ""
         self.upload_error = ""
         self._set_staged([])
+        self.cc_draft, self.cc_error, self._cc_edited = list(self.cc_emails), "", False
 
     def _refresh(self) -> None:
         """Load the ticket as it is now (after a conflict, a live change or a save)."""
@@ -136,6 +148,9 @@ class TicketState(AppState):
         self.client, self.other_tickets = detail.client, detail.other_tickets
         self.history, self.merged_into = detail.history, detail.merged_into_number or 0
         self.client_email = detail.client_email
+        self.cc_emails = detail.cc_emails
+        if not self._cc_edited:  # a CC added by the client's mail shows; the agent's edit stays
+            self.cc_draft = list(detail.cc_emails)
         self.reply_note = channels.reply_note(detail.ticket.channel, detail.ticket.number)
         self.chat_presence = web_chat.presence_text(actor, detail.ticket.number)
         self.first_response_due_at = detail.first_response_due_at
@@ -248,6 +263,9 @@ class TicketState(AppState):
         if self.ticket is None:
             return None
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
+        replies_by_mail = self.shows_cc and not self.internal
+        if replies_by_mail and self.cc_error:
+            raise InvalidInput(f"Check the Cc first: {self.cc_error}")
         self._reply_key = self._reply_key or uuid.uuid4().hex
         try:
             row = ticket_service.add_message(
@@ -260,6 +278,7 @@ class TicketState(AppState):
                 macro=self.macro_title,
                 expected_version=self.ticket.version,
                 request_key=self._reply_key,
+                cc=list(self.cc_draft) if replies_by_mail and self._cc_edited else None,
                 **changes,
             )
         except Conflict as error:
@@ -276,6 +295,42 @@ class TicketState(AppState):
         else:
             said = "Reply " + self.reply_note[0].lower() + self.reply_note[1:]
         return [rx.clear_selected_files(FILES_UPLOAD_ID), rx.toast.success(said)]
+
+    def _take_cc(self, actor: Actor, typed: object):
+        """Addresses typed into the Cc field join the reply's Cc, checked as the send checks
+        them; a refused entry stays in the field with the reason beside it."""
+        if not isinstance(typed, str):
+            raise InvalidInput("The Cc address was not understood.")
+        if not typed.strip():
+            self.cc_error = ""
+            return None
+        try:
+            addresses = ticket_service.check_cc(actor, typed)
+        except InvalidInput as error:
+            self.cc_error = error.message
+            return None
+        draft = mail_cc.merged(self.cc_draft, addresses, set())
+        if len(draft) < len(set(self.cc_draft) | set(addresses)):
+            self.cc_error = f"At most {mail_cc.MAX_CC} people can be copied on a ticket."
+            return None
+        self.cc_draft, self.cc_error, self._cc_edited = draft, "", True
+        return rx.set_value(CC_INPUT_ID, "")
+
+    @service_event
+    def add_cc(self, actor: Actor, form: dict):
+        """Enter in the Cc field (a form): the typed addresses join the Cc."""
+        return self._take_cc(actor, (form or {}).get("cc", ""))
+
+    @service_event
+    def commit_cc(self, actor: Actor, typed: str):
+        """Leaving the Cc field: what was typed there joins the Cc, as Enter would."""
+        return self._take_cc(actor, typed)
+
+    @rx.event
+    def remove_cc(self, address: str):
+        if isinstance(address, str) and address in self.cc_draft:
+            self.cc_draft = [a for a in self.cc_draft if a != address]
+            self._cc_edited = True
 
     @service_event
     def retry_delivery(self, actor: Actor, message_id: int):

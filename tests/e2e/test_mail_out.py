@@ -1,7 +1,7 @@
-"""Mail out in Chromium against the production build: an agent's reply with a file on an email
-ticket is queued, sent (the job runs here, against a real SMTP server) and shown as sent; a
-refused one shows the server's reason and Retry sends it; a manager reads what went out on
-"Sent mail (local)"."""
+"""Mail out in Chromium against the production build: an agent's reply with a file and a Cc
+(typed with the keyboard; a wrong address is refused in place) on an email ticket is queued,
+sent (the job runs here, against a real SMTP server) and shown as sent; a refused one shows the
+server's reason and Retry sends it; a manager reads what went out on "Sent mail (local)"."""
 
 from __future__ import annotations
 
@@ -57,18 +57,32 @@ def test_reply_with_file_is_sent_a_refused_one_is_retried_and_managers_read_sent
         files=[{"name": "statement.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4"}]
     )
     expect(page.locator("#staged-files")).to_contain_text("statement.pdf", timeout=LIVE)
+    # Cc from the keyboard: a wrong entry is refused with its reason, a right one becomes a chip.
+    expect(page.locator("#reply-to")).to_have_text("grace@x.example")
+    cc_input = page.get_by_label("Add people to copy in Cc")
+    cc_input.fill("bob at client")
+    cc_input.press("Enter")
+    expect(page.locator("#cc-error")).to_contain_text("is not an email address", timeout=LIVE)
+    cc_input.fill("Bob@Client.example")
+    cc_input.press("Enter")
+    expect(page.locator(".cc-chip")).to_have_text("bob@client.example", timeout=LIVE)
+    expect(page.locator("#cc-error")).to_have_count(0)
+    expect(cc_input).to_have_value("")
+    shoot(page, "mail-out-00-cc")
     page.locator("#composer").fill("Done: 5,000 EUR are on your savings account.")
     page.locator("#send").click()
     reply = page.locator(".message", has_text="5,000 EUR are on your savings")
     expect(reply.locator(".delivery-queued")).to_contain_text(
         "Queued for sending by email", timeout=LIVE
     )
+    expect(reply.locator(".message-cc")).to_have_text("Cc: bob@client.example")
     shoot(page, "mail-out-01-queued")
 
     assert mail_send.run().sent == 1  # the jobs process's step, run here
     expect(reply.locator(".delivery-sent")).to_contain_text("Sent by email", timeout=LIVE)
     sent_files = list(mail_dir.glob("*.eml"))
     assert any(b"statement.pdf" in p.read_bytes() for p in sent_files)
+    assert any(b"Cc: bob@client.example" in p.read_bytes() for p in sent_files)
 
     # The next one is refused for good: the reason shows, and Retry sends it.
     send_via(refusing.port)

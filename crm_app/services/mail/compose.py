@@ -11,6 +11,7 @@ import re
 import sys
 from dataclasses import dataclass, field
 from email import contentmanager
+from email.errors import MessageError
 from email.headerregistry import Address, HeaderRegistry
 from email.message import EmailMessage
 from email.policy import default as default_policy
@@ -316,6 +317,6 @@ def valid_address(value: str) -> bool:
     """A single plain address the headers accept (no display name tricks, no line breaks)."""
     try:
         Address(addr_spec=value)
-    except (ValueError, IndexError, TypeError):
+    except (ValueError, IndexError, TypeError, MessageError):  # "@x": a HeaderParseError
         return False
     return "@" in value and "\n" not in value and "\r" not in value

@@ -7,6 +7,7 @@ One import for callers, `from crm_app.services import tickets`; by what the code
 - `view`: opening one ticket (a read) and marking it read (the write that goes with opening)
 - `actions`: create, reply or note, change fields, mark unread
 - `bulk`: bulk changes and merge
+- `cc`: the CC list agents edit in the reply composer
 - `rows`: the rows returned and the helpers the modules share
 """
 
@@ -19,6 +20,7 @@ from crm_app.services.tickets.actions import (
     update_ticket,
 )
 from crm_app.services.tickets.bulk import BULK_LIMIT, BulkResult, bulk_update, merge_tickets
+from crm_app.services.tickets.cc import check_cc
 from crm_app.services.tickets.listing import (
     BUILTIN_VIEWS,
     QUEUE_COUNT_CAP,
@@ -60,6 +62,7 @@ __all__ = [
     "TicketRow",
     "add_message",
     "bulk_update",
+    "check_cc",
     "clean_tag",
     "create_ticket",
     "get_ticket",

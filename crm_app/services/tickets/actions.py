@@ -15,7 +15,9 @@ from crm_app.services import assignment, attachments, audit, channels, events, s
 from crm_app.services import request_receipts as receipts
 from crm_app.services.attachments import StagedFile
 from crm_app.services.errors import InvalidInput, PermissionDenied
+from crm_app.services.mail import cc as mail_cc
 from crm_app.services.tickets import tags as tags_service
+from crm_app.services.tickets.cc import set_cc
 from crm_app.services.tickets.rows import (
     LOGGED_FOR_CLIENT_CHANNELS,
     MAX_BODY,
@@ -174,8 +176,14 @@ def add_message(
     macro: str = "",
     expected_version: int | None = None,
     request_key: str | None = None,
+    cc: Sequence[str] | None = None,
 ) -> MessageRow:
     """A staff reply or internal note, or a client's reply from the portal.
+
+    `cc` (staff, a reply on an email ticket): the ticket's CC list as the agent left it in the
+    composer; the reply goes to the client and in Cc to them, and the ticket keeps the list.
+    None leaves the list as it is. The firm's own mailboxes are refused; the client's address
+    is left out (the mail goes To them).
 
     `request_key` (the composer's random key for this draft) makes a retry harmless: a second
     call with the key of a message already saved writes nothing and returns that message.
@@ -183,7 +191,8 @@ def add_message(
     Staff may send it with staged attachments (`files`) and with the status/priority/tags a
     chosen macro proposed: message, files and field changes are written in one transaction and
     recorded as one audit entry. Field changes are checked against `expected_version` (the
-    version the agent's view showed): on a conflict nothing at all is written.
+    version the agent's view showed; a changed CC list too): on a conflict nothing at all is
+    written.
     Side effects: the ticket's version and update time move on (open views see it); a staff
     reply records the first response and opens a new ticket; a client reply reopens a pending
     or resolved ticket and marks it unread. After the commit: emits `message.added` (the
@@ -201,6 +210,10 @@ def add_message(
     add_tags = tags_service.clean_tags(add_tags)
     if request_key is not None and not 16 <= len(request_key) <= 64:
         raise InvalidInput("That request was not understood.")
+    if cc is not None:
+        if internal:
+            raise InvalidInput("Internal notes are never sent, so no one can be copied on them.")
+        cc = mail_cc.clean_addresses(cc)
     with session_scope() as session:
         ticket = load_for(session, actor, number, lock=True)  # the lock orders same-key retries
         assert ticket.id is not None  # a stored ticket
@@ -214,11 +227,14 @@ def add_message(
                 raise PermissionDenied("Only staff can write internal notes.")
             if files or status is not None or priority is not None or add_tags:
                 raise PermissionDenied("Only staff can attach files or change the ticket.")
+            if cc is not None:
+                raise PermissionDenied("Only staff can choose who is copied on a reply.")
             if ticket.status == TicketStatus.CLOSED:
                 raise InvalidInput("This ticket is closed. Open a new one instead.")
         if ticket.merged_into_id is not None:
             raise InvalidInput("This ticket was merged into another one: reply there.")
-        if status is not None or priority is not None or add_tags:
+        cc_change = set_cc(session, ticket, cc) if cc is not None else {}
+        if status is not None or priority is not None or add_tags or cc_change:
             check_version(session, ticket, expected_version)
         now = utcnow()
         status_before, priority_before = ticket.status, ticket.priority
@@ -269,7 +285,9 @@ def add_message(
         attached = attachments.link_staged(session, message.id, files)
         # The delivery is queued in this transaction: it commits with the reply or not at all.
         queued = staff and not internal and channels.enqueue_reply(session, ticket, message)
-        record: dict[str, Any] = {"message_id": message.id, **changes}
+        record: dict[str, Any] = {"message_id": message.id, **changes, **cc_change}
+        if message.cc_emails:
+            record["sent_cc"] = ", ".join(message.cc_emails)  # who got it in Cc
         if attached:
             record["attachments"] = attached
         if queued:
@@ -311,6 +329,7 @@ def add_message(
             channel=message.channel,
             created_at=fmt(now),
             delivery_status="queued" if queued else "",
+            cc=list(message.cc_emails or []),
         )
     events.emit(event)
     return row

@@ -15,6 +15,7 @@ from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services import audit, events
 from crm_app.services.errors import InvalidInput, NotFound
+from crm_app.services.mail import cc as mail_cc
 from crm_app.services.tickets.actions import UNSET, apply_changes, change_events
 from crm_app.services.tickets.rows import (
     TicketRow,
@@ -163,6 +164,8 @@ def merge_tickets(actor: Actor, duplicate_number: int, target_number: int) -> Ti
             duplicate.status = TicketStatus.CLOSED
             duplicate.closed_at = now
         duplicate.merged_into_id = target.id
+        # Whoever was copied on the duplicate's thread is copied on the merged one.
+        target.cc_emails = mail_cc.merged(target.cc_emails or [], duplicate.cc_emails or [], set())
         duplicate.is_unread = False
         target.is_unread = target.is_unread or duplicate.is_unread
         touch(duplicate, now)

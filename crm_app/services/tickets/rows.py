@@ -69,6 +69,8 @@ class MessageRow:
     # A received mail: its quoted history and signature (folded), and its inline images.
     quoted_text: str = ""
     inline_images: list[AttachmentRow] = field(default_factory=list)
+    # Who else the mail went to (a client's mail's Cc and To, an email reply's Cc).
+    cc: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,8 @@ class TicketDetail:
     other_tickets: list[TicketRow] = field(default_factory=list)
     history: list[HistoryRow] = field(default_factory=list)
     merged_into_number: int | None = None
+    # The people copied on the thread (staff only): an email reply goes to them in Cc.
+    cc_emails: list[str] = field(default_factory=list)
 
 
 def fmt(moment: datetime | None) -> str:

@@ -31,7 +31,7 @@ from models.ticket import SenderKind, Ticket
 # The ticket with its client, assignee and merge target in one row.
 _OPEN_TICKET_SQL = """
 SELECT t.id, t.number, t.subject, t.status, t.priority, t.channel, t.sla_state, t.is_unread,
-       t.created_at, t.updated_at, t.version, t.client_id, t.assignee_id, t.tags,
+       t.created_at, t.updated_at, t.version, t.client_id, t.assignee_id, t.tags, t.cc_emails,
        t.first_response_due_at, t.resolution_due_at, merged.number AS merged_into_number,
        c.name AS client_name, c.email AS client_email, c.phone AS client_phone,
        c.region AS client_region, c.risk_category AS client_risk_category,
@@ -45,6 +45,7 @@ WHERE t.number = %(number)s
 """
 _TIMELINE_SQL = """
 SELECT m.id, m.sender_kind, m.body_text, m.quoted_text, m.is_internal, m.channel, m.created_at,
+       m.cc_emails,
        u.name AS author_name, s.label AS sentiment, u.role AS author_role,
        o.status AS delivery_status, o.last_error AS delivery_error,
        o.attempts AS delivery_attempts
@@ -188,6 +189,7 @@ def _detail(
         other_tickets=others,
         history=[history_row(row) for row in history_rows],
         merged_into_number=t["merged_into_number"] if staff else None,
+        cc_emails=list(t["cc_emails"] or []) if staff else [],
     )
 
 
@@ -225,6 +227,7 @@ def _message(
         delivery_attempts=(m["delivery_attempts"] or 0) if staff else 0,
         quoted_text=m.get("quoted_text") or "",
         inline_images=(inline or {}).get(m["id"], []),
+        cc=list(m.get("cc_emails") or []),
     )
 
 

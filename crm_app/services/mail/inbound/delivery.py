@@ -16,6 +16,7 @@ from crm_app import routes
 from crm_app.auth.permissions import SYSTEM
 from crm_app.services import attachments, audit, bulk, events
 from crm_app.services import sla as sla_service
+from crm_app.services.mail import cc as mail_cc
 from crm_app.services.mail import outbox
 from crm_app.services.mail.inbound.rows import (
     _AckTicket,
@@ -48,6 +49,7 @@ class _Delivery(_Targets):
 
     def run(self) -> dict[int, tuple[int, int, str]]:
         targets = self._targets()
+        self._copied(targets)
         clients = self._clients([t for t in targets.values() if isinstance(t, _NewTicket)])
         new_tickets = self._open_tickets(targets, clients)
         self._messages(targets)
@@ -57,6 +59,28 @@ class _Delivery(_Targets):
         self._follow_up(new_tickets)
         self._audit_and_events(targets, rows, new_tickets, clients)
         return self.outcomes
+
+    def _copied(self, targets: dict[int, int | _NewTicket]) -> None:
+        """Who else each message went to (its Cc and To, never the firm's own addresses), and
+        the addresses the CC list of its ticket gains: everyone copied, and the sender of a
+        follow-up who is not the ticket's client, in the order the batch met them."""
+        own = mail_cc.own_addresses(self.session)
+        self.message_cc: dict[int, list[str]] = {}
+        self.cc_added: dict[int, list[str]] = {}  # existing ticket id -> addresses to add
+        for item in self.wanted:
+            copied = mail_cc.copied_on(item.parsed, own)
+            self.message_cc[item.mail.uid] = copied
+            target = targets[item.mail.uid]
+            sender = mail_cc.plain_address(_sender(item))
+            added = copied if sender is None else [sender, *copied]
+            if isinstance(target, _NewTicket):
+                requester = {_sender(target.item)}
+                target.cc = mail_cc.merged(target.cc, added, own | requester)
+            else:
+                requester = self.tickets.get(target, {}).get("emails", set())
+                self.cc_added[target] = mail_cc.merged(
+                    self.cc_added.get(target, []), added, own | requester
+                )
 
     def _follow_up(self, new: list[_NewTicket]) -> None:
         """The mailbox's acknowledgement for each new ticket when it sends them, in the batch's
@@ -132,6 +156,7 @@ class _Delivery(_Targets):
                     "external_message_id": message.message_id[:998] if message.message_id else None,
                     "in_reply_to": message.in_reply_to[:998] if message.in_reply_to else None,
                     "references": " ".join(message.references) or None,
+                    "cc_emails": self.message_cc[item.mail.uid],
                     "created_at": self.now,
                 }
             )
@@ -204,6 +229,11 @@ class _Delivery(_Targets):
             .execution_options(populate_existing=True)
         )
         for ticket in reloaded:
+            # New people copied on the thread join its CC list (the client's mail added them).
+            current = list(ticket.cc_emails or [])
+            cc = mail_cc.merged(current, self.cc_added.get(ticket.id or 0, []), set())
+            if cc != current:
+                ticket.cc_emails = cc
             sla_service.on_ticket_event(
                 self.session,
                 ticket,
@@ -248,6 +278,8 @@ class _Delivery(_Targets):
                 "from": _sender(item),
                 "message_id": row["id"],
             }
+            if row["cc_emails"]:
+                details["cc"] = ", ".join(row["cc_emails"])
             if creates:
                 first_of.add(id(target))
                 assert isinstance(target, _NewTicket)

@@ -105,6 +105,7 @@ class _NewTicket:
     def __init__(self, item: _Parsed) -> None:
         self.item = item
         self.ticket: _OpenedTicket | None = None
+        self.cc: list[str] = []  # the CC list it opens with (`_Delivery._copied`)
 
     @property
     def opened(self) -> _OpenedTicket:

@@ -239,6 +239,7 @@ class _Targets:
                 "client_id": client.id if client else None,
                 "assignee_id": assignment.next_agent(session) if round_robin else None,
                 "mailbox_id": self.mailbox.id,
+                "cc_emails": target.cc,
                 "is_unread": True,
                 "created_at": self.now,
                 "updated_at": self.now,

@@ -3,6 +3,7 @@ row every queued mail gets (`_queue`: replies and acknowledgements alike)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from email.utils import parseaddr
 
@@ -67,6 +68,7 @@ def _queue(
     to: str,
     extra_headers: dict[str, str],
     subject: str,
+    cc: Sequence[str] = (),
 ) -> OutboundMessage:
     settings = get_settings()
     mailbox = mailbox_for_ticket(session, ticket)
@@ -84,6 +86,7 @@ def _queue(
         mailbox_id=mailbox.id if mailbox else None,
         recipient=to.lower(),
         to_addrs=to,
+        cc_addrs=", ".join(cc),
         subject=subject,
         headers={"Message-ID": message.external_message_id, **extra_headers},
         status=OutboundStatus.QUEUED,

@@ -8,6 +8,7 @@ from sqlmodel import Session, col
 
 from crm_app.services import channels
 from crm_app.services.errors import InvalidInput
+from crm_app.services.mail import cc as mail_cc
 from crm_app.services.mail.compose import (
     new_subject,
     references_for,
@@ -72,11 +73,23 @@ def _thread_headers(session: Session, ticket: Ticket, parent: TicketMessage | No
     }
 
 
+def _cc(session: Session, ticket: Ticket, to: str) -> list[str]:
+    """The ticket's CC list as the reply's Cc: never the client (in To) nor one of the firm's
+    own mailboxes (a list from before a mailbox was added may still name it)."""
+    if not ticket.cc_emails:
+        return []
+    leave_out = mail_cc.own_addresses(session) | {to.lower()}
+    return mail_cc.merged([], ticket.cc_emails, leave_out)
+
+
 def enqueue_email_reply(session: Session, ticket: Ticket, message: TicketMessage) -> None:
-    """Queue an agent's reply on an email ticket (inside the reply's transaction)."""
+    """Queue an agent's reply on an email ticket (inside the reply's transaction): To the
+    client, Cc the ticket's CC list (recorded on the message for the timeline)."""
     if message.is_internal:
         raise ValueError("internal notes are never sent")
     to = _client_address(session, ticket)
+    cc = _cc(session, ticket, to)
+    message.cc_emails = cc
     parent = _parent(session, ticket)
     headers = _thread_headers(session, ticket, parent)
     if parent is not None:
@@ -87,6 +100,7 @@ def enqueue_email_reply(session: Session, ticket: Ticket, message: TicketMessage
         message,
         kind=OutboundKind.REPLY,
         to=to,
+        cc=cc,
         extra_headers=headers,
         # A reply says so; the first mail of a ticket the agent opened does not.
         subject=reply_subject(ticket.subject, ticket.number or 0)
