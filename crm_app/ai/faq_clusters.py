@@ -6,8 +6,18 @@ How (chosen on the development sets in bench/data, checked on the held-out set t
 - the sentence vectors are centred on the window's own mean before comparing them. Every
   question in a finance helpdesk shares a "banking question" direction; removing it spreads the
   topics apart. The shift is shrunk for small windows, where the mean is mostly noise;
+- before that, questions in another language than the window's main one are moved by their
+  language's offset (their mean minus the main language's; `crm_app.ai.languages` tells the
+  language). The offline encoder is English-only: German or Spanish questions sit near each
+  other whatever they ask, and made one topic per language. Removing a language's mean is the
+  usual way to make sentence vectors language-neutral (Libovický et al. 2020, "On the Language
+  Neutrality of Pre-trained Multilingual Representations"). A window in one language is
+  unchanged. On `intents_*` (one question in six not in English) NMI went from 0.726 to 0.815;
+  on English public intent sets (BANKING77, CLINC150, HWU64 subsets) it is the same as before;
 - the similarity blends those vectors with character n-gram TF-IDF, which catches the words a
-  topic is named by (1099, SWIFT, RMD) even when typed with a typo;
+  topic is named by (1099, SWIFT, RMD) even when typed with a typo. Another language's n-gram
+  vectors are centred on that language's mean too (on their Gram matrix), so its function words
+  ("ich", "meine") no longer tie its questions together;
 - that similarity is blended with its second-order form: how alike two questions' nearest
   neighbours are (cosine of their top-k similarity profiles). Two phrasings of one intent that
   share few words still share neighbours; two intents that share a word ("card") do not. This
@@ -19,6 +29,7 @@ How (chosen on the development sets in bench/data, checked on the held-out set t
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,6 +50,7 @@ LEXICAL_WEIGHT = 0.2  # share of character n-gram TF-IDF in the similarity
 SECOND_ORDER_WEIGHT = 0.5  # share of the shared-neighbour similarity
 NEIGHBOURS = 5  # size of each question's neighbour profile
 CENTRE_SHRINK = 10  # the mean is subtracted with weight n / (n + CENTRE_SHRINK)
+LANGUAGE_SHRINK = 1  # another language's offset is removed with weight n / (n + LANGUAGE_SHRINK)
 MAX_QUESTIONS = 5000
 
 
@@ -52,16 +64,58 @@ class Topic:
     best_answer_link: str = ""
 
 
-def _centred(vectors: np.ndarray) -> np.ndarray:
-    n = len(vectors)
-    shifted = vectors - (n / (n + CENTRE_SHRINK)) * vectors.mean(axis=0, keepdims=True)
+def language_groups(texts: list[str] | None, n: int) -> np.ndarray:
+    """A group id per question, by language: 0 for the window's main language (the most
+    common), 1.. for the others. One group when the texts are not known."""
+    if texts is None:
+        return np.zeros(n, dtype=int)
+    from crm_app.ai import languages
+
+    found = languages.detect(texts)
+    ranked = [lang for lang, _ in Counter(found).most_common()]
+    return np.array([ranked.index(lang) for lang in found], dtype=int)
+
+
+def _language_offsets(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Row-normalised membership (n x groups: 1 / group size) and each row's weight: 0 in the
+    main language, n / (n + LANGUAGE_SHRINK) in another language of n questions."""
+    sizes = np.bincount(groups)
+    members = np.zeros((len(groups), len(sizes)))
+    members[np.arange(len(groups)), groups] = 1.0 / sizes[groups]
+    weight = sizes / (sizes + LANGUAGE_SHRINK)
+    weight[0] = 0.0
+    return members, weight[groups]
+
+
+def _centred(vectors: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Each other language's mean moved onto the main language's, then every vector centred on
+    the window's mean (shrunk for small windows), unit length again."""
+    members, weight = _language_offsets(groups)
+    means = members.T @ vectors  # one row per language
+    aligned = vectors - weight[:, None] * (means[groups] - means[0])
+    n = len(aligned)
+    shifted = aligned - (n / (n + CENTRE_SHRINK)) * aligned.mean(axis=0, keepdims=True)
     return shifted / np.maximum(np.linalg.norm(shifted, axis=1, keepdims=True), 1e-12)
 
 
+def _centred_gram(gram: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Cosines of feature vectors whose other-language rows are centred on their language's
+    mean (x - w mean), computed from the Gram matrix alone: the sparse n-gram vectors are never
+    made dense."""
+    members, weight = _language_offsets(groups)
+    to_means = (gram @ members)[:, groups] * weight[None, :]  # <x_i, w_j mean_j>
+    between = (members.T @ gram @ members)[np.ix_(groups, groups)] * np.outer(weight, weight)
+    centred = gram - to_means - to_means.T + between
+    norms = np.sqrt(np.maximum(np.diag(centred), 1e-12))
+    return centred / np.outer(norms, norms)
+
+
 def similarity_matrix(vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
-    """Pairwise similarity in [-1, 1]: centred sentence vectors blended with n-gram TF-IDF."""
-    vectors = np.asarray(vectors, dtype=np.float32)
-    centred = _centred(vectors)
+    """Pairwise similarity in [-1, 1]: sentence vectors centred per language, blended with
+    n-gram TF-IDF."""
+    vectors = np.asarray(vectors, dtype=np.float64)
+    groups = language_groups(texts, len(vectors))
+    centred = _centred(vectors, groups)
     similarity = centred @ centred.T
     if texts is not None and LEXICAL_WEIGHT > 0:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -70,7 +124,10 @@ def similarity_matrix(vectors: np.ndarray, texts: list[str] | None = None) -> np
             tfidf = TfidfVectorizer(
                 analyzer="char_wb", ngram_range=(3, 5), sublinear_tf=True, dtype=np.float32
             ).fit_transform([t or "" for t in texts])
-            lexical = (tfidf @ tfidf.T).toarray()  # rows are L2-normalised by the vectorizer
+            # rows are L2-normalised by the vectorizer
+            lexical = (tfidf @ tfidf.T).toarray().astype(np.float64)
+            if groups.max() > 0:
+                lexical = _centred_gram(lexical, groups)
             similarity = (1 - LEXICAL_WEIGHT) * similarity + LEXICAL_WEIGHT * lexical
         except ValueError:  # no n-grams at all (empty or one-character texts)
             pass
@@ -99,7 +156,7 @@ def cluster_labels(
 
     if len(vectors) < 2:
         return np.zeros(len(vectors), dtype=int)
-    similarity = similarity_matrix(vectors, texts).astype(np.float64)
+    similarity = similarity_matrix(vectors, texts)
     if SECOND_ORDER_WEIGHT > 0:
         similarity = (1 - SECOND_ORDER_WEIGHT) * similarity + SECOND_ORDER_WEIGHT * (
             shared_neighbour_similarity(similarity)

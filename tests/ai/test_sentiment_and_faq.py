@@ -10,6 +10,7 @@ from datetime import timedelta
 import pytest
 
 from crm_app.ai import faq_clusters, sentiment
+from crm_app.ai.embeddings import LocalMiniLM
 from crm_app.services import tickets
 from crm_app.services.errors import InvalidInput, PermissionDenied
 from jobs import ai_index
@@ -130,6 +131,81 @@ def test_faq_clustering_keeps_paraphrases_and_typos_together_and_topics_apart() 
     # No cluster mixes two topics.
     for label in set(labels.tolist()):
         assert len({g for g, lab in zip(gold, labels, strict=True) if lab == label}) == 1
+
+
+def test_faq_clustering_does_not_bucket_questions_by_their_language() -> None:
+    # The offline encoder is English-only: before the per-language centring, the German and the
+    # Spanish questions each made one topic, whatever they asked.
+    english = {
+        "wire": [
+            "How do I send an international wire transfer?",
+            "What is the SWIFT code for wires to my account?",
+            "My wire transfer to London has not arrived yet.",
+            "Can I cancel a wire I sent this morning?",
+        ],
+        "statement": [
+            "Where can I download my monthly statement?",
+            "Please send me my account statements for last year.",
+            "My March statement is missing from the portal.",
+            "How do I get a PDF copy of my statement?",
+        ],
+        "card": [
+            "My debit card was declined at the shop.",
+            "I lost my credit card, please block it.",
+            "When will my replacement card arrive?",
+            "My card stopped working abroad.",
+        ],
+    }
+    other = [
+        ("Wie sende ich eine Auslandsüberweisung?", "wire"),
+        ("Wo finde ich meinen Kontoauszug?", "statement"),
+        ("Meine Karte wurde im Geschäft abgelehnt.", "card"),
+        ("¿Dónde puedo descargar mi extracto mensual?", "statement"),
+        ("Mi tarjeta fue rechazada en la tienda.", "card"),
+        ("¿Cómo envío una transferencia internacional?", "wire"),
+    ]
+    texts = [q for qs in english.values() for q in qs] + [q for q, _ in other]
+    gold = [topic for topic, qs in english.items() for _ in qs] + [topic for _, topic in other]
+    labels = faq_clusters.cluster_labels(LocalMiniLM().embed(texts), texts)
+    for label in set(labels.tolist()):
+        assert len({g for g, lab in zip(gold, labels, strict=True) if lab == label}) == 1
+    for topic in english:  # each English topic still has one cluster holding most of it
+        ids = [lab for g, lab in zip(gold[:12], labels[:12], strict=True) if g == topic]
+        assert max(ids.count(i) for i in ids) >= 3
+
+
+def test_language_detection_falls_back_to_the_window_main_language() -> None:
+    from crm_app.ai import languages
+
+    found = languages.detect(
+        [
+            "Meine neue Karte ist noch nicht angekommen.",
+            "Ich möchte mein Konto kündigen, bitte.",
+            "",
+            "¿Por qué me cobraron una comisión?",
+            "Je souhaite fermer mon compte.",
+        ]
+    )
+    assert found == ["de", "de", "de", "es", "fr"]
+    assert languages.detect(["", "  "]) == ["en", "en"]
+
+
+def test_centred_gram_matches_centring_the_vectors_themselves() -> None:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(9, 6))
+    groups = np.array([0, 0, 0, 0, 0, 1, 1, 2, 0])
+    sizes = np.bincount(groups)
+    centred = vectors.copy()
+    for g in (1, 2):  # the main language (0) is left as it is
+        rows = groups == g
+        centred[rows] -= (
+            sizes[g] / (sizes[g] + faq_clusters.LANGUAGE_SHRINK) * vectors[rows].mean(0)
+        )
+    centred /= np.linalg.norm(centred, axis=1, keepdims=True)
+    got = faq_clusters._centred_gram(vectors @ vectors.T, groups)
+    assert np.allclose(got, centred @ centred.T)
 
 
 def test_queue_can_filter_tickets_by_the_latest_client_sentiment(db: str) -> None:
