@@ -5,7 +5,7 @@
 recipients on an `outbound_message` row, so the reply and its delivery commit together.
 `acknowledge` queues the automatic "we received your request #N" for a new email ticket.
 The send job (`jobs/mail_send.py`) claims due rows (`claim`), sends them and records each
-outcome (`record_sent`, `record_failure`); `retry` lets staff send a failed one again.
+outcome (`Recorder`, `record_failure`); `retry` lets staff send a failed one again.
 
 Modules: `_common` (the mailbox mail goes out from, the outbox row), `enqueue` (an agent's
 reply), `acknowledge` (the automatic acknowledgement), `claim` (the send job's claim, the
