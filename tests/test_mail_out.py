@@ -46,11 +46,15 @@ class RecordingSmtp:
         self.script: list[str] = []
         self.delay = 0.0
         self.rcpt_delay = 0.0  # a slow RCPT: a client killed here has not started its DATA
+        self.refuse_rcpt: set[str] = set()  # addresses RCPT answers with 550
+        self.refuse_data: set[str] = set()  # a message to one of these is refused at its end
         self._lock = threading.Lock()
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
         if self.rcpt_delay:
             await asyncio.sleep(self.rcpt_delay)
+        if address in self.refuse_rcpt:
+            return "550 5.1.1 No such user here"
         envelope.rcpt_tos.append(address)
         return "250 OK"
 
@@ -58,6 +62,8 @@ class RecordingSmtp:
         if self.delay:
             await asyncio.sleep(self.delay)
         with self._lock:
+            if self.refuse_data & set(envelope.rcpt_tos):
+                return "554 5.7.1 Message rejected"
             if self.script:
                 return self.script.pop(0)
             self.received.append(email.message_from_bytes(envelope.content, policy=policy.default))

@@ -1,0 +1,85 @@
+"""A campaign's SMTP wire, against a real aiosmtpd: one round trip per message (the next
+envelope pipelined with each final dot) must still send each recipient once when the server
+refuses some of them, and the short-line 7bit/8bit parts must carry exactly what was written."""
+
+from __future__ import annotations
+
+from sqlalchemy import text
+
+from crm_app.db import session_scope
+from crm_app.services.campaigns import delivery, manage
+from crm_app.services.campaigns.delivery.transports import MAX_LINE, _part_body
+from tests.factories import make_user
+from tests.test_campaigns import _campaign, _clients, _segment
+from tests.test_mail_out import RecordingSmtp, add_mailbox, smtp  # noqa: F401
+
+
+def _statuses(campaign_id: int) -> dict[str, tuple[str, str | None]]:
+    with session_scope() as session:
+        rows = session.execute(
+            text("SELECT email, status, error FROM campaign_recipient WHERE campaign_id = :c"),
+            {"c": campaign_id},
+        ).all()
+    return {email: (status, error) for email, status, error in rows}
+
+
+def test_refusals_mid_run_fail_only_their_recipient_and_the_rest_go_once(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+) -> None:
+    add_mailbox()
+    marketer = make_user("marketing")
+    _clients(8)
+    campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
+    smtp.forget_system_mail()
+    smtp.refuse_rcpt = {"c2@x.example"}  # refused at RCPT: its DATA is never accepted
+    smtp.refuse_data = {"c4@x.example", "c8@x.example"}  # refused at the end of the data
+    manage.schedule(marketer, campaign_id)
+    report = delivery.run(run_seconds=30)
+    assert (report.sent, report.failed) == (5, 3)
+    received = sorted(rcpt for _, (rcpt,) in smtp.envelopes)
+    assert received == [f"c{i}@x.example" for i in (1, 3, 5, 6, 7)]
+    statuses = _statuses(campaign_id)
+    assert statuses["c2@x.example"][0] == "failed" and "550" in (statuses["c2@x.example"][1] or "")
+    assert statuses["c4@x.example"][0] == "failed" and "554" in (statuses["c4@x.example"][1] or "")
+    assert statuses["c8@x.example"][0] == "failed"
+    assert {e for e, (s, _) in statuses.items() if s == "sent"} == set(received)
+
+
+def test_parts_keep_their_text_exactly_and_fall_back_to_base64_when_they_must(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+) -> None:
+    add_mailbox()
+    marketer = make_user("marketing")
+    _clients(1)
+    long_paragraph = "Our view on the quarter ahead, fund by fund. " * 60  # ~2,700 characters
+    greeting = "<p>Dear {{first_name|client}}, Grüße aus Zürich.</p>"
+    campaign_id = _campaign(
+        marketer, [_segment(marketer, "VIP", "vip")], body_html=f"{greeting}<p>{long_paragraph}</p>"
+    )
+    smtp.forget_system_mail()
+    manage.schedule(marketer, campaign_id)
+    assert delivery.run(run_seconds=30).sent == 1
+    (mail,) = smtp.received
+    html_part = mail.get_body(("html",))
+    text_part = mail.get_body(("plain",))
+    assert html_part["Content-Transfer-Encoding"] == "8bit"  # aiosmtpd offers 8BITMIME
+    html = html_part.get_content()
+    assert "Grüße aus Zürich" in html
+    assert " ".join(long_paragraph.split()) in " ".join(html.split())  # folded at spaces only
+    assert "Grüße aus Zürich" in text_part.get_content()
+    raw = mail.as_bytes()
+    assert max(len(line) for line in raw.split(b"\n")) <= 998
+
+
+def test_a_part_that_cannot_be_folded_faithfully_goes_as_base64() -> None:
+    word = "x" * (MAX_LINE + 10)
+    assert _part_body(f"<p>{word}</p>", eight_bit=True, foldable=True)[0] == "base64"
+    spaced = "word " * 400
+    assert _part_body(f"<pre>{spaced}</pre>", eight_bit=True, foldable=False)[0] == "base64"
+    assert _part_body("Zürich", eight_bit=False, foldable=True)[0] == "base64"
+    assert _part_body("Zürich", eight_bit=True, foldable=True) == ("8bit", "Zürich\r\n".encode())
+    cte, body = _part_body(spaced, eight_bit=False, foldable=True)
+    assert cte == "7bit" and all(len(line) <= MAX_LINE for line in body.split(b"\r\n"))
+    assert body.replace(b"\r\n", b" ").split() == spaced.encode().split()
