@@ -3,8 +3,9 @@ snippet is on the channel settings page). A visitor gives name and email, writes
 the staff's answers while the page is open (a poll every few seconds, through PostgreSQL so
 every worker agrees). Everything shown is text: nothing a visitor or agent writes runs as HTML.
 
-The visitor's token lives in the browser's local storage for this site only; every event is
-checked again by the service (site, token, limits)."""
+The visitor's signed credential lives in the browser's local storage, so a reload or a later
+visit continues the conversation (until it is solved or closed, or 30 days pass); every event
+is checked again by the service (signature, site, expiry, limits)."""
 
 from __future__ import annotations
 
@@ -53,12 +54,15 @@ class ChatWidgetState(AppState):
     lines: list[ChatLine] = []
     error: str = ""
     started: bool = False
-    # The visitor's token stays on the server with this tab's state: a widget framed by another
-    # site may not use the browser's storage (third-party storage is blocked by browsers).
-    _token: str = ""
+    # The visitor's signed credential, kept in the browser so a reload (or the chat opened
+    # again later) continues the conversation. The browser may send anything here: every
+    # service call verifies it (signature, site, expiry) before it reaches a conversation.
+    visitor_pass: str = rx.LocalStorage("", name="crm_chat_visitor")
     _site: str = ""
     _live_running: bool = False
     _typing_sent: float = 0.0
+    # Changes when a conversation starts or ends: a running poll drops what it fetched before.
+    _conversation: int = 0
 
     def _site_id(self) -> str:
         return str(self.router.page.params.get("site", ""))[:32]
@@ -75,15 +79,32 @@ class ChatWidgetState(AppState):
         self.brand_name, self.colour = brand.brand_name, brand.colour
         self.greeting, self.office_hours = brand.greeting, brand.office_hours
         self.available = brand.agents_available
-        if self._token:
-            self._reload()
+        self.error = ""
+        self._resume()
         return ChatWidgetState.live_loop
+
+    def _resume(self) -> None:
+        """Continue the conversation the browser's credential stands for, if it still does."""
+        if not self.visitor_pass:
+            self.started, self.lines = False, []
+            return
+        try:
+            resumed = web_chat.resume(self._site, self.visitor_pass)
+        except ServiceError:  # expired, forged, another site's, or that chat is gone
+            self._forget()
+            return
+        self.visitor_pass, self.visitor_name = resumed.credential, resumed.visitor_name
+        self.lines, self.started = resumed.lines, True
+
+    def _forget(self) -> None:
+        self.visitor_pass, self.lines, self.draft, self.started = "", [], "", False
+        self._conversation += 1
 
     def _reload(self) -> None:
         try:
-            self.lines = web_chat.lines(self._site, self._token)
-        except ServiceError:  # another site's token, or the chat ended
-            self._token, self.lines, self.started = "", [], False
+            self.lines = web_chat.lines(self._site, self.visitor_pass)
+        except ServiceError:  # another site's credential, or the chat ended
+            self._forget()
 
     @rx.event
     def set_visitor_name(self, value: str):
@@ -101,15 +122,15 @@ class ChatWidgetState(AppState):
     def set_draft(self, value: str):
         self.draft = value[: web_chat.MAX_TEXT + 100]
         now = time.monotonic()
-        if self._token and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
+        if self.started and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
             self._typing_sent = now
             with contextlib.suppress(ServiceError):
-                web_chat.heartbeat(self._site, self._token, typing=True)
+                web_chat.heartbeat(self._site, self.visitor_pass, typing=True)
 
     @service_event(error_var="error")
     def begin(self, form: dict):
         self.error = ""
-        self._token = web_chat.start(
+        self.visitor_pass = web_chat.start(
             self._site,
             self.visitor_name,
             self.visitor_email,
@@ -117,16 +138,17 @@ class ChatWidgetState(AppState):
             remote_addr=self.router.session.client_ip,
         )
         self.lines, self.started = [], True
+        self._conversation += 1
         return ChatWidgetState.live_loop
 
     @service_event(error_var="error")
     def send(self, form: dict):
         self.error = ""
-        if not self.draft.strip():
+        if not self.draft.strip() or not self.started:
             return
         web_chat.post_message(
             self._site,
-            self._token,
+            self.visitor_pass,
             self.draft,
             honeypot=self.website,
             remote_addr=self.router.session.client_ip,
@@ -136,12 +158,13 @@ class ChatWidgetState(AppState):
 
     @rx.event
     def end_chat(self):
-        self._token, self.lines, self.draft, self.started = "", [], "", False
+        """Leave the conversation: this browser forgets it (the ticket stays with the firm)."""
+        self._forget()
 
     @rx.event(background=True)
     async def live_loop(self):
         async with self:
-            if self._live_running or not self._token:
+            if self._live_running or not self.started:
                 return
             self._live_running = True
         started = time.monotonic()
@@ -149,17 +172,20 @@ class ChatWidgetState(AppState):
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 await asyncio.sleep(POLL_SECONDS)
                 async with self:
-                    if not self._token or not self.router.page.path.startswith(
+                    if not self.started or not self.router.page.path.startswith(
                         routes.CHAT_WIDGET_PREFIX
                     ):
                         return
-                    site, token, seen = self._site, self._token, len(self.lines)
+                    site, credential = self._site, self.visitor_pass
+                    conversation, seen = self._conversation, len(self.lines)
                 try:
-                    fresh = await asyncio.to_thread(web_chat.lines, site, token)
+                    fresh = await asyncio.to_thread(web_chat.lines, site, credential)
                 except ServiceError:
                     return
                 async with self:
-                    if self._token == token and (len(fresh) != seen or fresh != self.lines):
+                    if self._conversation == conversation and (
+                        len(fresh) != seen or fresh != self.lines
+                    ):
                         self.lines = fresh
         finally:
             async with self:

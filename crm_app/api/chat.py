@@ -2,7 +2,9 @@
 app), with the key a manager created for the site (`X-Chat-Site-Key`, or a bearer token).
 
 Body (JSON): `name`, `email`, `text`, optional `visitor_token` (continue that conversation),
-`website` (a honeypot: leave it empty). Answer 201: `{"visitor_token", "ticket_number"}`.
+`website` (a honeypot: leave it empty). Answer 201: `{"visitor_token", "ticket_number"}`;
+the token is renewed on each answer (send the latest one) and lapses 30 days after it was
+given. A token the app did not sign for this site gets 403.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@
 - A manager creates a site (`create_site`): its branding, the origins allowed to frame the
   widget, and a key shown once (only its hash is kept).
 - A visitor gives name and email (`start`: an unverified client is created for an unknown
-  address), writes (`post_message`: the conversation is a ticket with channel `web_chat`)
+  address; the browser keeps the signed credential they get, so a reload `resume`s the
+  chat), writes (`post_message`: the conversation is a ticket with channel `web_chat`)
   and sees staff answers (`lines`) while the page polls; `heartbeat` says they are still on
   the page, and whether they are typing (`visitor_status` tells the agent).
 - An agent's reply (`enqueue_web_chat_reply`, registered in `services.channels`) is shown in
@@ -15,7 +16,8 @@
 One import for callers, `from crm_app.services.messaging import web_chat`; by what the code
 does:
 - `sites`: the managers' sites (create, change, rotate the key, list) and the snippets
-- `visitors`: the widget's side (branding, start, post, read, heartbeat)
+- `visitors`: the widget's side (branding, start, resume, post, read, heartbeat)
+- `credentials`: the signed, expiring credential the browser keeps for a visitor
 - `front_ends`: the same for other front ends, with the site's key
 - `agents`: the agent's view of the visitor, and the reply path (the channel registration)
 - `rows`: the limits, the rows returned and the lookups the modules share
@@ -42,6 +44,7 @@ from crm_app.services.messaging.web_chat.rows import (
     Branding,
     ChatLine,
     CreatedSite,
+    ResumedChat,
     SiteRow,
     VisitorStatus,
 )
@@ -62,6 +65,7 @@ from crm_app.services.messaging.web_chat.visitors import (
     heartbeat,
     lines,
     post_message,
+    resume,
     start,
 )
 
@@ -79,6 +83,7 @@ __all__ = [
     "Branding",
     "ChatLine",
     "CreatedSite",
+    "ResumedChat",
     "SiteRow",
     "VisitorStatus",
     "agents_available",
@@ -97,6 +102,7 @@ __all__ = [
     "loader_snippet",
     "post_message",
     "presence_text",
+    "resume",
     "rotate_key",
     "site_for_key",
     "start",
