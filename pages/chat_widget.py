@@ -16,9 +16,11 @@ import time
 import reflex as rx
 
 from crm_app import routes
+from crm_app.auth.permissions import Action, Actor, can
+from crm_app.services import web_sessions
 from crm_app.services.errors import ServiceError
 from crm_app.services.messaging import web_chat
-from crm_app.services.messaging.web_chat import ChatLine
+from crm_app.services.messaging.web_chat import ChatLine, ResumedChat
 from crm_app.state import AppState, service_event
 
 POLL_SECONDS = 2
@@ -58,6 +60,8 @@ class ChatWidgetState(AppState):
     # again later) continues the conversation. The browser may send anything here: every
     # service call verifies it (signature, site, expiry) before it reaches a conversation.
     visitor_pass: str = rx.LocalStorage("", name="crm_chat_visitor")
+    # The portal account this chat is recognised as ("": an anonymous visitor).
+    signed_in_as: str = ""
     _site: str = ""
     _live_running: bool = False
     _typing_sent: float = 0.0
@@ -79,9 +83,26 @@ class ChatWidgetState(AppState):
         self.brand_name, self.colour = brand.brand_name, brand.colour
         self.greeting, self.office_hours = brand.greeting, brand.office_hours
         self.available = brand.agents_available
-        self.error = ""
-        self._resume()
+        self.error, self.signed_in_as = "", ""
+        actor = self.actor()
+        if actor is not None and can(actor, Action.USE_PORTAL):
+            self._open_signed_in(actor)
+        if not self.signed_in_as:
+            self._resume()
         return ChatWidgetState.live_loop
+
+    def _open_signed_in(self, actor: Actor) -> None:
+        """A client signed in to the portal: their chat, no name and email step."""
+        try:
+            resumed = web_chat.open_for_client(
+                actor, self._site, self.visitor_pass, remote_addr=self.router.session.client_ip
+            )
+        except ServiceError:  # an account linked to no client record: they say who they are
+            self.visitor_name = self.visitor_name or actor.name
+            self.visitor_email = self.visitor_email or actor.email
+            return
+        self._show(resumed)
+        self.signed_in_as = actor.email
 
     def _resume(self) -> None:
         """Continue the conversation the browser's credential stands for, if it still does."""
@@ -89,10 +110,13 @@ class ChatWidgetState(AppState):
             self.started, self.lines = False, []
             return
         try:
-            resumed = web_chat.resume(self._site, self.visitor_pass)
+            resumed = web_chat.resume(self._site, self.visitor_pass, self.actor())
         except ServiceError:  # expired, forged, another site's, or that chat is gone
             self._forget()
             return
+        self._show(resumed)
+
+    def _show(self, resumed: ResumedChat) -> None:
         self.visitor_pass, self.visitor_name = resumed.credential, resumed.visitor_name
         self.lines, self.started = resumed.lines, True
 
@@ -102,7 +126,7 @@ class ChatWidgetState(AppState):
 
     def _reload(self) -> None:
         try:
-            self.lines = web_chat.lines(self._site, self.visitor_pass)
+            self.lines = web_chat.lines(self._site, self.visitor_pass, self.actor())
         except ServiceError:  # another site's credential, or the chat ended
             self._forget()
 
@@ -125,7 +149,7 @@ class ChatWidgetState(AppState):
         if self.started and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
             self._typing_sent = now
             with contextlib.suppress(ServiceError):
-                web_chat.heartbeat(self._site, self.visitor_pass, typing=True)
+                web_chat.heartbeat(self._site, self.visitor_pass, typing=True, actor=self.actor())
 
     @service_event(error_var="error")
     def begin(self, form: dict):
@@ -152,6 +176,7 @@ class ChatWidgetState(AppState):
             self.draft,
             honeypot=self.website,
             remote_addr=self.router.session.client_ip,
+            actor=self.actor(),
         )
         self.draft = ""
         self._reload()
@@ -178,8 +203,11 @@ class ChatWidgetState(AppState):
                         return
                     site, credential = self._site, self.visitor_pass
                     conversation, seen = self._conversation, len(self.lines)
+                    session_id = self._session_id
                 try:
-                    fresh = await asyncio.to_thread(web_chat.lines, site, credential)
+                    # The session re-checked each round: signing out stops a portal chat.
+                    actor = await asyncio.to_thread(web_sessions.actor_for_session, session_id)
+                    fresh = await asyncio.to_thread(web_chat.lines, site, credential, actor)
                 except ServiceError:
                     return
                 async with self:
@@ -310,8 +338,25 @@ def _conversation() -> rx.Component:
             on_submit=ChatWidgetState.send,
             width="100%",
         ),
-        rx.button(
-            "End chat", variant="ghost", size="1", on_click=ChatWidgetState.end_chat, id="chat-end"
+        rx.cond(
+            ChatWidgetState.signed_in_as != "",
+            rx.text(
+                "Signed in as ",
+                ChatWidgetState.visitor_name,
+                " (",
+                ChatWidgetState.signed_in_as,
+                ")",
+                size="1",
+                color_scheme="gray",
+                id="chat-signed-in",
+            ),
+            rx.button(
+                "End chat",
+                variant="ghost",
+                size="1",
+                on_click=ChatWidgetState.end_chat,
+                id="chat-end",
+            ),
         ),
         spacing="2",
         width="100%",

@@ -2,7 +2,8 @@
 the app signed for that site, with an expiry; the service verifies it on every call, so a
 forged, altered, expired or another site's credential reaches no conversation, and a visitor
 never reads another visitor's chat. A solved or closed chat is over: the next message starts a
-new ticket."""
+new ticket. A client signed in to the portal is recognised: no name and email step, the chat is
+their client record's ticket, and it needs their session as well as the credential."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ from crm_app.api import build_api
 from crm_app.api.security import SecurityMiddleware
 from crm_app.db import session_scope
 from crm_app.services import tickets
-from crm_app.services.errors import PermissionDenied
+from crm_app.services.errors import NotAuthenticated, NotFound, PermissionDenied
 from crm_app.services.messaging import web_chat
 from crm_app.services.messaging.web_chat import credentials
+from crm_app.services.portal import requests as portal_requests
 from models.base import utcnow
 from models.messaging import ChatVisitor
-from tests.factories import make_user
+from models.ticket import Ticket
+from tests.factories import make_client, make_user
 
 
 @pytest.fixture
@@ -165,3 +168,94 @@ def test_the_api_refuses_a_forged_visitor_token(site):
         "/api/chat/messages", json={"text": "more", "visitor_token": token}, headers=headers
     )
     assert again.status_code == 201 and again.json()["ticket_number"] == first["ticket_number"]
+
+
+# ---------------------------------------------------------------- signed in to the portal
+
+
+@pytest.fixture
+def portal(site) -> dict:
+    manager = make_user("manager")
+    alice, bob = make_user("client", name="Alice Login"), make_user("client", name="Bob Login")
+    return {
+        "alice": alice,
+        "bob": bob,
+        "alice_client": make_client(manager, "Alice Client", portal_user=alice),
+        "bob_client": make_client(manager, "Bob Client", portal_user=bob),
+        "manager": manager,
+    }
+
+
+def test_a_client_signed_in_to_the_portal_chats_as_their_client_record(site, portal):
+    alice = portal["alice"]
+    public_id = site.site.public_id
+    opened = web_chat.open_for_client(alice, public_id)
+    assert (opened.visitor_name, opened.lines) == ("Alice Client", [])
+
+    number = web_chat.post_message(
+        public_id, opened.credential, "Where is my statement?", actor=alice
+    )
+
+    with session_scope() as session:
+        ticket = session.execute(select(Ticket).where(Ticket.number == number)).scalar_one()
+        visitor = session.execute(select(ChatVisitor)).scalar_one()
+    assert (ticket.channel, ticket.client_id) == ("web_chat", portal["alice_client"])
+    assert (visitor.email, visitor.portal_user_id) == (alice.email, alice.user_id)
+    assert [row.number for row in portal_requests.list_requests(alice)] == [number]
+
+
+def test_a_portal_chat_needs_the_accounts_session_as_well_as_the_credential(site, portal):
+    alice, bob = portal["alice"], portal["bob"]
+    public_id = site.site.public_id
+    credential = web_chat.open_for_client(alice, public_id).credential
+    web_chat.post_message(public_id, credential, "Alice's private question", actor=alice)
+
+    _refused_everywhere(public_id, credential)  # signed out: the credential alone opens nothing
+    with pytest.raises(PermissionDenied):
+        web_chat.lines(public_id, credential, bob)
+    with pytest.raises(PermissionDenied):
+        web_chat.post_message(public_id, credential, "I am Alice", actor=bob)
+    # Bob signed in with Alice's credential gets his own, empty, chat.
+    assert web_chat.open_for_client(bob, public_id, credential).lines == []
+    assert [line.text for line in web_chat.lines(public_id, credential, alice)] == [
+        "Alice's private question"
+    ]
+
+
+def test_a_signed_in_client_continues_their_chat_in_another_browser(site, portal):
+    alice = portal["alice"]
+    public_id = site.site.public_id
+    first_browser = web_chat.open_for_client(alice, public_id).credential
+    number = web_chat.post_message(public_id, first_browser, "Started at home", actor=alice)
+
+    elsewhere = web_chat.open_for_client(alice, public_id)  # nothing in this browser's storage
+
+    assert [line.text for line in elsewhere.lines] == ["Started at home"]
+    assert web_chat.post_message(public_id, elsewhere.credential, "At work", actor=alice) == number
+    again = web_chat.open_for_client(alice, public_id, first_browser)
+    assert [line.text for line in again.lines] == ["Started at home", "At work"]
+
+
+def test_an_anonymous_visitor_giving_a_clients_address_does_not_see_their_portal_chat(site, portal):
+    alice = portal["alice"]
+    public_id = site.site.public_id
+    mine = web_chat.open_for_client(alice, public_id).credential
+    web_chat.post_message(public_id, mine, "Alice's private question", actor=alice)
+
+    impostor = web_chat.start(public_id, "Alice", alice.email)
+
+    assert web_chat.resume(public_id, impostor).lines == []
+    # A signed-in client's browser holding an anonymous chat starts their own portal chat.
+    assert [line.text for line in web_chat.open_for_client(alice, public_id, impostor).lines] == [
+        "Alice's private question"
+    ]
+
+
+def test_only_a_client_with_a_linked_record_is_recognised(site, portal):
+    public_id = site.site.public_id
+    with pytest.raises(PermissionDenied):
+        web_chat.open_for_client(make_user("agent"), public_id)
+    with pytest.raises(NotAuthenticated):
+        web_chat.open_for_client(None, public_id)  # type: ignore[arg-type]
+    with pytest.raises(NotFound):
+        web_chat.open_for_client(make_user("client"), public_id)  # linked to no client record

@@ -8,6 +8,8 @@
   chat), writes (`post_message`: the conversation is a ticket with channel `web_chat`)
   and sees staff answers (`lines`) while the page polls; `heartbeat` says they are still on
   the page, and whether they are typing (`visitor_status` tells the agent).
+- A client signed in to the portal is recognised (`open_for_client`): no name and email
+  step, the chat is their client record's ticket, and it needs their session too.
 - An agent's reply (`enqueue_web_chat_reply`, registered in `services.channels`) is shown in
   the widget when the visitor is on the page, and goes out by email when they are not.
 - Abuse: messages per IP and per visitor per minute are limited, sizes are capped, a filled
@@ -18,6 +20,7 @@ does:
 - `sites`: the managers' sites (create, change, rotate the key, list) and the snippets
 - `visitors`: the widget's side (branding, start, resume, post, read, heartbeat)
 - `credentials`: the signed, expiring credential the browser keeps for a visitor
+- `signed_in`: the same for a client signed in to the portal (no name and email step)
 - `front_ends`: the same for other front ends, with the site's key
 - `agents`: the agent's view of the visitor, and the reply path (the channel registration)
 - `rows`: the limits, the rows returned and the lookups the modules share
@@ -48,6 +51,7 @@ from crm_app.services.messaging.web_chat.rows import (
     SiteRow,
     VisitorStatus,
 )
+from crm_app.services.messaging.web_chat.signed_in import open_for_client
 from crm_app.services.messaging.web_chat.sites import (
     clean_origins,
     create_site,
@@ -100,6 +104,7 @@ __all__ = [
     "list_sites",
     "loader_script",
     "loader_snippet",
+    "open_for_client",
     "post_message",
     "presence_text",
     "resume",

@@ -11,6 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from crm_app.auth.permissions import Actor
 from crm_app.services.errors import NotFound, PermissionDenied
 from crm_app.services.messaging.web_chat import credentials
 from models.base import utcnow
@@ -112,16 +113,27 @@ def _site(session: Session, public_id: str) -> ChatSite:
 
 
 def _visitor(
-    session: Session, site: ChatSite, credential: str, *, lock: bool = False
+    session: Session,
+    site: ChatSite,
+    credential: str,
+    *,
+    actor: Actor | None = None,
+    lock: bool = False,
 ) -> ChatVisitor:
     """The visitor a credential stands for on this site (PermissionDenied for anything the app
-    did not sign for this site, an expired one, or a forgotten visitor)."""
+    did not sign for this site, an expired one, or a forgotten visitor). A chat started signed
+    in to the portal also needs that account's session (`actor`): the credential left in a
+    shared browser after signing out opens nothing."""
     found = credentials.verify(site.public_id, credential, utcnow())
     query = select(ChatVisitor).where(
         col(ChatVisitor.token_hash) == _hash(found.secret), col(ChatVisitor.site_id) == site.id
     )
     visitor = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if visitor is None:
+        raise PermissionDenied(credentials.ENDED)
+    if visitor.portal_user_id is not None and (
+        actor is None or actor.user_id != visitor.portal_user_id
+    ):
         raise PermissionDenied(credentials.ENDED)
     return visitor
 

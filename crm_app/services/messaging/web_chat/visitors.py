@@ -9,6 +9,7 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from crm_app.auth.permissions import Actor
 from crm_app.db import session_scope
 from crm_app.services.errors import InvalidInput, NotFound, RateLimited
 from crm_app.services.mail.compose import valid_address
@@ -171,14 +172,23 @@ def _clean_person(name: str, email: str) -> tuple[str, str]:
 
 
 def _open_visitor(
-    session: Session, site: ChatSite, name: str, email: str, remote_addr: str | None
+    session: Session,
+    site: ChatSite,
+    name: str,
+    email: str,
+    remote_addr: str | None,
+    *,
+    client: Client | None = None,
+    portal_user_id: int | None = None,
 ) -> tuple[ChatVisitor, str]:
+    """A new visitor and their credential; `client` and `portal_user_id` for one signed in to
+    the portal (else the client is found, or made, by the address given)."""
     if remote_addr and (
         _count_since(session, minutes=60, kind="start", remote_addr=remote_addr[:64])
         >= STARTS_PER_IP_PER_HOUR
     ):
         raise RateLimited("Too many chats from your network just now: please try again later.")
-    client = _client_for_email(session, name, email)
+    client = client or _client_for_email(session, name, email)
     secret = credentials.new_secret()
     assert site.id is not None  # a stored site
     visitor = ChatVisitor(
@@ -187,6 +197,7 @@ def _open_visitor(
         name=name,
         email=email,
         client_id=client.id,
+        portal_user_id=portal_user_id,
         remote_addr=(remote_addr or "")[:64] or None,
     )
     session.add(visitor)
@@ -281,6 +292,7 @@ def post_message(
     *,
     honeypot: str = "",
     remote_addr: str | None = None,
+    actor: Actor | None = None,
 ) -> int | None:
     """The visitor's message onto their conversation's ticket (a new ticket for the first one,
     or after it was closed); returns the ticket number (None for a honeypot hit).
@@ -292,7 +304,7 @@ def post_message(
         return None
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, credential, lock=True)
+        visitor = _visitor(session, site, credential, actor=actor, lock=True)
         stored = _post(session, site, visitor, body, remote_addr)
     intake.emit_client_message(stored)
     return stored.number
@@ -333,32 +345,34 @@ def _lines(session: Session, visitor: ChatVisitor) -> list[ChatLine]:
     ]
 
 
-def lines(public_id: str, credential: str) -> list[ChatLine]:
+def lines(public_id: str, credential: str, actor: Actor | None = None) -> list[ChatLine]:
     """The conversation as the visitor sees it: their messages and staff replies, never
     internal notes; nothing once it was solved or closed. Also counts as a heartbeat (they are
     on the page)."""
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, credential)
+        visitor = _visitor(session, site, credential, actor=actor)
         visitor.last_seen_at = utcnow()
         return _lines(session, visitor)
 
 
-def resume(public_id: str, credential: str) -> ResumedChat:
+def resume(public_id: str, credential: str, actor: Actor | None = None) -> ResumedChat:
     """A visitor back on the widget (a reload, the page opened again): their conversation and
     a renewed credential. PermissionDenied when the credential is not good for this site."""
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, credential)
+        visitor = _visitor(session, site, credential, actor=actor)
         visitor.last_seen_at = utcnow()
         return ResumedChat(renewed(site, credential), visitor.name, _lines(session, visitor))
 
 
-def heartbeat(public_id: str, credential: str, *, typing: bool = False) -> None:
+def heartbeat(
+    public_id: str, credential: str, *, typing: bool = False, actor: Actor | None = None
+) -> None:
     """The widget is open (and the visitor is typing, when `typing`)."""
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, credential)
+        visitor = _visitor(session, site, credential, actor=actor)
         now = utcnow()
         visitor.last_seen_at = now
         visitor.typing_at = now if typing else visitor.typing_at
