@@ -49,6 +49,7 @@ class ChatWidgetState(AppState):
     greeting: str = ""
     office_hours: str = ""
     available: bool = True
+    enabled: bool = True
     visitor_name: str = ""
     visitor_email: str = ""
     website: str = ""  # the honeypot: people never see it, bots fill it in
@@ -82,8 +83,11 @@ class ChatWidgetState(AppState):
         self.found = True
         self.brand_name, self.colour = brand.brand_name, brand.colour
         self.greeting, self.office_hours = brand.greeting, brand.office_hours
-        self.available = brand.agents_available
+        self.available, self.enabled = brand.agents_available, brand.enabled
         self.error, self.signed_in_as = "", ""
+        if not brand.enabled:  # switched off: the browser keeps its chat for when it is back
+            self.started, self.lines = False, []
+            return None
         actor = self.actor()
         if actor is not None and can(actor, Action.USE_PORTAL):
             self._open_signed_in(actor)
@@ -248,7 +252,7 @@ def _header() -> rx.Component:
 
 def _unavailable() -> rx.Component:
     return rx.cond(
-        ~ChatWidgetState.available,
+        ChatWidgetState.enabled & ~ChatWidgetState.available,
         rx.callout(
             "No one is available to chat right now. Write to us and we will answer by email.",
             icon="clock",
@@ -378,7 +382,17 @@ def chat_widget_page() -> rx.Component:
                         ChatWidgetState.error, color_scheme="red", size="1", id="chat-error"
                     ),
                 ),
-                rx.cond(ChatWidgetState.started, _conversation(), _start_form()),
+                rx.cond(
+                    ChatWidgetState.enabled,
+                    rx.cond(ChatWidgetState.started, _conversation(), _start_form()),
+                    rx.callout(
+                        "Chat is unavailable at the moment. Please try again later, or write "
+                        "to us by email.",
+                        icon="circle-off",
+                        color_scheme="gray",
+                        id="chat-disabled",
+                    ),
+                ),
                 padding="0.75rem",
                 width="100%",
                 flex="1",

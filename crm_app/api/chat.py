@@ -75,6 +75,8 @@ async def chat_loader(request: Request, site: str = "") -> Response:
     try:
         brand = await run_in_threadpool(web_chat.branding, site[:32])
     except ServiceError:
+        brand = None
+    if brand is None or not brand.enabled:  # no button on the website for a disabled chat
         return Response("/* no such chat */", media_type="text/javascript", status_code=404)
     # The chat opens where the website fetched this script from: that address is reachable.
     script = web_chat.loader_script(brand, str(request.base_url))

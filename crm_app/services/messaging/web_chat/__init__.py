@@ -17,7 +17,8 @@
 
 One import for callers, `from crm_app.services.messaging import web_chat`; by what the code
 does:
-- `sites`: the managers' sites (create, change, rotate the key, list) and the snippets
+- `sites`: the managers' sites (create, change, turn on and off, rotate the key, list) and
+  the snippets
 - `visitors`: the widget's side (branding, start, resume, post, read, heartbeat)
 - `credentials`: the signed, expiring credential the browser keeps for a visitor
 - `signed_in`: the same for a client signed in to the portal (no name and email step)
@@ -60,6 +61,7 @@ from crm_app.services.messaging.web_chat.sites import (
     loader_script,
     loader_snippet,
     rotate_key,
+    set_site_enabled,
     update_site,
 )
 from crm_app.services.messaging.web_chat.visitors import (
@@ -109,6 +111,7 @@ __all__ = [
     "presence_text",
     "resume",
     "rotate_key",
+    "set_site_enabled",
     "site_for_key",
     "start",
     "update_site",

@@ -66,6 +66,7 @@ class Branding:
     greeting: str
     office_hours: str
     agents_available: bool
+    enabled: bool = True  # a disabled site's widget says the chat is unavailable
 
 
 @dataclass(frozen=True)
@@ -99,14 +100,15 @@ class ApiPosted:
     ticket_number: int | None
 
 
-def _site(session: Session, public_id: str) -> ChatSite:
+def _site(session: Session, public_id: str, *, disabled_too: bool = False) -> ChatSite:
+    """The site of a widget address; a disabled one is NotFound unless `disabled_too` (for
+    what the widget shows and where it may be framed, never for a conversation)."""
     if not isinstance(public_id, str) or not 1 <= len(public_id) <= 32:
         raise NotFound("There is no such chat.")
-    site = session.execute(
-        select(ChatSite).where(
-            col(ChatSite.public_id) == public_id, col(ChatSite.enabled).is_(True)
-        )
-    ).scalar_one_or_none()
+    query = select(ChatSite).where(col(ChatSite.public_id) == public_id)
+    if not disabled_too:
+        query = query.where(col(ChatSite.enabled).is_(True))
+    site = session.execute(query).scalar_one_or_none()
     if site is None:
         raise NotFound("There is no such chat.")
     return site

@@ -46,7 +46,8 @@ def frame_ancestors(public_id: str) -> list[str]:
     """The origins that may frame this site's widget (none for an unknown site)."""
     with session_scope() as session:
         try:
-            return list(_site(session, public_id).allowed_origins or [])
+            # A disabled site's listed origins still frame it, to say the chat is unavailable.
+            return list(_site(session, public_id, disabled_too=True).allowed_origins or [])
         except NotFound:
             return []
 
@@ -89,9 +90,9 @@ def agents_available(session: Session) -> bool:
 
 
 def branding(public_id: str) -> Branding:
-    """What the widget shows before anyone writes."""
+    """What the widget shows before anyone writes (for a disabled site: that it is off)."""
     with session_scope() as session:
-        site = _site(session, public_id)
+        site = _site(session, public_id, disabled_too=True)
         from crm_app.settings import get_settings
 
         return Branding(
@@ -100,7 +101,8 @@ def branding(public_id: str) -> Branding:
             colour=site.colour,
             greeting=site.greeting or "Hello! How can we help you today?",
             office_hours=site.office_hours,
-            agents_available=agents_available(session),
+            agents_available=site.enabled and agents_available(session),
+            enabled=site.enabled,
         )
 
 
