@@ -126,8 +126,13 @@ def _site_fields(prefix: str, site: rx.Var | None = None) -> rx.Component:
         ),
         field(
             "Colour",
-            rx.input(
-                name="colour", id=f"{prefix}-colour", type="color", **value("colour", "#0d9488")
+            # A native colour input: inside Radix's text field its swatch shrinks to a line.
+            rx.el.input(
+                name="colour",
+                id=f"{prefix}-colour",
+                type="color",
+                style={"width": "3.5rem", "height": "2rem", "padding": "0", "border": "0"},
+                **value("colour", "#0d9488"),
             ),
         ),
         field(
