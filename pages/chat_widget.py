@@ -24,20 +24,9 @@ from crm_app.services.messaging.web_chat import ChatLine, ResumedChat
 from crm_app.state import AppState, service_event
 
 POLL_SECONDS = 2
-# Browsers refuse storage to a page framed by another site when they block third-party
-# cookies (Chrome's incognito does); the frontend then fails to start. This gives such a
-# page an in-memory storage instead: the widget works, it only forgets on reload.
-STORAGE_FALLBACK = (
-    "(function(){['localStorage','sessionStorage'].forEach(function(name){"
-    "try{window[name].getItem('probe');}catch(e){var data={};var shim={"
-    "getItem:function(k){return Object.prototype.hasOwnProperty.call(data,k)?data[k]:null;},"
-    "setItem:function(k,v){data[String(k)]=String(v);},"
-    "removeItem:function(k){delete data[k];},"
-    "clear:function(){data={};},"
-    "key:function(i){var keys=Object.keys(data);return i<keys.length?keys[i]:null;},"
-    "get length(){return Object.keys(data).length;}};"
-    "try{Object.defineProperty(window,name,{value:shim,configurable:true});}catch(_){}}});})();"
-)
+# Where the browser refuses storage to the framed widget (it blocks third-party cookies),
+# assets/chat_storage.js gives the page an in-memory storage before the frontend starts.
+STORAGE_SHIM = "/chat_storage.js"
 LIVE_MAX_SECONDS = 2 * 3600
 TYPING_EVERY_SECONDS = 3
 

@@ -15,6 +15,7 @@ from playwright.sync_api import Browser, expect
 from sqlalchemy import select
 
 from crm_app.db import session_scope
+from crm_app.services import tickets
 from crm_app.services.messaging import web_chat
 from models.audit import AuditLog
 from models.ticket import Ticket
@@ -229,6 +230,46 @@ def test_a_manager_edits_a_chat_site_and_turns_it_off_and_on(
         "chat_site.disabled",
         "chat_site.enabled",
     ]
+
+
+def test_the_framed_widget_chats_inside_the_firms_website(
+    db: str, app_url: str, browser: Browser, shoot
+):
+    """The iframe snippet on another origin. This Chromium refuses storage to a third-party
+    frame; the widget still starts (an in-memory storage stands in) and chats both ways."""
+    manager = make_user("manager")
+    agent = make_user("agent", name="Sam Agent")
+    server, website, content = _website()
+    created = web_chat.create_site(
+        manager, name="Public website", allowed_origins=website, brand_name="Firm Help"
+    )
+    content["snippet"] = web_chat.embed_snippet(created.site.public_id, app_url)
+    try:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        context.set_default_timeout(TIMEOUT)
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+        page.goto(website)
+        frame = page.frame_locator("iframe[title='Chat with us']")
+        expect(frame.get_by_text("Firm Help")).to_be_visible(timeout=TIMEOUT)
+        frame.locator("#chat-name").fill("Fay Framed")
+        frame.locator("#chat-email").fill("fay@visitor.example")
+        frame.locator("#chat-start").click()
+        frame.locator("#chat-draft").fill("Asking from your website")
+        frame.locator("#chat-send").click()
+        expect(frame.locator(".chat-visitor")).to_contain_text("Asking from your website")
+
+        with session_scope() as session:
+            number = session.execute(select(Ticket.number)).scalar_one()
+        tickets.add_message(agent, number, "Hello Fay, how can I help?")
+        expect(frame.locator(".chat-staff")).to_contain_text(
+            "Hello Fay, how can I help?", timeout=TIMEOUT
+        )
+        shoot(page, "chat-framed-on-website")
+        assert not [e for e in errors if "Content Security Policy" in e or "SecurityError" in e]
+    finally:
+        server.shutdown()
 
 
 def test_the_widget_is_not_framed_by_an_unlisted_site(db: str, app_url: str, browser: Browser):

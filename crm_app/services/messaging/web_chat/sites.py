@@ -211,7 +211,8 @@ def list_sites(actor: Actor) -> list[SiteRow]:
 
 
 def embed_snippet(public_id: str, public_url: str) -> str:
-    """The one snippet a site pastes into its pages."""
+    """The framed snippet a site pastes into its pages (where the browser refuses storage to
+    framed pages, the chat works but is forgotten on reload: the loader's window keeps it)."""
     return (
         f'<iframe src="{public_url.rstrip("/")}/chat/{public_id}" title="Chat with us" '
         'style="position:fixed;bottom:16px;right:16px;width:370px;height:560px;border:0;'
