@@ -66,7 +66,9 @@ os.umask(0o077)
 app = rx.App(
     api_transformer=[build_api(), UploadGuard, SecurityMiddleware, HttpMetricsMiddleware],
     head_components=[
-        rx.script(pages.chat_widget.STORAGE_FALLBACK),  # before the frontend starts
+        # A plain script element, in the served HTML: it runs before the frontend starts (and
+        # from this origin, as the content security policy wants; rx.script adds it too late).
+        rx.el.script(src=pages.chat_widget.STORAGE_SHIM),
         rx.el.link(rel="icon", href="/favicon.ico", sizes="32x32"),
         rx.el.link(rel="apple-touch-icon", href="/favicon.png"),
     ],

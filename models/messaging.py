@@ -118,6 +118,10 @@ class ChatVisitor(SQLModel, table=True):
     name: str = Field(sa_type=sa.String(200))
     email: str = Field(sa_type=sa.String(320))
     client_id: int | None = Field(default=None, foreign_key="client.id", ondelete="SET NULL")
+    # Set when the visitor was signed in to the portal: their chat then needs that session too.
+    portal_user_id: int | None = Field(
+        default=None, foreign_key="user_account.id", index=True, ondelete="CASCADE"
+    )
     ticket_id: int | None = Field(
         default=None, foreign_key="ticket.id", index=True, ondelete="SET NULL"
     )

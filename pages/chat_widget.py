@@ -3,8 +3,9 @@ snippet is on the channel settings page). A visitor gives name and email, writes
 the staff's answers while the page is open (a poll every few seconds, through PostgreSQL so
 every worker agrees). Everything shown is text: nothing a visitor or agent writes runs as HTML.
 
-The visitor's token lives in the browser's local storage for this site only; every event is
-checked again by the service (site, token, limits)."""
+The visitor's signed credential lives in the browser's local storage, so a reload or a later
+visit continues the conversation (until it is solved or closed, or 30 days pass); every event
+is checked again by the service (signature, site, expiry, limits)."""
 
 from __future__ import annotations
 
@@ -15,26 +16,17 @@ import time
 import reflex as rx
 
 from crm_app import routes
+from crm_app.auth.permissions import Action, Actor, can
+from crm_app.services import web_sessions
 from crm_app.services.errors import ServiceError
 from crm_app.services.messaging import web_chat
-from crm_app.services.messaging.web_chat import ChatLine
+from crm_app.services.messaging.web_chat import ChatLine, ResumedChat
 from crm_app.state import AppState, service_event
 
 POLL_SECONDS = 2
-# Browsers refuse storage to a page framed by another site when they block third-party
-# cookies (Chrome's incognito does); the frontend then fails to start. This gives such a
-# page an in-memory storage instead: the widget works, it only forgets on reload.
-STORAGE_FALLBACK = (
-    "(function(){['localStorage','sessionStorage'].forEach(function(name){"
-    "try{window[name].getItem('probe');}catch(e){var data={};var shim={"
-    "getItem:function(k){return Object.prototype.hasOwnProperty.call(data,k)?data[k]:null;},"
-    "setItem:function(k,v){data[String(k)]=String(v);},"
-    "removeItem:function(k){delete data[k];},"
-    "clear:function(){data={};},"
-    "key:function(i){var keys=Object.keys(data);return i<keys.length?keys[i]:null;},"
-    "get length(){return Object.keys(data).length;}};"
-    "try{Object.defineProperty(window,name,{value:shim,configurable:true});}catch(_){}}});})();"
-)
+# Where the browser refuses storage to the framed widget (it blocks third-party cookies),
+# assets/chat_storage.js gives the page an in-memory storage before the frontend starts.
+STORAGE_SHIM = "/chat_storage.js"
 LIVE_MAX_SECONDS = 2 * 3600
 TYPING_EVERY_SECONDS = 3
 
@@ -46,6 +38,7 @@ class ChatWidgetState(AppState):
     greeting: str = ""
     office_hours: str = ""
     available: bool = True
+    enabled: bool = True
     visitor_name: str = ""
     visitor_email: str = ""
     website: str = ""  # the honeypot: people never see it, bots fill it in
@@ -53,12 +46,17 @@ class ChatWidgetState(AppState):
     lines: list[ChatLine] = []
     error: str = ""
     started: bool = False
-    # The visitor's token stays on the server with this tab's state: a widget framed by another
-    # site may not use the browser's storage (third-party storage is blocked by browsers).
-    _token: str = ""
+    # The visitor's signed credential, kept in the browser so a reload (or the chat opened
+    # again later) continues the conversation. The browser may send anything here: every
+    # service call verifies it (signature, site, expiry) before it reaches a conversation.
+    visitor_pass: str = rx.LocalStorage("", name="crm_chat_visitor")
+    # The portal account this chat is recognised as ("": an anonymous visitor).
+    signed_in_as: str = ""
     _site: str = ""
     _live_running: bool = False
     _typing_sent: float = 0.0
+    # Changes when a conversation starts or ends: a running poll drops what it fetched before.
+    _conversation: int = 0
 
     def _site_id(self) -> str:
         return str(self.router.page.params.get("site", ""))[:32]
@@ -74,16 +72,56 @@ class ChatWidgetState(AppState):
         self.found = True
         self.brand_name, self.colour = brand.brand_name, brand.colour
         self.greeting, self.office_hours = brand.greeting, brand.office_hours
-        self.available = brand.agents_available
-        if self._token:
-            self._reload()
+        self.available, self.enabled = brand.agents_available, brand.enabled
+        self.error, self.signed_in_as = "", ""
+        if not brand.enabled:  # switched off: the browser keeps its chat for when it is back
+            self.started, self.lines = False, []
+            return None
+        actor = self.actor()
+        if actor is not None and can(actor, Action.USE_PORTAL):
+            self._open_signed_in(actor)
+        if not self.signed_in_as:
+            self._resume()
         return ChatWidgetState.live_loop
+
+    def _open_signed_in(self, actor: Actor) -> None:
+        """A client signed in to the portal: their chat, no name and email step."""
+        try:
+            resumed = web_chat.open_for_client(
+                actor, self._site, self.visitor_pass, remote_addr=self.router.session.client_ip
+            )
+        except ServiceError:  # an account linked to no client record: they say who they are
+            self.visitor_name = self.visitor_name or actor.name
+            self.visitor_email = self.visitor_email or actor.email
+            return
+        self._show(resumed)
+        self.signed_in_as = actor.email
+
+    def _resume(self) -> None:
+        """Continue the conversation the browser's credential stands for, if it still does."""
+        if not self.visitor_pass:
+            self.started, self.lines = False, []
+            return
+        try:
+            resumed = web_chat.resume(self._site, self.visitor_pass, self.actor())
+        except ServiceError:  # expired, forged, another site's, or that chat is gone
+            self._forget()
+            return
+        self._show(resumed)
+
+    def _show(self, resumed: ResumedChat) -> None:
+        self.visitor_pass, self.visitor_name = resumed.credential, resumed.visitor_name
+        self.lines, self.started = resumed.lines, True
+
+    def _forget(self) -> None:
+        self.visitor_pass, self.lines, self.draft, self.started = "", [], "", False
+        self._conversation += 1
 
     def _reload(self) -> None:
         try:
-            self.lines = web_chat.lines(self._site, self._token)
-        except ServiceError:  # another site's token, or the chat ended
-            self._token, self.lines, self.started = "", [], False
+            self.lines = web_chat.lines(self._site, self.visitor_pass, self.actor())
+        except ServiceError:  # another site's credential, or the chat ended
+            self._forget()
 
     @rx.event
     def set_visitor_name(self, value: str):
@@ -101,15 +139,15 @@ class ChatWidgetState(AppState):
     def set_draft(self, value: str):
         self.draft = value[: web_chat.MAX_TEXT + 100]
         now = time.monotonic()
-        if self._token and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
+        if self.started and value.strip() and now - self._typing_sent > TYPING_EVERY_SECONDS:
             self._typing_sent = now
             with contextlib.suppress(ServiceError):
-                web_chat.heartbeat(self._site, self._token, typing=True)
+                web_chat.heartbeat(self._site, self.visitor_pass, typing=True, actor=self.actor())
 
     @service_event(error_var="error")
     def begin(self, form: dict):
         self.error = ""
-        self._token = web_chat.start(
+        self.visitor_pass = web_chat.start(
             self._site,
             self.visitor_name,
             self.visitor_email,
@@ -117,31 +155,34 @@ class ChatWidgetState(AppState):
             remote_addr=self.router.session.client_ip,
         )
         self.lines, self.started = [], True
+        self._conversation += 1
         return ChatWidgetState.live_loop
 
     @service_event(error_var="error")
     def send(self, form: dict):
         self.error = ""
-        if not self.draft.strip():
+        if not self.draft.strip() or not self.started:
             return
         web_chat.post_message(
             self._site,
-            self._token,
+            self.visitor_pass,
             self.draft,
             honeypot=self.website,
             remote_addr=self.router.session.client_ip,
+            actor=self.actor(),
         )
         self.draft = ""
         self._reload()
 
     @rx.event
     def end_chat(self):
-        self._token, self.lines, self.draft, self.started = "", [], "", False
+        """Leave the conversation: this browser forgets it (the ticket stays with the firm)."""
+        self._forget()
 
     @rx.event(background=True)
     async def live_loop(self):
         async with self:
-            if self._live_running or not self._token:
+            if self._live_running or not self.started:
                 return
             self._live_running = True
         started = time.monotonic()
@@ -149,17 +190,23 @@ class ChatWidgetState(AppState):
             while time.monotonic() - started < LIVE_MAX_SECONDS:
                 await asyncio.sleep(POLL_SECONDS)
                 async with self:
-                    if not self._token or not self.router.page.path.startswith(
+                    if not self.started or not self.router.page.path.startswith(
                         routes.CHAT_WIDGET_PREFIX
                     ):
                         return
-                    site, token, seen = self._site, self._token, len(self.lines)
+                    site, credential = self._site, self.visitor_pass
+                    conversation, seen = self._conversation, len(self.lines)
+                    session_id = self._session_id
                 try:
-                    fresh = await asyncio.to_thread(web_chat.lines, site, token)
+                    # The session re-checked each round: signing out stops a portal chat.
+                    actor = await asyncio.to_thread(web_sessions.actor_for_session, session_id)
+                    fresh = await asyncio.to_thread(web_chat.lines, site, credential, actor)
                 except ServiceError:
                     return
                 async with self:
-                    if self._token == token and (len(fresh) != seen or fresh != self.lines):
+                    if self._conversation == conversation and (
+                        len(fresh) != seen or fresh != self.lines
+                    ):
                         self.lines = fresh
         finally:
             async with self:
@@ -194,7 +241,7 @@ def _header() -> rx.Component:
 
 def _unavailable() -> rx.Component:
     return rx.cond(
-        ~ChatWidgetState.available,
+        ChatWidgetState.enabled & ~ChatWidgetState.available,
         rx.callout(
             "No one is available to chat right now. Write to us and we will answer by email.",
             icon="clock",
@@ -284,8 +331,25 @@ def _conversation() -> rx.Component:
             on_submit=ChatWidgetState.send,
             width="100%",
         ),
-        rx.button(
-            "End chat", variant="ghost", size="1", on_click=ChatWidgetState.end_chat, id="chat-end"
+        rx.cond(
+            ChatWidgetState.signed_in_as != "",
+            rx.text(
+                "Signed in as ",
+                ChatWidgetState.visitor_name,
+                " (",
+                ChatWidgetState.signed_in_as,
+                ")",
+                size="1",
+                color_scheme="gray",
+                id="chat-signed-in",
+            ),
+            rx.button(
+                "End chat",
+                variant="ghost",
+                size="1",
+                on_click=ChatWidgetState.end_chat,
+                id="chat-end",
+            ),
         ),
         spacing="2",
         width="100%",
@@ -307,7 +371,17 @@ def chat_widget_page() -> rx.Component:
                         ChatWidgetState.error, color_scheme="red", size="1", id="chat-error"
                     ),
                 ),
-                rx.cond(ChatWidgetState.started, _conversation(), _start_form()),
+                rx.cond(
+                    ChatWidgetState.enabled,
+                    rx.cond(ChatWidgetState.started, _conversation(), _start_form()),
+                    rx.callout(
+                        "Chat is unavailable at the moment. Please try again later, or write "
+                        "to us by email.",
+                        icon="circle-off",
+                        color_scheme="gray",
+                        id="chat-disabled",
+                    ),
+                ),
                 padding="0.75rem",
                 width="100%",
                 flex="1",

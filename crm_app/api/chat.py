@@ -2,7 +2,9 @@
 app), with the key a manager created for the site (`X-Chat-Site-Key`, or a bearer token).
 
 Body (JSON): `name`, `email`, `text`, optional `visitor_token` (continue that conversation),
-`website` (a honeypot: leave it empty). Answer 201: `{"visitor_token", "ticket_number"}`.
+`website` (a honeypot: leave it empty). Answer 201: `{"visitor_token", "ticket_number"}`;
+the token is renewed on each answer (send the latest one) and lapses 30 days after it was
+given. A token the app did not sign for this site gets 403.
 """
 
 from __future__ import annotations
@@ -73,6 +75,8 @@ async def chat_loader(request: Request, site: str = "") -> Response:
     try:
         brand = await run_in_threadpool(web_chat.branding, site[:32])
     except ServiceError:
+        brand = None
+    if brand is None or not brand.enabled:  # no button on the website for a disabled chat
         return Response("/* no such chat */", media_type="text/javascript", status_code=404)
     # The chat opens where the website fetched this script from: that address is reachable.
     script = web_chat.loader_script(brand, str(request.base_url))

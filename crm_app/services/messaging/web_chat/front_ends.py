@@ -23,6 +23,7 @@ from crm_app.services.messaging.web_chat.visitors import (
     _clean_text,
     _open_visitor,
     _post,
+    renewed,
 )
 from models.messaging import ChatSite
 
@@ -53,7 +54,8 @@ def api_post(
     remote_addr: str | None = None,
 ) -> ApiPosted:
     """A chat message from another front end (the seed system): the same rules as the widget;
-    without a visitor token a new conversation starts and its token is returned."""
+    without a visitor token a new conversation starts. The visitor token returned (renewed on
+    each post) continues it."""
     site_id = site_for_key(key)
     body = _clean_text(body)
     if honeypot:
@@ -63,7 +65,7 @@ def api_post(
         assert site is not None  # `site_for_key` just found it
         if visitor_token:
             visitor = _visitor(session, site, visitor_token, lock=True)
-            token = visitor_token
+            token = renewed(site, visitor_token)
         else:
             name, email = _clean_person(name, email)
             visitor, token = _open_visitor(session, site, name, email, remote_addr)

@@ -11,9 +11,12 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlmodel import Session, col
 
+from crm_app.auth.permissions import Actor
 from crm_app.services.errors import NotFound, PermissionDenied
+from crm_app.services.messaging.web_chat import credentials
+from models.base import utcnow
 from models.messaging import ChatSite, ChatVisitor
-from models.ticket import Channel, Ticket
+from models.ticket import Channel, Ticket, TicketStatus
 
 CHANNEL = Channel.WEB_CHAT.value
 MAX_TEXT = 2000
@@ -26,7 +29,8 @@ PER_IP_PER_MINUTE = 30
 STARTS_PER_IP_PER_HOUR = 20
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 KEY_PREFIX = "wck_"
-# Starts the token a filled honeypot gets: "." never occurs in a real (URL-safe) token.
+ENDED_STATUSES = (TicketStatus.RESOLVED, TicketStatus.CLOSED)
+# Starts the credential a filled honeypot gets (a real one starts "v1.").
 _BOT_TOKEN = "hp."
 
 
@@ -62,6 +66,7 @@ class Branding:
     greeting: str
     office_hours: str
     agents_available: bool
+    enabled: bool = True  # a disabled site's widget says the chat is unavailable
 
 
 @dataclass(frozen=True)
@@ -83,34 +88,67 @@ class VisitorStatus:
 
 
 @dataclass(frozen=True)
+class ResumedChat:
+    credential: str  # renewed: the widget keeps this one
+    visitor_name: str
+    lines: list[ChatLine]
+
+
+@dataclass(frozen=True)
 class ApiPosted:
     visitor_token: str
     ticket_number: int | None
 
 
-def _site(session: Session, public_id: str) -> ChatSite:
+def _site(session: Session, public_id: str, *, disabled_too: bool = False) -> ChatSite:
+    """The site of a widget address; a disabled one is NotFound unless `disabled_too` (for
+    what the widget shows and where it may be framed, never for a conversation)."""
     if not isinstance(public_id, str) or not 1 <= len(public_id) <= 32:
         raise NotFound("There is no such chat.")
-    site = session.execute(
-        select(ChatSite).where(
-            col(ChatSite.public_id) == public_id, col(ChatSite.enabled).is_(True)
-        )
-    ).scalar_one_or_none()
+    query = select(ChatSite).where(col(ChatSite.public_id) == public_id)
+    if not disabled_too:
+        query = query.where(col(ChatSite.enabled).is_(True))
+    site = session.execute(query).scalar_one_or_none()
     if site is None:
         raise NotFound("There is no such chat.")
     return site
 
 
-def _visitor(session: Session, site: ChatSite, token: str, *, lock: bool = False) -> ChatVisitor:
-    if not isinstance(token, str) or not 10 <= len(token) <= 100:
-        raise PermissionDenied("This chat has ended: start a new one.")
+def _visitor(
+    session: Session,
+    site: ChatSite,
+    credential: str,
+    *,
+    actor: Actor | None = None,
+    lock: bool = False,
+) -> ChatVisitor:
+    """The visitor a credential stands for on this site (PermissionDenied for anything the app
+    did not sign for this site, an expired one, or a forgotten visitor). A chat started signed
+    in to the portal also needs that account's session (`actor`): the credential left in a
+    shared browser after signing out opens nothing."""
+    found = credentials.verify(site.public_id, credential, utcnow())
     query = select(ChatVisitor).where(
-        col(ChatVisitor.token_hash) == _hash(token), col(ChatVisitor.site_id) == site.id
+        col(ChatVisitor.token_hash) == _hash(found.secret), col(ChatVisitor.site_id) == site.id
     )
     visitor = session.execute(query.with_for_update() if lock else query).scalar_one_or_none()
     if visitor is None:
-        raise PermissionDenied("This chat has ended: start a new one.")
+        raise PermissionDenied(credentials.ENDED)
+    if visitor.portal_user_id is not None and (
+        actor is None or actor.user_id != visitor.portal_user_id
+    ):
+        raise PermissionDenied(credentials.ENDED)
     return visitor
+
+
+def _open_ticket_id(session: Session, visitor: ChatVisitor) -> int | None:
+    """The visitor's conversation while it goes on: a solved, closed or merged ticket ends it
+    (their next message starts a new one)."""
+    if not visitor.ticket_id:
+        return None
+    ticket = session.get(Ticket, visitor.ticket_id)
+    if ticket is None or ticket.status in ENDED_STATUSES or ticket.merged_into_id is not None:
+        return None
+    return ticket.id
 
 
 def _visitor_of_ticket(session: Session, number: int) -> ChatVisitor | None:

@@ -10,7 +10,7 @@ from typing import TypedDict
 from urllib.parse import urlsplit
 
 from sqlalchemy import select
-from sqlmodel import col
+from sqlmodel import Session, col
 
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
@@ -137,20 +137,26 @@ def update_site(
     colour: str,
     greeting: str,
     office_hours: str,
-    enabled: bool,
+    enabled: bool | None = None,
 ) -> SiteRow:
-    """Change a site's branding, origins or state. Audited as `chat_site.updated`."""
+    """Change a site's branding and origins (and its state, unless `enabled` is None).
+    Audited as `chat_site.updated` with each changed field's old and new value."""
     require(actor, Action.MANAGE_INTEGRATIONS)
-    values = _clean_branding(name, brand_name, colour, greeting, office_hours)
-    origins = clean_origins(allowed_origins)
+    values: dict[str, object] = {
+        **_clean_branding(name, brand_name, colour, greeting, office_hours),
+        "allowed_origins": clean_origins(allowed_origins),
+    }
+    if enabled is not None:
+        values["enabled"] = bool(enabled)
     with session_scope() as session:
-        site = session.get(ChatSite, site_id)
-        if site is None:
-            raise NotFound("There is no such chat site.")
+        site = _locked(session, site_id)
+        changes = {
+            field_name: [getattr(site, field_name), value]
+            for field_name, value in values.items()
+            if getattr(site, field_name) != value
+        }
         for field_name, value in values.items():
             setattr(site, field_name, value)
-        site.allowed_origins = origins
-        site.enabled = bool(enabled)
         site.updated_at = utcnow()
         audit.record(
             session,
@@ -158,9 +164,33 @@ def update_site(
             "chat_site.updated",
             "chat_site",
             site.id,
-            {"name": site.name, "allowed_origins": origins, "enabled": site.enabled},
+            {"name": site.name, "changes": changes},
         )
         return _row(site)
+
+
+def set_site_enabled(actor: Actor, site_id: int, enabled: bool) -> SiteRow:
+    """Turn a site's chat on or off. Off, its widget says the chat is unavailable, its key is
+    refused by `POST /api/chat/messages` and the loader adds no button; conversations and
+    visitors' credentials are kept for when it is on again. Audited as `chat_site.enabled` or
+    `chat_site.disabled` (nothing is recorded when it already was)."""
+    require(actor, Action.MANAGE_INTEGRATIONS)
+    with session_scope() as session:
+        site = _locked(session, site_id)
+        if site.enabled != bool(enabled):
+            site.enabled, site.updated_at = bool(enabled), utcnow()
+            verb = "chat_site.enabled" if site.enabled else "chat_site.disabled"
+            audit.record(session, actor, verb, "chat_site", site.id, {"name": site.name})
+        return _row(site)
+
+
+def _locked(session: Session, site_id: int) -> ChatSite:
+    site = session.execute(
+        select(ChatSite).where(col(ChatSite.id) == site_id).with_for_update()
+    ).scalar_one_or_none()
+    if site is None:
+        raise NotFound("There is no such chat site.")
+    return site
 
 
 def rotate_key(actor: Actor, site_id: int) -> str:
@@ -168,9 +198,7 @@ def rotate_key(actor: Actor, site_id: int) -> str:
     require(actor, Action.MANAGE_INTEGRATIONS)
     key = KEY_PREFIX + secrets.token_urlsafe(24)
     with session_scope() as session:
-        site = session.get(ChatSite, site_id)
-        if site is None:
-            raise NotFound("There is no such chat site.")
+        site = _locked(session, site_id)
         site.key_hash, site.key_hint, site.updated_at = _hash(key), key[:8], utcnow()
         audit.record(session, actor, "chat_site.key_rotated", "chat_site", site.id, {})
     return key
@@ -183,7 +211,8 @@ def list_sites(actor: Actor) -> list[SiteRow]:
 
 
 def embed_snippet(public_id: str, public_url: str) -> str:
-    """The one snippet a site pastes into its pages."""
+    """The framed snippet a site pastes into its pages (where the browser refuses storage to
+    framed pages, the chat works but is forgotten on reload: the loader's window keeps it)."""
     return (
         f'<iframe src="{public_url.rstrip("/")}/chat/{public_id}" title="Chat with us" '
         'style="position:fixed;bottom:16px;right:16px;width:370px;height:560px;border:0;'

@@ -9,13 +9,16 @@ from datetime import timedelta
 from sqlalchemy import func, select
 from sqlmodel import Session, col
 
+from crm_app.auth.permissions import Actor
 from crm_app.db import session_scope
 from crm_app.services.errors import InvalidInput, NotFound, RateLimited
 from crm_app.services.mail.compose import valid_address
 from crm_app.services.messaging import intake
+from crm_app.services.messaging.web_chat import credentials
 from crm_app.services.messaging.web_chat.rows import (
     _BOT_TOKEN,
     CHANNEL,
+    ENDED_STATUSES,
     MAX_NAME,
     MAX_TEXT,
     PER_IP_PER_MINUTE,
@@ -23,7 +26,9 @@ from crm_app.services.messaging.web_chat.rows import (
     STARTS_PER_IP_PER_HOUR,
     Branding,
     ChatLine,
+    ResumedChat,
     _hash,
+    _open_ticket_id,
     _site,
     _visitor,
 )
@@ -32,7 +37,7 @@ from models.base import utcnow
 from models.business_hours import BusinessCalendar
 from models.client import Client
 from models.messaging import ChannelEvent, ChatSite, ChatVisitor, EventOutcome, Provider
-from models.ticket import SenderKind, Ticket, TicketMessage, TicketStatus
+from models.ticket import SenderKind, Ticket, TicketMessage
 from models.user import Role, User
 from models.workspace import TicketPresence
 
@@ -41,7 +46,8 @@ def frame_ancestors(public_id: str) -> list[str]:
     """The origins that may frame this site's widget (none for an unknown site)."""
     with session_scope() as session:
         try:
-            return list(_site(session, public_id).allowed_origins or [])
+            # A disabled site's listed origins still frame it, to say the chat is unavailable.
+            return list(_site(session, public_id, disabled_too=True).allowed_origins or [])
         except NotFound:
             return []
 
@@ -84,9 +90,9 @@ def agents_available(session: Session) -> bool:
 
 
 def branding(public_id: str) -> Branding:
-    """What the widget shows before anyone writes."""
+    """What the widget shows before anyone writes (for a disabled site: that it is off)."""
     with session_scope() as session:
-        site = _site(session, public_id)
+        site = _site(session, public_id, disabled_too=True)
         from crm_app.settings import get_settings
 
         return Branding(
@@ -95,7 +101,8 @@ def branding(public_id: str) -> Branding:
             colour=site.colour,
             greeting=site.greeting or "Hello! How can we help you today?",
             office_hours=site.office_hours,
-            agents_available=agents_available(session),
+            agents_available=site.enabled and agents_available(session),
+            enabled=site.enabled,
         )
 
 
@@ -167,42 +174,58 @@ def _clean_person(name: str, email: str) -> tuple[str, str]:
 
 
 def _open_visitor(
-    session: Session, site: ChatSite, name: str, email: str, remote_addr: str | None
+    session: Session,
+    site: ChatSite,
+    name: str,
+    email: str,
+    remote_addr: str | None,
+    *,
+    client: Client | None = None,
+    portal_user_id: int | None = None,
 ) -> tuple[ChatVisitor, str]:
+    """A new visitor and their credential; `client` and `portal_user_id` for one signed in to
+    the portal (else the client is found, or made, by the address given)."""
     if remote_addr and (
         _count_since(session, minutes=60, kind="start", remote_addr=remote_addr[:64])
         >= STARTS_PER_IP_PER_HOUR
     ):
         raise RateLimited("Too many chats from your network just now: please try again later.")
-    client = _client_for_email(session, name, email)
-    token = secrets.token_urlsafe(24)
+    client = client or _client_for_email(session, name, email)
+    secret = credentials.new_secret()
     assert site.id is not None  # a stored site
     visitor = ChatVisitor(
         site_id=site.id,
-        token_hash=_hash(token),
+        token_hash=_hash(secret),
         name=name,
         email=email,
         client_id=client.id,
+        portal_user_id=portal_user_id,
         remote_addr=(remote_addr or "")[:64] or None,
     )
     session.add(visitor)
     session.flush()
     _note_event(session, "start", remote_addr, f"visitor:{visitor.id}")
-    return visitor, token
+    return visitor, credentials.issue(site.public_id, secret, utcnow())
+
+
+def renewed(site: ChatSite, credential: str) -> str:
+    """The same visitor's credential, valid for another `credentials.VALID_FOR` from now."""
+    found = credentials.verify(site.public_id, credential, utcnow())
+    return credentials.issue(site.public_id, found.secret, utcnow())
 
 
 def start(
     public_id: str, name: str, email: str, *, honeypot: str = "", remote_addr: str | None = None
 ) -> str:
-    """A visitor opens a conversation; returns their token (the widget keeps it). A filled
-    honeypot gets a token that leads nowhere."""
+    """A visitor opens a conversation; returns their credential (the widget keeps it in the
+    browser). A filled honeypot gets one that leads nowhere."""
     name, email = _clean_person(name, email)
     if honeypot:
         return _BOT_TOKEN + secrets.token_urlsafe(24)  # a bot: looks fine, stores nothing
     with session_scope() as session:
         site = _site(session, public_id)
-        _, token = _open_visitor(session, site, name, email, remote_addr)
-    return token
+        _, credential = _open_visitor(session, site, name, email, remote_addr)
+    return credential
 
 
 def _clean_text(body: str) -> str:
@@ -237,9 +260,9 @@ def _post(
             select(Ticket).where(col(Ticket.id) == visitor.ticket_id).with_for_update()
         ).scalar_one_or_none()
         if ticket is not None and (
-            ticket.status == TicketStatus.CLOSED or ticket.merged_into_id is not None
+            ticket.status in ENDED_STATUSES or ticket.merged_into_id is not None
         ):
-            ticket = None
+            ticket = None  # a solved or closed chat is over: this message starts a new one
     stored = intake.add_client_message(
         session,
         channel=CHANNEL,
@@ -266,11 +289,12 @@ def _post(
 
 def post_message(
     public_id: str,
-    token: str,
+    credential: str,
     body: str,
     *,
     honeypot: str = "",
     remote_addr: str | None = None,
+    actor: Actor | None = None,
 ) -> int | None:
     """The visitor's message onto their conversation's ticket (a new ticket for the first one,
     or after it was closed); returns the ticket number (None for a honeypot hit).
@@ -278,61 +302,79 @@ def post_message(
     Side effects: as any client message (unread, SLA, audit); after the commit the queue and
     open ticket views hear of it (`message.added`)."""
     body = _clean_text(body)
-    if honeypot or token.startswith(_BOT_TOKEN):
+    if honeypot or credential.startswith(_BOT_TOKEN):
         return None
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, token, lock=True)
+        visitor = _visitor(session, site, credential, actor=actor, lock=True)
         stored = _post(session, site, visitor, body, remote_addr)
     intake.emit_client_message(stored)
     return stored.number
 
 
-def lines(public_id: str, token: str) -> list[ChatLine]:
+def _lines(session: Session, visitor: ChatVisitor) -> list[ChatLine]:
+    ticket_id = _open_ticket_id(session, visitor)
+    if ticket_id is None:
+        return []
+    rows = session.execute(
+        select(
+            col(TicketMessage.id),
+            col(TicketMessage.sender_kind),
+            col(TicketMessage.body_text),
+            col(TicketMessage.created_at),
+            col(User.name),
+        )
+        .outerjoin(User, col(User.id) == col(TicketMessage.author_id))
+        .where(
+            col(TicketMessage.ticket_id) == ticket_id,
+            col(TicketMessage.is_internal).is_(False),
+            col(TicketMessage.sender_kind) != SenderKind.SYSTEM,
+        )
+        .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
+        .limit(500)
+    ).all()
+    return [
+        ChatLine(
+            id=row.id,
+            from_visitor=row.sender_kind == SenderKind.CLIENT,
+            author=visitor.name
+            if row.sender_kind == SenderKind.CLIENT
+            else (row.name or "Support").split()[0],
+            text=row.body_text,
+            at=fmt(row.created_at),
+        )
+        for row in rows
+    ]
+
+
+def lines(public_id: str, credential: str, actor: Actor | None = None) -> list[ChatLine]:
     """The conversation as the visitor sees it: their messages and staff replies, never
-    internal notes. Also counts as a heartbeat (they are on the page)."""
+    internal notes; nothing once it was solved or closed. Also counts as a heartbeat (they are
+    on the page)."""
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, token)
+        visitor = _visitor(session, site, credential, actor=actor)
         visitor.last_seen_at = utcnow()
-        if not visitor.ticket_id:
-            return []
-        rows = session.execute(
-            select(
-                col(TicketMessage.id),
-                col(TicketMessage.sender_kind),
-                col(TicketMessage.body_text),
-                col(TicketMessage.created_at),
-                col(User.name),
-            )
-            .outerjoin(User, col(User.id) == col(TicketMessage.author_id))
-            .where(
-                col(TicketMessage.ticket_id) == visitor.ticket_id,
-                col(TicketMessage.is_internal).is_(False),
-                col(TicketMessage.sender_kind) != SenderKind.SYSTEM,
-            )
-            .order_by(col(TicketMessage.created_at), col(TicketMessage.id))
-            .limit(500)
-        ).all()
-        return [
-            ChatLine(
-                id=row.id,
-                from_visitor=row.sender_kind == SenderKind.CLIENT,
-                author=visitor.name
-                if row.sender_kind == SenderKind.CLIENT
-                else (row.name or "Support").split()[0],
-                text=row.body_text,
-                at=fmt(row.created_at),
-            )
-            for row in rows
-        ]
+        return _lines(session, visitor)
 
 
-def heartbeat(public_id: str, token: str, *, typing: bool = False) -> None:
+def resume(public_id: str, credential: str, actor: Actor | None = None) -> ResumedChat:
+    """A visitor back on the widget (a reload, the page opened again): their conversation and
+    a renewed credential. PermissionDenied when the credential is not good for this site."""
+    with session_scope() as session:
+        site = _site(session, public_id)
+        visitor = _visitor(session, site, credential, actor=actor)
+        visitor.last_seen_at = utcnow()
+        return ResumedChat(renewed(site, credential), visitor.name, _lines(session, visitor))
+
+
+def heartbeat(
+    public_id: str, credential: str, *, typing: bool = False, actor: Actor | None = None
+) -> None:
     """The widget is open (and the visitor is typing, when `typing`)."""
     with session_scope() as session:
         site = _site(session, public_id)
-        visitor = _visitor(session, site, token)
+        visitor = _visitor(session, site, credential, actor=actor)
         now = utcnow()
         visitor.last_seen_at = now
         visitor.typing_at = now if typing else visitor.typing_at
