@@ -1,7 +1,7 @@
 """chat visitor portal user: a web chat started by a client signed in to the portal
 
 Revision ID: b7c1d4e9a3f6
-Revises: 5e0c7a91d2b4
+Revises: 7466c9d55284
 Create Date: 2026-12-02 09:00:00.000000+00:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "b7c1d4e9a3f6"
-down_revision: str | None = "5e0c7a91d2b4"
+down_revision: str | None = "7466c9d55284"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
