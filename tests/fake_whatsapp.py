@@ -1,13 +1,16 @@
 """Local stand-ins for Twilio's REST API and Meta's Graph API, speaking their documented wire
 formats (form-encoded requests with HTTP basic auth and JSON answers for Twilio's
-`/2010-04-01/Accounts/{sid}/Messages.json`; JSON with a bearer token for the Graph API's
-`/{phone-number-id}/messages` and media endpoints), on 127.0.0.1."""
+`/2010-04-01/Accounts/{sid}/Messages.json`, a text `Body` or a Content template's `ContentSid`
+with `ContentVariables`, refused with Twilio's error codes as its API documents them; JSON with
+a bearer token for the Graph API's `/{phone-number-id}/messages` and media endpoints), on
+127.0.0.1."""
 
 from __future__ import annotations
 
 import base64
 import itertools
 import json
+import re
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -36,6 +39,9 @@ class FakeServer:
     # (status, body) answers to give to the next message sends, before the normal answer.
     fail_next: list[tuple[int, dict]] = field(default_factory=list)
     auth_header: str = ""  # what the Authorization header must be
+    # The account's approved templates with their body ({{1}}, {{2}}): Twilio by ContentSid,
+    # Meta by "name:language" (Meta: none listed, any name is taken).
+    content_templates: dict[str, str] = field(default_factory=dict)
 
     def sends(self) -> list[Recorded]:
         return [r for r in self.requests if r.method == "POST"]
@@ -82,6 +88,35 @@ class _Handler(BaseHTTPRequestHandler):
         return self.headers.get("Authorization") == self.state.auth_header
 
 
+_CONTENT_SID = re.compile(r"^HX[0-9a-fA-F]{32}$")
+
+
+def _twilio_error(code: int, message: str) -> tuple[int, dict]:
+    return 400, {"code": code, "message": message, "more_info": "", "status": 400}
+
+
+def _twilio_body(form: dict[str, str], templates: dict[str, str]) -> str | tuple[int, dict]:
+    """The text Twilio sends for a Messages request, or its refusal (status, error body)."""
+    content_sid, variables = form.get("ContentSid"), form.get("ContentVariables")
+    if variables is not None and not content_sid:
+        return _twilio_error(21654, "ContentSid Required")
+    if content_sid is None:
+        if not form.get("Body") and not form.get("MediaUrl"):
+            return _twilio_error(21619, "A text message body or media urls must be specified.")
+        return form.get("Body") or ""
+    if not _CONTENT_SID.match(content_sid) or content_sid not in templates:
+        return _twilio_error(21655, "The ContentSid is Invalid")
+    try:
+        values = json.loads(variables) if variables is not None else {}
+    except ValueError:
+        values = None
+    if not isinstance(values, dict) or not all(isinstance(v, str) and v for v in values.values()):
+        return _twilio_error(21656, "The ContentVariables Parameter is invalid")
+    return re.sub(
+        r"\{\{(\d+)\}\}", lambda m: values.get(m.group(1), m.group(0)), templates[content_sid]
+    )
+
+
 def twilio_auth(account_sid: str, auth_token: str) -> str:
     return "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
 
@@ -120,6 +155,10 @@ def fake_twilio(account_sid: str, auth_token: str) -> Iterator[FakeServer]:
                 self._answer(status, body)
                 return
             form = dict(recorded.form)
+            body = _twilio_body(form, state.content_templates)
+            if isinstance(body, tuple):
+                self._answer(*body)
+                return
             sid = f"SM{next(_ids):032x}"
             self._answer(
                 201,
@@ -128,7 +167,7 @@ def fake_twilio(account_sid: str, auth_token: str) -> Iterator[FakeServer]:
                     "account_sid": account_sid,
                     "from": form.get("From"),
                     "to": form.get("To"),
-                    "body": form.get("Body"),
+                    "body": body,
                     "status": "queued",
                     "num_segments": "1",
                     "direction": "outbound-api",
@@ -141,6 +180,33 @@ def fake_twilio(account_sid: str, auth_token: str) -> Iterator[FakeServer]:
     Handler.state = state
     with _serve(Handler, state) as running:
         yield running
+
+
+def _graph_error(code: int, message: str) -> tuple[int, dict]:
+    return 400, {"error": {"message": message, "type": "OAuthException", "code": code}}
+
+
+def _graph_template_refusal(payload: dict, templates: dict[str, str]) -> tuple[int, dict] | None:
+    """The Graph API's answer to a template it would not send (None: it sends it)."""
+    template = payload.get("template") or {}
+    name, language = template.get("name"), (template.get("language") or {}).get("code")
+    if not name or not language:
+        return _graph_error(100, "Invalid parameter")
+    parameters = []
+    for component in template.get("components") or []:
+        if component.get("type") != "body":
+            return _graph_error(100, "Invalid parameter")
+        for parameter in component.get("parameters") or []:
+            if parameter.get("type") != "text" or not isinstance(parameter.get("text"), str):
+                return _graph_error(100, "Invalid parameter")
+            parameters.append(parameter["text"])
+    if templates:
+        body = templates.get(f"{name}:{language}")
+        if body is None:
+            return _graph_error(132001, "Template name does not exist in the translation")
+        if len(set(re.findall(r"\{\{(\d+)\}\}", body))) != len(parameters):
+            return _graph_error(132000, "Number of parameters does not match the expected number")
+    return None
 
 
 @contextmanager
@@ -185,7 +251,13 @@ def fake_graph(access_token: str, phone_number_id: str) -> Iterator[FakeServer]:
                 status, body = state.fail_next.pop(0)
                 self._answer(status, body)
                 return
-            to = (recorded.json or {}).get("to")
+            payload = recorded.json or {}
+            if payload.get("type") == "template":
+                refusal = _graph_template_refusal(payload, state.content_templates)
+                if refusal is not None:
+                    self._answer(*refusal)
+                    return
+            to = payload.get("to")
             self._answer(
                 200,
                 {

@@ -20,7 +20,7 @@ from crm_app.api.security import SecurityMiddleware
 from crm_app.db import session_scope
 from crm_app.services import channels, tickets
 from crm_app.services.errors import InvalidInput
-from crm_app.services.messaging import delivery, whatsapp
+from crm_app.services.messaging import delivery, template_messages
 from crm_app.settings import get_settings
 from models.messaging import ChannelDelivery, ChannelEvent
 from models.outbox import OutboundMessage
@@ -232,8 +232,8 @@ def test_outside_the_24_hour_window_only_an_approved_template_can_be_sent(web, g
         tickets.add_message(agent, number, "Are you still there?")
     assert message_count() == 1
     with pytest.raises(InvalidInput, match="approved template"):
-        whatsapp.send_template(agent, number, "free_text_hack")
-    whatsapp.send_template(agent, number, "account_update")
+        template_messages.send_template(agent, number, "free_text_hack")
+    template_messages.send_template(agent, number, "account_update:en_US")
     assert delivery.run(run_seconds=5).sent == 1
     assert graph.sends()[0].json["template"] == {
         "name": "account_update",

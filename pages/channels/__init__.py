@@ -89,6 +89,38 @@ def _value_input(settings: rx.Var, name: str, label: str) -> rx.Component:
     )
 
 
+def _templates_input(settings: rx.Var, provider: str, line_format: str) -> rx.Component:
+    """The provider's approved WhatsApp templates, one a line with the body's {{1}}, {{2}}:
+    outside the 24-hour window the composer offers only these."""
+    field_id = f"{provider}-templates"
+    return rx.vstack(
+        rx.el.label(
+            rx.text("Approved templates (one a line)", size="2", weight="medium"),
+            html_for=field_id,
+        ),
+        rx.text(
+            line_format,
+            " The body's {{1}}, {{2}} are the values the agent fills in; write a line break "
+            "as \\n.",
+            size="1",
+            color_scheme="gray",
+            id=f"{field_id}-help",
+        ),
+        rx.text_area(
+            name="templates",
+            id=field_id,
+            default_value=settings.setting_values["templates"],
+            rows="4",
+            aria_describedby=f"{field_id}-help",
+            font_family="monospace",
+            width="100%",
+        ),
+        spacing="1",
+        width="100%",
+        padding_top="0.75rem",
+    )
+
+
 def _provider_card(
     title: str,
     provider: str,
@@ -99,6 +131,7 @@ def _provider_card(
     values: list[tuple[str, str]],
     secrets: list[str],
     help_text: str,
+    templates_format: str,
 ) -> rx.Component:
     return rx.card(
         rx.vstack(
@@ -126,6 +159,7 @@ def _provider_card(
                     spacing="3",
                     width="100%",
                 ),
+                _templates_input(settings, provider, templates_format),
                 rx.hstack(
                     rx.button("Save", type="submit", id=f"{provider}-save"),
                     rx.button(
@@ -233,6 +267,8 @@ def channels_page() -> rx.Component:
                 ["auth_token"],
                 "Paste the webhook URL into the Twilio console as the sender's “When a message "
                 "comes in” address. Requests are checked against Twilio's signature.",
+                "Each line: ContentSid (HX…) | friendly name | language | body, e.g. "
+                "HX0123… | Statement ready | en | Hello {{1}}, your statement for {{2}} is ready.",
             ),
         ),
         rx.cond(
@@ -247,12 +283,13 @@ def channels_page() -> rx.Component:
                 [
                     ("phone_number_id", "Phone number id"),
                     ("graph_url", "Graph API address"),
-                    ("templates", "Approved templates (name:language, …)"),
                 ],
                 ["app_secret", "verify_token", "access_token"],
                 "Paste the webhook URL and the verify token into the app's WhatsApp "
                 "configuration and subscribe to “messages”. Events are checked against the "
                 "app secret's signature.",
+                "Each line: name | language | body, e.g. account_update | en_US | Hello {{1}}, "
+                "your account has an update.",
             ),
         ),
         chat_card(),

@@ -13,6 +13,7 @@ from crm_app.settings import get_settings
 from crm_app.timefmt import when
 from pages.ticket.cc_field import cc_field
 from pages.ticket.state import FILES_UPLOAD_ID, TicketState
+from pages.ticket.template_picker import template_picker
 
 
 def _sentiment_badge(label: rx.Var[str]) -> rx.Component:
@@ -417,30 +418,9 @@ def _attach_button() -> rx.Component:
     )
 
 
-def composer() -> rx.Component:
-    return rx.vstack(
-        rx.hstack(
-            rx.segmented_control.root(
-                rx.segmented_control.item("Reply to client", value="reply"),
-                rx.segmented_control.item("Internal note", value="note"),
-                value=rx.cond(TicketState.internal, "note", "reply"),
-                on_change=lambda value: TicketState.set_internal(value == "note"),
-            ),
-            rx.spacer(),
-            rx.select(
-                TicketState.macro_titles,
-                placeholder="Apply a macro…",
-                on_change=TicketState.apply_macro,
-                value="",
-                size="2",
-                aria_label="Apply a macro",
-                id="macro-select",
-            ),
-            width="100%",
-            align="center",
-            wrap="wrap",
-        ),
-        cc_field(),
+def _free_text() -> rx.Component:
+    """The reply or note as the agent writes it, its files and Send."""
+    return rx.fragment(
         rx.text_area(
             value=TicketState.draft,
             on_change=TicketState.set_draft.debounce(300),
@@ -493,6 +473,42 @@ def composer() -> rx.Component:
             width="100%",
             align="center",
             wrap="wrap",
+        ),
+    )
+
+
+def composer() -> rx.Component:
+    return rx.vstack(
+        rx.hstack(
+            rx.segmented_control.root(
+                rx.segmented_control.item("Reply to client", value="reply"),
+                rx.segmented_control.item("Internal note", value="note"),
+                value=rx.cond(TicketState.internal, "note", "reply"),
+                on_change=lambda value: TicketState.set_internal(value == "note"),
+            ),
+            rx.spacer(),
+            # Past WhatsApp's window a reply is a template: a macro's text could not be sent.
+            rx.cond(
+                ~TicketState.templates_only | TicketState.internal,
+                rx.select(
+                    TicketState.macro_titles,
+                    placeholder="Apply a macro…",
+                    on_change=TicketState.apply_macro,
+                    value="",
+                    size="2",
+                    aria_label="Apply a macro",
+                    id="macro-select",
+                ),
+            ),
+            width="100%",
+            align="center",
+            wrap="wrap",
+        ),
+        cc_field(),
+        rx.cond(
+            TicketState.templates_only & ~TicketState.internal,
+            template_picker(),
+            _free_text(),
         ),
         width="100%",
         padding="1rem",

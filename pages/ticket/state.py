@@ -19,12 +19,13 @@ from crm_app.services.errors import Conflict, InvalidInput, ServiceError
 from crm_app.services.macros import MacroRow
 from crm_app.services.mail import cc as mail_cc
 from crm_app.services.mail import outbox
-from crm_app.services.messaging import web_chat
+from crm_app.services.messaging import template_messages, web_chat
 from crm_app.services.portal.csat import RatingRow, rating_for_ticket
 from crm_app.services.presence import PresenceRow
 from crm_app.services.tickets import ClientProfile, HistoryRow, MessageRow, TicketRow
 from crm_app.state import AppState, service_event
 from pages.ai_panel import AiPanelState
+from pages.ticket.template_state import TemplatePicker
 
 LIVE_POLL_SECONDS = 3
 LIVE_MAX_SECONDS = 4 * 3600
@@ -41,7 +42,7 @@ def route_number(params: dict) -> int:
     return int(raw)
 
 
-class TicketState(AppState):
+class TicketState(TemplatePicker, AppState):
     ticket: TicketRow | None = None
     messages: list[MessageRow] = []
     client: ClientProfile | None = None
@@ -153,6 +154,13 @@ class TicketState(AppState):
             self.cc_draft = list(detail.cc_emails)
         self.reply_note = channels.reply_note(detail.ticket.channel, detail.ticket.number)
         self.chat_presence = web_chat.presence_text(actor, detail.ticket.number)
+        offer = (
+            template_messages.composer_templates(actor, detail.ticket.number)
+            if detail.ticket.channel == "whatsapp"
+            else None
+        )
+        self.templates_only = offer is not None and offer.templates_only
+        self.wa_templates = offer.templates if offer is not None else []
         self.first_response_due_at = detail.first_response_due_at
         self.resolution_due_at = detail.resolution_due_at
         self.assignee_id = str(detail.assignee_id) if detail.assignee_id else UNASSIGNED_ID
@@ -167,6 +175,7 @@ class TicketState(AppState):
         self.not_found, self.conflict, self.merge_target = "", "", ""
         self.tag_suggestions = []
         self._clear_draft()
+        self._clear_template()
         self._number = route_number(self.router.page.params)
         self._refresh()
         self.macros = macros.list_macros(actor)

@@ -14,7 +14,7 @@ from crm_app.crypto import encrypt_secret
 from crm_app.db import session_scope
 from crm_app.services import audit
 from crm_app.services.errors import InvalidInput
-from crm_app.services.messaging import config, meta_whatsapp, twilio_whatsapp
+from crm_app.services.messaging import config, meta_whatsapp, templates, twilio_whatsapp
 from crm_app.services.tickets.rows import fmt
 from models.base import utcnow
 from models.messaging import ChannelConfig, ChannelEvent, Provider
@@ -22,12 +22,13 @@ from models.outbox import OutboundMessage
 from models.ticket import Channel, Ticket
 
 RECENT = 20
+MAX_TEMPLATES_TEXT = 60_000  # the approved templates' lines, bodies included
 _SECRETS = {
     Provider.TWILIO: ("auth_token",),
     Provider.META: ("app_secret", "verify_token", "access_token"),
 }
 _VALUES = {
-    Provider.TWILIO: ("account_sid", "whatsapp_from", "api_base_url"),
+    Provider.TWILIO: ("account_sid", "whatsapp_from", "api_base_url", "templates"),
     Provider.META: ("phone_number_id", "graph_url", "templates"),
 }
 
@@ -92,6 +93,7 @@ def provider_settings(actor: Actor, provider: str) -> ProviderSettings:
                 "account_sid": cfg.account_sid,
                 "whatsapp_from": cfg.whatsapp_from,
                 "api_base_url": cfg.api_base_url,
+                "templates": templates.text(cfg.templates),
             }
             secrets_set = {"auth_token": bool(cfg.auth_token)}
             url, enabled = config.public_url(config.TWILIO_WEBHOOK_PATH), cfg.enabled
@@ -100,7 +102,7 @@ def provider_settings(actor: Actor, provider: str) -> ProviderSettings:
             values = {
                 "phone_number_id": meta.phone_number_id,
                 "graph_url": meta.graph_url,
-                "templates": ", ".join(f"{t.name}:{t.language}" for t in meta.templates),
+                "templates": templates.text(meta.templates),
             }
             secrets_set = {
                 "app_secret": bool(meta.app_secret),
@@ -124,6 +126,14 @@ def _provider(provider: str) -> Provider:
     return Provider(provider)
 
 
+def _checked_templates(value: str, provider: Provider) -> str:
+    """The approved templates as they are stored, or InvalidInput naming each bad line."""
+    parsed = templates.parse(value, provider.value)
+    if parsed.problems:
+        raise InvalidInput("Approved templates: " + " ".join(parsed.problems[:5]))
+    return templates.text(parsed.templates)
+
+
 def save_provider(
     actor: Actor,
     provider: str,
@@ -139,12 +149,12 @@ def save_provider(
     cleaned: dict[str, str] = {}
     for name in _VALUES[chosen]:
         value = str(values.get(name) or "").strip()
-        if len(value) > 500:
+        if len(value) > (MAX_TEMPLATES_TEXT if name == "templates" else 500):
             raise InvalidInput(f"“{name}” is too long.")
         if name.endswith("_url") and value and not value.startswith(("https://", "http://")):
             raise InvalidInput("An address starts with https://.")
         if name == "templates":
-            value = ", ".join(f"{t.name}:{t.language}" for t in config.parse_templates(value))
+            value = _checked_templates(value, chosen)
         cleaned[name] = value
     with session_scope() as session:
         row = session.get(ChannelConfig, chosen.value)
@@ -170,7 +180,14 @@ def save_provider(
             "channel.settings_saved",
             "channel",
             None,
-            {"provider": chosen.value, "enabled": row.enabled, "secrets_changed": changed},
+            {
+                "provider": chosen.value,
+                "enabled": row.enabled,
+                "secrets_changed": changed,
+                "templates": [
+                    t.key for t in templates.parse(cleaned["templates"], chosen.value).templates
+                ],
+            },
         )
 
 

@@ -11,8 +11,9 @@ encrypted at rest) over the environment's.
 - `META_ACCESS_TOKEN`, `META_PHONE_NUMBER_ID`: the Graph API token and business number id
   replies are sent with.
 - `META_GRAPH_URL` (`https://graph.facebook.com/v21.0`): the Graph API (a proxy, a test server).
-- `CRM_WHATSAPP_TEMPLATES`: comma-separated approved templates (`name:language`), the only
-  messages Meta lets the business send outside the 24-hour window.
+- `CRM_WHATSAPP_TEMPLATES`, `TWILIO_WHATSAPP_TEMPLATES`: the approved templates of Meta and
+  of Twilio, one a line (`crm_app/services/messaging/templates.py`), the only messages
+  WhatsApp lets the business send outside the 24-hour window.
 
 The webhook URLs the providers are given start with `CRM_PUBLIC_URL`: signatures are checked
 against that address, so they hold behind a proxy.
@@ -20,6 +21,7 @@ against that address, so they hold behind a proxy.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -28,23 +30,17 @@ from sqlmodel import Session
 
 from crm_app.crypto import SecretUnreadable, decrypt_secret
 from crm_app.db import session_scope
+from crm_app.services.messaging import templates as catalog
+from crm_app.services.messaging.templates import Template
 from crm_app.settings import get_settings
 from models.messaging import ChannelConfig, Provider
+
+log = logging.getLogger(__name__)
 
 TWILIO_WEBHOOK_PATH = "/api/webhooks/twilio/whatsapp"
 META_WEBHOOK_PATH = "/api/webhooks/meta/whatsapp"
 TWILIO_API = "https://api.twilio.com"
 META_GRAPH = "https://graph.facebook.com/v21.0"
-
-
-@dataclass(frozen=True)
-class Template:
-    name: str
-    language: str
-
-    @property
-    def label(self) -> str:
-        return f"{self.name} ({self.language})"
 
 
 @dataclass(frozen=True)
@@ -54,6 +50,7 @@ class TwilioConfig:
     account_sid: str
     whatsapp_from: str
     api_base_url: str
+    templates: tuple[Template, ...]
 
     @property
     def can_verify(self) -> bool:
@@ -106,14 +103,18 @@ def _value(row: ChannelConfig | None, name: str) -> str:
     return str((row.settings or {}).get(name) or "").strip() if row is not None else ""
 
 
-def parse_templates(raw: str) -> tuple[Template, ...]:
-    """`name:language, name2` -> templates (language defaults to en_US)."""
-    found = []
-    for part in raw.split(","):
-        name, _, language = part.strip().partition(":")
-        if name.strip():
-            found.append(Template(name.strip()[:512], (language.strip() or "en_US")[:15]))
-    return tuple(found)
+def _templates(
+    row: ChannelConfig | None, provider: Provider, env_name: str
+) -> tuple[Template, ...]:
+    """The approved templates saved on the page, else the environment's; a line that is not
+    one is skipped and logged (the page refuses them when saving)."""
+    parsed = catalog.parse(_value(row, "templates") or _env(env_name), provider.value)
+    if parsed.problems:
+        log.warning(
+            "whatsapp templates skipped",
+            extra={"provider": provider.value, "problems": list(parsed.problems)},
+        )
+    return parsed.templates
 
 
 def twilio(session: Session | None = None) -> TwilioConfig:
@@ -130,6 +131,7 @@ def twilio(session: Session | None = None) -> TwilioConfig:
         api_base_url=(
             _value(row, "api_base_url") or _env("TWILIO_API_BASE_URL", TWILIO_API)
         ).rstrip("/"),
+        templates=_templates(row, Provider.TWILIO, "TWILIO_WHATSAPP_TEMPLATES"),
     )
 
 
@@ -146,7 +148,7 @@ def meta(session: Session | None = None) -> MetaConfig:
         access_token=_secret(row, "access_token") or _env("META_ACCESS_TOKEN"),
         phone_number_id=_value(row, "phone_number_id") or _env("META_PHONE_NUMBER_ID"),
         graph_url=(_value(row, "graph_url") or _env("META_GRAPH_URL", META_GRAPH)).rstrip("/"),
-        templates=parse_templates(_value(row, "templates") or _env("CRM_WHATSAPP_TEMPLATES")),
+        templates=_templates(row, Provider.META, "CRM_WHATSAPP_TEMPLATES"),
     )
 
 

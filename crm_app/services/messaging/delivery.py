@@ -41,6 +41,8 @@ class ClaimedReply:
     body: str
     template: str | None
     language: str
+    variables: tuple[str, ...] = ()
+    content_sid: str = ""  # a Twilio Content template
 
 
 @dataclass
@@ -76,31 +78,47 @@ def claim(
             .tuples()
             .all()
         )
-        return [
-            ClaimedReply(
-                outbound_id=row.id,
-                message_id=row.message_id,
-                attempts=row.attempts,
-                provider=str((row.headers or {}).get("provider") or ""),
-                to=row.recipient,
-                body=body,
-                template=(row.headers or {}).get("template"),
-                language=str((row.headers or {}).get("language") or "en_US"),
-            )
-            for row, body in rows
-        ]
+        return [_claimed(row, body) for row, body in rows]
+
+
+def _claimed(row: OutboundMessage, body: str) -> ClaimedReply:
+    headers = row.headers or {}
+    variables = headers.get("variables")
+    assert row.id is not None  # a stored row
+    return ClaimedReply(
+        outbound_id=row.id,
+        message_id=row.message_id,
+        attempts=row.attempts,
+        provider=str(headers.get("provider") or ""),
+        to=row.recipient,
+        body=body,
+        template=headers.get("template"),
+        language=str(headers.get("language") or "en_US"),
+        variables=tuple(str(v) for v in variables) if isinstance(variables, list) else (),
+        content_sid=str(headers.get("content_sid") or ""),
+    )
 
 
 def send_one(item: ClaimedReply) -> tuple[str, str]:
     """(provider message id, its first state) or a DeliveryFailure."""
     if item.provider == Provider.TWILIO.value:
-        if item.template:
-            raise PermanentFailure("Twilio templates are not supported here.")
-        sent = twilio_whatsapp.send_text(config.twilio(), item.to, item.body)
+        if item.content_sid:
+            sent = twilio_whatsapp.send_template(
+                config.twilio(), item.to, item.content_sid, item.variables
+            )
+        elif item.template:  # queued without a ContentSid: Twilio cannot send it
+            raise PermanentFailure("A Twilio template needs its ContentSid (HX…).")
+        else:
+            sent = twilio_whatsapp.send_text(config.twilio(), item.to, item.body)
         return sent.sid, sent.status
     if item.provider == Provider.META.value:
         wamid = meta_whatsapp.send(
-            config.meta(), item.to, item.body, template=item.template, language=item.language
+            config.meta(),
+            item.to,
+            item.body,
+            template=item.template,
+            language=item.language,
+            variables=item.variables,
         )
         return wamid, "sent"
     raise PermanentFailure(f"No WhatsApp provider “{item.provider}” to send with.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -188,9 +189,11 @@ def send(
     *,
     template: str | None = None,
     language: str = "en_US",
+    variables: Sequence[str] = (),
     transport: httpx.BaseTransport | None = None,
 ) -> str:
-    """One message to `to` (E.164) through the Graph API; returns its `wamid`."""
+    """One message to `to` (E.164) through the Graph API; returns its `wamid`. A template
+    goes by name and language, its `variables` as the body component's text parameters."""
     if not cfg.can_send:
         raise TemporaryFailure("Meta is not set up to send (access token and phone number id).")
     payload: dict[str, Any] = {
@@ -199,7 +202,11 @@ def send(
         "to": to.lstrip("+"),
     }
     if template:
-        payload.update(type="template", template={"name": template, "language": {"code": language}})
+        chosen: dict[str, Any] = {"name": template, "language": {"code": language}}
+        if variables:
+            parameters = [{"type": "text", "text": value} for value in variables]
+            chosen["components"] = [{"type": "body", "parameters": parameters}]
+        payload.update(type="template", template=chosen)
     else:
         payload.update(type="text", text={"preview_url": False, "body": body})
     try:

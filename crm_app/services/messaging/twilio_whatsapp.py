@@ -9,6 +9,7 @@ Twilio sends JSON (`bodySHA256`). Replies go out through the official `twilio` R
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -189,9 +190,10 @@ class SentMessage:
     status: str
 
 
-def send_text(cfg: config.TwilioConfig, to: str, body: str) -> SentMessage:
-    """One WhatsApp text to `to` (E.164). Raises PermanentFailure (Twilio refused it: 4xx) or
-    TemporaryFailure (unreachable, 5xx, rate limited)."""
+def _create(cfg: config.TwilioConfig, to: str, **content: str) -> SentMessage:
+    """One WhatsApp message to `to` (E.164) through the Messages resource. Raises
+    PermanentFailure (Twilio refused it: 4xx) or TemporaryFailure (unreachable, 5xx, rate
+    limited)."""
     if not cfg.can_send:
         raise TemporaryFailure(
             "Twilio is not set up to send (account SID, auth token and WhatsApp sender needed)."
@@ -203,8 +205,8 @@ def send_text(cfg: config.TwilioConfig, to: str, body: str) -> SentMessage:
         message = rest_client(cfg).messages.create(
             from_=sender,
             to="whatsapp:" + to,
-            body=body,
             status_callback=config.public_url(config.TWILIO_WEBHOOK_PATH),
+            **content,
         )
     except TwilioRestException as error:
         reason = f"Twilio refused the message ({error.status}"
@@ -217,6 +219,25 @@ def send_text(cfg: config.TwilioConfig, to: str, body: str) -> SentMessage:
     except Exception as error:  # the requests transport: unreachable, timeout
         raise TemporaryFailure(f"Twilio could not be reached: {error}") from error
     return SentMessage(sid=message.sid or "", status=message.status or "queued")
+
+
+def send_text(cfg: config.TwilioConfig, to: str, body: str) -> SentMessage:
+    """A free-form WhatsApp text (inside the 24-hour window)."""
+    return _create(cfg, to, body=body)
+
+
+def send_template(
+    cfg: config.TwilioConfig, to: str, content_sid: str, variables: Sequence[str] = ()
+) -> SentMessage:
+    """An approved Content template by its ContentSid, its `{{1}}`, `{{2}}` filled from
+    `variables` (Twilio's ContentVariables: a JSON object of "1", "2" to the values)."""
+    content = {"content_sid": content_sid}
+    if variables:
+        content["content_variables"] = json.dumps(
+            {str(index): value for index, value in enumerate(variables, start=1)},
+            ensure_ascii=False,
+        )
+    return _create(cfg, to, **content)
 
 
 def check_connection(cfg: config.TwilioConfig) -> str:

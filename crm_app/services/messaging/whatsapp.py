@@ -12,7 +12,7 @@ signature and turn its payload into an `InboundMessage` or a status; this module
 - `enqueue_whatsapp_reply` (registered in `services.channels`) queues an agent's reply inside
   the reply's transaction, to the number the client wrote from, through the provider it came
   by; outside WhatsApp's 24-hour customer-service window it refuses and says why (only an
-  approved template may be sent then: `send_template`).
+  approved template may be sent then: `template_messages.send_template`).
 """
 
 from __future__ import annotations
@@ -21,17 +21,17 @@ import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlmodel import Session, col
 
-from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
-from crm_app.services import audit, channels, events
+from crm_app.services import channels, events
 from crm_app.services.errors import InvalidInput
-from crm_app.services.messaging import config, intake
-from crm_app.services.tickets.rows import MAX_BODY, load_for, touch
+from crm_app.services.messaging import intake
+from crm_app.services.tickets.rows import MAX_BODY
 from models.base import utcnow
 from models.client import Client
 from models.messaging import ChannelDelivery, ChannelEvent, EventOutcome, Provider
@@ -415,13 +415,15 @@ def _has_attachments(session: Session, message_id: int) -> bool:
     )
 
 
-def _queue(
+def queue_delivery(
     session: Session,
     ticket: Ticket,
     message: TicketMessage,
     conv: Conversation,
-    extra: dict[str, str] | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> None:
+    """The outbox row that delivers `message` to the conversation's number (`extra`: what a
+    template message also needs)."""
     message.channel = CHANNEL
     assert ticket.id is not None and message.id is not None  # the reply action flushed both
     session.add(
@@ -458,7 +460,7 @@ def enqueue_whatsapp_reply(session: Session, ticket: Ticket, message: TicketMess
         raise InvalidInput(
             "WhatsApp replies carry text only here: send the file by email (nothing was saved)."
         )
-    _queue(session, ticket, message, conv)
+    queue_delivery(session, ticket, message, conv)
 
 
 def composer_note(number: int) -> str:
@@ -473,78 +475,3 @@ def composer_note(number: int) -> str:
 
 
 channels.register(CHANNEL, enqueue_whatsapp_reply, composer_note)
-
-
-def templates_for(provider: str) -> tuple[config.Template, ...]:
-    return config.meta().templates if provider == Provider.META.value else ()
-
-
-def send_template(actor: Actor, number: int, template_name: str) -> int:
-    """Send an approved template message on a WhatsApp ticket (allowed outside the 24-hour
-    window). Returns the message id.
-
-    Side effects: a staff message "[template …]" on the ticket and its outbox row, audited as
-    `ticket.message_added`. After the commit: emits `message.added`."""
-    require(actor, Action.EDIT_TICKETS)
-    if not isinstance(template_name, str) or not template_name.strip():
-        raise InvalidInput("Choose a template.")
-    now = utcnow()
-    with session_scope() as session:
-        ticket = load_for(session, actor, number, lock=True)
-        if ticket.channel != CHANNEL:
-            raise InvalidInput("Templates are for WhatsApp tickets.")
-        assert ticket.id is not None  # a stored ticket
-        conv = conversation(session, ticket.id)
-        if conv is None:
-            raise InvalidInput(window_note(None))
-        template = next(
-            (t for t in templates_for(conv.provider) if t.name == template_name.strip()), None
-        )
-        if template is None:
-            raise InvalidInput("That is not an approved template.")
-        message = TicketMessage(
-            ticket_id=ticket.id,
-            sender_kind=SenderKind.AGENT,
-            author_id=actor.user_id,
-            body_text=f"[WhatsApp template “{template.label}”]",
-            channel=CHANNEL,
-            created_at=now,
-        )
-        session.add(message)
-        touch(ticket, now)
-        session.flush()
-        _queue(
-            session,
-            ticket,
-            message,
-            conv,
-            {"template": template.name, "language": template.language},
-        )
-        audit.record(
-            session,
-            actor,
-            "ticket.message_added",
-            "ticket",
-            ticket.id,
-            {"message_id": message.id, "template": template.label, "delivery": "queued"},
-        )
-        assert message.id is not None  # flushed above
-        message_id, ticket_id, subject = message.id, ticket.id, ticket.subject
-    events.emit(
-        events.Event(
-            "message.added",
-            actor=actor,
-            ticket_id=ticket_id,
-            number=number,
-            subject=subject,
-            payload={
-                "message_id": message_id,
-                "internal": False,
-                "from_client": False,
-                "body": "",
-                "channel": CHANNEL,
-                "queued_for_delivery": True,
-            },
-        )
-    )
-    return message_id
