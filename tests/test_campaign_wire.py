@@ -83,3 +83,41 @@ def test_a_part_that_cannot_be_folded_faithfully_goes_as_base64() -> None:
     cte, body = _part_body(spaced, eight_bit=False, foldable=True)
     assert cte == "7bit" and all(len(line) <= MAX_LINE for line in body.split(b"\r\n"))
     assert body.replace(b"\r\n", b" ").split() == spaced.encode().split()
+
+
+_KILLED_AFTER_THE_MARK = """
+import os, signal, sys
+from crm_app.services.campaigns.delivery import Ledger
+ledger = Ledger()
+ledger.conn.execute("UPDATE campaign_recipient SET worker = %s, status = 'claimed'",
+                    (ledger.worker,))
+ledger.begin_mark(int(sys.argv[1]), "<mid@x.example>", None)  # its bytes, no wait
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_mark_whose_bytes_were_written_commits_even_when_the_worker_dies_at_once(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+) -> None:
+    """The premise of writing the dot right after the mark, before its answer: PostgreSQL runs
+    a statement it has received although its client was killed before reading the answer."""
+    import os
+    import subprocess
+    import sys
+
+    add_mailbox()
+    marketer = make_user("marketing")
+    _clients(1)
+    campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
+    manage.schedule(marketer, campaign_id)
+    delivery.start_due_campaigns()
+    with session_scope() as session:
+        rid = session.execute(text("SELECT id FROM campaign_recipient")).scalar_one()
+    child = subprocess.run(
+        [sys.executable, "-c", _KILLED_AFTER_THE_MARK, str(rid)],
+        env={**os.environ, "DATABASE_URL": db},
+        timeout=60,
+    )
+    assert child.returncode == -9
+    assert _statuses(campaign_id)["c1@x.example"][0] == "sending"

@@ -14,12 +14,18 @@ regulated firm than the same promotion twice.
   worker's connection dies, so a restart reconciles at once instead of waiting for a lease).
 - The point of no return is the last byte: the SMTP end-of-data dot, or the last byte of the
   SendGrid request (built and serialised *before* the mark). Right before it the row is marked
-  `sending` in an autocommitted statement whose answer we wait for; right after the provider's
-  answer it becomes `sent` with the provider's message id.
+  `sending` in an autocommitted statement; right after the provider's answer it becomes `sent`
+  with the provider's message id. For SendGrid we wait for the mark's answer. For SMTP the
+  mark's bytes are written to the database connection and the dot right after them, and the
+  mark's answer is read after the dot: a statement whose bytes PostgreSQL has received runs
+  and commits even when its client is killed (the server notices a dead client only when it
+  answers), so a kill can fall only between two back-to-back writes. Waiting for the answer
+  first would widen that moment by a round trip and the time to be scheduled again, which
+  on a busy machine is milliseconds.
 - After a crash a `sending` row counts as sent (`unconfirmed`): it is never resent. It is wrong
-  only if the crash fell in the microseconds between the mark's answer and the final write, or
-  the provider refused a message already handed over; SendGrid's Event Webhook (processed,
-  delivered, bounce) later confirms or corrects each such row.
+  only if the crash fell in that moment before the final write, or the provider refused a
+  message already handed over; SendGrid's Event Webhook (processed, delivered, bounce) later
+  confirms or corrects each such row.
 - Every message keeps a fixed Message-ID per recipient, so even a manual resend of an
   unconfirmed row is one message to mail programs.
 

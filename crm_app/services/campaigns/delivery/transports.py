@@ -90,8 +90,8 @@ class CampaignSmtp(SmtpTransport):
     (MAIL, RCPT, DATA) goes in the same write as this message's final dot. An envelope commits
     nothing (the server accepts a message only at its dot), so when the next call is not for
     the announced recipient the connection is dropped, and the server forgets the envelope.
-    `mark()` sends the database mark after the data (the server reads the data meanwhile) and
-    returns the wait for its answer, which comes before the dot."""
+    `mark()` hands the database mark to PostgreSQL right before the dot and returns the wait
+    for its answer, read after the dot: the two round trips overlap."""
 
     def __init__(self, settings: SmtpSettings) -> None:
         super().__init__(settings)
@@ -162,18 +162,19 @@ class CampaignSmtp(SmtpTransport):
                     smtp.rset()
                     raise _classify(code, answer)
             smtp.send(_LEADING_DOT.sub(b"..", data))
-            # The mark goes last, right before the dot: between its commit and the dot is the
-            # one moment a crash can lose a message (at most once, see the package docstring).
-            pending.append(mark())
-            settle()
             next_envelope = b""
             if following and pipelining:
                 next_envelope = _envelope(sender, following, self.eight_bit)
+            # The mark, then the dot, back to back: once the mark's bytes are in the database
+            # connection's socket, PostgreSQL runs it even if we die, so the one moment a
+            # crash can lose a message is between these two writes (see the package docstring).
+            pending.append(mark())
             self.dot_sent = True  # from here on the message may have been accepted
             smtp.send(b".\r\n" + next_envelope)
             self._in_data = bool(next_envelope)
             if next_envelope:
                 self._announced_to = (sender, following or "")
+            settle()
             code, answer = smtp.getreply()
         except DeliveryFailure:
             settle()
