@@ -301,7 +301,6 @@ def test_an_mbox_reader_child_that_dies_ends_the_file_with_a_clear_error(db, tmp
     """mbox files are parsed in a child process (so parsing and embedding overlap): when that
     child dies mid-file, the records read so far stand and the file ends with a fatal error
     that says so, instead of a hang or a silent short read."""
-    import multiprocessing
 
     from ingest.model import ItemError, Message
 
@@ -313,9 +312,10 @@ def test_an_mbox_reader_child_that_dies_ends_the_file_with_a_clear_error(db, tmp
     first = [next(records) for _ in range(3)]
     assert [p for p, _, _ in first] == [0, 1, 2]
     assert all(isinstance(r, Message) for _, r, _ in first)
-    children = multiprocessing.active_children()
-    assert len(children) == 1
-    os.kill(children[0].pid, signal.SIGKILL)
+    assert readers._mbox is not None
+    child = readers._mbox.process  # the mbox child this read started
+    assert child.is_alive()
+    os.kill(child.pid, signal.SIGKILL)
     rest = list(records)
     assert rest, "the end of the file is reported"
     position, last, _ = rest[-1]
@@ -324,21 +324,20 @@ def test_an_mbox_reader_child_that_dies_ends_the_file_with_a_clear_error(db, tmp
     assert all(isinstance(r, Message) for _, r, _ in rest[:-1])
     assert position == 3 + len(rest) - 1  # the error sits right after the last record read
     assert len(rest) - 1 < 397  # the child died before it could read the whole file
-    assert not multiprocessing.active_children()
+    assert not child.is_alive() and readers._mbox is None
 
 
 def test_the_mbox_child_resumes_at_a_position_is_reused_and_replaced_when_left_midway(db, tmp_path):
-    import multiprocessing
-
     mbox = tmp_path / "resume.mbox"
     write_mbox(mbox, 8)
     sink = pst_ingest_reading.TextAttachmentSink(tmp_path / "scratch")
     readers = pst_ingest_reading.Readers()
     try:
         whole = list(pst_ingest_reading.iter_positions(mbox, sink, 0, readers))
-        (child,) = multiprocessing.active_children()
+        assert readers._mbox is not None
+        child = readers._mbox.process
         tail = list(pst_ingest_reading.iter_positions(mbox, sink, 5, readers))
-        assert multiprocessing.active_children() == [child]  # one child for the whole drain
+        assert readers._mbox.process is child and child.is_alive()  # one child for the drain
         assert [p for p, _, _ in whole] == list(range(8))
         assert [p for p, _, _ in tail] == [5, 6, 7]
         assert [r.message_id for _, r, _ in tail] == [r.message_id for _, r, _ in whole[5:]]
@@ -350,6 +349,9 @@ def test_the_mbox_child_resumes_at_a_position_is_reused_and_replaced_when_left_m
         assert not child.is_alive()
         again = list(pst_ingest_reading.iter_positions(mbox, sink, 6, readers))
         assert [r.message_id for _, r, _ in again] == [r.message_id for _, r, _ in whole[6:]]
+        assert readers._mbox is not None
+        second = readers._mbox.process
+        assert second is not child and second.is_alive()
     finally:
         readers.close()
-    assert not multiprocessing.active_children()
+    assert not second.is_alive() and readers._mbox is None
