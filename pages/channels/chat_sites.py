@@ -7,6 +7,7 @@ import reflex as rx
 
 from crm_app import routes
 from crm_app.components import empty_state, field
+from crm_app.components.tables import data_table
 from crm_app.services.messaging.web_chat import SiteRow
 from pages.channels.state import ChannelsState
 
@@ -216,28 +217,18 @@ def chat_card() -> rx.Component:
                 color_scheme="gray",
             ),
             _new_key(),
-            rx.cond(
-                s.sites.length() > 0,
-                rx.table.root(
-                    rx.table.header(
-                        rx.table.row(
-                            *[
-                                rx.table.column_header_cell(h)
-                                for h in ("Site", "State", "Widget", "Allowed origins", "Key", "")
-                            ]
-                        )
-                    ),
-                    rx.table.body(rx.foreach(s.sites, _site_row)),
-                    size="1",
-                    variant="surface",
-                    width="100%",
-                    id="chat-sites",
-                ),
-                empty_state(
+            data_table(
+                ("Site", "State", "Widget", "Allowed origins", "Key", ""),
+                s.sites,
+                _site_row,
+                empty=empty_state(
                     "messages-square",
                     "No chat sites yet",
                     "Add the firm's website below to get the snippet to embed.",
                 ),
+                size="1",
+                variant="surface",
+                id="chat-sites",
             ),
             _edit_form(),
             rx.form(
