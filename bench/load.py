@@ -17,7 +17,8 @@ Bounded in time (`--seconds`) and count (`--max-events`). Errors are events that
 of PostgreSQL is sampled every 30 s: the first and last samples show whether it stays flat.
 
 Prints progress on stderr and, last, one JSON object on stdout: `users`, `seconds`, `events`,
-`errors`, `<action>_p50_ms` / `<action>_p95_ms` per action, `backend_rss_mb`, `postgres_rss_mb`.
+`errors`, `<action>_p50_ms` / `<action>_p95_ms` per action, `backend_rss_mb`, `postgres_rss_mb`,
+`error_kinds` (each kind of error with its count, also listed on stderr).
 """
 
 import sys
@@ -41,7 +42,7 @@ import subprocess  # noqa: E402
 import time  # noqa: E402
 import urllib.request  # noqa: E402
 import uuid  # noqa: E402
-from collections import defaultdict  # noqa: E402
+from collections import Counter, defaultdict  # noqa: E402
 from typing import Any, ClassVar  # noqa: E402
 
 import gevent  # noqa: E402
@@ -178,6 +179,7 @@ class Run:
     accounts: ClassVar[list[tuple[str, str]]] = []
     timings: ClassVar[dict[str, list[float]]] = defaultdict(list)
     errors: ClassVar[dict[str, int]] = defaultdict(int)
+    error_kinds: ClassVar[Counter[str]] = Counter()
     events = 0
     max_events = 0
     think = (2.0, 8.0)
@@ -218,6 +220,7 @@ class Agent(User):
             elapsed = self.tab.call(name, payload, state, var, path)
         except Exception as error:  # a timeout, an error toast or a dropped connection
             Run.errors[action] += 1
+            Run.error_kinds[f"{action}: {type(error).__name__}: {error}"[:160]] += 1
             if Run.errors[action] <= 3:
                 print(f"  {action}: {error}", file=sys.stderr)
             self.environment.events.request.fire(
@@ -445,6 +448,9 @@ def main() -> int:
     result["backend_rss_mb_start"], result["postgres_rss_mb_start"] = samples[0]
     result["backend_rss_mb_max"] = max(s[0] for s in samples)
     result["backend_rss_mb"], result["postgres_rss_mb"] = samples[-1]
+    result["error_kinds"] = dict(Run.error_kinds.most_common())
+    for kind, count in Run.error_kinds.most_common():
+        print(f"  {count:5d} × {kind}", file=sys.stderr)
     print(json.dumps(result))
     return 0
 

@@ -1,6 +1,7 @@
 """Several web workers behind one balancer: two backends sharing Redis (tab state) and
 PostgreSQL. An agent on worker A sees, within the live-update interval, a reply another agent
-sent on worker B; the sign-in throttle counts failures made on any worker."""
+sent on worker B and a ticket opened elsewhere in the open queue; the sign-in throttle counts
+failures made on any worker."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ import pytest
 import requests
 
 from crm_app.settings import PROJECT_ROOT
+from pages.ticket.state import LIVE_POLL_SECONDS, TicketState
+from pages.tickets.state import LIVE_POLL_SECONDS as QUEUE_POLL_SECONDS
 from tests.e2e.reflex_socket import Tab, sign_in_cookie
 from tests.factories import PASSWORD, make_client, make_ticket, make_user, run_async
 from tests.redis_server import REDIS_SERVER, free_port, redis_server
@@ -89,8 +92,6 @@ def two_workers(database_url: str, tmp_path_factory) -> Iterator[tuple[str, str]
 
 
 def _handler(name: str) -> str:
-    from pages.ticket.state import TicketState
-
     return f"{TicketState.get_full_name()}.{name}"
 
 
@@ -121,13 +122,34 @@ def test_agent_on_one_worker_sees_a_reply_sent_on_another(
         return seen_after
 
     seen_after = run_async(scenario())
-    from pages.ticket.state import LIVE_POLL_SECONDS
-
     # One poll interval, plus the reload itself on a loaded machine.
     assert seen_after <= LIVE_POLL_SECONDS + 5
     # The worker that ran the send timed it for /api/metrics (per process here: no shared dir).
     scrape = requests.get(f"{worker_b}/api/metrics", timeout=30).text
     assert 'crm_event_duration_seconds_count{handler="TicketState.send"} 1.0' in scrape
+
+
+def test_open_queue_shows_a_ticket_opened_elsewhere_within_the_interval(
+    db: str, two_workers: tuple[str, str]
+) -> None:
+    """The queue's live reload runs its query off the event loop: the page still follows."""
+    worker_a = two_workers[0]
+    watcher, opener = make_user("agent"), make_user("agent")
+    subject = "Standing order to the pension fund did not run"
+
+    async def scenario() -> float:
+        tab = Tab(worker_a, session_cookie=sign_in_cookie(worker_a, watcher.email, PASSWORD))
+        await tab.open("/tickets")
+        assert subject not in tab.text()
+        await asyncio.to_thread(make_ticket, opener, make_client(opener), subject)
+        made = time.monotonic()
+        while subject not in tab.text() and time.monotonic() - made < 15:
+            await asyncio.sleep(0.2)
+        seen_after = time.monotonic() - made
+        await tab.close()
+        return seen_after
+
+    assert run_async(scenario()) <= QUEUE_POLL_SECONDS + 5
 
 
 def test_sign_in_throttle_counts_failures_made_on_every_worker(

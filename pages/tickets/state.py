@@ -4,7 +4,6 @@ the new-ticket dialog (with its client picker)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 
 import reflex as rx
@@ -165,16 +164,12 @@ class TicketsState(KeysetPaging, AppState):
     def _fetch_page(self) -> None:
         """Load the current page; a filter the service refuses shows beside the filters (any
         other refusal raises, for the event's `service_event` to show)."""
+        self._show_page(_query_page(self.require_actor(), self._filters(), self._page_start()))
+
+    def _show_page(self, result: ticket_service.QueuePage | InvalidInput) -> None:
         self.filter_error = ""
-        try:
-            result = ticket_service.queue(
-                self.require_actor(),
-                self._filters(),
-                after=self._page_start(),
-                page_size=PAGE_SIZE,
-            )
-        except InvalidInput as error:
-            self.filter_error, self.tickets, self.total = error.message, [], 0
+        if isinstance(result, InvalidInput):
+            self.filter_error, self.tickets, self.total = result.message, [], 0
             self._page_loaded("")
             return
         self.tickets, self.total, self.total_capped = (
@@ -354,12 +349,24 @@ class TicketsState(KeysetPaging, AppState):
                     counter = await asyncio.to_thread(live.change_counter, actor)
                 except ServiceError:
                     return
-                if counter != seen:
-                    async with self:
+                if counter == seen:
+                    continue
+                async with self:
+                    if self.search_active:  # search results stay as they are
                         self._live_counter = counter
-                        if not self.search_active:
-                            with contextlib.suppress(ServiceError):  # the next tick retries
-                                self._fetch_page()
+                        continue
+                    asked = (self._filters(), self._page_start())
+                # The query runs off the event loop, so the worker's other tabs go on meanwhile.
+                try:
+                    result = await asyncio.to_thread(_query_page, actor, *asked)
+                except ServiceError:
+                    continue  # the next tick retries
+                async with self:
+                    # Shown only if the agent has not moved on meanwhile: then their own event
+                    # loads what they asked for.
+                    if not self.search_active and (self._filters(), self._page_start()) == asked:
+                        self._live_counter = counter
+                        self._show_page(result)
         finally:
             async with self:
                 self._live_running = False
@@ -481,3 +488,13 @@ class TicketsState(KeysetPaging, AppState):
         )
         self.dialog_open = False
         return rx.redirect(routes.ticket(row.number))
+
+
+def _query_page(
+    actor: Actor, filters: QueueFilters, after: str
+) -> ticket_service.QueuePage | InvalidInput:
+    """One page of the queue, or the refusal of a filter (to show beside the filters)."""
+    try:
+        return ticket_service.queue(actor, filters, after=after, page_size=PAGE_SIZE)
+    except InvalidInput as error:
+        return error
