@@ -45,6 +45,7 @@ import pages.tickets
 import pages.users
 import pages.waiting
 import pages.workspace_settings
+from crm_app import off_loop
 from crm_app.api import build_api
 from crm_app.api.security import SecurityMiddleware
 from crm_app.auth.middleware import SessionMiddleware
@@ -76,6 +77,7 @@ app = rx.App(
 )
 app.add_middleware(SessionMiddleware())
 install_event_timing()  # per-event latency for /api/metrics
+off_loop.install()  # plain handlers wait for PostgreSQL in a thread, not on the event loop
 # Files attached to replies and notes: staff who may edit tickets, within the set limits.
 accept_uploads(
     pages.ticket.TicketState.receive_files,

@@ -15,6 +15,7 @@ from crm_app.auth.permissions import ROLE_ACTIONS, Action, Actor, can
 from crm_app.crypto import signed_by_app
 from crm_app.errors_ui import unexpected_error
 from crm_app.navigation import home_for
+from crm_app.off_loop import OFF_LOOP
 from crm_app.services import accounts, web_sessions
 from crm_app.services.errors import NotAuthenticated, ServiceError
 
@@ -199,6 +200,8 @@ def service_event(
                 except Exception as error:
                     return failed(self, error)
 
+            if not inspect.isgeneratorfunction(handler):  # a generator's steps stay on the loop
+                setattr(run, OFF_LOOP, True)  # run in a thread (crm_app/off_loop.py)
             wrapper = run
 
         if wants_actor:

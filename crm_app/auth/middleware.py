@@ -87,11 +87,14 @@ class SessionMiddleware(Middleware):
         app_state = await state.get_state(AppState)
         if event.router_data:
             # From the browser: its websocket handshake's cookie is the truth.
-            found = web_sessions.session_for_token(_session_token_from(event))
+            # (In a thread, like every lookup here: the event loop serves the other tabs.)
+            found = await asyncio.to_thread(
+                web_sessions.session_for_token, _session_token_from(event)
+            )
         else:
             # Chained by a handler (Reflex gives those no router data of their own) after an
             # event that was checked: the same session, re-checked by id for revocation.
-            found = web_sessions.session_by_id(app_state._session_id)
+            found = await asyncio.to_thread(web_sessions.session_by_id, app_state._session_id)
         if found is not None and ory.enabled():
             # A session opened by an Ory sign-in holds only while Kratos still says so.
             found = await asyncio.to_thread(ory.still_valid, found)

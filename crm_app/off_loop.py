@@ -1,0 +1,57 @@
+"""Plain (non-async) service handlers run in a worker thread, not on the event loop.
+
+Reflex calls a plain event handler on the backend's event loop, so while one agent's handler
+waits for PostgreSQL nothing else on that worker moves: no other tab's event, no delta sent, no
+lock released, no heartbeat answered. Under load (many agents on one worker) that wait queues
+everyone behind it. `service_event` marks the plain handlers it wraps with `OFF_LOOP`, and
+`install()` makes Reflex's per-event step run those in a thread (`asyncio.to_thread`, which
+carries the event's context variables, so the handler still sees its own session).
+
+Nothing else changes: the tab's state is held for this event alone (Reflex's per-tab lock) while
+the thread runs, a returned chain of events is handled as before, and a generator handler is
+never marked, so its steps stay on the loop. Calling a handler directly (as tests do) calls the
+plain function, in the caller's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+OFF_LOOP = "_crm_off_loop"
+
+
+class _InThread:
+    """The parts of Reflex's `EventHandler` its event step reads, for a plain handler run as a
+    coroutine in a thread."""
+
+    def __init__(self, handler: Any) -> None:
+        self._handler = handler
+        plain = handler.fn
+
+        async def fn(state: Any, **payload: Any) -> Any:
+            return await asyncio.to_thread(plain, state, **payload)
+
+        fn.__qualname__, fn.__name__ = plain.__qualname__, plain.__name__
+        self.fn = fn
+        self._is_coroutine_function = True
+
+    def __getattr__(self, name: str) -> Any:  # type hints, name, anything else: the handler's
+        return getattr(self._handler, name)
+
+
+def install() -> None:
+    """Route marked handlers through a thread (idempotent)."""
+    from reflex_base.event.processor import base_state_processor
+
+    original = base_state_processor.process_event
+    if getattr(original, OFF_LOOP, False):
+        return
+
+    async def process_event(handler: Any, payload: dict, state: Any, root_state: Any) -> Any:
+        if getattr(handler.fn, OFF_LOOP, False) and not handler._is_coroutine_function:
+            handler = _InThread(handler)
+        return await original(handler, payload, state, root_state)
+
+    setattr(process_event, OFF_LOOP, True)
+    base_state_processor.process_event = process_event

@@ -1,0 +1,61 @@
+"""Plain service handlers wait for the database in a thread, so one agent's slow query does not
+stop every other tab on the same web worker (crm_app/off_loop.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import threading
+import time
+from contextvars import ContextVar
+from types import SimpleNamespace
+
+from crm_app.off_loop import OFF_LOOP, _InThread
+from pages.ticket.state import TicketState
+from pages.tickets.state import TicketsState
+
+who: ContextVar[str] = ContextVar("who", default="nobody")
+
+
+def test_plain_service_handlers_are_marked_and_async_and_background_ones_are_not() -> None:
+    handlers = {**TicketsState.event_handlers, **TicketState.event_handlers}
+    assert getattr(handlers["set_filter"].fn, OFF_LOOP, False)  # a query per call
+    assert getattr(handlers["send"].fn, OFF_LOOP, False)  # the reply's write
+    for name in ("live_loop", "receive_files"):  # async: on the loop, as Reflex runs them
+        fn = handlers[name].fn
+        assert inspect.iscoroutinefunction(fn) or inspect.isasyncgenfunction(fn)
+        assert not getattr(handlers[name].fn, OFF_LOOP, False)
+
+
+def test_a_marked_handler_runs_in_a_thread_with_the_event_context_and_the_loop_moves_on() -> None:
+    seen: dict[str, object] = {}
+
+    def slow_handler(state: object, value: int) -> str:
+        seen["thread"], seen["who"] = threading.get_ident(), who.get()
+        time.sleep(0.5)  # a slow query
+        return f"done {value}"
+
+    wrapped = _InThread(SimpleNamespace(fn=slow_handler, _type_hints={"value": int}))
+    assert wrapped._is_coroutine_function and wrapped._type_hints == {"value": int}
+    assert wrapped.fn.__qualname__ == slow_handler.__qualname__  # metrics keep their label
+
+    async def scenario() -> tuple[str, int]:
+        who.set("agent 7")  # what the session middleware sets for this event
+        ticks = 0
+
+        async def other_tabs() -> None:
+            nonlocal ticks
+            while True:
+                await asyncio.sleep(0.02)
+                ticks += 1
+
+        ticker = asyncio.create_task(other_tabs())
+        result = await wrapped.fn(object(), value=3)
+        ticker.cancel()
+        return result, ticks
+
+    result, ticks = asyncio.run(scenario())
+    assert result == "done 3"
+    assert seen["thread"] != threading.get_ident()
+    assert seen["who"] == "agent 7"
+    assert ticks >= 10  # the loop kept serving while the handler waited
