@@ -4,6 +4,8 @@ refuses some of them, and the short-line 7bit/8bit parts must carry exactly what
 
 from __future__ import annotations
 
+import time
+
 from sqlalchemy import text
 
 from crm_app.db import session_scope
@@ -91,7 +93,7 @@ from crm_app.services.campaigns.delivery import Ledger
 ledger = Ledger()
 ledger.conn.execute("UPDATE campaign_recipient SET worker = %s, status = 'claimed'",
                     (ledger.worker,))
-ledger.begin_mark(int(sys.argv[1]), "<mid@x.example>", None)  # its bytes, no wait
+ledger.begin_mark(int(sys.argv[1]))  # its bytes, no wait
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -120,4 +122,14 @@ def test_a_mark_whose_bytes_were_written_commits_even_when_the_worker_dies_at_on
         timeout=60,
     )
     assert child.returncode == -9
-    assert _statuses(campaign_id)["c1@x.example"][0] == "sending"
+    with session_scope() as session:
+        reached = session.execute(text("SELECT reached FROM campaign_worker")).scalar_one()
+    assert reached == rid
+    alive = delivery.Ledger()
+    try:
+        deadline = time.monotonic() + 10  # until the server has ended the dead session
+        while alive.reconcile()["unconfirmed"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        alive.close()
+    assert _statuses(campaign_id)["c1@x.example"][0] == "sent"  # never sent again
