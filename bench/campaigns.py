@@ -63,6 +63,13 @@ def serve_smtp(port: int, out: Path) -> None:
     count = [0]
 
     class Handler:
+        async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list:
+            # Offer PIPELINING (RFC 2920), as production servers do; aiosmtpd reads pipelined
+            # commands in order but does not announce it, so without this the job would wait
+            # for each of MAIL, RCPT and DATA in turn.
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
         async def handle_DATA(self, server, session, envelope) -> str:
             count[0] += 1
             for rcpt in envelope.rcpt_tos:
@@ -273,11 +280,13 @@ def _run_job(env: dict[str, str], campaign_id: int, total: int, workers: int) ->
         status, sent = _progress(campaign_id)
         if status in ("sent", "cancelled"):
             break
-        if killed_at is None and sent >= kill_after:
-            jobs[0].send_signal(signal.SIGKILL)
-            jobs[0].wait()
+        alive = [index for index, job in enumerate(jobs) if job.poll() is None]
+        if killed_at is None and sent >= kill_after and alive:
+            victim = alive[0]  # a process still sending: killing one that has exited tests nothing
+            jobs[victim].send_signal(signal.SIGKILL)
+            jobs[victim].wait()
             killed_at = sent
-            jobs[0] = start()
+            jobs[victim] = start()
         if all(job.poll() is not None for job in jobs):
             jobs = [start() for _ in range(workers)]  # idle exits before the snapshot was due
         if time.monotonic() - started > 3600:
