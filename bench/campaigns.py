@@ -6,7 +6,7 @@ Uses a throwaway embedded database under `bench/.data/campaigns` (`BENCH_DATA_DI
 and generates `--recipients` clients with marketing consent in one segment. Then, twice:
 
 1. SMTP: a campaign from a mailbox whose SMTP server is a local aiosmtpd (its own process,
-   writing each accepted recipient to a file);
+   offering PIPELINING, writing each accepted recipient to a file);
 2. SendGrid: the same audience from a SendGrid mailbox, the job driving the official
    `sendgrid` client against a local fake of SendGrid's v3 `POST /v3/mail/send` (bearer key,
    required fields, at most 1,000 personalizations per request, 202 + X-Message-Id; its own
@@ -63,6 +63,13 @@ def serve_smtp(port: int, out: Path) -> None:
     count = [0]
 
     class Handler:
+        async def handle_EHLO(self, server, session, envelope, hostname, responses) -> list:
+            # Offer PIPELINING (RFC 2920), as production servers do; aiosmtpd reads pipelined
+            # commands in order but does not announce it, so without this the job would wait
+            # for each of MAIL, RCPT and DATA in turn.
+            session.host_name = hostname
+            return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
         async def handle_DATA(self, server, session, envelope) -> str:
             count[0] += 1
             for rcpt in envelope.rcpt_tos:
@@ -232,26 +239,37 @@ def _rss_mb(pid: int) -> float:
     return 0.0
 
 
-def _progress(campaign_id: int) -> tuple[str, int]:
-    from sqlalchemy import text
+class _Progress:
+    """The campaign's status, and how many recipients the server has received so far: counted
+    from the server's file (only its new lines each time), not with a count over the recipient
+    table, which at 200,000 rows costs PostgreSQL a tenth of a core at four polls a second."""
 
-    from crm_app.db import session_scope
+    def __init__(self, campaign_id: int, out: Path) -> None:
+        self.campaign_id = campaign_id
+        self.out = out
+        self.offset = 0
+        self.received = 0
 
-    with session_scope() as session:
-        status = session.execute(
-            text("SELECT status FROM campaign WHERE id = :id"), {"id": campaign_id}
-        ).scalar_one()
-        sent = session.execute(
-            text(
-                "SELECT count(*) FROM campaign_recipient WHERE campaign_id = :id "
-                "AND status IN ('sent', 'sending')"
-            ),
-            {"id": campaign_id},
-        ).scalar_one()
-    return status, sent
+    def __call__(self) -> tuple[str, int]:
+        from sqlalchemy import text
+
+        from crm_app.db import session_scope
+
+        with session_scope() as session:
+            status = session.execute(
+                text("SELECT status FROM campaign WHERE id = :id"), {"id": self.campaign_id}
+            ).scalar_one()
+        if self.out.exists():
+            with self.out.open("rb") as handle:
+                handle.seek(self.offset)
+                chunk = handle.read()
+            whole = chunk[: chunk.rfind(b"\n") + 1]  # a line being written is counted next time
+            self.offset += len(whole)
+            self.received += whole.count(b"\n") - whole.count(b"#call")
+        return status, self.received
 
 
-def _run_job(env: dict[str, str], campaign_id: int, total: int, workers: int) -> dict:
+def _run_job(env: dict[str, str], progress: _Progress, total: int, workers: int) -> dict:
     def start() -> subprocess.Popen:
         return subprocess.Popen(
             [sys.executable, "-m", "jobs.campaign_send", "--until-idle", "--run-seconds", "600"],
@@ -270,14 +288,16 @@ def _run_job(env: dict[str, str], campaign_id: int, total: int, workers: int) ->
         time.sleep(0.25)
         for job in jobs:
             peak = max(peak, _rss_mb(job.pid))
-        status, sent = _progress(campaign_id)
+        status, sent = progress()
         if status in ("sent", "cancelled"):
             break
-        if killed_at is None and sent >= kill_after:
-            jobs[0].send_signal(signal.SIGKILL)
-            jobs[0].wait()
+        alive = [index for index, job in enumerate(jobs) if job.poll() is None]
+        if killed_at is None and sent >= kill_after and alive:
+            victim = alive[0]  # a process still sending: killing one that has exited tests nothing
+            jobs[victim].send_signal(signal.SIGKILL)
+            jobs[victim].wait()
             killed_at = sent
-            jobs[0] = start()
+            jobs[victim] = start()
         if all(job.poll() is not None for job in jobs):
             jobs = [start() for _ in range(workers)]  # idle exits before the snapshot was due
         if time.monotonic() - started > 3600:
@@ -361,7 +381,7 @@ def main() -> None:
                 smtp_security=ConnectionSecurity.NONE,
             )
             campaign_id = _campaign(segment_id, box, "Bench SMTP")
-            job = _run_job(env, campaign_id, args.recipients, args.workers)
+            job = _run_job(env, _Progress(campaign_id, out), args.recipients, args.workers)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait()
@@ -382,7 +402,7 @@ def main() -> None:
                 sendgrid_secret=encrypt_secret(API_KEY),
             )
             campaign_id = _campaign(segment_id, box, "Bench SendGrid")
-            job = _run_job(env_sg, campaign_id, args.recipients, args.workers)
+            job = _run_job(env_sg, _Progress(campaign_id, out), args.recipients, args.workers)
         finally:
             server.terminate()
             server.wait()

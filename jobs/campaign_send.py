@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
 
 from crm_app.services.campaigns import delivery
 
@@ -47,8 +48,12 @@ def main() -> None:
             {"sent": report.sent, "failed": report.failed, "calls": report.sendgrid_calls},
             flush=True,
         )
-        if not args.until_idle or not report.batches:
+        if not args.until_idle:
             break
+        if not report.batches:
+            if not report.snapshots_elsewhere:
+                break
+            time.sleep(0.2)  # another process is snapshotting a due campaign: its rows come
 
 
 if __name__ == "__main__":

@@ -30,7 +30,10 @@ class CampaignTransport(StrEnum):
 class RecipientStatus(StrEnum):
     QUEUED = "queued"
     CLAIMED = "claimed"  # in a worker's batch, nothing handed to the provider yet
-    SENDING = "sending"  # the last byte may have left: never sent again (see jobs/campaign_send)
+    # A SendGrid batch whose request may have left: never sent again (see jobs/campaign_send).
+    # SMTP rows stay `claimed` while in flight; the worker's `CampaignWorker.reached` says
+    # which of them the final dot may have reached.
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -118,6 +121,21 @@ class CampaignRecipient(SQLModel, table=True):
     bounced_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     unsubscribed_at: datetime | None = timestamp_field(nullable=True, default_now=False)
     complained_at: datetime | None = timestamp_field(nullable=True, default_now=False)
+
+
+class CampaignWorker(SQLModel, table=True):
+    """A jobs process sending a campaign over SMTP, while it lives: `reached` is the last of its
+    claimed recipients (it sends them in id order) whose final dot may have left. Written right
+    before each dot, so it is what a restart reads to tell sent rows from unsent ones (see
+    `crm_app.services.campaigns.delivery`). One narrow row per worker: the per-message write
+    is an in-place (HOT) update instead of a new version of an indexed recipient row."""
+
+    __tablename__ = "campaign_worker"
+
+    worker: int = Field(
+        primary_key=True, sa_type=sa.BigInteger, sa_column_kwargs={"autoincrement": False}
+    )  # the worker's advisory-lock key, as in `CampaignRecipient.worker`
+    reached: int = Field(default=0, sa_type=sa.BigInteger, sa_column_kwargs={"server_default": "0"})
 
 
 class CampaignEvent(SQLModel, table=True):

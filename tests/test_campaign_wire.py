@@ -1,17 +1,31 @@
-"""A campaign's SMTP wire, against a real aiosmtpd: one round trip per message (the next
-envelope pipelined with each final dot) must still send each recipient once when the server
-refuses some of them, and the short-line 7bit/8bit parts must carry exactly what was written."""
+"""A campaign's SMTP wire, against a real aiosmtpd that offers PIPELINING and one that does not:
+one round trip and one write per message where it is offered (the next envelope pipelined with
+each final dot), each recipient sent once when the server refuses some of them, and the
+short-line 7bit/8bit parts, small or large, carrying exactly what was written."""
 
 from __future__ import annotations
 
+import smtplib
+import time
+
+import pytest
 from sqlalchemy import text
 
 from crm_app.db import session_scope
 from crm_app.services.campaigns import delivery, manage
-from crm_app.services.campaigns.delivery.transports import MAX_LINE, _part_body
+from crm_app.services.campaigns.delivery.transports import INLINE_BYTES, MAX_LINE, _part_body
 from tests.factories import make_user
-from tests.test_campaigns import _campaign, _clients, _segment
+from tests.test_campaigns import _campaign, _clients, _segment, offer_pipelining
 from tests.test_mail_out import RecordingSmtp, add_mailbox, smtp  # noqa: F401
+
+
+@pytest.fixture(params=["pipelining", "lock-step"])
+def server(request: pytest.FixtureRequest, smtp: RecordingSmtp) -> RecordingSmtp:  # noqa: F811
+    """The test's aiosmtpd, offering PIPELINING (as production servers do) or not (as aiosmtpd
+    does by itself)."""
+    if request.param == "pipelining":
+        offer_pipelining(smtp)
+    return smtp
 
 
 def _statuses(campaign_id: int) -> dict[str, tuple[str, str | None]]:
@@ -24,20 +38,19 @@ def _statuses(campaign_id: int) -> dict[str, tuple[str, str | None]]:
 
 
 def test_refusals_mid_run_fail_only_their_recipient_and_the_rest_go_once(
-    db: str,
-    smtp: RecordingSmtp,  # noqa: F811
+    db: str, server: RecordingSmtp
 ) -> None:
     add_mailbox()
     marketer = make_user("marketing")
     _clients(8)
     campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
-    smtp.forget_system_mail()
-    smtp.refuse_rcpt = {"c2@x.example"}  # refused at RCPT: its DATA is never accepted
-    smtp.refuse_data = {"c4@x.example", "c8@x.example"}  # refused at the end of the data
+    server.forget_system_mail()
+    server.refuse_rcpt = {"c2@x.example"}  # refused at RCPT: its DATA is never accepted
+    server.refuse_data = {"c4@x.example", "c8@x.example"}  # refused at the end of the data
     manage.schedule(marketer, campaign_id)
     report = delivery.run(run_seconds=30)
     assert (report.sent, report.failed) == (5, 3)
-    received = sorted(rcpt for _, (rcpt,) in smtp.envelopes)
+    received = sorted(rcpt for _, (rcpt,) in server.envelopes)
     assert received == [f"c{i}@x.example" for i in (1, 3, 5, 6, 7)]
     statuses = _statuses(campaign_id)
     assert statuses["c2@x.example"][0] == "failed" and "550" in (statuses["c2@x.example"][1] or "")
@@ -47,8 +60,7 @@ def test_refusals_mid_run_fail_only_their_recipient_and_the_rest_go_once(
 
 
 def test_parts_keep_their_text_exactly_and_fall_back_to_base64_when_they_must(
-    db: str,
-    smtp: RecordingSmtp,  # noqa: F811
+    db: str, server: RecordingSmtp
 ) -> None:
     add_mailbox()
     marketer = make_user("marketing")
@@ -58,10 +70,10 @@ def test_parts_keep_their_text_exactly_and_fall_back_to_base64_when_they_must(
     campaign_id = _campaign(
         marketer, [_segment(marketer, "VIP", "vip")], body_html=f"{greeting}<p>{long_paragraph}</p>"
     )
-    smtp.forget_system_mail()
+    server.forget_system_mail()
     manage.schedule(marketer, campaign_id)
     assert delivery.run(run_seconds=30).sent == 1
-    (mail,) = smtp.received
+    (mail,) = server.received
     html_part = mail.get_body(("html",))
     text_part = mail.get_body(("plain",))
     assert html_part["Content-Transfer-Encoding"] == "8bit"  # aiosmtpd offers 8BITMIME
@@ -71,6 +83,42 @@ def test_parts_keep_their_text_exactly_and_fall_back_to_base64_when_they_must(
     assert "Grüße aus Zürich" in text_part.get_content()
     raw = mail.as_bytes()
     assert max(len(line) for line in raw.split(b"\n")) <= 998
+
+
+def test_over_pipelining_each_message_is_one_write_and_large_ones_arrive_whole(
+    db: str, server: RecordingSmtp, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A message up to INLINE_BYTES goes out in the same write as its final dot and the next
+    envelope; a larger one is written before the mark; lines starting with a dot survive."""
+    writes: list[bytes | str] = []
+    original = smtplib.SMTP.send
+    monkeypatch.setattr(smtplib.SMTP, "send", lambda self, s: (writes.append(s), original(self, s)))
+    add_mailbox()
+    marketer = make_user("marketing")
+    _clients(6)
+    vip = _segment(marketer, "VIP", "vip")
+    dotted = "<p>.Hidden line one</p><p>..two dots</p><p>Dear {{first_name|client}}</p>"
+    small = _campaign(marketer, [vip], body_html=dotted)
+    big_paragraph = "Our view on the quarter ahead, fund by fund. " * 400  # ~18,000 characters
+    big = _campaign(marketer, [vip], body_html=f"{dotted}<p>{big_paragraph}</p>")
+    server.forget_system_mail()
+    pipelined = hasattr(server, "handle_EHLO")
+    for campaign_id in (small, big):
+        manage.schedule(marketer, campaign_id)
+        writes.clear()
+        assert delivery.run(run_seconds=30).sent == 6
+        content = [w for w in writes if b"Subject:" in (w if isinstance(w, bytes) else w.encode())]
+        assert len(content) == 6
+        if pipelined:
+            per_message = 1 if campaign_id == small else 2
+            assert len(writes) == 2 + 6 * per_message + 1  # EHLO, first envelope, ..., QUIT
+    assert len(server.received) == 12
+    for mail in server.received:
+        text_part = mail.get_body(("plain",)).get_content()
+        assert ".Hidden line one" in text_part and "..two dots" in text_part
+    big_html = server.received[-1].get_body(("html",)).get_content()
+    assert len(big_html) > INLINE_BYTES
+    assert " ".join(big_paragraph.split()) in " ".join(big_html.split())
 
 
 def test_a_part_that_cannot_be_folded_faithfully_goes_as_base64() -> None:
@@ -91,7 +139,7 @@ from crm_app.services.campaigns.delivery import Ledger
 ledger = Ledger()
 ledger.conn.execute("UPDATE campaign_recipient SET worker = %s, status = 'claimed'",
                     (ledger.worker,))
-ledger.begin_mark(int(sys.argv[1]), "<mid@x.example>", None)  # its bytes, no wait
+ledger.begin_mark(int(sys.argv[1]))  # its bytes, no wait
 os.kill(os.getpid(), signal.SIGKILL)
 """
 
@@ -120,4 +168,14 @@ def test_a_mark_whose_bytes_were_written_commits_even_when_the_worker_dies_at_on
         timeout=60,
     )
     assert child.returncode == -9
-    assert _statuses(campaign_id)["c1@x.example"][0] == "sending"
+    with session_scope() as session:
+        reached = session.execute(text("SELECT reached FROM campaign_worker")).scalar_one()
+    assert reached == rid
+    alive = delivery.Ledger()
+    try:
+        deadline = time.monotonic() + 10  # until the server has ended the dead session
+        while alive.reconcile()["unconfirmed"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        alive.close()
+    assert _statuses(campaign_id)["c1@x.example"][0] == "sent"  # never sent again

@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import json
 import time
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -16,6 +17,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from fastapi.testclient import TestClient
 from sqlalchemy import text
 
+from crm_app.auth.permissions import Actor
 from crm_app.db import session_scope
 from crm_app.services import segments
 from crm_app.services.campaigns import audience, delivery, manage, results
@@ -61,6 +63,19 @@ def _campaign(marketer, segment_ids: list[int], **form) -> int:
         },
     )
     return campaign_id
+
+
+async def _pipelining_ehlo(
+    server: Any, session: Any, envelope: Any, hostname: str, responses: list[str]
+) -> list[str]:
+    session.host_name = hostname
+    return [*responses[:-1], "250-PIPELINING", responses[-1]]
+
+
+def offer_pipelining(smtp: RecordingSmtp) -> None:  # noqa: F811
+    """Make the test's aiosmtpd offer PIPELINING, as production servers do (aiosmtpd reads
+    pipelined commands in order but does not announce them); from its next connection on."""
+    smtp.handle_EHLO = _pipelining_ehlo  # type: ignore[attr-defined]
 
 
 def _send_all(campaign_id: int, marketer) -> delivery.RunReport:
@@ -296,19 +311,29 @@ def test_pause_stops_claims_and_cancel_drops_the_queue(
     assert results.stats(marketer, campaign_id).cancelled == 10
 
 
-def test_a_dead_workers_rows_are_settled_without_a_second_send(db: str) -> None:
-    """`claimed` rows of a killed worker go back to the queue; a `sending` row (its last byte
-    may have left) counts as sent and is never sent again."""
+def _snapshot_taken(clients: int) -> int:
+    """A started campaign to `clients` clients, its recipients queued: for the ledger alone."""
     marketer = make_user("marketing")
     add_mailbox()
-    _clients(3)
+    _clients(clients)
     campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
     manage.schedule(marketer, campaign_id)
     delivery.materialize(campaign_id)
+    return campaign_id
+
+
+def test_a_dead_workers_rows_are_settled_without_a_second_send(db: str) -> None:
+    """A killed worker's claimed rows up to its last mark (the dot may have left) count as
+    sent and are never sent again; the rows after it go back to the queue; a `sending` row (a
+    SendGrid request that may have left) counts as sent."""
+    campaign_id = _snapshot_taken(4)
     dead = delivery.Ledger()
     claimed = dead.claim(campaign_id, 3)
-    dead.mark(claimed[0].id, "<m@x>", None)
-    dead.close()  # the server drops its advisory lock, as when the process is killed
+    dead.record(claimed[0].id, "sent", "Q1")  # an outcome not written yet
+    dead.mark(claimed[1].id)
+    other = dead.claim(campaign_id, 1)
+    dead.mark_batch_sending([other[0].id], "batch")
+    dead.conn.close()  # as when the process is killed: the server drops its advisory lock
     alive = delivery.Ledger()
     try:
         # The server ends the dead session's backend (and its lock) a moment after it closes.
@@ -317,18 +342,144 @@ def test_a_dead_workers_rows_are_settled_without_a_second_send(db: str) -> None:
         while settled == {"released": 0, "unconfirmed": 0} and time.monotonic() < deadline:
             time.sleep(0.05)
             settled = alive.reconcile()
-        assert settled == {"released": 2, "unconfirmed": 1}
+        assert settled == {"released": 1, "unconfirmed": 3}
     finally:
         alive.close()
     with session_scope() as session:
-        rows = dict(session.execute(text("SELECT status, count(*) FROM campaign_recipient "
-                                         "GROUP BY status")).all())  # fmt: skip
-    assert rows == {"sent": 1, "queued": 2}
+        rows = dict(session.execute(text("SELECT id, status FROM campaign_recipient")).all())
+        workers = session.execute(text("SELECT count(*) FROM campaign_worker")).scalar_one()
+    assert rows == {
+        claimed[0].id: "sent",
+        claimed[1].id: "sent",
+        claimed[2].id: "queued",
+        other[0].id: "sent",
+    }
+    assert workers == 0  # the dead one's row went with its rows, the live one's at close
 
 
+def _kill(ledger: delivery.Ledger) -> dict[str, int]:
+    """Close `ledger`'s connection as a SIGKILL would, and settle its rows from another."""
+    ledger.conn.close()
+    alive = delivery.Ledger()
+    try:
+        deadline = time.monotonic() + 10  # until the server has ended the dead session
+        settled = alive.reconcile()
+        while settled == {"released": 0, "unconfirmed": 0} and time.monotonic() < deadline:
+            time.sleep(0.05)
+            settled = alive.reconcile()
+        return settled
+    finally:
+        alive.close()
+
+
+def _recipient_rows() -> dict[int, tuple[str, str | None, str | None, bool]]:
+    with session_scope() as session:
+        rows = session.execute(
+            text(
+                "SELECT id, status, provider_message_id, error, unconfirmed FROM campaign_recipient"
+            )
+        ).all()
+    return {i: (status, pid, error, unconfirmed) for i, status, pid, error, unconfirmed in rows}
+
+
+def test_a_refusal_is_written_with_the_next_mark_and_outcomes_keep_their_text(db: str) -> None:
+    """A failure never waits for the batch's end: a crash after the next mark leaves it failed
+    (not counted sent); the server's words go through exactly, quotes and all."""
+    campaign_id = _snapshot_taken(3)
+    worker = delivery.Ledger()
+    first, second, third = worker.claim(campaign_id, 3)
+    worker.mark(first.id)
+    worker.record(first.id, "sent", 'Q"1\\')
+    words = 'The mail server refused it: 554 "no" \\ {x, y} ü'
+    worker.record(second.id, "failed", error=words)  # refused at RCPT: never marked
+    worker.mark(third.id)
+    assert _kill(worker) == {"released": 0, "unconfirmed": 1}
+    rows = _recipient_rows()
+    assert rows[second.id] == ("failed", None, words, False)
+    assert rows[first.id] == ("sent", 'Q"1\\', None, False)  # went with the failure
+    assert rows[third.id] == ("sent", None, None, True)  # the dot may have left: never resent
+
+
+def test_a_later_batch_is_judged_by_its_own_marks_even_with_lower_ids(db: str) -> None:
+    """Rows given back to the queue have lower ids than a batch already sent: when a worker
+    claims them after that batch, the old `reached` must not count them sent."""
+    campaign_id = _snapshot_taken(4)
+    with session_scope() as session:
+        ids = sorted(session.execute(text("SELECT id FROM campaign_recipient")).scalars())
+        # The two lowest are held elsewhere for now (as by a worker that will die).
+        session.execute(
+            text("UPDATE campaign_recipient SET status = 'claimed' WHERE id = ANY(:ids)"),
+            {"ids": ids[:2]},
+        )
+    worker = delivery.Ledger()
+    batch = worker.claim(campaign_id, 4)
+    assert [c.id for c in batch] == ids[2:]
+    for item in batch:
+        worker.mark(item.id)
+        worker.record(item.id, "sent", f"Q{item.id}")
+    worker.settle_batch()
+    with session_scope() as session:
+        session.execute(
+            text("UPDATE campaign_recipient SET status = 'queued' WHERE id = ANY(:ids)"),
+            {"ids": ids[:2]},
+        )
+    assert [c.id for c in worker.claim(campaign_id, 4)] == ids[:2]
+    assert _kill(worker) == {"released": 2, "unconfirmed": 0}
+    rows = _recipient_rows()
+    assert [rows[i][:2] for i in ids] == [
+        ("queued", None),
+        ("queued", None),
+        ("sent", f"Q{ids[2]}"),
+        ("sent", f"Q{ids[3]}"),
+    ]
+
+
+def _scheduled_for_a_job(server: RecordingSmtp, clients: int) -> tuple[Actor, int]:
+    """(marketer, campaign id): a campaign to `clients` clients, due now, for a jobs process."""
+    add_mailbox()
+    marketer = make_user("marketing")
+    server.forget_system_mail()
+    _clients(clients)
+    campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
+    manage.schedule(marketer, campaign_id)
+    return marketer, campaign_id
+
+
+def test_a_second_jobs_process_waits_while_the_first_takes_the_snapshot(
+    db: str,
+    smtp: RecordingSmtp,  # noqa: F811
+) -> None:
+    """`--until-idle` stops when nothing is left to send, not when another process is still
+    snapshotting a due campaign (its rows are about to come)."""
+    import os
+    import subprocess
+    import sys
+
+    import psycopg
+
+    from crm_app.db import libpq_url
+    from crm_app.settings import PROJECT_ROOT
+
+    _, campaign_id = _scheduled_for_a_job(smtp, 5)
+    with psycopg.connect(libpq_url(db)) as snapshotting:  # holds the row as materialize does
+        snapshotting.execute("SELECT id FROM campaign WHERE id = %s FOR UPDATE", (campaign_id,))
+        assert delivery.run(run_seconds=5).snapshots_elsewhere == 1
+        command = [sys.executable, "-m", "jobs.campaign_send", "--until-idle"]
+        job = subprocess.Popen(command, cwd=PROJECT_ROOT, env=dict(os.environ))
+        try:
+            time.sleep(3)
+            assert job.poll() is None  # still waiting, not gone
+        finally:
+            snapshotting.rollback()
+        assert job.wait(timeout=120) == 0
+    assert sorted(rcpt for _, (rcpt,) in smtp.envelopes) == [f"c{i}@x.example" for i in range(1, 6)]
+
+
+@pytest.mark.parametrize("pipelining", [False, True])
 def test_a_job_killed_mid_send_and_restarted_sends_everyone_exactly_once(
     db: str,
     smtp: RecordingSmtp,  # noqa: F811
+    pipelining: bool,
 ) -> None:
     """SIGKILL of a real jobs process in the middle of a campaign, then a restart."""
     import os
@@ -338,12 +489,9 @@ def test_a_job_killed_mid_send_and_restarted_sends_everyone_exactly_once(
 
     from crm_app.settings import PROJECT_ROOT
 
-    add_mailbox()
-    marketer = make_user("marketing")
-    smtp.forget_system_mail()
-    _clients(60)
-    campaign_id = _campaign(marketer, [_segment(marketer, "VIP", "vip")])
-    manage.schedule(marketer, campaign_id)
+    if pipelining:
+        offer_pipelining(smtp)
+    marketer, campaign_id = _scheduled_for_a_job(smtp, 60)
     # Slow enough for the kill to land mid-campaign, in a recipient's envelope (before its
     # DATA): the crash the design sends exactly once. A kill while the server holds a
     # message's DATA is the at-most-once window `delivery` explains (that one is not resent).

@@ -13,30 +13,40 @@ regulated firm than the same promotion twice.
   `queued` (its liveness is a PostgreSQL advisory lock, released by the server the moment the
   worker's connection dies, so a restart reconciles at once instead of waiting for a lease).
 - The point of no return is the last byte: the SMTP end-of-data dot, or the last byte of the
-  SendGrid request (built and serialised *before* the mark). Right before it the row is marked
-  `sending` in an autocommitted statement; right after the provider's answer it becomes `sent`
-  with the provider's message id. For SendGrid we wait for the mark's answer. For SMTP the
-  mark's bytes are written to the database connection and the dot right after them, and the
-  mark's answer is read after the dot: a statement whose bytes PostgreSQL has received runs
-  and commits even when its client is killed (the server notices a dead client only when it
-  answers), so a kill can fall only between two back-to-back writes. Waiting for the answer
-  first would widen that moment by a round trip and the time to be scheduled again, which
-  on a busy machine is milliseconds.
-- After a crash a `sending` row counts as sent (`unconfirmed`): it is never resent. It is wrong
-  only if the crash fell in that moment before the final write, or the provider refused a
-  message already handed over; SendGrid's Event Webhook (processed, delivered, bounce) later
-  confirms or corrects each such row.
+  SendGrid request (built and serialised *before* the mark). Right before it comes the mark, an
+  autocommitted statement. For SendGrid it sets the batch's rows `sending` and we wait for its
+  answer; after the provider's answer they become `sent` with the provider's message id.
+- For SMTP a worker sends its claimed rows in id order and the mark is one narrow row,
+  `campaign_worker.reached` = this recipient's id: every claimed row of the worker up to
+  `reached` may have been sent, none after it has. (An in-place update of a row no index
+  covers: a third of the database's work of setting an indexed recipient row `sending`.)
+  The mark's bytes are written to the database connection and the dot right after them, and
+  the mark's answer is read after the dot: a statement whose bytes PostgreSQL has received
+  runs and commits even when its client is killed (the server notices a dead client only when
+  it answers), so a kill can fall only between two back-to-back writes. Waiting for the answer
+  first would widen that moment by a round trip and the time to be scheduled again, which on
+  a busy machine is milliseconds. The rows' outcomes (`sent` with the server's queue id, or
+  `failed` with its words) ride on a later mark, every `ledger.SETTLE_EVERY` messages, a
+  failure on the very next one; at the end of a batch the rest are written and `reached`
+  starts again at 0 (the next batch's ids may be lower).
+- After a crash a `sending` row, and a `claimed` row up to its worker's `reached`, counts as
+  sent (`unconfirmed`): it is never resent. It is wrong only if the crash fell in that moment
+  before the final write, or the provider refused a message already handed over; SendGrid's
+  Event Webhook (processed, delivered, bounce) later confirms or corrects each such row. A
+  crash costs the SMTP queue ids of the outcomes not yet written (at most `SETTLE_EVERY` per
+  worker): those rows are sent, counted unconfirmed.
 - Every message keeps a fixed Message-ID per recipient, so even a manual resend of an
   unconfirmed row is one message to mail programs.
 
-Mark writes use `synchronous_commit = off`: they survive the worker's death (PostgreSQL has
-them), not a crash of PostgreSQL itself, which would replay at most the last few hundred ms of
-marks as `claimed` rows and so resend them.
+Marks use `synchronous_commit = off`: they survive the worker's death (PostgreSQL has them),
+not a crash of PostgreSQL itself, which would replay at most the last few hundred ms of marks
+and so resend those messages.
 
 One import for callers, `from crm_app.services.campaigns import delivery`; by what the code
 does:
 - `snapshot`: starting due campaigns, the audience snapshot
-- `ledger`: the worker's connection, claims and marks (the database side of the protocol)
+- `ledger`: the worker's connection, claims, marks and outcomes (the database side of the
+  protocol)
 - `transports`: the sender, SMTP split at the final dot, the MIME bytes, the test send
 - `runner`: the job's pass, batches over SMTP or SendGrid at the configured rate (the batch
   sizes live there)

@@ -6,13 +6,15 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from functools import partial
 
 from crm_app.db import session_scope
 from crm_app.services.campaigns.delivery.ledger import Claimed, Ledger
-from crm_app.services.campaigns.delivery.snapshot import start_due_campaigns
+from crm_app.services.campaigns.delivery.snapshot import (
+    snapshots_in_progress,
+    start_due_campaigns,
+)
 from crm_app.services.campaigns.delivery.transports import (
     CampaignSmtp,
     MimeBuilder,
@@ -35,6 +37,8 @@ class RunReport:
     batches: int = 0
     sendgrid_calls: int = 0
     campaigns_finished: int = 0
+    # Due campaigns whose snapshot another process was taking: more work is coming.
+    snapshots_elsewhere: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -78,15 +82,6 @@ def run_campaign(ledger: Ledger, campaign_id: int, deadline: float, report: RunR
         report.campaigns_finished += 1
 
 
-def _still_sending(ledger: Ledger, campaign_id: int, batch: list[Claimed], start: int) -> bool:
-    status = ledger.status(campaign_id)
-    if status == CampaignStatus.SENDING:
-        return True
-    rest = [c.id for c in batch[start:]]
-    ledger.release(rest, "cancelled" if status == CampaignStatus.CANCELLED else "queued")
-    return False
-
-
 def _run_smtp(
     ledger: Ledger,
     campaign: Campaign,
@@ -97,11 +92,10 @@ def _run_smtp(
     report: RunReport,
 ) -> None:
     assert config.smtp is not None and campaign.id is not None
-    builder = MimeBuilder(campaign, template)
-    smtp = CampaignSmtp(config.smtp)
+    sender = _SmtpSender(ledger, CampaignSmtp(config.smtp), MimeBuilder(campaign, template))
     try:
         try:
-            builder.eight_bit = smtp.open()
+            sender.builder.eight_bit = sender.smtp.open()
         except (PermanentFailure, TemporaryFailure) as error:
             report.errors.append(error.reason)
             return
@@ -110,57 +104,67 @@ def _run_smtp(
             if not batch:
                 return
             report.batches += 1
-            done: tuple[int, str, str | None, str | None] | None = None
-            checked = time.monotonic()
-            for index, item in enumerate(batch):
-                now = time.monotonic()
-                if now > deadline or now - checked > STATUS_CHECK_SECONDS:
-                    checked = now
-                    ledger.mark(None, None, done)
-                    done = None
-                    if now > deadline or not _still_sending(ledger, campaign.id, batch, index):
-                        ledger.release([c.id for c in batch[index:]])
-                        return
-                pacer.wait()
-                values = RecipientValues(item.id, item.email, item.first_name, item.last_name)
-                message_id, data = builder.build(values)
-                previous, marked = done, [False]
-                following = batch[index + 1].email if index + 1 < len(batch) else None
-
-                def mark(
-                    rid: int = item.id,
-                    mid: str = message_id,
-                    prev: Any = previous,
-                    marked: list[bool] = marked,
-                ) -> Callable[[], None]:
-                    marked[0] = True
-                    return ledger.begin_mark(rid, mid, prev)
-
-                try:
-                    provider_id = smtp.deliver(builder.sender, item.email, data, mark, following)
-                except PermanentFailure as error:
-                    if not marked[0]:  # refused before the mark: the previous is unrecorded
-                        ledger.mark(None, None, previous)
-                    done = (item.id, "failed", None, error.reason)
-                    report.failed += 1
-                    continue
-                except TemporaryFailure as error:
-                    # The row counts as sent only when the dot may have gone; before it, it
-                    # goes back to the queue with the rest of the batch.
-                    if not marked[0]:
-                        ledger.mark(None, None, previous)
-                    elif not smtp.dot_sent:
-                        ledger.unmark(item.id)
-                    ledger.release([c.id for c in batch[index:]])
-                    report.errors.append(error.reason)
-                    smtp.close()
-                    time.sleep(1.0)
+            rest = "queued"  # what the rows not sent become when the batch stops early
+            try:
+                if not sender.send_batch(batch, campaign.id, deadline, pacer, report):
+                    if ledger.status(campaign.id) == CampaignStatus.CANCELLED:
+                        rest = "cancelled"
                     return
-                done = (item.id, "sent", provider_id, None)
-                report.sent += 1
-            ledger.mark(None, None, done)
+            finally:
+                ledger.settle_batch(rest)
     finally:
-        smtp.close()
+        sender.smtp.close()
+
+
+@dataclass
+class _SmtpSender:
+    ledger: Ledger
+    smtp: CampaignSmtp
+    builder: MimeBuilder
+
+    def send_batch(
+        self,
+        batch: list[Claimed],
+        campaign_id: int,
+        deadline: float,
+        pacer: Pacer,
+        report: RunReport,
+    ) -> bool:
+        """Send one claimed batch in id order (the order `reached` counts in); False when the
+        run stops before its end (time up, the campaign no longer sending, the server gone)."""
+        ledger, smtp, builder = self.ledger, self.smtp, self.builder
+        checked = time.monotonic()
+        for index, item in enumerate(batch):
+            now = time.monotonic()
+            if now > deadline:
+                return False
+            if now - checked > STATUS_CHECK_SECONDS:
+                checked = now
+                if ledger.status(campaign_id) != CampaignStatus.SENDING:
+                    return False
+            pacer.wait()
+            values = RecipientValues(item.id, item.email, item.first_name, item.last_name)
+            message_id, data = builder.build(values)
+            following = batch[index + 1].email if index + 1 < len(batch) else None
+            mark = partial(ledger.begin_mark, item.id)
+            try:
+                provider_id = smtp.deliver(builder.sender, item.email, data, mark, following)
+            except PermanentFailure as error:
+                ledger.record(item.id, "failed", error=error.reason)
+                report.failed += 1
+                continue
+            except TemporaryFailure as error:
+                # Marked, but the dot never left: not sent. Once the dot may have left, the
+                # row stays within `reached` and counts as sent when the batch is settled.
+                if ledger.reached == item.id and not smtp.dot_sent:
+                    ledger.unmark()
+                report.errors.append(error.reason)
+                smtp.close()
+                time.sleep(1.0)
+                return False
+            ledger.record(item.id, "sent", provider_id, message_id=message_id)
+            report.sent += 1
+        return True
 
 
 def _run_sendgrid(
@@ -278,6 +282,8 @@ def run(run_seconds: float = 50.0) -> RunReport:
             if time.monotonic() > deadline:
                 break
             run_campaign(ledger, campaign_id, deadline, report)
+        if not report.batches:
+            report.snapshots_elsewhere = snapshots_in_progress()
     finally:
         ledger.close()
     return report

@@ -40,6 +40,28 @@ def start_due_campaigns() -> list[int]:
     return started
 
 
+def snapshots_in_progress() -> int:
+    """Due campaigns another process is starting right now (`materialize` holds their row):
+    a process that found nothing to send yet must not take that for the end of the work."""
+    with session_scope() as session:
+        due = list(
+            session.scalars(
+                select(col(Campaign.id)).where(
+                    col(Campaign.status) == CampaignStatus.SCHEDULED,
+                    col(Campaign.scheduled_at) <= utcnow(),
+                )
+            )
+        )
+        if not due:
+            return 0
+        free = session.scalars(
+            select(col(Campaign.id))
+            .where(col(Campaign.id).in_(due))
+            .with_for_update(skip_locked=True)
+        ).all()
+        return len(due) - len(free)
+
+
 def materialize(campaign_id: int) -> bool:
     """Freeze the recipient list with one INSERT … SELECT: in the same transaction as the
     status change, so a crash leaves either no snapshot or the whole of it."""

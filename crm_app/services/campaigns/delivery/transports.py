@@ -30,6 +30,9 @@ from models.campaign import Campaign
 from models.mailbox import ConnectionSecurity, Mailbox, OutboundKind
 
 _LEADING_DOT = re.compile(rb"(?m)^\.")
+# A message this size goes out in the same write as its final dot (see `CampaignSmtp.deliver`):
+# well under the 16 KiB a fresh TCP socket buffers, so that write never waits for the server.
+INLINE_BYTES = 8192
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def sender_config(campaign: Campaign) -> SenderConfig:
 
 class CampaignSmtp(SmtpTransport):
     """The transport's connection handling, with the DATA phase split at the final dot so the
-    `sending` mark lands right before the point of no return.
+    mark (`Ledger.begin_mark`) lands right before the point of no return.
 
     Each message costs one SMTP round trip: over PIPELINING the next recipient's envelope
     (MAIL, RCPT, DATA) goes in the same write as this message's final dot. An envelope commits
@@ -161,16 +164,23 @@ class CampaignSmtp(SmtpTransport):
                         smtp.getreply()
                     smtp.rset()
                     raise _classify(code, answer)
-            smtp.send(_LEADING_DOT.sub(b"..", data))
+            if data.startswith(b".") or b"\n." in data:
+                data = _LEADING_DOT.sub(b"..", data)
+            if len(data) > INLINE_BYTES:
+                smtp.send(data)  # the bulk before the mark: the last write must not wait
+                data = b""
             next_envelope = b""
             if following and pipelining:
                 next_envelope = _envelope(sender, following, self.eight_bit)
             # The mark, then the dot, back to back: once the mark's bytes are in the database
             # connection's socket, PostgreSQL runs it even if we die, so the one moment a
             # crash can lose a message is between these two writes (see the package docstring).
+            # A message of up to INLINE_BYTES goes in the dot's write: the server has read all
+            # we sent (it answered DATA), so the socket takes it at once, and one write a
+            # message instead of two is fewer wake-ups of the server.
             pending.append(mark())
             self.dot_sent = True  # from here on the message may have been accepted
-            smtp.send(b".\r\n" + next_envelope)
+            smtp.send(data + b".\r\n" + next_envelope)
             self._in_data = bool(next_envelope)
             if next_envelope:
                 self._announced_to = (sender, following or "")
