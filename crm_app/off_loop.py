@@ -9,13 +9,15 @@ carries the event's context variables, so the handler still sees its own session
 
 Nothing else changes: the tab's state is held for this event alone (Reflex's per-tab lock) while
 the thread runs, a returned chain of events is handled as before, and a generator handler is
-never marked, so its steps stay on the loop. Calling a handler directly (as tests do) calls the
-plain function, in the caller's thread.
+never marked, so its steps stay on the loop. An event cancelled while its thread runs (a newer
+page load superseding it) ends only once the thread has. Calling a handler directly (as tests
+do) calls the plain function, in the caller's thread.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 OFF_LOOP = "_crm_off_loop"
@@ -30,7 +32,16 @@ class _InThread:
         plain = handler.fn
 
         async def fn(state: Any, **payload: Any) -> Any:
-            return await asyncio.to_thread(plain, state, **payload)
+            work = asyncio.ensure_future(asyncio.to_thread(plain, state, **payload))
+            try:
+                return await asyncio.shield(work)
+            except asyncio.CancelledError:
+                # Cancelled (a newer page load supersedes this one): a thread cannot be
+                # stopped, so the tab's state stays held until the handler has ended, as it
+                # was while plain handlers ran on the loop; no stale write lands after.
+                with contextlib.suppress(asyncio.CancelledError):
+                    await asyncio.wait([work])
+                raise
 
         fn.__qualname__, fn.__name__ = plain.__qualname__, plain.__name__
         self.fn = fn

@@ -4,6 +4,7 @@ stop every other tab on the same web worker (crm_app/off_loop.py)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import threading
 import time
@@ -59,3 +60,25 @@ def test_a_marked_handler_runs_in_a_thread_with_the_event_context_and_the_loop_m
     assert seen["thread"] != threading.get_ident()
     assert seen["who"] == "agent 7"
     assert ticks >= 10  # the loop kept serving while the handler waited
+
+
+def test_a_cancelled_event_ends_only_after_its_thread_so_no_late_write_lands() -> None:
+    finished: list[float] = []
+
+    def slow_handler(state: object) -> None:
+        time.sleep(0.4)
+        finished.append(time.monotonic())
+
+    wrapped = _InThread(SimpleNamespace(fn=slow_handler, _type_hints={}))
+
+    async def scenario() -> float:
+        task = asyncio.create_task(wrapped.fn(object()))
+        await asyncio.sleep(0.05)
+        task.cancel()  # as Reflex cancels an on-load that a newer one supersedes
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+        return time.monotonic()
+
+    ended = asyncio.run(scenario())
+    assert finished and finished[0] <= ended  # the handler was done before the event let go
