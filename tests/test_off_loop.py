@@ -14,6 +14,7 @@ from types import SimpleNamespace
 from crm_app.off_loop import OFF_LOOP, _InThread
 from pages.ticket.state import TicketState
 from pages.tickets.state import TicketsState
+from tests.factories import run_async
 
 who: ContextVar[str] = ContextVar("who", default="nobody")
 
@@ -48,7 +49,7 @@ def test_a_marked_handler_runs_in_a_thread_with_the_event_context_and_the_loop_m
         loop_moved.set()
         return await handler
 
-    assert asyncio.run(scenario()) == "done 3"
+    assert run_async(scenario()) == "done 3"
     assert seen["thread"] != threading.get_ident()
     assert seen["who"] == "agent 7"
     assert seen["loop_moved"] is True  # on the loop itself, it would have waited in vain
@@ -72,5 +73,5 @@ def test_a_cancelled_event_ends_only_after_its_thread_so_no_late_write_lands() -
         assert task.cancelled()
         return time.monotonic()
 
-    ended = asyncio.run(scenario())
+    ended = run_async(scenario())
     assert finished and finished[0] <= ended  # the handler was done before the event let go
