@@ -84,13 +84,16 @@ def _role(process: psutil.Process) -> str:
         return "run command (serve + mail sink)"
     if "-m jobs" in cmd:
         return "jobs"
-    if "reflex run" in cmd or "-m reflex" in cmd:
+    if "resource_tracker" in cmd:
+        return "web (multiprocessing resource tracker)"
+    if "crm_app.web serve" in cmd or "reflex run" in cmd or "-m reflex" in cmd:
         try:
             parent = " ".join(process.parent().cmdline())
         except (psutil.Error, AttributeError):
             parent = ""
-        # Granian forks its workers from the supervisor: same command line, a reflex parent.
-        return "web worker" if "-m reflex" in parent else "web (reflex supervisor)"
+        # Granian forks its workers from the supervisor: same command line, its parent.
+        forked = "crm_app.web serve" in parent or "-m reflex" in parent
+        return "web worker" if forked else "web (granian supervisor)"
     if "granian" in cmd.lower() or "multiprocessing" in cmd or "spawn_main" in cmd:
         return "web worker"
     if "redis-server" in cmd:

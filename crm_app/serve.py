@@ -1,10 +1,10 @@
 """`scripts/run`: the database, migrations, the jobs process and the production web server.
 
 Starts the embedded PostgreSQL when no DATABASE_URL is configured, upgrades the schema, then
-runs `python -m jobs` and `reflex run --env prod --single-port` side by side, stopping both
-(and the embedded database) when either ends or on Ctrl-C. Without `CRM_SMTP_HOST` it also
-runs a local SMTP sink that keeps the CRM's own mail as files in `<data dir>/mail`, so sign-up
-notices can be read there instead of being lost.
+runs `python -m jobs` and the production web server (`crm_app.web`: Reflex's build, then its
+backend on one port) side by side, stopping both (and the embedded database) when either ends
+or on Ctrl-C. Without `CRM_SMTP_HOST` it also runs a local SMTP sink that keeps the CRM's own
+mail as files in `<data dir>/mail`, so sign-up notices can be read there instead of being lost.
 
 `--workers N` (N > 1) runs N backend workers on the one port (Reflex's multi-worker mode on
 Granian) with tab state in Redis: `REDIS_URL` when set, else a local Debian `redis-server`
@@ -106,29 +106,16 @@ def main(argv: list[str] | None = None) -> int:
     if args.workers > 1 and not get_settings().redis_url:
         redis, env["REDIS_URL"] = start_local_redis(get_settings().data_dir / "redis")
         log.info("tab state in a local redis", extra={"url": env["REDIS_URL"]})
-    # Reflex would pick 2 × cores + 1 workers whenever Redis is configured: say how many.
-    env["GRANIAN_WORKERS"] = str(args.workers)
     port = os.environ.get("PORT", "3000")
-    web = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "reflex",
-            "run",
-            "--env",
-            "prod",
-            "--single-port",
-            "--frontend-port",
-            port,
-            "--backend-port",
-            port,
-            "--loglevel",
-            "warning",
-        ],
-        cwd=PROJECT_ROOT,
-        env=env,
-    )
     jobs = _start_jobs(env)
+    # The frontend build runs in a process of its own, which exits before the server starts.
+    build = [sys.executable, "-m", "crm_app.web", "build", "--port", port]
+    if subprocess.run(build, cwd=PROJECT_ROOT, env=env).returncode != 0:
+        jobs.terminate()
+        jobs.wait(timeout=20)
+        raise SystemExit("the web build failed (its output is above)")
+    serve = [sys.executable, "-m", "crm_app.web", "serve", "--port", port]
+    web = subprocess.Popen([*serve, "--workers", str(args.workers)], cwd=PROJECT_ROOT, env=env)
     log.info("serving", extra={"url": f"http://localhost:{port}", "workers": args.workers})
     stopping = False
 
