@@ -14,6 +14,11 @@ How (chosen on the development sets in bench/data, checked on the held-out set t
   Neutrality of Pre-trained Multilingual Representations"). A window in one language is
   unchanged. On `intents_*` (one question in six not in English) NMI went from 0.726 to 0.815;
   on English public intent sets (BANKING77, CLINC150, HWU64 subsets) it is the same as before;
+- with the multilingual offline embedding (MiniLM beside USE, `crm_app.ai.embeddings`), a pair
+  of questions in the main language is compared by the MiniLM half and a pair where either is
+  in another language by the USE half, which puts a question and its translation together. On
+  `intents_*` NMI went from 0.815 to 0.847; the English sets are unchanged (they use MiniLM,
+  still the better model for English paraphrases);
 - the similarity blends those vectors with character n-gram TF-IDF, which catches the words a
   topic is named by (1099, SWIFT, RMD) even when typed with a typo. Another language's n-gram
   vectors are centred on that language's mean too (on their Gram matrix), so its function words
@@ -38,7 +43,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from crm_app.ai import retrieval
-from crm_app.ai.embeddings import EmbeddingProvider, get_provider
+from crm_app.ai.embeddings import EmbeddingProvider, get_provider, split_halves
 from crm_app.auth.permissions import Action, Actor, require
 from crm_app.db import session_scope
 from crm_app.services.errors import InvalidInput
@@ -110,13 +115,30 @@ def _centred_gram(gram: np.ndarray, groups: np.ndarray) -> np.ndarray:
     return centred / np.outer(norms, norms)
 
 
+def _multilingual_similarity(
+    english: np.ndarray, multilingual: np.ndarray, groups: np.ndarray
+) -> np.ndarray:
+    """Two questions in the window's main language are compared by MiniLM (the better model
+    for English); a pair where either is in another language by the multilingual USE half
+    (MiniLM reads only English, so its cosine there measures the language more than the
+    question)."""
+    by_english = _centred(english, groups)
+    by_use = _centred(multilingual, groups)
+    main = groups == 0
+    return np.where(np.outer(main, main), by_english @ by_english.T, by_use @ by_use.T)
+
+
 def similarity_matrix(vectors: np.ndarray, texts: list[str] | None = None) -> np.ndarray:
     """Pairwise similarity in [-1, 1]: sentence vectors centred per language, blended with
     n-gram TF-IDF."""
     vectors = np.asarray(vectors, dtype=np.float64)
     groups = language_groups(texts, len(vectors))
-    centred = _centred(vectors, groups)
-    similarity = centred @ centred.T
+    halves = split_halves(vectors)
+    if halves is None:
+        centred = _centred(vectors, groups)
+        similarity = centred @ centred.T
+    else:
+        similarity = _multilingual_similarity(*halves, groups)
     if texts is not None and LEXICAL_WEIGHT > 0:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
