@@ -148,8 +148,8 @@ def main() -> None:
         f"({per_query_ms:.1f} ms/query)"
     )
 
-    # The FAQ job clusters document vectors (`cluster_texts`), not query-weighted ones.
-    clusters = faq_clusters.cluster_labels(provider.embed(test_texts), test_texts)
+    # As the FAQ job clusters: document vectors (not query-weighted ones), through cluster_texts.
+    clusters, _ = faq_clusters.cluster_texts(test_texts, provider)
     nmi = normalized_mutual_info_score(test_labels, clusters)
     ari = adjusted_rand_score(test_labels, clusters)
     sizes = Counter(clusters.tolist())
