@@ -49,6 +49,7 @@
 | `CRM_RESET_MINUTES` | `60` | how long a password reset link stays valid |
 | `CRM_METRICS_TOKEN` | unset: loopback callers only | bearer token a Prometheus scraper sends to read `/api/metrics` |
 | `CRM_DB_POOL_SIZE`, `CRM_DB_MAX_OVERFLOW` | `10`, `10` | connections each process keeps open to PostgreSQL, and may open beyond that under load |
+| `CRM_AI_LOCAL_EMBEDDINGS` | `multilingual` | offline embedding: `multilingual` (MiniLM beside Google's multilingual USE: a question in German or French finds the English answer; about 140 MB more while loaded) or `english` (MiniLM alone); a change re-embeds the store in the background |
 | `CRM_AI_KEEP_MODEL` | `0` | `1` keeps the embedding model loaded while idle (no reload delay; about 300 MB more in the jobs process) |
 | `CRM_DB_STATEMENT_TIMEOUT_MS` | `0` (none) | longest a statement of the app may run before PostgreSQL cancels it |
 | `ORY_SDK_URL` | unset | Ory Kratos public URL (`https://auth.firm.example`); set, people can sign in with Ory on the product's own pages |

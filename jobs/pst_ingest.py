@@ -135,14 +135,13 @@ def _embedder(provider: Any) -> Callable[[list[str]], Any]:
     """The provider's embed, and for the offline model small forward batches: its activation
     memory grows with the batch (attention is batch x heads x tokens^2), so 8 keeps the job's
     memory flat at no cost in speed on CPU."""
-    from crm_app.ai.embeddings import LocalMiniLM, local_encoder
+    from crm_app.ai.embeddings import LocalMiniLM, LocalMultilingual
 
-    if not isinstance(provider, LocalMiniLM):
+    if not isinstance(provider, LocalMiniLM | LocalMultilingual):
         return provider.embed
-    encoder = local_encoder()
-    encoder.encode(["warm up"], batch_size=1)
+    provider.embed(["warm up"], batch_size=1)
     _return_freed_memory()  # the model's build leaves freed heap behind
-    return lambda texts: encoder.encode(texts, batch_size=EMBED_FORWARD_BATCH)
+    return lambda texts: provider.embed(texts, batch_size=EMBED_FORWARD_BATCH)
 
 
 def _return_freed_memory() -> None:

@@ -14,8 +14,20 @@ from sqlmodel import Field, SQLModel
 
 from models.base import enum_field, timestamp_field
 
-# The offline model's width; the HNSW index covers vectors of this width (others scan exactly).
-DEFAULT_EMBEDDING_DIMENSIONS = 384
+# The offline models' widths (MiniLM beside multilingual USE by default, MiniLM alone when
+# English is chosen); an HNSW index covers each, vectors of other widths are scanned exactly.
+DEFAULT_EMBEDDING_DIMENSIONS = 896
+ENGLISH_EMBEDDING_DIMENSIONS = 384
+
+
+def _hnsw(name: str, dims: int) -> sa.Index:
+    # A width-free column needs the cast to a width, and a partial index to hold only that width.
+    return sa.Index(
+        name,
+        sa.text(f"(embedding::vector({dims})) vector_cosine_ops"),
+        postgresql_using="hnsw",
+        postgresql_where=sa.text(f"vector_dims(embedding) = {dims}"),
+    )
 
 
 class SourceKind(StrEnum):
@@ -79,13 +91,8 @@ class RetrievalChunk(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("document_id", "chunk_index"),
         sa.Index("ix_retrieval_chunk_tsv", "tsv", postgresql_using="gin"),
-        # HNSW over the default model's vectors (a width-free column needs the cast).
-        sa.Index(
-            "ix_retrieval_chunk_embedding_hnsw",
-            sa.text(f"(embedding::vector({DEFAULT_EMBEDDING_DIMENSIONS})) vector_cosine_ops"),
-            postgresql_using="hnsw",
-            postgresql_where=sa.text(f"vector_dims(embedding) = {DEFAULT_EMBEDDING_DIMENSIONS}"),
-        ),
+        _hnsw("ix_retrieval_chunk_embedding_hnsw", ENGLISH_EMBEDDING_DIMENSIONS),
+        _hnsw("ix_retrieval_chunk_embedding_multilingual_hnsw", DEFAULT_EMBEDDING_DIMENSIONS),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -104,8 +111,8 @@ class RetrievalChunk(SQLModel, table=True):
             TSVECTOR, sa.Computed("to_tsvector('english'::regconfig, text)", persisted=True)
         ),
     )
-    # Width-free so a configured model of another width fits; the HNSW index is an expression
-    # index on `embedding::vector(384)` for the default model (see the migration).
+    # Width-free so each offline choice and a configured model of another width fit; the HNSW
+    # indexes are partial expression indexes on `embedding::vector(896)` and `(384)`.
     embedding: Any = Field(default=None, sa_column=sa.Column(Vector(), nullable=True))
     embedding_model: str | None = Field(default=None, sa_type=sa.String(200), index=True)
     created_at: datetime = timestamp_field()

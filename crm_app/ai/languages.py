@@ -41,3 +41,17 @@ def detect(texts: list[str]) -> list[str]:
     confident = [lang for lang, p in guesses if lang and p >= MIN_CONFIDENCE]
     main = Counter(confident).most_common(1)[0][0] if confident else "en"
     return [lang if lang and p >= MIN_CONFIDENCE else main for lang, p in guesses]
+
+
+def other_language_probability(texts: list[str]) -> list[float]:
+    """For each text on its own, the probability of its likeliest language other than English
+    (0..1); 0 for an empty text. A short English query ("reset pin", "refund missing") spreads
+    its probability over many languages, so none of them gets much; a real sentence in another
+    language gets most of it."""
+    identifier = _identifier()
+    return [
+        max((p for lang, p in identifier.rank(t) if lang != "en"), default=0.0)
+        if t and t.strip()
+        else 0.0
+        for t in texts
+    ]

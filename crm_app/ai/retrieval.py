@@ -23,7 +23,8 @@ from sqlalchemy import ColumnElement, CursorResult, and_, delete, func, literal,
 from sqlmodel import Session, col
 
 from crm_app import routes
-from crm_app.ai.embeddings import EmbeddingProvider, get_provider
+from crm_app.ai.embeddings import EmbeddingProvider, embed_query, get_provider
+from crm_app.ai.minilm import DIMENSIONS as ENGLISH_DIMENSIONS
 from crm_app.auth.permissions import Action, Actor, can, require
 from crm_app.db import session_scope
 from crm_app.services.errors import InvalidInput, NotAuthenticated, PermissionDenied
@@ -401,6 +402,36 @@ def _filters(
     return conditions
 
 
+def _nearest(
+    session: Session,
+    query_vector: np.ndarray,
+    model: str,
+    conditions: list[ColumnElement[bool]],
+) -> list[tuple[int, float]]:
+    """(document id, cosine distance) of the chunks `model` embedded, nearest first."""
+    chunk, doc = RetrievalChunk, RetrievalDocument
+    dims = int(query_vector.shape[0])
+    # A cast to the query's width matches a partial HNSW index's expression (for the offline
+    # models' widths), so the planner can use it; other widths are scanned exactly.
+    distance = sa.cast(chunk.embedding, Vector(dims)).cosine_distance(query_vector.tolist())
+    width_ok = func.vector_dims(chunk.embedding) == dims
+    nearest = (
+        select(col(chunk.document_id), distance.label("distance"))
+        .join(doc, col(doc.id) == col(chunk.document_id))
+        .where(width_ok, col(chunk.embedding_model) == model, *conditions)
+        .order_by(distance)
+        .limit(CANDIDATES * 3)
+    )
+    return [(doc_id, float(dist)) for doc_id, dist in session.execute(nearest).tuples().all()]
+
+
+def _any_chunk_of(session: Session, model: str) -> bool:
+    found = session.execute(
+        select(col(RetrievalChunk.id)).where(col(RetrievalChunk.embedding_model) == model).limit(1)
+    ).first()
+    return found is not None
+
+
 def search(
     actor: Actor | None,
     query: str,
@@ -429,7 +460,7 @@ def search(
         )
     provider = provider or get_provider()
     if query_vector is None:
-        query_vector = provider.embed([query])[0]
+        query_vector = embed_query(provider, [query])[0]
     chunk, doc = RetrievalChunk, RetrievalDocument
     # Any word may match (OR), ranked by cover density: questions rarely share every word.
     tsquery = func.to_tsquery(
@@ -449,20 +480,16 @@ def search(
             .tuples()
             .all()
         )
-        dims = int(query_vector.shape[0])
         session.execute(text("SET LOCAL hnsw.ef_search = 200"))
-        # A cast to the query's width matches the partial HNSW index's expression (for the
-        # default width), so the planner can use it; other widths are scanned exactly.
-        distance = sa.cast(chunk.embedding, Vector(dims)).cosine_distance(query_vector.tolist())
-        width_ok = func.vector_dims(chunk.embedding) == dims
-        nearest = (
-            select(col(chunk.document_id), distance.label("distance"))
-            .join(doc, col(doc.id) == col(chunk.document_id))
-            .where(width_ok, col(chunk.embedding_model) == provider.name, *conditions)
-            .order_by(distance)
-            .limit(CANDIDATES * 3)
-        )
-        vector_rows = session.execute(nearest).tuples().all()
+        vector_rows = _nearest(session, query_vector, provider.name, conditions)
+        # While the store is re-embedded after a switch to the multilingual model, chunks still
+        # holding the English model's vectors are found by the query's English half.
+        english_half = getattr(provider, "english_half", None)
+        if english_half and _any_chunk_of(session, english_half):
+            half = query_vector[:ENGLISH_DIMENSIONS]
+            if float(np.linalg.norm(half)) > 1e-6:
+                legacy = _nearest(session, half / np.linalg.norm(half), english_half, conditions)
+                vector_rows = sorted([*vector_rows, *legacy], key=lambda row: row[1])
         text_ranks = {doc_id: i + 1 for i, (doc_id, _) in enumerate(text_rows)}
         vector_ranks: dict[int, int] = {}
         similarity: dict[int, float] = {}

@@ -6,6 +6,9 @@
   priority, 19 = lowest).
 - `CRM_AI_INDEX_SECONDS` (default 45): how long one `ai_index` run keeps draining its backlog
   before it leaves the rest to the next run.
+- `CRM_AI_LOCAL_EMBEDDINGS` (default `multilingual`): the offline embedding, `multilingual`
+  (MiniLM beside Google's multilingual USE, 896 wide) or `english` (MiniLM alone, 384 wide,
+  about 140 MB less while loaded). Changing it re-embeds the store in the background.
 
 Indexing runs at low OS priority in its own thread, so when agents need the CPU the scheduler
 gives it to the web process first; the thread cap bounds what it takes even on an idle machine.
@@ -54,6 +57,16 @@ def background_niceness() -> int:
 
 def index_seconds() -> int:
     return _int_env("CRM_AI_INDEX_SECONDS", 45, 1, 3600)
+
+
+LOCAL_EMBEDDINGS = ("multilingual", "english")
+
+
+def local_embeddings() -> str:
+    raw = os.environ.get("CRM_AI_LOCAL_EMBEDDINGS", "").strip().lower()
+    if raw and raw not in LOCAL_EMBEDDINGS:
+        log.warning("ignoring CRM_AI_LOCAL_EMBEDDINGS=%r: one of %s", raw, LOCAL_EMBEDDINGS)
+    return raw if raw in LOCAL_EMBEDDINGS else LOCAL_EMBEDDINGS[0]
 
 
 def lower_this_thread(niceness: int) -> None:
@@ -125,25 +138,30 @@ def keep_model_loaded() -> bool:
 
 
 def models_loaded() -> bool:
-    """Whether this process holds the offline embedding model in memory."""
+    """Whether this process holds an offline embedding model in memory."""
+    from crm_app.ai import use_multilingual
     from crm_app.ai.embeddings import local_encoder
     from crm_app.ai.minilm import get_encoder
 
-    return bool(local_encoder.cache_info().currsize or get_encoder.cache_info().currsize)
+    caches = (local_encoder, get_encoder, use_multilingual.get_encoder)
+    return any(cache.cache_info().currsize for cache in caches)
 
 
 def release_models() -> None:
-    """Drop the offline embedding model (about 300 MB with its inference session) and give the
-    freed heap back to the OS; the next use loads it again in a second or two."""
+    """Drop the offline embedding models (about 300 MB with MiniLM's inference session, 140 MB
+    more for USE) and give the freed heap back to the OS; the next use loads them again in a
+    second or two."""
     import contextlib
     import ctypes
     import gc
 
+    from crm_app.ai import use_multilingual
     from crm_app.ai.embeddings import local_encoder
     from crm_app.ai.minilm import get_encoder
 
     local_encoder.cache_clear()
     get_encoder.cache_clear()
+    use_multilingual.get_encoder.cache_clear()
     gc.collect()
     # Not glibc: the allocator keeps what it keeps.
     with contextlib.suppress(OSError, AttributeError):

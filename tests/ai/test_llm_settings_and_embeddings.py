@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from crm_app.ai import llm, retrieval
-from crm_app.ai.embeddings import LiteLLMEmbeddings, LocalMiniLM, get_provider
+from crm_app.ai.embeddings import LiteLLMEmbeddings, LocalMultilingual, get_provider
 from crm_app.ai.retrieval import DocumentInput
 from crm_app.auth.permissions import SYSTEM
 from crm_app.db import session_scope
@@ -103,6 +103,6 @@ def test_embedding_provider_outage_raises_unavailable_not_a_crash(fake_openai):
 
 
 def test_configured_embedding_model_replaces_the_builtin_one():
-    assert isinstance(get_provider(llm.LlmConfig()), LocalMiniLM)
+    assert isinstance(get_provider(llm.LlmConfig()), LocalMultilingual)
     configured = get_provider(llm.LlmConfig(embedding_model="openai/text-embedding-3-small"))
     assert configured.name == "litellm/openai/text-embedding-3-small"

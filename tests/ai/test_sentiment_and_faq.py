@@ -238,3 +238,25 @@ def test_queue_can_filter_tickets_by_the_latest_client_sentiment(db: str) -> Non
             .all()
         )
     assert negative == [angry]  # the calmed-down client's ticket is no longer negative
+
+
+def test_a_question_is_clustered_by_its_content_words_more_than_its_frame() -> None:
+    import numpy as np
+
+    from crm_app.ai.embeddings import LocalMultilingual, split_halves
+
+    assert faq_clusters.content_words("Could you please tell me how I can close my account?") == (
+        "close account"
+    )
+    assert faq_clusters.content_words("I still have not received my card") == "not received card"
+    assert faq_clusters.content_words("How do I?") == "How do I?"  # nothing left: kept whole
+    provider = LocalMultilingual()
+    texts = ["Could you please tell me how I can close my account?", "Kontoauszug bitte"]
+    vectors = provider.embed(texts)
+    clustered = faq_clusters.question_vectors(texts, vectors, provider)
+    assert np.allclose(np.linalg.norm(clustered, axis=1), 1.0, atol=1e-5)
+    content = LocalMiniLM().embed(["close account"])[0]
+    before, after = (split_halves(v)[0][0] @ content for v in (vectors, clustered))  # type: ignore[index]
+    assert after > before + 0.01
+    assert np.array_equal(clustered[1], vectors[1])  # no English frame: unchanged
+    assert np.array_equal(clustered[:, 384:], vectors[:, 384:])  # the USE half as it was
