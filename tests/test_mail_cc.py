@@ -312,3 +312,91 @@ def test_the_composers_cc_field_refuses_bad_input_clearly_and_sends_what_it_show
     tab.internal, tab.draft = True, "Bob is the client's husband."
     _handler("send")(tab)
     assert len(_outbound()) == 1 and mail_send.run().sent == 0
+
+
+def _ticket_count() -> int:
+    with session_scope() as session:
+        return len(list(session.scalars(select(Ticket.id))))
+
+
+def test_an_email_ticket_opened_with_cc_copies_them_on_its_first_mail_and_every_reply(
+    db, smtp: RecordingSmtp
+) -> None:
+    add_mailbox()  # service@firm.example
+    agent = make_user("agent")
+    client_id = make_client(agent, "Grace Hopper")  # grace@x.example
+    smtp.forget_system_mail()
+    number = tickets.create_ticket(
+        agent,
+        client_id=client_id,
+        subject="Your annual statement",
+        body="Your statement is ready.",
+        channel="email",
+        # As typed in the form: commas, semicolons, spaces, a repeat and the client herself.
+        cc=" Bob@Client.example; carol@client.example,bob@client.example  grace@x.example ",
+    ).number
+    assert _ticket().cc_emails == ["bob@client.example", "carol@client.example"]
+    assert mail_send.run().sent == 1
+    [mail] = smtp.received
+    assert str(mail["To"]) == "grace@x.example"
+    assert str(mail["Cc"]) == "bob@client.example, carol@client.example"
+    assert smtp.envelopes[0][1] == [
+        "grace@x.example",
+        "bob@client.example",
+        "carol@client.example",
+    ]
+    detail = tickets.get_ticket(agent, number)
+    assert detail.cc_emails == ["bob@client.example", "carol@client.example"]
+    assert detail.messages[0].cc == ["bob@client.example", "carol@client.example"]
+    with session_scope() as session:
+        audited = session.execute(
+            select(AuditLog.changes).where(AuditLog.action == "ticket.created")
+        ).scalar_one()
+    assert audited["cc"] == "bob@client.example, carol@client.example"
+    # A later reply goes to the same people.
+    tickets.add_message(agent, number, "Any questions, just answer this mail.")
+    assert mail_send.run().sent == 1
+    assert str(smtp.received[1]["Cc"]) == "bob@client.example, carol@client.example"
+
+
+def test_a_new_tickets_cc_is_checked_in_the_service_and_a_bad_one_saves_nothing(
+    db, smtp: RecordingSmtp
+) -> None:
+    add_mailbox()
+    agent = make_user("agent")
+    client_id = make_client(agent, "Grace Hopper")
+
+    def create(actor, cc: object, channel: str = "email") -> None:
+        tickets.create_ticket(
+            actor,
+            client_id=client_id,
+            subject="Statement",
+            body="Ready.",
+            channel=channel,
+            cc=cc,  # type: ignore[arg-type]
+        )
+
+    refused = [
+        ("bob@x.example, bob at client", "“bob” is not an email address"),
+        ("bob@x.example\r\nBcc: spy@evil.example", "is not an email address"),
+        ("Bob <bob@x.example>", "is not an email address"),
+        ("bob@@x.example", "is not an email address"),
+        ("carol@y.example; SERVICE@firm.example", "firm's own mailboxes"),
+        (["bob@x.example"], "not understood"),  # a forged form value
+        ("a" * (mail_cc.MAX_TYPED + 1), "too much text"),
+    ]
+    for typed, said in refused:
+        with pytest.raises(InvalidInput, match=said):
+            create(agent, typed)
+    with pytest.raises(InvalidInput, match="Only email tickets"):
+        create(agent, "bob@x.example", channel="phone")
+    # A caller without the permission is refused before anything is read.
+    for actor in (make_user("client"), make_user("marketing"), make_user(None)):
+        with pytest.raises(PermissionDenied):
+            create(actor, "bob@x.example")
+    assert _ticket_count() == 0 and _outbound() == []
+    with session_scope() as session:
+        assert (
+            session.scalars(select(AuditLog.id).where(AuditLog.action == "ticket.created")).all()
+            == []
+        )

@@ -12,6 +12,7 @@ from crm_app.components import (
     options_listbox,
     search_input,
 )
+from crm_app.services.mail import cc as mail_cc
 from crm_app.services.search import ClientPick
 from models.ticket import Channel, TicketPriority
 from pages.tickets.state import CLIENT_SEARCH_DEBOUNCE_MS, TicketsState
@@ -155,6 +156,39 @@ def _client_picker() -> rx.Component:
     )
 
 
+def _cc_input() -> rx.Component:
+    """Who else the email goes to: a plain input, in the tab order, sent with the form; the
+    tickets service checks each address (an error shows below, nothing is saved)."""
+    return rx.cond(
+        TicketsState.new_channel == Channel.EMAIL.value,
+        field(
+            "Cc",
+            rx.vstack(
+                rx.input(
+                    name="cc",
+                    id="new-cc",
+                    type="text",
+                    placeholder="name@example.com, other@example.com",
+                    aria_label="Cc: people to copy on the email",
+                    aria_describedby="new-cc-hint",
+                    auto_complete="off",
+                    max_length=mail_cc.MAX_TYPED,
+                    width="100%",
+                ),
+                rx.text(
+                    "Commas or semicolons between addresses. They get the first email and "
+                    "every reply in Cc.",
+                    size="1",
+                    color_scheme="gray",
+                    id="new-cc-hint",
+                ),
+                spacing="1",
+                width="100%",
+            ),
+        ),
+    )
+
+
 def new_ticket_dialog() -> rx.Component:
     return rx.dialog.root(
         rx.dialog.trigger(
@@ -201,6 +235,7 @@ def new_ticket_dialog() -> rx.Component:
                             ),
                             width="100%",
                         ),
+                        _cc_input(),
                         field(
                             rx.cond(
                                 TicketsState.logged_for_client,

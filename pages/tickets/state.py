@@ -485,6 +485,7 @@ class TicketsState(KeysetPaging, AppState):
             body=form.get("body", ""),
             priority=self.new_priority,
             channel=self.new_channel,
+            cc=form.get("cc", ""),
         )
         self.dialog_open = False
         return rx.redirect(routes.ticket(row.number))

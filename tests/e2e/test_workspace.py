@@ -250,7 +250,9 @@ def test_phone_ticket_for_any_client_by_keyboard_then_note_with_ctrl_enter(
     context.close()
 
 
-def test_new_client_inline_from_the_ticket_dialog(db: str, app_url: str, browser: Browser) -> None:
+def test_new_client_inline_from_the_ticket_dialog_then_an_email_ticket_with_cc(
+    db: str, app_url: str, browser: Browser, shoot
+) -> None:
     agent = make_user("agent")
     context, page = signed_in(browser, app_url, agent.email, width=1280)
     page.locator("#new-ticket").click()
@@ -270,6 +272,40 @@ def test_new_client_inline_from_the_ticket_dialog(db: str, app_url: str, browser
     expect(page.locator("#client-search")).to_be_visible()
     page.keyboard.press("Escape")
     expect(page.locator("#client-search")).to_have_count(0)
+
+    # An email ticket for her, copying two people: the Cc field comes with the email channel,
+    # next in the tab order after the priority; a wrong entry is refused in the form.
+    page.locator("#new-ticket").click()
+    page.keyboard.type("nina")
+    expect(page.locator(".client-pick")).to_have_count(1)
+    page.keyboard.press("Enter")
+    expect(page.locator("#subject")).to_be_focused()
+    page.keyboard.type("Your onboarding documents")
+    expect(page.locator("#new-cc")).to_have_count(0)  # a phone ticket copies no one
+    _pick(page, "new-channel", "email")
+    cc = page.locator("#new-cc")
+    expect(cc).to_be_visible()
+    page.locator("#new-channel").focus()
+    page.keyboard.press("Tab")  # the priority
+    page.keyboard.press("Tab")
+    expect(cc).to_be_focused()
+    page.keyboard.type("Omar@Family.example; omar at family")
+    page.locator("#body").fill("Please find the documents to sign attached.")
+    page.locator("#create-ticket").click()
+    expect(
+        page.get_by_role("alert").filter(has_text="“omar” is not an email address")
+    ).to_be_visible()
+    expect(page).not_to_have_url(re.compile(r"/tickets/\d+$"))
+    shoot(page, "ws-12-new-ticket-cc-refused")
+    cc.fill("Omar@Family.example; lena@advisers.example")
+    cc.press("Enter")  # Enter in the field sends the form
+    expect(page).to_have_url(re.compile(r"/tickets/\d+$"))
+    first = page.locator(".message").first
+    expect(first.locator(".message-cc")).to_have_text(
+        "Cc: omar@family.example, lena@advisers.example"
+    )
+    expect(page.locator(".cc-chip")).to_have_text(["omar@family.example", "lena@advisers.example"])
+    shoot(page, "ws-13-email-ticket-with-cc")
     context.close()
 
 

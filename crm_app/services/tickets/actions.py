@@ -59,8 +59,14 @@ def create_ticket(
     channel: str = Channel.AGENT,
     assignee_id: int | None = None,
     from_client: bool | None = None,
+    cc: str = "",
 ) -> TicketRow:
     """Open a ticket with its first message.
+
+    `cc` (an email ticket): the addresses typed into the form's Cc field, separated by commas,
+    semicolons or spaces, checked as a reply's Cc is (one plain address each, none of the
+    firm's own mailboxes; the client's own address is left out). They become the ticket's CC
+    list: the first mail and every later reply go to them in Cc. A wrong entry saves nothing.
 
     `from_client`: the first message is the client's request, logged by the acting agent (a
     phone call, a walk-in): sent by the client, on that channel, with the agent as its author.
@@ -82,6 +88,9 @@ def create_ticket(
     body = clean_body(body)
     choice(priority, TicketPriority, "Priority")
     choice(channel, Channel, "Channel")
+    cc_emails = mail_cc.split_typed(cc)
+    if cc_emails and channel != Channel.EMAIL:
+        raise InvalidInput("Only email tickets can copy other people (Cc).")
     with session_scope() as session:
         client = session.get(Client, client_id) if client_id else None
         if client_id and client is None:
@@ -105,6 +114,8 @@ def create_ticket(
             created_at=now,
             updated_at=now,
         )
+        if cc_emails:
+            set_cc(session, ticket, cc_emails)  # before the mail is queued: it goes in Cc
         session.add(ticket)
         session.flush()
         assert ticket.id is not None  # flushed
@@ -141,6 +152,8 @@ def create_ticket(
         }
         if round_robin:
             record["round_robin"] = True
+        if ticket.cc_emails:
+            record["cc"] = ", ".join(ticket.cc_emails)
         if queued:
             record["delivery"] = f"queued ({channel})"
         audit.record(session, actor, "ticket.created", "ticket", ticket.id, record)
