@@ -28,6 +28,9 @@ Figures (the last line is one JSON object):
   embedding its chunks, each measured alone) / CPU seconds the job processes used. On a shared,
   saturated machine the job gets about one core whatever it overlaps, so wall-clock ratio is
   bounded by CPU share; work_ratio says how much the job adds on top of its unavoidable work.
+- stage_seconds: seconds the job's stages spent on the archives that ended (those the killed
+  run held are lost): read (waiting on the parse), embed, write (commits). They overlap, so
+  they add up to more than import_seconds; the largest says where the time goes.
 - peak_mb: the highest resident memory of the job process, sampled every 0.2 s
   (peak_with_readers_mb adds its PST reader child processes).
 - resumed_ok: after the kill and restart, every message read is linked once per position,
@@ -142,9 +145,16 @@ def noise(size: int) -> bytes:
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_PST = ROOT / "tests" / "data" / "pst" / "outlook-sample.pst"
+# The scheduled job's run (`pst_ingest.run`), printing each archive's stage seconds as it ends.
 _JOB = """
+import json
+from crm_app.ai import runtime
 from jobs import pst_ingest
-pst_ingest.run()
+
+def report(result):
+    print(json.dumps(result.stage_seconds), flush=True)
+
+runtime.run_in_background(lambda: pst_ingest.drain(seconds=3600, on_result=report))
 """
 
 
@@ -237,12 +247,12 @@ def _progress() -> dict[str, int]:
         return {"read": int(row[0]), "open": int(row[1]), "running": int(row[2])}
 
 
-def _job_process(env: dict[str, str], log: Path) -> subprocess.Popen:
+def _job_process(env: dict[str, str], log: Path, stages: Path) -> subprocess.Popen:
     return subprocess.Popen(
         [sys.executable, "-c", _JOB],
         cwd=ROOT,
         env=env,
-        stdout=subprocess.DEVNULL,
+        stdout=stages.open("ab"),
         stderr=log.open("ab"),
         start_new_session=True,
     )
@@ -372,10 +382,14 @@ def main() -> None:
     env = {**os.environ, "DATABASE_URL": database_url(), "PYTHONPATH": str(ROOT)}
     for path in files:
         archives.queue_archive(SYSTEM, path, label=path.stem)
-    log = workdir / "job.log"
-    first = _watch(_job_process(env, log), stop_at=int(bare_messages * args.kill_at))
+    log, stages = workdir / "job.log", workdir / "stages.jsonl"
+    first = _watch(_job_process(env, log, stages), stop_at=int(bare_messages * args.kill_at))
     print(f"killed after {first['seconds']:.1f} s: {_progress()}", file=sys.stderr)
-    second = _watch(_job_process(env, log), stop_at=None)
+    second = _watch(_job_process(env, log, stages), stop_at=None)
+    stage_seconds = {"read": 0.0, "embed": 0.0, "write": 0.0}
+    for line in stages.read_text().splitlines():  # archives ended (the killed run's are lost)
+        for stage, spent in json.loads(line).items():
+            stage_seconds[stage] += spent
     read = _progress()["read"]
     ok, found = _resumed_ok(bare_messages)
     print(f"resumed: {found}", file=sys.stderr)
@@ -418,6 +432,7 @@ def main() -> None:
                     "import": round(import_cpu, 1),
                 },
                 "work_ratio": round(work_ratio, 3),
+                "stage_seconds": {k: round(v, 1) for k, v in stage_seconds.items()},
                 "peak_mb": round(max(first["peak"], second["peak"]), 1),
                 "peak_with_readers_mb": round(max(first["peak_tree"], second["peak_tree"]), 1),
                 "nice": args.nice,

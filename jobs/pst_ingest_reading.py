@@ -1,6 +1,6 @@
 """The reading side of the `pst_ingest` job: a file as (position, record, bytes done), the PST
-reader and item counter in child processes, attachment text kept for indexing, and the
-producer thread that parses into a bounded queue while the job embeds and stores.
+reader and item counter in child processes, and attachment text kept for indexing (the job's
+read-ahead thread drives these while it embeds and stores).
 
 This module is imported by the PST child processes (for `TextAttachmentSink`), so its top level
 imports nothing heavy.
@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import tempfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ingest.model import ItemError, Message, NonMailItem
 
-QUEUE_RECORDS = 256  # parsed records waiting for the consumer: bounds memory
+QUEUE_RECORDS = 256  # parsed records may wait for the embedding: bounds memory
 MAX_ATTACHMENT_CHARS = 20_000  # more than the chunks kept: the rest is never indexed
 
 
@@ -345,64 +343,3 @@ def iter_positions(
             continue
         done = int(size * min(1.0, (position + 1) / estimate)) if estimate else 0
         yield position, record, done
-
-
-# --- the producer thread ----------------------------------------------------------------------
-
-
-class _Producer:
-    """Runs the parse in its own thread into a bounded queue; stops when asked."""
-
-    _END = object()
-
-    def __init__(self, records: Iterator[tuple[int, Any, int]]) -> None:
-        self._records = records
-        self.queue: queue.Queue[Any] = queue.Queue(maxsize=QUEUE_RECORDS)
-        self._stop = threading.Event()
-        self.error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="archive-parse", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        try:
-            for item in self._records:
-                while not self._stop.is_set():
-                    try:
-                        self.queue.put(item, timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if self._stop.is_set():
-                    break
-        except BaseException as error:  # handed to the consumer
-            self.error = error
-        finally:
-            with contextlib.suppress(Exception):
-                self._records.close()  # type: ignore[attr-defined]
-            self._put_end()
-
-    def _put_end(self) -> None:
-        while True:
-            try:
-                self.queue.put(self._END, timeout=0.5)
-                return
-            except queue.Full:
-                if self._stop.is_set():
-                    with contextlib.suppress(queue.Empty):
-                        self.queue.get_nowait()
-
-    def __iter__(self) -> Iterator[tuple[int, Any, int]]:
-        while True:
-            item = self.queue.get()
-            if item is self._END:
-                if self.error is not None:
-                    raise self.error
-                return
-            yield item
-
-    def stop(self) -> None:
-        self._stop.set()
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self.queue.get_nowait()
-        self._thread.join(timeout=30)

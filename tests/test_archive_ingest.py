@@ -355,3 +355,109 @@ def test_the_mbox_child_resumes_at_a_position_is_reused_and_replaced_when_left_m
     finally:
         readers.close()
     assert not second.is_alive() and readers._mbox is None
+
+
+def test_read_ahead_never_claims_again_an_archive_its_connection_holds(db, tmp_path):
+    """A session's advisory lock is re-entrant: the connection that holds an archive would
+    win its lock again, so the claim for the next archive must skip those it holds."""
+    from crm_app.db import get_engine
+
+    ids = []
+    for name in ("first", "second"):
+        mbox = tmp_path / f"{name}.mbox"
+        write_mbox(mbox, 1)
+        ids.append(archives.queue_archive(SYSTEM, mbox))
+    conn = get_engine().connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        assert pst_ingest.claim_next(conn) == ids[0]
+        assert pst_ingest.claim_next(conn) == ids[0]  # the re-entrant lock, without `held`
+        assert pst_ingest.claim_next(conn, held={ids[0]}) == ids[1]
+        assert pst_ingest.claim_next(conn, held=set(ids)) is None
+    finally:
+        conn.invalidate()
+        conn.close()
+
+
+def _doubled_chunks() -> int:
+    with session_scope() as session:
+        return session.execute(
+            text(
+                "SELECT count(*) FROM (SELECT document_id, chunk_index FROM retrieval_chunk "
+                "GROUP BY 1, 2 HAVING count(*) > 1) d"
+            )
+        ).scalar_one()
+
+
+def test_import_killed_while_the_next_archive_is_read_ahead_resumes_both_exactly_once(db, tmp_path):
+    first, second = tmp_path / "first.mbox", tmp_path / "second.mbox"
+    total = write_mbox(first, 300)
+    assert write_mbox(second, 300, start=10_000) == total
+    ids = [archives.queue_archive(SYSTEM, path) for path in (first, second)]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    child = subprocess.Popen(
+        [sys.executable, "-c", _CHILD_MANY, *map(str, ids)], cwd=ROOT, env=env,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 180
+        while time.monotonic() < deadline and not (
+            _archive(ids[0]).resume_position > 0 and _archive(ids[1]).started_at is not None
+        ):
+            time.sleep(0.1)
+        ahead = _archive(ids[1])
+        assert ahead.started_at is not None, "the second archive was never read ahead"
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(timeout=30)
+    finally:
+        if child.poll() is None:
+            child.kill()
+    assert _archive(ids[0]).resume_position < total  # killed while the first was embedded
+    assert [_archive(i).status for i in ids] == ["running", "running"]
+    results = pst_ingest.drain(only=ids)  # both locks died with the child: both resumed
+    assert [r.status for r in results] == ["done", "done"]
+    for archive_id in ids:
+        archive = _archive(archive_id)
+        assert (archive.messages, archive.duplicates) == (total, 0)
+        assert _count(ArchiveMessage, ArchiveMessage.archive_id == archive_id) == total
+    assert _archive_docs() == 2 * total
+    assert _doubled_chunks() == 0
+
+
+_CHILD_MANY = """
+import sys
+from jobs import pst_ingest
+pst_ingest.drain(only=[int(a) for a in sys.argv[1:]])
+"""
+
+
+def test_cancel_during_a_pipelined_import_stops_that_archive_and_the_next_is_imported(db, tmp_path):
+    manager = make_user("manager")
+    first, second = tmp_path / "first.mbox", tmp_path / "second.mbox"
+    total = write_mbox(first, 400)
+    write_mbox(second, 20, start=10_000)
+    ids = [archives.queue_archive(manager, path) for path in (first, second)]
+    asked: list[int] = []
+
+    def progress(archive_id: int, *_: int) -> None:
+        if archive_id == ids[0] and not asked:  # after the first committed batch
+            asked.append(archives.cancel_archive(manager, archive_id) == "running")
+
+    results = pst_ingest.drain(only=ids, progress=progress)
+    assert asked == [True]
+    assert [r.status for r in results] == ["cancelled", "done"]
+    cancelled = _archive(ids[0])
+    assert cancelled.status == "cancelled" and cancelled.messages < total
+    assert _count(ArchiveMessage, ArchiveMessage.archive_id == ids[0]) == cancelled.messages
+    assert _archive(ids[1]).messages == 20
+    # Its lock is given back: it can be deleted, with what it had stored.
+    assert archives.delete_archive(manager, ids[0])["documents"] == cancelled.messages
+    assert _archive_docs() == 20
+
+
+def test_each_archive_reports_the_seconds_of_its_read_embed_and_write_stages(db, tmp_path):
+    mbox = tmp_path / "stages.mbox"
+    write_mbox(mbox, 40)
+    [result] = pst_ingest.drain(only=[archives.queue_archive(SYSTEM, mbox)])
+    assert result.status == "done" and result.messages_stored == 40
+    assert set(result.stage_seconds) == {"read", "embed", "write"}
+    assert all(seconds > 0 for seconds in result.stage_seconds.values())
