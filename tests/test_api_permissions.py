@@ -299,6 +299,25 @@ def test_a_token_from_a_script_without_origin_may_write(world: World, api: TestC
     assert response.status_code == 201 and response.json()["subject"] == "From a script"
 
 
+def test_an_email_ticket_opened_by_script_keeps_its_cc(world: World, api: TestClient) -> None:
+    headers = {"Authorization": f"Bearer {world.tokens['agent']}"}
+    ticket = {
+        "subject": "Statement copy",
+        "body": "As discussed, the statement follows.",
+        "client_id": world.own_client,
+        "channel": "email",
+    }
+    wrong = api.post("/api/v1/tickets", json={**ticket, "cc": ["not an address"]}, headers=headers)
+    assert wrong.status_code in (400, 422), wrong.text
+    created = api.post(
+        "/api/v1/tickets", json={**ticket, "cc": ["Spouse@Example.com"]}, headers=headers
+    )
+    assert created.status_code == 201, created.text
+    number = created.json()["number"]
+    detail = api.get(f"/api/v1/tickets/{number}", headers=headers).json()
+    assert detail["cc"] == ["spouse@example.com"]
+
+
 def test_cors_is_closed_by_default(world: World, api: TestClient) -> None:
     preflight = api.options(
         "/api/v1/tickets",

@@ -171,6 +171,7 @@ class TicketDetailOut(BaseModel):
     first_response_due_at: str
     resolution_due_at: str
     merged_into_number: int | None
+    cc: list[str] = Field(description="Addresses copied on the ticket's mail")
     messages: list[MessageOut]
 
 
@@ -187,6 +188,12 @@ class TicketCreateIn(_In):
     )
     assignee_id: int | None = Field(
         default=None, ge=1, le=MAX_ID, description="null: round-robin when on, else the creator"
+    )
+    cc: list[Annotated[str, Field(max_length=320)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="An email ticket's CC list: plain addresses, copied on every mail sent",
+        examples=[["spouse@example.com"]],
     )
 
 

@@ -138,6 +138,7 @@ def _detail(detail: tickets.TicketDetail) -> TicketDetailOut:
         first_response_due_at=detail.first_response_due_at,
         resolution_due_at=detail.resolution_due_at,
         merged_into_number=detail.merged_into_number,
+        cc=list(detail.cc_emails),
         messages=[MessageOut.of(m) for m in detail.messages],
     )
 
@@ -159,7 +160,8 @@ def get_ticket(number: TicketNumber, who: Annotated[Caller, Depends(caller)]) ->
     summary="Open a ticket",
 )
 def create_ticket(body: TicketCreateIn, who: Annotated[Caller, Depends(caller)]) -> TicketOut:
-    """Staff who may edit tickets. Side effects: audited; emits `ticket.created` (webhooks,
+    """Staff who may edit tickets. `cc` (email tickets) is checked as a reply's CC is: a wrong
+    address saves nothing (422). Side effects: audited; emits `ticket.created` (webhooks,
     notifications)."""
     return TicketOut.of(
         tickets.create_ticket(
@@ -170,6 +172,7 @@ def create_ticket(body: TicketCreateIn, who: Annotated[Caller, Depends(caller)])
             priority=body.priority.value,
             channel=body.channel.value,
             assignee_id=body.assignee_id,
+            cc=", ".join(body.cc),
         )
     )
 
