@@ -13,6 +13,8 @@ import email.errors
 import email.generator
 import email.message
 import re
+import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -33,7 +35,15 @@ from .model import Attachment, DateSource, Message, Provenance, SourceKind
 from .normalize import build_message
 
 MAX_NESTING = 8  # message/rfc822 inside message/rfc822...: deeper ones are kept as files
-_BASE64_JUNK = re.compile(rb"[^A-Za-z0-9+/=]")
+_BASE64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/="
+_BASE64_JUNK = bytes(sorted(set(range(256)) - set(_BASE64_ALPHABET)))  # bytes.translate deletes
+# A base64 body at least this long is lifted out of the bytes before the email package parses
+# them, see `_parse_bytes`.
+_STASH_MIN_BYTES = 16 * 1024
+_BASE64_HEADER = re.compile(rb"(?im)^content-transfer-encoding:[ \t]*base64[ \t]*\r?$")
+_BLANK_LINE = re.compile(rb"\n\r?\n")
+_BASE64_TEXT = _BASE64_ALPHABET + b"\r\n"
+_STASHED = "_crm_stashed"  # a part's attribute: its payload as text and stashed byte runs
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200})\s*$", re.MULTILINE)
 _EMBEDDED_TYPES = ("message/rfc822", "message/global")
 _HEADER_LINE = re.compile(rb"^[!-9;-~]{1,200}:")
@@ -68,7 +78,7 @@ def parse_mime(
         raise IngestError(f"MIME input must be bytes, not {type(raw).__name__}", source=source)
     provenance = Provenance(source=source, kind=kind, folder=folder, position=position)
     try:
-        parsed = email.message_from_bytes(bytes(raw))
+        parsed = _parse_bytes(bytes(raw))
         if not parsed.keys():
             raise IngestError("no RFC 5322 header found: not a mail message", source=source)
         return normalize_email(
@@ -78,6 +88,81 @@ def parse_mime(
         raise
     except (Exception, RecursionError) as exc:  # any parser failure is this input's fault
         raise IngestError(f"unparseable MIME message: {exc!r}"[:300], source=source) from exc
+
+
+def _parse_bytes(raw: bytes) -> email.message.Message:
+    """`email.message_from_bytes`, with long base64 bodies kept out of the parser's way.
+
+    The email package's feed parser splits a body into lines in Python, one by one: for a mail
+    with a large attachment that is most of the parse, although the body is only ever decoded
+    whole. So each long base64 body is replaced by a one-line marker before parsing, and
+    afterwards each part whose payload holds markers gets its bodies back: a base64 part as byte
+    slices that `_encoded_blocks` decodes from (with C-speed base64), any other part (text that
+    only looks like base64) as its text again.
+    """
+    runs: list[memoryview] = []
+    prefix = f"=crm-{secrets.token_hex(8)}-"
+    view, kept, at = memoryview(raw), [], 0
+    for start, end in _base64_bodies(raw):
+        # The line ending before the next boundary stays: the parser counts it as the boundary's.
+        end -= 2 if raw[end - 2 : end] == b"\r\n" else int(raw[end - 1 : end] == b"\n")
+        kept += [view[at:start], f"{prefix}{len(runs)}=".encode()]
+        runs.append(view[start:end])
+        at = end
+    parsed = email.message_from_bytes(b"".join([*kept, view[at:]]) if runs else raw)
+    if runs:
+        marker = re.compile(re.escape(prefix) + r"(\d+)=")
+        for part in parsed.walk():
+            payload = part.get_payload()
+            if not isinstance(payload, str) or prefix not in payload:
+                continue
+            pieces: list[str | memoryview] = []
+            at = 0
+            for found in marker.finditer(payload):
+                pieces += [payload[at : found.start()], runs[int(found.group(1))]]
+                at = found.end()
+            pieces.append(payload[at:])
+            setattr(part, _STASHED, pieces)
+            if _transfer_encoding(part) != "base64":
+                _restore(part)
+    return parsed
+
+
+def _base64_bodies(raw: bytes) -> Iterator[tuple[int, int]]:
+    """(start, end) of each long body after a `Content-Transfer-Encoding: base64` header that
+    holds base64 text alone: up to the next line starting with "-" (a boundary) or the end.
+    Where a match is does not matter for correctness: a region of base64 characters and line
+    breaks only cannot hold a boundary or a header line, and `_parse_bytes` gives any part that
+    is not base64 its text back."""
+    at = 0
+    for header in _BASE64_HEADER.finditer(raw):
+        if header.start() < at:
+            continue
+        blank = _BLANK_LINE.search(raw, header.end())
+        if blank is None:
+            return
+        start = blank.end()
+        end = raw.find(b"\n-", start)
+        end = len(raw) if end < 0 else end + 1
+        if end - start >= _STASH_MIN_BYTES and not raw[start:end].translate(None, _BASE64_TEXT):
+            yield start, end
+            at = end
+
+
+def _restore(message: email.message.Message) -> None:
+    """Put stashed runs back into the payloads of a message and its parts, as plain text (for
+    re-serialising them: an embedded message stored as a file, a boundary repair)."""
+    for part in message.walk():
+        pieces = getattr(part, _STASHED, None)
+        if pieces is not None:
+            delattr(part, _STASHED)
+            part.set_payload(
+                "".join(p if isinstance(p, str) else bytes(p).decode("ascii") for p in pieces)
+            )
+
+
+def _transfer_encoding(part: email.message.Message) -> str:
+    return str(part.get("Content-Transfer-Encoding", "")).strip().lower()
 
 
 def normalize_email(
@@ -154,7 +239,8 @@ def _repair_boundary(msg: email.message.Message) -> email.message.Message:
         return msg
     boundary = match.group(1).removesuffix("--")
     msg.set_param("boundary", boundary)
-    reparsed = email.message_from_bytes(msg.as_bytes())
+    _restore(msg)
+    reparsed = _parse_bytes(msg.as_bytes())
     reparsed.defects.append(email.errors.StartBoundaryNotFoundDefect())
     return reparsed if reparsed.is_multipart() else msg
 
@@ -201,6 +287,10 @@ def _collect(
 
 def decoded_payload(part: email.message.Message) -> bytes:
     """The part's body with its transfer encoding undone; b"" for a multipart or none."""
+    if hasattr(part, _STASHED):
+        decoded = _Collect()
+        _stream_base64(_encoded_blocks(part), decoded)
+        return b"".join(decoded.blocks)
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
@@ -259,7 +349,7 @@ def _attachment(
         if decoded:
             try:
                 embedded = normalize_email(
-                    email.message_from_bytes(decoded), provenance, sink=sink, now=now,
+                    _parse_bytes(decoded), provenance, sink=sink, now=now,
                     depth=depth + 1,
                 )  # fmt: skip
             except Exception as exc:
@@ -285,9 +375,9 @@ def _stream_payload(part: email.message.Message, writer: HashingWriter) -> str |
         data = decoded_payload(part)
         writer.write(data)
         return None
-    encoding = str(part.get("Content-Transfer-Encoding", "")).strip().lower()
+    encoding = _transfer_encoding(part)
     if encoding == "base64":
-        return _stream_base64(payload, writer)
+        return _stream_base64(_encoded_blocks(part), writer)
     if encoding == "quoted-printable":
         start = 0
         while start < len(payload):
@@ -308,12 +398,33 @@ def _stream_payload(part: email.message.Message, writer: HashingWriter) -> str |
     return None
 
 
-def _stream_base64(payload: str, writer: HashingWriter) -> str | None:
+class _Collect:
+    """A writer that keeps the blocks written to it."""
+
+    def __init__(self) -> None:
+        self.blocks: list[bytes] = []
+
+    def write(self, data: bytes) -> None:
+        self.blocks.append(data)
+
+
+def _encoded_blocks(part: email.message.Message) -> Iterator[bytes]:
+    """A base64 part's encoded text as ASCII blocks of about BLOCK_SIZE, stashed runs included."""
+    pieces = getattr(part, _STASHED, None)
+    payload = part.get_payload()
+    for piece in pieces if pieces is not None else [payload if isinstance(payload, str) else ""]:
+        for start in range(0, len(piece), BLOCK_SIZE):
+            block = piece[start : start + BLOCK_SIZE]
+            yield block.encode("ascii", "ignore") if isinstance(block, str) else bytes(block)
+
+
+def _stream_base64(blocks: Iterator[bytes], writer: HashingWriter | _Collect) -> str | None:
+    """Decode base64 blocks into the writer, ignoring line breaks and stray characters as mail
+    readers do; return an error for a body that is not base64."""
     leftover = b""
     error = None
-    for start in range(0, len(payload), BLOCK_SIZE):
-        block = _BASE64_JUNK.sub(b"", payload[start : start + BLOCK_SIZE].encode("ascii", "ignore"))
-        data = leftover + block
+    for block in blocks:
+        data = leftover + block.translate(None, _BASE64_JUNK)
         cut = len(data) - len(data) % 4
         data, leftover = data[:cut], data[cut:]
         try:
@@ -343,6 +454,7 @@ def _embedded(
     embedded = None
     try:
         if isinstance(inner, email.message.Message):
+            _restore(inner)  # stored as the file it was: every body written out as text
             generator = email.generator.BytesGenerator(writer, mangle_from_=False)
             generator.flatten(inner)
             if depth < MAX_NESTING and part.get_content_type() in _EMBEDDED_TYPES:

@@ -7,6 +7,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from mailparser_reply import EmailReplyParser
@@ -245,3 +246,110 @@ def test_a_silent_child_is_killed_and_an_idle_one_is_never_taken_for_hung(tmp_pa
     hung = [r for source, r in records if source == str(hanging)]
     assert len(hung) == 1 and "stopped answering" in hung[0].message
     assert sum(isinstance(r, Message) for _, r in records) == 22
+
+
+def _with_and_without_lifting(raw: bytes, monkeypatch) -> tuple[dict, dict]:
+    """The whole record parsed as the product does, and with no body lifted out (the plain
+    email-package parse): the two must be equal."""
+    import ingest.mime
+    from ingest.mime import parse_mime
+
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    lifted = record_to_dict(parse_mime(raw, ingested_at=when))
+    with monkeypatch.context() as plain:
+        plain.setattr(ingest.mime, "_STASH_MIN_BYTES", 1 << 62)
+        return lifted, record_to_dict(parse_mime(raw, ingested_at=when))
+
+
+def _mail(newline: bytes, *, blank_before_boundary: bool, text_like_base64: bool) -> bytes:
+    import base64
+    import os
+
+    body = base64.encodebytes(os.urandom(60_000)).replace(b"\n", newline)
+    if not blank_before_boundary:
+        body = body.rstrip(b"\r\n")
+    # Plain text that reads as base64, after a line that reads as a part's header
+    looks = b"Content-Transfer-Encoding: base64" + newline * 2 + (b"QUJD" * 19 + newline) * 400
+    lines = [
+        b"From: a@example.com",
+        b"Subject: statement",
+        b"MIME-Version: 1.0",
+        b'Content-Type: multipart/mixed; boundary="b1"',
+        b"",
+        b"--b1",
+        b"Content-Type: text/plain",
+        b"",
+        b"Please find it attached.",
+        b"--b1",
+        b"Content-Type: application/pdf; name=s.pdf",
+        b"Content-Transfer-Encoding: BASE64",
+        b"",
+        body,
+        b"--b1",
+        b"Content-Type: text/plain; name=codes.txt",
+        b"Content-Transfer-Encoding: " + (b"7bit" if text_like_base64 else b"base64"),
+        b"",
+        looks,
+        b"--b1--",
+        b"",
+    ]
+    return newline.join(lines)
+
+
+@pytest.mark.parametrize("newline", [b"\n", b"\r\n"])
+@pytest.mark.parametrize("blank_before_boundary", [True, False])
+@pytest.mark.parametrize("text_like_base64", [True, False])
+def test_lifting_long_base64_bodies_out_of_the_parser_changes_nothing(
+    newline, blank_before_boundary, text_like_base64, monkeypatch
+):
+    raw = _mail(
+        newline, blank_before_boundary=blank_before_boundary, text_like_base64=text_like_base64
+    )
+    lifted, plain = _with_and_without_lifting(raw, monkeypatch)
+    assert lifted == plain
+    assert lifted["attachments"][0]["size"] == 60_000
+
+
+def test_a_lifted_message_restored_has_every_payload_as_written():
+    import email
+
+    from ingest.mime import _parse_bytes, _restore
+
+    raw = _mail(b"\r\n", blank_before_boundary=True, text_like_base64=True)
+    lifted = _parse_bytes(raw)
+    _restore(lifted)
+    assert [p.get_payload() for p in lifted.walk() if not p.is_multipart()] == [
+        p.get_payload() for p in email.message_from_bytes(raw).walk() if not p.is_multipart()
+    ]
+
+
+def test_an_embedded_message_with_a_large_attachment_is_stored_byte_for_byte(monkeypatch):
+    inner = _mail(b"\n", blank_before_boundary=False, text_like_base64=False)
+    outer = b"\n".join(
+        [
+            b"From: b@example.com",
+            b"Subject: Fwd: statement",
+            b'Content-Type: multipart/mixed; boundary="out"',
+            b"",
+            b"--out",
+            b"Content-Type: message/rfc822",
+            b"",
+            inner,
+            b"--out--",
+            b"",
+        ]
+    )
+    lifted, plain = _with_and_without_lifting(outer, monkeypatch)
+    assert lifted == plain
+    assert lifted["attachments"][0]["embedded_message"]["attachments"][0]["size"] == 60_000
+
+
+def test_the_mime_corpus_parses_the_same_with_bodies_lifted(monkeypatch):
+    from ingest import IngestError
+
+    for path in sorted(MIME_DIR.iterdir()):
+        try:
+            lifted, plain = _with_and_without_lifting(path.read_bytes(), monkeypatch)
+        except IngestError:
+            continue  # not a message: the parser's own tests cover it
+        assert lifted == plain, path.name
