@@ -12,6 +12,7 @@ import email
 import email.errors
 import email.generator
 import email.message
+import io
 import re
 import secrets
 from collections.abc import Iterator
@@ -288,9 +289,9 @@ def _collect(
 def decoded_payload(part: email.message.Message) -> bytes:
     """The part's body with its transfer encoding undone; b"" for a multipart or none."""
     if hasattr(part, _STASHED):
-        decoded = _Collect()
+        decoded = io.BytesIO()
         _stream_base64(_encoded_blocks(part), decoded)
-        return b"".join(decoded.blocks)
+        return decoded.getvalue()
     data = part.get_payload(decode=True)
     return data if isinstance(data, bytes) else b""
 
@@ -398,16 +399,6 @@ def _stream_payload(part: email.message.Message, writer: HashingWriter) -> str |
     return None
 
 
-class _Collect:
-    """A writer that keeps the blocks written to it."""
-
-    def __init__(self) -> None:
-        self.blocks: list[bytes] = []
-
-    def write(self, data: bytes) -> None:
-        self.blocks.append(data)
-
-
 def _encoded_blocks(part: email.message.Message) -> Iterator[bytes]:
     """A base64 part's encoded text as ASCII blocks of about BLOCK_SIZE, stashed runs included."""
     pieces = getattr(part, _STASHED, None)
@@ -418,7 +409,7 @@ def _encoded_blocks(part: email.message.Message) -> Iterator[bytes]:
             yield block.encode("ascii", "ignore") if isinstance(block, str) else bytes(block)
 
 
-def _stream_base64(blocks: Iterator[bytes], writer: HashingWriter | _Collect) -> str | None:
+def _stream_base64(blocks: Iterator[bytes], writer: HashingWriter | io.BytesIO) -> str | None:
     """Decode base64 blocks into the writer, ignoring line breaks and stray characters as mail
     readers do; return an error for a body that is not base64."""
     leftover = b""
