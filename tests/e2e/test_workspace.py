@@ -276,6 +276,7 @@ def test_new_client_inline_from_the_ticket_dialog_then_an_email_ticket_with_cc(
     # An email ticket for her, copying two people: the Cc field comes with the email channel,
     # next in the tab order after the priority; a wrong entry is refused in the form.
     page.locator("#new-ticket").click()
+    expect(page.locator("#client-search")).to_be_focused()  # keys typed before it opens are lost
     page.keyboard.type("nina")
     expect(page.locator(".client-pick")).to_have_count(1)
     page.keyboard.press("Enter")
