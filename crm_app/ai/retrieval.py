@@ -43,9 +43,11 @@ log = logging.getLogger(__name__)
 RRF_K = 60  # the usual reciprocal-rank-fusion constant
 # Weights of the two rankers in the fusion. Client questions share few exact words with past
 # tickets, so meaning leads and full text breaks ties and catches codes, names and numbers
-# (measured with bench/ai_eval.py on the development sets).
+# (measured with bench/ai_eval.py on the development sets). A full-text rank counts in
+# proportion to the share of the query's words the document holds (`_coverage`).
 VECTOR_WEIGHT = 1.0
 TEXT_WEIGHT = 0.3
+MAX_QUERY_LEXEMES = 64
 CANDIDATES = 50  # per ranker, before fusion
 CHUNK_CHARS = 1500
 CHUNK_OVERLAP = 200
@@ -425,6 +427,38 @@ def _nearest(
     return [(doc_id, float(dist)) for doc_id, dist in session.execute(nearest).tuples().all()]
 
 
+def _query_lexemes(session: Session, query: str) -> list[str]:
+    """The distinct lexemes full-text search makes of the query (stop words dropped)."""
+    found: list[str] | None = session.execute(
+        select(func.tsvector_to_array(func.to_tsvector("english", query)))
+    ).scalar_one()
+    return list(found or [])[:MAX_QUERY_LEXEMES]
+
+
+def _coverage(
+    session: Session, doc_ids: list[int], lexemes: list[str], tsquery: ColumnElement[Any]
+) -> dict[int, float]:
+    """Per full-text candidate, the share of the query's lexemes its best chunk holds: one
+    common word shared with a long question says little, an account code matched whole a lot.
+    Counted for the few candidates only, not for every chunk that matches a word."""
+    if not doc_ids or not lexemes:
+        return dict.fromkeys(doc_ids, 1.0)
+    chunk = RetrievalChunk
+    word = func.unnest(func.tsvector_to_array(chunk.tsv)).column_valued("word")
+    matched = (
+        select(func.count())
+        .where(word == sa.any_(sa.cast(lexemes, sa.ARRAY(sa.Text))))
+        .scalar_subquery()
+    )
+    rows = session.execute(
+        select(col(chunk.document_id), func.max(matched))
+        .where(col(chunk.document_id).in_(doc_ids), col(chunk.tsv).op("@@")(tsquery))
+        .group_by(col(chunk.document_id))
+    ).tuples()
+    found = {doc_id: min(1.0, float(count or 0) / len(lexemes)) for doc_id, count in rows}
+    return {doc_id: found.get(doc_id, 0.0) for doc_id in doc_ids}
+
+
 def _any_chunk_of(session: Session, model: str) -> bool:
     found = session.execute(
         select(col(RetrievalChunk.id)).where(col(RetrievalChunk.embedding_model) == model).limit(1)
@@ -468,6 +502,7 @@ def search(
     )
     text_rank = func.ts_rank_cd(chunk.tsv, tsquery)
     with session_scope() as session:
+        lexemes = _query_lexemes(session, query)
         text_rows = (
             session.execute(
                 select(col(chunk.document_id), func.max(text_rank).label("rank"))
@@ -491,6 +526,7 @@ def search(
                 legacy = _nearest(session, half / np.linalg.norm(half), english_half, conditions)
                 vector_rows = sorted([*vector_rows, *legacy], key=lambda row: row[1])
         text_ranks = {doc_id: i + 1 for i, (doc_id, _) in enumerate(text_rows)}
+        coverage = _coverage(session, list(text_ranks), lexemes, tsquery)
         vector_ranks: dict[int, int] = {}
         similarity: dict[int, float] = {}
         for doc_id, dist in vector_rows:
@@ -498,9 +534,10 @@ def search(
                 vector_ranks[doc_id] = len(vector_ranks) + 1
                 similarity[doc_id] = 1.0 - float(dist)
         fused: dict[int, float] = {}
-        for ranks, weight in ((text_ranks, TEXT_WEIGHT), (vector_ranks, VECTOR_WEIGHT)):
-            for doc_id, rank in ranks.items():
-                fused[doc_id] = fused.get(doc_id, 0.0) + weight / (RRF_K + rank)
+        for doc_id, rank in text_ranks.items():
+            fused[doc_id] = TEXT_WEIGHT * coverage[doc_id] / (RRF_K + rank)
+        for doc_id, rank in vector_ranks.items():
+            fused[doc_id] = fused.get(doc_id, 0.0) + VECTOR_WEIGHT / (RRF_K + rank)
         best = sorted(fused, key=lambda d: (-fused[d], d))[:k]
         if not best:
             return []

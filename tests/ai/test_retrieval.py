@@ -222,3 +222,49 @@ def test_model_change_reembeds_in_background_without_mixing_spaces(db: str) -> N
     assert hits == []
     assert retrieval.reembed_stale(provider=other) == 1
     assert retrieval.search(agent, "zzzz", provider=other)[0].source_ref == "1"
+
+
+def test_one_shared_common_word_does_not_outrank_meaning_but_a_full_match_does(db: str) -> None:
+    """Full text counts by how much of the query a document holds: a past ticket that shares
+    only "bank" with a long question no longer jumps over the one that means the same, while
+    one that holds every word of it still comes first."""
+    import numpy as np
+
+    agent = make_user("agent")
+    query = "When will my transfer to the new custodian bank arrive"
+    # Cosine similarity of each document to the query, so the vector ranking is known.
+    placed = {
+        "Moving my portfolio elsewhere": 0.90,  # the same meaning, no word in common
+        "Quarterly statement request": 0.85,
+        "Change of address form": 0.84,
+        "Closing a savings plan": 0.83,
+        "Transfer to a new custodian bank: when does it arrive": 0.80,  # every word
+        "Bank holiday opening hours": 0.79,  # one common word
+    }
+
+    class Placed:
+        name = "test/placed"
+
+        def embed(self, texts):
+            vectors = np.zeros((len(texts), 8), dtype=np.float32)
+            for row, text in enumerate(texts):
+                if text == query:
+                    vectors[row, 0] = 1.0
+                else:
+                    cosine = placed[text]
+                    vectors[row, 0] = cosine
+                    vectors[row, 1 + list(placed).index(text)] = np.sqrt(1 - cosine**2)
+            return vectors
+
+    provider = Placed()
+    retrieval.upsert_documents(
+        SYSTEM,
+        [_doc(str(i), text, chunks=[text]) for i, text in enumerate(placed)],
+        provider=provider,
+    )
+    order = [hit.title for hit in retrieval.search(agent, query, k=6, provider=provider)]
+    assert order[:2] == [
+        "Transfer to a new custodian bank: when does it arrive",
+        "Moving my portfolio elsewhere",
+    ]
+    assert order.index("Bank holiday opening hours") > order.index("Moving my portfolio elsewhere")
