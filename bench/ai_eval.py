@@ -16,6 +16,8 @@ MiniLM beside multilingual USE; `english`: MiniLM alone).
 
 Development sets (bench/data, written for this project): `support_*` and `support2_*` for
 tuning, `holdout_*` (other topics, typos in the test half) only for checking what was tuned.
+Public intent sets (HWU64, BANKING77, CLINC150, downloaded): `bench/data/sample_public_set.py`
+samples them into these files.
 """
 
 from __future__ import annotations
