@@ -45,6 +45,36 @@ def test_batching_and_padding_do_not_change_a_text_vector(onnx_encoder) -> None:
     assert float((alone * together).sum(axis=1).min()) > 0.9999
 
 
+def test_long_texts_go_in_small_batches_and_short_ones_in_full_batches(
+    onnx_encoder, monkeypatch
+) -> None:
+    """A batch's padded tokens stay within the budget (the memory of an archive import is
+    bounded by it), while short texts still go 32 at a time; no vector changes."""
+    from crm_app.ai.minilm import TOKENS_PER_BATCH
+
+    long_texts = [
+        f"Transfer {i}: " + " ".join(["custody settlement fee statement"] * 80) for i in range(20)
+    ]
+    short_texts = [f"Where is my card number {i}?" for i in range(40)]
+    texts = long_texts + short_texts
+    shapes: list[tuple[int, int]] = []
+    forward = onnx_encoder._forward
+
+    def recording(ids, mask):
+        shapes.append(ids.shape)
+        return forward(ids, mask)
+
+    monkeypatch.setattr(onnx_encoder, "_forward", recording)
+    vectors = onnx_encoder.encode(texts, batch_size=32)
+    assert all(rows * width <= TOKENS_PER_BATCH for rows, width in shapes)
+    assert all(rows <= 8 for rows, width in shapes if width == 256)
+    assert max(rows for rows, _ in shapes) == 32  # the short ones
+    assert max(width for _, width in shapes) == 256  # the long ones, truncated, all embedded
+    monkeypatch.setattr(onnx_encoder, "_forward", forward)
+    alone = np.vstack([onnx_encoder.encode([t]) for t in texts[:3] + texts[-3:]])
+    assert float((alone * vectors[[0, 1, 2, -3, -2, -1]]).sum(axis=1).min()) > 0.9999
+
+
 def test_builtin_provider_runs_on_onnxruntime_and_keeps_its_name() -> None:
     from crm_app.ai.embeddings import LocalMiniLM, local_encoder
     from crm_app.ai.minilm_onnx import OnnxMiniLMEncoder
