@@ -47,7 +47,6 @@ RRF_K = 60  # the usual reciprocal-rank-fusion constant
 # proportion to the share of the query's words the document holds (`_coverage`).
 VECTOR_WEIGHT = 1.0
 TEXT_WEIGHT = 0.3
-MAX_QUERY_LEXEMES = 64
 CANDIDATES = 50  # per ranker, before fusion
 CHUNK_CHARS = 1500
 CHUNK_OVERLAP = 200
@@ -427,35 +426,25 @@ def _nearest(
     return [(doc_id, float(dist)) for doc_id, dist in session.execute(nearest).tuples().all()]
 
 
-def _query_lexemes(session: Session, query: str) -> list[str]:
-    """The distinct lexemes full-text search makes of the query (stop words dropped)."""
-    found: list[str] | None = session.execute(
-        select(func.tsvector_to_array(func.to_tsvector("english", query)))
-    ).scalar_one()
-    return list(found or [])[:MAX_QUERY_LEXEMES]
-
-
 def _coverage(
-    session: Session, doc_ids: list[int], lexemes: list[str], tsquery: ColumnElement[Any]
+    session: Session, doc_ids: list[int], query: str, tsquery: ColumnElement[Any]
 ) -> dict[int, float]:
     """Per full-text candidate, the share of the query's lexemes its best chunk holds: one
     common word shared with a long question says little, an account code matched whole a lot.
     Counted for the few candidates only, not for every chunk that matches a word."""
-    if not doc_ids or not lexemes:
-        return dict.fromkeys(doc_ids, 1.0)
+    if not doc_ids:
+        return {}
     chunk = RetrievalChunk
+    query_words = func.tsvector_to_array(func.to_tsvector("english", query))
     word = func.unnest(func.tsvector_to_array(chunk.tsv)).column_valued("word")
-    matched = (
-        select(func.count())
-        .where(word == sa.any_(sa.cast(lexemes, sa.ARRAY(sa.Text))))
-        .scalar_subquery()
-    )
+    matched = select(func.count()).where(word == sa.any_(query_words)).scalar_subquery()
+    share = sa.cast(func.max(matched), sa.Float) / func.greatest(func.cardinality(query_words), 1)
     rows = session.execute(
-        select(col(chunk.document_id), func.max(matched))
+        select(col(chunk.document_id), share)
         .where(col(chunk.document_id).in_(doc_ids), col(chunk.tsv).op("@@")(tsquery))
         .group_by(col(chunk.document_id))
     ).tuples()
-    found = {doc_id: min(1.0, float(count or 0) / len(lexemes)) for doc_id, count in rows}
+    found = {doc_id: min(1.0, float(value or 0.0)) for doc_id, value in rows}
     return {doc_id: found.get(doc_id, 0.0) for doc_id in doc_ids}
 
 
@@ -502,7 +491,6 @@ def search(
     )
     text_rank = func.ts_rank_cd(chunk.tsv, tsquery)
     with session_scope() as session:
-        lexemes = _query_lexemes(session, query)
         text_rows = (
             session.execute(
                 select(col(chunk.document_id), func.max(text_rank).label("rank"))
@@ -526,7 +514,7 @@ def search(
                 legacy = _nearest(session, half / np.linalg.norm(half), english_half, conditions)
                 vector_rows = sorted([*vector_rows, *legacy], key=lambda row: row[1])
         text_ranks = {doc_id: i + 1 for i, (doc_id, _) in enumerate(text_rows)}
-        coverage = _coverage(session, list(text_ranks), lexemes, tsquery)
+        coverage = _coverage(session, list(text_ranks), query, tsquery)
         vector_ranks: dict[int, int] = {}
         similarity: dict[int, float] = {}
         for doc_id, dist in vector_rows:
