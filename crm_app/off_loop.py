@@ -12,15 +12,46 @@ the thread runs, a returned chain of events is handled as before, and a generato
 never marked, so its steps stay on the loop. An event cancelled while its thread runs (a newer
 page load superseding it) ends only once the thread has. Calling a handler directly (as tests
 do) calls the plain function, in the caller's thread.
+
+Events get threads of their own, as many as the database pool has connections: asyncio's
+default pool (cores + 4 threads, six on two cores) is what the background loops' checks use,
+and under load events queued behind those checks (and behind each other) while connections
+sat idle.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 OFF_LOOP = "_crm_off_loop"
+
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def event_threads() -> ThreadPoolExecutor:
+    """The threads events run in: one per pooled database connection (made on first use)."""
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            from crm_app.settings import get_settings
+
+            _executor = ThreadPoolExecutor(
+                max_workers=max(4, get_settings().db_pool_size), thread_name_prefix="event"
+            )
+        return _executor
+
+
+def in_event_thread(fn: Any, /, *args: Any, **kwargs: Any) -> asyncio.Future:
+    """`asyncio.to_thread` on the event threads: the caller's context variables go along."""
+    call = functools.partial(contextvars.copy_context().run, fn, *args, **kwargs)
+    return asyncio.get_running_loop().run_in_executor(event_threads(), call)
 
 
 class _InThread:
@@ -32,7 +63,7 @@ class _InThread:
         plain = handler.fn
 
         async def fn(state: Any, **payload: Any) -> Any:
-            work = asyncio.ensure_future(asyncio.to_thread(plain, state, **payload))
+            work = asyncio.ensure_future(in_event_thread(plain, state, **payload))
             try:
                 return await asyncio.shield(work)
             except asyncio.CancelledError:

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 import requests
 
+from crm_app.change_watch import POLL_SECONDS as QUEUE_POLL_SECONDS
 from crm_app.settings import PROJECT_ROOT
 from pages.ticket.state import LIVE_POLL_SECONDS, TicketState
-from pages.tickets.state import LIVE_POLL_SECONDS as QUEUE_POLL_SECONDS
 from tests.e2e.reflex_socket import Tab, sign_in_cookie
 from tests.factories import PASSWORD, make_client, make_ticket, make_user, run_async
 from tests.redis_server import REDIS_SERVER, free_port, redis_server

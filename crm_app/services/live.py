@@ -28,6 +28,12 @@ _BUMP = text(f"SELECT nextval('{CHANGE_SEQUENCE}')")
 def change_counter(actor: Actor) -> int:
     """A number that grows whenever any ticket or message is written."""
     require(actor, Action.VIEW_TICKETS)
+    return current_counter()
+
+
+def current_counter() -> int:
+    """The counter for a web worker's shared watch (`crm_app/change_watch.py`): it tells only
+    that something changed, and each view checks its actor before it reads what."""
     with get_engine().connect() as conn:
         return int(conn.execute(_COUNTER).scalar_one())
 

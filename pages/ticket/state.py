@@ -450,6 +450,15 @@ class TicketState(TemplatePicker, AppState):
         ticket_service.merge_tickets(actor, self._number, int(target))
         return [rx.redirect(routes.ticket(int(target))), rx.toast.success(f"Merged into #{target}")]
 
+    def _live_tick(self, number: int, activity: str) -> tuple[list[PresenceRow], str, str] | None:
+        """The live loop's check, in a thread: who else is here (telling them we are), the
+        ticket's signature and the chat's presence; None when the session has ended."""
+        actor = self.live_actor()
+        if actor is None:
+            return None
+        others = presence.heartbeat(actor, number, activity)
+        return others, live.ticket_signature(actor, number), web_chat.presence_text(actor, number)
+
     @rx.event(background=True)
     async def live_loop(self):
         """Keep the view current and tell the others who is here: a heartbeat and a cheap
@@ -471,15 +480,13 @@ class TicketState(TemplatePicker, AppState):
                         return
                     number, seen = self._number, self._signature
                     activity = "replying" if self.draft.strip() else "viewing"
-                actor = await asyncio.to_thread(self.live_actor)
-                if actor is None:
-                    return
-                try:
-                    others = await asyncio.to_thread(presence.heartbeat, actor, number, activity)
-                    signature = await asyncio.to_thread(live.ticket_signature, actor, number)
-                    chat_presence = await asyncio.to_thread(web_chat.presence_text, actor, number)
+                try:  # one trip to a thread for the session check and the three reads
+                    tick = await asyncio.to_thread(self._live_tick, number, activity)
                 except ServiceError:
                     return
+                if tick is None:
+                    return
+                others, signature, chat_presence = tick
                 changed = False
                 async with self:
                     if self._number != number:
@@ -487,7 +494,8 @@ class TicketState(TemplatePicker, AppState):
                     self.others_here = others
                     self.chat_presence = chat_presence
                     if signature != seen:
-                        self._refresh()
+                        # Ten reads: in a thread, so the worker's other tabs go on meanwhile.
+                        await asyncio.to_thread(self._refresh)
                         changed = True
                 if changed:
                     yield AiPanelState.load  # the assistant follows the newest client message

@@ -8,7 +8,7 @@ import time
 
 import reflex as rx
 
-from crm_app import routes
+from crm_app import change_watch, routes
 from crm_app.auth.permissions import Actor
 from crm_app.components import KeysetPaging
 from crm_app.services import assignment, live, saved_views
@@ -36,7 +36,9 @@ CLIENT_SEARCH_DEBOUNCE_MS = 250
 # (a call, a visit), or the agent writing to the client.
 LOGGED_CHANNELS = set(ticket_service.LOGGED_FOR_CLIENT_CHANNELS)
 
-LIVE_POLL_SECONDS = 3
+LIVE_MIN_SECONDS = 3  # between two live reloads of one tab while writes keep coming
+LIVE_RECHECK_SECONDS = 30  # a tab with nothing new checks its session this often
+LIVE_RETRY_SECONDS = 3
 LIVE_MAX_SECONDS = 4 * 3600  # a forgotten tab stops polling after a working day's half
 ANY = "any"
 STATUS_CHOICES = ["open", "new", "pending", "resolved", "closed", "all"]
@@ -328,45 +330,49 @@ class TicketsState(KeysetPaging, AppState):
 
     @rx.event(background=True)
     async def live_loop(self):
-        """Reload the open queue when any ticket or message changes (checked every few
-        seconds through a counter in PostgreSQL, so writes on any worker show up)."""
+        """Reload the open queue when any ticket or message changes: the worker's shared watch
+        of a counter in PostgreSQL (so writes on any worker show up) wakes it; between changes
+        the tab costs nothing but a session check every `LIVE_RECHECK_SECONDS`."""
         async with self:
             if self._live_running:
                 return
             self._live_running = True
+            seen = self._live_counter
         started = time.monotonic()
         try:
             while time.monotonic() - started < LIVE_MAX_SECONDS:
-                await asyncio.sleep(LIVE_POLL_SECONDS)
+                counter = await change_watch.next_change(seen, LIVE_RECHECK_SECONDS)
                 async with self:
                     if self.router.page.path != routes.TICKETS:
                         return
                     seen = self._live_counter
+                    if counter is None or counter == seen:
+                        asked = None
+                    elif self.search_active:  # search results stay as they are
+                        self._live_counter = seen = counter
+                        asked = None
+                    else:
+                        asked = (self._filters(), self._page_start())
                 actor = await asyncio.to_thread(self.live_actor)
                 if actor is None:
                     return
-                try:
-                    counter = await asyncio.to_thread(live.change_counter, actor)
-                except ServiceError:
-                    return
-                if counter == seen:
+                if asked is None:
                     continue
-                async with self:
-                    if self.search_active:  # search results stay as they are
-                        self._live_counter = counter
-                        continue
-                    asked = (self._filters(), self._page_start())
                 # The query runs off the event loop, so the worker's other tabs go on meanwhile.
                 try:
                     result = await asyncio.to_thread(_query_page, actor, *asked)
                 except ServiceError:
-                    continue  # the next tick retries
+                    await asyncio.sleep(LIVE_RETRY_SECONDS)  # the next change or tick retries
+                    continue
                 async with self:
                     # Shown only if the agent has not moved on meanwhile: then their own event
                     # loads what they asked for.
                     if not self.search_active and (self._filters(), self._page_start()) == asked:
                         self._live_counter = counter
                         self._show_page(result)
+                    seen = self._live_counter
+                # At most one reload per tab every `LIVE_MIN_SECONDS` while writes go on.
+                await asyncio.sleep(LIVE_MIN_SECONDS)
         finally:
             async with self:
                 self._live_running = False
