@@ -160,6 +160,8 @@ class AgentSocket:
         answered = self._answered.wait(ANSWER_TIMEOUT)
         elapsed = (time.perf_counter() - started) * 1000
         self._waiting = None
+        if not answered and self.failed_toast:
+            raise RuntimeError(f"{name.rsplit('.', 1)[-1]} answered with an error toast")
         if not answered:
             raise TimeoutError(f"no answer to {name.rsplit('.', 1)[-1]} in {ANSWER_TIMEOUT:.0f} s")
         if self.failed_toast:
@@ -265,7 +267,9 @@ class Agent(User):
                     _event(f"{n.ticket}.set_draft", {"value": text}, path),
                     namespace=NAMESPACE,
                 )
-                if not self._do("reply", f"{n.ticket}.send", {}, n.ticket, "messages", path):
+                # As the page does: the composer's update, then Send carrying the text itself.
+                send = {"text": text}
+                if not self._do("reply", f"{n.ticket}.send", send, n.ticket, "messages", path):
                     return
             else:
                 status = "open" if tab.ticket_status == "pending" else "pending"

@@ -263,7 +263,7 @@ def _composer_tab(actor, number: int) -> SimpleNamespace:
         _cc_edited=False,
         shows_cc=True,
     )
-    for name in ("_refresh", "_clear_draft", "_set_staged", "_take_cc"):
+    for name in ("_refresh", "_clear_draft", "_set_staged", "_take_cc", "_take_draft"):
         setattr(tab, name, MethodType(getattr(TicketState, name), tab))
     tab._refresh()
     return tab

@@ -24,7 +24,7 @@ from crm_app.services.tickets import TicketRow
 from crm_app.timefmt import when
 from models.ticket import TicketPriority, TicketStatus
 from pages.ai_panel import ai_panel
-from pages.ticket.conversation import composer, message_bubble
+from pages.ticket.conversation import COMPOSER_TEXT, composer, message_bubble
 from pages.ticket.sla_panel import sla_panel
 from pages.ticket.state import UNASSIGNED, UNASSIGNED_ID, TicketState, route_number
 
@@ -297,7 +297,7 @@ def _ticket(ticket: TicketRow) -> rx.Component:
         ticket_shortcuts(
             on_reply=TicketState.set_internal(False),
             on_note=TicketState.set_internal(True),
-            on_send=TicketState.send,
+            on_send=TicketState.send(COMPOSER_TEXT),
         ),
         rx.vstack(
             rx.hstack(

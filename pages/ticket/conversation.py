@@ -4,6 +4,7 @@ reply/internal-note composer with its pending macro changes and files."""
 from __future__ import annotations
 
 import reflex as rx
+from reflex_base.vars.base import Var
 
 from crm_app.components import channel_badge, removable_chip
 from crm_app.services import attachments
@@ -418,6 +419,13 @@ def _attach_button() -> rx.Component:
     )
 
 
+# The composer's text in the browser, sent with Send (see `TicketState.send`); null when the
+# composer is not on the page (the server then uses the draft it has).
+COMPOSER_TEXT: Var[str] = Var(
+    _js_expr="(document.getElementById('composer')?.value ?? null)", _var_type=str
+)
+
+
 def _free_text() -> rx.Component:
     """The reply or note as the agent writes it, its files and Send."""
     return rx.fragment(
@@ -465,7 +473,7 @@ def _free_text() -> rx.Component:
             ),
             rx.button(
                 rx.cond(TicketState.internal, "Add internal note", "Send reply"),
-                on_click=TicketState.send,
+                on_click=TicketState.send(COMPOSER_TEXT),
                 disabled=~TicketState.can_send,
                 color_scheme=rx.cond(TicketState.internal, "amber", "accent"),
                 id="send",

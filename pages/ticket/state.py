@@ -253,6 +253,9 @@ class TicketState(TemplatePicker, AppState):
 
     @rx.event
     def set_draft(self, value: str):
+        self._take_draft(value)
+
+    def _take_draft(self, value: object) -> None:
         if not isinstance(value, str):
             return
         if not self.draft and value and value == self._just_cleared:
@@ -267,10 +270,16 @@ class TicketState(TemplatePicker, AppState):
         self.internal = value
 
     @service_event
-    def send(self, actor: Actor):
-        """Send the reply or note with its files and the chosen macro's fields, all at once."""
+    def send(self, actor: Actor, text: str | None = None):
+        """Send the reply or note with its files and the chosen macro's fields, all at once.
+
+        `text` is the composer's text as the browser held it when Send was pressed: the
+        composer's own update (debounced, or on blur) may reach the server after this event
+        when the worker is busy, and the reply must be what the agent saw, last keystrokes
+        included. Without it (an older page), the draft as last received is sent."""
         if self.ticket is None:
             return None
+        self._take_draft(text)
         changes = {"status": self.macro_status or None, "priority": self.macro_priority or None}
         replies_by_mail = self.shows_cc and not self.internal
         if replies_by_mail and self.cc_error:

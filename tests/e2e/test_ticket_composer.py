@@ -84,6 +84,32 @@ def test_macro_waits_for_the_send_and_a_discarded_draft_changes_nothing(
     context.close()
 
 
+def test_send_carries_the_composers_text_so_keystrokes_the_server_has_not_seen_are_sent(
+    db: str, app_url: str, browser: Browser
+) -> None:
+    """The composer's own updates are debounced and may reach a busy server after the send:
+    the reply saved is the text on screen when Ctrl+Enter was pressed, not the last update."""
+    alice = make_user("agent")
+    number = tickets.create_ticket(
+        alice, client_id=make_client(alice), subject="Transfer status", body="Where is it?"
+    ).number
+    context, page = signed_in(browser, app_url, alice.email, width=1280, height=900)
+    page.goto(f"{app_url}/tickets/{number}")
+    composer = page.locator("#composer")
+    composer.fill("Your transfer")
+    expect(page.locator("#send")).to_be_enabled()  # the server has this much
+    # Text the server has not been told of (no input event, as if the update were in flight).
+    composer.evaluate("el => { el.value = 'Your transfer left us today at 10:40.'; }")
+    composer.focus()
+    page.keyboard.press("Control+Enter")
+    expect(page.locator(".message", has_text="left us today at 10:40")).to_be_visible()
+    bodies = [m.body_text for m in tickets.get_ticket(alice, number).messages]
+    assert bodies[-1] == "Your transfer left us today at 10:40."
+    assert "Your transfer" not in bodies[:-1]  # sent once, whole
+    expect(composer).to_have_value("")
+    context.close()
+
+
 def test_files_attach_in_the_composer_and_download_from_the_timeline(
     db: str, app_url: str, browser: Browser, shoot, tmp_path: Path
 ) -> None:
