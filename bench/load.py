@@ -65,6 +65,7 @@ ANSWER_TIMEOUT = 10.0
 NAMESPACE = "/_event"
 ACTIONS = ("open_queue", "filter", "search", "open_ticket", "reply", "change_status")
 SEARCH_TERMS = ["transfer", "statement", "withdrawal", "portfolio", "pension", "fees", "wire"]
+CANNOT_ANSWER = "no WhatsApp number to answer"
 FILTERS = [
     ("status_filter", "open"),
     ("status_filter", "pending"),
@@ -112,8 +113,10 @@ class AgentSocket:
         self._answered = GreenEvent()
         self._answer: dict = {}
         self.failed_toast = False
+        self.toast_text = ""
         self.queue_numbers: list[int] = []
         self.ticket_status = ""
+        self.reply_note = ""  # what the composer says happens to a reply
         self.sio = socketio.Client(reconnection=False)
         self.sio.on("event", self._on_frame, namespace=NAMESPACE)
 
@@ -121,8 +124,11 @@ class AgentSocket:
         if not isinstance(frame, dict):
             return
         for event in frame.get("events") or []:
-            if "toast" in json.dumps(event) and '"error"' in json.dumps(event):
+            # An error toast arrives as a call of the page's toast function with "error".
+            script = str((event.get("payload") or {}).get("function", ""))
+            if "__toast" in script and '["error"]' in script:
                 self.failed_toast = True
+                self.toast_text = script.split('["error"](', 1)[-1][:120]
         delta = frame.get("delta") or {}
         queue = delta.get(self.names.queue) or {}
         for key, value in queue.items():
@@ -132,6 +138,8 @@ class AgentSocket:
         for key, value in ticket.items():
             if key.startswith("ticket_rx_state_") and isinstance(value, dict):
                 self.ticket_status = str(value.get("status", ""))
+            if key.startswith("reply_note_rx_state_"):
+                self.reply_note = str(value)
         if self._waiting is not None:
             state, var = self._waiting
             changes = delta.get(state) or {}
@@ -161,11 +169,11 @@ class AgentSocket:
         elapsed = (time.perf_counter() - started) * 1000
         self._waiting = None
         if not answered and self.failed_toast:
-            raise RuntimeError(f"{name.rsplit('.', 1)[-1]} answered with an error toast")
+            raise RuntimeError(f"{name.rsplit('.', 1)[-1]} refused: {self.toast_text}")
         if not answered:
             raise TimeoutError(f"no answer to {name.rsplit('.', 1)[-1]} in {ANSWER_TIMEOUT:.0f} s")
         if self.failed_toast:
-            raise RuntimeError(f"{name.rsplit('.', 1)[-1]} answered with an error toast")
+            raise RuntimeError(f"{name.rsplit('.', 1)[-1]} refused: {self.toast_text}")
         return elapsed
 
     def close(self) -> None:
@@ -260,7 +268,9 @@ class Agent(User):
             path = f"/tickets/{number}"
             if not self._do("open_ticket", n.on_load, {}, n.ticket, "messages", path):
                 return
-            if random.random() < 0.5:
+            # An agent reads the composer's note: a ticket it says cannot be answered (a demo
+            # WhatsApp ticket without the client's number) gets a status change instead.
+            if random.random() < 0.5 and CANNOT_ANSWER not in tab.reply_note:
                 text = f"Thank you, we are looking into it (load test {uuid.uuid4().hex[:8]})."
                 tab.sio.emit(
                     "event",

@@ -500,8 +500,12 @@ class TicketState(TemplatePicker, AppState):
                 async with self:
                     if self._number != number:
                         continue
-                    self.others_here = others
-                    self.chat_presence = chat_presence
+                    # Written only when they moved: an unchanged write is a state write and a
+                    # delta to the browser every few seconds for nothing.
+                    if others != list(self.others_here):
+                        self.others_here = others
+                    if chat_presence != self.chat_presence:
+                        self.chat_presence = chat_presence
                     if signature != seen:
                         # Ten reads: in a thread, so the worker's other tabs go on meanwhile.
                         await asyncio.to_thread(self._refresh)
