@@ -36,9 +36,8 @@ CLIENT_SEARCH_DEBOUNCE_MS = 250
 # (a call, a visit), or the agent writing to the client.
 LOGGED_CHANNELS = set(ticket_service.LOGGED_FOR_CLIENT_CHANNELS)
 
-LIVE_MIN_SECONDS = 3  # between two live reloads of one tab while writes keep coming
+LIVE_MIN_SECONDS = 3  # between two live reloads (or retries) of one tab
 LIVE_RECHECK_SECONDS = 30  # a tab with nothing new checks its session this often
-LIVE_RETRY_SECONDS = 3
 LIVE_MAX_SECONDS = 4 * 3600  # a forgotten tab stops polling after a working day's half
 ANY = "any"
 STATUS_CHOICES = ["open", "new", "pending", "resolved", "closed", "all"]
@@ -362,16 +361,19 @@ class TicketsState(KeysetPaging, AppState):
                 try:
                     result = await asyncio.to_thread(_query_page, actor, *asked)
                 except ServiceError:
-                    await asyncio.sleep(LIVE_RETRY_SECONDS)  # the next change or tick retries
-                    continue
-                async with self:
-                    # Shown only if the agent has not moved on meanwhile: then their own event
-                    # loads what they asked for.
-                    if not self.search_active and (self._filters(), self._page_start()) == asked:
-                        self._live_counter = counter
-                        self._show_page(result)
-                    seen = self._live_counter
-                # At most one reload per tab every `LIVE_MIN_SECONDS` while writes go on.
+                    result = None  # the counter stays: the next wake retries
+                if result is not None:
+                    async with self:
+                        # Shown only if the agent has not moved on meanwhile: then their own
+                        # event loads what they asked for.
+                        if (
+                            not self.search_active
+                            and (self._filters(), self._page_start()) == asked
+                        ):
+                            self._live_counter = counter
+                            self._show_page(result)
+                        seen = self._live_counter
+                # At most one reload (or retry) per tab every `LIVE_MIN_SECONDS` while writes go on.
                 await asyncio.sleep(LIVE_MIN_SECONDS)
         finally:
             async with self:
