@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ingest.model import ItemError, Message, NonMailItem
 
-QUEUE_RECORDS = 256  # parsed records may wait for the embedding: bounds memory
+QUEUE_RECORDS = 64  # parsed records may wait for the embedding: bounds memory
 MAX_ATTACHMENT_CHARS = 20_000  # more than the chunks kept: the rest is never indexed
 
 
