@@ -80,7 +80,10 @@ class AppState(rx.State):
 
     @classmethod
     def may(cls, action: Action) -> rx.Var[bool]:
-        """In a component: whether the signed-in user may take `action`."""
+        """In a component: whether the signed-in user may take `action`. Pages use this, not a
+        computed var on their own state: a computed var that reads this state's user makes
+        Reflex load that page's state for every event of every page of the tab (test:
+        tests/test_state_loading.py)."""
         return cls.allowed_actions.contains(action.value)
 
     @rx.event

@@ -15,6 +15,10 @@ from crm_app.services.clients import ClientRow
 from crm_app.state import AppState, service_event
 from models.client import ClientKind, KycStatus, RiskCategory
 
+# Shown or hidden in the browser by the signed-in user's actions (see `AppState.may`).
+CAN_EDIT_CLIENTS = AppState.may(Action.EDIT_CLIENTS)
+SEES_FINANCES = AppState.may(Action.VIEW_CLIENT_FINANCES)
+
 PAGE_SIZE = 25
 ANY = "any"
 # (filter key, label, kind) shown in the filter panel; finance ones only to those who may.
@@ -75,14 +79,6 @@ class ClientsState(AppState):
     @rx.var
     def page_count(self) -> int:
         return max(1, -(-self.total // PAGE_SIZE))
-
-    @rx.var
-    def can_edit(self) -> bool:
-        return self._can(Action.EDIT_CLIENTS)
-
-    @rx.var
-    def sees_finances(self) -> bool:
-        return self._can(Action.VIEW_CLIENT_FINANCES)
 
     @rx.var
     def unverified_only(self) -> bool:
@@ -330,7 +326,7 @@ def _filters() -> rx.Component:
     return rx.flex(
         *[_filter_control(*spec) for spec in FILTERS],
         rx.cond(
-            ClientsState.sees_finances,
+            SEES_FINANCES,
             rx.flex(
                 *[_filter_control(*spec) for spec in FINANCE_FILTERS], wrap="wrap", spacing="3"
             ),
@@ -378,7 +374,7 @@ def _column_chooser() -> rx.Component:
             on_change=lambda checked: ClientsState.toggle_column(key, checked),
             class_name=f"column-{key}",
         )
-        return rx.cond(ClientsState.sees_finances, box) if finance else box
+        return rx.cond(SEES_FINANCES, box) if finance else box
 
     return rx.popover.root(
         rx.popover.trigger(
@@ -501,14 +497,14 @@ def clients_page() -> rx.Component:
                 ),
             ),
             rx.cond(
-                ClientsState.can_edit,
+                CAN_EDIT_CLIENTS,
                 rx.link(
                     rx.button(rx.icon("copy"), "Duplicates", variant="soft", id="find-duplicates"),
                     href=routes.CLIENT_DUPLICATES,
                 ),
             ),
             rx.cond(
-                ClientsState.can_edit,
+                CAN_EDIT_CLIENTS,
                 rx.link(
                     rx.button(
                         rx.icon("file-up"), "Import CSV", variant="soft", id="import-clients"
@@ -532,7 +528,7 @@ def clients_page() -> rx.Component:
                     href=routes.CURRENCY_RATES,
                 ),
             ),
-            rx.cond(ClientsState.can_edit, _new_client_dialog()),
+            rx.cond(CAN_EDIT_CLIENTS, _new_client_dialog()),
             width="100%",
             wrap="wrap",
             spacing="2",

@@ -20,6 +20,9 @@ from crm_app.services import segments as segment_service
 from crm_app.services.segments import NO_VALUE, SegmentRow
 from crm_app.state import AppState, service_event
 
+# Shown or hidden in the browser by the signed-in user's actions (see `AppState.may`).
+CAN_EDIT_SEGMENTS = AppState.may(Action.EDIT_SEGMENTS)
+
 
 @dataclass
 class BuilderRow:
@@ -69,10 +72,6 @@ class SegmentsState(AppState):
     preview: list[list[str]] = []
     preview_error: str = ""
     save_error: str = ""
-
-    @rx.var
-    def can_edit(self) -> bool:
-        return self._can(Action.EDIT_SEGMENTS)
 
     @rx.var
     def rows(self) -> list[BuilderRow]:
@@ -250,7 +249,7 @@ def _group_row(row: BuilderRow) -> rx.Component:
             size="1",
             on_change=lambda v: s.set_op(row.path, v),
             aria_label="Combine with",
-            disabled=~s.can_edit,
+            disabled=~CAN_EDIT_SEGMENTS,
         ),
         rx.text(
             rx.cond(row.op == "and", "all of these match", "any of these match"),
@@ -258,7 +257,7 @@ def _group_row(row: BuilderRow) -> rx.Component:
             color_scheme="gray",
         ),
         rx.cond(
-            s.can_edit,
+            CAN_EDIT_SEGMENTS,
             rx.hstack(
                 rx.button(
                     rx.icon("plus", size=14),
@@ -304,7 +303,7 @@ def _rule_row(row: BuilderRow) -> rx.Component:
             value=row.field,
             on_change=lambda v: s.set_field(row.path, v),
             size="1",
-            disabled=~s.can_edit,
+            disabled=~CAN_EDIT_SEGMENTS,
         ),
         rx.select.root(
             rx.select.trigger(width="11rem"),
@@ -314,7 +313,7 @@ def _rule_row(row: BuilderRow) -> rx.Component:
             value=row.operator,
             on_change=lambda v: s.set_operator(row.path, v),
             size="1",
-            disabled=~s.can_edit,
+            disabled=~CAN_EDIT_SEGMENTS,
         ),
         # Controlled and debounced: the count follows a short pause in typing, Enter at once.
         rx.cond(
@@ -327,12 +326,12 @@ def _rule_row(row: BuilderRow) -> rx.Component:
                 placeholder=rx.cond(row.choices.length() > 0, row.choices.join(", "), "value"),
                 on_change=lambda v: s.set_value(row.path, v),
                 debounce_timeout=500,
-                read_only=~s.can_edit,
+                read_only=~CAN_EDIT_SEGMENTS,
                 class_name="rule-value",
             ),
         ),
         rx.cond(
-            s.can_edit,
+            CAN_EDIT_SEGMENTS,
             rx.icon_button(
                 rx.icon("x", size=14),
                 size="1",
@@ -355,7 +354,10 @@ def _builder() -> rx.Component:
             labelled(
                 "Segment name",
                 rx.input(
-                    value=s.name, on_change=s.set_name, id="segment-name", read_only=~s.can_edit
+                    value=s.name,
+                    on_change=s.set_name,
+                    id="segment-name",
+                    read_only=~CAN_EDIT_SEGMENTS,
                 ),
             ),
             labelled(
@@ -364,7 +366,7 @@ def _builder() -> rx.Component:
                     value=s.description,
                     on_change=s.set_description,
                     width="100%",
-                    read_only=~s.can_edit,
+                    read_only=~CAN_EDIT_SEGMENTS,
                 ),
             ),
             width="100%",
@@ -398,10 +400,12 @@ def _builder() -> rx.Component:
                 ),
             ),
             rx.cond(
-                s.can_edit & (s.editing_id != 0),
+                CAN_EDIT_SEGMENTS & (s.editing_id != 0),
                 rx.button("Delete", color_scheme="red", variant="soft", on_click=s.delete),
             ),
-            rx.cond(s.can_edit, rx.button("Save segment", on_click=s.save, id="save-segment")),
+            rx.cond(
+                CAN_EDIT_SEGMENTS, rx.button("Save segment", on_click=s.save, id="save-segment")
+            ),
             width="100%",
             align="center",
         ),
@@ -443,7 +447,7 @@ def segments_page() -> rx.Component:
     return rx.hstack(
         rx.vstack(
             rx.cond(
-                s.can_edit,
+                CAN_EDIT_SEGMENTS,
                 rx.button(rx.icon("plus"), "New segment", width="100%", on_click=s.new_segment),
             ),
             rx.cond(

@@ -15,6 +15,9 @@ from crm_app.services.tickets.tags import parse_list as parse_tag_list
 from crm_app.state import AppState, chain, service_event
 from models.ticket import TicketPriority, TicketStatus
 
+# Shown or hidden in the browser by the signed-in user's actions (see `AppState.may`).
+MAY_SWITCH_ROUND_ROBIN = AppState.may(Action.MANAGE_USERS)
+
 KEEP = "leave as is"
 STATUS_CHOICES = [KEEP, *[s.value for s in TicketStatus]]
 PRIORITY_CHOICES = [KEEP, *[p.value for p in TicketPriority]]
@@ -34,11 +37,6 @@ class WorkspaceSettingsState(AppState):
     set_priority: str = KEEP
     add_tags: str = ""  # comma-separated, as typed
     form_message: str = ""
-
-    @rx.var
-    def may_switch_round_robin(self) -> bool:
-        """Who works what is managed with the users (the service checks the same action)."""
-        return self._can(Action.MANAGE_USERS)
 
     @rx.var
     def available_label(self) -> str:
@@ -150,7 +148,7 @@ def _assignment_card() -> rx.Component:
                 align="center",
             ),
             rx.cond(
-                s.may_switch_round_robin,
+                MAY_SWITCH_ROUND_ROBIN,
                 rx.hstack(
                     rx.switch(
                         checked=s.round_robin,

@@ -19,7 +19,7 @@ from pages.client_profile.sections import (
     privacy_section,
     tickets_section,
 )
-from pages.client_profile.state import ClientProfileState
+from pages.client_profile.state import HANDLES_PRIVACY, SEES_TICKETS, ClientProfileState
 from pages.client_profile.verification import unverified_callout
 
 
@@ -58,16 +58,16 @@ def client_profile_page() -> rx.Component:
             rx.tabs.root(
                 rx.tabs.list(
                     rx.tabs.trigger("Details", value="details"),
-                    rx.cond(s.sees_tickets, rx.tabs.trigger("Tickets", value="tickets")),
+                    rx.cond(SEES_TICKETS, rx.tabs.trigger("Tickets", value="tickets")),
                     rx.cond(
-                        s.sees_tickets,
+                        SEES_TICKETS,
                         rx.tabs.trigger("Correspondence", value="correspondence"),
                     ),
                     rx.tabs.trigger("Campaigns", value="campaigns"),
                     rx.tabs.trigger("Notes", value="notes"),
                     rx.tabs.trigger("History", value="history", id="history-tab"),
                     rx.cond(
-                        s.handles_privacy,
+                        HANDLES_PRIVACY,
                         rx.tabs.trigger("Privacy", value="privacy", id="privacy-tab"),
                     ),
                 ),

@@ -14,7 +14,7 @@ from crm_app.settings import get_settings
 from crm_app.state import AppState
 from crm_app.timefmt import when
 from models.client import ClientKind, KycStatus, RiskCategory
-from pages.client_profile.state import ClientProfileState
+from pages.client_profile.state import CAN_EDIT_CLIENT, SEES_FINANCES, ClientProfileState
 
 
 def labelled_input(label: str, name: str, value, **props) -> rx.Component:
@@ -25,7 +25,7 @@ def labelled_input(label: str, name: str, value, **props) -> rx.Component:
             default_value=value,
             id=f"profile-{name}",
             width="100%",
-            read_only=~ClientProfileState.can_edit,
+            read_only=~CAN_EDIT_CLIENT,
             **props,
         ),
     )
@@ -34,7 +34,7 @@ def labelled_input(label: str, name: str, value, **props) -> rx.Component:
 def details_form(client: ClientDetail) -> rx.Component:
     s = ClientProfileState
     finance = rx.cond(
-        s.sees_finances,
+        SEES_FINANCES,
         rx.grid(
             rx.vstack(
                 labelled_input("Net worth", "net_worth", client.net_worth, input_mode="decimal"),
@@ -70,7 +70,7 @@ def details_form(client: ClientDetail) -> rx.Component:
                         [k.value for k in ClientKind],
                         value=s.kind,
                         on_change=s.set_kind,
-                        disabled=~s.can_edit,
+                        disabled=~CAN_EDIT_CLIENT,
                     ),
                 ),
                 labelled_input("Name", "name", client.name, required=True),
@@ -88,7 +88,7 @@ def details_form(client: ClientDetail) -> rx.Component:
                         [r.value for r in RiskCategory],
                         value=s.risk,
                         on_change=s.set_risk,
-                        disabled=~s.can_edit,
+                        disabled=~CAN_EDIT_CLIENT,
                     ),
                 ),
                 field(
@@ -97,7 +97,7 @@ def details_form(client: ClientDetail) -> rx.Component:
                         list(CURRENCIES),
                         value=s.currency,
                         on_change=s.set_currency,
-                        disabled=~s.can_edit,
+                        disabled=~CAN_EDIT_CLIENT,
                     ),
                 ),
                 field(
@@ -109,7 +109,7 @@ def details_form(client: ClientDetail) -> rx.Component:
                         ),
                         value=s.owner,
                         on_change=s.set_owner,
-                        disabled=~s.can_edit,
+                        disabled=~CAN_EDIT_CLIENT,
                     ),
                 ),
                 labelled_input("Tags (comma separated)", "tags", s.tags_text),
@@ -122,7 +122,7 @@ def details_form(client: ClientDetail) -> rx.Component:
                 rx.switch(
                     checked=s.consent,
                     on_change=s.set_consent,
-                    disabled=~s.can_edit,
+                    disabled=~CAN_EDIT_CLIENT,
                     aria_label="Marketing consent",
                 ),
                 rx.text("Marketing consent", size="2"),
@@ -144,7 +144,7 @@ def details_form(client: ClientDetail) -> rx.Component:
                                 name="custom_" + d.key,
                                 default_value=client.custom_fields.get(d.key, ""),
                                 placeholder=d.field_type,
-                                read_only=~s.can_edit,
+                                read_only=~CAN_EDIT_CLIENT,
                             ),
                         ),
                     ),
@@ -155,7 +155,7 @@ def details_form(client: ClientDetail) -> rx.Component:
             ),
             form_error(s.form_error),
             rx.cond(
-                s.can_edit,
+                CAN_EDIT_CLIENT,
                 rx.hstack(
                     rx.button(
                         "Delete client",
@@ -214,7 +214,7 @@ def notes_section() -> rx.Component:
     s = ClientProfileState
     return rx.vstack(
         rx.cond(
-            s.can_edit,
+            CAN_EDIT_CLIENT,
             rx.hstack(
                 rx.text_area(
                     value=s.note_draft,
@@ -369,7 +369,7 @@ def portal_access_section() -> rx.Component:
         s.client.portal_user_email != "",
         rx.badge("portal: ", s.client.portal_user_email, color_scheme="green", id="portal-badge"),
         rx.cond(
-            s.can_edit & (s.client.email != "") & ~s.client.deleted & ~s.client.erased,
+            CAN_EDIT_CLIENT & (s.client.email != "") & ~s.client.deleted & ~s.client.erased,
             confirm_dialog(
                 rx.button(
                     rx.icon("send", size=14),

@@ -19,6 +19,12 @@ from crm_app.services.search import ClientPick
 from crm_app.state import AppState, service_event
 from models.client import ClientKind, KycStatus, RiskCategory
 
+# Shown or hidden in the browser by the signed-in user's actions (see `AppState.may`).
+CAN_EDIT_CLIENT = AppState.may(Action.EDIT_CLIENTS)
+SEES_FINANCES = AppState.may(Action.VIEW_CLIENT_FINANCES)
+HANDLES_PRIVACY = AppState.may(Action.MANAGE_CLIENT_PRIVACY)
+SEES_TICKETS = AppState.may(Action.VIEW_TICKETS)
+
 TEXT_FIELDS = (
     "name",
     "email",
@@ -68,22 +74,6 @@ class ClientProfileState(AppState):
     merge_target_id: int = 0
     merge_target_label: str = ""
 
-    @rx.var
-    def can_edit(self) -> bool:
-        return self._can(Action.EDIT_CLIENTS)
-
-    @rx.var
-    def sees_finances(self) -> bool:
-        return self._can(Action.VIEW_CLIENT_FINANCES)
-
-    @rx.var
-    def handles_privacy(self) -> bool:
-        return self._can(Action.MANAGE_CLIENT_PRIVACY)
-
-    @rx.var
-    def sees_tickets(self) -> bool:
-        return self._can(Action.VIEW_TICKETS)
-
     def _not_found(self, message: str) -> None:
         self.client, self.not_found = None, message
 
@@ -95,7 +85,11 @@ class ClientProfileState(AppState):
         self.notes = client_service.list_notes(actor, client_id)
         self.history = client_service.client_history(actor, client_id)
         self.custom_defs = list_custom_fields(actor)
-        self.tickets = client_service.client_tickets(actor, client_id) if self.sees_tickets else []
+        self.tickets = (
+            client_service.client_tickets(actor, client_id)
+            if self._can(Action.VIEW_TICKETS)
+            else []
+        )
         self.campaigns_received = campaign_results.campaigns_of_client(actor, client_id)
         owners = staff.staff_choices(actor, needs=Action.VIEW_CLIENTS)
         self.staff = [[str(i), n] for i, n in owners]
@@ -154,7 +148,7 @@ class ClientProfileState(AppState):
             marketing_consent=self.consent,
             currency=self.currency,
         )
-        if self.sees_finances:
+        if self._can(Action.VIEW_CLIENT_FINANCES):
             changes.update(
                 net_worth=form.get("net_worth", ""),
                 aum=form.get("aum", ""),

@@ -8,7 +8,7 @@ import reflex as rx
 
 from crm_app.components import client_pick_option, options_listbox, search_input
 from crm_app.services.search import ClientPick
-from pages.client_profile.state import ClientProfileState
+from pages.client_profile.state import CAN_EDIT_CLIENT, ClientProfileState
 
 MERGE_SEARCH_DEBOUNCE_MS = 300
 
@@ -106,7 +106,7 @@ def unverified_callout() -> rx.Component:
                 ),
                 rx.spacer(),
                 rx.cond(
-                    s.can_edit,
+                    CAN_EDIT_CLIENT,
                     rx.hstack(
                         rx.button(
                             rx.icon("user-check", size=14),
