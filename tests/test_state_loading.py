@@ -5,8 +5,14 @@ the tab, so pages show and hide by permission in the browser (`AppState.may`) in
 
 from __future__ import annotations
 
-import crm_app.crm_app  # noqa: F401  (registers every page and its state)
+import importlib
+import pkgutil
+
+import pages
 from crm_app.state import AppState
+
+for _module in pkgutil.walk_packages(pages.__path__, "pages."):
+    importlib.import_module(_module.name)  # every page's state (the app is not built)
 
 
 def _tree(state: type) -> list[type]:
